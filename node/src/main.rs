@@ -1,1 +1,2 @@
+//! `credshare-node --config node.toml`: runs one credshare node.
 fn main() {}

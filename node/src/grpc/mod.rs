@@ -1,0 +1,1 @@
+//! grpc (filled in below).
