@@ -1,1 +1,403 @@
-//! Config.
+//! The node's configuration: one serde struct read from TOML, with
+//! `CREDSHARE_*` environment overrides, validated at start-up with messages
+//! that name the offending key.
+//!
+//! Environment overrides address keys by path: `CREDSHARE_INSTITUTION`,
+//! `CREDSHARE_LISTEN__PEER`, `CREDSHARE_POLICY__MAX_SCOPE`, … (sections joined
+//! by a double underscore). A value is read as TOML when it parses as a TOML
+//! value (numbers, booleans, arrays) and as a string otherwise.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::pki::InstitutionId;
+
+/// Prefix of every environment override.
+pub const ENV_PREFIX: &str = "CREDSHARE_";
+
+/// Environment variables that are not config keys (used by the CLI).
+const NOT_CONFIG_KEYS: &[&str] = &["CONFIG", "PROFILE", "ADMIN_ADDR", "CERT", "KEY", "CA", "LOG"];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// This node's institution id; must match its certificates.
+    pub institution: InstitutionId,
+    /// Directory of the sled store. Created if missing.
+    pub data_dir: PathBuf,
+    /// File holding the consortium secret used to hash borrower ids.
+    pub consortium_secret_file: PathBuf,
+    pub listen: ListenConfig,
+    pub tls: TlsConfig,
+    pub signer: SignerConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+    #[serde(default)]
+    pub storage: StorageConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    #[serde(default)]
+    pub policy: PolicyConfig,
+    #[serde(default)]
+    pub visits: VisitScheduleConfig,
+    /// Other nodes of the consortium this node queries and notifies.
+    #[serde(default)]
+    pub peers: Vec<PeerConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenConfig {
+    /// Listener for other nodes (PeerService) and regulators (AuditService).
+    pub peer: SocketAddr,
+    /// Listener for this institution's admins (AdminService).
+    pub admin: SocketAddr,
+    /// If set, the bound addresses are written here as JSON once serving.
+    #[serde(default)]
+    pub ready_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Consortium CA certificate(s), PEM.
+    pub ca_cert: PathBuf,
+    /// Certificate revocation lists, PEM. Honoured for TLS and signatures.
+    #[serde(default)]
+    pub crl_files: Vec<PathBuf>,
+    /// This node's TLS certificate chain (role `node`), PEM.
+    pub cert: PathBuf,
+    /// Its PKCS#8 private key, PEM.
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignerConfig {
+    /// The institution's signing certificate (role `signer`), PEM.
+    pub cert: PathBuf,
+    /// Its Ed25519 PKCS#8 private key, PEM.
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A tracing `EnvFilter` directive, e.g. `info` or `credshare_node=debug`.
+    pub level: String,
+    /// Origin line of the query-log checkpoints.
+    pub origin: Option<String>,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+            origin: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// sled page cache, MiB.
+    pub cache_capacity_mb: u64,
+    /// Most entries or records one group commit takes.
+    pub max_batch: usize,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            cache_capacity_mb: 256,
+            max_batch: 4096,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest gRPC message accepted, bytes.
+    pub max_message_bytes: usize,
+    /// Most rows in one ImportRecords message.
+    pub max_import_rows_per_message: usize,
+    /// Concurrent in-flight requests per connection.
+    pub max_concurrent_streams: u32,
+    /// Seconds an in-flight call may take to drain at shutdown.
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: 4 * 1024 * 1024,
+            max_import_rows_per_message: 1000,
+            max_concurrent_streams: 256,
+            shutdown_grace_seconds: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ScopeLimit {
+    Summary,
+    Detail,
+}
+
+/// What this node, as a holder, accepts from requesters (DESIGN §4).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// Institutions allowed to query; empty = every consortium node.
+    pub allowed_institutions: Vec<InstitutionId>,
+    /// Purposes accepted, e.g. `POST_LOAN_MANAGEMENT`.
+    pub allowed_purposes: Vec<String>,
+    pub max_scope: ScopeLimit,
+    /// Longest consent validity accepted, days.
+    pub max_validity_days: u32,
+    /// Clock-skew allowance on consent windows, seconds.
+    pub clock_skew_seconds: u32,
+    /// Peer queries per requesting institution per minute.
+    pub rate_limit_per_minute: u32,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self {
+            allowed_institutions: Vec::new(),
+            allowed_purposes: vec![
+                "POST_LOAN_MANAGEMENT".into(),
+                "CREDIT_APPROVAL".into(),
+                "GUARANTEE_REVIEW".into(),
+            ],
+            max_scope: ScopeLimit::Detail,
+            max_validity_days: 366,
+            clock_skew_seconds: 300,
+            rate_limit_per_minute: 600_000,
+        }
+    }
+}
+
+/// Post-loan visit schedule (DOMAIN: visit schedule), days.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VisitScheduleConfig {
+    pub first_visit_days: u32,
+    pub normal_interval_days: u32,
+    pub special_mention_interval_days: u32,
+    pub non_performing_interval_days: u32,
+    pub focused_visit_days: u32,
+}
+
+impl Default for VisitScheduleConfig {
+    fn default() -> Self {
+        Self {
+            first_visit_days: 15,
+            normal_interval_days: 90,
+            special_mention_interval_days: 30,
+            non_performing_interval_days: 30,
+            focused_visit_days: 7,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    pub institution: InstitutionId,
+    /// `host:port` of the peer's peer listener.
+    pub address: String,
+    /// TLS server name to verify; defaults to the host of `address`.
+    #[serde(default)]
+    pub server_name: Option<String>,
+}
+
+/// A configuration problem, naming the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+    #[error("config key `{key}`: {message}")]
+    Invalid { key: String, message: String },
+}
+
+fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+impl NodeConfig {
+    /// Reads `path`, applies `CREDSHARE_*` overrides from `env`, validates.
+    pub fn load(
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_toml(&text, &path.display().to_string(), env)
+    }
+
+    /// Parses TOML text (`origin` names it in errors), applies overrides, validates.
+    pub fn from_toml(
+        text: &str,
+        origin: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let parse_err = |message: String| ConfigError::Parse {
+            path: origin.into(),
+            message,
+        };
+        let mut value: toml::Table = toml::from_str(text).map_err(|e| parse_err(e.to_string()))?;
+        apply_env_overrides(&mut value, env)?;
+        let config: NodeConfig =
+            NodeConfig::deserialize(value).map_err(|e| parse_err(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot: files exist, values are in range.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let files = [
+            ("consortium_secret_file", &self.consortium_secret_file),
+            ("tls.ca_cert", &self.tls.ca_cert),
+            ("tls.cert", &self.tls.cert),
+            ("tls.key", &self.tls.key),
+            ("signer.cert", &self.signer.cert),
+            ("signer.key", &self.signer.key),
+        ];
+        for (key, path) in files {
+            if !path.is_file() {
+                return Err(invalid(key, format!("{} is not a readable file", path.display())));
+            }
+        }
+        for (i, crl) in self.tls.crl_files.iter().enumerate() {
+            if !crl.is_file() {
+                return Err(invalid(
+                    &format!("tls.crl_files[{i}]"),
+                    format!("{} is not a readable file", crl.display()),
+                ));
+            }
+        }
+        if self.listen.peer == self.listen.admin && self.listen.peer.port() != 0 {
+            return Err(invalid("listen.admin", "must differ from listen.peer"));
+        }
+        if self.storage.cache_capacity_mb == 0 {
+            return Err(invalid("storage.cache_capacity_mb", "must be at least 1"));
+        }
+        if !(1..=65_536).contains(&self.storage.max_batch) {
+            return Err(invalid("storage.max_batch", "must be 1..=65536"));
+        }
+        if !(64 * 1024..=64 * 1024 * 1024).contains(&self.limits.max_message_bytes) {
+            return Err(invalid("limits.max_message_bytes", "must be 64 KiB..=64 MiB"));
+        }
+        if !(1..=10_000).contains(&self.limits.max_import_rows_per_message) {
+            return Err(invalid("limits.max_import_rows_per_message", "must be 1..=10000"));
+        }
+        if self.policy.max_validity_days == 0 {
+            return Err(invalid("policy.max_validity_days", "must be at least 1"));
+        }
+        if self.policy.rate_limit_per_minute == 0 {
+            return Err(invalid("policy.rate_limit_per_minute", "must be at least 1"));
+        }
+        self.validate_peers()?;
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .map_err(|e| invalid("log.level", e.to_string()))?;
+        Ok(())
+    }
+
+    fn validate_peers(&self) -> Result<(), ConfigError> {
+        let mut seen = std::collections::HashSet::new();
+        for (i, peer) in self.peers.iter().enumerate() {
+            let key = format!("peers[{i}]");
+            if peer.institution == self.institution {
+                return Err(invalid(&format!("{key}.institution"), "is this node itself"));
+            }
+            if !seen.insert(&peer.institution) {
+                return Err(invalid(&format!("{key}.institution"), "is listed twice"));
+            }
+            if peer.address.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()).is_none() {
+                return Err(invalid(&format!("{key}.address"), "must be host:port"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The checkpoint origin line.
+    pub fn log_origin(&self) -> String {
+        self.log
+            .origin
+            .clone()
+            .unwrap_or_else(|| format!("credshare.example/{}/query-log", self.institution))
+    }
+}
+
+/// Applies `CREDSHARE_A__B=value` overrides to a parsed TOML table.
+fn apply_env_overrides(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    for (var, raw) in env {
+        let Some(path) = var.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        if NOT_CONFIG_KEYS.contains(&path) {
+            continue;
+        }
+        let keys: Vec<String> = path.split("__").map(|k| k.to_ascii_lowercase()).collect();
+        if keys.iter().any(String::is_empty) {
+            return Err(ConfigError::Env {
+                var,
+                message: "empty key segment".into(),
+            });
+        }
+        let value = parse_env_value(&raw);
+        let mut current = &mut *table;
+        for key in &keys[..keys.len() - 1] {
+            let entry = current
+                .entry(key.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            current = entry.as_table_mut().ok_or_else(|| ConfigError::Env {
+                var: var.clone(),
+                message: format!("`{key}` is not a section"),
+            })?;
+        }
+        current.insert(keys[keys.len() - 1].clone(), value);
+    }
+    Ok(())
+}
+
+fn parse_env_value(raw: &str) -> toml::Value {
+    // `x = <raw>` parses for numbers, booleans and arrays; anything else is a string.
+    toml::from_str::<toml::Table>(&format!("x = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("x"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,166 @@
-//! Server.
+//! The node as a function: [`serve`] takes a validated configuration, two
+//! bound listeners and a shutdown future, and runs until shutdown. Tests
+//! start it on `127.0.0.1:0`; `main.rs` only parses arguments and binds.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::NodeConfig;
+use crate::grpc::{self, Listener};
+use crate::node::Node;
+use crate::storage::{StorageError, Store};
+use crate::tls::{self, TlsError, TlsMaterial};
+
+/// The two listeners of a node, already bound.
+#[derive(Debug)]
+pub struct Listeners {
+    pub peer: TcpListener,
+    pub admin: TcpListener,
+}
+
+impl Listeners {
+    /// Binds both listen addresses of `config`.
+    pub async fn bind(config: &NodeConfig) -> std::io::Result<Self> {
+        Ok(Self {
+            peer: TcpListener::bind(config.listen.peer).await?,
+            admin: TcpListener::bind(config.listen.admin).await?,
+        })
+    }
+}
+
+/// Addresses the node actually serves on (written to the ready file).
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub struct BoundAddrs {
+    pub peer: SocketAddr,
+    pub admin: SocketAddr,
+}
+
+/// Why a node could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("{0}")]
+    Startup(String),
+    #[error("gRPC server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Runs the node until `shutdown` resolves, then stops accepting, drains
+/// in-flight calls (bounded by `limits.shutdown_grace_seconds`) and flushes.
+pub async fn serve(
+    config: NodeConfig,
+    listeners: Listeners,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let config = Arc::new(config);
+    let tls = TlsMaterial::load(&config.tls.ca_cert, &config.tls.crl_files, &config.tls.cert, &config.tls.key)?;
+    check_own_identity(&config, &tls)?;
+    let server_tls = tls.server_config()?;
+
+    let store_dir = config.data_dir.clone();
+    let cache = config.storage.cache_capacity_mb;
+    let store = tokio::task::spawn_blocking(move || Store::open(&store_dir, cache))
+        .await
+        .map_err(|e| ServeError::Startup(e.to_string()))??;
+    let node = Arc::new(Node::new(config.clone(), store.clone()));
+
+    let addrs = BoundAddrs {
+        peer: listeners.peer.local_addr()?,
+        admin: listeners.admin.local_addr()?,
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let peer = run_listener(node.clone(), Listener::Peer, listeners.peer, server_tls.clone(), stop_rx.clone());
+    let admin = run_listener(node.clone(), Listener::Admin, listeners.admin, server_tls, stop_rx);
+    let peer = tokio::spawn(peer);
+    let admin = tokio::spawn(admin);
+
+    if let Some(path) = &config.listen.ready_file {
+        write_ready_file(path, &addrs)?;
+    }
+    tracing::info!(
+        institution = %config.institution,
+        peer = %addrs.peer,
+        admin = %addrs.admin,
+        "credshare node serving"
+    );
+
+    shutdown.await;
+    tracing::info!("shutdown requested: draining in-flight calls");
+    let _ = stop_tx.send(true);
+    let grace = Duration::from_secs(config.limits.shutdown_grace_seconds);
+    let drained = tokio::time::timeout(grace, async {
+        let (p, a) = tokio::join!(peer, admin);
+        (p, a)
+    })
+    .await;
+    match drained {
+        Ok((p, a)) => {
+            for r in [p, a] {
+                r.map_err(|e| ServeError::Startup(e.to_string()))??;
+            }
+        }
+        Err(_) => tracing::warn!(grace_seconds = grace.as_secs(), "calls still running after the grace period"),
+    }
+    tokio::task::spawn_blocking(move || store.close())
+        .await
+        .map_err(|e| ServeError::Startup(e.to_string()))??;
+    tracing::info!("credshare node stopped");
+    Ok(())
+}
+
+async fn run_listener(
+    node: Arc<Node>,
+    listener: Listener,
+    tcp: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    stop: watch::Receiver<bool>,
+) -> Result<(), ServeError> {
+    let limits = node.config.limits.clone();
+    let routes = grpc::routes(node, listener).await?;
+    let name = match listener {
+        Listener::Peer => "peer",
+        Listener::Admin => "admin",
+    };
+    let incoming = tls::accept_authenticated(tcp, tls, stop.clone(), name);
+    let mut stop_signal = stop;
+    tonic::transport::Server::builder()
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .tcp_nodelay(true)
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(incoming, async move {
+            let _ = stop_signal.wait_for(|stop| *stop).await;
+        })
+        .await?;
+    Ok(())
+}
+
+/// The node certificate must name this institution with role `node`.
+fn check_own_identity(config: &NodeConfig, tls: &TlsMaterial) -> Result<(), ServeError> {
+    let id = tls.identity()?;
+    if id.role != crate::pki::Role::Node || id.institution != config.institution {
+        return Err(ServeError::Startup(format!(
+            "config key `tls.cert`: certificate identifies {id}, expected node:{}",
+            config.institution
+        )));
+    }
+    Ok(())
+}
+
+fn write_ready_file(path: &std::path::Path, addrs: &BoundAddrs) -> std::io::Result<()> {
+    // Write then rename, so a watcher never reads half a file.
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, serde_json::to_vec(addrs)?)?;
+    std::fs::rename(tmp, path)
+}

@@ -1,1 +1,367 @@
-//! TLS.
+//! Mutual TLS: rustls configurations built directly (so CRLs and our own
+//! client-identity checks apply), the accept loop that attaches the caller's
+//! identity to every connection, and the client connector for tonic channels.
+//!
+//! tonic's own `ServerTlsConfig` cannot take CRLs, so the server side is a
+//! rustls `ServerConfig` with a `WebPkiClientVerifier`, accepted with
+//! tokio-rustls and handed to tonic through `serve_with_incoming_shutdown`.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use rustls::RootCertStore;
+use rustls::client::WebPkiServerVerifier;
+use rustls::server::WebPkiClientVerifier;
+use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, ServerName};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+use crate::pki::{self, Identity, PkiError};
+
+/// Longest a TLS handshake may take before the connection is dropped.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most handshakes in progress at once per listener.
+pub const MAX_PENDING_HANDSHAKES: usize = 256;
+
+/// Certificates, key and CRLs of one TLS identity, plus the consortium trust.
+#[derive(Clone)]
+pub struct TlsMaterial {
+    pub ca_certs: Vec<CertificateDer<'static>>,
+    pub crls: Vec<CertificateRevocationListDer<'static>>,
+    pub cert_chain: Vec<CertificateDer<'static>>,
+    pub key: Arc<PrivateKeyDer<'static>>,
+}
+
+impl std::fmt::Debug for TlsMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsMaterial")
+            .field("ca_certs", &self.ca_certs.len())
+            .field("crls", &self.crls.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Failures building TLS configurations or connecting.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+    #[error("TLS configuration: {0}")]
+    Rustls(#[from] rustls::Error),
+    #[error("certificate verifier: {0}")]
+    Verifier(#[from] rustls::server::VerifierBuilderError),
+    #[error("CA certificate not usable as a trust anchor: {0}")]
+    TrustAnchor(String),
+    #[error("invalid server name {0:?}")]
+    ServerName(String),
+    #[error("{0}")]
+    Identity(String),
+}
+
+impl TlsMaterial {
+    /// Loads PEM files: CA certificate(s), CRLs, certificate chain and key.
+    pub fn load(
+        ca_cert: &std::path::Path,
+        crl_files: &[PathBuf],
+        cert: &std::path::Path,
+        key: &std::path::Path,
+    ) -> Result<Self, TlsError> {
+        let mut crls = Vec::new();
+        for f in crl_files {
+            crls.extend(pki::load_crls(f)?);
+        }
+        Ok(Self {
+            ca_certs: pki::load_certs(ca_cert)?,
+            crls,
+            cert_chain: pki::load_certs(cert)?,
+            key: Arc::new(pki::load_private_key(key)?),
+        })
+    }
+
+    /// The identity in our own leaf certificate.
+    pub fn identity(&self) -> Result<Identity, TlsError> {
+        let leaf = self.cert_chain.first().ok_or_else(|| TlsError::Identity("no certificate".into()))?;
+        Ok(Identity::from_cert_der(leaf)?)
+    }
+
+    fn roots(&self) -> Result<Arc<RootCertStore>, TlsError> {
+        let mut roots = RootCertStore::empty();
+        for ca in &self.ca_certs {
+            roots
+                .add(ca.clone())
+                .map_err(|e| TlsError::TrustAnchor(e.to_string()))?;
+        }
+        Ok(Arc::new(roots))
+    }
+
+    /// Server side: client certificates required, chained to the consortium
+    /// CA, checked against the CRLs; ALPN `h2` only.
+    pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+        let verifier = WebPkiClientVerifier::builder(self.roots()?)
+            .with_crls(self.crls.clone())
+            .build()?;
+        let mut config = rustls::ServerConfig::builder()
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(self.cert_chain.clone(), self.key.clone_key())?;
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        Ok(Arc::new(config))
+    }
+
+    /// Client side: presents our certificate, verifies the server against
+    /// the consortium CA and CRLs; ALPN `h2`.
+    pub fn client_config(&self) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+        let verifier = WebPkiServerVerifier::builder(self.roots()?)
+            .with_crls(self.crls.clone())
+            .build()?;
+        let mut config = rustls::ClientConfig::builder()
+            .with_webpki_verifier(verifier)
+            .with_client_auth_cert(self.cert_chain.clone(), self.key.clone_key())?;
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        Ok(Arc::new(config))
+    }
+}
+
+/// Who is on the other end of an accepted connection; every request on it
+/// carries this in its extensions.
+#[derive(Debug, Clone)]
+pub struct CallerInfo {
+    pub identity: Identity,
+    pub remote: SocketAddr,
+    /// SHA-256 fingerprint of the client's leaf certificate.
+    pub cert_fingerprint: String,
+}
+
+/// A TLS connection whose client certificate was verified and whose
+/// consortium identity was read.
+pub struct AuthenticatedStream {
+    inner: tokio_rustls::server::TlsStream<TcpStream>,
+    info: CallerInfo,
+}
+
+impl tonic::transport::server::Connected for AuthenticatedStream {
+    type ConnectInfo = CallerInfo;
+    fn connect_info(&self) -> CallerInfo {
+        self.info.clone()
+    }
+}
+
+impl AsyncRead for AuthenticatedStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for AuthenticatedStream {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+/// Accepts TCP connections, completes TLS handshakes concurrently (bounded,
+/// with a timeout) and yields only connections whose client certificate
+/// carries a consortium identity. Failed handshakes are logged and dropped:
+/// they never reach gRPC. Stops when `shutdown` changes.
+pub fn accept_authenticated(
+    listener: TcpListener,
+    config: Arc<rustls::ServerConfig>,
+    mut shutdown: watch::Receiver<bool>,
+    listener_name: &'static str,
+) -> tokio_stream::wrappers::ReceiverStream<Result<AuthenticatedStream, io::Error>> {
+    let (tx, rx) = mpsc::channel(64);
+    let acceptor = TlsAcceptor::from(config);
+    let permits = Arc::new(Semaphore::new(MAX_PENDING_HANDSHAKES));
+    tokio::spawn(async move {
+        loop {
+            let (tcp, remote) = tokio::select! {
+                _ = shutdown.changed() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        tracing::warn!(listener = listener_name, error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let Ok(permit) = permits.clone().acquire_owned().await else { break };
+            let (acceptor, tx) = (acceptor.clone(), tx.clone());
+            tokio::spawn(async move {
+                let _permit = permit;
+                match handshake(&acceptor, tcp, remote).await {
+                    Ok(stream) => {
+                        tracing::debug!(listener = listener_name, %remote, caller = %stream.info.identity, "connection authenticated");
+                        let _ = tx.send(Ok(stream)).await;
+                    }
+                    Err(e) => {
+                        tracing::warn!(listener = listener_name, %remote, error = %e, "TLS handshake refused");
+                    }
+                }
+            });
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+async fn handshake(
+    acceptor: &TlsAcceptor,
+    tcp: TcpStream,
+    remote: SocketAddr,
+) -> Result<AuthenticatedStream, String> {
+    let _ = tcp.set_nodelay(true);
+    let tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp))
+        .await
+        .map_err(|_| "handshake timed out".to_string())?
+        .map_err(|e| e.to_string())?;
+    let leaf = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .ok_or_else(|| "no client certificate".to_string())?;
+    let identity = Identity::from_cert_der(leaf).map_err(|e| e.to_string())?;
+    let cert_fingerprint = pki::fingerprint(leaf);
+    Ok(AuthenticatedStream {
+        inner: tls,
+        info: CallerInfo {
+            identity,
+            remote,
+            cert_fingerprint,
+        },
+    })
+}
+
+/// Connects a tonic channel over mTLS to `address` (`host:port`), verifying
+/// the server certificate for `server_name` and, when `expected` is given,
+/// that the server's consortium identity is exactly that.
+pub async fn connect_channel(
+    client_config: Arc<rustls::ClientConfig>,
+    address: &str,
+    server_name: Option<&str>,
+    expected: Option<Identity>,
+    connect_timeout: Duration,
+) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+    endpoint(address, connect_timeout)?
+        .connect_with_connector(MtlsConnector::new(client_config, address, server_name, expected))
+        .await
+}
+
+/// Like [`connect_channel`] but connects on first use (for peers that may be down).
+pub fn lazy_channel(
+    client_config: Arc<rustls::ClientConfig>,
+    address: &str,
+    server_name: Option<&str>,
+    expected: Option<Identity>,
+    connect_timeout: Duration,
+) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+    Ok(endpoint(address, connect_timeout)?.connect_with_connector_lazy(MtlsConnector::new(
+        client_config,
+        address,
+        server_name,
+        expected,
+    )))
+}
+
+fn endpoint(address: &str, connect_timeout: Duration) -> Result<tonic::transport::Endpoint, tonic::transport::Error> {
+    // The scheme is "http" because TLS is done by our connector, not tonic.
+    Ok(tonic::transport::Endpoint::from_shared(format!("http://{address}"))?
+        .connect_timeout(connect_timeout)
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(Duration::from_secs(30))
+        .keep_alive_while_idle(false))
+}
+
+/// tower connector: TCP, then TLS with our client certificate, then an
+/// identity check of the server's certificate.
+#[derive(Clone)]
+struct MtlsConnector {
+    connector: TlsConnector,
+    address: String,
+    server_name: String,
+    expected: Option<Identity>,
+}
+
+impl MtlsConnector {
+    fn new(config: Arc<rustls::ClientConfig>, address: &str, server_name: Option<&str>, expected: Option<Identity>) -> Self {
+        let host = address.rsplit_once(':').map_or(address, |(h, _)| h);
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        Self {
+            connector: TlsConnector::from(config),
+            address: address.to_owned(),
+            server_name: server_name.unwrap_or(host).to_owned(),
+            expected,
+        }
+    }
+
+    async fn connect(self) -> io::Result<hyper_util::rt::TokioIo<tokio_rustls::client::TlsStream<TcpStream>>> {
+        let name = ServerName::try_from(self.server_name.clone())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, format!("invalid server name {:?}", self.server_name)))?;
+        let tcp = TcpStream::connect(&self.address).await?;
+        tcp.set_nodelay(true)?;
+        let tls = self.connector.connect(name, tcp).await?;
+        if let Some(expected) = &self.expected {
+            let found = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .map(|leaf| Identity::from_cert_der(leaf));
+            match found {
+                Some(Ok(id)) if &id == expected => {}
+                Some(Ok(id)) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::PermissionDenied,
+                        format!("server identifies as {id}, expected {expected}"),
+                    ));
+                }
+                _ => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::PermissionDenied,
+                        "server certificate carries no consortium identity",
+                    ));
+                }
+            }
+        }
+        Ok(hyper_util::rt::TokioIo::new(tls))
+    }
+}
+
+impl tower::Service<http::Uri> for MtlsConnector {
+    type Response = hyper_util::rt::TokioIo<tokio_rustls::client::TlsStream<TcpStream>>;
+    type Error = io::Error;
+    type Future = Pin<Box<dyn std::future::Future<Output = io::Result<Self::Response>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: http::Uri) -> Self::Future {
+        Box::pin(self.clone().connect())
+    }
+}

@@ -1,1 +1,87 @@
-//! grpc (filled in below).
+//! gRPC services: thin handlers that authorize the caller, convert the
+//! request, make one domain call and build the response.
+//!
+//! * [`peer`] — `PeerService`, for other nodes.
+//! * [`admin`] — `AdminService`, for this institution's admins.
+//! * [`audit`] — `AuditService`, for regulators (and own admins).
+//! * [`auth`] — the access rules, enforced as interceptors.
+//! * [`status`] — the one mapping from errors to `tonic::Status`.
+
+pub mod admin;
+pub mod audit;
+pub mod auth;
+pub mod peer;
+pub mod status;
+
+use std::sync::Arc;
+
+use credshare_proto::v1 as pb;
+use tonic::service::interceptor::InterceptedService;
+use tonic::service::Routes;
+
+use crate::node::Node;
+use auth::{AccessRule, interceptor};
+
+/// Which listener a router is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// Other nodes and regulators.
+    Peer,
+    /// This institution's admins.
+    Admin,
+}
+
+/// The services of one listener, each behind its access rule, plus
+/// `grpc.health.v1` and server reflection.
+pub async fn routes(node: Arc<Node>, listener: Listener) -> Result<Routes, tonic_reflection::server::Error> {
+    let limit = node.config.limits.max_message_bytes;
+    let own = node.institution().clone();
+    let (reporter, health) = tonic_health::server::health_reporter();
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(credshare_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let audit = pb::audit_service_server::AuditServiceServer::new(audit::AuditApi::new(node.clone()))
+        .max_decoding_message_size(limit);
+    reporter
+        .set_serving::<pb::audit_service_server::AuditServiceServer<audit::AuditApi>>()
+        .await;
+    let mut builder = Routes::builder();
+    builder
+        .add_service(health)
+        .add_service(reflection)
+        .add_service(InterceptedService::new(
+            audit,
+            interceptor(AccessRule::Auditor(own.clone()), "AuditService"),
+        ));
+    match listener {
+        Listener::Peer => {
+            let peer = pb::peer_service_server::PeerServiceServer::new(peer::PeerApi::new(node))
+                .max_decoding_message_size(limit);
+            reporter
+                .set_serving::<pb::peer_service_server::PeerServiceServer<peer::PeerApi>>()
+                .await;
+            builder.add_service(InterceptedService::new(
+                peer,
+                interceptor(AccessRule::PeerNode, "PeerService"),
+            ));
+        }
+        Listener::Admin => {
+            let admin = pb::admin_service_server::AdminServiceServer::new(admin::AdminApi::new(node))
+                .max_decoding_message_size(limit);
+            reporter
+                .set_serving::<pb::admin_service_server::AdminServiceServer<admin::AdminApi>>()
+                .await;
+            builder.add_service(InterceptedService::new(
+                admin,
+                interceptor(AccessRule::OwnAdmin(own), "AdminService"),
+            ));
+        }
+    }
+    Ok(builder.routes())
+}
+
+/// `UNIMPLEMENTED` naming the capability a later release adds.
+pub(crate) fn not_yet(rpc: &str, capability: &str) -> tonic::Status {
+    tonic::Status::unimplemented(format!("{rpc} is not available yet: it needs {capability}"))
+}
