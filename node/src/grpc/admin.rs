@@ -82,8 +82,10 @@ impl pb::admin_service_server::AdminService for AdminApi {
         Err(not_yet("QueryHistory", "the query log"))
     }
 
-    #[tracing::instrument(skip_all, fields(caller = %super::auth::caller(&request)?.identity))]
+    #[tracing::instrument(skip_all)]
     async fn status(&self, request: Request<pb::StatusRequest>) -> Result<Response<pb::StatusResponse>, Status> {
+        let caller = super::auth::caller(&request)?;
+        tracing::debug!(caller = %caller.identity, "status");
         let node = &self.node;
         let store = node.store.clone();
         let figures = tokio::task::spawn_blocking(move || store.figures())

@@ -35,11 +35,13 @@ impl pb::peer_service_server::PeerService for PeerApi {
         Err(not_yet("NotifyRevocation", "consent revocation"))
     }
 
-    #[tracing::instrument(skip_all, fields(caller = %super::auth::caller(&request)?.identity))]
+    #[tracing::instrument(skip_all)]
     async fn get_node_info(
         &self,
         request: Request<pb::GetNodeInfoRequest>,
     ) -> Result<Response<pb::NodeInfo>, Status> {
+        let caller = super::auth::caller(&request)?;
+        tracing::debug!(caller = %caller.identity, "get_node_info");
         let node = &self.node;
         let store = node.store.clone();
         let log_size = tokio::task::spawn_blocking(move || store.log_size())
