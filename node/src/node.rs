@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::NodeConfig;
+use crate::federation::Federation;
 use crate::pki::InstitutionId;
+use crate::server::BoundAddrs;
 use crate::storage::Store;
 
 /// Everything a request handler may need. Cheap to share (`Arc`).
@@ -13,14 +15,19 @@ use crate::storage::Store;
 pub struct Node {
     pub config: Arc<NodeConfig>,
     pub store: Store,
+    pub federation: Federation,
+    /// Where the node actually listens.
+    pub addrs: BoundAddrs,
     started: Instant,
 }
 
 impl Node {
-    pub fn new(config: Arc<NodeConfig>, store: Store) -> Self {
+    pub fn new(config: Arc<NodeConfig>, store: Store, federation: Federation, addrs: BoundAddrs) -> Self {
         Self {
             config,
             store,
+            federation,
+            addrs,
             started: Instant::now(),
         }
     }

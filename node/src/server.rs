@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::NodeConfig;
+use crate::federation::Federation;
 use crate::grpc::{self, Listener};
 use crate::node::Node;
 use crate::storage::{StorageError, Store};
@@ -74,12 +75,12 @@ pub async fn serve(
     let store = tokio::task::spawn_blocking(move || Store::open(&store_dir, cache))
         .await
         .map_err(|e| ServeError::Startup(e.to_string()))??;
-    let node = Arc::new(Node::new(config.clone(), store.clone()));
-
     let addrs = BoundAddrs {
         peer: listeners.peer.local_addr()?,
         admin: listeners.admin.local_addr()?,
     };
+    let federation = Federation::new(&tls, &config.peers)?;
+    let node = Arc::new(Node::new(config.clone(), store.clone(), federation, addrs));
     let (stop_tx, stop_rx) = watch::channel(false);
     let peer = run_listener(node.clone(), Listener::Peer, listeners.peer, server_tls.clone(), stop_rx.clone());
     let admin = run_listener(node.clone(), Listener::Admin, listeners.admin, server_tls, stop_rx);

@@ -88,9 +88,11 @@ impl pb::admin_service_server::AdminService for AdminApi {
         tracing::debug!(caller = %caller.identity, "status");
         let node = &self.node;
         let store = node.store.clone();
-        let figures = tokio::task::spawn_blocking(move || store.figures())
-            .await
-            .map_err(|_| Status::internal("task failed"))??;
+        let (figures, peers) = tokio::join!(
+            tokio::task::spawn_blocking(move || store.figures()),
+            node.federation.health()
+        );
+        let figures = figures.map_err(|_| Status::internal("task failed"))??;
         Ok(Response::new(pb::StatusResponse {
             institution_id: node.institution().to_string(),
             version: crate::VERSION.into(),
@@ -102,8 +104,9 @@ impl pb::admin_service_server::AdminService for AdminApi {
             log_size: figures.log_size,
             store_bytes: figures.bytes_on_disk,
             data_dir: node.config.data_dir.display().to_string(),
-            peer_listen: String::new(),
-            admin_listen: String::new(),
+            peer_listen: node.addrs.peer.to_string(),
+            admin_listen: node.addrs.admin.to_string(),
+            peers,
         }))
     }
 }

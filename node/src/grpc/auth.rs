@@ -5,7 +5,14 @@
 //! [`crate::tls::CallerInfo`]); plaintext and non-consortium clients never
 //! complete a handshake, so every request here has one.
 
+use std::future::{Ready, ready};
+use std::task::{Context, Poll};
+
+use futures::future::Either;
+use tonic::body::Body;
+use tonic::server::NamedService;
 use tonic::{Request, Status};
+use tower::Service;
 
 use crate::pki::{InstitutionId, Role};
 use crate::tls::CallerInfo;
@@ -13,7 +20,8 @@ use crate::tls::CallerInfo;
 /// Access rule of one service.
 #[derive(Debug, Clone)]
 pub enum AccessRule {
-    /// `PeerService`: any consortium node.
+    /// `PeerService`: consortium nodes; `GetNodeInfo` is open to every
+    /// consortium identity (admins use it to check reachability).
     PeerNode,
     /// `AdminService`: admins of this institution only.
     OwnAdmin(InstitutionId),
@@ -21,11 +29,16 @@ pub enum AccessRule {
     Auditor(InstitutionId),
 }
 
+/// Methods any consortium identity may call.
+const OPEN_METHODS: &[&str] = &["GetNodeInfo"];
+
 impl AccessRule {
-    fn permits(&self, caller: &CallerInfo) -> bool {
+    fn permits(&self, caller: &CallerInfo, method: &str) -> bool {
         let id = &caller.identity;
         match self {
-            AccessRule::PeerNode => id.role == Role::Node,
+            AccessRule::PeerNode => {
+                id.role == Role::Node || (OPEN_METHODS.contains(&method) && id.role != Role::Signer)
+            }
             AccessRule::OwnAdmin(own) => id.role == Role::Admin && &id.institution == own,
             AccessRule::Auditor(own) => {
                 id.role == Role::Regulator || (id.role == Role::Admin && &id.institution == own)
@@ -40,6 +53,26 @@ impl AccessRule {
             AccessRule::Auditor(own) => format!("this service is for regulators and admins of {own}"),
         }
     }
+
+    /// Decides one call; denials are logged and carry a reason.
+    pub fn check(&self, caller: Option<&CallerInfo>, service: &str, method: &str) -> Result<(), Status> {
+        let caller = caller.ok_or_else(|| Status::unauthenticated("no verified client certificate"))?;
+        if self.permits(caller, method) {
+            return Ok(());
+        }
+        tracing::warn!(
+            service,
+            method,
+            caller = %caller.identity,
+            remote = %caller.remote,
+            "permission denied"
+        );
+        Err(Status::permission_denied(format!(
+            "{} may not call {service}/{method}: {}",
+            caller.identity,
+            self.describe()
+        )))
+    }
 }
 
 /// The verified caller of a request.
@@ -50,28 +83,42 @@ pub fn caller<T>(request: &Request<T>) -> Result<&CallerInfo, Status> {
         .ok_or_else(|| Status::unauthenticated("no verified client certificate"))
 }
 
-/// An interceptor enforcing `rule`; denials are `PERMISSION_DENIED` with a
-/// reason and are logged.
-pub fn interceptor(
+/// A gRPC service behind an [`AccessRule`]: the one authorization layer.
+/// It sees the HTTP path, so rules can be per method.
+#[derive(Debug, Clone)]
+pub struct Authorized<S> {
+    inner: S,
     rule: AccessRule,
-    service: &'static str,
-) -> impl FnMut(Request<()>) -> Result<Request<()>, Status> + Clone {
-    move |request: Request<()>| {
-        let caller = caller(&request)?;
-        if rule.permits(caller) {
-            return Ok(request);
+}
+
+impl<S> Authorized<S> {
+    pub fn new(inner: S, rule: AccessRule) -> Self {
+        Self { inner, rule }
+    }
+}
+
+impl<S: NamedService> NamedService for Authorized<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S, B> Service<http::Request<B>> for Authorized<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<Body>> + NamedService,
+{
+    type Response = http::Response<Body>;
+    type Error = S::Error;
+    type Future = Either<S::Future, Ready<Result<http::Response<Body>, S::Error>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let method = request.uri().path().rsplit('/').next().unwrap_or_default();
+        match self.rule.check(request.extensions().get::<CallerInfo>(), S::NAME, method) {
+            Ok(()) => Either::Left(self.inner.call(request)),
+            Err(status) => Either::Right(ready(Ok(status.into_http()))),
         }
-        tracing::warn!(
-            service,
-            caller = %caller.identity,
-            remote = %caller.remote,
-            "permission denied"
-        );
-        Err(Status::permission_denied(format!(
-            "{} may not call {service}: {}",
-            caller.identity,
-            rule.describe()
-        )))
     }
 }
 
@@ -92,31 +139,34 @@ mod tests {
     fn rules_follow_the_trust_model() {
         let a = InstitutionId::parse("BANK-A").unwrap();
         let cases = [
-            (AccessRule::PeerNode, "urn:credshare:node:BANK-B", true),
-            (AccessRule::PeerNode, "urn:credshare:regulator:REG-1", false),
-            (AccessRule::PeerNode, "urn:credshare:admin:BANK-A", false),
-            (AccessRule::OwnAdmin(a.clone()), "urn:credshare:admin:BANK-A", true),
-            (AccessRule::OwnAdmin(a.clone()), "urn:credshare:admin:BANK-B", false),
-            (AccessRule::OwnAdmin(a.clone()), "urn:credshare:node:BANK-A", false),
-            (AccessRule::Auditor(a.clone()), "urn:credshare:regulator:REG-1", true),
-            (AccessRule::Auditor(a.clone()), "urn:credshare:admin:BANK-A", true),
-            (AccessRule::Auditor(a.clone()), "urn:credshare:admin:BANK-B", false),
-            (AccessRule::Auditor(a), "urn:credshare:node:BANK-B", false),
+            (AccessRule::PeerNode, "urn:credshare:node:BANK-B", "QueryBorrower", true),
+            (AccessRule::PeerNode, "urn:credshare:regulator:REG-1", "QueryBorrower", false),
+            (AccessRule::PeerNode, "urn:credshare:admin:BANK-A", "QueryBorrower", false),
+            (AccessRule::PeerNode, "urn:credshare:admin:BANK-A", "GetNodeInfo", true),
+            (AccessRule::PeerNode, "urn:credshare:signer:BANK-A", "GetNodeInfo", false),
+            (AccessRule::OwnAdmin(a.clone()), "urn:credshare:admin:BANK-A", "Status", true),
+            (AccessRule::OwnAdmin(a.clone()), "urn:credshare:admin:BANK-B", "Status", false),
+            (AccessRule::OwnAdmin(a.clone()), "urn:credshare:node:BANK-A", "Status", false),
+            (AccessRule::Auditor(a.clone()), "urn:credshare:regulator:REG-1", "GetCheckpoint", true),
+            (AccessRule::Auditor(a.clone()), "urn:credshare:admin:BANK-A", "GetCheckpoint", true),
+            (AccessRule::Auditor(a.clone()), "urn:credshare:admin:BANK-B", "GetCheckpoint", false),
+            (AccessRule::Auditor(a), "urn:credshare:node:BANK-B", "GetCheckpoint", false),
         ];
-        for (rule, uri, ok) in cases {
-            assert_eq!(rule.permits(&info(uri)), ok, "{rule:?} {uri}");
+        for (rule, uri, method, ok) in cases {
+            assert_eq!(rule.permits(&info(uri), method), ok, "{rule:?} {uri} {method}");
         }
     }
 
     #[test]
-    fn interceptor_denies_with_reason() {
+    fn denials_carry_a_reason() {
         let a = InstitutionId::parse("BANK-A").unwrap();
-        let mut check = interceptor(AccessRule::OwnAdmin(a), "AdminService");
-        let mut req = Request::new(());
-        req.extensions_mut().insert(info("urn:credshare:admin:BANK-B"));
-        let status = check(req).unwrap_err();
+        let rule = AccessRule::OwnAdmin(a);
+        let status = rule
+            .check(Some(&info("urn:credshare:admin:BANK-B")), "AdminService", "Status")
+            .unwrap_err();
         assert_eq!(status.code(), tonic::Code::PermissionDenied);
-        assert!(status.message().contains("admin:BANK-B"));
-        assert_eq!(check(Request::new(())).unwrap_err().code(), tonic::Code::Unauthenticated);
+        assert!(status.message().contains("admin:BANK-B"), "{}", status.message());
+        let status = rule.check(None, "AdminService", "Status").unwrap_err();
+        assert_eq!(status.code(), tonic::Code::Unauthenticated);
     }
 }

@@ -4,7 +4,7 @@
 //! * [`peer`] — `PeerService`, for other nodes.
 //! * [`admin`] — `AdminService`, for this institution's admins.
 //! * [`audit`] — `AuditService`, for regulators (and own admins).
-//! * [`auth`] — the access rules, enforced as interceptors.
+//! * [`auth`] — the access rules, enforced by one tower layer.
 //! * [`status`] — the one mapping from errors to `tonic::Status`.
 
 pub mod admin;
@@ -16,11 +16,10 @@ pub mod status;
 use std::sync::Arc;
 
 use credshare_proto::v1 as pb;
-use tonic::service::interceptor::InterceptedService;
 use tonic::service::Routes;
 
 use crate::node::Node;
-use auth::{AccessRule, interceptor};
+use auth::{AccessRule, Authorized};
 
 /// Which listener a router is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,10 +49,7 @@ pub async fn routes(node: Arc<Node>, listener: Listener) -> Result<Routes, tonic
     builder
         .add_service(health)
         .add_service(reflection)
-        .add_service(InterceptedService::new(
-            audit,
-            interceptor(AccessRule::Auditor(own.clone()), "AuditService"),
-        ));
+        .add_service(Authorized::new(audit, AccessRule::Auditor(own.clone())));
     match listener {
         Listener::Peer => {
             let peer = pb::peer_service_server::PeerServiceServer::new(peer::PeerApi::new(node))
@@ -61,10 +57,7 @@ pub async fn routes(node: Arc<Node>, listener: Listener) -> Result<Routes, tonic
             reporter
                 .set_serving::<pb::peer_service_server::PeerServiceServer<peer::PeerApi>>()
                 .await;
-            builder.add_service(InterceptedService::new(
-                peer,
-                interceptor(AccessRule::PeerNode, "PeerService"),
-            ));
+            builder.add_service(Authorized::new(peer, AccessRule::PeerNode));
         }
         Listener::Admin => {
             let admin = pb::admin_service_server::AdminServiceServer::new(admin::AdminApi::new(node))
@@ -72,10 +65,7 @@ pub async fn routes(node: Arc<Node>, listener: Listener) -> Result<Routes, tonic
             reporter
                 .set_serving::<pb::admin_service_server::AdminServiceServer<admin::AdminApi>>()
                 .await;
-            builder.add_service(InterceptedService::new(
-                admin,
-                interceptor(AccessRule::OwnAdmin(own), "AdminService"),
-            ));
+            builder.add_service(Authorized::new(admin, AccessRule::OwnAdmin(own)));
         }
     }
     Ok(builder.routes())
