@@ -1,0 +1,121 @@
+//! `credshare node init` (write a working node config) and `credshare node
+//! run` (run a node in this process, same as the `credshare-node` binary).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use credshare_node::config::{
+    ListenConfig, LogConfig, NodeConfig, PeerConfig, SignerConfig, TlsConfig,
+};
+use credshare_node::pki::InstitutionId;
+
+/// Options of `credshare node init`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct InitArgs {
+    /// This node's institution id, e.g. BANK-A.
+    #[arg(long)]
+    pub institution: String,
+    /// Directory with node.crt, node.key, signer.crt, signer.key and ca.crt.
+    #[arg(long)]
+    pub certs: PathBuf,
+    /// Directory for the node's store.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Peer listener address (other nodes, regulators).
+    #[arg(long, default_value = "127.0.0.1:7443")]
+    pub listen: SocketAddr,
+    /// Admin listener address (your officers and operators).
+    #[arg(long, default_value = "127.0.0.1:7444")]
+    pub admin_listen: SocketAddr,
+    /// Consortium secret file [default: <certs>/../consortium.secret].
+    #[arg(long)]
+    pub secret: Option<PathBuf>,
+    /// CRL file(s) to honour [default: <certs>/../ca/ca.crl if present].
+    #[arg(long)]
+    pub crl: Vec<PathBuf>,
+    /// A peer, as INSTITUTION=HOST:PORT; repeat for each.
+    #[arg(long = "peer", value_name = "ID=ADDR")]
+    pub peers: Vec<String>,
+    /// Write the bound addresses here as JSON once serving.
+    #[arg(long)]
+    pub ready_file: Option<PathBuf>,
+    /// Where to write the config.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Builds the config `init` writes, checking every file it names.
+pub fn build_config(args: &InitArgs) -> anyhow::Result<NodeConfig> {
+    let institution = InstitutionId::parse(&args.institution).context("--institution")?;
+    let certs = absolute(&args.certs)?;
+    let parent = certs.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let secret = match &args.secret {
+        Some(s) => absolute(s)?,
+        None => parent.join("consortium.secret"),
+    };
+    let crl_files = if args.crl.is_empty() {
+        let default = parent.join("ca/ca.crl");
+        if default.is_file() { vec![default] } else { Vec::new() }
+    } else {
+        args.crl.iter().map(|c| absolute(c)).collect::<anyhow::Result<_>>()?
+    };
+    let mut peers = Vec::new();
+    for p in &args.peers {
+        let Some((id, addr)) = p.split_once('=') else {
+            bail!("--peer {p:?}: expected INSTITUTION=HOST:PORT");
+        };
+        peers.push(PeerConfig {
+            institution: InstitutionId::parse(id).with_context(|| format!("--peer {p:?}"))?,
+            address: addr.to_owned(),
+            server_name: None,
+        });
+    }
+    let config = NodeConfig {
+        institution,
+        data_dir: absolute(&args.data)?,
+        consortium_secret_file: secret,
+        listen: ListenConfig {
+            peer: args.listen,
+            admin: args.admin_listen,
+            ready_file: args.ready_file.as_ref().map(|p| absolute(p)).transpose()?,
+        },
+        tls: TlsConfig {
+            ca_cert: certs.join("ca.crt"),
+            crl_files,
+            cert: certs.join("node.crt"),
+            key: certs.join("node.key"),
+        },
+        signer: SignerConfig {
+            cert: certs.join("signer.crt"),
+            key: certs.join("signer.key"),
+        },
+        log: LogConfig::default(),
+        storage: Default::default(),
+        limits: Default::default(),
+        policy: Default::default(),
+        visits: Default::default(),
+        peers,
+    };
+    config.validate().context("the generated config does not validate")?;
+    Ok(config)
+}
+
+/// `credshare node init`.
+pub fn init(args: &InitArgs) -> anyhow::Result<()> {
+    let config = build_config(args)?;
+    write_config(&config, &args.out)?;
+    println!("wrote {} (start it with: credshare-node --config {})", args.out.display(), args.out.display());
+    Ok(())
+}
+
+/// Writes a config as TOML.
+pub fn write_config(config: &NodeConfig, out: &Path) -> anyhow::Result<()> {
+    let text = toml::to_string_pretty(config).context("serializing config")?;
+    std::fs::write(out, format!("# credshare node configuration (see README)\n{text}"))
+        .with_context(|| format!("writing {}", out.display()))
+}
+
+fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
+    std::path::absolute(p).with_context(|| format!("resolving {}", p.display()))
+}

@@ -1,0 +1,73 @@
+//! Starting a node process: load the configuration, install the tracing
+//! subscriber and crypto provider, bind, serve until SIGTERM/SIGINT. Shared by
+//! the `credshare-node` binary and `credshare node run`.
+//!
+//! Exit codes: 0 clean stop, 2 bad configuration, 1 any other failure.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::config::{LogFormat, NodeConfig};
+use crate::server::{self, Listeners};
+
+/// Exit code for a configuration error.
+pub const EXIT_CONFIG: u8 = 2;
+
+/// Runs a node from a config file until a stop signal; returns the exit code.
+pub fn run_node(config_path: &Path) -> ExitCode {
+    let config = match NodeConfig::load(config_path, std::env::vars()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("credshare-node: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    init_tracing(&config);
+    crate::install_crypto_provider();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("credshare-node: cannot start runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "credshare-node failed");
+            eprintln!("credshare-node: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: NodeConfig) -> Result<(), server::ServeError> {
+    let listeners = Listeners::bind(&config).await?;
+    server::serve(config, listeners, shutdown_signal()).await
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        // Without signal handlers, run until killed.
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+}
+
+fn init_tracing(config: &NodeConfig) {
+    let filter = tracing_subscriber::EnvFilter::new(&config.log.level);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // try_init: a second node in the same process (tests) keeps the first subscriber.
+    let _ = match config.log.format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
