@@ -1,0 +1,158 @@
+//! Foundation: mTLS, roles and configuration, against real node processes.
+
+use credshare_e2e::{Consortium, NodeProcess, NodeSpec, channel, credshare, start_federation};
+use credshare_node::tls::TlsMaterial;
+use credshare_proto::v1 as pb;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+
+async fn health(material: &TlsMaterial, addr: std::net::SocketAddr) -> anyhow::Result<i32> {
+    let mut client = HealthClient::new(channel(material, addr).await?);
+    let resp = client.check(HealthCheckRequest { service: String::new() }).await?;
+    Ok(resp.into_inner().status)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_over_mtls_and_peers_reach_each_other() {
+    let c = Consortium::new().unwrap();
+    let nodes = start_federation(&c).unwrap();
+    let serving = tonic_health::ServingStatus::Serving as i32;
+    for node in &nodes {
+        let admin = c.tls(&node.institution, "admin").unwrap();
+        assert_eq!(health(&admin, node.admin_addr).await.unwrap(), serving);
+        let peer = c.tls("BANK-C", "node").unwrap();
+        assert_eq!(health(&peer, node.peer_addr).await.unwrap(), serving);
+        let regulator = c.tls("REG-1", "regulator").unwrap();
+        assert_eq!(health(&regulator, node.peer_addr).await.unwrap(), serving);
+
+        let mut admin_client =
+            pb::admin_service_client::AdminServiceClient::new(channel(&admin, node.admin_addr).await.unwrap());
+        let status = admin_client.status(pb::StatusRequest {}).await.unwrap().into_inner();
+        assert_eq!(status.institution_id, node.institution);
+        assert_eq!(status.peers.len(), 2);
+        for p in &status.peers {
+            assert!(p.reachable, "{} cannot reach {}: {}", node.institution, p.institution_id, p.error);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plaintext_client_cannot_connect() {
+    let c = Consortium::new().unwrap();
+    let node = NodeProcess::start(&c, &NodeSpec::new("BANK-A")).unwrap();
+    for addr in [node.peer_addr, node.admin_addr] {
+        let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap();
+        let result = match endpoint.connect().await {
+            Ok(ch) => HealthClient::new(ch)
+                .check(HealthCheckRequest { service: String::new() })
+                .await
+                .map(|_| ()),
+            Err(e) => Err(tonic::Status::unavailable(e.to_string())),
+        };
+        assert!(result.is_err(), "plaintext call to {addr} succeeded");
+    }
+    assert!(node.log().contains("TLS handshake refused"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_revoked_and_expired_certificates_fail_the_handshake() {
+    let c = Consortium::new().unwrap();
+    let root = c.root().display().to_string();
+    // A certificate from another CA.
+    credshare(&["pki", "init-ca", "--dir", &format!("{root}/evil-ca"), "--name", "Evil CA"]).unwrap();
+    credshare(&[
+        "pki", "issue", "--ca", &format!("{root}/evil-ca"), "--role", "admin",
+        "--institution", "BANK-A", "--out", &format!("{root}/evil"),
+    ])
+    .unwrap();
+    // A revoked admin certificate of BANK-A.
+    let ca = format!("{root}/ca");
+    credshare(&["pki", "issue", "--ca", &ca, "--role", "admin", "--institution", "BANK-A", "--out", &format!("{root}/revoked")])
+        .unwrap();
+    credshare(&["pki", "revoke", "--ca", &ca, "--cert", &format!("{root}/revoked/admin.crt")]).unwrap();
+    // An expired admin certificate of BANK-A.
+    credshare(&[
+        "pki", "issue", "--ca", &ca, "--role", "admin", "--institution", "BANK-A",
+        "--not-before", "2020-01-01", "--not-after", "2020-12-31", "--out", &format!("{root}/expired"),
+    ])
+    .unwrap();
+
+    let node = NodeProcess::start(&c, &NodeSpec::new("BANK-A")).unwrap();
+    let good = c.tls("BANK-A", "admin").unwrap();
+    assert!(health(&good, node.admin_addr).await.is_ok());
+    for bad in ["evil", "revoked", "expired"] {
+        let dir = c.root().join(bad);
+        let material = TlsMaterial::load(
+            &c.ca_dir().join("ca.crt"),
+            &[],
+            &dir.join("admin.crt"),
+            &dir.join("admin.key"),
+        )
+        .unwrap();
+        assert!(health(&material, node.admin_addr).await.is_err(), "{bad} certificate was accepted");
+    }
+    let log = node.log();
+    assert!(log.contains("TLS handshake refused"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_are_enforced() {
+    let c = Consortium::new().unwrap();
+    let a = NodeProcess::start(&c, &NodeSpec::new("BANK-A")).unwrap();
+    let denied = tonic::Code::PermissionDenied;
+
+    // A node certificate calling AdminService.
+    let node_cert = c.tls("BANK-A", "node").unwrap();
+    let mut admin = pb::admin_service_client::AdminServiceClient::new(channel(&node_cert, a.admin_addr).await.unwrap());
+    assert_eq!(admin.status(pb::StatusRequest {}).await.unwrap_err().code(), denied);
+
+    // BANK-B's admin calling BANK-A's admin listener.
+    let b_admin = c.tls("BANK-B", "admin").unwrap();
+    let mut admin = pb::admin_service_client::AdminServiceClient::new(channel(&b_admin, a.admin_addr).await.unwrap());
+    let err = admin.status(pb::StatusRequest {}).await.unwrap_err();
+    assert_eq!(err.code(), denied);
+    assert!(err.message().contains("admin:BANK-B"), "{}", err.message());
+
+    // A regulator calling PeerService.
+    let reg = c.tls("REG-1", "regulator").unwrap();
+    let mut peer = pb::peer_service_client::PeerServiceClient::new(channel(&reg, a.peer_addr).await.unwrap());
+    let err = peer.query_borrower(pb::QueryBorrowerRequest::default()).await.unwrap_err();
+    assert_eq!(err.code(), denied);
+
+    // BANK-A's own admin is allowed, and so is a regulator on AuditService's listener.
+    let own = c.tls("BANK-A", "admin").unwrap();
+    let mut admin = pb::admin_service_client::AdminServiceClient::new(channel(&own, a.admin_addr).await.unwrap());
+    assert_eq!(admin.status(pb::StatusRequest {}).await.unwrap().into_inner().institution_id, "BANK-A");
+    assert!(a.log().contains("permission denied"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_config_exits_non_zero_naming_the_key() {
+    let c = Consortium::new().unwrap();
+    let mut node = NodeProcess::start(&c, &NodeSpec::new("BANK-A")).unwrap();
+    assert!(node.stop().unwrap().success(), "clean stop on SIGTERM");
+    let bin = credshare_e2e::bin("credshare-node");
+    let text = std::fs::read_to_string(&node.config).unwrap();
+    let cases = [
+        (text.replace("cache_capacity_mb = 256", "cache_capacity_mb = 0"), "storage.cache_capacity_mb"),
+        (text.replace("institution = \"BANK-A\"", "institution = \"bank a\""), "institution"),
+        (format!("{text}\nunknown_key = 1\n"), "unknown_key"),
+    ];
+    for (i, (bad, key)) in cases.iter().enumerate() {
+        let path = c.root().join(format!("bad-{i}.toml"));
+        std::fs::write(&path, bad).unwrap();
+        let out = std::process::Command::new(&bin).arg("--config").arg(&path).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "case {i}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(key), "case {i}: {stderr}");
+    }
+    // An environment override is validated the same way.
+    let out = std::process::Command::new(&bin)
+        .arg("--config")
+        .arg(&node.config)
+        .env("CREDSHARE_STORAGE__MAX_BATCH", "0")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("storage.max_batch"));
+}
