@@ -20,7 +20,14 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod commit;
 pub mod durability;
+mod keys;
+pub mod log;
+pub mod records;
+
+pub use commit::{CommitReply, CommitRequest, Committer, LogAppend};
+pub use records::{RecordKind, RecordWrite, WriteResult};
 
 /// Name of the one sled tree.
 const TREE: &str = "credshare";
@@ -38,13 +45,17 @@ pub enum StorageError {
     Corrupt(String),
     #[error("store is shutting down")]
     Closed,
+    #[error("query log entry {index} fails verification: {reason}")]
+    Tampered { index: u64, reason: String },
+    #[error("{0}")]
+    Range(String),
 }
 
 /// The node's sled store.
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
-    tree: sled::Tree,
+    pub(crate) tree: sled::Tree,
     dir: PathBuf,
 }
 

@@ -1,0 +1,137 @@
+//! The query log's storage: entries, complete-subtree hashes and every signed
+//! checkpoint, read back for proofs, audits and the start-up integrity check.
+
+use credshare_proto::v1 as pb;
+use prost::Message;
+
+use super::keys;
+use super::{StorageError, Store, be_u64};
+use crate::audit::{self, Checkpoint, Hash, MerkleError, RightEdge, SubtreeHashes};
+
+impl SubtreeHashes for Store {
+    type Error = StorageError;
+
+    fn subtree_hash(&self, level: u8, index: u64) -> Result<Hash, StorageError> {
+        let value = self
+            .tree
+            .get(keys::hash_key(level, index))?
+            .ok_or_else(|| StorageError::Corrupt(format!("missing subtree hash at level {level}, index {index}")))?;
+        value
+            .as_ref()
+            .try_into()
+            .map_err(|_| StorageError::Corrupt(format!("bad subtree hash at level {level}, index {index}")))
+    }
+}
+
+fn merkle_err(e: MerkleError<StorageError>) -> StorageError {
+    match e {
+        MerkleError::Store(s) => s,
+        other => StorageError::Range(other.to_string()),
+    }
+}
+
+impl Store {
+    /// The entry bytes at `index`, exactly as hashed.
+    pub fn log_entry(&self, index: u64) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self.tree.get(keys::indexed(keys::LOG_ENTRY, index))?.map(|v| v.to_vec()))
+    }
+
+    /// Entries `[start, end)` in order.
+    pub fn log_entries(
+        &self,
+        start: u64,
+        end: u64,
+    ) -> impl Iterator<Item = Result<(u64, Vec<u8>), StorageError>> + use<> {
+        self.tree
+            .range(keys::indexed(keys::LOG_ENTRY, start)..keys::indexed(keys::LOG_ENTRY, end))
+            .map(|item| {
+                let (k, v) = item?;
+                Ok((be_u64(&k[1..])?, v.to_vec()))
+            })
+    }
+
+    /// The checkpoint at `tree_size`, or the latest one.
+    pub fn checkpoint(&self, tree_size: Option<u64>) -> Result<Option<pb::GetCheckpointResponse>, StorageError> {
+        let value = match tree_size {
+            Some(size) => self.tree.get(keys::indexed(keys::CHECKPOINT, size))?,
+            None => self
+                .tree
+                .scan_prefix([keys::CHECKPOINT])
+                .next_back()
+                .transpose()?
+                .map(|(_, v)| v),
+        };
+        value
+            .map(|v| pb::GetCheckpointResponse::decode(v.as_ref()))
+            .transpose()
+            .map_err(|e| StorageError::Corrupt(format!("stored checkpoint: {e}")))
+    }
+
+    /// Inclusion proof of `leaf` in the tree of `tree_size` leaves.
+    pub fn inclusion_proof(&self, leaf: u64, tree_size: u64) -> Result<Vec<Hash>, StorageError> {
+        audit::inclusion_proof(self, leaf, tree_size).map_err(merkle_err)
+    }
+
+    /// Consistency proof from `old_size` to `new_size`.
+    pub fn consistency_proof(&self, old_size: u64, new_size: u64) -> Result<Vec<Hash>, StorageError> {
+        audit::consistency_proof(self, old_size, new_size).map_err(merkle_err)
+    }
+
+    /// Leaf indexes of the peer queries about one borrower, oldest first.
+    pub fn query_history(&self, borrower_key: &[u8; 32]) -> Result<Vec<u64>, StorageError> {
+        let mut prefix = vec![keys::QUERY_INDEX];
+        prefix.extend_from_slice(borrower_key);
+        self.tree
+            .scan_prefix(&prefix)
+            .keys()
+            .map(|k| be_u64(&k?[33..]))
+            .collect()
+    }
+
+    /// Re-hashes every entry, rebuilds the tree and checks it against the
+    /// stored hashes and the newest checkpoint (signature included). Returns
+    /// the right edge to continue appending from. O(n) at start-up.
+    pub fn verify_log(&self, key_name: &str, public_key: &[u8]) -> Result<RightEdge, StorageError> {
+        let mut edge = RightEdge::empty();
+        for item in self.tree.scan_prefix([keys::LOG_ENTRY]) {
+            let (key, entry) = item?;
+            let index = be_u64(&key[1..])?;
+            if index != edge.size() {
+                return Err(tampered(edge.size(), "entry is missing (entries are not contiguous)"));
+            }
+            let leaf = audit::leaf_hash(&entry);
+            if self.subtree_hash(0, index).ok() != Some(leaf) {
+                return Err(tampered(index, "entry does not match its stored leaf hash"));
+            }
+            for (level, i, hash) in edge.append(leaf) {
+                if self.subtree_hash(level, i).ok() != Some(hash) {
+                    return Err(tampered(index, &format!("stored subtree hash at level {level}, index {i} is wrong")));
+                }
+            }
+        }
+        let Some(latest) = self.checkpoint(None)? else {
+            return match edge.size() {
+                0 => Ok(edge),
+                n => Err(tampered(0, &format!("{n} entries but no checkpoint"))),
+            };
+        };
+        let note = latest.checkpoint.map(|c| c.signed_note).unwrap_or_default();
+        let cp = Checkpoint::verify(&note, key_name, public_key)
+            .map_err(|e| StorageError::Tampered { index: edge.size(), reason: format!("newest checkpoint: {e}") })?;
+        if cp.size != edge.size() || cp.root != edge.root() {
+            let index = cp.size.min(edge.size()).saturating_sub(1);
+            return Err(tampered(
+                index,
+                &format!("newest checkpoint says size {} but the log rebuilds to size {} with another root", cp.size, edge.size()),
+            ));
+        }
+        Ok(edge)
+    }
+}
+
+fn tampered(index: u64, reason: &str) -> StorageError {
+    StorageError::Tampered {
+        index,
+        reason: reason.to_owned(),
+    }
+}

@@ -1,0 +1,182 @@
+//! Signed borrower records: every version kept, newest supersedes.
+//!
+//! Version rule (checked by the single writer, so it is race-free): a new
+//! higher version is stored; the same version with the same content is an
+//! idempotent no-op; a lower or equal version with different content is
+//! refused.
+
+use std::collections::HashMap;
+
+use credshare_proto::v1 as pb;
+use prost::Message;
+
+use super::keys;
+use super::{StorageError, Store};
+
+/// Which kind of record; part of the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecordKind {
+    Credit,
+    Visit,
+}
+
+impl RecordKind {
+    pub fn tag(self) -> u8 {
+        match self {
+            RecordKind::Credit => b'C',
+            RecordKind::Visit => b'V',
+        }
+    }
+}
+
+/// One signed record version to store.
+#[derive(Debug, Clone)]
+pub struct RecordWrite {
+    pub borrower_key: [u8; 32],
+    pub kind: RecordKind,
+    pub record_id: String,
+    pub version: u64,
+    pub record: pb::StoredRecord,
+}
+
+/// What happened to one [`RecordWrite`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteResult {
+    Stored,
+    Unchanged,
+    /// Refused by the version rule; the reason names the versions.
+    Refused(String),
+}
+
+/// Versions already decided in the current batch, so that two writes of one
+/// record in one batch obey the same rule as two batches.
+#[derive(Debug, Default)]
+pub(crate) struct PendingVersions {
+    by_record: HashMap<Vec<u8>, Vec<(u64, Vec<u8>)>>,
+}
+
+impl Store {
+    /// Decides one write against stored and pending versions.
+    pub(crate) fn decide_write(
+        &self,
+        w: &RecordWrite,
+        pending: &mut PendingVersions,
+    ) -> Result<WriteResult, StorageError> {
+        let prefix = keys::record_versions_prefix(&w.borrower_key, w.kind.tag(), &w.record_id);
+        let versions = match pending.by_record.get(&prefix) {
+            Some(v) => v.clone(),
+            None => self.stored_versions(&prefix)?,
+        };
+        let hash = &w.record.content_sha256;
+        let result = if let Some((_, existing)) = versions.iter().find(|(v, _)| *v == w.version) {
+            if existing == hash {
+                WriteResult::Unchanged
+            } else {
+                WriteResult::Refused(format!(
+                    "version {} of record {} is already stored with different content; use a higher version",
+                    w.version, w.record_id
+                ))
+            }
+        } else if let Some(max) = versions.iter().map(|(v, _)| *v).max().filter(|m| *m > w.version) {
+            WriteResult::Refused(format!(
+                "version {} of record {} is older than stored version {max}",
+                w.version, w.record_id
+            ))
+        } else {
+            WriteResult::Stored
+        };
+        if result == WriteResult::Stored {
+            let mut versions = versions;
+            versions.push((w.version, hash.clone()));
+            pending.by_record.insert(prefix, versions);
+        }
+        Ok(result)
+    }
+
+    /// (version, content hash) of every stored version of one record.
+    fn stored_versions(&self, prefix: &[u8]) -> Result<Vec<(u64, Vec<u8>)>, StorageError> {
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix(prefix) {
+            let (key, value) = item?;
+            let version = super::be_u64(&key[prefix.len()..])?;
+            let record = decode_record(&value)?;
+            out.push((version, record.content_sha256));
+        }
+        Ok(out)
+    }
+
+    /// Newest version of every record of one borrower, and the number of
+    /// stored versions. One prefix scan.
+    pub fn borrower_records(
+        &self,
+        borrower_key: &[u8; 32],
+    ) -> Result<(Vec<pb::StoredRecord>, u64), StorageError> {
+        let prefix = keys::record_prefix(borrower_key);
+        let mut current: Vec<pb::StoredRecord> = Vec::new();
+        let mut last_record: Option<Vec<u8>> = None;
+        let mut history = 0u64;
+        for item in self.tree.scan_prefix(&prefix) {
+            let (key, value) = item?;
+            history += 1;
+            // Versions of one record are adjacent and ascending; keep the last.
+            let record_part = key[..key.len() - 8].to_vec();
+            let record = decode_record(&value)?;
+            if last_record.as_deref() == Some(&record_part[..]) {
+                if let Some(slot) = current.last_mut() {
+                    *slot = record;
+                }
+            } else {
+                current.push(record);
+                last_record = Some(record_part);
+            }
+        }
+        Ok((current, history))
+    }
+
+    /// Number of distinct borrowers with records (a full key scan; for Status).
+    pub fn borrower_count(&self) -> Result<u64, StorageError> {
+        let mut count = 0;
+        let mut last: Option<[u8; 32]> = None;
+        for key in self.tree.scan_prefix([keys::RECORD]).keys() {
+            let key = key?;
+            let bk: [u8; 32] = key[1..33]
+                .try_into()
+                .map_err(|_| StorageError::Corrupt("short record key".into()))?;
+            if last != Some(bk) {
+                count += 1;
+                last = Some(bk);
+            }
+        }
+        Ok(count)
+    }
+
+    /// Visits the newest version of every record (for schedules and sweeps).
+    pub fn for_each_current_record(
+        &self,
+        mut f: impl FnMut(&[u8; 32], &pb::StoredRecord),
+    ) -> Result<(), StorageError> {
+        let mut pending: Option<(Vec<u8>, [u8; 32], pb::StoredRecord)> = None;
+        for item in self.tree.scan_prefix([keys::RECORD]) {
+            let (key, value) = item?;
+            let record_part = key[..key.len() - 8].to_vec();
+            let bk: [u8; 32] = key[1..33]
+                .try_into()
+                .map_err(|_| StorageError::Corrupt("short record key".into()))?;
+            let record = decode_record(&value)?;
+            if let Some((part, pbk, prev)) = pending.take() {
+                if part != record_part {
+                    f(&pbk, &prev);
+                }
+            }
+            pending = Some((record_part, bk, record));
+        }
+        if let Some((_, bk, rec)) = pending {
+            f(&bk, &rec);
+        }
+        Ok(())
+    }
+}
+
+fn decode_record(bytes: &[u8]) -> Result<pb::StoredRecord, StorageError> {
+    pb::StoredRecord::decode(bytes).map_err(|e| StorageError::Corrupt(format!("stored record: {e}")))
+}
