@@ -1,11 +1,12 @@
 //! Signing and verification against an in-memory consortium PKI (rcgen).
+#![allow(clippy::unwrap_used)] // Tests may panic on a broken fixture.
 
 use std::time::{Duration, SystemTime};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, CertificateRevocationListParams, CertifiedIssuer,
-    DnType, ExtendedKeyUsagePurpose, IsCa, KeyIdMethod, KeyPair, KeyUsagePurpose,
-    RevokedCertParams, SanType, SerialNumber,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, CertifiedIssuer, DnType,
+    ExtendedKeyUsagePurpose, IsCa, KeyIdMethod, KeyPair, KeyUsagePurpose, RevokedCertParams,
+    SanType, SerialNumber,
 };
 use rustls_pki_types::{
     CertificateDer, CertificateRevocationListDer, PrivateKeyDer, PrivatePkcs8KeyDer,
@@ -22,6 +23,7 @@ fn inst(id: &str) -> InstitutionId {
 struct TestCa {
     issuer: CertifiedIssuer<'static, KeyPair>,
     next_serial: u64,
+    signer_eku: bool,
 }
 
 /// A leaf certificate with its key and serial.
@@ -42,6 +44,7 @@ impl TestCa {
         Self {
             issuer,
             next_serial: 1000,
+            signer_eku: true,
         }
     }
 
@@ -75,6 +78,14 @@ impl TestCa {
                 KeyUsagePurpose::DigitalSignature,
                 KeyUsagePurpose::ContentCommitment,
             ];
+            // id-kp-documentSigning, as `credshare pki issue` sets it; every
+            // other test certificate of this profile has it, and
+            // `signer_without_eku_is_accepted` covers the EKU-less form.
+            if self.signer_eku {
+                params.extended_key_usages = vec![ExtendedKeyUsagePurpose::Other(vec![
+                    1, 3, 6, 1, 5, 5, 7, 3, 36,
+                ])];
+            }
         } else {
             params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
             params.extended_key_usages = vec![
@@ -93,7 +104,10 @@ impl TestCa {
 
     fn leaf(&mut self, role: Role, id: &str) -> Leaf {
         let now = OffsetDateTime::now_utc();
-        let validity = (now - time::Duration::days(1), now + time::Duration::days(30));
+        let validity = (
+            now - time::Duration::days(1),
+            now + time::Duration::days(30),
+        );
         self.leaf_with(role, role, id, validity)
     }
 
@@ -169,11 +183,29 @@ fn sign_verify_round_trip() {
     let verified = verifier
         .verify(&env, CREDIT_SUMMARY_TYPE, Some(&inst("BANK-A")), now())
         .unwrap();
-    assert_eq!(verified.identity, Identity::new(Role::Signer, inst("BANK-A")));
+    assert_eq!(
+        verified.identity,
+        Identity::new(Role::Signer, inst("BANK-A"))
+    );
     assert_eq!(verified.key_id, signer.key_id());
     // Without an expected originator, and a second time (cached).
-    let again = verifier.verify(&env, CREDIT_SUMMARY_TYPE, None, now()).unwrap();
+    let again = verifier
+        .verify(&env, CREDIT_SUMMARY_TYPE, None, now())
+        .unwrap();
     assert_eq!(again, verified);
+}
+
+#[test]
+fn signer_without_eku_is_accepted() {
+    let mut ca = TestCa::new("Test CA");
+    ca.signer_eku = false;
+    let signer = ca.signer("BANK-A");
+    let verifier = ca.verifier(&[]);
+    assert!(
+        verifier
+            .verify(&envelope(&signer), CREDIT_SUMMARY_TYPE, None, now())
+            .is_ok()
+    );
 }
 
 #[test]
@@ -255,7 +287,11 @@ fn revoked_signer_is_untrusted() {
 
     // A CRL that lists someone else does not affect BANK-A.
     let not_listed = ca.verifier(&[&other.serial]);
-    assert!(not_listed.verify(&env, CREDIT_SUMMARY_TYPE, None, now()).is_ok());
+    assert!(
+        not_listed
+            .verify(&env, CREDIT_SUMMARY_TYPE, None, now())
+            .is_ok()
+    );
 
     let revoked = ca.verifier(&[&other.serial, &leaf.serial]);
     assert_untrusted(revoked.verify(&env, CREDIT_SUMMARY_TYPE, None, now()));
@@ -288,7 +324,11 @@ fn cached_signer_does_not_outlive_its_certificate() {
     let signer = ca.signer("BANK-A");
     let verifier = ca.verifier(&[]);
     let env = envelope(&signer);
-    assert!(verifier.verify(&env, CREDIT_SUMMARY_TYPE, None, now()).is_ok());
+    assert!(
+        verifier
+            .verify(&env, CREDIT_SUMMARY_TYPE, None, now())
+            .is_ok()
+    );
     let later = now() + Duration::from_secs(31 * 24 * 3600);
     assert_untrusted(verifier.verify(&env, CREDIT_SUMMARY_TYPE, None, later));
 }
@@ -325,7 +365,10 @@ fn tls_certificates_are_not_signers() {
 
     // The signer key usage profile alone is not enough: the role must be signer.
     let now_utc = OffsetDateTime::now_utc();
-    let validity = (now_utc - time::Duration::days(1), now_utc + time::Duration::days(1));
+    let validity = (
+        now_utc - time::Duration::days(1),
+        now_utc + time::Duration::days(1),
+    );
     let admin = ca.leaf_with(Role::Admin, Role::Signer, "BANK-A", validity);
     assert_untrusted(verifier.verify(&forge_envelope(&admin), CREDIT_SUMMARY_TYPE, None, now()));
 }
@@ -369,8 +412,14 @@ fn load_checks_role_and_key_match() {
     let loaded = Signer::load(&cert, &key).unwrap();
     assert_eq!(loaded.institution().as_str(), "BANK-A");
     assert_eq!(loaded.certificate_der(), signer.cert.as_ref());
-    assert!(matches!(Signer::load(&cert, &other_key), Err(SigningError::Setup(_))));
-    assert!(matches!(Signer::load(&node_cert, &node_key), Err(SigningError::Setup(_))));
+    assert!(matches!(
+        Signer::load(&cert, &other_key),
+        Err(SigningError::Setup(_))
+    ));
+    assert!(matches!(
+        Signer::load(&node_cert, &node_key),
+        Err(SigningError::Setup(_))
+    ));
 }
 
 fn pem_encode(label: &str, der: &[u8]) -> String {
@@ -381,5 +430,8 @@ fn pem_encode(label: &str, der: &[u8]) -> String {
         .chunks(64)
         .map(|c| std::str::from_utf8(c).unwrap())
         .collect();
-    format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", body.join("\n"))
+    format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+        body.join("\n")
+    )
 }

@@ -19,14 +19,12 @@ use webpki::{
 };
 use x509_parser::oid_registry::OID_SIG_ED25519;
 
-use super::{
-    MAX_CERTIFICATE_BYTES, MAX_PAYLOAD_BYTES, MAX_PAYLOAD_TYPE_BYTES, SigningError, pae,
-};
+use super::{MAX_CERTIFICATE_BYTES, MAX_PAYLOAD_BYTES, MAX_PAYLOAD_TYPE_BYTES, SigningError, pae};
 use crate::pki::{self, Identity, InstitutionId, Role};
 
 /// id-kp-documentSigning (RFC 9336), DER content octets. Signer certificates
-/// carry no EKU; one that has an EKU must at least allow document signing,
-/// which rules out TLS certificates (serverAuth/clientAuth only).
+/// carry it as their only EKU (which keeps them out of TLS); one without any
+/// EKU is accepted too. TLS certificates (serverAuth/clientAuth) fail here.
 const EKU_DOCUMENT_SIGNING: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x24];
 
 /// Bound on cached signer certificates; a consortium has a few dozen.
@@ -153,16 +151,14 @@ impl SignatureVerifier {
         let signer = self.verify_signer_certificate(&signature.certificate, now)?;
         ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, signer.public_key)
             .verify(&pae(&env.payload_type, &env.payload), &signature.sig)
-            .map_err(|_| {
-                SigningError::BadSignature("Ed25519 signature does not verify".into())
-            })?;
-        if let Some(expected) = expected_originator {
-            if signer.identity.institution != *expected {
-                return Err(SigningError::WrongOriginator {
-                    expected: expected.clone(),
-                    actual: signer.identity.institution,
-                });
-            }
+            .map_err(|_| SigningError::BadSignature("Ed25519 signature does not verify".into()))?;
+        if let Some(expected) = expected_originator
+            && signer.identity.institution != *expected
+        {
+            return Err(SigningError::WrongOriginator {
+                expected: expected.clone(),
+                actual: signer.identity.institution,
+            });
         }
         Ok(signer)
     }
@@ -268,7 +264,10 @@ fn check_shape<'e>(
 }
 
 /// Role, key usage and key of a chain-verified certificate.
-fn inspect_signer_certificate(cert_der: &[u8], key_id: String) -> Result<CachedSigner, SigningError> {
+fn inspect_signer_certificate(
+    cert_der: &[u8],
+    key_id: String,
+) -> Result<CachedSigner, SigningError> {
     let identity = Identity::from_cert_der(cert_der).map_err(|e| untrusted(e.to_string()))?;
     if identity.role != Role::Signer {
         return Err(untrusted(format!(
