@@ -5,6 +5,7 @@
 mod client;
 mod commands;
 mod output;
+mod pki;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +37,9 @@ enum Command {
         #[arg(long)]
         peer: String,
     },
+    /// Consortium PKI: CA, certificates, revocation.
+    #[command(subcommand)]
+    Pki(pki::PkiCommand),
     /// Node set-up and running.
     #[command(subcommand)]
     Node(NodeCommand),
@@ -81,6 +85,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status => commands::status::status(&conn, json).await?,
         Command::NodeInfo { peer } => commands::status::node_info(&conn, &peer, json).await?,
         Command::Node(NodeCommand::Init(args)) => commands::node::init(&args)?,
+        Command::Pki(command) => pki::run(command)?,
         Command::Node(NodeCommand::Run { .. }) => unreachable!("handled before the runtime starts"),
     }
     Ok(ExitCode::SUCCESS)

@@ -134,10 +134,10 @@ impl Identity {
         let mut found = Vec::new();
         if let Ok(Some(san)) = cert.subject_alternative_name() {
             for name in &san.value.general_names {
-                if let x509_parser::extensions::GeneralName::URI(uri) = name {
-                    if uri.starts_with(URN_PREFIX) {
-                        found.push(Identity::from_uri(uri)?);
-                    }
+                if let x509_parser::extensions::GeneralName::URI(uri) = name
+                    && uri.starts_with(URN_PREFIX)
+                {
+                    found.push(Identity::from_uri(uri)?);
                 }
             }
         }
@@ -216,6 +216,7 @@ pub fn load_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Makes a development consortium PKI under certs/dev/ (git-ignored):
+#   certs/dev/ca/                 ca.key, ca.crt, ca.crl, ca-state.json
+#   certs/dev/BANK-{A,B,C}/       node, admin, signer .crt/.key + ca.crt
+#   certs/dev/REG-1/              regulator.crt/.key + ca.crt
+# For development and tests only: the CA key sits next to everything else.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo_root"
+
+out="certs/dev"
+if [[ -e "$out/ca/ca.key" ]]; then
+    echo "error: $out already holds a CA; remove $out to start over" >&2
+    exit 1
+fi
+
+cargo run -q -p credshare-cli -- pki dev-consortium --dir "$out"
+
+echo "inspect one with: cargo run -q -p credshare-cli -- pki show $out/BANK-A/node.crt"
+find "$out" -name '*.crt' ! -name ca.crt | sort

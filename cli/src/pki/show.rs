@@ -1,0 +1,196 @@
+//! `credshare pki show`: what a certificate says, for people and scripts.
+
+use std::fmt;
+use std::path::Path;
+
+use anyhow::Context;
+use credshare_node::pki::{self, Identity};
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use x509_parser::certificate::X509Certificate;
+use x509_parser::extensions::GeneralName;
+
+use super::files;
+
+/// Everything `show` prints about a certificate.
+#[derive(Debug, Clone, Serialize)]
+pub struct CertificateReport {
+    pub path: String,
+    /// `urn:credshare:<role>:<institution>`, if the certificate has one.
+    pub identity: Option<String>,
+    pub role: Option<String>,
+    pub institution: Option<String>,
+    pub subject: String,
+    pub issuer: String,
+    /// Hex serial.
+    pub serial: String,
+    pub not_before: String,
+    pub not_after: String,
+    pub expired: bool,
+    pub not_yet_valid: bool,
+    pub is_ca: bool,
+    pub key_usages: Vec<String>,
+    pub extended_key_usages: Vec<String>,
+    pub dns_names: Vec<String>,
+    pub ip_addresses: Vec<String>,
+    pub public_key_algorithm: String,
+    /// SHA-256 of the certificate DER (the DSSE key id of signer certs).
+    pub fingerprint_sha256: String,
+}
+
+/// Reads the first certificate of a PEM file and describes it.
+pub fn describe_certificate(path: &Path) -> anyhow::Result<CertificateReport> {
+    let der = files::read_certificate(path)?;
+    let (_, cert) = x509_parser::parse_x509_certificate(&der)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let identity = Identity::from_cert_der(&der).ok();
+    let now = OffsetDateTime::now_utc();
+    let not_before = cert.validity().not_before.to_datetime();
+    let not_after = cert.validity().not_after.to_datetime();
+    let (dns_names, ip_addresses) = host_names(&cert);
+    Ok(CertificateReport {
+        path: path.display().to_string(),
+        identity: identity.as_ref().map(Identity::to_uri),
+        role: identity.as_ref().map(|i| i.role.to_string()),
+        institution: identity.as_ref().map(|i| i.institution.to_string()),
+        subject: cert.subject().to_string(),
+        issuer: cert.issuer().to_string(),
+        serial: hex::encode(cert.raw_serial()),
+        not_before: not_before
+            .format(&Rfc3339)
+            .context("formatting notBefore")?,
+        not_after: not_after.format(&Rfc3339).context("formatting notAfter")?,
+        expired: now >= not_after,
+        not_yet_valid: now < not_before,
+        is_ca: cert.is_ca(),
+        key_usages: key_usages(&cert),
+        extended_key_usages: extended_key_usages(&cert),
+        dns_names,
+        ip_addresses,
+        public_key_algorithm: public_key_algorithm(&cert),
+        fingerprint_sha256: pki::fingerprint(&der),
+    })
+}
+
+fn key_usages(cert: &X509Certificate<'_>) -> Vec<String> {
+    let Ok(Some(ku)) = cert.key_usage() else {
+        return Vec::new();
+    };
+    let ku = ku.value;
+    [
+        (ku.digital_signature(), "digitalSignature"),
+        (ku.non_repudiation(), "nonRepudiation"),
+        (ku.key_encipherment(), "keyEncipherment"),
+        (ku.data_encipherment(), "dataEncipherment"),
+        (ku.key_agreement(), "keyAgreement"),
+        (ku.key_cert_sign(), "keyCertSign"),
+        (ku.crl_sign(), "cRLSign"),
+    ]
+    .into_iter()
+    .filter(|(set, _)| *set)
+    .map(|(_, name)| name.to_owned())
+    .collect()
+}
+
+fn extended_key_usages(cert: &X509Certificate<'_>) -> Vec<String> {
+    let Ok(Some(eku)) = cert.extended_key_usage() else {
+        return Vec::new();
+    };
+    let eku = eku.value;
+    let mut names: Vec<String> = [
+        (eku.any, "anyExtendedKeyUsage"),
+        (eku.server_auth, "serverAuth"),
+        (eku.client_auth, "clientAuth"),
+        (eku.code_signing, "codeSigning"),
+        (eku.email_protection, "emailProtection"),
+        (eku.time_stamping, "timeStamping"),
+        (eku.ocsp_signing, "OCSPSigning"),
+    ]
+    .into_iter()
+    .filter(|(set, _)| *set)
+    .map(|(_, name)| name.to_owned())
+    .collect();
+    names.extend(
+        eku.other
+            .iter()
+            .map(|oid| match oid.to_id_string().as_str() {
+                "1.3.6.1.5.5.7.3.36" => "documentSigning".to_owned(),
+                other => other.to_owned(),
+            }),
+    );
+    names
+}
+
+fn host_names(cert: &X509Certificate<'_>) -> (Vec<String>, Vec<String>) {
+    let (mut dns, mut ips) = (Vec::new(), Vec::new());
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        for name in &san.value.general_names {
+            match name {
+                GeneralName::DNSName(host) => dns.push((*host).to_owned()),
+                GeneralName::IPAddress(bytes) => ips.push(format_ip(bytes)),
+                _ => {}
+            }
+        }
+    }
+    (dns, ips)
+}
+
+fn format_ip(bytes: &[u8]) -> String {
+    if let Ok(v4) = <[u8; 4]>::try_from(bytes) {
+        std::net::Ipv4Addr::from(v4).to_string()
+    } else if let Ok(v6) = <[u8; 16]>::try_from(bytes) {
+        std::net::Ipv6Addr::from(v6).to_string()
+    } else {
+        hex::encode(bytes)
+    }
+}
+
+fn public_key_algorithm(cert: &X509Certificate<'_>) -> String {
+    let oid = &cert.public_key().algorithm.algorithm;
+    if *oid == x509_parser::oid_registry::OID_SIG_ED25519 {
+        "Ed25519".to_owned()
+    } else {
+        oid.to_id_string()
+    }
+}
+
+impl fmt::Display for CertificateReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let none = || "-".to_owned();
+        let list = |items: &[String]| {
+            if items.is_empty() {
+                none()
+            } else {
+                items.join(", ")
+            }
+        };
+        let status = match (self.expired, self.not_yet_valid) {
+            (true, _) => " (EXPIRED)",
+            (_, true) => " (NOT YET VALID)",
+            _ => "",
+        };
+        let rows = [
+            ("file", self.path.clone()),
+            ("identity", self.identity.clone().unwrap_or_else(none)),
+            ("role", self.role.clone().unwrap_or_else(none)),
+            ("institution", self.institution.clone().unwrap_or_else(none)),
+            ("subject", self.subject.clone()),
+            ("issuer", self.issuer.clone()),
+            ("serial", self.serial.clone()),
+            ("not before", self.not_before.clone()),
+            ("not after", format!("{}{status}", self.not_after)),
+            ("CA", if self.is_ca { "yes" } else { "no" }.to_owned()),
+            ("key usage", list(&self.key_usages)),
+            ("extended key usage", list(&self.extended_key_usages)),
+            ("DNS names", list(&self.dns_names)),
+            ("IP addresses", list(&self.ip_addresses)),
+            ("public key", self.public_key_algorithm.clone()),
+            ("SHA-256", self.fingerprint_sha256.clone()),
+        ];
+        for (label, value) in rows {
+            writeln!(f, "{label:<20}{value}")?;
+        }
+        Ok(())
+    }
+}

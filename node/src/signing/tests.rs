@@ -1,0 +1,437 @@
+//! Signing and verification against an in-memory consortium PKI (rcgen).
+#![allow(clippy::unwrap_used)] // Tests may panic on a broken fixture.
+
+use std::time::{Duration, SystemTime};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, CertifiedIssuer, DnType,
+    ExtendedKeyUsagePurpose, IsCa, KeyIdMethod, KeyPair, KeyUsagePurpose, RevokedCertParams,
+    SanType, SerialNumber,
+};
+use rustls_pki_types::{
+    CertificateDer, CertificateRevocationListDer, PrivateKeyDer, PrivatePkcs8KeyDer,
+};
+use time::OffsetDateTime;
+
+use super::*;
+use crate::pki::{Identity, InstitutionId, Role};
+
+fn inst(id: &str) -> InstitutionId {
+    InstitutionId::parse(id).unwrap()
+}
+
+struct TestCa {
+    issuer: CertifiedIssuer<'static, KeyPair>,
+    next_serial: u64,
+    signer_eku: bool,
+}
+
+/// A leaf certificate with its key and serial.
+struct Leaf {
+    cert: CertificateDer<'static>,
+    key: PrivateKeyDer<'static>,
+    serial: SerialNumber,
+}
+
+impl TestCa {
+    fn new(name: &str) -> Self {
+        let mut params = CertificateParams::default();
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let key = KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+        let issuer = CertifiedIssuer::self_signed(params, key).unwrap();
+        Self {
+            issuer,
+            next_serial: 1000,
+            signer_eku: true,
+        }
+    }
+
+    fn ca_der(&self) -> CertificateDer<'static> {
+        self.issuer.der().clone()
+    }
+
+    /// Issues a certificate with the profile of `profile` but the SAN URI of
+    /// `role`, valid in `[not_before, not_after)`.
+    fn leaf_with(
+        &mut self,
+        role: Role,
+        profile: Role,
+        id: &str,
+        validity: (OffsetDateTime, OffsetDateTime),
+    ) -> Leaf {
+        self.next_serial += 1;
+        let serial = SerialNumber::from(self.next_serial);
+        let mut params = CertificateParams::default();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, format!("{role} {id}"));
+        let uri = Identity::new(role, inst(id)).to_uri();
+        params.subject_alt_names = vec![SanType::URI(uri.try_into().unwrap())];
+        params.serial_number = Some(serial.clone());
+        (params.not_before, params.not_after) = validity;
+        params.use_authority_key_identifier_extension = true;
+        if profile == Role::Signer {
+            params.key_usages = vec![
+                KeyUsagePurpose::DigitalSignature,
+                KeyUsagePurpose::ContentCommitment,
+            ];
+            // id-kp-documentSigning, as `credshare pki issue` sets it; every
+            // other test certificate of this profile has it, and
+            // `signer_without_eku_is_accepted` covers the EKU-less form.
+            if self.signer_eku {
+                params.extended_key_usages = vec![ExtendedKeyUsagePurpose::Other(vec![
+                    1, 3, 6, 1, 5, 5, 7, 3, 36,
+                ])];
+            }
+        } else {
+            params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+            params.extended_key_usages = vec![
+                ExtendedKeyUsagePurpose::ServerAuth,
+                ExtendedKeyUsagePurpose::ClientAuth,
+            ];
+        }
+        let key = KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        Leaf {
+            cert: cert.der().clone(),
+            key: PrivatePkcs8KeyDer::from(key.serialize_der()).into(),
+            serial,
+        }
+    }
+
+    fn leaf(&mut self, role: Role, id: &str) -> Leaf {
+        let now = OffsetDateTime::now_utc();
+        let validity = (
+            now - time::Duration::days(1),
+            now + time::Duration::days(30),
+        );
+        self.leaf_with(role, role, id, validity)
+    }
+
+    fn signer(&mut self, id: &str) -> Signer {
+        let leaf = self.leaf(Role::Signer, id);
+        Signer::from_der(leaf.cert, &leaf.key).unwrap()
+    }
+
+    fn crl(&self, revoked: &[&SerialNumber]) -> CertificateRevocationListDer<'static> {
+        let now = OffsetDateTime::now_utc();
+        let params = CertificateRevocationListParams {
+            this_update: now - time::Duration::hours(1),
+            next_update: now + time::Duration::days(7),
+            crl_number: SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: revoked
+                .iter()
+                .map(|serial| RevokedCertParams {
+                    serial_number: (*serial).clone(),
+                    revocation_time: now - time::Duration::minutes(5),
+                    reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: KeyIdMethod::Sha256,
+        };
+        params.signed_by(&self.issuer).unwrap().der().clone()
+    }
+
+    fn verifier(&self, revoked: &[&SerialNumber]) -> SignatureVerifier {
+        SignatureVerifier::new(vec![self.ca_der()], vec![self.crl(revoked)]).unwrap()
+    }
+}
+
+fn now() -> SystemTime {
+    SystemTime::now()
+}
+
+fn envelope(signer: &Signer) -> pb::SignedEnvelope {
+    signer.sign_envelope(CREDIT_SUMMARY_TYPE, b"credit summary bytes".to_vec())
+}
+
+fn assert_bad_signature(result: Result<VerifiedSigner, SigningError>) {
+    assert!(
+        matches!(result, Err(SigningError::BadSignature(_))),
+        "{result:?}"
+    );
+}
+
+fn assert_untrusted(result: Result<VerifiedSigner, SigningError>) {
+    assert!(
+        matches!(result, Err(SigningError::UntrustedSigner(_))),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn pae_matches_the_dsse_known_answer() {
+    assert_eq!(
+        pae("http://example.com/HelloWorld", b"hello world"),
+        b"DSSEv1 29 http://example.com/HelloWorld 11 hello world".to_vec()
+    );
+    assert_eq!(pae("", b""), b"DSSEv1 0  0 ".to_vec());
+}
+
+#[test]
+fn sign_verify_round_trip() {
+    let mut ca = TestCa::new("Test CA");
+    let signer = ca.signer("BANK-A");
+    let verifier = ca.verifier(&[]);
+    let env = envelope(&signer);
+    assert_eq!(env.signatures[0].keyid, signer.key_id());
+    let verified = verifier
+        .verify(&env, CREDIT_SUMMARY_TYPE, Some(&inst("BANK-A")), now())
+        .unwrap();
+    assert_eq!(
+        verified.identity,
+        Identity::new(Role::Signer, inst("BANK-A"))
+    );
+    assert_eq!(verified.key_id, signer.key_id());
+    // Without an expected originator, and a second time (cached).
+    let again = verifier
+        .verify(&env, CREDIT_SUMMARY_TYPE, None, now())
+        .unwrap();
+    assert_eq!(again, verified);
+}
+
+#[test]
+fn signer_without_eku_is_accepted() {
+    let mut ca = TestCa::new("Test CA");
+    ca.signer_eku = false;
+    let signer = ca.signer("BANK-A");
+    let verifier = ca.verifier(&[]);
+    assert!(
+        verifier
+            .verify(&envelope(&signer), CREDIT_SUMMARY_TYPE, None, now())
+            .is_ok()
+    );
+}
+
+#[test]
+fn flipped_bytes_are_bad_signatures() {
+    let mut ca = TestCa::new("Test CA");
+    let signer = ca.signer("BANK-A");
+    let verifier = ca.verifier(&[]);
+    let env = envelope(&signer);
+
+    let mut payload = env.clone();
+    payload.payload[0] ^= 1;
+    assert_bad_signature(verifier.verify(&payload, CREDIT_SUMMARY_TYPE, None, now()));
+
+    let mut sig = env.clone();
+    sig.signatures[0].sig[10] ^= 1;
+    assert_bad_signature(verifier.verify(&sig, CREDIT_SUMMARY_TYPE, None, now()));
+
+    // A flipped type fails the type check, and fails the signature even when
+    // the verifier expects the flipped type.
+    let mut ty = env.clone();
+    ty.payload_type = VISIT_SUMMARY_TYPE.into();
+    assert_bad_signature(verifier.verify(&ty, CREDIT_SUMMARY_TYPE, None, now()));
+    assert_bad_signature(verifier.verify(&ty, VISIT_SUMMARY_TYPE, None, now()));
+
+    let mut keyid = env.clone();
+    keyid.signatures[0].keyid = "00".repeat(32);
+    assert_bad_signature(verifier.verify(&keyid, CREDIT_SUMMARY_TYPE, None, now()));
+}
+
+#[test]
+fn malformed_envelopes_are_bad_signatures() {
+    let mut ca = TestCa::new("Test CA");
+    let signer = ca.signer("BANK-A");
+    let verifier = ca.verifier(&[]);
+    let env = envelope(&signer);
+
+    let mut none = env.clone();
+    none.signatures.clear();
+    assert_bad_signature(verifier.verify(&none, CREDIT_SUMMARY_TYPE, None, now()));
+
+    let mut two = env.clone();
+    two.signatures.push(env.signatures[0].clone());
+    assert_bad_signature(verifier.verify(&two, CREDIT_SUMMARY_TYPE, None, now()));
+
+    let big = signer.sign_envelope(CREDIT_SUMMARY_TYPE, vec![0; MAX_PAYLOAD_BYTES + 1]);
+    assert_bad_signature(verifier.verify(&big, CREDIT_SUMMARY_TYPE, None, now()));
+
+    let mut short = env.clone();
+    short.signatures[0].sig.truncate(63);
+    assert_bad_signature(verifier.verify(&short, CREDIT_SUMMARY_TYPE, None, now()));
+}
+
+#[test]
+fn another_institutions_signer_is_wrong_originator() {
+    let mut ca = TestCa::new("Test CA");
+    let signer_b = ca.signer("BANK-B");
+    let verifier = ca.verifier(&[]);
+    let result = verifier.verify(
+        &envelope(&signer_b),
+        CREDIT_SUMMARY_TYPE,
+        Some(&inst("BANK-A")),
+        now(),
+    );
+    match result {
+        Err(SigningError::WrongOriginator { expected, actual }) => {
+            assert_eq!((expected.as_str(), actual.as_str()), ("BANK-A", "BANK-B"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn revoked_signer_is_untrusted() {
+    let mut ca = TestCa::new("Test CA");
+    let leaf = ca.leaf(Role::Signer, "BANK-A");
+    let other = ca.leaf(Role::Signer, "BANK-C");
+    let signer = Signer::from_der(leaf.cert, &leaf.key).unwrap();
+    let env = envelope(&signer);
+
+    // A CRL that lists someone else does not affect BANK-A.
+    let not_listed = ca.verifier(&[&other.serial]);
+    assert!(
+        not_listed
+            .verify(&env, CREDIT_SUMMARY_TYPE, None, now())
+            .is_ok()
+    );
+
+    let revoked = ca.verifier(&[&other.serial, &leaf.serial]);
+    assert_untrusted(revoked.verify(&env, CREDIT_SUMMARY_TYPE, None, now()));
+}
+
+#[test]
+fn expired_and_not_yet_valid_signers_are_untrusted() {
+    let mut ca = TestCa::new("Test CA");
+    let verifier = ca.verifier(&[]);
+    let past = (
+        rcgen::date_time_ymd(2020, 1, 1),
+        rcgen::date_time_ymd(2021, 1, 1),
+    );
+    let expired = ca.leaf_with(Role::Signer, Role::Signer, "BANK-A", past);
+    let signer = Signer::from_der(expired.cert, &expired.key).unwrap();
+    assert_untrusted(verifier.verify(&envelope(&signer), CREDIT_SUMMARY_TYPE, None, now()));
+
+    let future = (
+        rcgen::date_time_ymd(2200, 1, 1),
+        rcgen::date_time_ymd(2201, 1, 1),
+    );
+    let early = ca.leaf_with(Role::Signer, Role::Signer, "BANK-A", future);
+    let signer = Signer::from_der(early.cert, &early.key).unwrap();
+    assert_untrusted(verifier.verify(&envelope(&signer), CREDIT_SUMMARY_TYPE, None, now()));
+}
+
+#[test]
+fn cached_signer_does_not_outlive_its_certificate() {
+    let mut ca = TestCa::new("Test CA");
+    let signer = ca.signer("BANK-A");
+    let verifier = ca.verifier(&[]);
+    let env = envelope(&signer);
+    assert!(
+        verifier
+            .verify(&env, CREDIT_SUMMARY_TYPE, None, now())
+            .is_ok()
+    );
+    let later = now() + Duration::from_secs(31 * 24 * 3600);
+    assert_untrusted(verifier.verify(&env, CREDIT_SUMMARY_TYPE, None, later));
+}
+
+/// Signs like a `Signer` would, but with any key and certificate.
+fn forge_envelope(leaf: &Leaf) -> pb::SignedEnvelope {
+    let PrivateKeyDer::Pkcs8(pkcs8) = &leaf.key else {
+        panic!("pkcs8")
+    };
+    let key = Ed25519KeyPair::from_pkcs8(pkcs8.secret_pkcs8_der()).unwrap();
+    let payload = b"credit summary bytes".to_vec();
+    let sig = key.sign(&pae(CREDIT_SUMMARY_TYPE, &payload));
+    pb::SignedEnvelope {
+        payload,
+        payload_type: CREDIT_SUMMARY_TYPE.into(),
+        signatures: vec![pb::EnvelopeSignature {
+            keyid: crate::pki::fingerprint(&leaf.cert),
+            sig: sig.as_ref().to_vec(),
+            certificate: leaf.cert.to_vec(),
+        }],
+    }
+}
+
+#[test]
+fn tls_certificates_are_not_signers() {
+    let mut ca = TestCa::new("Test CA");
+    let verifier = ca.verifier(&[]);
+    let node = ca.leaf(Role::Node, "BANK-A");
+    assert!(matches!(
+        Signer::from_der(node.cert.clone(), &node.key),
+        Err(SigningError::Setup(_))
+    ));
+    assert_untrusted(verifier.verify(&forge_envelope(&node), CREDIT_SUMMARY_TYPE, None, now()));
+
+    // The signer key usage profile alone is not enough: the role must be signer.
+    let now_utc = OffsetDateTime::now_utc();
+    let validity = (
+        now_utc - time::Duration::days(1),
+        now_utc + time::Duration::days(1),
+    );
+    let admin = ca.leaf_with(Role::Admin, Role::Signer, "BANK-A", validity);
+    assert_untrusted(verifier.verify(&forge_envelope(&admin), CREDIT_SUMMARY_TYPE, None, now()));
+}
+
+#[test]
+fn signer_from_another_ca_is_untrusted() {
+    let ours = TestCa::new("Consortium CA");
+    let mut theirs = TestCa::new("Consortium CA");
+    let signer = theirs.signer("BANK-A");
+    let verifier = ours.verifier(&[]);
+    assert_untrusted(verifier.verify(&envelope(&signer), CREDIT_SUMMARY_TYPE, None, now()));
+}
+
+#[test]
+fn crl_of_another_ca_leaves_status_unknown() {
+    let mut ours = TestCa::new("Consortium CA");
+    let theirs = TestCa::new("Other CA");
+    let signer = ours.signer("BANK-A");
+    let verifier = SignatureVerifier::new(vec![ours.ca_der()], vec![theirs.crl(&[])]).unwrap();
+    assert_untrusted(verifier.verify(&envelope(&signer), CREDIT_SUMMARY_TYPE, None, now()));
+}
+
+#[test]
+fn load_checks_role_and_key_match() {
+    let mut ca = TestCa::new("Test CA");
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, label: &str, der: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, pem_encode(label, der)).unwrap();
+        path
+    };
+    let signer = ca.leaf(Role::Signer, "BANK-A");
+    let other = ca.leaf(Role::Signer, "BANK-A");
+    let node = ca.leaf(Role::Node, "BANK-A");
+    let cert = write("signer.crt", "CERTIFICATE", &signer.cert);
+    let key = write("signer.key", "PRIVATE KEY", signer.key.secret_der());
+    let other_key = write("other.key", "PRIVATE KEY", other.key.secret_der());
+    let node_cert = write("node.crt", "CERTIFICATE", &node.cert);
+    let node_key = write("node.key", "PRIVATE KEY", node.key.secret_der());
+
+    let loaded = Signer::load(&cert, &key).unwrap();
+    assert_eq!(loaded.institution().as_str(), "BANK-A");
+    assert_eq!(loaded.certificate_der(), signer.cert.as_ref());
+    assert!(matches!(
+        Signer::load(&cert, &other_key),
+        Err(SigningError::Setup(_))
+    ));
+    assert!(matches!(
+        Signer::load(&node_cert, &node_key),
+        Err(SigningError::Setup(_))
+    ));
+}
+
+fn pem_encode(label: &str, der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let body: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+        body.join("\n")
+    )
+}

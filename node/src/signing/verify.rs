@@ -1,0 +1,344 @@
+//! Envelope verification: signer certificate chain and revocation through
+//! rustls-webpki, then one Ed25519 verification over the PAE.
+//!
+//! Verified signer certificates are cached by fingerprint, so in steady state
+//! a verification is a hash of the certificate plus one Ed25519 verify.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use credshare_proto::v1 as pb;
+use rustls_pki_types::{
+    CertificateDer, CertificateRevocationListDer, SignatureVerificationAlgorithm, TrustAnchor,
+    UnixTime,
+};
+use webpki::{
+    CertRevocationList, EndEntityCert, KeyUsage, OwnedCertRevocationList, RevocationCheckDepth,
+    RevocationOptionsBuilder, UnknownStatusPolicy,
+};
+use x509_parser::oid_registry::OID_SIG_ED25519;
+
+use super::{MAX_CERTIFICATE_BYTES, MAX_PAYLOAD_BYTES, MAX_PAYLOAD_TYPE_BYTES, SigningError, pae};
+use crate::pki::{self, Identity, InstitutionId, Role};
+
+/// id-kp-documentSigning (RFC 9336), DER content octets. Signer certificates
+/// carry it as their only EKU (which keeps them out of TLS); one without any
+/// EKU is accepted too. TLS certificates (serverAuth/clientAuth) fail here.
+const EKU_DOCUMENT_SIGNING: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x24];
+
+/// Bound on cached signer certificates; a consortium has a few dozen.
+const MAX_CACHED_SIGNERS: usize = 1024;
+
+/// Signature algorithms accepted on the chain (the CA's signature over the
+/// signer certificate). The envelope signature itself is always Ed25519.
+static CHAIN_ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] = &[
+    webpki::ring::ED25519,
+    webpki::ring::ECDSA_P256_SHA256,
+    webpki::ring::ECDSA_P384_SHA384,
+];
+
+/// Who signed an envelope, after every check passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedSigner {
+    /// Always role `Signer`.
+    pub identity: Identity,
+    /// SHA-256 fingerprint of the signer certificate (the DSSE key id).
+    pub key_id: String,
+    /// The signer's raw Ed25519 public key.
+    pub public_key: [u8; 32],
+    /// End of the signer certificate's validity.
+    pub not_after: SystemTime,
+}
+
+impl VerifiedSigner {
+    /// The institution that signed.
+    pub fn institution(&self) -> &InstitutionId {
+        &self.identity.institution
+    }
+}
+
+/// A signer certificate that passed chain, revocation, role and key usage
+/// checks, valid in `[not_before, not_after)`.
+#[derive(Clone)]
+struct CachedSigner {
+    verified: VerifiedSigner,
+    not_before: SystemTime,
+}
+
+impl CachedSigner {
+    fn valid_at(&self, now: SystemTime) -> bool {
+        self.not_before <= now && now < self.verified.not_after
+    }
+}
+
+/// Verifies envelopes against the consortium CA and CRLs.
+///
+/// The CRLs are fixed for the verifier's lifetime (cached results depend on
+/// them): when the CRL changes, build a new verifier.
+pub struct SignatureVerifier {
+    anchors: Vec<TrustAnchor<'static>>,
+    crls: Vec<CertRevocationList<'static>>,
+    cache: Mutex<HashMap<String, CachedSigner>>,
+}
+
+impl std::fmt::Debug for SignatureVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignatureVerifier")
+            .field("anchors", &self.anchors.len())
+            .field("crls", &self.crls.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SignatureVerifier {
+    /// Trusts `ca_certs` as anchors and honours `crls`. With CRLs given, a
+    /// signer whose issuer has no CRL among them is refused (unknown status
+    /// is not "good"). An empty CRL list disables revocation checks; nodes
+    /// always pass the consortium CRL.
+    pub fn new(
+        ca_certs: Vec<CertificateDer<'static>>,
+        crls: Vec<CertificateRevocationListDer<'static>>,
+    ) -> Result<Self, SigningError> {
+        if ca_certs.is_empty() {
+            return Err(SigningError::Setup("no CA certificate to trust".into()));
+        }
+        let anchors = ca_certs
+            .iter()
+            .map(|der| webpki::anchor_from_trusted_cert(der).map(|a| a.to_owned()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| SigningError::Setup(format!("unusable CA certificate: {e}")))?;
+        let crls = crls
+            .iter()
+            .map(|der| OwnedCertRevocationList::from_der(der).map(CertRevocationList::from))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| SigningError::Setup(format!("unusable CRL: {e}")))?;
+        if crls.is_empty() {
+            tracing::warn!("signature verifier built without CRLs: revocation is not checked");
+        }
+        Ok(Self {
+            anchors,
+            crls,
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// THE one verification function for envelopes.
+    ///
+    /// Checks, in order: sizes and shape (exactly one signature), payload
+    /// type == `expected_type`, key id == fingerprint of the embedded
+    /// certificate, the certificate (chain to the CA at `now`, not revoked,
+    /// role `signer`, key usage), the Ed25519 signature over the PAE of the
+    /// exact payload bytes, and the signer's institution ==
+    /// `expected_originator` when given. Decode the payload only after this.
+    ///
+    /// Cost: one SHA-256 of the certificate and one Ed25519 verification;
+    /// the first sight of a certificate adds a chain and CRL check.
+    pub fn verify(
+        &self,
+        env: &pb::SignedEnvelope,
+        expected_type: &str,
+        expected_originator: Option<&InstitutionId>,
+        now: SystemTime,
+    ) -> Result<VerifiedSigner, SigningError> {
+        let signature = check_shape(env, expected_type)?;
+        let key_id = pki::fingerprint(&signature.certificate);
+        if signature.keyid != key_id {
+            return Err(SigningError::BadSignature(
+                "key id is not the fingerprint of the embedded certificate".into(),
+            ));
+        }
+        let signer = self.verify_signer_certificate(&signature.certificate, now)?;
+        ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, signer.public_key)
+            .verify(&pae(&env.payload_type, &env.payload), &signature.sig)
+            .map_err(|_| SigningError::BadSignature("Ed25519 signature does not verify".into()))?;
+        if let Some(expected) = expected_originator
+            && signer.identity.institution != *expected
+        {
+            return Err(SigningError::WrongOriginator {
+                expected: expected.clone(),
+                actual: signer.identity.institution,
+            });
+        }
+        Ok(signer)
+    }
+
+    /// Checks a signer certificate (DER) at `now` and returns its identity
+    /// and key; for signatures outside envelopes, e.g. log checkpoints.
+    /// Errors are `UntrustedSigner`. Cached by fingerprint.
+    pub fn verify_signer_certificate(
+        &self,
+        cert_der: &[u8],
+        now: SystemTime,
+    ) -> Result<VerifiedSigner, SigningError> {
+        let key_id = pki::fingerprint(cert_der);
+        if let Some(hit) = self.cached(&key_id, now) {
+            return Ok(hit);
+        }
+        let fresh = self.verify_uncached(cert_der, key_id, now)?;
+        let verified = fresh.verified.clone();
+        self.remember(fresh, now);
+        Ok(verified)
+    }
+
+    fn cached(&self, key_id: &str, now: SystemTime) -> Option<VerifiedSigner> {
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .get(key_id)
+            .filter(|c| c.valid_at(now))
+            .map(|c| c.verified.clone())
+    }
+
+    fn remember(&self, signer: CachedSigner, now: SystemTime) {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= MAX_CACHED_SIGNERS {
+            cache.retain(|_, c| c.valid_at(now));
+        }
+        if cache.len() >= MAX_CACHED_SIGNERS {
+            // Only reachable when flooded with distinct valid certificates;
+            // starting over costs a chain check per signer, nothing more.
+            cache.clear();
+        }
+        cache.insert(signer.verified.key_id.clone(), signer);
+    }
+
+    fn verify_uncached(
+        &self,
+        cert_der: &[u8],
+        key_id: String,
+        now: SystemTime,
+    ) -> Result<CachedSigner, SigningError> {
+        let cert = CertificateDer::from(cert_der);
+        let end_entity = EndEntityCert::try_from(&cert)
+            .map_err(|e| untrusted(format!("cannot parse signer certificate: {e}")))?;
+        let crl_refs: Vec<&CertRevocationList<'_>> = self.crls.iter().collect();
+        let revocation = RevocationOptionsBuilder::new(&crl_refs).ok().map(|b| {
+            b.with_depth(RevocationCheckDepth::Chain)
+                .with_status_policy(UnknownStatusPolicy::Deny)
+                .build()
+        });
+        end_entity
+            .verify_for_usage(
+                CHAIN_ALGORITHMS,
+                &self.anchors,
+                &[],
+                unix_time(now),
+                KeyUsage::required_if_present(EKU_DOCUMENT_SIGNING),
+                revocation,
+                None,
+            )
+            .map_err(|e| untrusted(describe_webpki_error(&e)))?;
+        inspect_signer_certificate(cert_der, key_id)
+    }
+}
+
+/// Size limits and shape; returns the one signature.
+fn check_shape<'e>(
+    env: &'e pb::SignedEnvelope,
+    expected_type: &str,
+) -> Result<&'e pb::EnvelopeSignature, SigningError> {
+    let bad = |msg: String| Err(SigningError::BadSignature(msg));
+    if env.payload.len() > MAX_PAYLOAD_BYTES {
+        return bad(format!("payload exceeds {MAX_PAYLOAD_BYTES} bytes"));
+    }
+    if env.payload_type.len() > MAX_PAYLOAD_TYPE_BYTES || env.payload_type != expected_type {
+        return bad(format!("payload type is not {expected_type}"));
+    }
+    // One institution signs each payload; a second signature would be a
+    // second claim we would have to reconcile, so it is refused outright.
+    let [signature] = env.signatures.as_slice() else {
+        return bad(format!(
+            "envelope has {} signatures; exactly one is required",
+            env.signatures.len()
+        ));
+    };
+    if signature.certificate.len() > MAX_CERTIFICATE_BYTES {
+        return bad(format!(
+            "signer certificate exceeds {MAX_CERTIFICATE_BYTES} bytes"
+        ));
+    }
+    if signature.sig.len() != 64 {
+        return bad("Ed25519 signature must be 64 bytes".into());
+    }
+    Ok(signature)
+}
+
+/// Role, key usage and key of a chain-verified certificate.
+fn inspect_signer_certificate(
+    cert_der: &[u8],
+    key_id: String,
+) -> Result<CachedSigner, SigningError> {
+    let identity = Identity::from_cert_der(cert_der).map_err(|e| untrusted(e.to_string()))?;
+    if identity.role != Role::Signer {
+        return Err(untrusted(format!(
+            "certificate of {} has role {}, not signer",
+            identity.institution, identity.role
+        )));
+    }
+    let (_, cert) = x509_parser::parse_x509_certificate(cert_der)
+        .map_err(|e| untrusted(format!("cannot parse signer certificate: {e}")))?;
+    let usage_ok = matches!(
+        cert.key_usage(),
+        Ok(Some(ku)) if ku.value.digital_signature() && ku.value.non_repudiation()
+    );
+    if !usage_ok {
+        return Err(untrusted(
+            "key usage must include digitalSignature and nonRepudiation".into(),
+        ));
+    }
+    let public_key = ed25519_public_key(cert_der).map_err(untrusted)?;
+    let validity = cert.validity();
+    Ok(CachedSigner {
+        verified: VerifiedSigner {
+            identity,
+            key_id,
+            public_key,
+            not_after: system_time(validity.not_after.timestamp()),
+        },
+        not_before: system_time(validity.not_before.timestamp()),
+    })
+}
+
+/// The raw Ed25519 public key of a certificate.
+pub(super) fn ed25519_public_key(cert_der: &[u8]) -> Result<[u8; 32], String> {
+    let (_, cert) = x509_parser::parse_x509_certificate(cert_der)
+        .map_err(|e| format!("cannot parse certificate: {e}"))?;
+    let spki = cert.public_key();
+    if spki.algorithm.algorithm != OID_SIG_ED25519 {
+        return Err("certificate key is not Ed25519".into());
+    }
+    <[u8; 32]>::try_from(spki.subject_public_key.data.as_ref())
+        .map_err(|_| "Ed25519 public key must be 32 bytes".into())
+}
+
+fn untrusted(msg: String) -> SigningError {
+    SigningError::UntrustedSigner(msg)
+}
+
+fn describe_webpki_error(err: &webpki::Error) -> String {
+    use webpki::Error as E;
+    match err {
+        E::CertExpired { .. } => "signer certificate has expired".into(),
+        E::CertNotValidYet { .. } => "signer certificate is not valid yet".into(),
+        E::CertRevoked => "signer certificate is revoked".into(),
+        E::UnknownIssuer | E::InvalidSignatureForPublicKey => {
+            "signer certificate is not issued by the consortium CA".into()
+        }
+        E::UnknownRevocationStatus => "no CRL covers the signer certificate's issuer".into(),
+        E::RequiredEkuNotFoundContext(_) => {
+            "certificate's extended key usage does not allow signing (a TLS certificate?)".into()
+        }
+        other => format!("signer certificate rejected: {other}"),
+    }
+}
+
+fn unix_time(t: SystemTime) -> UnixTime {
+    UnixTime::since_unix_epoch(t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default())
+}
+
+fn system_time(unix_secs: i64) -> SystemTime {
+    match u64::try_from(unix_secs) {
+        Ok(secs) => SystemTime::UNIX_EPOCH + Duration::from_secs(secs),
+        Err(_) => SystemTime::UNIX_EPOCH,
+    }
+}
