@@ -40,7 +40,7 @@ pub enum ProofError {
     EmptyTreeRoot,
 }
 
-/// RFC 9162 §2.1.3.1 PATH(m, D[n]), O(log n) reads (O(log^2 n) at worst ok).
+/// RFC 9162 §2.1.3.1 `PATH(m, D[n])`, O(log n) reads (O(log^2 n) at worst ok).
 ///
 /// Reads only subtrees inside `[0, tree_size)`. The proof lists sibling
 /// hashes from the leaf upwards.
@@ -61,7 +61,7 @@ pub fn inclusion_proof<S: SubtreeHashes>(
         .collect()
 }
 
-/// RFC 9162 §2.1.4.1 PROOF(m, D[n]).
+/// RFC 9162 §2.1.4.1 `PROOF(m, D[n])`.
 ///
 /// Empty when `old_size` is 0 or equals `new_size`. Reads only subtrees
 /// inside `[0, new_size)`; O(log n) reads.
