@@ -20,11 +20,14 @@
 
 use std::path::{Path, PathBuf};
 
+
 pub mod commit;
 pub mod durability;
-mod keys;
 pub mod log;
+mod keys;
+
 pub mod records;
+
 
 pub use commit::{CommitReply, CommitRequest, Committer, LogAppend};
 pub use records::{RecordKind, RecordWrite, WriteResult};
