@@ -8,26 +8,55 @@ use crate::config::NodeConfig;
 use crate::federation::Federation;
 use crate::pki::InstitutionId;
 use crate::server::BoundAddrs;
-use crate::storage::Store;
+use crate::signing::{SignatureVerifier, Signer};
+use crate::storage::{Committer, Store};
 
 /// Everything a request handler may need. Cheap to share (`Arc`).
-#[derive(Debug)]
 pub struct Node {
     pub config: Arc<NodeConfig>,
     pub store: Store,
+    /// The single writer: every durable write goes through it.
+    pub committer: Committer,
+    /// The institution's signing key (records, consents, checkpoints).
+    pub signer: Arc<Signer>,
+    /// Verifies every signature received, against the CA and CRLs.
+    pub verifier: Arc<SignatureVerifier>,
     pub federation: Federation,
     /// Where the node actually listens.
     pub addrs: BoundAddrs,
     started: Instant,
 }
 
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("institution", &self.config.institution)
+            .field("addrs", &self.addrs)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`Node::new`] is built from (see `server::serve`).
+pub struct NodeParts {
+    pub config: Arc<NodeConfig>,
+    pub store: Store,
+    pub committer: Committer,
+    pub signer: Arc<Signer>,
+    pub verifier: Arc<SignatureVerifier>,
+    pub federation: Federation,
+    pub addrs: BoundAddrs,
+}
+
 impl Node {
-    pub fn new(config: Arc<NodeConfig>, store: Store, federation: Federation, addrs: BoundAddrs) -> Self {
+    pub fn new(parts: NodeParts) -> Self {
         Self {
-            config,
-            store,
-            federation,
-            addrs,
+            config: parts.config,
+            store: parts.store,
+            committer: parts.committer,
+            signer: parts.signer,
+            verifier: parts.verifier,
+            federation: parts.federation,
+            addrs: parts.addrs,
             started: Instant::now(),
         }
     }

@@ -13,7 +13,9 @@ use tokio::sync::watch;
 use crate::config::NodeConfig;
 use crate::federation::Federation;
 use crate::grpc::{self, Listener};
-use crate::node::Node;
+use crate::node::{Node, NodeParts};
+use crate::signing::{SignatureVerifier, Signer, SigningError};
+use crate::storage::Committer;
 use crate::storage::{StorageError, Store};
 use crate::tls::{self, TlsError, TlsMaterial};
 
@@ -48,6 +50,8 @@ pub enum ServeError {
     Tls(#[from] TlsError),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error("signer: {0}")]
+    Signing(#[from] SigningError),
     #[error("{0}")]
     Startup(String),
     #[error("gRPC server: {0}")]
@@ -70,17 +74,30 @@ pub async fn serve(
     check_own_identity(&config, &tls)?;
     let server_tls = tls.server_config()?;
 
-    let store_dir = config.data_dir.clone();
-    let cache = config.storage.cache_capacity_mb;
-    let store = tokio::task::spawn_blocking(move || Store::open(&store_dir, cache))
-        .await
-        .map_err(|e| ServeError::Startup(e.to_string()))??;
+    let signer = Arc::new(Signer::load(&config.signer.cert, &config.signer.key)?);
+    if signer.institution() != &config.institution {
+        return Err(ServeError::Startup(format!(
+            "config key `signer.cert`: certificate is {}'s signer, expected {}",
+            signer.institution(),
+            config.institution
+        )));
+    }
+    let verifier = Arc::new(SignatureVerifier::new(tls.ca_certs.clone(), tls.crls.clone())?);
+    let (store, committer) = open_store(&config, signer.clone()).await?;
     let addrs = BoundAddrs {
         peer: listeners.peer.local_addr()?,
         admin: listeners.admin.local_addr()?,
     };
     let federation = Federation::new(&tls, &config.peers)?;
-    let node = Arc::new(Node::new(config.clone(), store.clone(), federation, addrs));
+    let node = Arc::new(Node::new(NodeParts {
+        config: config.clone(),
+        store: store.clone(),
+        committer,
+        signer,
+        verifier,
+        federation,
+        addrs,
+    }));
     let (stop_tx, stop_rx) = watch::channel(false);
     let peer = run_listener(node.clone(), Listener::Peer, listeners.peer, server_tls.clone(), stop_rx.clone());
     let admin = run_listener(node.clone(), Listener::Admin, listeners.admin, server_tls, stop_rx);
@@ -119,6 +136,31 @@ pub async fn serve(
         .map_err(|e| ServeError::Startup(e.to_string()))??;
     tracing::info!("credshare node stopped");
     Ok(())
+}
+
+/// Opens the store and starts the writer, which first verifies the whole
+/// query log against the newest signed checkpoint.
+async fn open_store(config: &NodeConfig, signer: Arc<Signer>) -> Result<(Store, Committer), ServeError> {
+    let dir = config.data_dir.clone();
+    let cache = config.storage.cache_capacity_mb;
+    let origin = config.log_origin();
+    let max_batch = config.storage.max_batch;
+    crate::audit::checkpoint::validate_origin(&origin)
+        .and_then(|_| crate::audit::checkpoint::validate_key_name(&origin))
+        .map_err(|e| ServeError::Startup(format!("config key `log.origin`: {e}")))?;
+    tokio::task::spawn_blocking(move || {
+        let store = Store::open(&dir, cache)?;
+        let started = std::time::Instant::now();
+        let committer = Committer::start(store.clone(), signer, origin, max_batch)?;
+        tracing::info!(
+            log_size = committer.latest().size,
+            verify_ms = started.elapsed().as_millis() as u64,
+            "query log verified against its newest signed checkpoint"
+        );
+        Ok((store, committer))
+    })
+    .await
+    .map_err(|e| ServeError::Startup(e.to_string()))?
 }
 
 async fn run_listener(
