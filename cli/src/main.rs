@@ -1,1 +1,4 @@
+mod rows;
+mod sample;
+
 fn main() {}
