@@ -6,6 +6,8 @@ mod client;
 mod commands;
 mod output;
 mod pki;
+mod rows;
+mod sample;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

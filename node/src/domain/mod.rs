@@ -1,1 +1,16 @@
-//! domain (filled in below).
+//! The domain: borrower identifiers and keys, records and their rules, code
+//! names of the protocol's enums. No tonic, no sled: everything here is plain
+//! data and pure functions, so every rule is unit-tested in isolation.
+//!
+//! * [`borrower`] — USCC and RID parsing, the consortium secret, and the
+//!   HMAC borrower key that replaces raw identifiers past the edge.
+//! * [`records`] — validation of credit and visit summaries (DOMAIN.md).
+//! * [`codes`] — short code names ↔ protocol enums, ISO 4217 currencies.
+
+pub mod borrower;
+pub mod codes;
+pub mod records;
+
+pub use borrower::{BorrowerId, BorrowerKey, ConsortiumSecret, IdError, Rid, SecretError, Uscc};
+pub use codes::{CodeEnum, code_name, parse_code};
+pub use records::{FieldError, validate_credit, validate_visit};

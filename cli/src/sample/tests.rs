@@ -1,0 +1,201 @@
+//! Sample files must be valid, deterministic and share a known part.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashSet;
+
+use credshare_node::domain::borrower::{BorrowerId, ConsortiumSecret};
+use credshare_proto::v1 as pb;
+use time::macros::date;
+
+use super::*;
+use crate::rows::{ImportContext, RecordKind, RecordReader};
+
+const TODAY: Date = date!(2026 - 01 - 15);
+
+fn institution(id: &str) -> InstitutionId {
+    InstitutionId::parse(id).unwrap()
+}
+
+fn ctx(inst: &str) -> ImportContext {
+    ImportContext {
+        institution: institution(inst),
+        secret: ConsortiumSecret::from_bytes(&[3; 32]).unwrap(),
+        today: TODAY,
+    }
+}
+
+/// Reads both files back through rows.rs; panics on any rejected row.
+fn read_back(
+    inst: &str,
+    summary: &SampleSummary,
+) -> (Vec<pb::CreditSummary>, Vec<pb::VisitSummary>) {
+    let mut credits = Vec::new();
+    for row in RecordReader::open(&summary.credit_file, RecordKind::Credit, ctx(inst)).unwrap() {
+        match row
+            .unwrap_or_else(|e| panic!("{inst} credit {e}"))
+            .record
+            .record
+        {
+            Some(pb::record_input::Record::Credit(c)) => credits.push(c),
+            other => panic!("{other:?}"),
+        }
+    }
+    let mut visits = Vec::new();
+    for row in RecordReader::open(&summary.visits_file, RecordKind::Visit, ctx(inst)).unwrap() {
+        match row
+            .unwrap_or_else(|e| panic!("{inst} visit {e}"))
+            .record
+            .record
+        {
+            Some(pb::record_input::Record::Visit(v)) => visits.push(v),
+            other => panic!("{other:?}"),
+        }
+    }
+    (credits, visits)
+}
+
+#[test]
+fn two_institutions_generate_valid_files_sharing_a_known_part() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut keys = Vec::new();
+    for inst in ["BANK-A", "BANK-B"] {
+        let out = dir.path().join(inst);
+        let summary = write_sample_as_of(&institution(inst), 2_000, 42, TODAY, &out).unwrap();
+        assert_eq!(summary.shared_borrowers, 600);
+        let (credits, visits) = read_back(inst, &summary);
+        assert_eq!(credits.len() as u64, summary.facilities);
+        assert_eq!(visits.len() as u64, summary.visits);
+        assert!(summary.facilities >= 2_000 && summary.facilities <= 6_000);
+        assert!(summary.visits >= summary.facilities);
+        assert!(
+            summary.individuals > 200 && summary.individuals < 600,
+            "{summary:?}"
+        );
+        check_realism(&credits, &visits);
+        let borrowers: HashSet<Vec<u8>> = credits.iter().map(|c| c.borrower_key.clone()).collect();
+        assert_eq!(borrowers.len(), 2_000, "every borrower has a distinct key");
+        keys.push(borrowers);
+    }
+    assert_eq!(keys[0].intersection(&keys[1]).count(), 600);
+}
+
+fn check_realism(credits: &[pb::CreditSummary], visits: &[pb::VisitSummary]) {
+    let n = credits.len();
+    let current = credits.iter().filter(|c| c.overdue_days == 0).count();
+    assert!(
+        current * 100 > n * 80,
+        "mostly nothing overdue: {current}/{n}"
+    );
+    assert!(credits.iter().any(|c| c.overdue_days > 360));
+    assert!(
+        credits
+            .iter()
+            .any(|c| c.risk_class == pb::RiskClass::Doubtful as i32)
+    );
+    assert!(
+        credits
+            .iter()
+            .any(|c| c.account_status == pb::AccountStatus::Settled as i32)
+    );
+    let cny = credits.iter().filter(|c| c.currency == "CNY").count();
+    assert!(cny * 100 > n * 85, "mostly CNY: {cny}/{n}");
+    assert!(visits.iter().any(|v| v.warning_signals.len() >= 3));
+    let quiet = visits
+        .iter()
+        .filter(|v| v.warning_signals.is_empty())
+        .count();
+    assert!(quiet * 100 > visits.len() * 60, "signals are the exception");
+    assert!(
+        visits
+            .iter()
+            .any(|v| v.visit_type == pb::VisitType::Focused as i32)
+    );
+}
+
+#[test]
+fn same_seed_same_files_other_seed_other_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let inst = institution("BANK-A");
+    let read = |name: &str, seed| {
+        let out = dir.path().join(name);
+        let summary = write_sample_as_of(&inst, 300, seed, TODAY, &out).unwrap();
+        (
+            std::fs::read(summary.credit_file).unwrap(),
+            std::fs::read(summary.visits_file).unwrap(),
+        )
+    };
+    let first = read("a", 7);
+    assert_eq!(first, read("b", 7));
+    assert_ne!(first, read("c", 8));
+}
+
+#[test]
+fn identifiers_are_valid_and_prefixed() {
+    let mut uscc = 0;
+    for j in 0..2_000 {
+        let borrower = Borrower::generate(9, j);
+        let id = BorrowerId::parse_at(&borrower.id, TODAY).unwrap();
+        assert_eq!(id.kind() == "RID", borrower.individual);
+        assert!(
+            borrower
+                .id
+                .starts_with(if borrower.individual { "RID:" } else { "USCC:" })
+        );
+        uscc += usize::from(!borrower.individual);
+    }
+    assert!(uscc > 1_400);
+}
+
+#[test]
+fn months_are_added_on_the_calendar() {
+    assert_eq!(add_months(date!(2024 - 01 - 31), 1), date!(2024 - 02 - 29));
+    assert_eq!(add_months(date!(2024 - 11 - 15), 3), date!(2025 - 02 - 15));
+    assert_eq!(
+        add_months(date!(2024 - 03 - 01), 120),
+        date!(2034 - 03 - 01)
+    );
+}
+
+#[test]
+fn too_many_borrowers_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        write_sample_as_of(
+            &institution("BANK-A"),
+            MAX_BORROWERS + 1,
+            1,
+            TODAY,
+            dir.path()
+        )
+        .is_err()
+    );
+}
+
+/// `cargo test -p credshare-cli --release -- --ignored sample_of_100k`
+#[test]
+#[ignore = "timing: 100,000 borrowers"]
+fn sample_of_100k_borrowers_is_fast() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let summary =
+        write_sample_as_of(&institution("BANK-A"), 100_000, 1, TODAY, dir.path()).unwrap();
+    let elapsed = started.elapsed();
+    println!("{summary:?} in {elapsed:?}");
+    assert!(elapsed < std::time::Duration::from_secs(10), "{elapsed:?}");
+}
+
+#[test]
+fn files_written_today_pass_the_default_import_context() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = write_sample(&institution("BANK-C"), 200, 11, dir.path()).unwrap();
+    let secret = ConsortiumSecret::from_bytes(&[4; 32]).unwrap();
+    let context = ImportContext::new(institution("BANK-C"), secret);
+    let credit =
+        RecordReader::open(&summary.credit_file, RecordKind::Credit, context.clone()).unwrap();
+    assert_eq!(
+        credit.filter(Result::is_ok).count() as u64,
+        summary.facilities
+    );
+    let visits = RecordReader::open(&summary.visits_file, RecordKind::Visit, context).unwrap();
+    assert_eq!(visits.filter(Result::is_ok).count() as u64, summary.visits);
+}

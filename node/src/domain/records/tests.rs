@@ -1,0 +1,427 @@
+//! Tests of every record rule, each naming the field at fault.
+#![allow(clippy::unwrap_used)]
+
+use time::macros::date;
+
+use super::*;
+
+const TODAY: Date = date!(2026 - 01 - 15);
+
+fn credit() -> pb::CreditSummary {
+    pb::CreditSummary {
+        facility_id: "LN-2024-000123".into(),
+        version: 1,
+        institution_id: "BANK-A".into(),
+        borrower_key: vec![7; 32],
+        facility_type: pb::FacilityType::WorkingCapital as i32,
+        currency: "CNY".into(),
+        contract_amount: 500_000_000,
+        outstanding_balance: 320_000_000,
+        open_date: "2024-03-01".into(),
+        maturity_date: "2027-03-01".into(),
+        guarantee_type: pb::GuaranteeType::Mortgage as i32,
+        risk_class: pb::RiskClass::Normal as i32,
+        overdue_principal: 0,
+        overdue_total: 0,
+        overdue_days: 0,
+        account_status: pb::AccountStatus::Active as i32,
+        as_of_date: "2026-01-15".into(),
+    }
+}
+
+fn visit() -> pb::VisitSummary {
+    pb::VisitSummary {
+        visit_id: "LN-2024-000123-V3".into(),
+        version: 1,
+        institution_id: "BANK-A".into(),
+        borrower_key: vec![7; 32],
+        facility_id: "LN-2024-000123".into(),
+        visit_date: "2026-01-10".into(),
+        visit_type: pb::VisitType::Focused as i32,
+        channel: pb::VisitChannel::Onsite as i32,
+        fund_usage: pb::FundUsage::AsAgreed as i32,
+        operations: pb::OperationsStatus::Declining as i32,
+        project_progress: pb::ProjectProgress::NotApplicable as i32,
+        collateral: pb::CollateralStatus::Intact as i32,
+        guarantor: pb::GuarantorStatus::Normal as i32,
+        warning_signals: vec![
+            pb::WarningSignal::FinDeterioration as i32,
+            pb::WarningSignal::ArrearsOthers as i32,
+        ],
+        proposed_risk_class: pb::RiskClass::SpecialMention as i32,
+        action_taken: pb::ActionTaken::Escalated as i32,
+        conclusion: "销售收入同比下降三成；已要求补充报表。Sales down 30%.".into(),
+    }
+}
+
+/// Applies `change` to a valid credit summary and returns the field at fault.
+fn credit_fault(change: impl FnOnce(&mut pb::CreditSummary)) -> FieldError {
+    let mut r = credit();
+    change(&mut r);
+    validate_credit(&r, TODAY).expect_err("should be rejected")
+}
+
+fn visit_fault(change: impl FnOnce(&mut pb::VisitSummary)) -> FieldError {
+    let mut r = visit();
+    change(&mut r);
+    validate_visit(&r, TODAY).expect_err("should be rejected")
+}
+
+#[test]
+fn valid_records_pass() {
+    assert_eq!(validate_credit(&credit(), TODAY), Ok(()));
+    assert_eq!(validate_visit(&visit(), TODAY), Ok(()));
+}
+
+#[test]
+fn record_ids_are_bounded_printable_ascii() {
+    assert_eq!(
+        credit_fault(|r| r.facility_id.clear()).to_string(),
+        "facility_id: is empty"
+    );
+    assert_eq!(
+        credit_fault(|r| r.facility_id = "A".repeat(65)).field,
+        "facility_id"
+    );
+    assert_eq!(
+        credit_fault(|r| r.facility_id = "LN 1".into()).field,
+        "facility_id"
+    );
+    assert_eq!(
+        credit_fault(|r| r.facility_id = "LN\u{7}1".into()).field,
+        "facility_id"
+    );
+    assert_eq!(
+        credit_fault(|r| r.facility_id = "贷款1".into()).field,
+        "facility_id"
+    );
+    let mut ok = credit();
+    ok.facility_id = "A".repeat(64);
+    assert_eq!(validate_credit(&ok, TODAY), Ok(()));
+    assert_eq!(visit_fault(|r| r.visit_id.clear()).field, "visit_id");
+    assert_eq!(
+        visit_fault(|r| r.facility_id = "x\ty".into()).field,
+        "facility_id"
+    );
+}
+
+#[test]
+fn origin_fields() {
+    assert_eq!(credit_fault(|r| r.version = 0).field, "version");
+    assert_eq!(
+        credit_fault(|r| r.institution_id = "bank-a".into()).field,
+        "institution_id"
+    );
+    assert_eq!(
+        credit_fault(|r| r.institution_id.clear()).field,
+        "institution_id"
+    );
+    let err = credit_fault(|r| r.borrower_key = vec![1; 31]);
+    assert_eq!(err.to_string(), "borrower_key: must be 32 bytes, found 31");
+    assert_eq!(visit_fault(|r| r.version = 0).field, "version");
+    assert_eq!(
+        visit_fault(|r| r.borrower_key.clear()).field,
+        "borrower_key"
+    );
+    assert_eq!(
+        visit_fault(|r| r.institution_id = "B".into()).field,
+        "institution_id"
+    );
+}
+
+#[test]
+fn credit_enums_must_be_set_and_known() {
+    assert_eq!(
+        credit_fault(|r| r.facility_type = 0).to_string(),
+        "facility_type: is not set"
+    );
+    assert_eq!(
+        credit_fault(|r| r.facility_type = 11).field,
+        "facility_type"
+    );
+    assert_eq!(
+        credit_fault(|r| r.guarantee_type = 0).field,
+        "guarantee_type"
+    );
+    assert_eq!(credit_fault(|r| r.risk_class = 0).field, "risk_class");
+    assert_eq!(credit_fault(|r| r.risk_class = -1).field, "risk_class");
+    assert_eq!(
+        credit_fault(|r| r.account_status = 0).field,
+        "account_status"
+    );
+    assert_eq!(
+        credit_fault(|r| r.account_status = 6).field,
+        "account_status"
+    );
+}
+
+#[test]
+fn currency_must_be_active_iso_4217() {
+    for bad in ["", "cny", "RMB", "CN", "CNYY", "XXX"] {
+        assert_eq!(
+            credit_fault(|r| r.currency = bad.into()).field,
+            "currency",
+            "{bad}"
+        );
+    }
+    let mut ok = credit();
+    ok.currency = "USD".into();
+    assert_eq!(validate_credit(&ok, TODAY), Ok(()));
+}
+
+#[test]
+fn amounts() {
+    assert_eq!(
+        credit_fault(|r| r.contract_amount = 0).field,
+        "contract_amount"
+    );
+    assert_eq!(
+        credit_fault(|r| r.contract_amount = -5).field,
+        "contract_amount"
+    );
+    assert_eq!(
+        credit_fault(|r| r.outstanding_balance = -1).field,
+        "outstanding_balance"
+    );
+    let err = credit_fault(|r| r.outstanding_balance = r.contract_amount + 1);
+    assert_eq!(err.field, "outstanding_balance");
+    assert!(err.reason.contains("REVOLVING_LINE"), "{err}");
+    // Overdrafts are not revolving lines in DOMAIN's rule.
+    let err = credit_fault(|r| {
+        r.facility_type = pb::FacilityType::Overdraft as i32;
+        r.outstanding_balance = r.contract_amount + 1;
+    });
+    assert_eq!(err.field, "outstanding_balance");
+    let mut revolving = credit();
+    revolving.facility_type = pb::FacilityType::RevolvingLine as i32;
+    revolving.outstanding_balance = revolving.contract_amount + 1;
+    assert_eq!(validate_credit(&revolving, TODAY), Ok(()));
+}
+
+#[test]
+fn credit_dates() {
+    assert_eq!(
+        credit_fault(|r| r.open_date = "2024-3-1".into()).field,
+        "open_date"
+    );
+    assert_eq!(
+        credit_fault(|r| r.maturity_date = "2027-02-30".into()).field,
+        "maturity_date"
+    );
+    assert_eq!(credit_fault(|r| r.as_of_date.clear()).field, "as_of_date");
+    let err = credit_fault(|r| r.maturity_date = "2024-02-29".into());
+    assert_eq!(
+        err.to_string(),
+        "maturity_date: 2024-02-29 is before open_date 2024-03-01"
+    );
+    let err = credit_fault(|r| r.as_of_date = "2026-01-16".into());
+    assert_eq!(err.to_string(), "as_of_date: 2026-01-16 is in the future");
+    assert_eq!(
+        credit_fault(|r| r.open_date = "2026-01-16".into()).field,
+        "open_date"
+    );
+    let mut same_day = credit();
+    same_day.maturity_date = same_day.open_date.clone();
+    assert_eq!(validate_credit(&same_day, TODAY), Ok(()));
+}
+
+#[test]
+fn overdue_amounts_and_days_agree() {
+    let overdue = |r: &mut pb::CreditSummary| {
+        r.overdue_principal = 1_000;
+        r.overdue_total = 1_200;
+        r.overdue_days = 5;
+    };
+    let mut ok = credit();
+    overdue(&mut ok);
+    assert_eq!(validate_credit(&ok, TODAY), Ok(()));
+    assert_eq!(
+        credit_fault(|r| r.overdue_principal = -1).field,
+        "overdue_principal"
+    );
+    assert_eq!(
+        credit_fault(|r| r.overdue_total = -1).field,
+        "overdue_total"
+    );
+    let err = credit_fault(|r| {
+        overdue(r);
+        r.overdue_principal = 1_201;
+    });
+    assert_eq!(err.field, "overdue_principal");
+    let err = credit_fault(|r| {
+        overdue(r);
+        r.overdue_days = 0;
+    });
+    assert_eq!(
+        err.to_string(),
+        "overdue_days: is 0 but overdue_total is 1200"
+    );
+    let err = credit_fault(|r| r.overdue_days = 3);
+    assert_eq!(err.field, "overdue_days");
+}
+
+#[test]
+fn minimum_class_thresholds() {
+    use pb::RiskClass::*;
+    let cases = [
+        (0, Normal),
+        (7, Normal),
+        (8, SpecialMention),
+        (90, SpecialMention),
+        (91, Substandard),
+        (270, Substandard),
+        (271, Doubtful),
+        (360, Doubtful),
+        (361, Loss),
+        (u32::MAX, Loss),
+    ];
+    for (days, class) in cases {
+        assert_eq!(minimum_class_for_overdue(days), class, "{days}");
+    }
+    assert!(!is_non_performing(Normal));
+    assert!(!is_non_performing(SpecialMention));
+    assert!(
+        is_non_performing(Substandard) && is_non_performing(Doubtful) && is_non_performing(Loss)
+    );
+}
+
+#[test]
+fn risk_class_must_not_be_better_than_overdue_days_allow() {
+    let err = credit_fault(|r| {
+        r.overdue_principal = 1;
+        r.overdue_total = 2;
+        r.overdue_days = 95;
+        r.account_status = pb::AccountStatus::Overdue as i32;
+    });
+    assert_eq!(
+        err.to_string(),
+        "risk_class: risk class NORMAL is better than 95 overdue days allow (at least SUBSTANDARD)"
+    );
+    let mut worse_is_fine = credit();
+    worse_is_fine.risk_class = pb::RiskClass::Doubtful as i32;
+    assert_eq!(validate_credit(&worse_is_fine, TODAY), Ok(()));
+}
+
+#[test]
+fn account_status_consistency() {
+    let err = credit_fault(|r| r.account_status = pb::AccountStatus::Settled as i32);
+    assert_eq!(
+        err.to_string(),
+        "account_status: SETTLED requires outstanding_balance 0"
+    );
+    let err = credit_fault(|r| r.account_status = pb::AccountStatus::Overdue as i32);
+    assert_eq!(err.field, "account_status");
+    let err = credit_fault(|r| {
+        r.account_status = pb::AccountStatus::Settled as i32;
+        r.outstanding_balance = 0;
+        r.overdue_total = 5;
+        r.overdue_days = 2;
+    });
+    assert_eq!(err.field, "account_status");
+    let mut settled = credit();
+    settled.account_status = pb::AccountStatus::Settled as i32;
+    settled.outstanding_balance = 0;
+    assert_eq!(validate_credit(&settled, TODAY), Ok(()));
+}
+
+#[test]
+fn visit_date_and_enums() {
+    assert_eq!(
+        visit_fault(|r| r.visit_date = "2026-01-16".into()).field,
+        "visit_date"
+    );
+    assert_eq!(
+        visit_fault(|r| r.visit_date = "20260110".into()).field,
+        "visit_date"
+    );
+    assert_eq!(visit_fault(|r| r.visit_type = 0).field, "visit_type");
+    assert_eq!(visit_fault(|r| r.channel = 9).field, "channel");
+    assert_eq!(visit_fault(|r| r.fund_usage = 0).field, "fund_usage");
+    assert_eq!(visit_fault(|r| r.operations = 0).field, "operations");
+    assert_eq!(
+        visit_fault(|r| r.project_progress = 0).field,
+        "project_progress"
+    );
+    assert_eq!(visit_fault(|r| r.collateral = 0).field, "collateral");
+    assert_eq!(visit_fault(|r| r.guarantor = 0).field, "guarantor");
+    assert_eq!(
+        visit_fault(|r| r.proposed_risk_class = 0).field,
+        "proposed_risk_class"
+    );
+    assert_eq!(visit_fault(|r| r.action_taken = 0).field, "action_taken");
+}
+
+#[test]
+fn warning_signals_are_known_and_unique() {
+    let err = visit_fault(|r| r.warning_signals.push(0));
+    assert_eq!(err.to_string(), "warning_signals: entry 3: is not set");
+    assert_eq!(
+        visit_fault(|r| r.warning_signals.push(99)).field,
+        "warning_signals"
+    );
+    let err = visit_fault(|r| {
+        r.warning_signals
+            .push(pb::WarningSignal::FinDeterioration as i32)
+    });
+    assert_eq!(
+        err.to_string(),
+        "warning_signals: FIN_DETERIORATION is listed twice"
+    );
+    let mut none = visit();
+    none.warning_signals.clear();
+    assert_eq!(validate_visit(&none, TODAY), Ok(()));
+}
+
+#[test]
+fn conclusion_length_is_counted_in_characters() {
+    let mut ok = visit();
+    ok.conclusion = "经".repeat(1000); // 3000 bytes, 1000 characters
+    assert_eq!(validate_visit(&ok, TODAY), Ok(()));
+    let err = visit_fault(|r| r.conclusion = "经".repeat(1001));
+    assert_eq!(err.field, "conclusion");
+    assert_eq!(
+        visit_fault(|r| r.conclusion = "bad\u{0}byte".into()).field,
+        "conclusion"
+    );
+    ok.conclusion = "line one\nline two\tend".into();
+    assert_eq!(validate_visit(&ok, TODAY), Ok(()));
+}
+
+#[test]
+fn conclusion_must_not_contain_identifiers() {
+    for text in [
+        "Met the CFO of 91350100M000100Y43 on site.",
+        "保证人身份证11010519491231002x已核实",
+    ] {
+        let err = visit_fault(|r| r.conclusion = text.into());
+        assert_eq!(err.to_string(), "conclusion: must not contain identifiers");
+    }
+}
+
+#[test]
+fn dates_parse_strictly() {
+    assert_eq!(parse_date("d", "2024-02-29"), Ok(date!(2024 - 02 - 29)));
+    for bad in [
+        "2023-02-29",
+        "2024-13-01",
+        "2024-00-10",
+        "0999-01-01",
+        "2024/01/01",
+        " 2024-01-01",
+        "+2024-01-01",
+        "",
+    ] {
+        assert_eq!(parse_date("d", bad).unwrap_err().field, "d", "{bad}");
+    }
+    assert_eq!(
+        parse_date("d", "2024-1-1").unwrap_err().to_string(),
+        "d: \"2024-1-1\" is not an ISO date (YYYY-MM-DD)"
+    );
+}
+
+#[test]
+fn latest_date_anywhere_is_today_or_tomorrow_in_utc() {
+    let utc = OffsetDateTime::now_utc().date();
+    let latest = latest_date_anywhere();
+    assert!(latest == utc || Some(latest) == utc.next_day());
+}
