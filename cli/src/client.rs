@@ -14,28 +14,28 @@ use tonic::transport::Channel;
 #[derive(Debug, Clone, clap::Args)]
 pub struct ConnectionArgs {
     /// Admin listener of your node, host:port.
-    #[arg(long, global = true, env = "CREDSHARE_ADMIN_ADDR")]
+    #[arg(long, env = "CREDSHARE_ADMIN_ADDR")]
     pub addr: Option<String>,
     /// Directory holding admin.crt, admin.key and ca.crt (as `credshare pki issue` writes them).
-    #[arg(long, global = true, env = "CREDSHARE_CERTS")]
+    #[arg(long, env = "CREDSHARE_CERTS")]
     pub certs: Option<PathBuf>,
     /// Client certificate (PEM); overrides --certs.
-    #[arg(long, global = true, env = "CREDSHARE_CERT")]
+    #[arg(long, env = "CREDSHARE_CERT")]
     pub cert: Option<PathBuf>,
     /// Client private key (PEM, PKCS#8); overrides --certs.
-    #[arg(long, global = true, env = "CREDSHARE_KEY")]
+    #[arg(long, env = "CREDSHARE_KEY")]
     pub key: Option<PathBuf>,
     /// Consortium CA certificate (PEM); overrides --certs.
-    #[arg(long, global = true, env = "CREDSHARE_CA")]
+    #[arg(long, env = "CREDSHARE_CA")]
     pub ca: Option<PathBuf>,
     /// Certificate revocation list(s) to honour (PEM).
-    #[arg(long, global = true, env = "CREDSHARE_CRL")]
+    #[arg(long, env = "CREDSHARE_CRL")]
     pub crl: Vec<PathBuf>,
     /// Consortium secret file, for hashing borrower ids before they leave this machine.
-    #[arg(long, global = true, env = "CREDSHARE_SECRET")]
+    #[arg(long, env = "CREDSHARE_SECRET")]
     pub secret: Option<PathBuf>,
     /// Profile file with defaults for the options above.
-    #[arg(long, global = true, env = "CREDSHARE_PROFILE")]
+    #[arg(long, env = "CREDSHARE_PROFILE")]
     pub profile: Option<PathBuf>,
 }
 

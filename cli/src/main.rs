@@ -20,8 +20,6 @@ use client::ConnectionArgs;
 #[derive(Debug, Parser)]
 #[command(name = "credshare", version, propagate_version = true)]
 struct Cli {
-    #[command(flatten)]
-    conn: ConnectionArgs,
     /// Machine-readable JSON output instead of tables.
     #[arg(long, global = true)]
     json: bool,
@@ -32,19 +30,54 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Your node's status and whether it reaches each peer over mTLS.
-    Status,
+    Status {
+        #[command(flatten)]
+        conn: ConnectionArgs,
+    },
     /// Identity of any node, through its peer listener.
     NodeInfo {
         /// Peer listener address, host:port.
         #[arg(long)]
         peer: String,
+        #[command(flatten)]
+        conn: ConnectionArgs,
     },
     /// Consortium PKI: CA, certificates, revocation.
     #[command(subcommand)]
     Pki(pki::PkiCommand),
+    /// The consortium secret that keys borrower hashes.
+    #[command(subcommand)]
+    ConsortiumSecret(SecretCommand),
+    /// Write realistic sample credit.csv and visits.csv for one institution.
+    Sample {
+        /// Institution the sample is for.
+        #[arg(long)]
+        institution: String,
+        /// Number of borrowers.
+        #[arg(long, default_value_t = 1000)]
+        borrowers: u64,
+        /// Seed; the same seed gives the same files, and institutions sampled
+        /// with the same seed share a known part of their borrowers.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Node set-up and running.
     #[command(subcommand)]
     Node(NodeCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum SecretCommand {
+    /// Generate 32 random bytes into a new file (mode 0600). Treat it as
+    /// sensitive: with it, hashed borrower keys can be recomputed.
+    Generate {
+        /// File to create; never overwritten.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,12 +115,35 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let Cli { conn, json, command } = cli;
+    let Cli { json, command } = cli;
     match command {
-        Command::Status => commands::status::status(&conn, json).await?,
-        Command::NodeInfo { peer } => commands::status::node_info(&conn, &peer, json).await?,
+        Command::Status { conn } => commands::status::status(&conn, json).await?,
+        Command::NodeInfo { peer, conn } => commands::status::node_info(&conn, &peer, json).await?,
         Command::Node(NodeCommand::Init(args)) => commands::node::init(&args)?,
         Command::Pki(command) => pki::run(command)?,
+        Command::ConsortiumSecret(SecretCommand::Generate { out }) => {
+            credshare_node::domain::borrower::generate_secret_file(&out)?;
+            println!("wrote {} (32 random bytes, mode 0600)", out.display());
+        }
+        Command::Sample { institution, borrowers, seed, out } => {
+            let institution = credshare_node::pki::InstitutionId::parse(&institution)?;
+            let summary = sample::write_sample(&institution, borrowers, seed, &out)?;
+            if json {
+                output::print_json(&serde_json::to_value(&summary)?);
+            } else {
+                println!(
+                    "{}: {} borrowers ({} shared with other institutions of seed {seed}, {} individuals), {} facilities, {} visits\n  {}\n  {}",
+                    institution,
+                    summary.borrowers,
+                    summary.shared_borrowers,
+                    summary.individuals,
+                    summary.facilities,
+                    summary.visits,
+                    summary.credit_file.display(),
+                    summary.visits_file.display()
+                );
+            }
+        }
         Command::Node(NodeCommand::Run { .. }) => unreachable!("handled before the runtime starts"),
     }
     Ok(ExitCode::SUCCESS)
