@@ -64,9 +64,27 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Signed borrower records.
+    #[command(subcommand)]
+    Records(RecordsCommand),
+    /// One borrower's records at your node.
+    #[command(subcommand)]
+    Borrower(BorrowerCommand),
     /// Node set-up and running.
     #[command(subcommand)]
     Node(NodeCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum RecordsCommand {
+    /// Validate, hash and import a CSV or JSON Lines file of credit or visit summaries.
+    Import(commands::records::ImportArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum BorrowerCommand {
+    /// Current records of one borrower (the id is hashed locally).
+    Show(commands::records::ShowArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -121,6 +139,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::NodeInfo { peer, conn } => commands::status::node_info(&conn, &peer, json).await?,
         Command::Node(NodeCommand::Init(args)) => commands::node::init(&args)?,
         Command::Pki(command) => pki::run(command)?,
+        Command::Records(RecordsCommand::Import(args)) => commands::records::import(&args, json).await?,
+        Command::Borrower(BorrowerCommand::Show(args)) => commands::records::show(&args, json).await?,
         Command::ConsortiumSecret(SecretCommand::Generate { out }) => {
             credshare_node::domain::borrower::generate_secret_file(&out)?;
             println!("wrote {} (32 random bytes, mode 0600)", out.display());

@@ -24,6 +24,7 @@ pub mod config;
 pub mod domain;
 pub mod federation;
 pub mod grpc;
+pub mod ingest;
 pub mod launch;
 pub mod node;
 pub mod pki;

@@ -6,8 +6,31 @@ use std::sync::Arc;
 use credshare_proto::v1 as pb;
 use tonic::{Request, Response, Status, Streaming};
 
+use futures::StreamExt;
+
 use super::not_yet;
+use crate::ingest::IngestSummary;
 use crate::node::Node;
+use crate::storage::WriteResult;
+
+/// Most rows one `ImportRecords` call may carry.
+pub const MAX_IMPORT_ROWS_PER_CALL: u64 = 1_000_000;
+/// Chunks of one import being signed or committed at once.
+const IMPORT_PIPELINE_DEPTH: usize = 4;
+
+fn merge_summary(response: &mut pb::ImportRecordsResponse, summary: IngestSummary) {
+    response.stored += summary.stored;
+    response.unchanged += summary.unchanged;
+    response.rejected += summary.rejections.len() as u64;
+    response.rejections.extend(summary.rejections);
+}
+
+/// A borrower key from the wire: exactly 32 bytes.
+pub(crate) fn borrower_key(bytes: &[u8]) -> Result<[u8; 32], Status> {
+    bytes
+        .try_into()
+        .map_err(|_| Status::invalid_argument(format!("borrower_key must be 32 bytes (HMAC-SHA256), got {}", bytes.len())))
+}
 
 #[derive(Debug, Clone)]
 pub struct AdminApi {
@@ -22,25 +45,97 @@ impl AdminApi {
 
 #[tonic::async_trait]
 impl pb::admin_service_server::AdminService for AdminApi {
+    #[tracing::instrument(skip_all)]
     async fn import_records(
         &self,
-        _request: Request<Streaming<pb::ImportRecordsRequest>>,
+        request: Request<Streaming<pb::ImportRecordsRequest>>,
     ) -> Result<Response<pb::ImportRecordsResponse>, Status> {
-        Err(not_yet("ImportRecords", "signed record storage"))
+        let actor = super::auth::caller(&request)?.identity.to_string();
+        let max_rows = self.node.config.limits.max_import_rows_per_message;
+        let mut stream = request.into_inner();
+        let mut in_flight = futures::stream::FuturesOrdered::new();
+        let mut response = pb::ImportRecordsResponse::default();
+        let mut rows_seen: u64 = 0;
+        while let Some(message) = stream.message().await? {
+            if message.rows.len() > max_rows {
+                return Err(Status::invalid_argument(format!(
+                    "a message carries {} rows; at most {max_rows} per message (limits.max_import_rows_per_message)",
+                    message.rows.len()
+                )));
+            }
+            rows_seen += message.rows.len() as u64;
+            if rows_seen > MAX_IMPORT_ROWS_PER_CALL {
+                return Err(Status::invalid_argument(format!(
+                    "more than {MAX_IMPORT_ROWS_PER_CALL} rows in one call; split the import"
+                )));
+            }
+            let node = self.node.clone();
+            let actor = actor.clone();
+            in_flight.push_back(async move { node.ingest(message.rows, actor).await });
+            // Bounded pipelining: signing, committing and receiving overlap.
+            while in_flight.len() >= IMPORT_PIPELINE_DEPTH {
+                if let Some(done) = in_flight.next().await {
+                    merge_summary(&mut response, done?);
+                }
+            }
+        }
+        while let Some(done) = in_flight.next().await {
+            merge_summary(&mut response, done?);
+        }
+        tracing::info!(
+            caller = %actor,
+            stored = response.stored,
+            unchanged = response.unchanged,
+            rejected = response.rejected,
+            "import finished"
+        );
+        Ok(Response::new(response))
     }
 
+    #[tracing::instrument(skip_all)]
     async fn put_record(
         &self,
-        _request: Request<pb::PutRecordRequest>,
+        request: Request<pb::PutRecordRequest>,
     ) -> Result<Response<pb::PutRecordResponse>, Status> {
-        Err(not_yet("PutRecord", "signed record storage"))
+        let actor = super::auth::caller(&request)?.identity.to_string();
+        let row = pb::ImportRow {
+            row_number: 1,
+            record: request.into_inner().record,
+        };
+        let mut summary = self.node.ingest(vec![row], actor).await?;
+        if let Some(rejection) = summary.rejections.pop() {
+            let status = if rejection.field == "version" {
+                Status::failed_precondition(rejection.reason)
+            } else {
+                Status::invalid_argument(format!("{}: {}", rejection.field, rejection.reason))
+            };
+            return Err(status);
+        }
+        let (result, record) = summary
+            .accepted
+            .pop()
+            .ok_or_else(|| Status::internal("record was neither stored nor rejected"))?;
+        let outcome = match result {
+            WriteResult::Stored => pb::WriteOutcome::Stored,
+            _ => pb::WriteOutcome::Unchanged,
+        };
+        Ok(Response::new(pb::PutRecordResponse {
+            outcome: outcome as i32,
+            record: Some(record),
+        }))
     }
 
+    #[tracing::instrument(skip_all)]
     async fn get_borrower(
         &self,
-        _request: Request<pb::GetBorrowerRequest>,
+        request: Request<pb::GetBorrowerRequest>,
     ) -> Result<Response<pb::GetBorrowerResponse>, Status> {
-        Err(not_yet("GetBorrower", "signed record storage"))
+        let key = borrower_key(&request.into_inner().borrower_key)?;
+        let store = self.node.store.clone();
+        let (records, history_count) = tokio::task::spawn_blocking(move || store.borrower_records(&key))
+            .await
+            .map_err(|_| Status::internal("task failed"))??;
+        Ok(Response::new(pb::GetBorrowerResponse { records, history_count }))
     }
 
     async fn issue_consent(

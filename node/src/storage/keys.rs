@@ -10,12 +10,6 @@ pub const HASH: u8 = b'H';
 pub const CHECKPOINT: u8 = b'C';
 /// Peer-query index: `Q` ‖ borrower key ‖ leaf index BE.
 pub const QUERY_INDEX: u8 = b'Q';
-/// Consent grants issued by this node: `G` ‖ consent id.
-pub const GRANT: u8 = b'G';
-/// Revocations (issued or received): `V` ‖ consent id.
-pub const REVOCATION: u8 = b'V';
-/// Revocation outbox: `O` ‖ peer ‖ 0x00 ‖ consent id.
-pub const OUTBOX: u8 = b'O';
 
 pub fn record_prefix(borrower_key: &[u8; 32]) -> Vec<u8> {
     let mut k = Vec::with_capacity(33);
@@ -59,12 +53,5 @@ pub fn query_index_key(borrower_key: &[u8; 32], leaf: u64) -> Vec<u8> {
     k.push(QUERY_INDEX);
     k.extend_from_slice(borrower_key);
     k.extend_from_slice(&leaf.to_be_bytes());
-    k
-}
-
-pub fn named(prefix: u8, name: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(1 + name.len());
-    k.push(prefix);
-    k.extend_from_slice(name.as_bytes());
     k
 }
