@@ -76,7 +76,8 @@ impl ConnectionArgs {
         if self.profile.is_none() && !path.exists() {
             return Ok(Profile::default());
         }
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading profile {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading profile {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("profile {}", path.display()))
     }
 
@@ -90,10 +91,26 @@ impl ConnectionArgs {
         };
         Ok(Resolved {
             addr: self.addr.clone().or(p.addr),
-            cert: need(self.cert.clone().or(p.cert).or_else(|| from_dir("admin.crt")), "--cert")?,
-            key: need(self.key.clone().or(p.key).or_else(|| from_dir("admin.key")), "--key")?,
-            ca: need(self.ca.clone().or(p.ca).or_else(|| from_dir("ca.crt")), "--ca")?,
-            crl: if self.crl.is_empty() { p.crl } else { self.crl.clone() },
+            cert: need(
+                self.cert
+                    .clone()
+                    .or(p.cert)
+                    .or_else(|| from_dir("admin.crt")),
+                "--cert",
+            )?,
+            key: need(
+                self.key.clone().or(p.key).or_else(|| from_dir("admin.key")),
+                "--key",
+            )?,
+            ca: need(
+                self.ca.clone().or(p.ca).or_else(|| from_dir("ca.crt")),
+                "--ca",
+            )?,
+            crl: if self.crl.is_empty() {
+                p.crl
+            } else {
+                self.crl.clone()
+            },
             secret: self.secret.clone().or(p.secret),
         })
     }
@@ -101,22 +118,37 @@ impl ConnectionArgs {
 
 impl Resolved {
     pub fn tls(&self) -> anyhow::Result<TlsMaterial> {
-        Ok(TlsMaterial::load(&self.ca, &self.crl, &self.cert, &self.key)?)
+        Ok(TlsMaterial::load(
+            &self.ca, &self.crl, &self.cert, &self.key,
+        )?)
     }
 
     /// The admin address, or an error saying how to give it.
     pub fn admin_addr(&self) -> anyhow::Result<&str> {
-        self.addr
-            .as_deref()
-            .ok_or_else(|| anyhow!("no node address: pass --addr HOST:PORT, set CREDSHARE_ADMIN_ADDR, or use a profile"))
+        self.addr.as_deref().ok_or_else(|| {
+            anyhow!(
+                "no node address: pass --addr HOST:PORT, set CREDSHARE_ADMIN_ADDR, or use a profile"
+            )
+        })
     }
 
     /// Connects to `addr` over mTLS.
     pub async fn channel(&self, addr: &str) -> anyhow::Result<Channel> {
         let tls = self.tls()?;
-        tls::connect_channel(tls.client_config()?, addr, None, None, Duration::from_secs(5))
-            .await
-            .map_err(|e| anyhow!(crate::output::ConnectError(format!("cannot connect to {addr}: {}", error_chain(&e)))))
+        tls::connect_channel(
+            tls.client_config()?,
+            addr,
+            None,
+            None,
+            Duration::from_secs(5),
+        )
+        .await
+        .map_err(|e| {
+            anyhow!(crate::output::ConnectError(format!(
+                "cannot connect to {addr}: {}",
+                error_chain(&e)
+            )))
+        })
     }
 }
 

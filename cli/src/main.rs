@@ -29,6 +29,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Start a three-bank consortium on this machine and walk through it.
+    Demo(commands::demo::DemoArgs),
     /// Your node's status and whether it reaches each peer over mTLS.
     Status {
         #[command(flatten)]
@@ -101,7 +103,7 @@ enum SecretCommand {
 #[derive(Debug, Subcommand)]
 enum NodeCommand {
     /// Write a working node configuration.
-    Init(commands::node::InitArgs),
+    Init(Box<commands::node::InitArgs>),
     /// Run a node in this process (same as `credshare-node --config FILE`).
     Run {
         /// Node configuration file.
@@ -116,7 +118,10 @@ fn main() -> ExitCode {
     if let Command::Node(NodeCommand::Run { config }) = &cli.command {
         return credshare_node::launch::run_node(config);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("credshare: cannot start runtime: {e}");
@@ -139,13 +144,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::NodeInfo { peer, conn } => commands::status::node_info(&conn, &peer, json).await?,
         Command::Node(NodeCommand::Init(args)) => commands::node::init(&args)?,
         Command::Pki(command) => pki::run(command)?,
-        Command::Records(RecordsCommand::Import(args)) => commands::records::import(&args, json).await?,
-        Command::Borrower(BorrowerCommand::Show(args)) => commands::records::show(&args, json).await?,
+        Command::Demo(args) => commands::demo::demo(&args).await?,
+        Command::Records(RecordsCommand::Import(args)) => {
+            commands::records::import(&args, json).await?
+        }
+        Command::Borrower(BorrowerCommand::Show(args)) => {
+            commands::records::show(&args, json).await?
+        }
         Command::ConsortiumSecret(SecretCommand::Generate { out }) => {
             credshare_node::domain::borrower::generate_secret_file(&out)?;
             println!("wrote {} (32 random bytes, mode 0600)", out.display());
         }
-        Command::Sample { institution, borrowers, seed, out } => {
+        Command::Sample {
+            institution,
+            borrowers,
+            seed,
+            out,
+        } => {
             let institution = credshare_node::pki::InstitutionId::parse(&institution)?;
             let summary = sample::write_sample(&institution, borrowers, seed, &out)?;
             if json {

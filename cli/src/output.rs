@@ -65,7 +65,10 @@ pub fn describe(status: &tonic::Status) -> String {
 
 /// Prints `value` as pretty JSON.
 pub fn print_json(value: &serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
 }
 
 /// A plain left-aligned text table.

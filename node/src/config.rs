@@ -18,7 +18,15 @@ use crate::pki::InstitutionId;
 pub const ENV_PREFIX: &str = "CREDSHARE_";
 
 /// Environment variables that are not config keys (used by the CLI).
-const NOT_CONFIG_KEYS: &[&str] = &["CONFIG", "PROFILE", "ADMIN_ADDR", "CERT", "KEY", "CA", "LOG"];
+const NOT_CONFIG_KEYS: &[&str] = &[
+    "CONFIG",
+    "PROFILE",
+    "ADMIN_ADDR",
+    "CERT",
+    "KEY",
+    "CA",
+    "LOG",
+];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -292,7 +300,10 @@ impl NodeConfig {
         ];
         for (key, path) in files {
             if !path.is_file() {
-                return Err(invalid(key, format!("{} is not a readable file", path.display())));
+                return Err(invalid(
+                    key,
+                    format!("{} is not a readable file", path.display()),
+                ));
             }
         }
         for (i, crl) in self.tls.crl_files.iter().enumerate() {
@@ -313,16 +324,25 @@ impl NodeConfig {
             return Err(invalid("storage.max_batch", "must be 1..=65536"));
         }
         if !(64 * 1024..=64 * 1024 * 1024).contains(&self.limits.max_message_bytes) {
-            return Err(invalid("limits.max_message_bytes", "must be 64 KiB..=64 MiB"));
+            return Err(invalid(
+                "limits.max_message_bytes",
+                "must be 64 KiB..=64 MiB",
+            ));
         }
         if !(1..=10_000).contains(&self.limits.max_import_rows_per_message) {
-            return Err(invalid("limits.max_import_rows_per_message", "must be 1..=10000"));
+            return Err(invalid(
+                "limits.max_import_rows_per_message",
+                "must be 1..=10000",
+            ));
         }
         if self.policy.max_validity_days == 0 {
             return Err(invalid("policy.max_validity_days", "must be at least 1"));
         }
         if self.policy.rate_limit_per_minute == 0 {
-            return Err(invalid("policy.rate_limit_per_minute", "must be at least 1"));
+            return Err(invalid(
+                "policy.rate_limit_per_minute",
+                "must be at least 1",
+            ));
         }
         self.validate_peers()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
@@ -335,12 +355,20 @@ impl NodeConfig {
         for (i, peer) in self.peers.iter().enumerate() {
             let key = format!("peers[{i}]");
             if peer.institution == self.institution {
-                return Err(invalid(&format!("{key}.institution"), "is this node itself"));
+                return Err(invalid(
+                    &format!("{key}.institution"),
+                    "is this node itself",
+                ));
             }
             if !seen.insert(&peer.institution) {
                 return Err(invalid(&format!("{key}.institution"), "is listed twice"));
             }
-            if peer.address.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()).is_none() {
+            if peer
+                .address
+                .rsplit_once(':')
+                .and_then(|(_, p)| p.parse::<u16>().ok())
+                .is_none()
+            {
                 return Err(invalid(&format!("{key}.address"), "must be host:port"));
             }
         }

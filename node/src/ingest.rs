@@ -33,7 +33,11 @@ struct Prepared {
 impl Node {
     /// Validates, signs and durably stores `rows`; never fails a whole chunk
     /// for one bad row. `actor` names the caller in the query log.
-    pub async fn ingest(&self, rows: Vec<pb::ImportRow>, actor: String) -> Result<IngestSummary, StorageError> {
+    pub async fn ingest(
+        &self,
+        rows: Vec<pb::ImportRow>,
+        actor: String,
+    ) -> Result<IngestSummary, StorageError> {
         let signer = self.signer.clone();
         let institution = self.institution().to_string();
         let (prepared, mut rejections) =
@@ -48,7 +52,8 @@ impl Node {
         }
         let row_numbers: Vec<u64> = prepared.iter().map(|p| p.row_number).collect();
         let records: Vec<RecordWrite> = prepared.into_iter().map(|p| p.write).collect();
-        let stored_forms: Vec<pb::StoredRecord> = records.iter().map(|w| w.record.clone()).collect();
+        let stored_forms: Vec<pb::StoredRecord> =
+            records.iter().map(|w| w.record.clone()).collect();
         let reply = self
             .committer
             .commit(CommitRequest {
@@ -58,7 +63,9 @@ impl Node {
             })
             .await?;
         let mut summary = IngestSummary::default();
-        for ((result, row_number), stored) in reply.records.into_iter().zip(row_numbers).zip(stored_forms) {
+        for ((result, row_number), stored) in
+            reply.records.into_iter().zip(row_numbers).zip(stored_forms)
+        {
             match &result {
                 WriteResult::Stored => summary.stored += 1,
                 WriteResult::Unchanged => summary.unchanged += 1,
@@ -116,19 +123,35 @@ fn prepare_row(
         pb::record_input::Record::Credit(mut c) => {
             own_institution(&mut c.institution_id, institution)?;
             records::validate_credit(&c, today)?;
-            (RecordKind::Credit, CREDIT_SUMMARY_TYPE, c.facility_id.clone(), c.version, c.borrower_key.clone(), c.encode_to_vec())
+            (
+                RecordKind::Credit,
+                CREDIT_SUMMARY_TYPE,
+                c.facility_id.clone(),
+                c.version,
+                c.borrower_key.clone(),
+                c.encode_to_vec(),
+            )
         }
         pb::record_input::Record::Visit(mut v) => {
             own_institution(&mut v.institution_id, institution)?;
             records::validate_visit(&v, today)?;
-            (RecordKind::Visit, VISIT_SUMMARY_TYPE, v.visit_id.clone(), v.version, v.borrower_key.clone(), v.encode_to_vec())
+            (
+                RecordKind::Visit,
+                VISIT_SUMMARY_TYPE,
+                v.visit_id.clone(),
+                v.version,
+                v.borrower_key.clone(),
+                v.encode_to_vec(),
+            )
         }
     };
     let borrower_key: [u8; 32] = borrower_key
         .as_slice()
         .try_into()
         .map_err(|_| FieldError::new("borrower_key", "must be 32 bytes"))?;
-    let content_sha256 = ring::digest::digest(&ring::digest::SHA256, &payload).as_ref().to_vec();
+    let content_sha256 = ring::digest::digest(&ring::digest::SHA256, &payload)
+        .as_ref()
+        .to_vec();
     let envelope = signer.sign_envelope(payload_type, payload);
     Ok(RecordWrite {
         borrower_key,

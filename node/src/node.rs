@@ -71,6 +71,10 @@ impl Node {
 
     /// Institution ids of the configured peers.
     pub fn peer_institutions(&self) -> Vec<String> {
-        self.config.peers.iter().map(|p| p.institution.to_string()).collect()
+        self.config
+            .peers
+            .iter()
+            .map(|p| p.institution.to_string())
+            .collect()
     }
 }

@@ -70,7 +70,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
     let config = Arc::new(config);
-    let tls = TlsMaterial::load(&config.tls.ca_cert, &config.tls.crl_files, &config.tls.cert, &config.tls.key)?;
+    let tls = TlsMaterial::load(
+        &config.tls.ca_cert,
+        &config.tls.crl_files,
+        &config.tls.cert,
+        &config.tls.key,
+    )?;
     check_own_identity(&config, &tls)?;
     let server_tls = tls.server_config()?;
 
@@ -82,7 +87,10 @@ pub async fn serve(
             config.institution
         )));
     }
-    let verifier = Arc::new(SignatureVerifier::new(tls.ca_certs.clone(), tls.crls.clone())?);
+    let verifier = Arc::new(SignatureVerifier::new(
+        tls.ca_certs.clone(),
+        tls.crls.clone(),
+    )?);
     let (store, committer) = open_store(&config, signer.clone()).await?;
     let addrs = BoundAddrs {
         peer: listeners.peer.local_addr()?,
@@ -99,8 +107,20 @@ pub async fn serve(
         addrs,
     }));
     let (stop_tx, stop_rx) = watch::channel(false);
-    let peer = run_listener(node.clone(), Listener::Peer, listeners.peer, server_tls.clone(), stop_rx.clone());
-    let admin = run_listener(node.clone(), Listener::Admin, listeners.admin, server_tls, stop_rx);
+    let peer = run_listener(
+        node.clone(),
+        Listener::Peer,
+        listeners.peer,
+        server_tls.clone(),
+        stop_rx.clone(),
+    );
+    let admin = run_listener(
+        node.clone(),
+        Listener::Admin,
+        listeners.admin,
+        server_tls,
+        stop_rx,
+    );
     let peer = tokio::spawn(peer);
     let admin = tokio::spawn(admin);
 
@@ -129,7 +149,10 @@ pub async fn serve(
                 r.map_err(|e| ServeError::Startup(e.to_string()))??;
             }
         }
-        Err(_) => tracing::warn!(grace_seconds = grace.as_secs(), "calls still running after the grace period"),
+        Err(_) => tracing::warn!(
+            grace_seconds = grace.as_secs(),
+            "calls still running after the grace period"
+        ),
     }
     tokio::task::spawn_blocking(move || store.close())
         .await
@@ -140,7 +163,10 @@ pub async fn serve(
 
 /// Opens the store and starts the writer, which first verifies the whole
 /// query log against the newest signed checkpoint.
-async fn open_store(config: &NodeConfig, signer: Arc<Signer>) -> Result<(Store, Committer), ServeError> {
+async fn open_store(
+    config: &NodeConfig,
+    signer: Arc<Signer>,
+) -> Result<(Store, Committer), ServeError> {
     let dir = config.data_dir.clone();
     let cache = config.storage.cache_capacity_mb;
     let origin = config.log_origin();

@@ -87,7 +87,10 @@ impl TlsMaterial {
 
     /// The identity in our own leaf certificate.
     pub fn identity(&self) -> Result<Identity, TlsError> {
-        let leaf = self.cert_chain.first().ok_or_else(|| TlsError::Identity("no certificate".into()))?;
+        let leaf = self
+            .cert_chain
+            .first()
+            .ok_or_else(|| TlsError::Identity("no certificate".into()))?;
         Ok(Identity::from_cert_der(leaf)?)
     }
 
@@ -163,7 +166,11 @@ impl AsyncRead for AuthenticatedStream {
 }
 
 impl AsyncWrite for AuthenticatedStream {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -210,7 +217,9 @@ pub fn accept_authenticated(
                     }
                 },
             };
-            let Ok(permit) = permits.clone().acquire_owned().await else { break };
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                break;
+            };
             let (acceptor, tx) = (acceptor.clone(), tx.clone());
             tokio::spawn(async move {
                 let _permit = permit;
@@ -268,7 +277,12 @@ pub async fn connect_channel(
     connect_timeout: Duration,
 ) -> Result<tonic::transport::Channel, tonic::transport::Error> {
     endpoint(address, connect_timeout)?
-        .connect_with_connector(MtlsConnector::new(client_config, address, server_name, expected))
+        .connect_with_connector(MtlsConnector::new(
+            client_config,
+            address,
+            server_name,
+            expected,
+        ))
         .await
 }
 
@@ -280,21 +294,28 @@ pub fn lazy_channel(
     expected: Option<Identity>,
     connect_timeout: Duration,
 ) -> Result<tonic::transport::Channel, tonic::transport::Error> {
-    Ok(endpoint(address, connect_timeout)?.connect_with_connector_lazy(MtlsConnector::new(
-        client_config,
-        address,
-        server_name,
-        expected,
-    )))
+    Ok(
+        endpoint(address, connect_timeout)?.connect_with_connector_lazy(MtlsConnector::new(
+            client_config,
+            address,
+            server_name,
+            expected,
+        )),
+    )
 }
 
-fn endpoint(address: &str, connect_timeout: Duration) -> Result<tonic::transport::Endpoint, tonic::transport::Error> {
+fn endpoint(
+    address: &str,
+    connect_timeout: Duration,
+) -> Result<tonic::transport::Endpoint, tonic::transport::Error> {
     // The scheme is "http" because TLS is done by our connector, not tonic.
-    Ok(tonic::transport::Endpoint::from_shared(format!("http://{address}"))?
-        .connect_timeout(connect_timeout)
-        .tcp_nodelay(true)
-        .http2_keep_alive_interval(Duration::from_secs(30))
-        .keep_alive_while_idle(false))
+    Ok(
+        tonic::transport::Endpoint::from_shared(format!("http://{address}"))?
+            .connect_timeout(connect_timeout)
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(30))
+            .keep_alive_while_idle(false),
+    )
 }
 
 /// tower connector: TCP, then TLS with our client certificate, then an
@@ -308,7 +329,12 @@ struct MtlsConnector {
 }
 
 impl MtlsConnector {
-    fn new(config: Arc<rustls::ClientConfig>, address: &str, server_name: Option<&str>, expected: Option<Identity>) -> Self {
+    fn new(
+        config: Arc<rustls::ClientConfig>,
+        address: &str,
+        server_name: Option<&str>,
+        expected: Option<Identity>,
+    ) -> Self {
         let host = address.rsplit_once(':').map_or(address, |(h, _)| h);
         let host = host.trim_start_matches('[').trim_end_matches(']');
         Self {
@@ -319,9 +345,15 @@ impl MtlsConnector {
         }
     }
 
-    async fn connect(self) -> io::Result<hyper_util::rt::TokioIo<tokio_rustls::client::TlsStream<TcpStream>>> {
-        let name = ServerName::try_from(self.server_name.clone())
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, format!("invalid server name {:?}", self.server_name)))?;
+    async fn connect(
+        self,
+    ) -> io::Result<hyper_util::rt::TokioIo<tokio_rustls::client::TlsStream<TcpStream>>> {
+        let name = ServerName::try_from(self.server_name.clone()).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("invalid server name {:?}", self.server_name),
+            )
+        })?;
         let tcp = TcpStream::connect(&self.address).await?;
         tcp.set_nodelay(true)?;
         let tls = self.connector.connect(name, tcp).await?;

@@ -59,7 +59,12 @@ impl Consortium {
         let dir = tempfile::tempdir()?;
         let root = dir.path().to_str().context("utf-8 temp path")?;
         credshare(&["pki", "dev-consortium", "--dir", root])?;
-        credshare(&["consortium-secret", "generate", "--out", &format!("{root}/consortium.secret")])?;
+        credshare(&[
+            "consortium-secret",
+            "generate",
+            "--out",
+            &format!("{root}/consortium.secret"),
+        ])?;
         Ok(Self { dir })
     }
 
@@ -140,8 +145,14 @@ impl NodeProcess {
         let ready = work.join("ready.json");
         let peer_listen = format!("127.0.0.1:{}", spec.peer_port);
         let mut args: Vec<String> = [
-            "node", "init", "--institution", spec.institution,
-            "--listen", &peer_listen, "--admin-listen", "127.0.0.1:0",
+            "node",
+            "init",
+            "--institution",
+            spec.institution,
+            "--listen",
+            &peer_listen,
+            "--admin-listen",
+            "127.0.0.1:0",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -182,7 +193,10 @@ impl NodeProcess {
     /// Starts (or restarts) the process and waits until it serves.
     pub fn spawn(&mut self, env: &[(String, String)]) -> anyhow::Result<()> {
         let _ = std::fs::remove_file(self.ready_file());
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log_file)?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_file)?;
         let child = Command::new(bin("credshare-node"))
             .arg("--config")
             .arg(&self.config)
@@ -204,11 +218,23 @@ impl NodeProcess {
                 self.admin_addr = v["admin"].as_str().context("admin")?.parse()?;
                 return Ok(());
             }
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                bail!("{} exited with {status} before serving:\n{}", self.institution, self.log());
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                bail!(
+                    "{} exited with {status} before serving:\n{}",
+                    self.institution,
+                    self.log()
+                );
             }
             if start.elapsed() > timeout {
-                bail!("{} not ready after {timeout:?}:\n{}", self.institution, self.log());
+                bail!(
+                    "{} not ready after {timeout:?}:\n{}",
+                    self.institution,
+                    self.log()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -234,7 +260,10 @@ impl NodeProcess {
     /// SIGTERM and wait for a clean exit; returns the exit status.
     pub fn stop(&mut self) -> anyhow::Result<std::process::ExitStatus> {
         let mut child = self.child.take().context("not running")?;
-        let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status()?;
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()?;
         if !status.success() {
             bail!("kill -TERM failed");
         }

@@ -8,7 +8,11 @@ use tonic_health::pb::health_client::HealthClient;
 
 async fn health(material: &TlsMaterial, addr: std::net::SocketAddr) -> anyhow::Result<i32> {
     let mut client = HealthClient::new(channel(material, addr).await?);
-    let resp = client.check(HealthCheckRequest { service: String::new() }).await?;
+    let resp = client
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await?;
     Ok(resp.into_inner().status)
 }
 
@@ -25,13 +29,22 @@ async fn health_over_mtls_and_peers_reach_each_other() {
         let regulator = c.tls("REG-1", "regulator").unwrap();
         assert_eq!(health(&regulator, node.peer_addr).await.unwrap(), serving);
 
-        let mut admin_client =
-            pb::admin_service_client::AdminServiceClient::new(channel(&admin, node.admin_addr).await.unwrap());
-        let status = admin_client.status(pb::StatusRequest {}).await.unwrap().into_inner();
+        let mut admin_client = pb::admin_service_client::AdminServiceClient::new(
+            channel(&admin, node.admin_addr).await.unwrap(),
+        );
+        let status = admin_client
+            .status(pb::StatusRequest {})
+            .await
+            .unwrap()
+            .into_inner();
         assert_eq!(status.institution_id, node.institution);
         assert_eq!(status.peers.len(), 2);
         for p in &status.peers {
-            assert!(p.reachable, "{} cannot reach {}: {}", node.institution, p.institution_id, p.error);
+            assert!(
+                p.reachable,
+                "{} cannot reach {}: {}",
+                node.institution, p.institution_id, p.error
+            );
         }
     }
 }
@@ -44,7 +57,9 @@ async fn plaintext_client_cannot_connect() {
         let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap();
         let result = match endpoint.connect().await {
             Ok(ch) => HealthClient::new(ch)
-                .check(HealthCheckRequest { service: String::new() })
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
                 .await
                 .map(|_| ()),
             Err(e) => Err(tonic::Status::unavailable(e.to_string())),
@@ -59,21 +74,68 @@ async fn foreign_revoked_and_expired_certificates_fail_the_handshake() {
     let c = Consortium::new().unwrap();
     let root = c.root().display().to_string();
     // A certificate from another CA.
-    credshare(&["pki", "init-ca", "--dir", &format!("{root}/evil-ca"), "--name", "Evil CA"]).unwrap();
     credshare(&[
-        "pki", "issue", "--ca", &format!("{root}/evil-ca"), "--role", "admin",
-        "--institution", "BANK-A", "--out", &format!("{root}/evil"),
+        "pki",
+        "init-ca",
+        "--dir",
+        &format!("{root}/evil-ca"),
+        "--name",
+        "Evil CA",
+    ])
+    .unwrap();
+    credshare(&[
+        "pki",
+        "issue",
+        "--ca",
+        &format!("{root}/evil-ca"),
+        "--role",
+        "admin",
+        "--institution",
+        "BANK-A",
+        "--out",
+        &format!("{root}/evil"),
     ])
     .unwrap();
     // A revoked admin certificate of BANK-A.
     let ca = format!("{root}/ca");
-    credshare(&["pki", "issue", "--ca", &ca, "--role", "admin", "--institution", "BANK-A", "--out", &format!("{root}/revoked")])
-        .unwrap();
-    credshare(&["pki", "revoke", "--ca", &ca, "--cert", &format!("{root}/revoked/admin.crt")]).unwrap();
+    credshare(&[
+        "pki",
+        "issue",
+        "--ca",
+        &ca,
+        "--role",
+        "admin",
+        "--institution",
+        "BANK-A",
+        "--out",
+        &format!("{root}/revoked"),
+    ])
+    .unwrap();
+    credshare(&[
+        "pki",
+        "revoke",
+        "--ca",
+        &ca,
+        "--cert",
+        &format!("{root}/revoked/admin.crt"),
+    ])
+    .unwrap();
     // An expired admin certificate of BANK-A.
     credshare(&[
-        "pki", "issue", "--ca", &ca, "--role", "admin", "--institution", "BANK-A",
-        "--not-before", "2020-01-01", "--not-after", "2020-12-31", "--out", &format!("{root}/expired"),
+        "pki",
+        "issue",
+        "--ca",
+        &ca,
+        "--role",
+        "admin",
+        "--institution",
+        "BANK-A",
+        "--not-before",
+        "2020-01-01",
+        "--not-after",
+        "2020-12-31",
+        "--out",
+        &format!("{root}/expired"),
     ])
     .unwrap();
 
@@ -89,7 +151,10 @@ async fn foreign_revoked_and_expired_certificates_fail_the_handshake() {
             &dir.join("admin.key"),
         )
         .unwrap();
-        assert!(health(&material, node.admin_addr).await.is_err(), "{bad} certificate was accepted");
+        assert!(
+            health(&material, node.admin_addr).await.is_err(),
+            "{bad} certificate was accepted"
+        );
     }
     let log = node.log();
     assert!(log.contains("TLS handshake refused"), "{log}");
@@ -103,26 +168,47 @@ async fn roles_are_enforced() {
 
     // A node certificate calling AdminService.
     let node_cert = c.tls("BANK-A", "node").unwrap();
-    let mut admin = pb::admin_service_client::AdminServiceClient::new(channel(&node_cert, a.admin_addr).await.unwrap());
-    assert_eq!(admin.status(pb::StatusRequest {}).await.unwrap_err().code(), denied);
+    let mut admin = pb::admin_service_client::AdminServiceClient::new(
+        channel(&node_cert, a.admin_addr).await.unwrap(),
+    );
+    assert_eq!(
+        admin.status(pb::StatusRequest {}).await.unwrap_err().code(),
+        denied
+    );
 
     // BANK-B's admin calling BANK-A's admin listener.
     let b_admin = c.tls("BANK-B", "admin").unwrap();
-    let mut admin = pb::admin_service_client::AdminServiceClient::new(channel(&b_admin, a.admin_addr).await.unwrap());
+    let mut admin = pb::admin_service_client::AdminServiceClient::new(
+        channel(&b_admin, a.admin_addr).await.unwrap(),
+    );
     let err = admin.status(pb::StatusRequest {}).await.unwrap_err();
     assert_eq!(err.code(), denied);
     assert!(err.message().contains("admin:BANK-B"), "{}", err.message());
 
     // A regulator calling PeerService.
     let reg = c.tls("REG-1", "regulator").unwrap();
-    let mut peer = pb::peer_service_client::PeerServiceClient::new(channel(&reg, a.peer_addr).await.unwrap());
-    let err = peer.query_borrower(pb::QueryBorrowerRequest::default()).await.unwrap_err();
+    let mut peer =
+        pb::peer_service_client::PeerServiceClient::new(channel(&reg, a.peer_addr).await.unwrap());
+    let err = peer
+        .query_borrower(pb::QueryBorrowerRequest::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), denied);
 
     // BANK-A's own admin is allowed, and so is a regulator on AuditService's listener.
     let own = c.tls("BANK-A", "admin").unwrap();
-    let mut admin = pb::admin_service_client::AdminServiceClient::new(channel(&own, a.admin_addr).await.unwrap());
-    assert_eq!(admin.status(pb::StatusRequest {}).await.unwrap().into_inner().institution_id, "BANK-A");
+    let mut admin = pb::admin_service_client::AdminServiceClient::new(
+        channel(&own, a.admin_addr).await.unwrap(),
+    );
+    assert_eq!(
+        admin
+            .status(pb::StatusRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .institution_id,
+        "BANK-A"
+    );
     assert!(a.log().contains("permission denied"));
 }
 
@@ -134,14 +220,24 @@ async fn bad_config_exits_non_zero_naming_the_key() {
     let bin = credshare_e2e::bin("credshare-node");
     let text = std::fs::read_to_string(&node.config).unwrap();
     let cases = [
-        (text.replace("cache_capacity_mb = 256", "cache_capacity_mb = 0"), "storage.cache_capacity_mb"),
-        (text.replace("institution = \"BANK-A\"", "institution = \"bank a\""), "institution"),
+        (
+            text.replace("cache_capacity_mb = 256", "cache_capacity_mb = 0"),
+            "storage.cache_capacity_mb",
+        ),
+        (
+            text.replace("institution = \"BANK-A\"", "institution = \"bank a\""),
+            "institution",
+        ),
         (format!("{text}\nunknown_key = 1\n"), "unknown_key"),
     ];
     for (i, (bad, key)) in cases.iter().enumerate() {
         let path = c.root().join(format!("bad-{i}.toml"));
         std::fs::write(&path, bad).unwrap();
-        let out = std::process::Command::new(&bin).arg("--config").arg(&path).output().unwrap();
+        let out = std::process::Command::new(&bin)
+            .arg("--config")
+            .arg(&path)
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(2), "case {i}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(key), "case {i}: {stderr}");

@@ -1,5 +1,6 @@
 //! One module per command group.
 
+pub mod demo;
 pub mod node;
-pub mod status;
 pub mod records;
+pub mod status;

@@ -56,9 +56,16 @@ pub fn build_config(args: &InitArgs) -> anyhow::Result<NodeConfig> {
     };
     let crl_files = if args.crl.is_empty() {
         let default = parent.join("ca/ca.crl");
-        if default.is_file() { vec![default] } else { Vec::new() }
+        if default.is_file() {
+            vec![default]
+        } else {
+            Vec::new()
+        }
     } else {
-        args.crl.iter().map(|c| absolute(c)).collect::<anyhow::Result<_>>()?
+        args.crl
+            .iter()
+            .map(|c| absolute(c))
+            .collect::<anyhow::Result<_>>()?
     };
     let mut peers = Vec::new();
     for p in &args.peers {
@@ -97,7 +104,9 @@ pub fn build_config(args: &InitArgs) -> anyhow::Result<NodeConfig> {
         visits: Default::default(),
         peers,
     };
-    config.validate().context("the generated config does not validate")?;
+    config
+        .validate()
+        .context("the generated config does not validate")?;
     Ok(config)
 }
 
@@ -105,15 +114,22 @@ pub fn build_config(args: &InitArgs) -> anyhow::Result<NodeConfig> {
 pub fn init(args: &InitArgs) -> anyhow::Result<()> {
     let config = build_config(args)?;
     write_config(&config, &args.out)?;
-    println!("wrote {} (start it with: credshare-node --config {})", args.out.display(), args.out.display());
+    println!(
+        "wrote {} (start it with: credshare-node --config {})",
+        args.out.display(),
+        args.out.display()
+    );
     Ok(())
 }
 
 /// Writes a config as TOML.
 pub fn write_config(config: &NodeConfig, out: &Path) -> anyhow::Result<()> {
     let text = toml::to_string_pretty(config).context("serializing config")?;
-    std::fs::write(out, format!("# credshare node configuration (see README)\n{text}"))
-        .with_context(|| format!("writing {}", out.display()))
+    std::fs::write(
+        out,
+        format!("# credshare node configuration (see README)\n{text}"),
+    )
+    .with_context(|| format!("writing {}", out.display()))
 }
 
 fn absolute(p: &Path) -> anyhow::Result<PathBuf> {

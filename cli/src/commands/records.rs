@@ -58,23 +58,28 @@ pub struct ImportTotals {
     pub rows_per_second: f64,
 }
 
-struct Rejects {
+pub struct Rejects {
     writer: Option<csv::Writer<std::fs::File>>,
     shown: usize,
     json: bool,
 }
 
 impl Rejects {
-    fn open(path: Option<&Path>, json: bool) -> anyhow::Result<Self> {
+    pub fn open(path: Option<&Path>, json: bool) -> anyhow::Result<Self> {
         let writer = match path {
             Some(p) => {
-                let mut w = csv::Writer::from_path(p).with_context(|| format!("creating {}", p.display()))?;
+                let mut w = csv::Writer::from_path(p)
+                    .with_context(|| format!("creating {}", p.display()))?;
                 w.write_record(["row", "field", "reason"])?;
                 Some(w)
             }
             None => None,
         };
-        Ok(Self { writer, shown: 0, json })
+        Ok(Self {
+            writer,
+            shown: 0,
+            json,
+        })
     }
 
     fn add(&mut self, row: u64, field: &str, reason: &str) -> anyhow::Result<()> {
@@ -84,7 +89,14 @@ impl Rejects {
         // The first few go to the terminal too; the rest are counted.
         if self.shown < 20 && !self.json {
             self.shown += 1;
-            eprintln!("rejected row {row}: {}{reason}", if field.is_empty() { String::new() } else { format!("{field}: ") });
+            eprintln!(
+                "rejected row {row}: {}{reason}",
+                if field.is_empty() {
+                    String::new()
+                } else {
+                    format!("{field}: ")
+                }
+            );
         }
         Ok(())
     }
@@ -94,20 +106,32 @@ impl Rejects {
 pub async fn import(args: &ImportArgs, json: bool) -> anyhow::Result<()> {
     let resolved = args.conn.resolve()?;
     let institution = resolved.tls()?.identity()?.institution;
-    let secret_path = resolved
-        .secret
-        .clone()
-        .ok_or_else(|| anyhow!("no consortium secret: pass --secret FILE, set CREDSHARE_SECRET, or use a profile"))?;
+    let secret_path = resolved.secret.clone().ok_or_else(|| {
+        anyhow!("no consortium secret: pass --secret FILE, set CREDSHARE_SECRET, or use a profile")
+    })?;
     let secret = ConsortiumSecret::from_file(&secret_path)?;
-    let reader = RecordReader::open(&args.file, args.kind, ImportContext::new(institution, secret))?;
+    let reader = RecordReader::open(
+        &args.file,
+        args.kind,
+        ImportContext::new(institution, secret),
+    )?;
     let client = if args.dry_run {
         None
     } else {
         let addr = resolved.admin_addr()?.to_owned();
-        Some(pb::admin_service_client::AdminServiceClient::new(resolved.channel(&addr).await?))
+        Some(pb::admin_service_client::AdminServiceClient::new(
+            resolved.channel(&addr).await?,
+        ))
     };
     let mut rejects = Rejects::open(args.reject_file.as_deref(), json)?;
-    let totals = run_import(reader, client, args.rows_per_call.max(1), &mut rejects, json).await?;
+    let totals = run_import(
+        reader,
+        client,
+        args.rows_per_call.max(1),
+        &mut rejects,
+        json,
+    )
+    .await?;
     if let Some(w) = &mut rejects.writer {
         w.flush()?;
     }
@@ -116,7 +140,11 @@ pub async fn import(args: &ImportArgs, json: bool) -> anyhow::Result<()> {
     } else {
         println!(
             "{}: {} rows, {} stored, {} unchanged, {} rejected in {:.1}s ({:.0} rows/s){}",
-            if args.dry_run { "validated" } else { "imported" },
+            if args.dry_run {
+                "validated"
+            } else {
+                "imported"
+            },
             totals.rows,
             totals.stored,
             totals.unchanged,
@@ -130,14 +158,17 @@ pub async fn import(args: &ImportArgs, json: bool) -> anyhow::Result<()> {
         );
     }
     if totals.rejected > 0 {
-        return Err(anyhow!(Partial(format!("{} rows rejected", totals.rejected))));
+        return Err(anyhow!(Partial(format!(
+            "{} rows rejected",
+            totals.rejected
+        ))));
     }
     Ok(())
 }
 
 type Client = pb::admin_service_client::AdminServiceClient<Channel>;
 
-async fn run_import(
+pub async fn run_import(
     mut reader: RecordReader<std::fs::File>,
     client: Option<Client>,
     rows_per_call: usize,
@@ -177,14 +208,18 @@ async fn run_import(
                     let n = chunk.len() as u64;
                     let messages: Vec<pb::ImportRecordsRequest> = chunk
                         .chunks(ROWS_PER_MESSAGE)
-                        .map(|rows| pb::ImportRecordsRequest { rows: rows.to_vec() })
+                        .map(|rows| pb::ImportRecordsRequest {
+                            rows: rows.to_vec(),
+                        })
                         .collect();
                     let response = client.import_records(tokio_stream::iter(messages)).await;
                     (n, last_row, response)
                 });
             }
             while in_flight.len() >= CALLS_IN_FLIGHT || (done && !in_flight.is_empty()) {
-                let Some((n, through_row, response)) = in_flight.next().await else { break };
+                let Some((n, through_row, response)) = in_flight.next().await else {
+                    break;
+                };
                 let response = response?.into_inner();
                 totals.stored += response.stored;
                 totals.unchanged += response.unchanged;
@@ -193,7 +228,10 @@ async fn run_import(
                     rejects.add(r.row_number, &r.field, &r.reason)?;
                 }
                 if json {
-                    println!("{}", json!({"event": "ack", "rows": n, "through_row": through_row, "stored": totals.stored, "unchanged": totals.unchanged}));
+                    println!(
+                        "{}",
+                        json!({"event": "ack", "rows": n, "through_row": through_row, "stored": totals.stored, "unchanged": totals.unchanged})
+                    );
                 }
                 bar.set_position(totals.stored + totals.unchanged + totals.rejected);
             }
@@ -215,7 +253,9 @@ fn progress_bar(json: bool) -> indicatif::ProgressBar {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new_spinner();
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {pos} rows acknowledged  {per_sec}  {elapsed}") {
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} {pos} rows acknowledged  {per_sec}  {elapsed}",
+    ) {
         bar.set_style(style);
     }
     bar.enable_steady_tick(Duration::from_millis(200));
@@ -234,10 +274,9 @@ pub struct ShowArgs {
 
 /// Hashes a raw id with the consortium secret (from the connection options).
 pub fn borrower_key(id: &str, conn: &crate::client::Resolved) -> anyhow::Result<BorrowerKey> {
-    let secret_path = conn
-        .secret
-        .as_ref()
-        .ok_or_else(|| anyhow!("no consortium secret: pass --secret FILE, set CREDSHARE_SECRET, or use a profile"))?;
+    let secret_path = conn.secret.as_ref().ok_or_else(|| {
+        anyhow!("no consortium secret: pass --secret FILE, set CREDSHARE_SECRET, or use a profile")
+    })?;
     let secret = ConsortiumSecret::from_file(secret_path)?;
     let id = BorrowerId::parse(id).context("--id")?;
     Ok(BorrowerKey::derive(&secret, &id))
@@ -248,9 +287,12 @@ pub async fn show(args: &ShowArgs, json: bool) -> anyhow::Result<()> {
     let resolved = args.conn.resolve()?;
     let key = borrower_key(&args.id, &resolved)?;
     let addr = resolved.admin_addr()?.to_owned();
-    let mut client = pb::admin_service_client::AdminServiceClient::new(resolved.channel(&addr).await?);
+    let mut client =
+        pb::admin_service_client::AdminServiceClient::new(resolved.channel(&addr).await?);
     let response = client
-        .get_borrower(pb::GetBorrowerRequest { borrower_key: key.as_bytes().to_vec() })
+        .get_borrower(pb::GetBorrowerRequest {
+            borrower_key: key.as_bytes().to_vec(),
+        })
         .await?
         .into_inner();
     let (credits, visits) = decode_records(&response.records)?;
@@ -263,8 +305,24 @@ pub async fn show(args: &ShowArgs, json: bool) -> anyhow::Result<()> {
         }));
         return Ok(());
     }
-    println!("borrower key {} — {} current records, {} versions stored", key.short(), response.records.len(), response.history_count);
-    let mut t = Table::new(&["FACILITY", "V", "TYPE", "CCY", "CONTRACT", "OUTSTANDING", "CLASS", "OVERDUE", "STATUS", "AS OF"]);
+    println!(
+        "borrower key {} — {} current records, {} versions stored",
+        key.short(),
+        response.records.len(),
+        response.history_count
+    );
+    let mut t = Table::new(&[
+        "FACILITY",
+        "V",
+        "TYPE",
+        "CCY",
+        "CONTRACT",
+        "OUTSTANDING",
+        "CLASS",
+        "OVERDUE",
+        "STATUS",
+        "AS OF",
+    ]);
     for c in &credits {
         t.row(vec![
             c.facility_id.clone(),
@@ -280,7 +338,16 @@ pub async fn show(args: &ShowArgs, json: bool) -> anyhow::Result<()> {
         ]);
     }
     println!("\ncredit summaries\n{}", t.render());
-    let mut t = Table::new(&["VISIT", "FACILITY", "DATE", "TYPE", "FUNDS", "OPERATIONS", "SIGNALS", "PROPOSED"]);
+    let mut t = Table::new(&[
+        "VISIT",
+        "FACILITY",
+        "DATE",
+        "TYPE",
+        "FUNDS",
+        "OPERATIONS",
+        "SIGNALS",
+        "PROPOSED",
+    ]);
     for v in &visits {
         t.row(vec![
             v.visit_id.clone(),
@@ -289,7 +356,11 @@ pub async fn show(args: &ShowArgs, json: bool) -> anyhow::Result<()> {
             code_label::<pb::VisitType>(v.visit_type).into(),
             code_label::<pb::FundUsage>(v.fund_usage).into(),
             code_label::<pb::OperationsStatus>(v.operations).into(),
-            v.warning_signals.iter().map(|s| code_label::<pb::WarningSignal>(*s).into_owned()).collect::<Vec<_>>().join(","),
+            v.warning_signals
+                .iter()
+                .map(|s| code_label::<pb::WarningSignal>(*s).into_owned())
+                .collect::<Vec<_>>()
+                .join(","),
             code_label::<pb::RiskClass>(v.proposed_risk_class).into(),
         ]);
     }
@@ -298,13 +369,22 @@ pub async fn show(args: &ShowArgs, json: bool) -> anyhow::Result<()> {
 }
 
 /// Decodes the payloads of stored envelopes by their payload type.
-pub fn decode_records(records: &[pb::StoredRecord]) -> anyhow::Result<(Vec<pb::CreditSummary>, Vec<pb::VisitSummary>)> {
+pub fn decode_records(
+    records: &[pb::StoredRecord],
+) -> anyhow::Result<(Vec<pb::CreditSummary>, Vec<pb::VisitSummary>)> {
     let (mut credits, mut visits) = (Vec::new(), Vec::new());
     for r in records {
-        let env = r.envelope.as_ref().ok_or_else(|| anyhow!("stored record without envelope"))?;
+        let env = r
+            .envelope
+            .as_ref()
+            .ok_or_else(|| anyhow!("stored record without envelope"))?;
         match env.payload_type.as_str() {
-            credshare_node::signing::CREDIT_SUMMARY_TYPE => credits.push(pb::CreditSummary::decode(env.payload.as_slice())?),
-            credshare_node::signing::VISIT_SUMMARY_TYPE => visits.push(pb::VisitSummary::decode(env.payload.as_slice())?),
+            credshare_node::signing::CREDIT_SUMMARY_TYPE => {
+                credits.push(pb::CreditSummary::decode(env.payload.as_slice())?)
+            }
+            credshare_node::signing::VISIT_SUMMARY_TYPE => {
+                visits.push(pb::VisitSummary::decode(env.payload.as_slice())?)
+            }
             other => return Err(anyhow!("unknown payload type {other}")),
         }
     }
@@ -342,4 +422,3 @@ fn visit_json(v: &pb::VisitSummary) -> serde_json::Value {
         "action_taken": code_label::<pb::ActionTaken>(v.action_taken), "conclusion": v.conclusion,
     })
 }
-

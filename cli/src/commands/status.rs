@@ -22,7 +22,9 @@ pub async fn status(conn: &ConnectionArgs, json: bool) -> anyhow::Result<()> {
 }
 
 /// Calls `AdminService.Status` on a connected channel.
-pub async fn fetch_status(channel: tonic::transport::Channel) -> anyhow::Result<pb::StatusResponse> {
+pub async fn fetch_status(
+    channel: tonic::transport::Channel,
+) -> anyhow::Result<pb::StatusResponse> {
     let mut client = pb::admin_service_client::AdminServiceClient::new(channel);
     Ok(client.status(pb::StatusRequest {}).await?.into_inner())
 }
@@ -73,7 +75,11 @@ pub fn render_status(s: &pb::StatusResponse) -> String {
     for p in &s.peers {
         table.row(vec![
             p.institution_id.clone(),
-            if p.reachable { "yes (mTLS)".into() } else { "NO".into() },
+            if p.reachable {
+                "yes (mTLS)".into()
+            } else {
+                "NO".into()
+            },
             format!("{} ms", p.latency_ms),
             p.version.clone(),
             p.log_size.to_string(),
@@ -90,7 +96,10 @@ pub async fn node_info(conn: &ConnectionArgs, peer: &str, json: bool) -> anyhow:
     let resolved = conn.resolve()?;
     let channel = resolved.channel(peer).await?;
     let mut client = pb::peer_service_client::PeerServiceClient::new(channel);
-    let info = client.get_node_info(pb::GetNodeInfoRequest {}).await?.into_inner();
+    let info = client
+        .get_node_info(pb::GetNodeInfoRequest {})
+        .await?
+        .into_inner();
     if json {
         print_json(&json!({
             "institution": info.institution_id,

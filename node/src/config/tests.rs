@@ -1,7 +1,14 @@
 use super::*;
 
 fn sample(dir: &Path) -> String {
-    for f in ["secret", "ca.crt", "node.crt", "node.key", "signer.crt", "signer.key"] {
+    for f in [
+        "secret",
+        "ca.crt",
+        "node.crt",
+        "node.key",
+        "signer.crt",
+        "signer.key",
+    ] {
         std::fs::write(dir.join(f), b"x").unwrap();
     }
     let d = dir.display();
@@ -44,7 +51,10 @@ fn valid_config_loads_with_defaults() {
 fn env_overrides_apply_by_path() {
     let dir = tempfile::tempdir().unwrap();
     let env = vec![
-        ("CREDSHARE_LISTEN__PEER".to_string(), "127.0.0.1:0".to_string()),
+        (
+            "CREDSHARE_LISTEN__PEER".to_string(),
+            "127.0.0.1:0".to_string(),
+        ),
         ("CREDSHARE_STORAGE__CACHE_CAPACITY_MB".into(), "64".into()),
         ("CREDSHARE_LOG__FORMAT".into(), "json".into()),
         ("CREDSHARE_CONFIG".into(), "ignored".into()),
@@ -63,13 +73,24 @@ fn errors_name_the_key() {
     let cases = [
         (base.replace("BANK-A", "bank a"), "institution"),
         (base.replace("7443", "notaport"), "listen.peer"),
-        (base.replace("/secret", "/missing"), "consortium_secret_file"),
-        (format!("{base}\n[storage]\ncache_capacity_mb = 0\n"), "storage.cache_capacity_mb"),
-        (base.replace("\"BANK-B\"", "\"BANK-A\""), "peers[0].institution"),
+        (
+            base.replace("/secret", "/missing"),
+            "consortium_secret_file",
+        ),
+        (
+            format!("{base}\n[storage]\ncache_capacity_mb = 0\n"),
+            "storage.cache_capacity_mb",
+        ),
+        (
+            base.replace("\"BANK-B\"", "\"BANK-A\""),
+            "peers[0].institution",
+        ),
         (format!("{base}\nbogus = 1\n"), "bogus"),
     ];
     for (text, key) in cases {
-        let err = NodeConfig::from_toml(&text, "t", no_env()).unwrap_err().to_string();
+        let err = NodeConfig::from_toml(&text, "t", no_env())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(key), "{err:?} should name {key}");
     }
 }

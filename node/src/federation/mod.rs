@@ -59,7 +59,9 @@ impl Federation {
                 channel,
             });
         }
-        Ok(Self { peers: Arc::new(out) })
+        Ok(Self {
+            peers: Arc::new(out),
+        })
     }
 
     pub fn peers(&self) -> &[Peer] {

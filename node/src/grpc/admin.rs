@@ -27,9 +27,12 @@ fn merge_summary(response: &mut pb::ImportRecordsResponse, summary: IngestSummar
 
 /// A borrower key from the wire: exactly 32 bytes.
 pub(crate) fn borrower_key(bytes: &[u8]) -> Result<[u8; 32], Status> {
-    bytes
-        .try_into()
-        .map_err(|_| Status::invalid_argument(format!("borrower_key must be 32 bytes (HMAC-SHA256), got {}", bytes.len())))
+    bytes.try_into().map_err(|_| {
+        Status::invalid_argument(format!(
+            "borrower_key must be 32 bytes (HMAC-SHA256), got {}",
+            bytes.len()
+        ))
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -132,10 +135,14 @@ impl pb::admin_service_server::AdminService for AdminApi {
     ) -> Result<Response<pb::GetBorrowerResponse>, Status> {
         let key = borrower_key(&request.into_inner().borrower_key)?;
         let store = self.node.store.clone();
-        let (records, history_count) = tokio::task::spawn_blocking(move || store.borrower_records(&key))
-            .await
-            .map_err(|_| Status::internal("task failed"))??;
-        Ok(Response::new(pb::GetBorrowerResponse { records, history_count }))
+        let (records, history_count) =
+            tokio::task::spawn_blocking(move || store.borrower_records(&key))
+                .await
+                .map_err(|_| Status::internal("task failed"))??;
+        Ok(Response::new(pb::GetBorrowerResponse {
+            records,
+            history_count,
+        }))
     }
 
     async fn issue_consent(
@@ -159,7 +166,10 @@ impl pb::admin_service_server::AdminService for AdminApi {
         Err(not_yet("ListConsents", "consent management"))
     }
 
-    async fn assess(&self, _request: Request<pb::AssessRequest>) -> Result<Response<pb::Assessment>, Status> {
+    async fn assess(
+        &self,
+        _request: Request<pb::AssessRequest>,
+    ) -> Result<Response<pb::Assessment>, Status> {
         Err(not_yet("Assess", "cross-institution assessment"))
     }
 
@@ -178,7 +188,10 @@ impl pb::admin_service_server::AdminService for AdminApi {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn status(&self, request: Request<pb::StatusRequest>) -> Result<Response<pb::StatusResponse>, Status> {
+    async fn status(
+        &self,
+        request: Request<pb::StatusRequest>,
+    ) -> Result<Response<pb::StatusResponse>, Status> {
         let caller = super::auth::caller(&request)?;
         tracing::debug!(caller = %caller.identity, "status");
         let node = &self.node;

@@ -20,7 +20,8 @@ impl AuditApi {
     }
 }
 
-type EntryStream = std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::LogEntryItem, Status>> + Send>>;
+type EntryStream =
+    std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::LogEntryItem, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl pb::audit_service_server::AuditService for AuditApi {

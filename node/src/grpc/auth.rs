@@ -50,13 +50,21 @@ impl AccessRule {
         match self {
             AccessRule::PeerNode => "this service is for consortium nodes (role node)".into(),
             AccessRule::OwnAdmin(own) => format!("this service is for admins of {own}"),
-            AccessRule::Auditor(own) => format!("this service is for regulators and admins of {own}"),
+            AccessRule::Auditor(own) => {
+                format!("this service is for regulators and admins of {own}")
+            }
         }
     }
 
     /// Decides one call; denials are logged and carry a reason.
-    pub fn check(&self, caller: Option<&CallerInfo>, service: &str, method: &str) -> Result<(), Status> {
-        let caller = caller.ok_or_else(|| Status::unauthenticated("no verified client certificate"))?;
+    pub fn check(
+        &self,
+        caller: Option<&CallerInfo>,
+        service: &str,
+        method: &str,
+    ) -> Result<(), Status> {
+        let caller =
+            caller.ok_or_else(|| Status::unauthenticated("no verified client certificate"))?;
         if self.permits(caller, method) {
             return Ok(());
         }
@@ -115,7 +123,10 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let method = request.uri().path().rsplit('/').next().unwrap_or_default();
-        match self.rule.check(request.extensions().get::<CallerInfo>(), S::NAME, method) {
+        match self
+            .rule
+            .check(request.extensions().get::<CallerInfo>(), S::NAME, method)
+        {
             Ok(()) => Either::Left(self.inner.call(request)),
             Err(status) => Either::Right(ready(Ok(status.into_http()))),
         }
@@ -139,21 +150,85 @@ mod tests {
     fn rules_follow_the_trust_model() {
         let a = InstitutionId::parse("BANK-A").unwrap();
         let cases = [
-            (AccessRule::PeerNode, "urn:credshare:node:BANK-B", "QueryBorrower", true),
-            (AccessRule::PeerNode, "urn:credshare:regulator:REG-1", "QueryBorrower", false),
-            (AccessRule::PeerNode, "urn:credshare:admin:BANK-A", "QueryBorrower", false),
-            (AccessRule::PeerNode, "urn:credshare:admin:BANK-A", "GetNodeInfo", true),
-            (AccessRule::PeerNode, "urn:credshare:signer:BANK-A", "GetNodeInfo", false),
-            (AccessRule::OwnAdmin(a.clone()), "urn:credshare:admin:BANK-A", "Status", true),
-            (AccessRule::OwnAdmin(a.clone()), "urn:credshare:admin:BANK-B", "Status", false),
-            (AccessRule::OwnAdmin(a.clone()), "urn:credshare:node:BANK-A", "Status", false),
-            (AccessRule::Auditor(a.clone()), "urn:credshare:regulator:REG-1", "GetCheckpoint", true),
-            (AccessRule::Auditor(a.clone()), "urn:credshare:admin:BANK-A", "GetCheckpoint", true),
-            (AccessRule::Auditor(a.clone()), "urn:credshare:admin:BANK-B", "GetCheckpoint", false),
-            (AccessRule::Auditor(a), "urn:credshare:node:BANK-B", "GetCheckpoint", false),
+            (
+                AccessRule::PeerNode,
+                "urn:credshare:node:BANK-B",
+                "QueryBorrower",
+                true,
+            ),
+            (
+                AccessRule::PeerNode,
+                "urn:credshare:regulator:REG-1",
+                "QueryBorrower",
+                false,
+            ),
+            (
+                AccessRule::PeerNode,
+                "urn:credshare:admin:BANK-A",
+                "QueryBorrower",
+                false,
+            ),
+            (
+                AccessRule::PeerNode,
+                "urn:credshare:admin:BANK-A",
+                "GetNodeInfo",
+                true,
+            ),
+            (
+                AccessRule::PeerNode,
+                "urn:credshare:signer:BANK-A",
+                "GetNodeInfo",
+                false,
+            ),
+            (
+                AccessRule::OwnAdmin(a.clone()),
+                "urn:credshare:admin:BANK-A",
+                "Status",
+                true,
+            ),
+            (
+                AccessRule::OwnAdmin(a.clone()),
+                "urn:credshare:admin:BANK-B",
+                "Status",
+                false,
+            ),
+            (
+                AccessRule::OwnAdmin(a.clone()),
+                "urn:credshare:node:BANK-A",
+                "Status",
+                false,
+            ),
+            (
+                AccessRule::Auditor(a.clone()),
+                "urn:credshare:regulator:REG-1",
+                "GetCheckpoint",
+                true,
+            ),
+            (
+                AccessRule::Auditor(a.clone()),
+                "urn:credshare:admin:BANK-A",
+                "GetCheckpoint",
+                true,
+            ),
+            (
+                AccessRule::Auditor(a.clone()),
+                "urn:credshare:admin:BANK-B",
+                "GetCheckpoint",
+                false,
+            ),
+            (
+                AccessRule::Auditor(a),
+                "urn:credshare:node:BANK-B",
+                "GetCheckpoint",
+                false,
+            ),
         ];
         for (rule, uri, method, ok) in cases {
-            assert_eq!(rule.permits(&info(uri), method), ok, "{rule:?} {uri} {method}");
+            assert_eq!(
+                rule.permits(&info(uri), method),
+                ok,
+                "{rule:?} {uri} {method}"
+            );
         }
     }
 
@@ -162,10 +237,18 @@ mod tests {
         let a = InstitutionId::parse("BANK-A").unwrap();
         let rule = AccessRule::OwnAdmin(a);
         let status = rule
-            .check(Some(&info("urn:credshare:admin:BANK-B")), "AdminService", "Status")
+            .check(
+                Some(&info("urn:credshare:admin:BANK-B")),
+                "AdminService",
+                "Status",
+            )
             .unwrap_err();
         assert_eq!(status.code(), tonic::Code::PermissionDenied);
-        assert!(status.message().contains("admin:BANK-B"), "{}", status.message());
+        assert!(
+            status.message().contains("admin:BANK-B"),
+            "{}",
+            status.message()
+        );
         let status = rule.check(None, "AdminService", "Status").unwrap_err();
         assert_eq!(status.code(), tonic::Code::Unauthenticated);
     }

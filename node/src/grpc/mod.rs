@@ -32,7 +32,10 @@ pub enum Listener {
 
 /// The services of one listener, each behind its access rule, plus
 /// `grpc.health.v1` and server reflection.
-pub async fn routes(node: Arc<Node>, listener: Listener) -> Result<Routes, tonic_reflection::server::Error> {
+pub async fn routes(
+    node: Arc<Node>,
+    listener: Listener,
+) -> Result<Routes, tonic_reflection::server::Error> {
     let limit = node.config.limits.max_message_bytes;
     let own = node.institution().clone();
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -40,8 +43,9 @@ pub async fn routes(node: Arc<Node>, listener: Listener) -> Result<Routes, tonic
         .register_encoded_file_descriptor_set(credshare_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
-    let audit = pb::audit_service_server::AuditServiceServer::new(audit::AuditApi::new(node.clone()))
-        .max_decoding_message_size(limit);
+    let audit =
+        pb::audit_service_server::AuditServiceServer::new(audit::AuditApi::new(node.clone()))
+            .max_decoding_message_size(limit);
     reporter
         .set_serving::<pb::audit_service_server::AuditServiceServer<audit::AuditApi>>()
         .await;
@@ -60,8 +64,9 @@ pub async fn routes(node: Arc<Node>, listener: Listener) -> Result<Routes, tonic
             builder.add_service(Authorized::new(peer, AccessRule::PeerNode));
         }
         Listener::Admin => {
-            let admin = pb::admin_service_server::AdminServiceServer::new(admin::AdminApi::new(node))
-                .max_decoding_message_size(limit);
+            let admin =
+                pb::admin_service_server::AdminServiceServer::new(admin::AdminApi::new(node))
+                    .max_decoding_message_size(limit);
             reporter
                 .set_serving::<pb::admin_service_server::AdminServiceServer<admin::AdminApi>>()
                 .await;

@@ -25,7 +25,10 @@ impl pb::peer_service_server::PeerService for PeerApi {
         &self,
         _request: Request<pb::QueryBorrowerRequest>,
     ) -> Result<Response<pb::QueryBorrowerResponse>, Status> {
-        Err(not_yet("QueryBorrower", "consented peer queries and the query log"))
+        Err(not_yet(
+            "QueryBorrower",
+            "consented peer queries and the query log",
+        ))
     }
 
     async fn notify_revocation(

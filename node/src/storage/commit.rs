@@ -90,8 +90,15 @@ impl std::fmt::Debug for Job {
 
 impl Committer {
     /// Verifies the stored log, then starts the writer thread.
-    pub fn start(store: Store, signer: Arc<Signer>, origin: String, max_batch: usize) -> Result<Self, StorageError> {
-        let public_key = ring::signature::KeyPair::public_key(signer.key_pair()).as_ref().to_vec();
+    pub fn start(
+        store: Store,
+        signer: Arc<Signer>,
+        origin: String,
+        max_batch: usize,
+    ) -> Result<Self, StorageError> {
+        let public_key = ring::signature::KeyPair::public_key(signer.key_pair())
+            .as_ref()
+            .to_vec();
         let edge = store.verify_log(&origin, &public_key)?;
         let latest = Arc::new(CommittedCheckpoint {
             size: edge.size(),
@@ -218,7 +225,14 @@ impl Writer {
         &self,
         jobs: &[Job],
         edge: &mut RightEdge,
-    ) -> Result<(sled::Batch, Vec<(Vec<WriteResult>, Vec<u64>)>, Arc<CommittedCheckpoint>), StorageError> {
+    ) -> Result<
+        (
+            sled::Batch,
+            Vec<(Vec<WriteResult>, Vec<u64>)>,
+            Arc<CommittedCheckpoint>,
+        ),
+        StorageError,
+    > {
         let mut batch = sled::Batch::default();
         let mut pending = PendingVersions::default();
         let mut per_job = Vec::with_capacity(jobs.len());
@@ -234,7 +248,12 @@ impl Writer {
                     WriteResult::Stored => {
                         stored += 1;
                         digest.update(&w.record.content_sha256);
-                        let key = keys::record_key(&w.borrower_key, w.kind.tag(), &w.record_id, w.version);
+                        let key = keys::record_key(
+                            &w.borrower_key,
+                            w.kind.tag(),
+                            &w.record_id,
+                            w.version,
+                        );
                         batch.insert(key, w.record.encode_to_vec());
                     }
                     WriteResult::Unchanged => unchanged += 1,
@@ -244,7 +263,12 @@ impl Writer {
             }
             let mut leaves = Vec::with_capacity(req.log.len() + 1);
             for append in &req.log {
-                leaves.push(append_entry(&mut batch, edge, &append.entry.encode_to_vec(), append.query_index.as_ref()));
+                leaves.push(append_entry(
+                    &mut batch,
+                    edge,
+                    &append.entry.encode_to_vec(),
+                    append.query_index.as_ref(),
+                ));
             }
             if stored > 0 {
                 let entry = pb::LogEntry {
@@ -277,10 +301,15 @@ impl Writer {
             };
             let note = cp.sign(&self.origin, self.signer.key_pair());
             let stored = pb::GetCheckpointResponse {
-                checkpoint: Some(pb::Checkpoint { signed_note: note.clone() }),
+                checkpoint: Some(pb::Checkpoint {
+                    signed_note: note.clone(),
+                }),
                 signer_certificate: self.signer.certificate_der().to_vec(),
             };
-            batch.insert(&keys::indexed(keys::CHECKPOINT, cp.size)[..], stored.encode_to_vec());
+            batch.insert(
+                &keys::indexed(keys::CHECKPOINT, cp.size)[..],
+                stored.encode_to_vec(),
+            );
             Arc::new(CommittedCheckpoint {
                 size: cp.size,
                 root: cp.root,
@@ -299,7 +328,12 @@ impl Writer {
 }
 
 /// Appends one entry: entry, new subtree hashes, optional query index.
-fn append_entry(batch: &mut sled::Batch, edge: &mut RightEdge, bytes: &[u8], query_index: Option<&[u8; 32]>) -> u64 {
+fn append_entry(
+    batch: &mut sled::Batch,
+    edge: &mut RightEdge,
+    bytes: &[u8],
+    query_index: Option<&[u8; 32]>,
+) -> u64 {
     let index = edge.size();
     batch.insert(&keys::indexed(keys::LOG_ENTRY, index)[..], bytes);
     for (level, i, hash) in edge.append(audit::leaf_hash(bytes)) {

@@ -15,11 +15,14 @@ impl SubtreeHashes for Store {
         let value = self
             .tree
             .get(keys::hash_key(level, index))?
-            .ok_or_else(|| StorageError::Corrupt(format!("missing subtree hash at level {level}, index {index}")))?;
-        value
-            .as_ref()
-            .try_into()
-            .map_err(|_| StorageError::Corrupt(format!("bad subtree hash at level {level}, index {index}")))
+            .ok_or_else(|| {
+                StorageError::Corrupt(format!(
+                    "missing subtree hash at level {level}, index {index}"
+                ))
+            })?;
+        value.as_ref().try_into().map_err(|_| {
+            StorageError::Corrupt(format!("bad subtree hash at level {level}, index {index}"))
+        })
     }
 }
 
@@ -33,7 +36,10 @@ fn merkle_err(e: MerkleError<StorageError>) -> StorageError {
 impl Store {
     /// The entry bytes at `index`, exactly as hashed.
     pub fn log_entry(&self, index: u64) -> Result<Option<Vec<u8>>, StorageError> {
-        Ok(self.tree.get(keys::indexed(keys::LOG_ENTRY, index))?.map(|v| v.to_vec()))
+        Ok(self
+            .tree
+            .get(keys::indexed(keys::LOG_ENTRY, index))?
+            .map(|v| v.to_vec()))
     }
 
     /// Entries `[start, end)` in order.
@@ -51,7 +57,10 @@ impl Store {
     }
 
     /// The checkpoint at `tree_size`, or the latest one.
-    pub fn checkpoint(&self, tree_size: Option<u64>) -> Result<Option<pb::GetCheckpointResponse>, StorageError> {
+    pub fn checkpoint(
+        &self,
+        tree_size: Option<u64>,
+    ) -> Result<Option<pb::GetCheckpointResponse>, StorageError> {
         let value = match tree_size {
             Some(size) => self.tree.get(keys::indexed(keys::CHECKPOINT, size))?,
             None => self
@@ -73,7 +82,11 @@ impl Store {
     }
 
     /// Consistency proof from `old_size` to `new_size`.
-    pub fn consistency_proof(&self, old_size: u64, new_size: u64) -> Result<Vec<Hash>, StorageError> {
+    pub fn consistency_proof(
+        &self,
+        old_size: u64,
+        new_size: u64,
+    ) -> Result<Vec<Hash>, StorageError> {
         audit::consistency_proof(self, old_size, new_size).map_err(merkle_err)
     }
 
@@ -97,7 +110,10 @@ impl Store {
             let (key, entry) = item?;
             let index = be_u64(&key[1..])?;
             if index != edge.size() {
-                return Err(tampered(edge.size(), "entry is missing (entries are not contiguous)"));
+                return Err(tampered(
+                    edge.size(),
+                    "entry is missing (entries are not contiguous)",
+                ));
             }
             let leaf = audit::leaf_hash(&entry);
             if self.subtree_hash(0, index).ok() != Some(leaf) {
@@ -105,7 +121,10 @@ impl Store {
             }
             for (level, i, hash) in edge.append(leaf) {
                 if self.subtree_hash(level, i).ok() != Some(hash) {
-                    return Err(tampered(index, &format!("stored subtree hash at level {level}, index {i} is wrong")));
+                    return Err(tampered(
+                        index,
+                        &format!("stored subtree hash at level {level}, index {i} is wrong"),
+                    ));
                 }
             }
         }
@@ -116,13 +135,21 @@ impl Store {
             };
         };
         let note = latest.checkpoint.map(|c| c.signed_note).unwrap_or_default();
-        let cp = Checkpoint::verify(&note, key_name, public_key)
-            .map_err(|e| StorageError::Tampered { index: edge.size(), reason: format!("newest checkpoint: {e}") })?;
+        let cp = Checkpoint::verify(&note, key_name, public_key).map_err(|e| {
+            StorageError::Tampered {
+                index: edge.size(),
+                reason: format!("newest checkpoint: {e}"),
+            }
+        })?;
         if cp.size != edge.size() || cp.root != edge.root() {
             let index = cp.size.min(edge.size()).saturating_sub(1);
             return Err(tampered(
                 index,
-                &format!("newest checkpoint says size {} but the log rebuilds to size {} with another root", cp.size, edge.size()),
+                &format!(
+                    "newest checkpoint says size {} but the log rebuilds to size {} with another root",
+                    cp.size,
+                    edge.size()
+                ),
             ));
         }
         Ok(edge)

@@ -20,14 +20,12 @@
 
 use std::path::{Path, PathBuf};
 
-
 pub mod commit;
 pub mod durability;
-pub mod log;
 mod keys;
+pub mod log;
 
 pub mod records;
-
 
 pub use commit::{CommitReply, CommitRequest, Committer, LogAppend};
 pub use records::{RecordKind, RecordWrite, WriteResult};
@@ -64,7 +62,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -138,8 +138,8 @@ impl Store {
 
 /// Reads a big-endian u64 from exactly 8 bytes.
 pub(crate) fn be_u64(bytes: &[u8]) -> Result<u64, StorageError> {
-    let arr: [u8; 8] = bytes
-        .try_into()
-        .map_err(|_| StorageError::Corrupt(format!("expected 8 key bytes, found {}", bytes.len())))?;
+    let arr: [u8; 8] = bytes.try_into().map_err(|_| {
+        StorageError::Corrupt(format!("expected 8 key bytes, found {}", bytes.len()))
+    })?;
     Ok(u64::from_be_bytes(arr))
 }

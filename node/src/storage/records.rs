@@ -77,7 +77,12 @@ impl Store {
                     w.version, w.record_id
                 ))
             }
-        } else if let Some(max) = versions.iter().map(|(v, _)| *v).max().filter(|m| *m > w.version) {
+        } else if let Some(max) = versions
+            .iter()
+            .map(|(v, _)| *v)
+            .max()
+            .filter(|m| *m > w.version)
+        {
             WriteResult::Refused(format!(
                 "version {} of record {} is older than stored version {max}",
                 w.version, w.record_id
@@ -163,10 +168,10 @@ impl Store {
                 .try_into()
                 .map_err(|_| StorageError::Corrupt("short record key".into()))?;
             let record = decode_record(&value)?;
-            if let Some((part, pbk, prev)) = pending.take() {
-                if part != record_part {
-                    f(&pbk, &prev);
-                }
+            if let Some((part, pbk, prev)) = pending.take()
+                && part != record_part
+            {
+                f(&pbk, &prev);
             }
             pending = Some((record_part, bk, record));
         }
@@ -178,5 +183,6 @@ impl Store {
 }
 
 fn decode_record(bytes: &[u8]) -> Result<pb::StoredRecord, StorageError> {
-    pb::StoredRecord::decode(bytes).map_err(|e| StorageError::Corrupt(format!("stored record: {e}")))
+    pb::StoredRecord::decode(bytes)
+        .map_err(|e| StorageError::Corrupt(format!("stored record: {e}")))
 }
