@@ -136,7 +136,8 @@ pub async fn import(args: &ImportArgs, json: bool) -> anyhow::Result<()> {
         w.flush()?;
     }
     if json {
-        print_json(&json!({"event": "summary", "dry_run": args.dry_run, "totals": totals}));
+        // One line, like the "ack" events before it (JSON Lines).
+        println!("{}", json!({"event": "summary", "dry_run": args.dry_run, "totals": totals}));
     } else {
         println!(
             "{}: {} rows, {} stored, {} unchanged, {} rejected in {:.1}s ({:.0} rows/s){}",
