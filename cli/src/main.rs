@@ -31,6 +31,9 @@ struct Cli {
 enum Command {
     /// Start a three-bank consortium on this machine and walk through it.
     Demo(commands::demo::DemoArgs),
+    /// Benchmarks against real nodes on this machine.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Your node's status and whether it reaches each peer over mTLS.
     Status {
         #[command(flatten)]
@@ -75,6 +78,12 @@ enum Command {
     /// Node set-up and running.
     #[command(subcommand)]
     Node(NodeCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// End-to-end import throughput (durable acks) beside a raw sled baseline.
+    Import(commands::bench::ImportBenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,6 +154,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Node(NodeCommand::Init(args)) => commands::node::init(&args)?,
         Command::Pki(command) => pki::run(command)?,
         Command::Demo(args) => commands::demo::demo(&args).await?,
+        Command::Bench(BenchCommand::Import(args)) => commands::bench::import(&args).await?,
         Command::Records(RecordsCommand::Import(args)) => {
             commands::records::import(&args, json).await?
         }

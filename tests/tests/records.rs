@@ -20,13 +20,36 @@ fn admin_cli(c: &Consortium, node: &NodeProcess) -> Command {
 
 fn sample(c: &Consortium, borrowers: u64) -> std::path::PathBuf {
     let out = c.root().join("sample");
-    credshare(&["sample", "--institution", "BANK-A", "--borrowers", &borrowers.to_string(), "--seed", "3", "--out", out.to_str().unwrap()]).unwrap();
+    credshare(&[
+        "sample",
+        "--institution",
+        "BANK-A",
+        "--borrowers",
+        &borrowers.to_string(),
+        "--seed",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .unwrap();
     out
 }
 
-fn import_json(c: &Consortium, node: &NodeProcess, file: &Path, kind: &str) -> (Option<i32>, serde_json::Value) {
+fn import_json(
+    c: &Consortium,
+    node: &NodeProcess,
+    file: &Path,
+    kind: &str,
+) -> (Option<i32>, serde_json::Value) {
     let out = admin_cli(c, node)
-        .args(["--json", "records", "import", file.to_str().unwrap(), "--kind", kind])
+        .args([
+            "--json",
+            "records",
+            "import",
+            file.to_str().unwrap(),
+            "--kind",
+            kind,
+        ])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -34,7 +57,12 @@ fn import_json(c: &Consortium, node: &NodeProcess, file: &Path, kind: &str) -> (
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .find(|v| v["event"] == "summary")
-        .unwrap_or_else(|| panic!("no summary: {stdout} {}", String::from_utf8_lossy(&out.stderr)));
+        .unwrap_or_else(|| {
+            panic!(
+                "no summary: {stdout} {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
     (out.status.code(), summary["totals"].clone())
 }
 
@@ -66,7 +94,8 @@ fn find_ids_in(dir: &Path, ids: &HashSet<String>) -> Vec<String> {
             // Only runs of id characters can hold an id: check their windows.
             let mut run_start = 0;
             for i in 0..=bytes.len() {
-                let in_run = i < bytes.len() && (bytes[i].is_ascii_digit() || bytes[i].is_ascii_uppercase());
+                let in_run =
+                    i < bytes.len() && (bytes[i].is_ascii_digit() || bytes[i].is_ascii_uppercase());
                 if in_run {
                     continue;
                 }
@@ -104,19 +133,40 @@ fn hundred_thousand_rows_import_and_no_raw_id_is_stored_or_logged() {
     assert_eq!(totals["unchanged"], rows, "{totals}");
 
     // A borrower is visible through the CLI, hashed locally.
-    let first = csv::Reader::from_path(&credit).unwrap().records().next().unwrap().unwrap()[0].to_string();
-    let out = admin_cli(&c, &node).args(["--json", "borrower", "show", "--id", &first]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let first = csv::Reader::from_path(&credit)
+        .unwrap()
+        .records()
+        .next()
+        .unwrap()
+        .unwrap()[0]
+        .to_string();
+    let out = admin_cli(&c, &node)
+        .args(["--json", "borrower", "show", "--id", &first])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(!shown["credit"].as_array().unwrap().is_empty());
 
     let ids = raw_ids(&credit);
     assert!(ids.len() > 50_000);
     let leaks = find_ids_in(&node.data_dir, &ids);
-    assert!(leaks.is_empty(), "raw ids on disk: {:?}", &leaks[..leaks.len().min(5)]);
+    assert!(
+        leaks.is_empty(),
+        "raw ids on disk: {:?}",
+        &leaks[..leaks.len().min(5)]
+    );
     let log_dir = node.log_file.parent().unwrap();
     let leaks = find_ids_in(log_dir, &ids);
-    assert!(leaks.is_empty(), "raw ids in logs: {:?}", &leaks[..leaks.len().min(5)]);
+    assert!(
+        leaks.is_empty(),
+        "raw ids in logs: {:?}",
+        &leaks[..leaks.len().min(5)]
+    );
 }
 
 #[test]
@@ -142,10 +192,23 @@ fn bad_rows_are_rejected_with_row_and_field_and_change_nothing() {
     std::fs::write(&bad, lines.join("\n") + "\n").unwrap();
     let rejects = c.root().join("rejects.csv");
     let out = admin_cli(&c, &node)
-        .args(["records", "import", bad.to_str().unwrap(), "--kind", "credit", "--reject-file", rejects.to_str().unwrap()])
+        .args([
+            "records",
+            "import",
+            bad.to_str().unwrap(),
+            "--kind",
+            "credit",
+            "--reject-file",
+            rejects.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let got: Vec<(u64, String)> = csv::Reader::from_path(&rejects)
         .unwrap()
         .records()
@@ -175,7 +238,16 @@ fn kill_9_during_import_loses_no_acknowledged_row() {
     let s = sample(&c, 60_000);
     let credit = s.join("credit.csv");
     let mut child = admin_cli(&c, &node)
-        .args(["--json", "records", "import", credit.to_str().unwrap(), "--kind", "credit", "--rows-per-call", "5000"])
+        .args([
+            "--json",
+            "records",
+            "import",
+            credit.to_str().unwrap(),
+            "--kind",
+            "credit",
+            "--rows-per-call",
+            "5000",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -184,7 +256,9 @@ fn kill_9_during_import_loses_no_acknowledged_row() {
     let mut acked_through = 0u64;
     let mut killed = false;
     for line in BufReader::new(stdout).lines() {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(&line.unwrap()) else { continue };
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&line.unwrap()) else {
+            continue;
+        };
         if v["event"] == "ack" {
             acked_through = v["through_row"].as_u64().unwrap();
             if !killed && acked_through >= 15_000 {

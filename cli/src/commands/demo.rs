@@ -35,9 +35,9 @@ pub struct DemoArgs {
     pub seed: u64,
 }
 
-struct RunningNode {
-    institution: String,
-    child: Child,
+pub struct RunningNode {
+    pub institution: String,
+    pub child: Child,
     admin: String,
     tls: TlsMaterial,
     work: PathBuf,
@@ -158,6 +158,16 @@ async fn run_story(
 }
 
 async fn start_nodes(root: &Path, pki: &Path, secret: &Path) -> anyhow::Result<Vec<RunningNode>> {
+    start_nodes_for(root, pki, secret, &BANKS).await
+}
+
+/// Starts one node process per bank, each configured with the others as peers.
+pub async fn start_nodes_for(
+    root: &Path,
+    pki: &Path,
+    secret: &Path,
+    banks: &[&str],
+) -> anyhow::Result<Vec<RunningNode>> {
     let exe = std::env::current_exe().context("locating the credshare binary")?;
     let ports: Vec<u16> = BANKS
         .iter()
@@ -177,7 +187,7 @@ async fn start_nodes(root: &Path, pki: &Path, secret: &Path) -> anyhow::Result<V
             admin_listen: "127.0.0.1:0".parse()?,
             secret: Some(secret.to_path_buf()),
             crl: Vec::new(),
-            peers: BANKS
+            peers: banks
                 .iter()
                 .zip(&ports)
                 .filter(|(b, _)| *b != bank)
@@ -232,7 +242,7 @@ fn wait_ready(ready: &Path, work: &Path) -> anyhow::Result<String> {
     )
 }
 
-async fn channel(n: &RunningNode) -> anyhow::Result<tonic::transport::Channel> {
+pub async fn channel(n: &RunningNode) -> anyhow::Result<tonic::transport::Channel> {
     Ok(credshare_node::tls::connect_channel(
         n.tls.client_config()?,
         &n.admin,
@@ -249,7 +259,7 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
-fn stop(child: &mut Child) -> anyhow::Result<String> {
+pub fn stop(child: &mut Child) -> anyhow::Result<String> {
     Command::new("kill")
         .arg("-TERM")
         .arg(child.id().to_string())

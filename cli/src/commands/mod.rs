@@ -1,5 +1,6 @@
 //! One module per command group.
 
+pub mod bench;
 pub mod demo;
 pub mod node;
 pub mod records;

@@ -56,6 +56,9 @@ pub struct ImportTotals {
     pub rejected: u64,
     pub seconds: f64,
     pub rows_per_second: f64,
+    /// Milliseconds from sending each call to its acknowledgement.
+    #[serde(skip)]
+    pub call_latencies_ms: Vec<f64>,
 }
 
 pub struct Rejects {
@@ -137,7 +140,10 @@ pub async fn import(args: &ImportArgs, json: bool) -> anyhow::Result<()> {
     }
     if json {
         // One line, like the "ack" events before it (JSON Lines).
-        println!("{}", json!({"event": "summary", "dry_run": args.dry_run, "totals": totals}));
+        println!(
+            "{}",
+            json!({"event": "summary", "dry_run": args.dry_run, "totals": totals})
+        );
     } else {
         println!(
             "{}: {} rows, {} stored, {} unchanged, {} rejected in {:.1}s ({:.0} rows/s){}",
@@ -206,6 +212,7 @@ pub async fn run_import(
             if !chunk.is_empty() {
                 let mut client = client.clone();
                 in_flight.push_back(async move {
+                    let sent = Instant::now();
                     let n = chunk.len() as u64;
                     let messages: Vec<pb::ImportRecordsRequest> = chunk
                         .chunks(ROWS_PER_MESSAGE)
@@ -214,13 +221,14 @@ pub async fn run_import(
                         })
                         .collect();
                     let response = client.import_records(tokio_stream::iter(messages)).await;
-                    (n, last_row, response)
+                    (n, last_row, response, sent.elapsed().as_secs_f64() * 1000.0)
                 });
             }
             while in_flight.len() >= CALLS_IN_FLIGHT || (done && !in_flight.is_empty()) {
-                let Some((n, through_row, response)) = in_flight.next().await else {
+                let Some((n, through_row, response, latency_ms)) = in_flight.next().await else {
                     break;
                 };
+                totals.call_latencies_ms.push(latency_ms);
                 let response = response?.into_inner();
                 totals.stored += response.stored;
                 totals.unchanged += response.unchanged;
