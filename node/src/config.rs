@@ -393,10 +393,10 @@ fn apply_env_overrides(
         let Some(path) = var.strip_prefix(ENV_PREFIX) else {
             continue;
         };
-        if NOT_CONFIG_KEYS.contains(&path) {
+        let keys: Vec<String> = path.split("__").map(|k| k.to_ascii_lowercase()).collect();
+        if !CONFIG_SECTIONS.contains(&keys[0].as_str()) {
             continue;
         }
-        let keys: Vec<String> = path.split("__").map(|k| k.to_ascii_lowercase()).collect();
         if keys.iter().any(String::is_empty) {
             return Err(ConfigError::Env {
                 var,

@@ -58,6 +58,8 @@ fn env_overrides_apply_by_path() {
         ("CREDSHARE_STORAGE__CACHE_CAPACITY_MB".into(), "64".into()),
         ("CREDSHARE_LOG__FORMAT".into(), "json".into()),
         ("CREDSHARE_CONFIG".into(), "ignored".into()),
+        ("CREDSHARE_CERTS".into(), "ignored".into()),
+        ("CREDSHARE_PEER_SERVICE_HOST".into(), "ignored".into()),
         ("OTHER".into(), "ignored".into()),
     ];
     let c = NodeConfig::from_toml(&sample(dir.path()), "t", env).unwrap();
