@@ -17,15 +17,20 @@ use crate::pki::InstitutionId;
 /// Prefix of every environment override.
 pub const ENV_PREFIX: &str = "CREDSHARE_";
 
-/// Environment variables that are not config keys (used by the CLI).
-const NOT_CONFIG_KEYS: &[&str] = &[
-    "CONFIG",
-    "PROFILE",
-    "ADMIN_ADDR",
-    "CERT",
-    "KEY",
-    "CA",
-    "LOG",
+/// Top-level keys an environment override may address. Other `CREDSHARE_*`
+/// variables (the CLI's, Kubernetes service links) are not config keys.
+const CONFIG_SECTIONS: &[&str] = &[
+    "institution",
+    "data_dir",
+    "consortium_secret_file",
+    "listen",
+    "tls",
+    "signer",
+    "log",
+    "storage",
+    "limits",
+    "policy",
+    "visits",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

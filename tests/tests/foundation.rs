@@ -1,5 +1,7 @@
 //! Foundation: mTLS, roles and configuration, against real node processes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use credshare_e2e::{Consortium, NodeProcess, NodeSpec, channel, credshare, start_federation};
 use credshare_node::tls::TlsMaterial;
 use credshare_proto::v1 as pb;

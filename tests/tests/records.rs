@@ -1,6 +1,8 @@
 //! Signed records through real nodes: import, validation, durability across
 //! `kill -9`, and no raw identifier on disk or in logs.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
