@@ -1,1 +1,4 @@
 //! domain (filled in below).
+
+pub mod consent;
+pub mod indicators;
