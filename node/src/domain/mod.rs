@@ -2,3 +2,5 @@
 
 pub mod consent;
 pub mod indicators;
+pub mod assessment;
+pub mod visits;
