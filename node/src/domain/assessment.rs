@@ -1,0 +1,308 @@
+//! The cross-institution assessment: merges what every institution reported
+//! about one borrower into one screen for a post-loan officer (DOMAIN:
+//! assessment), with a level and every reason that raised it.
+//!
+//! Only contributions with status `ANSWERED` enter the figures; every
+//! contribution, answered or not, is listed in `peers`, and any that did not
+//! answer makes the assessment incomplete — and says so in the reasons.
+//!
+//! Amounts in different currencies are never added together: there is no
+//! agreed exchange rate, so totals are per currency, and the share of debt
+//! more than 90 days overdue is computed per currency and the largest share
+//! is reported (see [`assess`]).
+
+use std::collections::BTreeMap;
+
+use credshare_proto::v1 as pb;
+use time::Date;
+
+use self::level::{completeness_finding, level_name};
+use super::indicators::{is_recent, known_risk_class, parse_iso_date};
+
+/// More than this share of outstanding debt (basis points) over 90 days
+/// overdue means every lender should treat the borrower as non-performing.
+pub const NON_PERFORMING_SHARE_BP: u32 = 2_000;
+/// Overdue beyond this many days raises the level to ORANGE.
+pub const ORANGE_OVERDUE_DAYS: u32 = 60;
+/// Overdue beyond this technical grace (days) raises the level to YELLOW.
+pub const YELLOW_OVERDUE_DAYS: u32 = 7;
+/// This many distinct recent warning signals raise the level to ORANGE.
+pub const ORANGE_DISTINCT_SIGNALS: usize = 3;
+/// Borrowing from this many institutions raises the level to YELLOW.
+pub const MULTI_LENDER_COUNT: u32 = 4;
+/// Signals that alone make an assessment RED.
+pub const RED_SIGNALS: [pb::WarningSignal; 2] = [
+    pb::WarningSignal::FundDiversion,
+    pb::WarningSignal::StopProduction,
+];
+
+/// What one institution contributed: this node's own data (`local`) or a
+/// peer's verified answer, or why there is none.
+#[derive(Debug, Clone)]
+pub struct Contribution {
+    pub institution: String,
+    pub local: bool,
+    pub status: pb::PeerStatus,
+    /// Set when `status` is `DENIED`.
+    pub denial_reason: pb::DenialReason,
+    /// Human-readable detail of a failure; shown in `peers`, not in reasons.
+    pub detail: String,
+    pub latency_ms: u32,
+    pub indicators: Option<pb::BorrowerIndicators>,
+    pub receipt: Option<pb::Receipt>,
+}
+
+impl Contribution {
+    /// An institution that answered with `indicators`.
+    pub fn answered(
+        institution: impl Into<String>,
+        local: bool,
+        indicators: pb::BorrowerIndicators,
+        receipt: Option<pb::Receipt>,
+        latency_ms: u32,
+    ) -> Self {
+        Self {
+            institution: institution.into(),
+            local,
+            status: pb::PeerStatus::Answered,
+            denial_reason: pb::DenialReason::Unspecified,
+            detail: String::new(),
+            latency_ms,
+            indicators: Some(indicators),
+            receipt,
+        }
+    }
+
+    /// A peer that did not answer (`status` other than `ANSWERED`).
+    pub fn failed(
+        institution: impl Into<String>,
+        status: pb::PeerStatus,
+        denial_reason: pb::DenialReason,
+        detail: impl Into<String>,
+        latency_ms: u32,
+    ) -> Self {
+        Self {
+            institution: institution.into(),
+            local: false,
+            status,
+            denial_reason,
+            detail: detail.into(),
+            latency_ms,
+            indicators: None,
+            receipt: None,
+        }
+    }
+}
+
+/// Merges `contributions` into an assessment of `borrower_key`.
+///
+/// * `lender_count`: answering institutions with at least one facility.
+/// * `exposures`: per-currency sums (saturating; negative amounts from a
+///   peer count as 0), sorted by currency.
+/// * `worst_risk_class` and every institution that reported it.
+/// * `over_90_days_share_bp`: for each currency, outstanding more than 90
+///   days overdue / outstanding, in basis points rounded down; the largest
+///   over all currencies. With one currency that is simply its share; with
+///   several, the worst book is reported rather than a sum that would need
+///   exchange rates (conservative for early warning).
+/// * `recent_signals`: signals within 180 days of `today`, with the
+///   observing institution, newest first.
+/// * `complete`: every contribution answered (and there was at least one).
+///
+/// `peers` lists the local contribution first, then peers by institution.
+pub fn assess(
+    borrower_key: &[u8],
+    mut contributions: Vec<Contribution>,
+    now_ms: i64,
+    today: Date,
+) -> pb::Assessment {
+    contributions.sort_by(|a, b| {
+        b.local
+            .cmp(&a.local)
+            .then_with(|| a.institution.cmp(&b.institution))
+    });
+    let merged = Merged::new(&contributions, today);
+    let mut findings = merged.findings();
+    findings.extend(completeness_finding(&contributions));
+    // Most severe first; within a level, in rule order.
+    findings.sort_by_key(|(level, _)| std::cmp::Reverse(*level));
+    let level = findings
+        .first()
+        .map_or(pb::AssessmentLevel::Green, |(level, _)| *level);
+    pb::Assessment {
+        borrower_key: borrower_key.to_vec(),
+        assessed_at_ms: now_ms,
+        lender_count: merged.lender_count,
+        over_90_days_share_bp: merged.shares.iter().map(|s| s.bp).max().unwrap_or(0),
+        worst_risk_class: merged.worst_risk_class() as i32,
+        worst_risk_reported_by: merged.worst_reported_by(),
+        max_overdue_days: merged.max_overdue_days,
+        level: level as i32,
+        reasons: findings
+            .into_iter()
+            .map(|(level, text)| format!("{}: {text}", level_name(level)))
+            .collect(),
+        complete: !contributions.is_empty()
+            && contributions
+                .iter()
+                .all(|c| c.status == pb::PeerStatus::Answered),
+        exposures: merged.exposures,
+        recent_signals: merged.signals,
+        last_visits: merged.last_visits,
+        peers: contributions.into_iter().map(peer_outcome).collect(),
+    }
+}
+
+fn peer_outcome(c: Contribution) -> pb::PeerOutcome {
+    pb::PeerOutcome {
+        institution_id: c.institution,
+        status: c.status as i32,
+        denial_reason: c.denial_reason as i32,
+        detail: c.detail,
+        latency_ms: c.latency_ms,
+        local: c.local,
+        indicators: c.indicators,
+        receipt: c.receipt,
+    }
+}
+
+/// The share of one currency's outstanding debt more than 90 days overdue.
+#[derive(Debug)]
+struct CurrencyShare {
+    currency: String,
+    bp: u32,
+}
+
+/// Figures merged over the answering institutions.
+#[derive(Debug, Default)]
+struct Merged {
+    lender_count: u32,
+    exposures: Vec<pb::CurrencyExposure>,
+    shares: Vec<CurrencyShare>,
+    /// Each answering institution's worst class, when it reported one.
+    classes: Vec<(String, pb::RiskClass)>,
+    max_overdue_days: u32,
+    signals: Vec<pb::SignalObservation>,
+    last_visits: Vec<pb::LastVisit>,
+}
+
+impl Merged {
+    fn new(contributions: &[Contribution], today: Date) -> Self {
+        let mut merged = Merged::default();
+        let mut exposures: BTreeMap<String, pb::CurrencyExposure> = BTreeMap::new();
+        let answered = contributions
+            .iter()
+            .filter(|c| c.status == pb::PeerStatus::Answered)
+            .filter_map(|c| Some((c.institution.as_str(), c.indicators.as_ref()?)));
+        for (institution, ind) in answered {
+            if ind.facility_count > 0 {
+                merged.lender_count += 1;
+            }
+            for exposure in &ind.exposures {
+                add_exposure(&mut exposures, exposure);
+            }
+            if let Some(class) = known_risk_class(ind.worst_risk_class) {
+                merged.classes.push((institution.to_owned(), class));
+            }
+            merged.max_overdue_days = merged.max_overdue_days.max(ind.max_overdue_days);
+            merged
+                .signals
+                .extend(recent_observations(institution, ind, today));
+            if let Some(date) = parse_iso_date(&ind.last_visit_date) {
+                merged.last_visits.push(pb::LastVisit {
+                    institution_id: institution.to_owned(),
+                    visit_date: date.to_string(),
+                });
+            }
+        }
+        merged.signals.sort_by(|a, b| {
+            (b.visit_date.cmp(&a.visit_date))
+                .then(a.signal.cmp(&b.signal))
+                .then_with(|| a.institution_id.cmp(&b.institution_id))
+        });
+        merged.signals.dedup();
+        merged.exposures = exposures.into_values().collect();
+        merged.shares = merged.exposures.iter().map(currency_share).collect();
+        merged
+    }
+
+    fn worst_risk_class(&self) -> pb::RiskClass {
+        self.classes
+            .iter()
+            .map(|(_, class)| *class)
+            .max()
+            .unwrap_or(pb::RiskClass::Unspecified)
+    }
+
+    fn worst_reported_by(&self) -> Vec<String> {
+        self.reported_by(self.worst_risk_class())
+    }
+
+    fn reported_by(&self, class: pb::RiskClass) -> Vec<String> {
+        let mut who: Vec<String> = self
+            .classes
+            .iter()
+            .filter(|(_, c)| *c == class)
+            .map(|(institution, _)| institution.clone())
+            .collect();
+        who.sort();
+        who.dedup();
+        who
+    }
+}
+
+fn add_exposure(totals: &mut BTreeMap<String, pb::CurrencyExposure>, e: &pb::CurrencyExposure) {
+    let total = totals
+        .entry(e.currency.clone())
+        .or_insert_with(|| pb::CurrencyExposure {
+            currency: e.currency.clone(),
+            ..Default::default()
+        });
+    total.contract_amount = total
+        .contract_amount
+        .saturating_add(e.contract_amount.max(0));
+    total.outstanding_balance =
+        (total.outstanding_balance).saturating_add(e.outstanding_balance.max(0));
+    total.outstanding_over_90_days =
+        (total.outstanding_over_90_days).saturating_add(e.outstanding_over_90_days.max(0));
+}
+
+/// Basis points rounded down, capped at 100% (a peer could report more
+/// overdue than outstanding).
+fn currency_share(e: &pb::CurrencyExposure) -> CurrencyShare {
+    let bp = if e.outstanding_balance <= 0 {
+        0
+    } else {
+        let over = i128::from(e.outstanding_over_90_days.clamp(0, e.outstanding_balance));
+        u32::try_from(over * 10_000 / i128::from(e.outstanding_balance)).unwrap_or(10_000)
+    };
+    CurrencyShare {
+        currency: e.currency.clone(),
+        bp,
+    }
+}
+
+/// A peer's recent signals, re-checked against our own `today` (a peer's
+/// clock or window may differ), with the observing institution filled in.
+fn recent_observations<'a>(
+    institution: &'a str,
+    ind: &'a pb::BorrowerIndicators,
+    today: Date,
+) -> impl Iterator<Item = pb::SignalObservation> + 'a {
+    ind.recent_signals.iter().filter_map(move |s| {
+        let date = parse_iso_date(&s.visit_date).filter(|d| is_recent(*d, today))?;
+        match pb::WarningSignal::try_from(s.signal) {
+            Ok(pb::WarningSignal::Unspecified) | Err(_) => None,
+            Ok(signal) => Some(pb::SignalObservation {
+                signal: signal as i32,
+                visit_date: date.to_string(),
+                institution_id: institution.to_owned(),
+            }),
+        }
+    })
+}
+
+mod level;
+
+#[cfg(test)]
+mod tests;
