@@ -75,6 +75,16 @@ enum Command {
     /// One borrower's records at your node.
     #[command(subcommand)]
     Borrower(BorrowerCommand),
+    /// Borrower consents held by your institution.
+    #[command(subcommand)]
+    Consent(commands::consent::ConsentCommand),
+    /// Verified cross-institution assessment of a borrower, with warning signals.
+    Assess(commands::assess::AssessArgs),
+    /// Who asked your node about a borrower, when and why (from the query log).
+    History(commands::assess::HistoryArgs),
+    /// Post-loan visits.
+    #[command(subcommand)]
+    Visits(VisitsCommand),
     /// Node set-up and running.
     #[command(subcommand)]
     Node(NodeCommand),
@@ -84,6 +94,12 @@ enum Command {
 enum BenchCommand {
     /// End-to-end import throughput (durable acks) beside a raw sled baseline.
     Import(commands::bench::ImportBenchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum VisitsCommand {
+    /// Facilities due or overdue a visit, by the configured schedule.
+    Due(commands::assess::DueArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -154,6 +170,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Node(NodeCommand::Init(args)) => commands::node::init(&args)?,
         Command::Pki(command) => pki::run(command)?,
         Command::Demo(args) => commands::demo::demo(&args).await?,
+        Command::Consent(command) => commands::consent::run(command, json).await?,
+        Command::Assess(args) => commands::assess::assess(&args, json).await?,
+        Command::History(args) => commands::assess::history(&args, json).await?,
+        Command::Visits(VisitsCommand::Due(args)) => commands::assess::due(&args, json).await?,
         Command::Bench(BenchCommand::Import(args)) => commands::bench::import(&args).await?,
         Command::Records(RecordsCommand::Import(args)) => {
             commands::records::import(&args, json).await?

@@ -151,6 +151,10 @@ pub struct LimitsConfig {
     pub max_concurrent_streams: u32,
     /// Seconds an in-flight call may take to drain at shutdown.
     pub shutdown_grace_seconds: u64,
+    /// Interval between delivery attempts of pending revocations, ms.
+    pub outbox_retry_ms: u64,
+    /// Deadline of one peer's answer during an assessment, ms.
+    pub peer_deadline_ms: u64,
 }
 
 impl Default for LimitsConfig {
@@ -160,6 +164,8 @@ impl Default for LimitsConfig {
             max_import_rows_per_message: 1000,
             max_concurrent_streams: 256,
             shutdown_grace_seconds: 10,
+            outbox_retry_ms: 5_000,
+            peer_deadline_ms: 3_000,
         }
     }
 }
@@ -339,6 +345,20 @@ impl NodeConfig {
                 "limits.max_import_rows_per_message",
                 "must be 1..=10000",
             ));
+        }
+        if !(50..=3_600_000).contains(&self.limits.outbox_retry_ms) {
+            return Err(invalid("limits.outbox_retry_ms", "must be 50..=3600000"));
+        }
+        if !(10..=60_000).contains(&self.limits.peer_deadline_ms) {
+            return Err(invalid("limits.peer_deadline_ms", "must be 10..=60000"));
+        }
+        for (i, p) in self.policy.allowed_purposes.iter().enumerate() {
+            if crate::domain::consent::parse_purpose(p).is_none() {
+                return Err(invalid(
+                    &format!("policy.allowed_purposes[{i}]"),
+                    format!("{p:?} is not a purpose (POST_LOAN_MANAGEMENT, CREDIT_APPROVAL, GUARANTEE_REVIEW)"),
+                ));
+            }
         }
         if self.policy.max_validity_days == 0 {
             return Err(invalid("policy.max_validity_days", "must be at least 1"));

@@ -21,13 +21,17 @@
 
 pub mod audit;
 pub mod config;
+pub mod consents;
 pub mod domain;
+pub mod error;
 pub mod federation;
 pub mod grpc;
 pub mod ingest;
 pub mod launch;
 pub mod node;
 pub mod pki;
+pub mod query;
+pub mod reports;
 pub mod server;
 pub mod signing;
 pub mod storage;

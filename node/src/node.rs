@@ -24,6 +24,8 @@ pub struct Node {
     pub federation: Federation,
     /// Where the node actually listens.
     pub addrs: BoundAddrs,
+    pub(crate) grants: crate::query::GrantCache,
+    pub(crate) limiter: crate::query::RateLimiter,
     started: Instant,
 }
 
@@ -57,6 +59,8 @@ impl Node {
             verifier: parts.verifier,
             federation: parts.federation,
             addrs: parts.addrs,
+            grants: Default::default(),
+            limiter: Default::default(),
             started: Instant::now(),
         }
     }

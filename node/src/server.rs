@@ -119,6 +119,11 @@ pub async fn serve(
         Listener::Admin,
         listeners.admin,
         server_tls,
+        stop_rx.clone(),
+    );
+    crate::consents::spawn_outbox_task(
+        node.clone(),
+        Duration::from_millis(config.limits.outbox_retry_ms),
         stop_rx,
     );
     let peer = tokio::spawn(peer);

@@ -1,6 +1,8 @@
 //! One module per command group.
 
+pub mod assess;
 pub mod bench;
+pub mod consent;
 pub mod demo;
 pub mod node;
 pub mod records;

@@ -2,6 +2,8 @@
 //! lazily with this node's `node` certificate and check that the server is
 //! exactly the configured institution's node.
 
+mod query;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -8,7 +8,6 @@ use tonic::{Request, Response, Status, Streaming};
 
 use futures::StreamExt;
 
-use super::not_yet;
 use crate::ingest::IngestSummary;
 use crate::node::Node;
 use crate::storage::WriteResult;
@@ -147,44 +146,57 @@ impl pb::admin_service_server::AdminService for AdminApi {
 
     async fn issue_consent(
         &self,
-        _request: Request<pb::IssueConsentRequest>,
+        request: Request<pb::IssueConsentRequest>,
     ) -> Result<Response<pb::IssueConsentResponse>, Status> {
-        Err(not_yet("IssueConsent", "consent management"))
+        let (consent_id, grant) = self.node.issue_consent(request.into_inner()).await?;
+        Ok(Response::new(pb::IssueConsentResponse {
+            consent_id,
+            grant: Some(grant),
+        }))
     }
 
     async fn revoke_consent(
         &self,
-        _request: Request<pb::RevokeConsentRequest>,
+        request: Request<pb::RevokeConsentRequest>,
     ) -> Result<Response<pb::RevokeConsentResponse>, Status> {
-        Err(not_yet("RevokeConsent", "consent management"))
+        let req = request.into_inner();
+        Ok(Response::new(self.node.revoke_consent(&req.consent_id, &req.reason).await?))
     }
 
     async fn list_consents(
         &self,
-        _request: Request<pb::ListConsentsRequest>,
+        request: Request<pb::ListConsentsRequest>,
     ) -> Result<Response<pb::ListConsentsResponse>, Status> {
-        Err(not_yet("ListConsents", "consent management"))
+        let req = request.into_inner();
+        let borrower = if req.borrower_key.is_empty() {
+            None
+        } else {
+            Some(borrower_key(&req.borrower_key)?)
+        };
+        let consents = self.node.list_consents(borrower, req.include_inactive).await?;
+        Ok(Response::new(pb::ListConsentsResponse { consents }))
     }
 
-    async fn assess(
-        &self,
-        _request: Request<pb::AssessRequest>,
-    ) -> Result<Response<pb::Assessment>, Status> {
-        Err(not_yet("Assess", "cross-institution assessment"))
+    #[tracing::instrument(skip_all)]
+    async fn assess(&self, request: Request<pb::AssessRequest>) -> Result<Response<pb::Assessment>, Status> {
+        Ok(Response::new(self.node.assess(request.into_inner()).await?))
     }
 
     async fn due_visits(
         &self,
-        _request: Request<pb::DueVisitsRequest>,
+        request: Request<pb::DueVisitsRequest>,
     ) -> Result<Response<pb::DueVisitsResponse>, Status> {
-        Err(not_yet("DueVisits", "the post-loan visit schedule"))
+        let visits = self.node.due_visits(request.into_inner()).await?;
+        Ok(Response::new(pb::DueVisitsResponse { visits }))
     }
 
     async fn query_history(
         &self,
-        _request: Request<pb::QueryHistoryRequest>,
+        request: Request<pb::QueryHistoryRequest>,
     ) -> Result<Response<pb::QueryHistoryResponse>, Status> {
-        Err(not_yet("QueryHistory", "the query log"))
+        let key = borrower_key(&request.into_inner().borrower_key)?;
+        let items = self.node.query_history(key).await?;
+        Ok(Response::new(pb::QueryHistoryResponse { items }))
     }
 
     #[tracing::instrument(skip_all)]
@@ -207,8 +219,8 @@ impl pb::admin_service_server::AdminService for AdminApi {
             uptime_seconds: node.uptime_seconds(),
             peer_institutions: node.peer_institutions(),
             record_count: figures.record_versions,
-            borrower_count: 0,
-            consent_count: 0,
+            borrower_count: figures.borrowers,
+            consent_count: figures.consents,
             log_size: figures.log_size,
             store_bytes: figures.bytes_on_disk,
             data_dir: node.config.data_dir.display().to_string(),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use credshare_proto::v1 as pb;
 use tonic::{Request, Response, Status};
 
-use super::not_yet;
+use super::auth;
 use crate::node::Node;
 
 #[derive(Debug, Clone)]
@@ -21,21 +21,28 @@ impl PeerApi {
 
 #[tonic::async_trait]
 impl pb::peer_service_server::PeerService for PeerApi {
+    #[tracing::instrument(skip_all)]
     async fn query_borrower(
         &self,
-        _request: Request<pb::QueryBorrowerRequest>,
+        request: Request<pb::QueryBorrowerRequest>,
     ) -> Result<Response<pb::QueryBorrowerResponse>, Status> {
-        Err(not_yet(
-            "QueryBorrower",
-            "consented peer queries and the query log",
-        ))
+        let requester = auth::caller(&request)?.identity.institution.clone();
+        let answer = self.node.answer_query(&requester, request.into_inner()).await?;
+        Ok(Response::new(answer))
     }
 
+    #[tracing::instrument(skip_all)]
     async fn notify_revocation(
         &self,
-        _request: Request<pb::NotifyRevocationRequest>,
+        request: Request<pb::NotifyRevocationRequest>,
     ) -> Result<Response<pb::NotifyRevocationResponse>, Status> {
-        Err(not_yet("NotifyRevocation", "consent revocation"))
+        let from = auth::caller(&request)?.identity.institution.clone();
+        let envelope = request
+            .into_inner()
+            .revocation
+            .ok_or_else(|| Status::invalid_argument("revocation: missing"))?;
+        let newly_recorded = self.node.receive_revocation(envelope, &from).await?;
+        Ok(Response::new(pb::NotifyRevocationResponse { newly_recorded }))
     }
 
     #[tracing::instrument(skip_all)]
@@ -43,7 +50,7 @@ impl pb::peer_service_server::PeerService for PeerApi {
         &self,
         request: Request<pb::GetNodeInfoRequest>,
     ) -> Result<Response<pb::NodeInfo>, Status> {
-        let caller = super::auth::caller(&request)?;
+        let caller = auth::caller(&request)?;
         tracing::debug!(caller = %caller.identity, "get_node_info");
         let node = &self.node;
         let store = node.store.clone();
@@ -57,7 +64,7 @@ impl pb::peer_service_server::PeerService for PeerApi {
             peer_institutions: node.peer_institutions(),
             log_origin: node.config.log_origin(),
             log_size,
-            signer_certificate: Vec::new(),
+            signer_certificate: node.signer.certificate_der().to_vec(),
         }))
     }
 }

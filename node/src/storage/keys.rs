@@ -55,3 +55,25 @@ pub fn query_index_key(borrower_key: &[u8; 32], leaf: u64) -> Vec<u8> {
     k.extend_from_slice(&leaf.to_be_bytes());
     k
 }
+
+/// Consent grants issued by this node: `G` ‖ consent id.
+pub const GRANT: u8 = b'G';
+/// Revocations (issued or received): `V` ‖ grantee ‖ 0x00 ‖ consent id.
+pub const REVOCATION: u8 = b'V';
+/// Revocation outbox: `O` ‖ peer ‖ 0x00 ‖ consent id.
+pub const OUTBOX: u8 = b'O';
+
+pub fn named(prefix: u8, name: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + name.len());
+    k.push(prefix);
+    k.extend_from_slice(name.as_bytes());
+    k
+}
+
+/// `prefix` ‖ a ‖ 0x00 ‖ b.
+pub fn pair(prefix: u8, a: &str, b: &str) -> Vec<u8> {
+    let mut k = named(prefix, a);
+    k.push(0);
+    k.extend_from_slice(b.as_bytes());
+    k
+}

@@ -13,14 +13,14 @@
 //! | `H` | level (u8) ‖ index (u64 BE) | complete-subtree hash |
 //! | `C` | tree size (u64 BE) | signed checkpoint note |
 //! | `Q` | borrower key ‖ leaf index (u64 BE) | (empty) peer-query index |
-//! | `G` | consent id | consent record |
-//! | `V` | consent id | revocation envelope |
-//! | `O` | peer ‖ 0x00 ‖ consent id | outbox item |
-//! | `M` | name | metadata |
+//! | `G` | consent id | grant envelope issued by this node |
+//! | `V` | grantee ‖ 0x00 ‖ consent id | revocation envelope (issued or received) |
+//! | `O` | peer ‖ 0x00 ‖ consent id | revocation envelope still to deliver |
 
 use std::path::{Path, PathBuf};
 
 pub mod commit;
+pub mod consents;
 pub mod durability;
 mod keys;
 pub mod log;
@@ -72,6 +72,8 @@ impl std::fmt::Debug for Store {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StoreFigures {
     pub record_versions: u64,
+    pub borrowers: u64,
+    pub consents: u64,
     pub log_size: u64,
     pub bytes_on_disk: u64,
 }
@@ -117,6 +119,8 @@ impl Store {
     pub fn figures(&self) -> Result<StoreFigures, StorageError> {
         Ok(StoreFigures {
             record_versions: self.tree.scan_prefix(b"R").count() as u64,
+            borrowers: self.borrower_count()?,
+            consents: self.grant_count() as u64,
             log_size: self.log_size()?,
             bytes_on_disk: self.db.size_on_disk()?,
         })

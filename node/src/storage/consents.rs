@@ -1,0 +1,90 @@
+//! Consent state: grants this node issued (as grantee), revocations it issued
+//! or received (as holder), and the outbox of revocations still to deliver.
+//! Writes go through the group commit (see [`super::commit`]); these are the
+//! keys and the reads.
+
+use credshare_proto::v1 as pb;
+use prost::Message;
+
+use super::keys;
+use super::{StorageError, Store};
+
+/// A revocation waiting for one peer's acknowledgement.
+#[derive(Debug, Clone)]
+pub struct OutboxItem {
+    pub peer: String,
+    pub consent_id: String,
+    pub key: Vec<u8>,
+    pub revocation: pb::SignedEnvelope,
+}
+
+/// Key of a grant this node issued.
+pub fn grant_key(consent_id: &str) -> Vec<u8> {
+    keys::named(keys::GRANT, consent_id)
+}
+
+/// Key of a revocation of `grantee`'s consent `consent_id`.
+pub fn revocation_key(grantee: &str, consent_id: &str) -> Vec<u8> {
+    keys::pair(keys::REVOCATION, grantee, consent_id)
+}
+
+/// Key of an outbox item.
+pub fn outbox_key(peer: &str, consent_id: &str) -> Vec<u8> {
+    keys::pair(keys::OUTBOX, peer, consent_id)
+}
+
+fn decode_envelope(bytes: &[u8]) -> Result<pb::SignedEnvelope, StorageError> {
+    pb::SignedEnvelope::decode(bytes).map_err(|e| StorageError::Corrupt(format!("stored envelope: {e}")))
+}
+
+impl Store {
+    /// The grant envelope this node issued under `consent_id`.
+    pub fn grant(&self, consent_id: &str) -> Result<Option<pb::SignedEnvelope>, StorageError> {
+        self.tree
+            .get(grant_key(consent_id))?
+            .map(|v| decode_envelope(&v))
+            .transpose()
+    }
+
+    /// Every grant this node issued, in consent-id order.
+    pub fn grants(&self) -> Result<Vec<(String, pb::SignedEnvelope)>, StorageError> {
+        self.tree
+            .scan_prefix([keys::GRANT])
+            .map(|item| {
+                let (k, v) = item?;
+                Ok((String::from_utf8_lossy(&k[1..]).into_owned(), decode_envelope(&v)?))
+            })
+            .collect()
+    }
+
+    /// Whether `grantee`'s consent `consent_id` is revoked.
+    pub fn is_revoked(&self, grantee: &str, consent_id: &str) -> Result<bool, StorageError> {
+        Ok(self.tree.contains_key(revocation_key(grantee, consent_id))?)
+    }
+
+    /// Revocations still to deliver.
+    pub fn outbox(&self) -> Result<Vec<OutboxItem>, StorageError> {
+        self.tree
+            .scan_prefix([keys::OUTBOX])
+            .map(|item| {
+                let (k, v) = item?;
+                let rest = &k[1..];
+                let split = rest
+                    .iter()
+                    .position(|b| *b == 0)
+                    .ok_or_else(|| StorageError::Corrupt("outbox key without separator".into()))?;
+                Ok(OutboxItem {
+                    peer: String::from_utf8_lossy(&rest[..split]).into_owned(),
+                    consent_id: String::from_utf8_lossy(&rest[split + 1..]).into_owned(),
+                    key: k.to_vec(),
+                    revocation: decode_envelope(&v)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Number of grants issued (for Status).
+    pub fn grant_count(&self) -> usize {
+        self.tree.scan_prefix([keys::GRANT]).count()
+    }
+}
