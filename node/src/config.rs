@@ -356,7 +356,9 @@ impl NodeConfig {
             if crate::domain::consent::parse_purpose(p).is_none() {
                 return Err(invalid(
                     &format!("policy.allowed_purposes[{i}]"),
-                    format!("{p:?} is not a purpose (POST_LOAN_MANAGEMENT, CREDIT_APPROVAL, GUARANTEE_REVIEW)"),
+                    format!(
+                        "{p:?} is not a purpose (POST_LOAN_MANAGEMENT, CREDIT_APPROVAL, GUARANTEE_REVIEW)"
+                    ),
                 ));
             }
         }

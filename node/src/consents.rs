@@ -22,10 +22,19 @@ use crate::storage::{CommitRequest, LogAppend};
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(3);
 
 fn sha256(bytes: &[u8]) -> Vec<u8> {
-    ring::digest::digest(&ring::digest::SHA256, bytes).as_ref().to_vec()
+    ring::digest::digest(&ring::digest::SHA256, bytes)
+        .as_ref()
+        .to_vec()
 }
 
-fn consent_entry(action: pb::ConsentAction, grant_id: &str, borrower: &[u8], grantee: &str, env: &[u8], from: &str) -> LogAppend {
+fn consent_entry(
+    action: pb::ConsentAction,
+    grant_id: &str,
+    borrower: &[u8],
+    grantee: &str,
+    env: &[u8],
+    from: &str,
+) -> LogAppend {
     LogAppend {
         entry: pb::LogEntry {
             time_ms: now_ms(),
@@ -44,7 +53,10 @@ fn consent_entry(action: pb::ConsentAction, grant_id: &str, borrower: &[u8], gra
 
 impl Node {
     /// Signs, stores and logs a new grant for this institution.
-    pub async fn issue_consent(&self, req: pb::IssueConsentRequest) -> Result<(String, pb::SignedEnvelope), NodeError> {
+    pub async fn issue_consent(
+        &self,
+        req: pb::IssueConsentRequest,
+    ) -> Result<(String, pb::SignedEnvelope), NodeError> {
         let now = now_ms();
         let random: [u8; 8] = ring::rand::generate(&ring::rand::SystemRandom::new())
             .map(|r: ring::rand::Random<[u8; 8]>| r.expose())
@@ -55,14 +67,20 @@ impl Node {
             grantee_institution: self.institution().to_string(),
             purposes: req.purposes,
             scope: req.scope,
-            not_before_ms: if req.not_before_ms == 0 { now } else { req.not_before_ms },
+            not_before_ms: if req.not_before_ms == 0 {
+                now
+            } else {
+                req.not_before_ms
+            },
             not_after_ms: req.not_after_ms,
             authorization_sha256: req.authorization_sha256,
             issued_at_ms: now,
         };
         consent::validate_new_grant(&grant, now, &self.config.policy)
             .map_err(|e| NodeError::invalid(e.field, e.reason))?;
-        let envelope = self.signer.sign_envelope(CONSENT_GRANT_TYPE, grant.encode_to_vec());
+        let envelope = self
+            .signer
+            .sign_envelope(CONSENT_GRANT_TYPE, grant.encode_to_vec());
         let log = consent_entry(
             pb::ConsentAction::Issued,
             &grant.consent_id,
@@ -84,18 +102,26 @@ impl Node {
 
     /// Signs a revocation, stores it with one outbox item per peer, logs it,
     /// then tries every peer once; the outbox task retries the rest.
-    pub async fn revoke_consent(&self, consent_id: &str, reason: &str) -> Result<pb::RevokeConsentResponse, NodeError> {
+    pub async fn revoke_consent(
+        &self,
+        consent_id: &str,
+        reason: &str,
+    ) -> Result<pb::RevokeConsentResponse, NodeError> {
         let store = self.store.clone();
         let id = consent_id.to_owned();
         let grant_env = tokio::task::spawn_blocking(move || store.grant(&id))
             .await
             .map_err(|e| NodeError::FailedPrecondition(e.to_string()))??
-            .ok_or_else(|| NodeError::NotFound(format!("no consent {consent_id} was issued by this node")))?;
+            .ok_or_else(|| {
+                NodeError::NotFound(format!("no consent {consent_id} was issued by this node"))
+            })?;
         let grant = pb::ConsentGrant::decode(grant_env.payload.as_slice())
             .map_err(|e| NodeError::FailedPrecondition(format!("stored grant: {e}")))?;
         let own = self.institution().to_string();
         if self.store.is_revoked(&own, consent_id)? {
-            return Err(NodeError::FailedPrecondition(format!("consent {consent_id} is already revoked")));
+            return Err(NodeError::FailedPrecondition(format!(
+                "consent {consent_id} is already revoked"
+            )));
         }
         let revocation = pb::ConsentRevocation {
             consent_id: consent_id.to_owned(),
@@ -105,13 +131,25 @@ impl Node {
             revoked_at_ms: now_ms(),
             reason: reason.chars().take(200).collect(),
         };
-        let envelope = self.signer.sign_envelope(CONSENT_REVOCATION_TYPE, revocation.encode_to_vec());
+        let envelope = self
+            .signer
+            .sign_envelope(CONSENT_REVOCATION_TYPE, revocation.encode_to_vec());
         let bytes = envelope.encode_to_vec();
         let mut puts = vec![(revocation_key(&own, consent_id), bytes.clone())];
         for peer in self.federation.peers() {
-            puts.push((outbox_key(peer.institution.as_str(), consent_id), bytes.clone()));
+            puts.push((
+                outbox_key(peer.institution.as_str(), consent_id),
+                bytes.clone(),
+            ));
         }
-        let log = consent_entry(pb::ConsentAction::Revoked, consent_id, &grant.borrower_key, &own, &envelope.payload, "");
+        let log = consent_entry(
+            pb::ConsentAction::Revoked,
+            consent_id,
+            &grant.borrower_key,
+            &own,
+            &envelope.payload,
+            "",
+        );
         self.committer
             .commit(CommitRequest {
                 log: vec![log],
@@ -123,8 +161,16 @@ impl Node {
         let (delivered_to, pending) = self.deliver_outbox().await?;
         Ok(pb::RevokeConsentResponse {
             revocation: Some(envelope),
-            delivered_to: delivered_to.into_iter().filter(|(_, id)| id == consent_id).map(|(p, _)| p).collect(),
-            pending: pending.into_iter().filter(|(_, id)| id == consent_id).map(|(p, _)| p).collect(),
+            delivered_to: delivered_to
+                .into_iter()
+                .filter(|(_, id)| id == consent_id)
+                .map(|(p, _)| p)
+                .collect(),
+            pending: pending
+                .into_iter()
+                .filter(|(_, id)| id == consent_id)
+                .map(|(p, _)| p)
+                .collect(),
         })
     }
 
@@ -132,7 +178,9 @@ impl Node {
     /// peer, concurrently. Acknowledged and expired items are removed.
     /// Returns (delivered, still pending) as (peer, consent id) pairs.
     #[allow(clippy::type_complexity)]
-    pub async fn deliver_outbox(&self) -> Result<(Vec<(String, String)>, Vec<(String, String)>), NodeError> {
+    pub async fn deliver_outbox(
+        &self,
+    ) -> Result<(Vec<(String, String)>, Vec<(String, String)>), NodeError> {
         let store = self.store.clone();
         let items = tokio::task::spawn_blocking(move || store.outbox())
             .await
@@ -189,11 +237,21 @@ impl Node {
 
     /// A revocation pushed by the grantee's node. Verified (signature,
     /// chain, originator == the calling node), stored, logged.
-    pub async fn receive_revocation(&self, envelope: pb::SignedEnvelope, from: &InstitutionId) -> Result<bool, NodeError> {
-        self.verifier
-            .verify(&envelope, CONSENT_REVOCATION_TYPE, Some(from), SystemTime::now())?;
-        let revocation = pb::ConsentRevocation::decode(envelope.payload.as_slice())
-            .map_err(|e| NodeError::invalid("revocation", format!("payload does not decode: {e}")))?;
+    pub async fn receive_revocation(
+        &self,
+        envelope: pb::SignedEnvelope,
+        from: &InstitutionId,
+    ) -> Result<bool, NodeError> {
+        self.verifier.verify(
+            &envelope,
+            CONSENT_REVOCATION_TYPE,
+            Some(from),
+            SystemTime::now(),
+        )?;
+        let revocation =
+            pb::ConsentRevocation::decode(envelope.payload.as_slice()).map_err(|e| {
+                NodeError::invalid("revocation", format!("payload does not decode: {e}"))
+            })?;
         if revocation.grantee_institution != from.as_str() {
             return Err(NodeError::invalid(
                 "revocation.grantee_institution",
@@ -201,9 +259,15 @@ impl Node {
             ));
         }
         if revocation.consent_id.is_empty() || revocation.consent_id.len() > 128 {
-            return Err(NodeError::invalid("revocation.consent_id", "must be 1-128 bytes"));
+            return Err(NodeError::invalid(
+                "revocation.consent_id",
+                "must be 1-128 bytes",
+            ));
         }
-        if self.store.is_revoked(from.as_str(), &revocation.consent_id)? {
+        if self
+            .store
+            .is_revoked(from.as_str(), &revocation.consent_id)?
+        {
             return Ok(false);
         }
         let log = consent_entry(
@@ -217,7 +281,10 @@ impl Node {
         self.committer
             .commit(CommitRequest {
                 log: vec![log],
-                puts: vec![(revocation_key(from.as_str(), &revocation.consent_id), envelope.encode_to_vec())],
+                puts: vec![(
+                    revocation_key(from.as_str(), &revocation.consent_id),
+                    envelope.encode_to_vec(),
+                )],
                 ..Default::default()
             })
             .await?;
@@ -226,7 +293,11 @@ impl Node {
     }
 
     /// Grants this node issued, with their state and pending deliveries.
-    pub async fn list_consents(&self, borrower: Option<[u8; 32]>, include_inactive: bool) -> Result<Vec<pb::ConsentSummary>, NodeError> {
+    pub async fn list_consents(
+        &self,
+        borrower: Option<[u8; 32]>,
+        include_inactive: bool,
+    ) -> Result<Vec<pb::ConsentSummary>, NodeError> {
         let store = self.store.clone();
         let own = self.institution().to_string();
         let now = now_ms();
@@ -234,7 +305,9 @@ impl Node {
             let outbox = store.outbox()?;
             let mut out = Vec::new();
             for (id, env) in store.grants()? {
-                let Ok(grant) = pb::ConsentGrant::decode(env.payload.as_slice()) else { continue };
+                let Ok(grant) = pb::ConsentGrant::decode(env.payload.as_slice()) else {
+                    continue;
+                };
                 if borrower.is_some_and(|b| b.as_slice() != grant.borrower_key.as_slice()) {
                     continue;
                 }
@@ -243,7 +316,11 @@ impl Node {
                     continue;
                 }
                 out.push(pb::ConsentSummary {
-                    revocation_pending: outbox.iter().filter(|o| o.consent_id == id).map(|o| o.peer.clone()).collect(),
+                    revocation_pending: outbox
+                        .iter()
+                        .filter(|o| o.consent_id == id)
+                        .map(|o| o.peer.clone())
+                        .collect(),
                     consent_id: id,
                     state: state as i32,
                     grant: Some(env),
@@ -257,7 +334,11 @@ impl Node {
 }
 
 /// Retries the revocation outbox until shutdown: every `interval`, one pass.
-pub fn spawn_outbox_task(node: Arc<Node>, interval: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+pub fn spawn_outbox_task(
+    node: Arc<Node>,
+    interval: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     tokio::spawn(async move {
         loop {
             tokio::select! {

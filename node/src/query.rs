@@ -52,7 +52,8 @@ impl RateLimiter {
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         let (tokens, last) = buckets.entry(who.clone()).or_insert((capacity, now));
-        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * capacity / 60.0).min(capacity);
+        *tokens =
+            (*tokens + now.duration_since(*last).as_secs_f64() * capacity / 60.0).min(capacity);
         *last = now;
         if *tokens >= 1.0 {
             *tokens -= 1.0;
@@ -83,8 +84,12 @@ fn envelope_digest(env: &pb::SignedEnvelope) -> [u8; 32] {
 
 fn signing_denial(e: &SigningError) -> pb::DenialReason {
     match e {
-        SigningError::UntrustedSigner(_) | SigningError::WrongOriginator { .. } => pb::DenialReason::UntrustedSigner,
-        SigningError::BadSignature(_) | SigningError::Pki(_) | SigningError::Setup(_) => pb::DenialReason::BadSignature,
+        SigningError::UntrustedSigner(_) | SigningError::WrongOriginator { .. } => {
+            pb::DenialReason::UntrustedSigner
+        }
+        SigningError::BadSignature(_) | SigningError::Pki(_) | SigningError::Setup(_) => {
+            pb::DenialReason::BadSignature
+        }
     }
 }
 
@@ -95,7 +100,12 @@ impl Node {
     fn verified_grant(&self, env: &pb::SignedEnvelope) -> Result<VerifiedGrant, Denied> {
         let digest = envelope_digest(env);
         let now = SystemTime::now();
-        if let Some(hit) = self.grants.entries.lock().unwrap_or_else(|p| p.into_inner()).get(&digest)
+        if let Some(hit) = self
+            .grants
+            .entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&digest)
             && hit.cert_not_after > now
         {
             return Ok(hit.clone());
@@ -104,14 +114,22 @@ impl Node {
             .verifier
             .verify(env, CONSENT_GRANT_TYPE, None, now)
             .map_err(|e| Denied(signing_denial(&e), format!("consent envelope: {e}")))?;
-        let grant = pb::ConsentGrant::decode(env.payload.as_slice())
-            .map_err(|e| Denied(pb::DenialReason::BadSignature, format!("consent payload does not decode: {e}")))?;
+        let grant = pb::ConsentGrant::decode(env.payload.as_slice()).map_err(|e| {
+            Denied(
+                pb::DenialReason::BadSignature,
+                format!("consent payload does not decode: {e}"),
+            )
+        })?;
         let verified = VerifiedGrant {
             grant,
             signer: signer.identity.institution.clone(),
             cert_not_after: signer.not_after,
         };
-        let mut cache = self.grants.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cache = self
+            .grants
+            .entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if cache.len() >= GRANT_CACHE_ENTRIES {
             cache.clear();
         }
@@ -130,20 +148,32 @@ impl Node {
             .as_slice()
             .try_into()
             .map_err(|_| NodeError::invalid("borrower_key", "must be 32 bytes"))?;
-        let env = req.consent.as_ref().ok_or_else(|| NodeError::invalid("consent", "missing"))?;
+        let env = req
+            .consent
+            .as_ref()
+            .ok_or_else(|| NodeError::invalid("consent", "missing"))?;
         if req.request_nonce.len() > MAX_NONCE_BYTES {
-            return Err(NodeError::invalid("request_nonce", format!("at most {MAX_NONCE_BYTES} bytes")));
+            return Err(NodeError::invalid(
+                "request_nonce",
+                format!("at most {MAX_NONCE_BYTES} bytes"),
+            ));
         }
         let purpose = pb::Purpose::try_from(req.purpose).unwrap_or(pb::Purpose::Unspecified);
         let scope = pb::Scope::try_from(req.scope).unwrap_or(pb::Scope::Unspecified);
-        self.limiter.take(requester, self.config.policy.rate_limit_per_minute)?;
+        self.limiter
+            .take(requester, self.config.policy.rate_limit_per_minute)?;
 
         let now = now_ms();
         let decision = self.verified_grant(env).and_then(|v| {
             let revoked = self
                 .store
                 .is_revoked(&v.grant.grantee_institution, &v.grant.consent_id)
-                .map_err(|e| Denied(pb::DenialReason::Policy, format!("revocation check failed: {e}")))?;
+                .map_err(|e| {
+                    Denied(
+                        pb::DenialReason::Policy,
+                        format!("revocation check failed: {e}"),
+                    )
+                })?;
             let ctx = consent::QueryContext {
                 requester,
                 borrower_key: &borrower,
@@ -157,7 +187,9 @@ impl Node {
         });
         let consent_id = match &decision {
             Ok(g) => g.consent_id.clone(),
-            Err(_) => pb::ConsentGrant::decode(env.payload.as_slice()).map(|g| g.consent_id).unwrap_or_default(),
+            Err(_) => pb::ConsentGrant::decode(env.payload.as_slice())
+                .map(|g| g.consent_id)
+                .unwrap_or_default(),
         };
         let mut entry = pb::PeerQueryEntry {
             requester_institution: requester.to_string(),
@@ -172,8 +204,12 @@ impl Node {
             Ok(_) => {
                 let answer = self.build_answer(borrower, scope).await?;
                 entry.decision = pb::Decision::Answered as i32;
-                entry.response_sha256 = ring::digest::digest(&ring::digest::SHA256, &answer.encode_to_vec()).as_ref().to_vec();
-                entry.disclosed_records = (answer.records.len() as u32).max(answer.indicators.as_ref().map_or(0, |i| i.facility_count));
+                entry.response_sha256 =
+                    ring::digest::digest(&ring::digest::SHA256, &answer.encode_to_vec())
+                        .as_ref()
+                        .to_vec();
+                entry.disclosed_records = (answer.records.len() as u32)
+                    .max(answer.indicators.as_ref().map_or(0, |i| i.facility_count));
                 Some(answer)
             }
             Err(Denied(reason, _)) => {
@@ -207,7 +243,11 @@ impl Node {
     }
 
     /// The answer without its receipt: indicators always, records at DETAIL.
-    pub(crate) async fn build_answer(&self, borrower: [u8; 32], scope: pb::Scope) -> Result<pb::QueryBorrowerResponse, NodeError> {
+    pub(crate) async fn build_answer(
+        &self,
+        borrower: [u8; 32],
+        scope: pb::Scope,
+    ) -> Result<pb::QueryBorrowerResponse, NodeError> {
         let store = self.store.clone();
         let (stored, _) = tokio::task::spawn_blocking(move || store.borrower_records(&borrower))
             .await
@@ -217,8 +257,12 @@ impl Node {
         for r in stored {
             let Some(env) = r.envelope else { continue };
             match env.payload_type.as_str() {
-                CREDIT_SUMMARY_TYPE => credits.extend(pb::CreditSummary::decode(env.payload.as_slice()).ok()),
-                VISIT_SUMMARY_TYPE => visits.extend(pb::VisitSummary::decode(env.payload.as_slice()).ok()),
+                CREDIT_SUMMARY_TYPE => {
+                    credits.extend(pb::CreditSummary::decode(env.payload.as_slice()).ok())
+                }
+                VISIT_SUMMARY_TYPE => {
+                    visits.extend(pb::VisitSummary::decode(env.payload.as_slice()).ok())
+                }
                 _ => {}
             }
             envelopes.push(env);
@@ -228,13 +272,21 @@ impl Node {
             institution_id: self.institution().to_string(),
             scope: scope as i32,
             indicators: Some(indicators::indicators(&credits, &visits, today)),
-            records: if scope == pb::Scope::Detail { envelopes } else { Vec::new() },
+            records: if scope == pb::Scope::Detail {
+                envelopes
+            } else {
+                Vec::new()
+            },
             receipt: None,
         })
     }
 
     /// Appends the entry durably and returns its receipt.
-    async fn log_peer_query(&self, entry: pb::PeerQueryEntry, borrower: [u8; 32]) -> Result<pb::Receipt, NodeError> {
+    async fn log_peer_query(
+        &self,
+        entry: pb::PeerQueryEntry,
+        borrower: [u8; 32],
+    ) -> Result<pb::Receipt, NodeError> {
         let entry = pb::LogEntry {
             time_ms: now_ms(),
             kind: Some(pb::log_entry::Kind::PeerQuery(entry)),
@@ -250,12 +302,20 @@ impl Node {
                 ..Default::default()
             })
             .await?;
-        let leaf = *reply.leaves.first().ok_or_else(|| NodeError::FailedPrecondition("no leaf".into()))?;
+        let leaf = *reply
+            .leaves
+            .first()
+            .ok_or_else(|| NodeError::FailedPrecondition("no leaf".into()))?;
         self.receipt(leaf, bytes, &reply.checkpoint).await
     }
 
     /// A receipt for `leaf` against the checkpoint that covers it.
-    pub async fn receipt(&self, leaf: u64, entry: Vec<u8>, checkpoint: &CommittedCheckpoint) -> Result<pb::Receipt, NodeError> {
+    pub async fn receipt(
+        &self,
+        leaf: u64,
+        entry: Vec<u8>,
+        checkpoint: &CommittedCheckpoint,
+    ) -> Result<pb::Receipt, NodeError> {
         let store = self.store.clone();
         let size = checkpoint.size;
         let hashes = tokio::task::spawn_blocking(move || store.inclusion_proof(leaf, size))

@@ -29,11 +29,19 @@ pub struct AssessArgs {
     pub conn: ConnectionArgs,
 }
 
-async fn admin(conn: &ConnectionArgs) -> anyhow::Result<(crate::client::Resolved, pb::admin_service_client::AdminServiceClient<tonic::transport::Channel>)> {
+async fn admin(
+    conn: &ConnectionArgs,
+) -> anyhow::Result<(
+    crate::client::Resolved,
+    pb::admin_service_client::AdminServiceClient<tonic::transport::Channel>,
+)> {
     let resolved = conn.resolve()?;
     let addr = resolved.admin_addr()?.to_owned();
     let channel = resolved.channel(&addr).await?;
-    Ok((resolved, pb::admin_service_client::AdminServiceClient::new(channel)))
+    Ok((
+        resolved,
+        pb::admin_service_client::AdminServiceClient::new(channel),
+    ))
 }
 
 /// `credshare assess`; exit code 3 when any peer did not answer.
@@ -56,7 +64,9 @@ pub async fn assess(args: &AssessArgs, json: bool) -> anyhow::Result<()> {
         print!("{}", render_assessment(&a));
     }
     if !a.complete {
-        return Err(anyhow::anyhow!(Partial("assessment is incomplete: not every institution answered".into())));
+        return Err(anyhow::anyhow!(Partial(
+            "assessment is incomplete: not every institution answered".into()
+        )));
     }
     Ok(())
 }
@@ -64,7 +74,10 @@ pub async fn assess(args: &AssessArgs, json: bool) -> anyhow::Result<()> {
 fn peer_status(p: &pb::PeerOutcome) -> String {
     let status = code_label::<pb::PeerStatus>(p.status).into_owned();
     if p.status == pb::PeerStatus::Denied as i32 {
-        format!("{status} ({})", code_label::<pb::DenialReason>(p.denial_reason))
+        format!(
+            "{status} ({})",
+            code_label::<pb::DenialReason>(p.denial_reason)
+        )
     } else {
         status
     }
@@ -73,11 +86,24 @@ fn peer_status(p: &pb::PeerOutcome) -> String {
 pub fn render_assessment(a: &pb::Assessment) -> String {
     let level = code_label::<pb::AssessmentLevel>(a.level);
     let mut out = fields(&[
-        ("level", format!("{level}{}", if a.complete { "" } else { "  (INCOMPLETE)" })),
+        (
+            "level",
+            format!("{level}{}", if a.complete { "" } else { "  (INCOMPLETE)" }),
+        ),
         ("lenders", a.lender_count.to_string()),
-        ("worst risk class", format!("{} (reported by {})", code_label::<pb::RiskClass>(a.worst_risk_class), a.worst_risk_reported_by.join(", "))),
+        (
+            "worst risk class",
+            format!(
+                "{} (reported by {})",
+                code_label::<pb::RiskClass>(a.worst_risk_class),
+                a.worst_risk_reported_by.join(", ")
+            ),
+        ),
         ("max overdue days", a.max_overdue_days.to_string()),
-        ("debt > 90 days overdue", format!("{:.1}%", f64::from(a.over_90_days_share_bp) / 100.0)),
+        (
+            "debt > 90 days overdue",
+            format!("{:.1}%", f64::from(a.over_90_days_share_bp) / 100.0),
+        ),
     ]);
     out.push_str("reasons:\n");
     for r in &a.reasons {
@@ -85,25 +111,55 @@ pub fn render_assessment(a: &pb::Assessment) -> String {
     }
     let mut t = Table::new(&["CURRENCY", "CONTRACT", "OUTSTANDING", "> 90 DAYS"]);
     for e in &a.exposures {
-        t.row(vec![e.currency.clone(), e.contract_amount.to_string(), e.outstanding_balance.to_string(), e.outstanding_over_90_days.to_string()]);
+        t.row(vec![
+            e.currency.clone(),
+            e.contract_amount.to_string(),
+            e.outstanding_balance.to_string(),
+            e.outstanding_over_90_days.to_string(),
+        ]);
     }
     out.push_str(&format!("\nexposure (minor units)\n{}", t.render()));
     if !a.recent_signals.is_empty() {
         let mut t = Table::new(&["SIGNAL", "DATE", "INSTITUTION"]);
         for s in &a.recent_signals {
-            t.row(vec![code_label::<pb::WarningSignal>(s.signal).into(), s.visit_date.clone(), s.institution_id.clone()]);
+            t.row(vec![
+                code_label::<pb::WarningSignal>(s.signal).into(),
+                s.visit_date.clone(),
+                s.institution_id.clone(),
+            ]);
         }
         out.push_str(&format!("\nwarning signals, last 180 days\n{}", t.render()));
     }
-    let mut t = Table::new(&["INSTITUTION", "STATUS", "FACILITIES", "LAST VISIT", "RECEIPT", "LATENCY", "DETAIL"]);
+    let mut t = Table::new(&[
+        "INSTITUTION",
+        "STATUS",
+        "FACILITIES",
+        "LAST VISIT",
+        "RECEIPT",
+        "LATENCY",
+        "DETAIL",
+    ]);
     for p in &a.peers {
         let ind = p.indicators.clone().unwrap_or_default();
         t.row(vec![
-            format!("{}{}", p.institution_id, if p.local { " (own)" } else { "" }),
+            format!(
+                "{}{}",
+                p.institution_id,
+                if p.local { " (own)" } else { "" }
+            ),
             peer_status(p),
             ind.facility_count.to_string(),
             ind.last_visit_date.clone(),
-            p.receipt.as_ref().map(|r| format!("leaf {} of {} ✓", r.leaf_index, r.proof.as_ref().map_or(0, |x| x.tree_size))).unwrap_or_default(),
+            p.receipt
+                .as_ref()
+                .map(|r| {
+                    format!(
+                        "leaf {} of {} ✓",
+                        r.leaf_index,
+                        r.proof.as_ref().map_or(0, |x| x.tree_size)
+                    )
+                })
+                .unwrap_or_default(),
             format!("{} ms", p.latency_ms),
             p.detail.clone(),
         ]);
@@ -151,7 +207,13 @@ pub struct HistoryArgs {
 pub async fn history(args: &HistoryArgs, json: bool) -> anyhow::Result<()> {
     let (resolved, mut client) = admin(&args.conn).await?;
     let key = borrower_key(&args.id, &resolved)?;
-    let items = client.query_history(pb::QueryHistoryRequest { borrower_key: key.as_bytes().to_vec() }).await?.into_inner().items;
+    let items = client
+        .query_history(pb::QueryHistoryRequest {
+            borrower_key: key.as_bytes().to_vec(),
+        })
+        .await?
+        .into_inner()
+        .items;
     if json {
         print_json(&json!(items.iter().map(|i| json!({
             "leaf_index": i.leaf_index, "time_ms": i.time_ms, "requester": i.requester_institution,
@@ -160,13 +222,37 @@ pub async fn history(args: &HistoryArgs, json: bool) -> anyhow::Result<()> {
         })).collect::<Vec<_>>()));
         return Ok(());
     }
-    let mut t = Table::new(&["LEAF", "TIME (UTC)", "REQUESTER", "PURPOSE", "SCOPE", "CONSENT", "DECISION"]);
+    let mut t = Table::new(&[
+        "LEAF",
+        "TIME (UTC)",
+        "REQUESTER",
+        "PURPOSE",
+        "SCOPE",
+        "CONSENT",
+        "DECISION",
+    ]);
     for i in &items {
-        let when = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(i.time_ms) * 1_000_000)
-            .map(|t| format!("{} {:02}:{:02}:{:02}", t.date(), t.hour(), t.minute(), t.second()))
-            .unwrap_or_default();
-        t.row(vec![i.leaf_index.to_string(), when, i.requester_institution.clone(), code_label::<pb::Purpose>(i.purpose).into(),
-            code_label::<pb::Scope>(i.scope).into(), i.consent_id.clone(), i.decision.clone()]);
+        let when =
+            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(i.time_ms) * 1_000_000)
+                .map(|t| {
+                    format!(
+                        "{} {:02}:{:02}:{:02}",
+                        t.date(),
+                        t.hour(),
+                        t.minute(),
+                        t.second()
+                    )
+                })
+                .unwrap_or_default();
+        t.row(vec![
+            i.leaf_index.to_string(),
+            when,
+            i.requester_institution.clone(),
+            code_label::<pb::Purpose>(i.purpose).into(),
+            code_label::<pb::Scope>(i.scope).into(),
+            i.consent_id.clone(),
+            i.decision.clone(),
+        ]);
     }
     println!("{} queries about borrower {}", items.len(), key.short());
     print!("{}", t.render());
@@ -191,7 +277,11 @@ pub struct DueArgs {
 pub async fn due(args: &DueArgs, json: bool) -> anyhow::Result<()> {
     let (_, mut client) = admin(&args.conn).await?;
     let visits = client
-        .due_visits(pb::DueVisitsRequest { as_of_date: args.as_of.clone().unwrap_or_default(), horizon_days: args.horizon_days, limit: args.limit })
+        .due_visits(pb::DueVisitsRequest {
+            as_of_date: args.as_of.clone().unwrap_or_default(),
+            horizon_days: args.horizon_days,
+            limit: args.limit,
+        })
         .await?
         .into_inner()
         .visits;
@@ -204,10 +294,27 @@ pub async fn due(args: &DueArgs, json: bool) -> anyhow::Result<()> {
         })).collect::<Vec<_>>()));
         return Ok(());
     }
-    let mut t = Table::new(&["BORROWER", "FACILITY", "CLASS", "LAST VISIT", "DUE", "TYPE", "OVERDUE", "REASON"]);
+    let mut t = Table::new(&[
+        "BORROWER",
+        "FACILITY",
+        "CLASS",
+        "LAST VISIT",
+        "DUE",
+        "TYPE",
+        "OVERDUE",
+        "REASON",
+    ]);
     for v in &visits {
-        t.row(vec![hex::encode(&v.borrower_key).chars().take(8).collect(), v.facility_id.clone(), code_label::<pb::RiskClass>(v.risk_class).into(),
-            v.last_visit_date.clone(), v.due_date.clone(), code_label::<pb::VisitType>(v.required_type).into(), format!("{}d", v.days_overdue), v.reason.clone()]);
+        t.row(vec![
+            hex::encode(&v.borrower_key).chars().take(8).collect(),
+            v.facility_id.clone(),
+            code_label::<pb::RiskClass>(v.risk_class).into(),
+            v.last_visit_date.clone(),
+            v.due_date.clone(),
+            code_label::<pb::VisitType>(v.required_type).into(),
+            format!("{}d", v.days_overdue),
+            v.reason.clone(),
+        ]);
     }
     print!("{}", t.render());
     Ok(())

@@ -96,26 +96,46 @@ pub enum ConsentCommand {
     },
 }
 
-async fn admin(conn: &ConnectionArgs) -> anyhow::Result<(crate::client::Resolved, pb::admin_service_client::AdminServiceClient<tonic::transport::Channel>)> {
+async fn admin(
+    conn: &ConnectionArgs,
+) -> anyhow::Result<(
+    crate::client::Resolved,
+    pb::admin_service_client::AdminServiceClient<tonic::transport::Channel>,
+)> {
     let resolved = conn.resolve()?;
     let addr = resolved.admin_addr()?.to_owned();
     let channel = resolved.channel(&addr).await?;
-    Ok((resolved, pb::admin_service_client::AdminServiceClient::new(channel)))
+    Ok((
+        resolved,
+        pb::admin_service_client::AdminServiceClient::new(channel),
+    ))
 }
 
 /// Milliseconds of the end of `date` (UTC).
 pub fn end_of_day_ms(date: &str) -> anyhow::Result<i64> {
-    let d = credshare_node::domain::records::parse_date("until", date).map_err(|e| anyhow!("--until: {}", e.reason))?;
-    let next = d.next_day().ok_or_else(|| anyhow!("--until: out of range"))?;
+    let d = credshare_node::domain::records::parse_date("until", date)
+        .map_err(|e| anyhow!("--until: {}", e.reason))?;
+    let next = d
+        .next_day()
+        .ok_or_else(|| anyhow!("--until: out of range"))?;
     Ok(next.midnight().assume_utc().unix_timestamp() * 1000 - 1)
 }
 
 pub async fn run(command: ConsentCommand, json: bool) -> anyhow::Result<()> {
     match command {
-        ConsentCommand::Issue { id, purposes, scope, until, evidence, out, conn } => {
+        ConsentCommand::Issue {
+            id,
+            purposes,
+            scope,
+            until,
+            evidence,
+            out,
+            conn,
+        } => {
             let (resolved, mut client) = admin(&conn).await?;
             let key = borrower_key(&id, &resolved)?;
-            let document = std::fs::read(&evidence).with_context(|| format!("reading {}", evidence.display()))?;
+            let document = std::fs::read(&evidence)
+                .with_context(|| format!("reading {}", evidence.display()))?;
             let response = client
                 .issue_consent(pb::IssueConsentRequest {
                     borrower_key: key.as_bytes().to_vec(),
@@ -123,7 +143,9 @@ pub async fn run(command: ConsentCommand, json: bool) -> anyhow::Result<()> {
                     scope: scope.proto() as i32,
                     not_before_ms: 0,
                     not_after_ms: end_of_day_ms(&until)?,
-                    authorization_sha256: ring::digest::digest(&ring::digest::SHA256, &document).as_ref().to_vec(),
+                    authorization_sha256: ring::digest::digest(&ring::digest::SHA256, &document)
+                        .as_ref()
+                        .to_vec(),
                 })
                 .await?
                 .into_inner();
@@ -135,18 +157,39 @@ pub async fn run(command: ConsentCommand, json: bool) -> anyhow::Result<()> {
             if json {
                 print_json(&doc);
             } else {
-                println!("consent {} issued for borrower {} (until {until}, {:?}){}", response.consent_id, key.short(), scope,
-                    out.map(|o| format!("; signed grant in {}", o.display())).unwrap_or_default());
+                println!(
+                    "consent {} issued for borrower {} (until {until}, {:?}){}",
+                    response.consent_id,
+                    key.short(),
+                    scope,
+                    out.map(|o| format!("; signed grant in {}", o.display()))
+                        .unwrap_or_default()
+                );
             }
         }
-        ConsentCommand::Revoke { consent_id, reason, conn } => {
+        ConsentCommand::Revoke {
+            consent_id,
+            reason,
+            conn,
+        } => {
             let (_, mut client) = admin(&conn).await?;
-            let r = client.revoke_consent(pb::RevokeConsentRequest { consent_id: consent_id.clone(), reason }).await?.into_inner();
+            let r = client
+                .revoke_consent(pb::RevokeConsentRequest {
+                    consent_id: consent_id.clone(),
+                    reason,
+                })
+                .await?
+                .into_inner();
             if json {
-                print_json(&json!({"consent_id": consent_id, "delivered_to": r.delivered_to, "pending": r.pending}));
+                print_json(
+                    &json!({"consent_id": consent_id, "delivered_to": r.delivered_to, "pending": r.pending}),
+                );
             } else {
-                println!("consent {consent_id} revoked; delivered to: {}; pending (retried until acknowledged): {}",
-                    none_if_empty(&r.delivered_to), none_if_empty(&r.pending));
+                println!(
+                    "consent {consent_id} revoked; delivered to: {}; pending (retried until acknowledged): {}",
+                    none_if_empty(&r.delivered_to),
+                    none_if_empty(&r.pending)
+                );
             }
         }
         ConsentCommand::List { id, all, conn } => {
@@ -166,7 +209,11 @@ pub async fn run(command: ConsentCommand, json: bool) -> anyhow::Result<()> {
 }
 
 fn none_if_empty(v: &[String]) -> String {
-    if v.is_empty() { "none".into() } else { v.join(", ") }
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
 }
 
 fn grant_json(consent_id: &str, env: &pb::SignedEnvelope) -> serde_json::Value {
@@ -195,8 +242,17 @@ fn render_list(consents: &[pb::ConsentSummary], json: bool) {
     let rows: Vec<(String, pb::ConsentGrant, String, Vec<String>)> = consents
         .iter()
         .map(|c| {
-            let grant = c.grant.as_ref().and_then(|g| pb::ConsentGrant::decode(g.payload.as_slice()).ok()).unwrap_or_default();
-            (c.consent_id.clone(), grant, code_label::<pb::ConsentState>(c.state).into_owned(), c.revocation_pending.clone())
+            let grant = c
+                .grant
+                .as_ref()
+                .and_then(|g| pb::ConsentGrant::decode(g.payload.as_slice()).ok())
+                .unwrap_or_default();
+            (
+                c.consent_id.clone(),
+                grant,
+                code_label::<pb::ConsentState>(c.state).into_owned(),
+                c.revocation_pending.clone(),
+            )
         })
         .collect();
     if json {
@@ -207,13 +263,25 @@ fn render_list(consents: &[pb::ConsentSummary], json: bool) {
         })).collect::<Vec<_>>()));
         return;
     }
-    let mut t = Table::new(&["CONSENT", "STATE", "BORROWER", "PURPOSES", "SCOPE", "UNTIL (UTC ms)", "REVOCATION PENDING"]);
+    let mut t = Table::new(&[
+        "CONSENT",
+        "STATE",
+        "BORROWER",
+        "PURPOSES",
+        "SCOPE",
+        "UNTIL (UTC ms)",
+        "REVOCATION PENDING",
+    ]);
     for (id, g, state, pending) in rows {
         t.row(vec![
             id,
             state,
             hex::encode(&g.borrower_key).chars().take(8).collect(),
-            g.purposes.iter().map(|p| code_label::<pb::Purpose>(*p).into_owned()).collect::<Vec<_>>().join(","),
+            g.purposes
+                .iter()
+                .map(|p| code_label::<pb::Purpose>(*p).into_owned())
+                .collect::<Vec<_>>()
+                .join(","),
             code_label::<pb::Scope>(g.scope).into(),
             g.not_after_ms.to_string(),
             pending.join(","),

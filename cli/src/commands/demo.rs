@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use credshare_node::domain::borrower::ConsortiumSecret;
+use credshare_node::domain::borrower::{BorrowerId, BorrowerKey, ConsortiumSecret};
 use credshare_node::pki::InstitutionId;
 use credshare_node::tls::TlsMaterial;
 use credshare_proto::v1 as pb;
@@ -77,7 +77,7 @@ pub async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     step("2. starting three nodes on 127.0.0.1 (mTLS, CRLs, sled stores)");
     let mut nodes = start_nodes(&root, &pki_dir, &secret).await?;
     let result = run_story(&mut nodes, &root, &secret, args).await;
-    step("5. stopping the nodes (SIGTERM: drain, flush, exit)");
+    step("9. stopping the nodes (SIGTERM: drain, flush, exit)");
     for n in &mut nodes {
         let code = stop(&mut n.child)?;
         println!("   {} stopped ({code})", n.institution);
@@ -154,7 +154,166 @@ async fn run_story(
         );
         let _ = &n.work;
     }
+    consent_story(nodes, root, secret).await
+}
+
+/// Steps 5–8: consent, audited queries at both scopes, revocation, denial.
+async fn consent_story(nodes: &[RunningNode], root: &Path, secret: &Path) -> anyhow::Result<()> {
+    let a = &nodes[0];
+    let raw_id = shared_borrower(root)?;
+    let key = BorrowerKey::derive(
+        &ConsortiumSecret::from_file(secret)?,
+        &BorrowerId::parse(&raw_id)?,
+    );
+    step(&format!(
+        "5. {} records a borrower's written authorization as a signed consent (borrower key {}, hashed locally)",
+        a.institution,
+        key.short()
+    ));
+    let evidence = root.join("authorization-letter.txt");
+    std::fs::write(
+        &evidence,
+        "Borrower authorizes BANK-A to query its credit information for post-loan management.",
+    )?;
+    let mut admin = pb::admin_service_client::AdminServiceClient::new(channel(a).await?);
+    let not_after_ms = crate::commands::consent::end_of_day_ms(
+        &(time::OffsetDateTime::now_utc().date() + time::Duration::days(90)).to_string(),
+    )?;
+    let issued = admin
+        .issue_consent(pb::IssueConsentRequest {
+            borrower_key: key.as_bytes().to_vec(),
+            purposes: vec![pb::Purpose::PostLoanManagement as i32],
+            scope: pb::Scope::Detail as i32,
+            not_before_ms: 0,
+            not_after_ms,
+            authorization_sha256: ring::digest::digest(
+                &ring::digest::SHA256,
+                &std::fs::read(&evidence)?,
+            )
+            .as_ref()
+            .to_vec(),
+        })
+        .await?
+        .into_inner();
+    println!(
+        "   consent {} (DETAIL, POST_LOAN_MANAGEMENT, 90 days), signed by {}'s signer key",
+        issued.consent_id, a.institution
+    );
+    for (n, scope) in [(6, pb::Scope::Summary), (7, pb::Scope::Detail)] {
+        step(&format!(
+            "{n}. {} assesses the borrower at {} scope: every peer logs the query durably, then answers with a receipt that {} verifies",
+            a.institution,
+            scope.as_str_name().trim_start_matches("SCOPE_"),
+            a.institution
+        ));
+        let assessment = admin
+            .assess(pb::AssessRequest {
+                borrower_key: key.as_bytes().to_vec(),
+                consent_id: issued.consent_id.clone(),
+                purpose: pb::Purpose::PostLoanManagement as i32,
+                scope: scope as i32,
+                deadline_ms: 0,
+            })
+            .await?
+            .into_inner();
+        print!(
+            "{}",
+            crate::commands::assess::render_assessment(&assessment)
+        );
+    }
+    step(&format!(
+        "8. {} revokes the consent; the revocation is pushed to every peer, and the next query is denied",
+        a.institution
+    ));
+    let revoked = admin
+        .revoke_consent(pb::RevokeConsentRequest {
+            consent_id: issued.consent_id.clone(),
+            reason: "borrower withdrew consent".into(),
+        })
+        .await?
+        .into_inner();
+    println!(
+        "   delivered to: {}; pending: {}",
+        revoked.delivered_to.join(", "),
+        if revoked.pending.is_empty() {
+            "none".into()
+        } else {
+            revoked.pending.join(", ")
+        }
+    );
+    let denied = admin
+        .assess(pb::AssessRequest {
+            borrower_key: key.as_bytes().to_vec(),
+            consent_id: issued.consent_id.clone(),
+            purpose: pb::Purpose::PostLoanManagement as i32,
+            scope: pb::Scope::Summary as i32,
+            deadline_ms: 0,
+        })
+        .await?
+        .into_inner();
+    for p in denied.peers.iter().filter(|p| !p.local) {
+        println!(
+            "   {}: {} ({}) — {}",
+            p.institution_id,
+            credshare_node::domain::codes::code_label::<pb::PeerStatus>(p.status),
+            credshare_node::domain::codes::code_label::<pb::DenialReason>(p.denial_reason),
+            p.detail
+        );
+    }
+    let b = &nodes[1];
+    let mut b_admin = pb::admin_service_client::AdminServiceClient::new(channel(b).await?);
+    let history = b_admin
+        .query_history(pb::QueryHistoryRequest {
+            borrower_key: key.as_bytes().to_vec(),
+        })
+        .await?
+        .into_inner();
+    println!(
+        "   {}'s query log for this borrower (what the borrower may ask to see):",
+        b.institution
+    );
+    for i in &history.items {
+        println!(
+            "     leaf {:>5}  {}  {}  {}",
+            i.leaf_index,
+            i.requester_institution,
+            credshare_node::domain::codes::code_label::<pb::Scope>(i.scope),
+            i.decision
+        );
+    }
     Ok(())
+}
+
+/// A borrower of both BANK-A's and BANK-B's samples, preferring the one whose
+/// open facility at BANK-A is most overdue (so the assessment has something
+/// to say).
+fn shared_borrower(root: &Path) -> anyhow::Result<String> {
+    let rows = |bank: &str| -> anyhow::Result<Vec<(String, String, u32)>> {
+        let mut r = csv::Reader::from_path(
+            root.join(format!("sample-{bank}"))
+                .join(crate::sample::CREDIT_FILE),
+        )?;
+        let h = r.headers()?.clone();
+        let col = |name: &str| h.iter().position(|c| c == name).context("sample column");
+        let (status, overdue) = (col("account_status")?, col("overdue_days")?);
+        r.records()
+            .map(|x| {
+                let x = x?;
+                Ok((
+                    x[0].to_string(),
+                    x[status].to_string(),
+                    x[overdue].parse().unwrap_or(0),
+                ))
+            })
+            .collect()
+    };
+    let b: std::collections::HashSet<String> = rows("BANK-B")?.into_iter().map(|r| r.0).collect();
+    rows("BANK-A")?
+        .into_iter()
+        .filter(|(id, status, _)| b.contains(id) && status != "SETTLED")
+        .max_by_key(|r| r.2)
+        .map(|r| r.0)
+        .context("the sample banks share no borrower")
 }
 
 async fn start_nodes(root: &Path, pki: &Path, secret: &Path) -> anyhow::Result<Vec<RunningNode>> {

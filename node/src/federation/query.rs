@@ -45,21 +45,30 @@ impl Node {
             .as_slice()
             .try_into()
             .map_err(|_| NodeError::invalid("borrower_key", "must be 32 bytes"))?;
-        let grant_env = self
-            .store
-            .grant(&req.consent_id)?
-            .ok_or_else(|| NodeError::NotFound(format!("no consent {} was issued by this node", req.consent_id)))?;
+        let grant_env = self.store.grant(&req.consent_id)?.ok_or_else(|| {
+            NodeError::NotFound(format!(
+                "no consent {} was issued by this node",
+                req.consent_id
+            ))
+        })?;
         let grant = pb::ConsentGrant::decode(grant_env.payload.as_slice())
             .map_err(|e| NodeError::FailedPrecondition(format!("stored grant: {e}")))?;
         if grant.borrower_key != borrower {
-            return Err(NodeError::invalid("consent_id", "that consent is for another borrower"));
+            return Err(NodeError::invalid(
+                "consent_id",
+                "that consent is for another borrower",
+            ));
         }
         let purpose = pb::Purpose::try_from(req.purpose).unwrap_or_default();
         let scope = pb::Scope::try_from(req.scope).unwrap_or_default();
         if purpose == pb::Purpose::Unspecified || scope == pb::Scope::Unspecified {
             return Err(NodeError::invalid("purpose/scope", "both must be set"));
         }
-        let deadline_ms = if req.deadline_ms == 0 { self.config.limits.peer_deadline_ms } else { u64::from(req.deadline_ms).min(60_000) };
+        let deadline_ms = if req.deadline_ms == 0 {
+            self.config.limits.peer_deadline_ms
+        } else {
+            u64::from(req.deadline_ms).min(60_000)
+        };
         let question = Question {
             grant: &grant_env,
             consent_id: &req.consent_id,
@@ -69,7 +78,11 @@ impl Node {
             deadline: Duration::from_millis(deadline_ms),
         };
         let local = self.local_contribution(borrower, scope).await?;
-        let asks = self.federation.peers().iter().map(|p| self.query_peer(p, &question));
+        let asks = self
+            .federation
+            .peers()
+            .iter()
+            .map(|p| self.query_peer(p, &question));
         let outcomes = futures::future::join_all(asks).await;
         let log: Vec<LogAppend> = outcomes
             .iter()
@@ -82,14 +95,28 @@ impl Node {
             })
             .collect();
         if !log.is_empty() {
-            self.committer.commit(CommitRequest { log, ..Default::default() }).await?;
+            self.committer
+                .commit(CommitRequest {
+                    log,
+                    ..Default::default()
+                })
+                .await?;
         }
         let mut contributions = vec![local];
         contributions.extend(outcomes.into_iter().map(|o| o.contribution));
-        Ok(assessment::assess(&borrower, contributions, now_ms(), records::latest_date_anywhere()))
+        Ok(assessment::assess(
+            &borrower,
+            contributions,
+            now_ms(),
+            records::latest_date_anywhere(),
+        ))
     }
 
-    async fn local_contribution(&self, borrower: [u8; 32], scope: pb::Scope) -> Result<Contribution, NodeError> {
+    async fn local_contribution(
+        &self,
+        borrower: [u8; 32],
+        scope: pb::Scope,
+    ) -> Result<Contribution, NodeError> {
         let started = Instant::now();
         let answer = self.build_answer(borrower, scope).await?;
         Ok(Contribution::answered(
@@ -126,19 +153,42 @@ impl Node {
         };
         let name = peer.institution.to_string();
         let contribution = match result {
-            Err(_) => Contribution::failed(name, pb::PeerStatus::TimedOut, pb::DenialReason::Unspecified, format!("no answer within {} ms", q.deadline.as_millis()), latency),
-            Ok(Ok(response)) => match self.check_answer(peer, q, &nonce, response.into_inner(), &mut outgoing) {
-                Ok((indicators, receipt)) => Contribution::answered(name, false, indicators, Some(receipt), latency),
-                Err((status, detail)) => Contribution::failed(name, status, pb::DenialReason::Unspecified, detail, latency),
-            },
+            Err(_) => Contribution::failed(
+                name,
+                pb::PeerStatus::TimedOut,
+                pb::DenialReason::Unspecified,
+                format!("no answer within {} ms", q.deadline.as_millis()),
+                latency,
+            ),
+            Ok(Ok(response)) => {
+                match self.check_answer(peer, q, &nonce, response.into_inner(), &mut outgoing) {
+                    Ok((indicators, receipt)) => {
+                        Contribution::answered(name, false, indicators, Some(receipt), latency)
+                    }
+                    Err((status, detail)) => Contribution::failed(
+                        name,
+                        status,
+                        pb::DenialReason::Unspecified,
+                        detail,
+                        latency,
+                    ),
+                }
+            }
             Ok(Err(status)) => self.failed_call(peer, q, &nonce, &status, &mut outgoing, latency),
         };
         if outgoing.outcome.is_empty() {
             outgoing.outcome = pb::PeerStatus::try_from(contribution.status as i32)
-                .map(|s| s.as_str_name().trim_start_matches("PEER_STATUS_").to_string())
+                .map(|s| {
+                    s.as_str_name()
+                        .trim_start_matches("PEER_STATUS_")
+                        .to_string()
+                })
                 .unwrap_or_default();
         }
-        PeerOutcome { contribution, outgoing }
+        PeerOutcome {
+            contribution,
+            outgoing,
+        }
     }
 
     /// Verifies an answer: its receipt, and at DETAIL every record.
@@ -150,11 +200,20 @@ impl Node {
         mut answer: pb::QueryBorrowerResponse,
         outgoing: &mut pb::OutgoingQueryEntry,
     ) -> Result<(pb::BorrowerIndicators, pb::Receipt), (pb::PeerStatus, String)> {
-        let receipt = answer.receipt.take().ok_or((pb::PeerStatus::InvalidReceipt, "answer carries no receipt".to_string()))?;
-        let hash = ring::digest::digest(&ring::digest::SHA256, &answer.encode_to_vec()).as_ref().to_vec();
-        let entry = self.check_receipt(peer, q, nonce, &receipt, pb::Decision::Answered, outgoing)?;
+        let receipt = answer.receipt.take().ok_or((
+            pb::PeerStatus::InvalidReceipt,
+            "answer carries no receipt".to_string(),
+        ))?;
+        let hash = ring::digest::digest(&ring::digest::SHA256, &answer.encode_to_vec())
+            .as_ref()
+            .to_vec();
+        let entry =
+            self.check_receipt(peer, q, nonce, &receipt, pb::Decision::Answered, outgoing)?;
         if entry.response_sha256 != hash {
-            return Err((pb::PeerStatus::InvalidReceipt, "logged response hash does not match the answer".into()));
+            return Err((
+                pb::PeerStatus::InvalidReceipt,
+                "logged response hash does not match the answer".into(),
+            ));
         }
         outgoing.outcome = "ANSWERED".into();
         if q.scope != pb::Scope::Detail {
@@ -165,25 +224,34 @@ impl Node {
         for env in &answer.records {
             let bad = |e: String| (pb::PeerStatus::InvalidSignature, e);
             let is_credit = env.payload_type == CREDIT_SUMMARY_TYPE;
-            let expected = if is_credit { CREDIT_SUMMARY_TYPE } else { VISIT_SUMMARY_TYPE };
+            let expected = if is_credit {
+                CREDIT_SUMMARY_TYPE
+            } else {
+                VISIT_SUMMARY_TYPE
+            };
             self.verifier
                 .verify(env, expected, Some(&peer.institution), SystemTime::now())
                 .map_err(|e| bad(format!("record signature: {e}")))?;
             if is_credit {
-                let c = pb::CreditSummary::decode(env.payload.as_slice()).map_err(|e| bad(e.to_string()))?;
+                let c = pb::CreditSummary::decode(env.payload.as_slice())
+                    .map_err(|e| bad(e.to_string()))?;
                 if c.borrower_key != q.borrower {
                     return Err(bad("a record is about another borrower".into()));
                 }
                 credits.push(c);
             } else {
-                let v = pb::VisitSummary::decode(env.payload.as_slice()).map_err(|e| bad(e.to_string()))?;
+                let v = pb::VisitSummary::decode(env.payload.as_slice())
+                    .map_err(|e| bad(e.to_string()))?;
                 if v.borrower_key != q.borrower {
                     return Err(bad("a record is about another borrower".into()));
                 }
                 visits.push(v);
             }
         }
-        Ok((indicators::indicators(&credits, &visits, records::latest_date_anywhere()), receipt))
+        Ok((
+            indicators::indicators(&credits, &visits, records::latest_date_anywhere()),
+            receipt,
+        ))
     }
 
     /// Verifies a receipt and that its entry is exactly our request.
@@ -197,8 +265,14 @@ impl Node {
         outgoing: &mut pb::OutgoingQueryEntry,
     ) -> Result<pb::PeerQueryEntry, (pb::PeerStatus, String)> {
         let invalid = |e: String| (pb::PeerStatus::InvalidReceipt, e);
-        let verified = verify_receipt(receipt, &self.verifier, &peer.institution, None, SystemTime::now())
-            .map_err(|e| invalid(format!("receipt: {e}")))?;
+        let verified = verify_receipt(
+            receipt,
+            &self.verifier,
+            &peer.institution,
+            None,
+            SystemTime::now(),
+        )
+        .map_err(|e| invalid(format!("receipt: {e}")))?;
         outgoing.peer_leaf_index = verified.leaf_index;
         outgoing.peer_tree_size = verified.tree_size;
         outgoing.peer_root_hash = verified.root.to_vec();
@@ -229,24 +303,54 @@ impl Node {
         match status.code() {
             tonic::Code::PermissionDenied => {
                 let Ok(denial) = pb::QueryDenial::decode(status.details()) else {
-                    return Contribution::failed(name, pb::PeerStatus::Denied, pb::DenialReason::Unspecified, detail, latency);
+                    return Contribution::failed(
+                        name,
+                        pb::PeerStatus::Denied,
+                        pb::DenialReason::Unspecified,
+                        detail,
+                        latency,
+                    );
                 };
                 let reason = pb::DenialReason::try_from(denial.reason).unwrap_or_default();
                 if let Some(receipt) = &denial.receipt
-                    && let Err((s, e)) = self.check_receipt(peer, q, nonce, receipt, pb::Decision::Denied, outgoing)
+                    && let Err((s, e)) =
+                        self.check_receipt(peer, q, nonce, receipt, pb::Decision::Denied, outgoing)
                 {
                     return Contribution::failed(name, s, reason, format!("denial: {e}"), latency);
                 }
-                outgoing.outcome = format!("DENIED:{}", reason.as_str_name().trim_start_matches("DENIAL_REASON_"));
-                Contribution::failed(name, pb::PeerStatus::Denied, reason, denial.message, latency)
+                outgoing.outcome = format!(
+                    "DENIED:{}",
+                    reason.as_str_name().trim_start_matches("DENIAL_REASON_")
+                );
+                Contribution::failed(
+                    name,
+                    pb::PeerStatus::Denied,
+                    reason,
+                    denial.message,
+                    latency,
+                )
             }
-            tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => {
-                Contribution::failed(name, pb::PeerStatus::TimedOut, pb::DenialReason::Unspecified, detail, latency)
-            }
-            tonic::Code::Unavailable | tonic::Code::Unknown => {
-                Contribution::failed(name, pb::PeerStatus::Unreachable, pb::DenialReason::Unspecified, detail, latency)
-            }
-            _ => Contribution::failed(name, pb::PeerStatus::Error, pb::DenialReason::Unspecified, detail, latency),
+            tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => Contribution::failed(
+                name,
+                pb::PeerStatus::TimedOut,
+                pb::DenialReason::Unspecified,
+                detail,
+                latency,
+            ),
+            tonic::Code::Unavailable | tonic::Code::Unknown => Contribution::failed(
+                name,
+                pb::PeerStatus::Unreachable,
+                pb::DenialReason::Unspecified,
+                detail,
+                latency,
+            ),
+            _ => Contribution::failed(
+                name,
+                pb::PeerStatus::Error,
+                pb::DenialReason::Unspecified,
+                detail,
+                latency,
+            ),
         }
     }
 }

@@ -160,7 +160,11 @@ impl pb::admin_service_server::AdminService for AdminApi {
         request: Request<pb::RevokeConsentRequest>,
     ) -> Result<Response<pb::RevokeConsentResponse>, Status> {
         let req = request.into_inner();
-        Ok(Response::new(self.node.revoke_consent(&req.consent_id, &req.reason).await?))
+        Ok(Response::new(
+            self.node
+                .revoke_consent(&req.consent_id, &req.reason)
+                .await?,
+        ))
     }
 
     async fn list_consents(
@@ -173,12 +177,18 @@ impl pb::admin_service_server::AdminService for AdminApi {
         } else {
             Some(borrower_key(&req.borrower_key)?)
         };
-        let consents = self.node.list_consents(borrower, req.include_inactive).await?;
+        let consents = self
+            .node
+            .list_consents(borrower, req.include_inactive)
+            .await?;
         Ok(Response::new(pb::ListConsentsResponse { consents }))
     }
 
     #[tracing::instrument(skip_all)]
-    async fn assess(&self, request: Request<pb::AssessRequest>) -> Result<Response<pb::Assessment>, Status> {
+    async fn assess(
+        &self,
+        request: Request<pb::AssessRequest>,
+    ) -> Result<Response<pb::Assessment>, Status> {
         Ok(Response::new(self.node.assess(request.into_inner()).await?))
     }
 

@@ -27,7 +27,10 @@ impl pb::peer_service_server::PeerService for PeerApi {
         request: Request<pb::QueryBorrowerRequest>,
     ) -> Result<Response<pb::QueryBorrowerResponse>, Status> {
         let requester = auth::caller(&request)?.identity.institution.clone();
-        let answer = self.node.answer_query(&requester, request.into_inner()).await?;
+        let answer = self
+            .node
+            .answer_query(&requester, request.into_inner())
+            .await?;
         Ok(Response::new(answer))
     }
 
@@ -42,7 +45,9 @@ impl pb::peer_service_server::PeerService for PeerApi {
             .revocation
             .ok_or_else(|| Status::invalid_argument("revocation: missing"))?;
         let newly_recorded = self.node.receive_revocation(envelope, &from).await?;
-        Ok(Response::new(pb::NotifyRevocationResponse { newly_recorded }))
+        Ok(Response::new(pb::NotifyRevocationResponse {
+            newly_recorded,
+        }))
     }
 
     #[tracing::instrument(skip_all)]

@@ -31,12 +31,18 @@ pub const DENIAL_REASON_HEADER: &str = "credshare-denial-reason";
 impl From<NodeError> for Status {
     fn from(e: NodeError) -> Self {
         match e {
-            NodeError::Invalid { field, reason } => Status::invalid_argument(format!("{field}: {reason}")),
+            NodeError::Invalid { field, reason } => {
+                Status::invalid_argument(format!("{field}: {reason}"))
+            }
             NodeError::NotFound(msg) => Status::not_found(msg),
             NodeError::FailedPrecondition(msg) => Status::failed_precondition(msg),
             NodeError::RateLimited(msg) => Status::resource_exhausted(msg),
             NodeError::Signature(e) => Status::invalid_argument(format!("signature: {e}")),
-            NodeError::Denied { reason, message, receipt } => {
+            NodeError::Denied {
+                reason,
+                message,
+                receipt,
+            } => {
                 let details = pb::QueryDenial {
                     reason: reason as i32,
                     message: message.clone(),

@@ -34,7 +34,8 @@ pub fn outbox_key(peer: &str, consent_id: &str) -> Vec<u8> {
 }
 
 fn decode_envelope(bytes: &[u8]) -> Result<pb::SignedEnvelope, StorageError> {
-    pb::SignedEnvelope::decode(bytes).map_err(|e| StorageError::Corrupt(format!("stored envelope: {e}")))
+    pb::SignedEnvelope::decode(bytes)
+        .map_err(|e| StorageError::Corrupt(format!("stored envelope: {e}")))
 }
 
 impl Store {
@@ -52,14 +53,19 @@ impl Store {
             .scan_prefix([keys::GRANT])
             .map(|item| {
                 let (k, v) = item?;
-                Ok((String::from_utf8_lossy(&k[1..]).into_owned(), decode_envelope(&v)?))
+                Ok((
+                    String::from_utf8_lossy(&k[1..]).into_owned(),
+                    decode_envelope(&v)?,
+                ))
             })
             .collect()
     }
 
     /// Whether `grantee`'s consent `consent_id` is revoked.
     pub fn is_revoked(&self, grantee: &str, consent_id: &str) -> Result<bool, StorageError> {
-        Ok(self.tree.contains_key(revocation_key(grantee, consent_id))?)
+        Ok(self
+            .tree
+            .contains_key(revocation_key(grantee, consent_id))?)
     }
 
     /// Revocations still to deliver.
