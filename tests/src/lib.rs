@@ -112,6 +112,7 @@ pub struct NodeProcess {
     pub log_file: PathBuf,
     pub peer_addr: SocketAddr,
     pub admin_addr: SocketAddr,
+    env: Vec<(String, String)>,
     child: Option<Child>,
 }
 
@@ -180,9 +181,10 @@ impl NodeProcess {
             config,
             peer_addr: peer_listen.parse()?,
             admin_addr: "127.0.0.1:0".parse()?,
+            env: spec.env.clone(),
             child: None,
         };
-        node.spawn(&spec.env)?;
+        node.restart()?;
         Ok(node)
     }
 
@@ -190,7 +192,14 @@ impl NodeProcess {
         self.config.with_file_name("ready.json")
     }
 
-    /// Starts (or restarts) the process and waits until it serves.
+    /// Starts (or restarts) the process with its environment and waits
+    /// until it serves.
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        let env = self.env.clone();
+        self.spawn(&env)
+    }
+
+    /// Starts the process with `env` and waits until it serves.
     pub fn spawn(&mut self, env: &[(String, String)]) -> anyhow::Result<()> {
         let _ = std::fs::remove_file(self.ready_file());
         let log = std::fs::OpenOptions::new()
@@ -315,4 +324,29 @@ pub async fn channel(material: &TlsMaterial, addr: SocketAddr) -> anyhow::Result
         Duration::from_secs(5),
     )
     .await?)
+}
+
+/// Starts the three dev banks with extra environment overrides for each.
+pub fn start_federation_with(
+    consortium: &Consortium,
+    env: &[(&str, &str)],
+) -> anyhow::Result<Vec<NodeProcess>> {
+    let ports: Vec<u16> = BANKS.iter().map(|_| free_port()).collect();
+    let mut nodes = Vec::new();
+    for (i, bank) in BANKS.iter().enumerate() {
+        let mut spec = NodeSpec::new(bank);
+        spec.peer_port = ports[i];
+        spec.env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        spec.peers = BANKS
+            .iter()
+            .zip(&ports)
+            .filter(|(b, _)| *b != bank)
+            .map(|(b, p)| (b.to_string(), *p))
+            .collect();
+        nodes.push(NodeProcess::start(consortium, &spec)?);
+    }
+    Ok(nodes)
 }

@@ -276,7 +276,7 @@ fn kill_9_during_import_loses_no_acknowledged_row() {
 
     // Restart: the store opens, the log verifies, and every acknowledged row
     // is there with identical content (re-importing it changes nothing).
-    node.spawn(&[]).unwrap();
+    node.restart().unwrap();
     let text = std::fs::read_to_string(&credit).unwrap();
     let prefix: Vec<&str> = text.lines().take(1 + acked_through as usize).collect();
     let acked = c.root().join("acked.csv");
