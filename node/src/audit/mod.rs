@@ -8,11 +8,18 @@
 //!   in O(log n) reads, verified with the RFC 9162 algorithms.
 //! * [`checkpoint`] — C2SP tlog-checkpoint bodies in C2SP signed notes,
 //!   signed with the institution's Ed25519 key.
+//! * [`receipt`] — verification of what a log holder hands out (signed
+//!   checkpoints, receipts, consistency between checkpoints) from the
+//!   consortium CA alone.
+//! * [`bounds`] — which indexes and tree sizes audit requests may ask for.
 
+pub mod bounds;
 pub mod checkpoint;
 pub mod merkle;
 pub mod proof;
+pub mod receipt;
 
+pub use bounds::{LogBoundsError, MAX_ENTRIES_PER_CALL};
 pub use checkpoint::{Checkpoint, CheckpointError, key_id};
 pub use merkle::{
     EMPTY_ROOT, Hash, MerkleError, RightEdge, SubtreeHashes, leaf_hash, node_hash, root_at,
@@ -20,6 +27,10 @@ pub use merkle::{
 };
 pub use proof::{
     ProofError, consistency_proof, inclusion_proof, verify_consistency, verify_inclusion,
+};
+pub use receipt::{
+    ReceiptError, SignedCheckpoint, VerifiedReceipt, verify_checkpoint_consistency, verify_receipt,
+    verify_signed_checkpoint,
 };
 
 #[cfg(test)]
