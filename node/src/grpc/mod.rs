@@ -75,8 +75,3 @@ pub async fn routes(
     }
     Ok(builder.routes())
 }
-
-/// `UNIMPLEMENTED` naming the capability a later release adds.
-pub(crate) fn not_yet(rpc: &str, capability: &str) -> tonic::Status {
-    tonic::Status::unimplemented(format!("{rpc} is not available yet: it needs {capability}"))
-}
