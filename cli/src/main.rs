@@ -94,6 +94,8 @@ enum Command {
 enum BenchCommand {
     /// End-to-end import throughput (durable acks) beside a raw sled baseline.
     Import(commands::bench::ImportBenchArgs),
+    /// Audited QueryBorrower throughput and latency beside health checks.
+    Query(commands::bench_query::QueryBenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -175,6 +177,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::History(args) => commands::assess::history(&args, json).await?,
         Command::Visits(VisitsCommand::Due(args)) => commands::assess::due(&args, json).await?,
         Command::Bench(BenchCommand::Import(args)) => commands::bench::import(&args).await?,
+        Command::Bench(BenchCommand::Query(args)) => commands::bench_query::query(&args).await?,
         Command::Records(RecordsCommand::Import(args)) => {
             commands::records::import(&args, json).await?
         }

@@ -134,7 +134,7 @@ fn raw_sled_baseline(file: &Path, ctx: ImportContext, dir: &Path) -> anyhow::Res
 }
 
 /// Peak resident set of a process, from /proc (Linux).
-fn rss_kib(pid: u32) -> Option<u64> {
+pub fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()

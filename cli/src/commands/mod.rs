@@ -2,6 +2,7 @@
 
 pub mod assess;
 pub mod bench;
+pub mod bench_query;
 pub mod consent;
 pub mod demo;
 pub mod node;

@@ -237,6 +237,8 @@ impl pb::admin_service_server::AdminService for AdminApi {
             peer_listen: node.addrs.peer.to_string(),
             admin_listen: node.addrs.admin.to_string(),
             peers,
+            commit_batches: node.committer.stats().0,
+            commit_requests: node.committer.stats().1,
         }))
     }
 }

@@ -80,6 +80,16 @@ struct Job {
 pub struct Committer {
     tx: mpsc::Sender<Job>,
     latest: Arc<std::sync::RwLock<Arc<CommittedCheckpoint>>>,
+    stats: Arc<CommitStats>,
+}
+
+/// Counters of the writer since start.
+#[derive(Debug, Default)]
+pub struct CommitStats {
+    /// Durable batches (one fsync and at most one signature each).
+    pub batches: std::sync::atomic::AtomicU64,
+    /// Requests those batches carried.
+    pub requests: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Job {
@@ -111,7 +121,9 @@ impl Committer {
         });
         let latest = Arc::new(std::sync::RwLock::new(latest));
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+        let stats = Arc::new(CommitStats::default());
         let mut writer = Writer {
+            stats: stats.clone(),
             store,
             signer,
             origin,
@@ -124,7 +136,7 @@ impl Committer {
             .name("credshare-writer".into())
             .spawn(move || writer.run(rx))
             .map_err(StorageError::Sync)?;
-        Ok(Self { tx, latest })
+        Ok(Self { tx, latest, stats })
     }
 
     /// Writes `request` durably; resolves once it is on disk.
@@ -137,6 +149,12 @@ impl Committer {
         rx.await.map_err(|_| StorageError::Closed)?
     }
 
+    /// Counters since start.
+    pub fn stats(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.stats.batches.load(Relaxed), self.stats.requests.load(Relaxed))
+    }
+
     /// The newest durable checkpoint.
     pub fn latest(&self) -> Arc<CommittedCheckpoint> {
         match self.latest.read() {
@@ -147,6 +165,7 @@ impl Committer {
 }
 
 struct Writer {
+    stats: Arc<CommitStats>,
     store: Store,
     signer: Arc<Signer>,
     origin: String,
@@ -200,6 +219,8 @@ impl Writer {
                     *latest = checkpoint.clone();
                 }
                 let batch_requests = jobs.len();
+                self.stats.batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.stats.requests.fetch_add(batch_requests as u64, std::sync::atomic::Ordering::Relaxed);
                 for (job, (records, leaves)) in jobs.into_iter().zip(per_job) {
                     let _ = job.reply.send(Ok(CommitReply {
                         records,
