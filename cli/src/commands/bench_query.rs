@@ -70,6 +70,7 @@ pub async fn query(args: &QueryBenchArgs) -> anyhow::Result<()> {
         let ctx = ImportContext::new(holder.clone(), ConsortiumSecret::from_file(&secret_path)?);
         let client = pb::admin_service_client::AdminServiceClient::new(demo::channel(node).await?);
         let mut rejects = records::Rejects::open(None, true)?;
+        rejects.quiet = true;
         let t = records::run_import(RecordReader::open(file, kind, ctx)?, Some(client), ROWS_PER_CALL, &mut rejects, true).await?;
         println!("  imported {} rows ({:.0} rows/s)", t.rows, t.rows_per_second);
     }

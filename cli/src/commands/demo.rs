@@ -328,12 +328,12 @@ pub async fn start_nodes_for(
     banks: &[&str],
 ) -> anyhow::Result<Vec<RunningNode>> {
     let exe = std::env::current_exe().context("locating the credshare binary")?;
-    let ports: Vec<u16> = BANKS
+    let ports: Vec<u16> = banks
         .iter()
         .map(|_| free_port())
         .collect::<anyhow::Result<_>>()?;
     let mut nodes = Vec::new();
-    for (i, bank) in BANKS.iter().enumerate() {
+    for (i, bank) in banks.iter().enumerate() {
         let work = root.join(format!("node-{bank}"));
         std::fs::create_dir_all(&work)?;
         let ready = work.join("ready.json");

@@ -62,6 +62,8 @@ pub struct ImportTotals {
 }
 
 pub struct Rejects {
+    /// Print nothing per call (benchmarks).
+    pub quiet: bool,
     writer: Option<csv::Writer<std::fs::File>>,
     shown: usize,
     json: bool,
@@ -79,6 +81,7 @@ impl Rejects {
             None => None,
         };
         Ok(Self {
+            quiet: false,
             writer,
             shown: 0,
             json,
