@@ -58,6 +58,7 @@ pub struct Store {
     db: sled::Db,
     pub(crate) tree: sled::Tree,
     dir: PathBuf,
+    durable: std::sync::Arc<durability::DurableDir>,
 }
 
 impl std::fmt::Debug for Store {
@@ -95,10 +96,12 @@ impl Store {
             .open()
             .map_err(open_err)?;
         let tree = db.open_tree(TREE)?;
+        let durable = std::sync::Arc::new(durability::DurableDir::open(dir)?);
         Ok(Self {
             db,
             tree,
             dir: dir.to_owned(),
+            durable,
         })
     }
 
@@ -111,7 +114,7 @@ impl Store {
     /// files. Blocking; call from a blocking context. Costs one or two fsyncs.
     pub fn sync(&self) -> Result<(), StorageError> {
         self.db.flush()?;
-        durability::sync_dir_files(&self.dir)?;
+        self.durable.sync()?;
         Ok(())
     }
 
