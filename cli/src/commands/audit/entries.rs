@@ -5,6 +5,8 @@
 //! Human output is one aligned line per entry, printed as it arrives;
 //! `--json` prints one JSON object per line (JSON Lines).
 
+use std::io::Write as _;
+
 use anyhow::bail;
 use credshare_node::domain::codes::code_label;
 use credshare_proto::v1 as pb;
@@ -50,16 +52,26 @@ pub(super) async fn entries(args: &EntriesArgs, json: bool) -> anyhow::Result<()
     if !json {
         println!("{:>8}  {:<24}  {:<14}  DETAIL", "INDEX", "TIME", "KIND");
     }
-    session
+    let printed = session
         .for_each_entry(args.start, end, |index, bytes| {
             let line = match pb::LogEntry::decode(bytes.as_slice()) {
                 Ok(entry) => entry_line(index, &entry, json),
                 Err(e) => undecodable_line(index, &e, json),
             };
-            println!("{line}");
+            writeln!(std::io::stdout(), "{line}")?;
             Ok(())
         })
-        .await
+        .await;
+    match printed {
+        // The reader went away (`| head`): stop quietly, as `cat` does.
+        Err(e) if is_broken_pipe(&e) => Ok(()),
+        other => other,
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<std::io::Error>()
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 fn entry_line(index: u64, entry: &pb::LogEntry, json: bool) -> String {
