@@ -88,6 +88,9 @@ enum Command {
     /// Node set-up and running.
     #[command(subcommand)]
     Node(NodeCommand),
+    /// Regulator's audit of a node's query log, verified from the CA alone.
+    #[command(subcommand)]
+    Audit(commands::audit::AuditCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -212,6 +215,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
             }
         }
+        Command::Audit(command) => commands::audit::run(&command, json).await?,
         Command::Node(NodeCommand::Run { .. }) => unreachable!("handled before the runtime starts"),
     }
     Ok(ExitCode::SUCCESS)

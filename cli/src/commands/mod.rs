@@ -1,6 +1,7 @@
 //! One module per command group.
 
 pub mod assess;
+pub mod audit;
 pub mod bench;
 pub mod bench_query;
 pub mod consent;

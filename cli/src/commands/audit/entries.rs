@@ -1,0 +1,257 @@
+//! `credshare audit entries`: decoded log entries, one line each.
+//!
+//! Entries carry hashed borrower keys only; even those are shown as a short
+//! hex prefix (enough to tell entries apart, not to look a borrower up).
+//! Human output is one aligned line per entry, printed as it arrives;
+//! `--json` prints one JSON object per line (JSON Lines).
+
+use std::io::Write as _;
+
+use anyhow::bail;
+use credshare_node::domain::codes::code_label;
+use credshare_proto::v1 as pb;
+use pb::log_entry::Kind;
+use prost::Message;
+use serde_json::{Value, json};
+
+use super::{AuditTarget, format_time_ms};
+
+/// Bytes of a hashed key shown.
+const SHORT_KEY_BYTES: usize = 6;
+
+/// Options of `credshare audit entries`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EntriesArgs {
+    /// First entry index.
+    #[arg(long, default_value_t = 0)]
+    pub start: u64,
+    /// End index (exclusive); the latest checkpoint's size when omitted.
+    #[arg(long, default_value_t = 0)]
+    pub end: u64,
+    #[command(flatten)]
+    pub target: AuditTarget,
+}
+
+/// One entry for display: its kind, a one-line summary and its JSON form.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct EntryView {
+    pub kind: &'static str,
+    pub summary: String,
+    pub json: Value,
+}
+
+pub(super) async fn entries(args: &EntriesArgs, json: bool) -> anyhow::Result<()> {
+    let mut session = args.target.connect().await?;
+    let end = match args.end {
+        0 => session.checkpoint(0).await?.signed.checkpoint.size,
+        end => end,
+    };
+    if args.start > end {
+        bail!("--start {} is after --end {end}", args.start);
+    }
+    if !json {
+        println!("{:>8}  {:<24}  {:<14}  DETAIL", "INDEX", "TIME", "KIND");
+    }
+    let printed = session
+        .for_each_entry(args.start, end, |index, bytes| {
+            let line = match pb::LogEntry::decode(bytes.as_slice()) {
+                Ok(entry) => entry_line(index, &entry, json),
+                Err(e) => undecodable_line(index, &e, json),
+            };
+            writeln!(std::io::stdout(), "{line}")?;
+            Ok(())
+        })
+        .await;
+    match printed {
+        // The reader went away (`| head`): stop quietly, as `cat` does.
+        Err(e) if is_broken_pipe(&e) => Ok(()),
+        other => other,
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<std::io::Error>()
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+fn entry_line(index: u64, entry: &pb::LogEntry, json: bool) -> String {
+    let view = describe_entry(entry);
+    let time = format_time_ms(entry.time_ms);
+    if json {
+        let mut object = json!({
+            "index": index,
+            "time_ms": entry.time_ms,
+            "time": time,
+            "kind": view.kind,
+        });
+        if let (Some(map), Value::Object(details)) = (object.as_object_mut(), view.json) {
+            map.extend(details);
+        }
+        return object.to_string();
+    }
+    format!(
+        "{index:>8}  {time:<24}  {:<14}  {}",
+        view.kind, view.summary
+    )
+}
+
+fn undecodable_line(index: u64, error: &prost::DecodeError, json: bool) -> String {
+    if json {
+        return json!({"index": index, "kind": "undecodable", "error": error.to_string()})
+            .to_string();
+    }
+    format!("{index:>8}  {:<24}  {:<14}  {error}", "-", "UNDECODABLE")
+}
+
+/// A hashed key as a short hex prefix, e.g. `3fa2c41b09d7…`.
+pub(crate) fn short_key(key: &[u8]) -> String {
+    if key.is_empty() {
+        return "-".into();
+    }
+    let shown = &key[..key.len().min(SHORT_KEY_BYTES)];
+    let ellipsis = if key.len() > SHORT_KEY_BYTES {
+        "…"
+    } else {
+        ""
+    };
+    format!("{}{ellipsis}", hex::encode(shown))
+}
+
+/// What an entry says, for people and machines.
+pub(crate) fn describe_entry(entry: &pb::LogEntry) -> EntryView {
+    match &entry.kind {
+        Some(Kind::PeerQuery(q)) => peer_query(q),
+        Some(Kind::OutgoingQuery(q)) => outgoing_query(q),
+        Some(Kind::Consent(c)) => consent(c),
+        Some(Kind::RecordBatch(b)) => EntryView {
+            kind: "record-batch",
+            summary: format!(
+                "{} stored {} unchanged {} digest {}",
+                b.actor,
+                b.stored,
+                b.unchanged,
+                short_key(&b.records_digest)
+            ),
+            json: json!({
+                "actor": b.actor,
+                "stored": b.stored,
+                "unchanged": b.unchanged,
+                "records_digest": short_key(&b.records_digest),
+            }),
+        },
+        Some(Kind::Admin(a)) => EntryView {
+            kind: "admin",
+            summary: format!(
+                "{} {} borrower {} {}",
+                a.actor,
+                a.action,
+                short_key(&a.borrower_key),
+                a.detail
+            ),
+            json: json!({
+                "actor": a.actor,
+                "action": a.action,
+                "borrower": short_key(&a.borrower_key),
+                "detail": a.detail,
+            }),
+        },
+        None => EntryView {
+            kind: "empty",
+            summary: "entry of an unknown kind".into(),
+            json: json!({}),
+        },
+    }
+}
+
+fn peer_query(q: &pb::PeerQueryEntry) -> EntryView {
+    let decision = code_label::<pb::Decision>(q.decision);
+    let purpose = code_label::<pb::Purpose>(q.purpose);
+    let scope = code_label::<pb::Scope>(q.scope);
+    let reason = code_label::<pb::DenialReason>(q.denial_reason);
+    let mut summary = format!(
+        "from {} {decision} borrower {} purpose {purpose} scope {scope} consent {}",
+        q.requester_institution,
+        short_key(&q.borrower_key),
+        q.consent_id
+    );
+    if q.decision == pb::Decision::Denied as i32 {
+        summary.push_str(&format!(" reason {reason}"));
+    } else {
+        summary.push_str(&format!(" disclosed {}", q.disclosed_records));
+    }
+    EntryView {
+        kind: "peer-query",
+        summary,
+        json: json!({
+            "requester": q.requester_institution,
+            "decision": decision,
+            "denial_reason": reason,
+            "borrower": short_key(&q.borrower_key),
+            "purpose": purpose,
+            "scope": scope,
+            "consent_id": q.consent_id,
+            "disclosed_records": q.disclosed_records,
+            "response_sha256": short_key(&q.response_sha256),
+        }),
+    }
+}
+
+fn outgoing_query(q: &pb::OutgoingQueryEntry) -> EntryView {
+    let purpose = code_label::<pb::Purpose>(q.purpose);
+    let scope = code_label::<pb::Scope>(q.scope);
+    let mut summary = format!(
+        "to {} {} borrower {} purpose {purpose} scope {scope} consent {}",
+        q.peer_institution,
+        q.outcome,
+        short_key(&q.borrower_key),
+        q.consent_id
+    );
+    if q.peer_tree_size > 0 {
+        summary.push_str(&format!(
+            " receipt: leaf {} of {} root {}",
+            q.peer_leaf_index,
+            q.peer_tree_size,
+            short_key(&q.peer_root_hash)
+        ));
+    }
+    EntryView {
+        kind: "outgoing-query",
+        summary,
+        json: json!({
+            "peer": q.peer_institution,
+            "outcome": q.outcome,
+            "borrower": short_key(&q.borrower_key),
+            "purpose": purpose,
+            "scope": scope,
+            "consent_id": q.consent_id,
+            "peer_leaf_index": q.peer_leaf_index,
+            "peer_tree_size": q.peer_tree_size,
+            "peer_root_hash": short_key(&q.peer_root_hash),
+        }),
+    }
+}
+
+fn consent(c: &pb::ConsentEntry) -> EntryView {
+    let action = code_label::<pb::ConsentAction>(c.action);
+    let mut summary = format!(
+        "{action} consent {} borrower {} grantee {}",
+        c.consent_id,
+        short_key(&c.borrower_key),
+        c.grantee_institution
+    );
+    if !c.from_institution.is_empty() {
+        summary.push_str(&format!(" from {}", c.from_institution));
+    }
+    EntryView {
+        kind: "consent",
+        summary,
+        json: json!({
+            "action": action,
+            "consent_id": c.consent_id,
+            "borrower": short_key(&c.borrower_key),
+            "grantee": c.grantee_institution,
+            "from": c.from_institution,
+            "envelope_sha256": short_key(&c.envelope_sha256),
+        }),
+    }
+}

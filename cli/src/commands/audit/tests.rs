@@ -1,0 +1,200 @@
+//! Entry rendering, tallies and locating an edited entry by bisection
+//! against a real in-memory tree.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+
+use credshare_node::audit::{Hash, RightEdge, SubtreeHashes, inclusion_proof, leaf_hash};
+use credshare_proto::v1 as pb;
+use pb::log_entry::Kind;
+
+use super::entries::{describe_entry, short_key};
+use super::verify::{InclusionProofs, LogTally, locate_mismatch};
+
+/// Complete-subtree hashes of a tree built from `leaves`.
+struct MemoryTree {
+    hashes: HashMap<(u8, u64), Hash>,
+    size: u64,
+    root: Hash,
+}
+
+impl SubtreeHashes for MemoryTree {
+    type Error = Infallible;
+
+    fn subtree_hash(&self, level: u8, index: u64) -> Result<Hash, Infallible> {
+        Ok(self.hashes[&(level, index)])
+    }
+}
+
+impl MemoryTree {
+    fn new(leaves: &[Hash]) -> Self {
+        let mut edge = RightEdge::empty();
+        let mut hashes = HashMap::new();
+        for leaf in leaves {
+            for (level, index, hash) in edge.append(*leaf) {
+                hashes.insert((level, index), hash);
+            }
+        }
+        Self {
+            hashes,
+            size: edge.size(),
+            root: edge.root(),
+        }
+    }
+}
+
+impl InclusionProofs for MemoryTree {
+    async fn proof_of(&mut self, leaf: u64) -> anyhow::Result<Vec<Hash>> {
+        Ok(inclusion_proof(&*self, leaf, self.size)?)
+    }
+}
+
+fn leaves(n: usize) -> Vec<Hash> {
+    (0..n)
+        .map(|i| leaf_hash(format!("entry {i}").as_bytes()))
+        .collect()
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+#[test]
+fn bisection_names_the_first_edited_entry_at_every_size() {
+    for n in 1..=70 {
+        let signed = leaves(n);
+        let mut tree = MemoryTree::new(&signed);
+        for edited in 0..n {
+            let mut served = signed.clone();
+            served[edited] = leaf_hash(b"edited");
+            if edited + 3 < n {
+                // A second edit further right: the first one is named.
+                served[edited + 3] = leaf_hash(b"edited too");
+            }
+            let root = tree.root;
+            let found = block_on(locate_mismatch(&served, root, &mut tree)).unwrap();
+            assert_eq!(found, edited as u64, "size {n}");
+        }
+    }
+}
+
+/// A tree whose proofs do not belong to the signed root.
+struct LyingTree(MemoryTree);
+
+impl InclusionProofs for LyingTree {
+    async fn proof_of(&mut self, leaf: u64) -> anyhow::Result<Vec<Hash>> {
+        let mut proof = self.0.proof_of(leaf).await?;
+        if let Some(last) = proof.last_mut() {
+            last[0] ^= 1;
+        }
+        Ok(proof)
+    }
+}
+
+#[test]
+fn bisection_refuses_proofs_that_contradict_the_root() {
+    let signed = leaves(9);
+    let mut served = signed.clone();
+    served[4] = leaf_hash(b"edited");
+    let mut liar = LyingTree(MemoryTree::new(&signed));
+    let root = liar.0.root;
+    let err = block_on(locate_mismatch(&served, root, &mut liar)).unwrap_err();
+    assert!(err.to_string().contains("contradict"), "{err}");
+}
+
+#[test]
+fn tally_counts_by_kind_and_decision() {
+    let mut tally = LogTally::default();
+    let entry = |kind| pb::LogEntry {
+        time_ms: 0,
+        kind: Some(kind),
+    };
+    let query = |decision: pb::Decision| pb::PeerQueryEntry {
+        decision: decision as i32,
+        ..Default::default()
+    };
+    tally.count(&entry(Kind::PeerQuery(query(pb::Decision::Answered))));
+    tally.count(&entry(Kind::PeerQuery(query(pb::Decision::Answered))));
+    tally.count(&entry(Kind::PeerQuery(query(pb::Decision::Denied))));
+    tally.count(&entry(Kind::OutgoingQuery(Default::default())));
+    tally.count(&entry(Kind::Consent(Default::default())));
+    tally.count(&entry(Kind::RecordBatch(Default::default())));
+    tally.count(&entry(Kind::Admin(Default::default())));
+    tally.count(&pb::LogEntry::default());
+    assert_eq!(
+        tally,
+        LogTally {
+            peer_queries_answered: 2,
+            peer_queries_denied: 1,
+            outgoing_queries: 1,
+            consent_events: 1,
+            record_batches: 1,
+            admin_mutations: 1,
+            other: 1,
+        }
+    );
+}
+
+#[test]
+fn hashed_keys_are_shown_short_and_nothing_else_identifies() {
+    let key = [0xabu8; 32];
+    assert_eq!(short_key(&key), "abababababab…");
+    assert_eq!(short_key(&[]), "-");
+    let entry = pb::LogEntry {
+        time_ms: 1_718_000_000_000,
+        kind: Some(Kind::PeerQuery(pb::PeerQueryEntry {
+            requester_institution: "BANK-B".into(),
+            borrower_key: key.to_vec(),
+            purpose: pb::Purpose::PostLoanManagement as i32,
+            scope: pb::Scope::Summary as i32,
+            consent_id: "c-1".into(),
+            decision: pb::Decision::Denied as i32,
+            denial_reason: pb::DenialReason::Expired as i32,
+            ..Default::default()
+        })),
+    };
+    let view = describe_entry(&entry);
+    assert_eq!(view.kind, "peer-query");
+    assert!(
+        view.summary
+            .contains("BANK-B DENIED borrower abababababab…"),
+        "{}",
+        view.summary
+    );
+    assert!(view.summary.contains("reason EXPIRED"));
+    let full = hex::encode(key);
+    assert!(!view.summary.contains(&full));
+    assert!(!view.json.to_string().contains(&full));
+    assert_eq!(view.json["borrower"], "abababababab…");
+}
+
+#[test]
+fn record_batches_name_the_actor_and_counts() {
+    let entry = pb::LogEntry {
+        time_ms: 0,
+        kind: Some(Kind::RecordBatch(pb::RecordBatchEntry {
+            actor: "urn:credshare:admin:BANK-A".into(),
+            stored: 10,
+            unchanged: 2,
+            records_digest: vec![1; 32],
+        })),
+    };
+    let view = describe_entry(&entry);
+    assert_eq!(view.kind, "record-batch");
+    assert_eq!(
+        view.summary,
+        "urn:credshare:admin:BANK-A stored 10 unchanged 2 digest 010101010101…"
+    );
+}
+
+#[test]
+fn times_are_rfc_3339_utc() {
+    assert_eq!(
+        super::format_time_ms(1_718_000_000_123),
+        "2024-06-10T06:13:20.123Z"
+    );
+    assert_eq!(super::format_time_ms(i64::MAX), format!("{} ms", i64::MAX));
+}

@@ -1,0 +1,527 @@
+//! The regulator's side of the query log, against real nodes: the
+//! `AuditService` API verified from the CA alone, `credshare audit`, who may
+//! call it, and tampering with the store while the node is down
+//! (DESIGN §5, invariant 6).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::SystemTime;
+
+use credshare_e2e::{Consortium, NodeProcess, NodeSpec, bin, channel, credshare};
+use credshare_node::audit::{
+    self, Checkpoint, Hash, RightEdge, leaf_hash, root_of_leaves, verify_checkpoint_consistency,
+    verify_receipt, verify_signed_checkpoint,
+};
+use credshare_node::pki::{self, InstitutionId};
+use credshare_node::signing::{SignatureVerifier, Signer};
+use credshare_node::tls::TlsMaterial;
+use credshare_proto::v1 as pb;
+use pb::audit_service_client::AuditServiceClient;
+use prost::Message;
+use tonic::Code;
+use tonic::transport::Channel;
+
+const ORIGIN: &str = "credshare.example/BANK-A/query-log";
+
+/// `credshare` with BANK-A's admin connection options.
+fn admin_cli(c: &Consortium, node: &NodeProcess) -> Command {
+    let mut cmd = Command::new(bin("credshare"));
+    cmd.env("CREDSHARE_CERTS", c.certs(&node.institution))
+        .env("CREDSHARE_ADMIN_ADDR", node.admin_addr.to_string())
+        .env("CREDSHARE_SECRET", c.secret())
+        .env("HOME", c.root());
+    cmd
+}
+
+/// Writes a sample for BANK-A and imports its credit summaries in small
+/// calls, so the log gets several record-batch entries and checkpoints.
+fn import_sample(c: &Consortium, node: &NodeProcess, borrowers: u64, seed: u64) {
+    let out = c.root().join(format!("sample-{seed}"));
+    credshare(&[
+        "sample",
+        "--institution",
+        "BANK-A",
+        "--borrowers",
+        &borrowers.to_string(),
+        "--seed",
+        &seed.to_string(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .unwrap();
+    let result = admin_cli(c, node)
+        .args(["records", "import"])
+        .arg(out.join("credit.csv"))
+        .args(["--kind", "credit", "--rows-per-call", "7"])
+        .output()
+        .unwrap();
+    assert!(result.status.success(), "{}", text(&result));
+}
+
+/// `credshare audit <args>` as the regulator REG-1 against BANK-A's peer listener.
+fn regulator_cli(c: &Consortium, node: &NodeProcess, args: &[&str]) -> Output {
+    Command::new(bin("credshare"))
+        .arg("audit")
+        .args(args)
+        .arg("--node")
+        .arg(node.peer_addr.to_string())
+        .arg("--certs")
+        .arg(c.certs("REG-1"))
+        .arg("--crl")
+        .arg(c.ca_dir().join("ca.crl"))
+        .env("HOME", c.root())
+        .output()
+        .unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn verifier(c: &Consortium) -> SignatureVerifier {
+    let ca = pki::load_certs(&c.ca_dir().join("ca.crt")).unwrap();
+    let crl = pki::load_crls(&c.ca_dir().join("ca.crl")).unwrap();
+    SignatureVerifier::new(ca, crl).unwrap()
+}
+
+fn bank_a() -> InstitutionId {
+    InstitutionId::parse("BANK-A").unwrap()
+}
+
+async fn audit_client(
+    material: &TlsMaterial,
+    addr: std::net::SocketAddr,
+) -> AuditServiceClient<Channel> {
+    AuditServiceClient::new(channel(material, addr).await.unwrap())
+}
+
+/// The latest checkpoint, verified from the CA alone.
+async fn latest(client: &mut AuditServiceClient<Channel>, c: &Consortium) -> Checkpoint {
+    let response = client
+        .get_checkpoint(pb::GetCheckpointRequest { tree_size: 0 })
+        .await
+        .unwrap()
+        .into_inner();
+    let note = response.checkpoint.unwrap().signed_note;
+    let signed = verify_signed_checkpoint(
+        &note,
+        &response.signer_certificate,
+        &verifier(c),
+        Some(&bank_a()),
+        Some(ORIGIN),
+        SystemTime::now(),
+    )
+    .unwrap();
+    signed.checkpoint
+}
+
+async fn entries(client: &mut AuditServiceClient<Channel>, start: u64, end: u64) -> Vec<Vec<u8>> {
+    let mut stream = client
+        .get_entries(pb::GetEntriesRequest { start, end })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut out = Vec::new();
+    while let Some(item) = stream.message().await.unwrap() {
+        assert_eq!(item.index, start + out.len() as u64, "entries in order");
+        out.push(item.entry);
+    }
+    out
+}
+
+fn hashes(wire: &[Vec<u8>]) -> Vec<Hash> {
+    audit::receipt::proof_hashes(wire).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_regulator_verifies_entries_and_proofs_from_the_ca_alone() {
+    let c = Consortium::new().unwrap();
+    let node = NodeProcess::start(&c, &NodeSpec::new("BANK-A")).unwrap();
+    import_sample(&c, &node, 30, 5);
+    let regulator = c.tls("REG-1", "regulator").unwrap();
+    let mut client = audit_client(&regulator, node.peer_addr).await;
+
+    let newest = latest(&mut client, &c).await;
+    let size = newest.size;
+    assert!(size >= 4, "several record batches, got {size}");
+    let all = entries(&mut client, 0, 0).await;
+    assert_eq!(all.len() as u64, size);
+    let leaves: Vec<Hash> = all.iter().map(|e| leaf_hash(e)).collect();
+    assert_eq!(root_of_leaves(&leaves), newest.root);
+    for entry in &all {
+        let entry = pb::LogEntry::decode(entry.as_slice()).unwrap();
+        assert!(matches!(
+            entry.kind,
+            Some(pb::log_entry::Kind::RecordBatch(_))
+        ));
+    }
+    assert_eq!(entries(&mut client, 1, 3).await, all[1..3].to_vec());
+
+    // Every leaf's inclusion proof makes a receipt that verifies.
+    let newest_response = client
+        .get_checkpoint(pb::GetCheckpointRequest { tree_size: 0 })
+        .await
+        .unwrap()
+        .into_inner();
+    for leaf in 0..size {
+        let proof = client
+            .get_inclusion_proof(pb::GetInclusionProofRequest {
+                leaf_index: leaf,
+                tree_size: 0,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let receipt = pb::Receipt {
+            leaf_index: leaf,
+            entry: all[leaf as usize].clone(),
+            checkpoint: newest_response.checkpoint.clone(),
+            proof: Some(proof),
+            signer_certificate: newest_response.signer_certificate.clone(),
+        };
+        let verified = verify_receipt(
+            &receipt,
+            &verifier(&c),
+            &bank_a(),
+            Some(ORIGIN),
+            SystemTime::now(),
+        )
+        .unwrap();
+        assert_eq!(verified.tree_size, size);
+    }
+
+    // Every signed size is a prefix of the log and consistent with the newest.
+    let mut signed_sizes = Vec::new();
+    for s in 1..=size {
+        match client
+            .get_checkpoint(pb::GetCheckpointRequest { tree_size: s })
+            .await
+        {
+            Ok(response) => {
+                let response = response.into_inner();
+                let cp = verify_signed_checkpoint(
+                    &response.checkpoint.unwrap().signed_note,
+                    &response.signer_certificate,
+                    &verifier(&c),
+                    Some(&bank_a()),
+                    Some(ORIGIN),
+                    SystemTime::now(),
+                )
+                .unwrap()
+                .checkpoint;
+                assert_eq!(cp.root, root_of_leaves(&leaves[..s as usize]));
+                signed_sizes.push(cp);
+            }
+            Err(status) => {
+                assert_eq!(status.code(), Code::NotFound);
+                assert!(
+                    status.message().contains(&format!("size {s}")),
+                    "{status:?}"
+                );
+                // No proofs against unsigned roots.
+                let err = client
+                    .get_inclusion_proof(pb::GetInclusionProofRequest {
+                        leaf_index: 0,
+                        tree_size: s,
+                    })
+                    .await
+                    .unwrap_err();
+                assert_eq!(err.code(), Code::NotFound, "{err:?}");
+            }
+        }
+    }
+    assert!(signed_sizes.len() >= 2, "several checkpoints");
+    for old in &signed_sizes {
+        let proof = client
+            .get_consistency_proof(pb::GetConsistencyProofRequest {
+                old_size: old.size,
+                new_size: 0,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!((proof.old_size, proof.new_size), (old.size, size));
+        verify_checkpoint_consistency(old, &newest, &hashes(&proof.hashes)).unwrap();
+    }
+
+    // Bad requests get clear statuses.
+    let expect = |result: Result<_, tonic::Status>, code: Code, needle: &str| {
+        let status = result.map(|_: ()| ()).unwrap_err();
+        assert_eq!(status.code(), code, "{status:?}");
+        assert!(status.message().contains(needle), "{status:?}");
+    };
+    let checkpoint = client
+        .get_checkpoint(pb::GetCheckpointRequest {
+            tree_size: size + 1,
+        })
+        .await;
+    expect(
+        checkpoint.map(drop),
+        Code::NotFound,
+        &format!("size {}", size + 1),
+    );
+    let beyond = client
+        .get_entries(pb::GetEntriesRequest {
+            start: 0,
+            end: size + 1,
+        })
+        .await;
+    expect(beyond.map(drop), Code::OutOfRange, "beyond");
+    let reversed = client
+        .get_entries(pb::GetEntriesRequest { start: 3, end: 2 })
+        .await;
+    expect(reversed.map(drop), Code::InvalidArgument, "after end");
+    let leaf = client
+        .get_inclusion_proof(pb::GetInclusionProofRequest {
+            leaf_index: size,
+            tree_size: 0,
+        })
+        .await;
+    expect(leaf.map(drop), Code::OutOfRange, "out of range");
+    let order = client
+        .get_consistency_proof(pb::GetConsistencyProofRequest {
+            old_size: size,
+            new_size: 1,
+        })
+        .await;
+    expect(order.map(drop), Code::InvalidArgument, "larger");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_regulators_and_own_admins_may_audit() {
+    let c = Consortium::new().unwrap();
+    let node = NodeProcess::start(&c, &NodeSpec::new("BANK-A")).unwrap();
+    import_sample(&c, &node, 5, 6);
+    let request = pb::GetCheckpointRequest { tree_size: 0 };
+
+    for (institution, role) in [("BANK-A", "node"), ("BANK-B", "node"), ("BANK-B", "admin")] {
+        let material = c.tls(institution, role).unwrap();
+        let mut client = audit_client(&material, node.peer_addr).await;
+        let err = client.get_checkpoint(request).await.unwrap_err();
+        assert_eq!(err.code(), Code::PermissionDenied, "{institution} {role}");
+        // Not even a stream starts.
+        let err = client
+            .get_entries(pb::GetEntriesRequest { start: 0, end: 0 })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::PermissionDenied, "{institution} {role}");
+    }
+
+    // BANK-A's admin, on the admin listener.
+    let admin = c.tls("BANK-A", "admin").unwrap();
+    let mut client = audit_client(&admin, node.admin_addr).await;
+    let cp = latest(&mut client, &c).await;
+    assert!(cp.size >= 1);
+    // The regulator, on the admin listener too (AuditService is on both).
+    let regulator = c.tls("REG-1", "regulator").unwrap();
+    let mut client = audit_client(&regulator, node.admin_addr).await;
+    assert_eq!(latest(&mut client, &c).await.size, cp.size);
+    assert!(node.log().contains("permission denied"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credshare_audit_verifies_and_catches_rewritten_history() {
+    let c = Consortium::new().unwrap();
+    let mut node = NodeProcess::start(&c, &NodeSpec::new("BANK-A")).unwrap();
+    import_sample(&c, &node, 10, 7);
+    let first = c.root().join("first.note");
+    let out = regulator_cli(
+        &c,
+        &node,
+        &["verify", "--save-checkpoint", first.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("OK: the query log verifies"), "{stdout}");
+    assert!(stdout.contains("record batches"), "{stdout}");
+
+    import_sample(&c, &node, 12, 8);
+    let second = c.root().join("second.note");
+    let out = regulator_cli(
+        &c,
+        &node,
+        &[
+            "verify",
+            "--from-checkpoint",
+            first.to_str().unwrap(),
+            "--save-checkpoint",
+            second.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("consistency proof verified"));
+
+    // Machine-readable forms.
+    let out = regulator_cli(&c, &node, &["--json", "checkpoint"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let cp: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(cp["origin"], ORIGIN);
+    assert_eq!(cp["signer"], "BANK-A");
+    assert_eq!(cp["signature_verified"], true);
+    let size = cp["size"].as_u64().unwrap();
+    let out = regulator_cli(
+        &c,
+        &node,
+        &["--json", "entries", "--start", "1", "--end", "4"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["index"], 1);
+    assert_eq!(lines[0]["kind"], "record-batch");
+    let out = regulator_cli(&c, &node, &["--json", "verify"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["verified"], true);
+    assert_eq!(summary["entries"]["record_batches"], size);
+
+    // The holder rewrites entry 0 and re-signs its newest checkpoint: the
+    // node starts (its newest checkpoint verifies) and a fresh audit
+    // passes, but saved checkpoints expose the rewrite.
+    node.stop().unwrap();
+    rewrite_history(&node.data_dir, &c.certs("BANK-A"));
+    node.spawn(&[]).unwrap();
+    let out = regulator_cli(&c, &node, &["verify"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    let out = regulator_cli(
+        &c,
+        &node,
+        &["verify", "--from-checkpoint", second.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("history was rewritten"),
+        "{}",
+        text(&out)
+    );
+
+    let out = regulator_cli(
+        &c,
+        &node,
+        &["verify", "--from-checkpoint", first.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let message = text(&out);
+    assert!(
+        message.contains("does not extend the saved one"),
+        "{message}"
+    );
+    assert!(
+        message.contains("no longer hash to the saved root"),
+        "{message}"
+    );
+}
+
+/// Key of log entry `index` in the store (`L` ‖ index big-endian).
+fn entry_key(index: u64) -> Vec<u8> {
+    let mut key = vec![b'L'];
+    key.extend_from_slice(&index.to_be_bytes());
+    key
+}
+
+/// What a dishonest holder with its own signing key could do offline:
+/// edit entry 0, rebuild every hash and re-sign the newest checkpoint.
+fn rewrite_history(data_dir: &Path, certs: &Path) {
+    let db = sled::open(data_dir).unwrap();
+    let tree = db.open_tree("credshare").unwrap();
+    let mut entry =
+        pb::LogEntry::decode(tree.get(entry_key(0)).unwrap().unwrap().as_ref()).unwrap();
+    let Some(pb::log_entry::Kind::RecordBatch(batch)) = &mut entry.kind else {
+        panic!("entry 0 is a record batch")
+    };
+    batch.stored += 1000;
+    tree.insert(entry_key(0), entry.encode_to_vec()).unwrap();
+    let mut edge = RightEdge::empty();
+    for item in tree.scan_prefix([b'L']) {
+        let (_, bytes) = item.unwrap();
+        for (level, index, hash) in edge.append(leaf_hash(&bytes)) {
+            let mut key = vec![b'H', level];
+            key.extend_from_slice(&index.to_be_bytes());
+            tree.insert(key, &hash[..]).unwrap();
+        }
+    }
+    let signer = Signer::load(&certs.join("signer.crt"), &certs.join("signer.key")).unwrap();
+    let checkpoint = Checkpoint {
+        origin: ORIGIN.into(),
+        size: edge.size(),
+        root: edge.root(),
+        timestamp_ms: 1,
+    };
+    let stored = pb::GetCheckpointResponse {
+        checkpoint: Some(pb::Checkpoint {
+            signed_note: checkpoint.sign(ORIGIN, signer.key_pair()),
+        }),
+        signer_certificate: signer.certificate_der().to_vec(),
+    };
+    let mut key = vec![b'C'];
+    key.extend_from_slice(&edge.size().to_be_bytes());
+    tree.insert(key, stored.encode_to_vec()).unwrap();
+    db.flush().unwrap();
+}
+
+#[test]
+fn an_edited_or_dropped_entry_stops_the_node() {
+    let c = Consortium::new().unwrap();
+    let mut node = NodeProcess::start(&c, &NodeSpec::new("BANK-A")).unwrap();
+    import_sample(&c, &node, 10, 9);
+    node.stop().unwrap();
+    let store: PathBuf = node.data_dir.clone();
+
+    // One flipped byte in entry 2.
+    let original = edit_store(&store, |tree| {
+        let original = tree.get(entry_key(2)).unwrap().unwrap().to_vec();
+        let mut edited = original.clone();
+        edited[original.len() / 2] ^= 0x01;
+        tree.insert(entry_key(2), edited).unwrap();
+        original
+    });
+    let err = respawn_fails(&mut node);
+    assert!(
+        err.contains("query log entry 2 fails verification"),
+        "{err}"
+    );
+
+    // Restored, the node starts again.
+    edit_store(&store, |tree| {
+        tree.insert(entry_key(2), original).unwrap();
+    });
+    node.spawn(&[]).unwrap();
+    node.stop().unwrap();
+
+    // The last entry dropped.
+    edit_store(&store, |tree| {
+        let (last, _) = tree.scan_prefix([b'L']).next_back().unwrap().unwrap();
+        tree.remove(last).unwrap();
+    });
+    let err = respawn_fails(&mut node);
+    assert!(err.contains("fails verification"), "{err}");
+    assert!(err.contains("newest checkpoint says size"), "{err}");
+}
+
+fn edit_store<T>(dir: &Path, edit: impl FnOnce(&sled::Tree) -> T) -> T {
+    let db = sled::open(dir).unwrap();
+    let tree = db.open_tree("credshare").unwrap();
+    let result = edit(&tree);
+    db.flush().unwrap();
+    result
+}
+
+/// Restarts the node, expecting it to refuse; returns what it said since.
+fn respawn_fails(node: &mut NodeProcess) -> String {
+    let before = node.log().len();
+    let err = node.spawn(&[]).expect_err("node must refuse to start");
+    let said = node.log()[before..].to_string();
+    assert!(err.to_string().contains("exit status: 1"), "{err}");
+    said
+}
