@@ -222,8 +222,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn render_error(e: &anyhow::Error) -> String {
-    if let Some(status) = e.downcast_ref::<tonic::Status>() {
-        return output::describe(status);
-    }
-    format!("{e:#}")
+    // Context first, then the cause; a gRPC status as code and message only.
+    e.chain()
+        .map(|cause| match cause.downcast_ref::<tonic::Status>() {
+            Some(status) => output::describe(status),
+            None => cause.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(": ")
 }

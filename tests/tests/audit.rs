@@ -385,11 +385,20 @@ async fn credshare_audit_verifies_and_catches_rewritten_history() {
     assert_eq!(summary["verified"], true);
     assert_eq!(summary["entries"]["record_batches"], size);
 
-    // The holder rewrites entry 0 and re-signs its newest checkpoint: the
-    // node starts (its newest checkpoint verifies) and a fresh audit
-    // passes, but saved checkpoints expose the rewrite.
+    // The holder rewrites entry 0 and re-signs a newest checkpoint: its own
+    // older signed checkpoints disagree, so the node refuses to start and
+    // names the first index that can be bad.
     node.stop().unwrap();
-    rewrite_history(&node.data_dir, &c.certs("BANK-A"));
+    rewrite_history(&node.data_dir, &c.certs("BANK-A"), false);
+    let err = node.spawn(&[]).unwrap_err().to_string();
+    assert!(
+        err.contains("query log entry 0 fails verification"),
+        "{err}"
+    );
+    // A thorough forger also deletes the older checkpoints: the node starts
+    // and a fresh audit passes, but the regulator's saved checkpoints
+    // expose the rewrite.
+    rewrite_history(&node.data_dir, &c.certs("BANK-A"), true);
     node.spawn(&[]).unwrap();
     let out = regulator_cli(&c, &node, &["verify"]);
     assert!(out.status.success(), "{}", text(&out));
@@ -412,13 +421,11 @@ async fn credshare_audit_verifies_and_catches_rewritten_history() {
         &["verify", "--from-checkpoint", first.to_str().unwrap()],
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    // The forger deleted its older checkpoints: it cannot show the one the
+    // regulator saved, let alone prove the new log extends it.
     let message = text(&out);
     assert!(
-        message.contains("does not extend the saved one"),
-        "{message}"
-    );
-    assert!(
-        message.contains("no longer hash to the saved root"),
+        message.contains("no longer serves its checkpoint of size"),
         "{message}"
     );
 }
@@ -432,15 +439,20 @@ fn entry_key(index: u64) -> Vec<u8> {
 
 /// What a dishonest holder with its own signing key could do offline:
 /// edit entry 0, rebuild every hash and re-sign the newest checkpoint.
-fn rewrite_history(data_dir: &Path, certs: &Path) {
+fn rewrite_history(data_dir: &Path, certs: &Path, drop_old_checkpoints: bool) {
     let db = sled::open(data_dir).unwrap();
     let tree = db.open_tree("credshare").unwrap();
+    if drop_old_checkpoints {
+        for key in tree.scan_prefix([b'C']).keys() {
+            tree.remove(key.unwrap()).unwrap();
+        }
+    }
     let mut entry =
         pb::LogEntry::decode(tree.get(entry_key(0)).unwrap().unwrap().as_ref()).unwrap();
     let Some(pb::log_entry::Kind::RecordBatch(batch)) = &mut entry.kind else {
         panic!("entry 0 is a record batch")
     };
-    batch.stored += 1000;
+    batch.stored = 1000 + batch.stored % 1000;
     tree.insert(entry_key(0), entry.encode_to_vec()).unwrap();
     let mut edge = RightEdge::empty();
     for item in tree.scan_prefix([b'L']) {

@@ -47,7 +47,7 @@ pub async fn import(args: &ImportBenchArgs) -> anyhow::Result<()> {
     let reader = RecordReader::open(&file, RecordKind::Credit, ctx)?;
     let client = pb::admin_service_client::AdminServiceClient::new(demo::channel(node).await?);
     let mut rejects = records::Rejects::open(None, true)?;
-        rejects.quiet = true;
+    rejects.quiet = true;
     let totals =
         records::run_import(reader, Some(client), ROWS_PER_CALL, &mut rejects, true).await?;
     let rss = rss_kib(node.child.id());

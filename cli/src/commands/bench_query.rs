@@ -57,7 +57,10 @@ impl Phase {
 pub async fn query(args: &QueryBenchArgs) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let root = dir.path();
-    println!("preparing: dev consortium, BANK-B holding {} sample borrowers (credit and visits)", args.borrowers);
+    println!(
+        "preparing: dev consortium, BANK-B holding {} sample borrowers (credit and visits)",
+        args.borrowers
+    );
     let pki = root.join("pki");
     crate::pki::dev_consortium(&pki)?;
     let secret_path = pki.join("consortium.secret");
@@ -66,27 +69,71 @@ pub async fn query(args: &QueryBenchArgs) -> anyhow::Result<()> {
     let sample = crate::sample::write_sample(&holder, args.borrowers, 5, &root.join("sample"))?;
     let mut nodes = demo::start_nodes_for(root, &pki, &secret_path, &["BANK-B"]).await?;
     let node = &nodes[0];
-    for (file, kind) in [(&sample.credit_file, RecordKind::Credit), (&sample.visits_file, RecordKind::Visit)] {
+    for (file, kind) in [
+        (&sample.credit_file, RecordKind::Credit),
+        (&sample.visits_file, RecordKind::Visit),
+    ] {
         let ctx = ImportContext::new(holder.clone(), ConsortiumSecret::from_file(&secret_path)?);
         let client = pb::admin_service_client::AdminServiceClient::new(demo::channel(node).await?);
         let mut rejects = records::Rejects::open(None, true)?;
         rejects.quiet = true;
-        let t = records::run_import(RecordReader::open(file, kind, ctx)?, Some(client), ROWS_PER_CALL, &mut rejects, true).await?;
-        println!("  imported {} rows ({:.0} rows/s)", t.rows, t.rows_per_second);
+        let t = records::run_import(
+            RecordReader::open(file, kind, ctx)?,
+            Some(client),
+            ROWS_PER_CALL,
+            &mut rejects,
+            true,
+        )
+        .await?;
+        println!(
+            "  imported {} rows ({:.0} rows/s)",
+            t.rows, t.rows_per_second
+        );
     }
 
     // BANK-A asks: one signed grant per borrower for a working set of borrowers.
-    let requests = Arc::new(grant_requests(&sample.credit_file, &secret_path, &pki, 1000)?);
-    let tls = TlsMaterial::load(&pki.join("ca/ca.crt"), &[], &pki.join("BANK-A/node.crt"), &pki.join("BANK-A/node.key"))?;
+    let requests = Arc::new(grant_requests(
+        &sample.credit_file,
+        &secret_path,
+        &pki,
+        1000,
+    )?);
+    let tls = TlsMaterial::load(
+        &pki.join("ca/ca.crt"),
+        &[],
+        &pki.join("BANK-A/node.crt"),
+        &pki.join("BANK-A/node.key"),
+    )?;
     let peer_addr = node_peer_addr(root)?;
     let mut channels = Vec::new();
     for _ in 0..args.connections.max(1) {
-        channels.push(credshare_node::tls::connect_channel(tls.client_config()?, &peer_addr, None, None, Duration::from_secs(5)).await?);
+        channels.push(
+            credshare_node::tls::connect_channel(
+                tls.client_config()?,
+                &peer_addr,
+                None,
+                None,
+                Duration::from_secs(5),
+            )
+            .await?,
+        );
     }
     let duration = Duration::from_secs(args.duration.max(1));
-    println!("measuring: concurrency {}, {} connections, {} s per phase", args.concurrency, channels.len(), duration.as_secs());
+    println!(
+        "measuring: concurrency {}, {} connections, {} s per phase",
+        args.concurrency,
+        channels.len(),
+        duration.as_secs()
+    );
 
-    let health = run_phase(&channels, args.concurrency, duration, requests.clone(), false).await;
+    let health = run_phase(
+        &channels,
+        args.concurrency,
+        duration,
+        requests.clone(),
+        false,
+    )
+    .await;
     let before = demo_status(node).await?;
     let audited = run_phase(&channels, args.concurrency, duration, requests, true).await;
     let after = demo_status(node).await?;
@@ -97,15 +144,45 @@ pub async fn query(args: &QueryBenchArgs) -> anyhow::Result<()> {
 
     let entries = after.log_size - before.log_size;
     let batches = (after.commit_batches - before.commit_batches).max(1);
-    println!("\ncredshare bench query (C={}, {} s per phase, SUMMARY scope, durable log before every answer)", args.concurrency, duration.as_secs());
-    println!("  {:<28} {:>10} {:>10} {:>10} {:>8}", "", "req/s", "p50 ms", "p99 ms", "errors");
-    for (name, p) in [("grpc.health.v1 Check", &health), ("QueryBorrower (audited)", &audited)] {
-        println!("  {:<28} {:>10.0} {:>10.2} {:>10.2} {:>8}", name, p.rate(), p.pct(0.5), p.pct(0.99), p.errors);
+    println!(
+        "\ncredshare bench query (C={}, {} s per phase, SUMMARY scope, durable log before every answer)",
+        args.concurrency,
+        duration.as_secs()
+    );
+    println!(
+        "  {:<28} {:>10} {:>10} {:>10} {:>8}",
+        "", "req/s", "p50 ms", "p99 ms", "errors"
+    );
+    for (name, p) in [
+        ("grpc.health.v1 Check", &health),
+        ("QueryBorrower (audited)", &audited),
+    ] {
+        println!(
+            "  {:<28} {:>10.0} {:>10.2} {:>10.2} {:>8}",
+            name,
+            p.rate(),
+            p.pct(0.5),
+            p.pct(0.99),
+            p.errors
+        );
     }
-    println!("  audited / health throughput  {:.2}", audited.rate() / health.rate().max(1e-9));
-    println!("  log entries/s                {:.0}", entries as f64 / audited.seconds);
-    println!("  mean group-commit batch      {:.1} entries ({} batches, one fsync + one signed checkpoint each)", entries as f64 / batches as f64, batches);
-    println!("  node RSS (peak)              {} KiB", rss.map(|r| r.to_string()).unwrap_or_else(|| "n/a".into()));
+    println!(
+        "  audited / health throughput  {:.2}",
+        audited.rate() / health.rate().max(1e-9)
+    );
+    println!(
+        "  log entries/s                {:.0}",
+        entries as f64 / audited.seconds
+    );
+    println!(
+        "  mean group-commit batch      {:.1} entries ({} batches, one fsync + one signed checkpoint each)",
+        entries as f64 / batches as f64,
+        batches
+    );
+    println!(
+        "  node RSS (peak)              {} KiB",
+        rss.map(|r| r.to_string()).unwrap_or_else(|| "n/a".into())
+    );
     Ok(())
 }
 
@@ -120,10 +197,20 @@ fn node_peer_addr(root: &std::path::Path) -> anyhow::Result<String> {
 }
 
 /// Requests for `n` distinct borrowers of the holder, each with its grant.
-fn grant_requests(credit: &std::path::Path, secret: &std::path::Path, pki: &std::path::Path, n: usize) -> anyhow::Result<Vec<pb::QueryBorrowerRequest>> {
+fn grant_requests(
+    credit: &std::path::Path,
+    secret: &std::path::Path,
+    pki: &std::path::Path,
+    n: usize,
+) -> anyhow::Result<Vec<pb::QueryBorrowerRequest>> {
     let secret = ConsortiumSecret::from_file(secret)?;
-    let signer = Signer::load(&pki.join("BANK-A/signer.crt"), &pki.join("BANK-A/signer.key"))?;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
+    let signer = Signer::load(
+        &pki.join("BANK-A/signer.crt"),
+        &pki.join("BANK-A/signer.key"),
+    )?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as i64;
     let mut reader = csv::Reader::from_path(credit)?;
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
@@ -158,7 +245,13 @@ fn grant_requests(credit: &std::path::Path, secret: &std::path::Path, pki: &std:
     Ok(out)
 }
 
-async fn run_phase(channels: &[Channel], concurrency: usize, duration: Duration, requests: Arc<Vec<pb::QueryBorrowerRequest>>, audited: bool) -> Phase {
+async fn run_phase(
+    channels: &[Channel],
+    concurrency: usize,
+    duration: Duration,
+    requests: Arc<Vec<pb::QueryBorrowerRequest>>,
+    audited: bool,
+) -> Phase {
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let mut workers = Vec::new();
@@ -177,7 +270,12 @@ async fn run_phase(channels: &[Channel], concurrency: usize, duration: Duration,
                     req.request_nonce = (i as u64).to_be_bytes().to_vec();
                     peer.query_borrower(req).await.map(|_| ())
                 } else {
-                    health.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await.map(|_| ())
+                    health
+                        .check(tonic_health::pb::HealthCheckRequest {
+                            service: String::new(),
+                        })
+                        .await
+                        .map(|_| ())
                 };
                 match result {
                     Ok(()) => {
@@ -193,7 +291,12 @@ async fn run_phase(channels: &[Channel], concurrency: usize, duration: Duration,
     }
     tokio::time::sleep(duration).await;
     stop.store(true, Ordering::Relaxed);
-    let mut phase = Phase { ok: 0, errors: 0, seconds: 0.0, latencies_us: Vec::new() };
+    let mut phase = Phase {
+        ok: 0,
+        errors: 0,
+        seconds: 0.0,
+        latencies_us: Vec::new(),
+    };
     for w in workers {
         if let Ok((ok, errors, lat)) = w.await {
             phase.ok += ok;

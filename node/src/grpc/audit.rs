@@ -143,11 +143,9 @@ impl pb::audit_service_server::AuditService for AuditApi {
         let latest = self.latest_size();
         let (old_size, new_size) = bounds::consistency_sizes(req.old_size, req.new_size, latest)?;
         tracing::debug!(caller = %caller, old_size, new_size, "get_consistency_proof");
-        // The empty tree needs no signature: it has only one root.
-        let sizes = match old_size {
-            0 => vec![new_size],
-            _ => vec![old_size, new_size],
-        };
+        // Only the new size must be signed: the auditor brings the old root
+        // from its own saved (signed) checkpoint and checks the proof against it.
+        let sizes = vec![new_size];
         let hashes = self
             .read(move |store| {
                 proof_against_signed_sizes(store, &sizes, |store| {

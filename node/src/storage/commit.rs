@@ -152,7 +152,10 @@ impl Committer {
     /// Counters since start.
     pub fn stats(&self) -> (u64, u64) {
         use std::sync::atomic::Ordering::Relaxed;
-        (self.stats.batches.load(Relaxed), self.stats.requests.load(Relaxed))
+        (
+            self.stats.batches.load(Relaxed),
+            self.stats.requests.load(Relaxed),
+        )
     }
 
     /// The newest durable checkpoint.
@@ -219,8 +222,12 @@ impl Writer {
                     *latest = checkpoint.clone();
                 }
                 let batch_requests = jobs.len();
-                self.stats.batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                self.stats.requests.fetch_add(batch_requests as u64, std::sync::atomic::Ordering::Relaxed);
+                self.stats
+                    .batches
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.stats
+                    .requests
+                    .fetch_add(batch_requests as u64, std::sync::atomic::Ordering::Relaxed);
                 for (job, (records, leaves)) in jobs.into_iter().zip(per_job) {
                     let _ = job.reply.send(Ok(CommitReply {
                         records,

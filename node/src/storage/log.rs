@@ -90,6 +90,23 @@ impl Store {
         audit::consistency_proof(self, old_size, new_size).map_err(merkle_err)
     }
 
+    /// (tree size, root) of every stored checkpoint, oldest first. The notes
+    /// are parsed, not verified: only the newest one's signature matters at
+    /// start-up, and it is verified separately.
+    fn checkpoint_roots(&self) -> Result<Vec<(u64, Hash)>, StorageError> {
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix([keys::CHECKPOINT]) {
+            let (_, v) = item?;
+            let stored = pb::GetCheckpointResponse::decode(v.as_ref())
+                .map_err(|e| StorageError::Corrupt(format!("stored checkpoint: {e}")))?;
+            let note = stored.checkpoint.map(|c| c.signed_note).unwrap_or_default();
+            let cp = Checkpoint::parse_unverified(&note)
+                .map_err(|e| StorageError::Corrupt(format!("stored checkpoint: {e}")))?;
+            out.push((cp.size, cp.root));
+        }
+        Ok(out)
+    }
+
     /// Leaf indexes of the peer queries about one borrower, oldest first.
     pub fn query_history(&self, borrower_key: &[u8; 32]) -> Result<Vec<u64>, StorageError> {
         let mut prefix = vec![keys::QUERY_INDEX];
@@ -106,6 +123,9 @@ impl Store {
     /// the right edge to continue appending from. O(n) at start-up.
     pub fn verify_log(&self, key_name: &str, public_key: &[u8]) -> Result<RightEdge, StorageError> {
         let mut edge = RightEdge::empty();
+        // Every stored checkpoint's (size, root), to locate a rewrite between two.
+        let mut signed = self.checkpoint_roots()?.into_iter().peekable();
+        let mut last_good = 0u64;
         for item in self.tree.scan_prefix([keys::LOG_ENTRY]) {
             let (key, entry) = item?;
             let index = be_u64(&key[1..])?;
@@ -127,6 +147,17 @@ impl Store {
                     ));
                 }
             }
+            while let Some((size, root)) = signed.next_if(|(size, _)| *size <= edge.size()) {
+                if size == edge.size() && root != edge.root() {
+                    return Err(tampered(
+                        last_good,
+                        &format!(
+                            "entries {last_good}..{size} do not hash to the root signed at tree size {size}"
+                        ),
+                    ));
+                }
+                last_good = size;
+            }
         }
         let Some(latest) = self.checkpoint(None)? else {
             return match edge.size() {
@@ -142,7 +173,12 @@ impl Store {
             }
         })?;
         if cp.size != edge.size() || cp.root != edge.root() {
-            let index = cp.size.min(edge.size()).saturating_sub(1);
+            // A shorter log is missing its tail: the first absent entry is bad.
+            let index = if cp.size > edge.size() {
+                edge.size()
+            } else {
+                cp.size
+            };
             return Err(tampered(
                 index,
                 &format!(
