@@ -18,6 +18,9 @@ use crate::rows::{ImportContext, RecordKind, RecordReader};
 /// Options of `credshare bench import`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ImportBenchArgs {
+    /// Keep the work directory (PKI, node config, store, node log) here.
+    #[arg(long)]
+    pub dir: Option<std::path::PathBuf>,
     /// Rows to import.
     #[arg(long, default_value_t = 100_000)]
     pub rows: u64,
@@ -25,8 +28,14 @@ pub struct ImportBenchArgs {
 
 /// `credshare bench import`.
 pub async fn import(args: &ImportBenchArgs) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let root = dir.path();
+    let temp = tempfile::tempdir()?;
+    let root = match &args.dir {
+        Some(d) => {
+            std::fs::create_dir_all(d)?;
+            d.as_path()
+        }
+        None => temp.path(),
+    };
     println!(
         "preparing: dev consortium, one node, {} sample credit rows",
         args.rows

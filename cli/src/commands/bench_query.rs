@@ -21,6 +21,9 @@ use crate::rows::{ImportContext, RecordKind, RecordReader};
 /// Options of `credshare bench query`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct QueryBenchArgs {
+    /// Keep the work directory (PKI, node config, store, node log) here.
+    #[arg(long)]
+    pub dir: Option<std::path::PathBuf>,
     /// Concurrent requests in flight.
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
@@ -55,8 +58,14 @@ impl Phase {
 
 /// `credshare bench query`.
 pub async fn query(args: &QueryBenchArgs) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let root = dir.path();
+    let temp = tempfile::tempdir()?;
+    let root = match &args.dir {
+        Some(d) => {
+            std::fs::create_dir_all(d)?;
+            d.as_path()
+        }
+        None => temp.path(),
+    };
     println!(
         "preparing: dev consortium, BANK-B holding {} sample borrowers (credit and visits)",
         args.borrowers

@@ -123,6 +123,7 @@ impl Committer {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let stats = Arc::new(CommitStats::default());
         let mut writer = Writer {
+            timing: WriterTiming::default(),
             stats: stats.clone(),
             store,
             signer,
@@ -169,6 +170,7 @@ impl Committer {
 
 struct Writer {
     stats: Arc<CommitStats>,
+    timing: WriterTiming,
     store: Store,
     signer: Arc<Signer>,
     origin: String,
@@ -205,10 +207,15 @@ impl Writer {
             return;
         }
         let mut edge = self.edge.clone();
+        let t0 = std::time::Instant::now();
         let prepared = self.prepare(&jobs, &mut edge);
+        let t1 = std::time::Instant::now();
         let outcome = prepared.and_then(|(batch, per_job, checkpoint)| {
             self.store.tree.apply_batch(batch)?;
-            if let Err(e) = self.store.sync() {
+            let t2 = std::time::Instant::now();
+            let synced = self.store.sync();
+            self.timing.record(t1 - t0, t2 - t1, t2.elapsed());
+            if let Err(e) = synced {
                 // fsync failure: the page cache state is unknown. Refuse everything from now on.
                 self.poisoned = Some(format!("store sync failed earlier: {e}"));
                 return Err(e);
@@ -351,6 +358,37 @@ impl Writer {
         match self.latest.read() {
             Ok(g) => g.clone(),
             Err(p) => p.into_inner().clone(),
+        }
+    }
+}
+
+/// Where the writer's time goes, logged at debug level every 10 seconds.
+#[derive(Default)]
+struct WriterTiming {
+    batches: u32,
+    prepare: std::time::Duration,
+    apply: std::time::Duration,
+    sync: std::time::Duration,
+    since: Option<std::time::Instant>,
+}
+
+impl WriterTiming {
+    fn record(&mut self, prepare: std::time::Duration, apply: std::time::Duration, sync: std::time::Duration) {
+        self.batches += 1;
+        self.prepare += prepare;
+        self.apply += apply;
+        self.sync += sync;
+        let since = *self.since.get_or_insert_with(std::time::Instant::now);
+        if since.elapsed() >= std::time::Duration::from_secs(10) {
+            let per = |d: std::time::Duration| d.as_micros() as u64 / u64::from(self.batches.max(1));
+            tracing::debug!(
+                batches = self.batches,
+                prepare_us = per(self.prepare),
+                apply_us = per(self.apply),
+                sync_us = per(self.sync),
+                "group commit timings (mean per batch)"
+            );
+            *self = Self::default();
         }
     }
 }
