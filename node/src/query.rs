@@ -15,7 +15,7 @@ use crate::error::NodeError;
 use crate::node::Node;
 use crate::pki::InstitutionId;
 use crate::signing::{CONSENT_GRANT_TYPE, CREDIT_SUMMARY_TYPE, SigningError, VISIT_SUMMARY_TYPE};
-use crate::storage::commit::{CommittedCheckpoint, now_ms};
+use crate::storage::commit::{CommittedCheckpoint, OverlayStore, ProofOverlay, now_ms};
 use crate::storage::{CommitRequest, LogAppend};
 
 /// Longest request nonce accepted, bytes.
@@ -305,19 +305,25 @@ impl Node {
             .leaves
             .first()
             .ok_or_else(|| NodeError::FailedPrecondition("no leaf".into()))?;
-        self.receipt(leaf, bytes, &reply.checkpoint).await
+        self.receipt(leaf, bytes, &reply.checkpoint, &reply.overlay)
     }
 
     /// A receipt for `leaf` against the checkpoint that covers it.
-    pub async fn receipt(
+    pub fn receipt(
         &self,
         leaf: u64,
         entry: Vec<u8>,
         checkpoint: &CommittedCheckpoint,
+        overlay: &ProofOverlay,
     ) -> Result<pb::Receipt, NodeError> {
         let size = checkpoint.size;
-        // O(log n) cached reads; inline for the same reason as above.
-        let hashes = self.store.inclusion_proof(leaf, size)?;
+        // The batch's own hashes make the proof; the store only backs them up.
+        let view = OverlayStore {
+            overlay,
+            store: &self.store,
+        };
+        let hashes = crate::audit::inclusion_proof(&view, leaf, size)
+            .map_err(|e| NodeError::FailedPrecondition(format!("inclusion proof: {e}")))?;
         Ok(pb::Receipt {
             leaf_index: leaf,
             entry,

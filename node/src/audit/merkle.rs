@@ -117,6 +117,21 @@ impl RightEdge {
         Ok(edge)
     }
 
+    /// The complete subtrees of the tiling, as (level, index, hash), lowest
+    /// level first. Proofs for leaves appended after this edge need only these and
+    /// the hashes the appends return.
+    pub fn subtrees(&self) -> Vec<(u8, u64, Hash)> {
+        set_levels(self.size)
+            .map(|level| {
+                (
+                    level,
+                    (self.size >> level) - 1,
+                    self.by_level[usize::from(level)],
+                )
+            })
+            .collect()
+    }
+
     /// The number of leaves in the tree.
     pub fn size(&self) -> u64 {
         self.size

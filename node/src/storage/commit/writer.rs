@@ -1,0 +1,274 @@
+//! The writer of group commit: batches waiting requests, decides record
+//! versions, appends log entries, signs one checkpoint, applies one atomic
+//! sled batch, then has the [`super::syncer`] make it durable and answer.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use credshare_proto::v1 as pb;
+use prost::Message;
+use tokio::sync::mpsc;
+
+use super::{CommittedCheckpoint, Job, ProofOverlay, now_ms};
+use crate::audit::{self, Checkpoint, RightEdge};
+use crate::signing::Signer;
+use crate::storage::keys;
+use crate::storage::records::{PendingVersions, WriteResult};
+use crate::storage::{StorageError, Store};
+
+/// A batch applied to sled, waiting for its fsync.
+pub(super) struct Applied {
+    pub jobs: Vec<Job>,
+    pub per_job: Vec<(Vec<WriteResult>, Vec<u64>)>,
+    pub checkpoint: Arc<CommittedCheckpoint>,
+    pub overlay: Arc<ProofOverlay>,
+}
+
+pub(super) struct Writer {
+    pub store: Store,
+    pub signer: Arc<Signer>,
+    pub origin: String,
+    pub max_batch: usize,
+    /// The tree as applied (possibly ahead of the durable checkpoint).
+    pub edge: RightEdge,
+    /// The newest checkpoint signed (possibly not yet durable).
+    pub last_signed: Arc<CommittedCheckpoint>,
+    /// Set by the syncer after a failed fsync: nothing more may be written.
+    pub poison: Arc<Mutex<Option<String>>>,
+    pub syncer: super::syncer::Syncer,
+    pub timing: StageTiming,
+}
+
+type Prepared = (
+    sled::Batch,
+    Vec<(Vec<WriteResult>, Vec<u64>)>,
+    Arc<CommittedCheckpoint>,
+);
+
+impl Writer {
+    pub fn run(&mut self, mut rx: mpsc::Receiver<Job>) {
+        while let Some(first) = rx.blocking_recv() {
+            let mut weight = first.request.weight();
+            let mut jobs = vec![first];
+            while weight < self.max_batch {
+                match rx.try_recv() {
+                    Ok(job) => {
+                        weight += job.request.weight();
+                        jobs.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.apply(jobs);
+        }
+    }
+
+    fn apply(&mut self, jobs: Vec<Job>) {
+        let poisoned = self
+            .poison
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(reason) = poisoned {
+            return fail(jobs, &reason);
+        }
+        let started = Instant::now();
+        let mut edge = self.edge.clone();
+        let mut overlay = ProofOverlay::default();
+        overlay
+            .hashes
+            .extend(edge.subtrees().into_iter().map(|(l, i, h)| ((l, i), h)));
+        let outcome = self.prepare(&jobs, &mut edge, &mut overlay).and_then(
+            |(batch, per_job, checkpoint)| {
+                self.store.tree.apply_batch(batch)?;
+                Ok((per_job, checkpoint))
+            },
+        );
+        match outcome {
+            Ok((per_job, checkpoint)) => {
+                self.edge = edge;
+                self.last_signed = checkpoint.clone();
+                self.timing.record("apply", started.elapsed());
+                let applied = Applied {
+                    jobs,
+                    per_job,
+                    checkpoint,
+                    overlay: Arc::new(overlay),
+                };
+                self.syncer.complete(vec![applied]);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "group commit failed");
+                fail(jobs, &e.to_string());
+            }
+        }
+    }
+
+    /// Builds the sled batch for all jobs and signs the batch's checkpoint.
+    fn prepare(
+        &self,
+        jobs: &[Job],
+        edge: &mut RightEdge,
+        overlay: &mut ProofOverlay,
+    ) -> Result<Prepared, StorageError> {
+        let mut batch = sled::Batch::default();
+        let mut pending = PendingVersions::default();
+        let mut per_job = Vec::with_capacity(jobs.len());
+        let now = now_ms();
+        let size_before = edge.size();
+        for job in jobs {
+            let req = &job.request;
+            let mut results = Vec::with_capacity(req.records.len());
+            let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+            let (mut stored, mut unchanged) = (0u32, 0u32);
+            for w in &req.records {
+                let result = self.store.decide_write(w, &mut pending)?;
+                match result {
+                    WriteResult::Stored => {
+                        stored += 1;
+                        digest.update(&w.record.content_sha256);
+                        let key = keys::record_key(
+                            &w.borrower_key,
+                            w.kind.tag(),
+                            &w.record_id,
+                            w.version,
+                        );
+                        batch.insert(key, w.record.encode_to_vec());
+                    }
+                    WriteResult::Unchanged => unchanged += 1,
+                    WriteResult::Refused(_) => {}
+                }
+                results.push(result);
+            }
+            let mut leaves = Vec::with_capacity(req.log.len() + 1);
+            for append in &req.log {
+                let bytes = append.entry.encode_to_vec();
+                leaves.push(append_entry(
+                    &mut batch,
+                    edge,
+                    overlay,
+                    &bytes,
+                    append.query_index.as_ref(),
+                ));
+            }
+            if stored > 0 {
+                let entry = pb::LogEntry {
+                    time_ms: now,
+                    kind: Some(pb::log_entry::Kind::RecordBatch(pb::RecordBatchEntry {
+                        actor: req.record_actor.clone(),
+                        stored,
+                        unchanged,
+                        records_digest: digest.finish().as_ref().to_vec(),
+                    })),
+                };
+                leaves.push(append_entry(
+                    &mut batch,
+                    edge,
+                    overlay,
+                    &entry.encode_to_vec(),
+                    None,
+                ));
+            }
+            for (k, v) in &req.puts {
+                batch.insert(k.as_slice(), v.as_slice());
+            }
+            for k in &req.removes {
+                batch.remove(k.as_slice());
+            }
+            per_job.push((results, leaves));
+        }
+        let checkpoint = if edge.size() == size_before {
+            self.last_signed.clone()
+        } else {
+            self.sign_checkpoint(&mut batch, edge, now)
+        };
+        Ok((batch, per_job, checkpoint))
+    }
+
+    /// Signs the batch's checkpoint and adds it to the batch (kept forever:
+    /// auditors ask for consistency from any old one).
+    fn sign_checkpoint(
+        &self,
+        batch: &mut sled::Batch,
+        edge: &RightEdge,
+        now: i64,
+    ) -> Arc<CommittedCheckpoint> {
+        let cp = Checkpoint {
+            origin: self.origin.clone(),
+            size: edge.size(),
+            root: edge.root(),
+            timestamp_ms: now,
+        };
+        let note = cp.sign(&self.origin, self.signer.key_pair());
+        let stored = pb::GetCheckpointResponse {
+            checkpoint: Some(pb::Checkpoint {
+                signed_note: note.clone(),
+            }),
+            signer_certificate: self.signer.certificate_der().to_vec(),
+        };
+        batch.insert(
+            &keys::indexed(keys::CHECKPOINT, cp.size)[..],
+            stored.encode_to_vec(),
+        );
+        Arc::new(CommittedCheckpoint {
+            size: cp.size,
+            root: cp.root,
+            note,
+        })
+    }
+}
+
+/// Answers every job of a batch with the same error.
+pub(super) fn fail(jobs: Vec<Job>, reason: &str) {
+    for job in jobs {
+        let _ = job
+            .reply
+            .send(Err(StorageError::Corrupt(reason.to_owned())));
+    }
+}
+
+/// Appends one entry: entry, new subtree hashes, optional query index.
+fn append_entry(
+    batch: &mut sled::Batch,
+    edge: &mut RightEdge,
+    overlay: &mut ProofOverlay,
+    bytes: &[u8],
+    query_index: Option<&[u8; 32]>,
+) -> u64 {
+    let index = edge.size();
+    batch.insert(&keys::indexed(keys::LOG_ENTRY, index)[..], bytes);
+    for (level, i, hash) in edge.append(audit::leaf_hash(bytes)) {
+        batch.insert(&keys::hash_key(level, i)[..], &hash[..]);
+        overlay.hashes.insert((level, i), hash);
+    }
+    if let Some(bk) = query_index {
+        batch.insert(keys::query_index_key(bk, index), &[][..]);
+    }
+    index
+}
+
+/// Mean time per batch of one stage, logged at debug level every 10 s.
+#[derive(Default)]
+pub(super) struct StageTiming {
+    batches: u32,
+    total: Duration,
+    since: Option<Instant>,
+}
+
+impl StageTiming {
+    pub fn record(&mut self, stage: &'static str, took: Duration) {
+        self.batches += 1;
+        self.total += took;
+        let since = *self.since.get_or_insert_with(Instant::now);
+        if since.elapsed() >= Duration::from_secs(10) {
+            let mean_us = self.total.as_micros() as u64 / u64::from(self.batches.max(1));
+            tracing::debug!(
+                stage,
+                batches = self.batches,
+                mean_us,
+                "group commit stage timing"
+            );
+            *self = Self::default();
+        }
+    }
+}
