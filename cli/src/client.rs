@@ -116,6 +116,19 @@ impl ConnectionArgs {
     }
 }
 
+/// An `AdminService` client on the admin listener.
+pub type AdminClient = credshare_proto::v1::admin_service_client::AdminServiceClient<Channel>;
+
+impl ConnectionArgs {
+    /// Resolves the options and connects to the admin listener.
+    pub async fn admin(&self) -> anyhow::Result<(Resolved, AdminClient)> {
+        let resolved = self.resolve()?;
+        let addr = resolved.admin_addr()?.to_owned();
+        let channel = resolved.channel(&addr).await?;
+        Ok((resolved, AdminClient::new(channel)))
+    }
+}
+
 impl Resolved {
     pub fn tls(&self) -> anyhow::Result<TlsMaterial> {
         Ok(TlsMaterial::load(

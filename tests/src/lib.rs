@@ -298,20 +298,7 @@ impl Drop for NodeProcess {
 
 /// Starts the three dev banks, each configured with the other two as peers.
 pub fn start_federation(consortium: &Consortium) -> anyhow::Result<Vec<NodeProcess>> {
-    let ports: Vec<u16> = BANKS.iter().map(|_| free_port()).collect();
-    let mut nodes = Vec::new();
-    for (i, bank) in BANKS.iter().enumerate() {
-        let mut spec = NodeSpec::new(bank);
-        spec.peer_port = ports[i];
-        spec.peers = BANKS
-            .iter()
-            .zip(&ports)
-            .filter(|(b, _)| *b != bank)
-            .map(|(b, p)| (b.to_string(), *p))
-            .collect();
-        nodes.push(NodeProcess::start(consortium, &spec)?);
-    }
-    Ok(nodes)
+    start_federation_with(consortium, &[])
 }
 
 /// An mTLS channel to `addr` with the given client material.

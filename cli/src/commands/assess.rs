@@ -29,24 +29,9 @@ pub struct AssessArgs {
     pub conn: ConnectionArgs,
 }
 
-async fn admin(
-    conn: &ConnectionArgs,
-) -> anyhow::Result<(
-    crate::client::Resolved,
-    pb::admin_service_client::AdminServiceClient<tonic::transport::Channel>,
-)> {
-    let resolved = conn.resolve()?;
-    let addr = resolved.admin_addr()?.to_owned();
-    let channel = resolved.channel(&addr).await?;
-    Ok((
-        resolved,
-        pb::admin_service_client::AdminServiceClient::new(channel),
-    ))
-}
-
 /// `credshare assess`; exit code 3 when any peer did not answer.
 pub async fn assess(args: &AssessArgs, json: bool) -> anyhow::Result<()> {
-    let (resolved, mut client) = admin(&args.conn).await?;
+    let (resolved, mut client) = args.conn.admin().await?;
     let key = borrower_key(&args.id, &resolved)?;
     let a = client
         .assess(pb::AssessRequest {
@@ -205,7 +190,7 @@ pub struct HistoryArgs {
 
 /// `credshare history`: who asked this node about a borrower.
 pub async fn history(args: &HistoryArgs, json: bool) -> anyhow::Result<()> {
-    let (resolved, mut client) = admin(&args.conn).await?;
+    let (resolved, mut client) = args.conn.admin().await?;
     let key = borrower_key(&args.id, &resolved)?;
     let items = client
         .query_history(pb::QueryHistoryRequest {
@@ -275,7 +260,7 @@ pub struct DueArgs {
 
 /// `credshare visits due`.
 pub async fn due(args: &DueArgs, json: bool) -> anyhow::Result<()> {
-    let (_, mut client) = admin(&args.conn).await?;
+    let (_, mut client) = args.conn.admin().await?;
     let visits = client
         .due_visits(pb::DueVisitsRequest {
             as_of_date: args.as_of.clone().unwrap_or_default(),

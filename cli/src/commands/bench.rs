@@ -26,33 +26,59 @@ pub struct ImportBenchArgs {
     pub rows: u64,
 }
 
+/// A benchmark's work directory with a fresh dev consortium and secret.
+pub struct BenchWorkspace {
+    /// Removed on drop unless the user named a directory.
+    _temp: Option<tempfile::TempDir>,
+    pub root: std::path::PathBuf,
+    pub pki: std::path::PathBuf,
+    pub secret: std::path::PathBuf,
+}
+
+impl BenchWorkspace {
+    /// In `dir` (kept) or a temporary directory (removed).
+    pub fn create(dir: Option<&Path>) -> anyhow::Result<Self> {
+        let (temp, root) = match dir {
+            Some(d) => {
+                std::fs::create_dir_all(d)?;
+                (None, std::path::absolute(d)?)
+            }
+            None => {
+                let t = tempfile::tempdir()?;
+                let root = t.path().to_path_buf();
+                (Some(t), root)
+            }
+        };
+        let pki = root.join("pki");
+        crate::pki::dev_consortium(&pki)?;
+        let secret = pki.join("consortium.secret");
+        credshare_node::domain::borrower::generate_secret_file(&secret)?;
+        Ok(Self {
+            _temp: temp,
+            root,
+            pki,
+            secret,
+        })
+    }
+}
+
 /// `credshare bench import`.
 pub async fn import(args: &ImportBenchArgs) -> anyhow::Result<()> {
-    let temp = tempfile::tempdir()?;
-    let root = match &args.dir {
-        Some(d) => {
-            std::fs::create_dir_all(d)?;
-            d.as_path()
-        }
-        None => temp.path(),
-    };
     println!(
         "preparing: dev consortium, one node, {} sample credit rows",
         args.rows
     );
-    let pki = root.join("pki");
-    crate::pki::dev_consortium(&pki)?;
-    let secret = pki.join("consortium.secret");
-    credshare_node::domain::borrower::generate_secret_file(&secret)?;
+    let ws = BenchWorkspace::create(args.dir.as_deref())?;
+    let (root, pki, secret) = (ws.root.as_path(), &ws.pki, &ws.secret);
     let institution = InstitutionId::parse("BANK-A")?;
     // About 1.65 credit rows per sample borrower.
     let borrowers = (args.rows * 10 / 16).max(1);
     let sample = crate::sample::write_sample(&institution, borrowers, 11, &root.join("sample"))?;
     let file = truncate_csv(&sample.credit_file, args.rows, &root.join("bench.csv"))?;
 
-    let mut nodes = demo::start_nodes_for(root, &pki, &secret, &["BANK-A"]).await?;
+    let mut nodes = demo::start_nodes_for(root, pki, secret, &["BANK-A"]).await?;
     let node = &nodes[0];
-    let ctx = ImportContext::new(institution.clone(), ConsortiumSecret::from_file(&secret)?);
+    let ctx = ImportContext::new(institution.clone(), ConsortiumSecret::from_file(secret)?);
     let reader = RecordReader::open(&file, RecordKind::Credit, ctx)?;
     let client = pb::admin_service_client::AdminServiceClient::new(demo::channel(node).await?);
     let mut rejects = records::Rejects::open(None, true)?;
@@ -64,7 +90,7 @@ pub async fn import(args: &ImportBenchArgs) -> anyhow::Result<()> {
         demo::stop(&mut n.child)?;
     }
 
-    let ctx = ImportContext::new(institution, ConsortiumSecret::from_file(&secret)?);
+    let ctx = ImportContext::new(institution, ConsortiumSecret::from_file(secret)?);
     let (baseline_rows, baseline_secs) = raw_sled_baseline(&file, ctx, &root.join("baseline"))?;
     let baseline_rate = baseline_rows as f64 / baseline_secs;
 

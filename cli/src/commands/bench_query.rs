@@ -58,31 +58,21 @@ impl Phase {
 
 /// `credshare bench query`.
 pub async fn query(args: &QueryBenchArgs) -> anyhow::Result<()> {
-    let temp = tempfile::tempdir()?;
-    let root = match &args.dir {
-        Some(d) => {
-            std::fs::create_dir_all(d)?;
-            d.as_path()
-        }
-        None => temp.path(),
-    };
     println!(
         "preparing: dev consortium, BANK-B holding {} sample borrowers (credit and visits)",
         args.borrowers
     );
-    let pki = root.join("pki");
-    crate::pki::dev_consortium(&pki)?;
-    let secret_path = pki.join("consortium.secret");
-    credshare_node::domain::borrower::generate_secret_file(&secret_path)?;
+    let ws = crate::commands::bench::BenchWorkspace::create(args.dir.as_deref())?;
+    let (root, pki, secret_path) = (ws.root.as_path(), &ws.pki, &ws.secret);
     let holder = InstitutionId::parse("BANK-B")?;
     let sample = crate::sample::write_sample(&holder, args.borrowers, 5, &root.join("sample"))?;
-    let mut nodes = demo::start_nodes_for(root, &pki, &secret_path, &["BANK-B"]).await?;
+    let mut nodes = demo::start_nodes_for(root, pki, secret_path, &["BANK-B"]).await?;
     let node = &nodes[0];
     for (file, kind) in [
         (&sample.credit_file, RecordKind::Credit),
         (&sample.visits_file, RecordKind::Visit),
     ] {
-        let ctx = ImportContext::new(holder.clone(), ConsortiumSecret::from_file(&secret_path)?);
+        let ctx = ImportContext::new(holder.clone(), ConsortiumSecret::from_file(secret_path)?);
         let client = pb::admin_service_client::AdminServiceClient::new(demo::channel(node).await?);
         let mut rejects = records::Rejects::open(None, true)?;
         rejects.quiet = true;
@@ -101,12 +91,7 @@ pub async fn query(args: &QueryBenchArgs) -> anyhow::Result<()> {
     }
 
     // BANK-A asks: one signed grant per borrower for a working set of borrowers.
-    let requests = Arc::new(grant_requests(
-        &sample.credit_file,
-        &secret_path,
-        &pki,
-        1000,
-    )?);
+    let requests = Arc::new(grant_requests(&sample.credit_file, secret_path, pki, 1000)?);
     let tls = TlsMaterial::load(
         &pki.join("ca/ca.crt"),
         &[],

@@ -96,21 +96,6 @@ pub enum ConsentCommand {
     },
 }
 
-async fn admin(
-    conn: &ConnectionArgs,
-) -> anyhow::Result<(
-    crate::client::Resolved,
-    pb::admin_service_client::AdminServiceClient<tonic::transport::Channel>,
-)> {
-    let resolved = conn.resolve()?;
-    let addr = resolved.admin_addr()?.to_owned();
-    let channel = resolved.channel(&addr).await?;
-    Ok((
-        resolved,
-        pb::admin_service_client::AdminServiceClient::new(channel),
-    ))
-}
-
 /// Milliseconds of the end of `date` (UTC).
 pub fn end_of_day_ms(date: &str) -> anyhow::Result<i64> {
     let d = credshare_node::domain::records::parse_date("until", date)
@@ -132,7 +117,7 @@ pub async fn run(command: ConsentCommand, json: bool) -> anyhow::Result<()> {
             out,
             conn,
         } => {
-            let (resolved, mut client) = admin(&conn).await?;
+            let (resolved, mut client) = conn.admin().await?;
             let key = borrower_key(&id, &resolved)?;
             let document = std::fs::read(&evidence)
                 .with_context(|| format!("reading {}", evidence.display()))?;
@@ -172,7 +157,7 @@ pub async fn run(command: ConsentCommand, json: bool) -> anyhow::Result<()> {
             reason,
             conn,
         } => {
-            let (_, mut client) = admin(&conn).await?;
+            let (_, mut client) = conn.admin().await?;
             let r = client
                 .revoke_consent(pb::RevokeConsentRequest {
                     consent_id: consent_id.clone(),
@@ -193,7 +178,7 @@ pub async fn run(command: ConsentCommand, json: bool) -> anyhow::Result<()> {
             }
         }
         ConsentCommand::List { id, all, conn } => {
-            let (resolved, mut client) = admin(&conn).await?;
+            let (resolved, mut client) = conn.admin().await?;
             let borrower = id.map(|i| borrower_key(&i, &resolved)).transpose()?;
             let r = client
                 .list_consents(pb::ListConsentsRequest {
