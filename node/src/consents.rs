@@ -118,7 +118,7 @@ impl Node {
         let grant = pb::ConsentGrant::decode(grant_env.payload.as_slice())
             .map_err(|e| NodeError::FailedPrecondition(format!("stored grant: {e}")))?;
         let own = self.institution().to_string();
-        if self.store.is_revoked(&own, consent_id)? {
+        if self.revocations.contains(&own, consent_id) {
             return Err(NodeError::FailedPrecondition(format!(
                 "consent {consent_id} is already revoked"
             )));
@@ -157,6 +157,7 @@ impl Node {
                 ..Default::default()
             })
             .await?;
+        self.revocations.insert(&own, consent_id);
         tracing::info!(consent_id, "consent revoked; notifying peers");
         let (delivered_to, pending) = self.deliver_outbox().await?;
         Ok(pb::RevokeConsentResponse {
@@ -265,8 +266,8 @@ impl Node {
             ));
         }
         if self
-            .store
-            .is_revoked(from.as_str(), &revocation.consent_id)?
+            .revocations
+            .contains(from.as_str(), &revocation.consent_id)
         {
             return Ok(false);
         }
@@ -288,6 +289,8 @@ impl Node {
                 ..Default::default()
             })
             .await?;
+        self.revocations
+            .insert(from.as_str(), &revocation.consent_id);
         tracing::info!(grantee = %from, consent_id = %revocation.consent_id, "revocation received");
         Ok(true)
     }

@@ -54,6 +54,7 @@ impl Node {
         let records: Vec<RecordWrite> = prepared.into_iter().map(|p| p.write).collect();
         let stored_forms: Vec<pb::StoredRecord> =
             records.iter().map(|w| w.record.clone()).collect();
+        let borrowers: Vec<[u8; 32]> = records.iter().map(|w| w.borrower_key).collect();
         let reply = self
             .committer
             .commit(CommitRequest {
@@ -62,6 +63,15 @@ impl Node {
                 ..Default::default()
             })
             .await?;
+        // Indicators of the borrowers just written are stale now.
+        self.indicators.invalidate(
+            reply
+                .records
+                .iter()
+                .zip(&borrowers)
+                .filter(|(r, _)| **r == WriteResult::Stored)
+                .map(|(_, b)| b),
+        );
         let mut summary = IngestSummary::default();
         for ((result, row_number), stored) in
             reply.records.into_iter().zip(row_numbers).zip(stored_forms)

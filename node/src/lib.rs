@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod caches;
 pub mod config;
 pub mod consents;
 pub mod domain;

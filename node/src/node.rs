@@ -25,6 +25,8 @@ pub struct Node {
     /// Where the node actually listens.
     pub addrs: BoundAddrs,
     pub(crate) grants: crate::query::GrantCache,
+    pub(crate) revocations: crate::caches::RevocationSet,
+    pub(crate) indicators: crate::caches::IndicatorCache,
     pub(crate) limiter: crate::query::RateLimiter,
     started: Instant,
 }
@@ -47,6 +49,7 @@ pub struct NodeParts {
     pub verifier: Arc<SignatureVerifier>,
     pub federation: Federation,
     pub addrs: BoundAddrs,
+    pub revocations: crate::caches::RevocationSet,
 }
 
 impl Node {
@@ -60,6 +63,8 @@ impl Node {
             federation: parts.federation,
             addrs: parts.addrs,
             grants: Default::default(),
+            revocations: parts.revocations,
+            indicators: Default::default(),
             limiter: Default::default(),
             started: Instant::now(),
         }

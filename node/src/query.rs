@@ -166,14 +166,8 @@ impl Node {
         let now = now_ms();
         let decision = self.verified_grant(env).and_then(|v| {
             let revoked = self
-                .store
-                .is_revoked(&v.grant.grantee_institution, &v.grant.consent_id)
-                .map_err(|e| {
-                    Denied(
-                        pb::DenialReason::Policy,
-                        format!("revocation check failed: {e}"),
-                    )
-                })?;
+                .revocations
+                .contains(&v.grant.grantee_institution, &v.grant.consent_id);
             let ctx = consent::QueryContext {
                 requester,
                 borrower_key: &borrower,
@@ -243,14 +237,47 @@ impl Node {
     }
 
     /// The answer without its receipt: indicators always, records at DETAIL.
+    /// SUMMARY answers come from the indicator cache when they can.
     pub(crate) async fn build_answer(
         &self,
         borrower: [u8; 32],
         scope: pb::Scope,
     ) -> Result<pb::QueryBorrowerResponse, NodeError> {
-        // One short prefix scan, served from sled's cache: cheaper inline
-        // than a hop to the blocking pool.
-        let (stored, _) = self.store.borrower_records(&borrower)?;
+        let today = records::latest_date_anywhere();
+        let (cached, generation) = self.indicators.get(&borrower, today);
+        let (indicators, envelopes) = match cached {
+            Some(hit) if scope != pb::Scope::Detail => ((*hit).clone(), Vec::new()),
+            _ => {
+                let (indicators, envelopes) = self.read_borrower(&borrower, today)?;
+                self.indicators.fill(
+                    borrower,
+                    today,
+                    generation,
+                    std::sync::Arc::new(indicators.clone()),
+                );
+                (indicators, envelopes)
+            }
+        };
+        Ok(pb::QueryBorrowerResponse {
+            institution_id: self.institution().to_string(),
+            scope: scope as i32,
+            indicators: Some(indicators),
+            records: if scope == pb::Scope::Detail {
+                envelopes
+            } else {
+                Vec::new()
+            },
+            receipt: None,
+        })
+    }
+
+    /// Current records of a borrower: their indicators and envelopes.
+    fn read_borrower(
+        &self,
+        borrower: &[u8; 32],
+        today: time::Date,
+    ) -> Result<(pb::BorrowerIndicators, Vec<pb::SignedEnvelope>), NodeError> {
+        let (stored, _) = self.store.borrower_records(borrower)?;
         let (mut credits, mut visits) = (Vec::new(), Vec::new());
         let mut envelopes = Vec::with_capacity(stored.len());
         for r in stored {
@@ -266,18 +293,7 @@ impl Node {
             }
             envelopes.push(env);
         }
-        let today = records::latest_date_anywhere();
-        Ok(pb::QueryBorrowerResponse {
-            institution_id: self.institution().to_string(),
-            scope: scope as i32,
-            indicators: Some(indicators::indicators(&credits, &visits, today)),
-            records: if scope == pb::Scope::Detail {
-                envelopes
-            } else {
-                Vec::new()
-            },
-            receipt: None,
-        })
+        Ok((indicators::indicators(&credits, &visits, today), envelopes))
     }
 
     /// Appends the entry durably and returns its receipt.

@@ -97,6 +97,7 @@ pub async fn serve(
         admin: listeners.admin.local_addr()?,
     };
     let federation = Federation::new(&tls, &config.peers)?;
+    let revocations = crate::caches::RevocationSet::load(&store)?;
     let node = Arc::new(Node::new(NodeParts {
         config: config.clone(),
         store: store.clone(),
@@ -105,6 +106,7 @@ pub async fn serve(
         verifier,
         federation,
         addrs,
+        revocations,
     }));
     let (stop_tx, stop_rx) = watch::channel(false);
     let peer = run_listener(

@@ -252,6 +252,15 @@ async fn answers_carry_verifiable_receipts_and_every_denial_reason_is_logged() {
         }
     }
 
+    // A record written after an answer shows in the next answer (no stale cache).
+    put_credit(&c, &b, &borrower, "F-3", 0).await;
+    let answer = a
+        .query_borrower(query(&sign(&good), &borrower, plm, pb::Scope::Summary))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answer.indicators.unwrap().facility_count, 3);
+
     let mut flipped = sign(&good);
     flipped.payload[3] ^= 1;
     let revoked = grant(
@@ -410,7 +419,7 @@ async fn answers_carry_verifiable_receipts_and_every_denial_reason_is_logged() {
         .unwrap()
         .into_inner();
     let decisions: Vec<&str> = history.items.iter().map(|i| i.decision.as_str()).collect();
-    assert_eq!(decisions.iter().filter(|d| **d == "ANSWERED").count(), 2);
+    assert_eq!(decisions.iter().filter(|d| **d == "ANSWERED").count(), 3);
     for expected in [
         "DENIED:EXPIRED",
         "DENIED:REVOKED",

@@ -68,6 +68,25 @@ impl Store {
             .contains_key(revocation_key(grantee, consent_id))?)
     }
 
+    /// (grantee, consent id) of every stored revocation.
+    pub fn revocations(&self) -> Result<Vec<(String, String)>, StorageError> {
+        self.tree
+            .scan_prefix([keys::REVOCATION])
+            .keys()
+            .map(|k| {
+                let k = k?;
+                let rest = &k[1..];
+                let split = rest.iter().position(|b| *b == 0).ok_or_else(|| {
+                    StorageError::Corrupt("revocation key without separator".into())
+                })?;
+                Ok((
+                    String::from_utf8_lossy(&rest[..split]).into_owned(),
+                    String::from_utf8_lossy(&rest[split + 1..]).into_owned(),
+                ))
+            })
+            .collect()
+    }
+
     /// Revocations still to deliver.
     pub fn outbox(&self) -> Result<Vec<OutboxItem>, StorageError> {
         self.tree
