@@ -216,7 +216,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Audit(command) => commands::audit::run(&command, json).await?,
-        Command::Node(NodeCommand::Run { .. }) => unreachable!("handled before the runtime starts"),
+        // Dispatched in main() before any runtime exists (the node builds its own).
+        Command::Node(NodeCommand::Run { .. }) => {
+            anyhow::bail!("node run is dispatched before the runtime starts")
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
