@@ -74,33 +74,7 @@ pub(super) fn write_borrower<W: Write>(
 
 impl Facility {
     fn generate(rng: &mut StdRng, borrower: &Borrower, id: String, today: Date) -> Self {
-        use pb::FacilityType as F;
-        let kind = if borrower.individual {
-            pick(
-                rng,
-                &[
-                    (F::WorkingCapital, 60),
-                    (F::RevolvingLine, 25),
-                    (F::Overdraft, 15),
-                ],
-            )
-        } else {
-            pick(
-                rng,
-                &[
-                    (F::WorkingCapital, 40),
-                    (F::FixedAsset, 12),
-                    (F::Project, 6),
-                    (F::TradeFinance, 10),
-                    (F::Discount, 5),
-                    (F::Acceptance, 8),
-                    (F::LetterOfCredit, 4),
-                    (F::Guarantee, 4),
-                    (F::Overdraft, 3),
-                    (F::RevolvingLine, 8),
-                ],
-            )
-        };
+        let kind = facility_type(rng, borrower.individual);
         let term = term_months(rng, kind);
         let days = overdue_days(rng, borrower.health);
         let as_of = today - Duration::days(rng.random_range(0..=7));
@@ -196,6 +170,36 @@ impl Facility {
 
     pub(super) fn is_weak(&self) -> bool {
         self.overdue_days > 0 || self.class > pb::RiskClass::Normal
+    }
+}
+
+fn facility_type(rng: &mut StdRng, individual: bool) -> pb::FacilityType {
+    use pb::FacilityType as F;
+    if individual {
+        pick(
+            rng,
+            &[
+                (F::WorkingCapital, 60),
+                (F::RevolvingLine, 25),
+                (F::Overdraft, 15),
+            ],
+        )
+    } else {
+        pick(
+            rng,
+            &[
+                (F::WorkingCapital, 40),
+                (F::FixedAsset, 12),
+                (F::Project, 6),
+                (F::TradeFinance, 10),
+                (F::Discount, 5),
+                (F::Acceptance, 8),
+                (F::LetterOfCredit, 4),
+                (F::Guarantee, 4),
+                (F::Overdraft, 3),
+                (F::RevolvingLine, 8),
+            ],
+        )
     }
 }
 

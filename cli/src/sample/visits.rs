@@ -21,11 +21,7 @@ pub(super) struct Visit {
     date: Date,
     kind: pb::VisitType,
     channel: pb::VisitChannel,
-    fund_usage: pb::FundUsage,
-    operations: pb::OperationsStatus,
-    progress: pb::ProjectProgress,
-    collateral: pb::CollateralStatus,
-    guarantor: pb::GuarantorStatus,
+    conditions: Conditions,
     signals: Vec<pb::WarningSignal>,
     proposed: pb::RiskClass,
     action: pb::ActionTaken,
@@ -132,24 +128,80 @@ impl Visit {
         severity: Severity,
         facility: &Facility,
     ) -> Visit {
+        let has_project = matches!(
+            facility.kind,
+            pb::FacilityType::Project | pb::FacilityType::FixedAsset
+        );
+        let conditions = Conditions::found(rng, severity, has_project);
+        let (proposed, action) = proposal(rng, severity);
+        // An officer who finds trouble never proposes better than the books.
+        let proposed = if severity > 0 {
+            proposed.max(facility.class)
+        } else {
+            proposed
+        };
+        Visit {
+            number,
+            date,
+            kind,
+            channel: channel(rng, kind),
+            conditions,
+            signals: signals(rng, severity),
+            proposed,
+            action,
+            conclusion: CONCLUSIONS[usize::from(severity.min(3))]
+                .choose(rng)
+                .copied()
+                .unwrap_or(""),
+        }
+    }
+
+    pub(super) fn cells(&self, borrower_id: &str, facility_id: &str) -> [String; 16] {
+        let signals: Vec<&str> = self.signals.iter().map(|&s| code_name(s)).collect();
+        [
+            borrower_id.to_owned(),
+            format!("{facility_id}-V{}", self.number),
+            "1".to_owned(),
+            facility_id.to_owned(),
+            self.date.to_string(),
+            code_name(self.kind).to_owned(),
+            code_name(self.channel).to_owned(),
+            code_name(self.conditions.fund_usage).to_owned(),
+            code_name(self.conditions.operations).to_owned(),
+            code_name(self.conditions.progress).to_owned(),
+            code_name(self.conditions.collateral).to_owned(),
+            code_name(self.conditions.guarantor).to_owned(),
+            signals.join(";"),
+            code_name(self.proposed).to_owned(),
+            code_name(self.action).to_owned(),
+            self.conclusion.to_owned(),
+        ]
+    }
+}
+
+/// What an officer finds about the loan's use and its security.
+struct Conditions {
+    fund_usage: pb::FundUsage,
+    operations: pb::OperationsStatus,
+    progress: pb::ProjectProgress,
+    collateral: pb::CollateralStatus,
+    guarantor: pb::GuarantorStatus,
+}
+
+impl Conditions {
+    /// Conditions that fit the severity; project progress only for
+    /// project and fixed-asset loans.
+    fn found(rng: &mut StdRng, severity: Severity, has_project: bool) -> Self {
         use pb::CollateralStatus as C;
         use pb::FundUsage as U;
         use pb::GuarantorStatus as G;
         use pb::OperationsStatus as O;
         use pb::ProjectProgress as P;
-        let has_project = matches!(
-            facility.kind,
-            pb::FacilityType::Project | pb::FacilityType::FixedAsset
-        );
         let (fund_usage, operations, progress, collateral, guarantor) = match severity {
             0 => (
                 pick(rng, &[(U::AsAgreed, 90), (U::Unverified, 10)]),
                 O::Normal,
-                if has_project {
-                    P::OnTrack
-                } else {
-                    P::NotApplicable
-                },
+                P::OnTrack,
                 C::Intact,
                 G::Normal,
             ),
@@ -189,58 +241,17 @@ impl Visit {
                 pick(rng, &[(G::Litigation, 50), (G::Insolvent, 50)]),
             ),
         };
-        let progress = if has_project {
-            progress
-        } else {
-            P::NotApplicable
-        };
-        let (proposed, action) = proposal(rng, severity);
-        // An officer who finds trouble never proposes better than the books.
-        let proposed = if severity > 0 {
-            proposed.max(facility.class)
-        } else {
-            proposed
-        };
-        Visit {
-            number,
-            date,
-            kind,
-            channel: channel(rng, kind),
+        Conditions {
             fund_usage,
             operations,
-            progress,
+            progress: if has_project {
+                progress
+            } else {
+                P::NotApplicable
+            },
             collateral,
             guarantor,
-            signals: signals(rng, severity),
-            proposed,
-            action,
-            conclusion: CONCLUSIONS[usize::from(severity.min(3))]
-                .choose(rng)
-                .copied()
-                .unwrap_or(""),
         }
-    }
-
-    pub(super) fn cells(&self, borrower_id: &str, facility_id: &str) -> [String; 16] {
-        let signals: Vec<&str> = self.signals.iter().map(|&s| code_name(s)).collect();
-        [
-            borrower_id.to_owned(),
-            format!("{facility_id}-V{}", self.number),
-            "1".to_owned(),
-            facility_id.to_owned(),
-            self.date.to_string(),
-            code_name(self.kind).to_owned(),
-            code_name(self.channel).to_owned(),
-            code_name(self.fund_usage).to_owned(),
-            code_name(self.operations).to_owned(),
-            code_name(self.progress).to_owned(),
-            code_name(self.collateral).to_owned(),
-            code_name(self.guarantor).to_owned(),
-            signals.join(";"),
-            code_name(self.proposed).to_owned(),
-            code_name(self.action).to_owned(),
-            self.conclusion.to_owned(),
-        ]
     }
 }
 

@@ -5,7 +5,7 @@
 //! de-identification, not anonymization), so it is never printed.
 
 use std::fmt;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::str::FromStr;
@@ -56,10 +56,17 @@ impl ConsortiumSecret {
     /// (32..=4096 bytes). Warns if the file is readable by group or others.
     pub fn from_file(path: &Path) -> Result<Self, SecretError> {
         let shown = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| SecretError::Read {
+        let read_err = |source| SecretError::Read {
             path: shown.clone(),
             source,
-        })?;
+        };
+        let file = std::fs::File::open(path).map_err(read_err)?;
+        // Read one byte past the limit, so a huge (or endless) file is
+        // refused without reading it whole.
+        let mut bytes = Vec::new();
+        file.take(MAX_SECRET_LEN as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(read_err)?;
         if let Ok(meta) = std::fs::metadata(path) {
             let mode = meta.permissions().mode();
             if mode & 0o077 != 0 {

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 
 use time::macros::date;
 
@@ -333,4 +334,10 @@ fn short_secret_files_are_refused() {
         ConsortiumSecret::from_file(&dir.path().join("missing")),
         Err(SecretError::Read { .. })
     ));
+}
+
+#[test]
+fn endless_secret_files_are_refused_without_reading_them_whole() {
+    let err = ConsortiumSecret::from_file(Path::new("/dev/zero")).unwrap_err();
+    assert!(matches!(err, SecretError::TooLong { .. }), "{err}");
 }
