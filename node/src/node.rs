@@ -11,7 +11,8 @@ use crate::server::BoundAddrs;
 use crate::signing::{SignatureVerifier, Signer};
 use crate::storage::{Committer, Store};
 
-/// Everything a request handler may need. Cheap to share (`Arc`).
+/// Everything a request handler may need. Cheap to share (`Arc`); built
+/// once by `server::serve`.
 pub struct Node {
     pub config: Arc<NodeConfig>,
     pub store: Store,
@@ -28,7 +29,8 @@ pub struct Node {
     pub(crate) revocations: crate::caches::RevocationSet,
     pub(crate) indicators: crate::caches::IndicatorCache,
     pub(crate) limiter: crate::query::RateLimiter,
-    started: Instant,
+    /// When the node started serving (for uptime).
+    pub(crate) started: Instant,
 }
 
 impl std::fmt::Debug for Node {
@@ -40,36 +42,7 @@ impl std::fmt::Debug for Node {
     }
 }
 
-/// What [`Node::new`] is built from (see `server::serve`).
-pub struct NodeParts {
-    pub config: Arc<NodeConfig>,
-    pub store: Store,
-    pub committer: Committer,
-    pub signer: Arc<Signer>,
-    pub verifier: Arc<SignatureVerifier>,
-    pub federation: Federation,
-    pub addrs: BoundAddrs,
-    pub revocations: crate::caches::RevocationSet,
-}
-
 impl Node {
-    pub fn new(parts: NodeParts) -> Self {
-        Self {
-            config: parts.config,
-            store: parts.store,
-            committer: parts.committer,
-            signer: parts.signer,
-            verifier: parts.verifier,
-            federation: parts.federation,
-            addrs: parts.addrs,
-            grants: Default::default(),
-            revocations: parts.revocations,
-            indicators: Default::default(),
-            limiter: Default::default(),
-            started: Instant::now(),
-        }
-    }
-
     pub fn institution(&self) -> &InstitutionId {
         &self.config.institution
     }

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use crate::config::NodeConfig;
 use crate::federation::Federation;
 use crate::grpc::{self, Listener};
-use crate::node::{Node, NodeParts};
+use crate::node::Node;
 use crate::signing::{SignatureVerifier, Signer, SigningError};
 use crate::storage::Committer;
 use crate::storage::{StorageError, Store};
@@ -98,7 +98,7 @@ pub async fn serve(
     };
     let federation = Federation::new(&tls, &config.peers)?;
     let revocations = crate::caches::RevocationSet::load(&store)?;
-    let node = Arc::new(Node::new(NodeParts {
+    let node = Arc::new(Node {
         config: config.clone(),
         store: store.clone(),
         committer,
@@ -106,8 +106,12 @@ pub async fn serve(
         verifier,
         federation,
         addrs,
+        grants: Default::default(),
         revocations,
-    }));
+        indicators: Default::default(),
+        limiter: Default::default(),
+        started: std::time::Instant::now(),
+    });
     let (stop_tx, stop_rx) = watch::channel(false);
     let peer = run_listener(
         node.clone(),

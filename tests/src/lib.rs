@@ -85,6 +85,41 @@ impl Consortium {
         self.root().join("consortium.secret")
     }
 
+    /// Issues `<role>` for `institution` from a second, untrusted CA (made
+    /// on first use); returns the directory holding `<role>.{crt,key}`.
+    pub fn issue_from_foreign_ca(&self, role: &str, institution: &str) -> anyhow::Result<PathBuf> {
+        let ca = self.root().join("foreign-ca");
+        let out = self.root().join(format!("foreign-{role}"));
+        let (ca_s, out_s) = (ca.display().to_string(), out.display().to_string());
+        if !ca.join("ca.crt").exists() {
+            credshare(&["pki", "init-ca", "--dir", &ca_s, "--name", "Foreign CA"])?;
+        }
+        credshare(&[
+            "pki",
+            "issue",
+            "--ca",
+            &ca_s,
+            "--role",
+            role,
+            "--institution",
+            institution,
+            "--out",
+            &out_s,
+        ])?;
+        Ok(out)
+    }
+
+    /// The `credshare` CLI with `node`'s institution's admin connection
+    /// options (certificates, admin address, consortium secret).
+    pub fn admin_cli(&self, node: &NodeProcess) -> Command {
+        let mut cmd = Command::new(bin("credshare"));
+        cmd.env("CREDSHARE_CERTS", self.certs(&node.institution))
+            .env("CREDSHARE_ADMIN_ADDR", node.admin_addr.to_string())
+            .env("CREDSHARE_SECRET", self.secret())
+            .env("HOME", self.root());
+        cmd
+    }
+
     /// TLS material of `<institution>/<role>.{crt,key}`, honouring the CA's CRL.
     pub fn tls(&self, institution: &str, role: &str) -> anyhow::Result<TlsMaterial> {
         let dir = self.certs(institution);

@@ -25,16 +25,6 @@ use tonic::transport::Channel;
 
 const ORIGIN: &str = "credshare.example/BANK-A/query-log";
 
-/// `credshare` with BANK-A's admin connection options.
-fn admin_cli(c: &Consortium, node: &NodeProcess) -> Command {
-    let mut cmd = Command::new(bin("credshare"));
-    cmd.env("CREDSHARE_CERTS", c.certs(&node.institution))
-        .env("CREDSHARE_ADMIN_ADDR", node.admin_addr.to_string())
-        .env("CREDSHARE_SECRET", c.secret())
-        .env("HOME", c.root());
-    cmd
-}
-
 /// Writes a sample for BANK-A and imports its credit summaries in small
 /// calls, so the log gets several record-batch entries and checkpoints.
 fn import_sample(c: &Consortium, node: &NodeProcess, borrowers: u64, seed: u64) {
@@ -51,7 +41,8 @@ fn import_sample(c: &Consortium, node: &NodeProcess, borrowers: u64, seed: u64) 
         out.to_str().unwrap(),
     ])
     .unwrap();
-    let result = admin_cli(c, node)
+    let result = c
+        .admin_cli(node)
         .args(["records", "import"])
         .arg(out.join("credit.csv"))
         .args(["--kind", "credit", "--rows-per-call", "7"])

@@ -76,28 +76,7 @@ async fn foreign_revoked_and_expired_certificates_fail_the_handshake() {
     let c = Consortium::new().unwrap();
     let root = c.root().display().to_string();
     // A certificate from another CA.
-    credshare(&[
-        "pki",
-        "init-ca",
-        "--dir",
-        &format!("{root}/evil-ca"),
-        "--name",
-        "Evil CA",
-    ])
-    .unwrap();
-    credshare(&[
-        "pki",
-        "issue",
-        "--ca",
-        &format!("{root}/evil-ca"),
-        "--role",
-        "admin",
-        "--institution",
-        "BANK-A",
-        "--out",
-        &format!("{root}/evil"),
-    ])
-    .unwrap();
+    let foreign = c.issue_from_foreign_ca("admin", "BANK-A").unwrap();
     // A revoked admin certificate of BANK-A.
     let ca = format!("{root}/ca");
     credshare(&[
@@ -144,8 +123,8 @@ async fn foreign_revoked_and_expired_certificates_fail_the_handshake() {
     let node = NodeProcess::start(&c, &NodeSpec::new("BANK-A")).unwrap();
     let good = c.tls("BANK-A", "admin").unwrap();
     assert!(health(&good, node.admin_addr).await.is_ok());
-    for bad in ["evil", "revoked", "expired"] {
-        let dir = c.root().join(bad);
+    for dir in [foreign, c.root().join("revoked"), c.root().join("expired")] {
+        let bad = dir.display().to_string();
         let material = TlsMaterial::load(
             &c.ca_dir().join("ca.crt"),
             &[],

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use credshare_e2e::{Consortium, NodeProcess, NodeSpec, channel, credshare, start_federation_with};
+use credshare_e2e::{Consortium, NodeProcess, NodeSpec, channel, start_federation_with};
 use credshare_node::audit::receipt::{
     proof_hashes, verify_checkpoint_consistency, verify_receipt, verify_signed_checkpoint,
 };
@@ -160,35 +160,9 @@ fn denial(status: &tonic::Status) -> pb::QueryDenial {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_carry_verifiable_receipts_and_every_denial_reason_is_logged() {
     let c = Consortium::new().unwrap();
-    let root = c.root().display().to_string();
     // A signer of BANK-A certified by a foreign CA.
-    credshare(&[
-        "pki",
-        "init-ca",
-        "--dir",
-        &format!("{root}/evil-ca"),
-        "--name",
-        "Evil",
-    ])
-    .unwrap();
-    credshare(&[
-        "pki",
-        "issue",
-        "--ca",
-        &format!("{root}/evil-ca"),
-        "--role",
-        "signer",
-        "--institution",
-        "BANK-A",
-        "--out",
-        &format!("{root}/evil"),
-    ])
-    .unwrap();
-    let evil = Signer::load(
-        &c.root().join("evil/signer.crt"),
-        &c.root().join("evil/signer.key"),
-    )
-    .unwrap();
+    let foreign = c.issue_from_foreign_ca("signer", "BANK-A").unwrap();
+    let evil = Signer::load(&foreign.join("signer.crt"), &foreign.join("signer.key")).unwrap();
 
     let mut spec = NodeSpec::new("BANK-B");
     spec.env = vec![

@@ -6,19 +6,9 @@
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use credshare_e2e::{Consortium, NodeProcess, NodeSpec, bin, credshare};
-
-/// `credshare` with BANK-A's admin connection options.
-fn admin_cli(c: &Consortium, node: &NodeProcess) -> Command {
-    let mut cmd = Command::new(bin("credshare"));
-    cmd.env("CREDSHARE_CERTS", c.certs(&node.institution))
-        .env("CREDSHARE_ADMIN_ADDR", node.admin_addr.to_string())
-        .env("CREDSHARE_SECRET", c.secret())
-        .env("HOME", c.root());
-    cmd
-}
+use credshare_e2e::{Consortium, NodeProcess, NodeSpec, credshare};
 
 fn sample(c: &Consortium, borrowers: u64) -> std::path::PathBuf {
     let out = c.root().join("sample");
@@ -43,7 +33,8 @@ fn import_json(
     file: &Path,
     kind: &str,
 ) -> (Option<i32>, serde_json::Value) {
-    let out = admin_cli(c, node)
+    let out = c
+        .admin_cli(node)
         .args([
             "--json",
             "records",
@@ -142,7 +133,8 @@ fn hundred_thousand_rows_import_and_no_raw_id_is_stored_or_logged() {
         .unwrap()
         .unwrap()[0]
         .to_string();
-    let out = admin_cli(&c, &node)
+    let out = c
+        .admin_cli(&node)
         .args(["--json", "borrower", "show", "--id", &first])
         .output()
         .unwrap();
@@ -193,7 +185,8 @@ fn bad_rows_are_rejected_with_row_and_field_and_change_nothing() {
     let bad = c.root().join("bad.csv");
     std::fs::write(&bad, lines.join("\n") + "\n").unwrap();
     let rejects = c.root().join("rejects.csv");
-    let out = admin_cli(&c, &node)
+    let out = c
+        .admin_cli(&node)
         .args([
             "records",
             "import",
@@ -239,7 +232,8 @@ fn kill_9_during_import_loses_no_acknowledged_row() {
     let mut node = NodeProcess::start(&c, &NodeSpec::new("BANK-A")).unwrap();
     let s = sample(&c, 60_000);
     let credit = s.join("credit.csv");
-    let mut child = admin_cli(&c, &node)
+    let mut child = c
+        .admin_cli(&node)
         .args([
             "--json",
             "records",

@@ -118,11 +118,12 @@ impl Store {
         Ok(())
     }
 
-    /// Figures for `Status`; counts by scanning prefixes, so O(n).
+    /// Figures for `Status`; counts records in one key scan, so O(n).
     pub fn figures(&self) -> Result<StoreFigures, StorageError> {
+        let (record_versions, borrowers) = self.record_counts()?;
         Ok(StoreFigures {
-            record_versions: self.tree.scan_prefix(b"R").count() as u64,
-            borrowers: self.borrower_count()?,
+            record_versions,
+            borrowers,
             consents: self.grant_count() as u64,
             log_size: self.log_size()?,
             bytes_on_disk: self.db.size_on_disk()?,

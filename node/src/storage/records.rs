@@ -138,21 +138,22 @@ impl Store {
         Ok((current, history))
     }
 
-    /// Number of distinct borrowers with records (a full key scan; for Status).
-    pub fn borrower_count(&self) -> Result<u64, StorageError> {
-        let mut count = 0;
+    /// (record versions, distinct borrowers): one key scan, for Status.
+    pub fn record_counts(&self) -> Result<(u64, u64), StorageError> {
+        let (mut versions, mut borrowers) = (0, 0);
         let mut last: Option<[u8; 32]> = None;
         for key in self.tree.scan_prefix([keys::RECORD]).keys() {
             let key = key?;
             let bk: [u8; 32] = key[1..33]
                 .try_into()
                 .map_err(|_| StorageError::Corrupt("short record key".into()))?;
+            versions += 1;
             if last != Some(bk) {
-                count += 1;
+                borrowers += 1;
                 last = Some(bk);
             }
         }
-        Ok(count)
+        Ok((versions, borrowers))
     }
 
     /// Visits the newest version of every record (for schedules and sweeps).
