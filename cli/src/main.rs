@@ -146,7 +146,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     credshare_node::install_crypto_provider();
     if let Command::Node(NodeCommand::Run { config }) = &cli.command {
-        return credshare_node::launch::run_node(config);
+        return credshare_node::process::run_node(config);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -10,13 +10,11 @@ use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::Path;
 
-use credshare_node::domain::borrower::{
-    BorrowerId, BorrowerKey, ConsortiumSecret, quote_unless_identifying,
-};
+use credshare_node::domain::borrower::{BorrowerId, BorrowerKey, ConsortiumSecret};
 use credshare_node::domain::codes::{CodeEnum, parse_code};
-use credshare_node::domain::records::{
-    FieldError, latest_date_anywhere, validate_credit, validate_visit,
-};
+use credshare_node::domain::dates::latest_date_anywhere;
+use credshare_node::domain::field::{FieldError, quote_unless_identifying};
+use credshare_node::domain::records::{validate_credit, validate_visit};
 use credshare_node::pki::InstitutionId;
 use credshare_proto::v1 as pb;
 use time::Date;

@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::policy::HolderPolicy;
+use crate::domain::purpose::Purpose;
+use crate::domain::visits::VisitSchedule;
 use crate::pki::InstitutionId;
 
 /// Prefix of every environment override.
@@ -52,9 +55,9 @@ pub struct NodeConfig {
     #[serde(default)]
     pub limits: LimitsConfig,
     #[serde(default)]
-    pub policy: PolicyConfig,
+    pub policy: HolderPolicy,
     #[serde(default)]
-    pub visits: VisitScheduleConfig,
+    pub visits: VisitSchedule,
     /// Other nodes of the consortium this node queries and notifies.
     #[serde(default)]
     pub peers: Vec<PeerConfig>,
@@ -166,70 +169,6 @@ impl Default for LimitsConfig {
             shutdown_grace_seconds: 10,
             outbox_retry_ms: 5_000,
             peer_deadline_ms: 3_000,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum ScopeLimit {
-    Summary,
-    Detail,
-}
-
-/// What this node, as a holder, accepts from requesters (DESIGN §4).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PolicyConfig {
-    /// Institutions allowed to query; empty = every consortium node.
-    pub allowed_institutions: Vec<InstitutionId>,
-    /// Purposes accepted, e.g. `POST_LOAN_MANAGEMENT`.
-    pub allowed_purposes: Vec<String>,
-    pub max_scope: ScopeLimit,
-    /// Longest consent validity accepted, days.
-    pub max_validity_days: u32,
-    /// Clock-skew allowance on consent windows, seconds.
-    pub clock_skew_seconds: u32,
-    /// Peer queries per requesting institution per minute.
-    pub rate_limit_per_minute: u32,
-}
-
-impl Default for PolicyConfig {
-    fn default() -> Self {
-        Self {
-            allowed_institutions: Vec::new(),
-            allowed_purposes: vec![
-                "POST_LOAN_MANAGEMENT".into(),
-                "CREDIT_APPROVAL".into(),
-                "GUARANTEE_REVIEW".into(),
-            ],
-            max_scope: ScopeLimit::Detail,
-            max_validity_days: 366,
-            clock_skew_seconds: 300,
-            rate_limit_per_minute: 600_000,
-        }
-    }
-}
-
-/// Post-loan visit schedule (DOMAIN: visit schedule), days.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct VisitScheduleConfig {
-    pub first_visit_days: u32,
-    pub normal_interval_days: u32,
-    pub special_mention_interval_days: u32,
-    pub non_performing_interval_days: u32,
-    pub focused_visit_days: u32,
-}
-
-impl Default for VisitScheduleConfig {
-    fn default() -> Self {
-        Self {
-            first_visit_days: 15,
-            normal_interval_days: 90,
-            special_mention_interval_days: 30,
-            non_performing_interval_days: 30,
-            focused_visit_days: 7,
         }
     }
 }
@@ -353,7 +292,7 @@ impl NodeConfig {
             return Err(invalid("limits.peer_deadline_ms", "must be 10..=60000"));
         }
         for (i, p) in self.policy.allowed_purposes.iter().enumerate() {
-            if crate::domain::consent::parse_purpose(p).is_none() {
+            if Purpose::parse(p).is_none() {
                 return Err(invalid(
                     &format!("policy.allowed_purposes[{i}]"),
                     format!(

@@ -1,8 +1,12 @@
-//! Errors of the node's operations (below gRPC, above storage). Mapped to
+//! Errors of the node's use cases (below gRPC, above storage). Mapped to
 //! `tonic::Status` in exactly one place: `grpc/status.rs`.
 
 use credshare_proto::v1 as pb;
 
+use crate::audit::LogBoundsError;
+use crate::blocking::TaskFailed;
+use crate::domain::FieldError;
+use crate::domain::consent::Denial;
 use crate::signing::SigningError;
 use crate::storage::StorageError;
 
@@ -13,13 +17,13 @@ pub enum NodeError {
     Invalid { field: String, reason: String },
     #[error("{0}")]
     NotFound(String),
+    /// The request conflicts with the stored state (e.g. a record version).
     #[error("{0}")]
     FailedPrecondition(String),
     /// A consented query was refused; the denial was logged first.
-    #[error("query denied ({}): {message}", reason.as_str_name())]
+    #[error("query denied ({}): {}", denial.reason.as_str_name(), denial.message)]
     Denied {
-        reason: pb::DenialReason,
-        message: String,
+        denial: Denial,
         receipt: Option<Box<pb::Receipt>>,
     },
     /// A signed object that a peer sent did not verify.
@@ -27,8 +31,15 @@ pub enum NodeError {
     Signature(#[from] SigningError),
     #[error("rate limit: {0}")]
     RateLimited(String),
+    /// An audit request asked for indexes or sizes the log cannot serve.
+    #[error(transparent)]
+    Bounds(#[from] LogBoundsError),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// A fault of this node (a broken invariant, a failed task). Logged;
+    /// the caller learns only that it was internal.
+    #[error("internal: {0}")]
+    Internal(String),
 }
 
 impl NodeError {
@@ -37,5 +48,21 @@ impl NodeError {
             field: field.into(),
             reason: reason.into(),
         }
+    }
+
+    pub fn internal(what: impl std::fmt::Display) -> Self {
+        NodeError::Internal(what.to_string())
+    }
+}
+
+impl From<FieldError> for NodeError {
+    fn from(e: FieldError) -> Self {
+        NodeError::invalid(e.field, e.reason)
+    }
+}
+
+impl From<TaskFailed> for NodeError {
+    fn from(e: TaskFailed) -> Self {
+        NodeError::internal(e)
     }
 }

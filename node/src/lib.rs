@@ -1,39 +1,46 @@
-//! credshare node: a federated credit-information sharing node.
+//! credshare node: a federated credit-information sharing node. The design
+//! is in `docs/design.md`, the domain rules in `docs/domain.md`, and a walk
+//! through the modules in `docs/architecture.md`.
 //!
-//! The parts, from the edge inwards:
+//! The parts, from the process down (a module uses only those below it):
 //!
+//! * [`process`] — the node as an OS process: config, tracing, runtime,
+//!   signals; shared by `credshare-node` and `credshare node run`.
+//! * [`server`] — assembly: `serve(config, listeners, shutdown)` opens keys,
+//!   store and peers, builds the state and runs both listeners.
+//! * [`grpc`] — thin tonic services: authorize, convert, one call, respond;
+//!   the one mapping from errors to `tonic::Status`.
+//! * [`service`] — the use cases (answer a peer, assess a borrower, consents
+//!   and revocation delivery, ingest, history, visits due, audit reads,
+//!   status) on the shared state [`service::Node`], and its caches.
+//! * [`error`] — [`error::NodeError`], the use cases' one error type.
+//! * [`blocking`] — the one way blocking work leaves the async workers.
+//! * [`federation`] — mTLS clients of the peer nodes and their calls.
+//! * [`storage`] — the only code that touches sled: every key and value
+//!   encoding, group commit and durability.
+//! * [`audit`] — the RFC 6962 Merkle query log: proofs, signed checkpoints,
+//!   receipts. Pure code.
 //! * [`config`] — the node's TOML configuration with `CREDSHARE_*` overrides.
-//! * [`pki`] — identities in certificate SAN URIs, certificate and key files.
-//! * [`tls`] — rustls server and client configurations (mTLS, CRLs, ALPN h2)
-//!   and the accept loop that attaches the caller's identity to each
-//!   connection.
+//! * [`domain`] — identifiers and keys, records and their rules, consent,
+//!   assessment, visit schedule. No tonic, no sled.
 //! * [`signing`] — DSSE envelopes signed with the institution's Ed25519 key,
 //!   and the one verification function every signature goes through.
-//! * [`grpc`] — thin tonic services: authorize, convert, call, respond.
-//! * [`domain`] — borrower identifiers and keys, records and their rules,
-//!   consent, assessment, visit schedule. No tonic, no sled.
-//! * [`storage`] — the only code that touches sled: every tree and key format,
-//!   group commit and durability.
-//! * [`audit`] — the RFC 6962 Merkle query log, proofs and signed checkpoints.
-//! * [`federation`] — mTLS clients for peer nodes.
-//! * [`server`] — `serve(config, listeners, shutdown)`: the node as a function.
+//! * [`tls`] — rustls server and client configurations (mTLS, CRLs, ALPN h2)
+//!   and the accept loop that attaches the caller's identity.
+//! * [`pki`] — identities in certificate SAN URIs, certificate and key files.
 #![forbid(unsafe_code)]
 
 pub mod audit;
-pub mod caches;
+pub mod blocking;
 pub mod config;
-pub mod consents;
 pub mod domain;
 pub mod error;
 pub mod federation;
 pub mod grpc;
-pub mod ingest;
-pub mod launch;
-pub mod node;
 pub mod pki;
-pub mod query;
-pub mod reports;
+pub mod process;
 pub mod server;
+pub mod service;
 pub mod signing;
 pub mod storage;
 pub mod tls;

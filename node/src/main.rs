@@ -18,5 +18,5 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    credshare_node::launch::run_node(&args.config)
+    credshare_node::process::run_node(&args.config)
 }

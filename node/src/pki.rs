@@ -2,7 +2,7 @@
 //! certificates, keys and CRLs.
 //!
 //! An identity is the certificate's SAN URI `urn:credshare:<role>:<institution>`
-//! (DESIGN §2). Chain and revocation checks happen in [`crate::tls`] (for
+//! (docs/design.md §2). Chain and revocation checks happen in [`crate::tls`] (for
 //! connections) and [`crate::signing`] (for signatures); this module only reads.
 
 use std::fmt;

@@ -1,22 +1,24 @@
-//! The node as a function: [`serve`] takes a validated configuration, two
-//! bound listeners and a shutdown future, and runs until shutdown. Tests
-//! start it on `127.0.0.1:0`; `main.rs` only parses arguments and binds.
+//! Assembly: the node as a function. [`serve`] takes a validated
+//! configuration, two bound listeners and a shutdown future; it opens the
+//! keys, the store and the peer clients, builds the shared state
+//! ([`Node`]), runs the gRPC listeners and the revocation delivery task,
+//! and on shutdown drains and flushes. Tests start it on `127.0.0.1:0`;
+//! process start-up is [`crate::process`].
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::blocking::{self, TaskFailed};
 use crate::config::NodeConfig;
 use crate::federation::Federation;
 use crate::grpc::{self, Listener};
-use crate::node::Node;
+use crate::service::{BoundAddrs, Node};
 use crate::signing::{SignatureVerifier, Signer, SigningError};
-use crate::storage::Committer;
-use crate::storage::{StorageError, Store};
+use crate::storage::{Committer, StorageError, Store};
 use crate::tls::{self, TlsError, TlsMaterial};
 
 /// The two listeners of a node, already bound.
@@ -36,13 +38,6 @@ impl Listeners {
     }
 }
 
-/// Addresses the node actually serves on (written to the ready file).
-#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
-pub struct BoundAddrs {
-    pub peer: SocketAddr,
-    pub admin: SocketAddr,
-}
-
 /// Why a node could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -60,6 +55,8 @@ pub enum ServeError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Task(#[from] TaskFailed),
 }
 
 /// Runs the node until `shutdown` resolves, then stops accepting, drains
@@ -78,7 +75,54 @@ pub async fn serve(
     )?;
     check_own_identity(&config, &tls)?;
     let server_tls = tls.server_config()?;
+    let addrs = BoundAddrs {
+        peer: listeners.peer.local_addr()?,
+        admin: listeners.admin.local_addr()?,
+    };
+    let node = Arc::new(assemble(config.clone(), &tls, addrs).await?);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let serving = [
+        (Listener::Peer, listeners.peer),
+        (Listener::Admin, listeners.admin),
+    ]
+    .map(|(kind, tcp)| {
+        let run = run_listener(node.clone(), kind, tcp, server_tls.clone(), stop_rx.clone());
+        tokio::spawn(run)
+    });
+    node.spawn_delivery(
+        Duration::from_millis(config.limits.outbox_retry_ms),
+        stop_rx,
+    );
+    if let Some(path) = &config.listen.ready_file {
+        write_ready_file(path, &addrs)?;
+    }
+    tracing::info!(
+        institution = %config.institution,
+        peer = %addrs.peer,
+        admin = %addrs.admin,
+        "credshare node serving"
+    );
+    shutdown.await;
+    tracing::info!("shutdown requested: draining in-flight calls");
+    let _ = stop_tx.send(true);
+    drain(
+        serving,
+        Duration::from_secs(config.limits.shutdown_grace_seconds),
+    )
+    .await?;
+    let store = node.store.clone();
+    blocking::run(move || store.close()).await?;
+    tracing::info!("credshare node stopped");
+    Ok(())
+}
 
+/// Opens the signer, the verifier, the store (verifying the log) and the
+/// peer clients, and builds the shared state.
+async fn assemble(
+    config: Arc<NodeConfig>,
+    tls: &TlsMaterial,
+    addrs: BoundAddrs,
+) -> Result<Node, ServeError> {
     let signer = Arc::new(Signer::load(&config.signer.cert, &config.signer.key)?);
     if signer.institution() != &config.institution {
         return Err(ServeError::Startup(format!(
@@ -92,71 +136,24 @@ pub async fn serve(
         tls.crls.clone(),
     )?);
     let (store, committer) = open_store(&config, signer.clone()).await?;
-    let addrs = BoundAddrs {
-        peer: listeners.peer.local_addr()?,
-        admin: listeners.admin.local_addr()?,
-    };
-    let federation = Federation::new(&tls, &config.peers)?;
-    let revocations = crate::caches::RevocationSet::load(&store)?;
-    let node = Arc::new(Node {
-        config: config.clone(),
-        store: store.clone(),
-        committer,
-        signer,
-        verifier,
-        federation,
-        addrs,
-        grants: Default::default(),
-        revocations,
-        indicators: Default::default(),
-        limiter: Default::default(),
-        started: std::time::Instant::now(),
-    });
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let peer = run_listener(
-        node.clone(),
-        Listener::Peer,
-        listeners.peer,
-        server_tls.clone(),
-        stop_rx.clone(),
-    );
-    let admin = run_listener(
-        node.clone(),
-        Listener::Admin,
-        listeners.admin,
-        server_tls,
-        stop_rx.clone(),
-    );
-    crate::consents::spawn_outbox_task(
-        node.clone(),
-        Duration::from_millis(config.limits.outbox_retry_ms),
-        stop_rx,
-    );
-    let peer = tokio::spawn(peer);
-    let admin = tokio::spawn(admin);
-
-    if let Some(path) = &config.listen.ready_file {
-        write_ready_file(path, &addrs)?;
-    }
-    tracing::info!(
-        institution = %config.institution,
-        peer = %addrs.peer,
-        admin = %addrs.admin,
-        "credshare node serving"
-    );
-
-    shutdown.await;
-    tracing::info!("shutdown requested: draining in-flight calls");
-    let _ = stop_tx.send(true);
-    let grace = Duration::from_secs(config.limits.shutdown_grace_seconds);
-    let drained = tokio::time::timeout(grace, async {
-        let (p, a) = tokio::join!(peer, admin);
-        (p, a)
+    let federation = Federation::new(tls, &config.peers)?;
+    blocking::run(move || {
+        let node = Node::new(
+            config, store, committer, signer, verifier, federation, addrs,
+        )?;
+        Ok(node)
     })
-    .await;
-    match drained {
-        Ok((p, a)) => {
-            for r in [p, a] {
+    .await
+}
+
+/// Waits for the listeners to finish their in-flight calls, at most `grace`.
+async fn drain(
+    serving: [tokio::task::JoinHandle<Result<(), ServeError>>; 2],
+    grace: Duration,
+) -> Result<(), ServeError> {
+    match tokio::time::timeout(grace, futures::future::join_all(serving)).await {
+        Ok(results) => {
+            for r in results {
                 r.map_err(|e| ServeError::Startup(e.to_string()))??;
             }
         }
@@ -165,10 +162,6 @@ pub async fn serve(
             "calls still running after the grace period"
         ),
     }
-    tokio::task::spawn_blocking(move || store.close())
-        .await
-        .map_err(|e| ServeError::Startup(e.to_string()))??;
-    tracing::info!("credshare node stopped");
     Ok(())
 }
 
@@ -185,7 +178,7 @@ async fn open_store(
     crate::audit::checkpoint::validate_origin(&origin)
         .and_then(|_| crate::audit::checkpoint::validate_key_name(&origin))
         .map_err(|e| ServeError::Startup(format!("config key `log.origin`: {e}")))?;
-    tokio::task::spawn_blocking(move || {
+    blocking::run(move || {
         let store = Store::open(&dir, cache)?;
         let started = std::time::Instant::now();
         let committer = Committer::start(store.clone(), signer, origin, max_batch)?;
@@ -194,10 +187,9 @@ async fn open_store(
             verify_ms = started.elapsed().as_millis() as u64,
             "query log verified against its newest signed checkpoint"
         );
-        Ok((store, committer))
+        Ok::<_, ServeError>((store, committer))
     })
     .await
-    .map_err(|e| ServeError::Startup(e.to_string()))?
 }
 
 async fn run_listener(

@@ -1,10 +1,10 @@
 //! DSSE envelopes signed with the institution's Ed25519 signing key, and the
-//! one verification function every signature goes through (DESIGN §3).
+//! one verification function every signature goes through (docs/design.md §3).
 //!
 //! An envelope carries the exact payload bytes, their type, and signatures
 //! over `PAE(type, payload)`. Each signature embeds the signer certificate, so
 //! a verifier needs only the consortium CA certificate and CRL. The signing
-//! key is a dedicated `signer` certificate, never the TLS key (DESIGN §2).
+//! key is a dedicated `signer` certificate, never the TLS key (docs/design.md §2).
 
 use std::fmt;
 use std::path::Path;
@@ -38,6 +38,14 @@ pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 pub const MAX_PAYLOAD_TYPE_BYTES: usize = 128;
 /// Largest embedded signer certificate a verifier accepts.
 pub const MAX_CERTIFICATE_BYTES: usize = 8 * 1024;
+
+/// SHA-256 of `bytes`: a record's content hash (of its payload), a logged
+/// response hash, an authorization document's hash.
+pub fn sha256(bytes: &[u8]) -> Vec<u8> {
+    ring::digest::digest(&ring::digest::SHA256, bytes)
+        .as_ref()
+        .to_vec()
+}
 
 /// DSSE pre-authentication encoding:
 /// `"DSSEv1" SP len(type) SP type SP len(payload) SP payload`, lengths in

@@ -1,4 +1,4 @@
-//! `credshare.v1`: the wire contract of credshare (DESIGN §6).
+//! `credshare.v1`: the wire contract of credshare (docs/design.md §6).
 //!
 //! Generated at build time from `proto/credshare/v1/*.proto` by protox and
 //! tonic-prost-build; no system `protoc` is needed.

@@ -98,7 +98,7 @@ pub enum ConsentCommand {
 
 /// Milliseconds of the end of `date` (UTC).
 pub fn end_of_day_ms(date: &str) -> anyhow::Result<i64> {
-    let d = credshare_node::domain::records::parse_date("until", date)
+    let d = credshare_node::domain::dates::parse_date("until", date)
         .map_err(|e| anyhow!("--until: {}", e.reason))?;
     let next = d
         .next_day()

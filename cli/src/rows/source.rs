@@ -4,8 +4,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::str::FromStr;
 
-use credshare_node::domain::borrower::quote_unless_identifying;
-use credshare_node::domain::records::FieldError;
+use credshare_node::domain::field::{FieldError, quote_unless_identifying};
 
 use super::{OPTIONAL_COLUMNS, RowError, RowsError, describe_column};
 

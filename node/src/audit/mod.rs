@@ -8,9 +8,9 @@
 //!   in O(log n) reads, verified with the RFC 9162 algorithms.
 //! * [`checkpoint`] — C2SP tlog-checkpoint bodies in C2SP signed notes,
 //!   signed with the institution's Ed25519 key.
-//! * [`receipt`] — verification of what a log holder hands out (signed
-//!   checkpoints, receipts, consistency between checkpoints) from the
-//!   consortium CA alone.
+//! * [`receipt`] — receipts a log holder hands out, and their verification
+//!   (signed checkpoints, receipts, consistency between checkpoints) from
+//!   the consortium CA alone.
 //! * [`bounds`] — which indexes and tree sizes audit requests may ask for.
 
 pub mod bounds;
@@ -29,8 +29,8 @@ pub use proof::{
     ProofError, consistency_proof, inclusion_proof, verify_consistency, verify_inclusion,
 };
 pub use receipt::{
-    ReceiptError, SignedCheckpoint, VerifiedReceipt, verify_checkpoint_consistency, verify_receipt,
-    verify_signed_checkpoint,
+    ReceiptError, SignedCheckpoint, VerifiedReceipt, issue_receipt, verify_checkpoint_consistency,
+    verify_receipt, verify_signed_checkpoint,
 };
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Verifying what a log holder hands out: a signed checkpoint with the
+//! Issuing and verifying what a log holder hands out: a signed checkpoint with the
 //! holder's signer certificate, a receipt (one entry, its inclusion proof
 //! and the checkpoint it is proved against), and consistency between two
 //! checkpoints of one log.
@@ -14,8 +14,8 @@ use credshare_proto::v1 as pb;
 use prost::Message;
 
 use super::checkpoint::{Checkpoint, CheckpointError};
-use super::merkle::{Hash, leaf_hash};
-use super::proof::{ProofError, verify_consistency, verify_inclusion};
+use super::merkle::{Hash, MerkleError, SubtreeHashes, leaf_hash};
+use super::proof::{ProofError, inclusion_proof, verify_consistency, verify_inclusion};
 use crate::pki::InstitutionId;
 use crate::signing::{MAX_CERTIFICATE_BYTES, SignatureVerifier, SigningError};
 
@@ -116,6 +116,32 @@ pub enum ReceiptError {
         #[source]
         source: ProofError,
     },
+}
+
+/// A receipt for the entry at `leaf`: the entry bytes, the signed checkpoint
+/// of size `tree_size` that covers it, its inclusion proof (built from
+/// `hashes` in O(log n) reads) and the signer certificate, so the receiver
+/// can verify it from the CA alone with [`verify_receipt`].
+pub fn issue_receipt<S: SubtreeHashes>(
+    hashes: &S,
+    leaf: u64,
+    entry: Vec<u8>,
+    tree_size: u64,
+    signed_note: String,
+    signer_certificate: Vec<u8>,
+) -> Result<pb::Receipt, MerkleError<S::Error>> {
+    let proof = inclusion_proof(hashes, leaf, tree_size)?;
+    Ok(pb::Receipt {
+        leaf_index: leaf,
+        entry,
+        checkpoint: Some(pb::Checkpoint { signed_note }),
+        proof: Some(pb::InclusionProof {
+            leaf_index: leaf,
+            tree_size,
+            hashes: proof.iter().map(|h| h.to_vec()).collect(),
+        }),
+        signer_certificate,
+    })
 }
 
 /// Verifies a signed checkpoint from the CA alone.

@@ -1,6 +1,6 @@
 //! The cross-institution assessment: merges what every institution reported
-//! about one borrower into one screen for a post-loan officer (DOMAIN:
-//! assessment), with a level and every reason that raised it.
+//! about one borrower into one screen for a post-loan officer
+//! (docs/domain.md#assessment), with a level and every reason that raised it.
 //!
 //! Only contributions with status `ANSWERED` enter the figures; every
 //! contribution, answered or not, is listed in `peers`, and any that did not
@@ -17,7 +17,8 @@ use credshare_proto::v1 as pb;
 use time::Date;
 
 use self::level::{completeness_finding, level_name};
-use super::indicators::{is_recent, known_risk_class, parse_iso_date};
+use super::dates::parse_iso_date;
+use super::indicators::{is_recent, known_risk_class};
 
 /// More than this share of outstanding debt (basis points) over 90 days
 /// overdue means every lender should treat the borrower as non-performing.

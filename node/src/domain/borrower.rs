@@ -1,5 +1,5 @@
 //! Borrower identifiers and the keyed hash that replaces them past the edge
-//! (DESIGN §3, DOMAIN "Borrower identifiers").
+//! (docs/design.md §3, docs/domain.md#borrower-identifiers).
 //!
 //! A raw identifier is personal data. It is validated and hashed where it
 //! enters (the CLI or an import) and never stored, logged or sent. Hence no
@@ -11,7 +11,9 @@ use std::str::FromStr;
 
 use time::{Date, Month};
 
-use super::records::latest_date_anywhere;
+use super::dates::latest_date_anywhere;
+#[cfg(test)]
+use super::field::quote_unless_identifying;
 
 /// Length of both USCC and RID.
 pub const ID_LEN: usize = 18;
@@ -330,25 +332,6 @@ pub fn contains_identifier(text: &str, today: Date) -> bool {
         let candidate: String = window.iter().collect();
         Uscc::parse(&candidate).is_ok() || Rid::parse_at(&candidate, today).is_ok()
     })
-}
-
-/// Quotes an untrusted value for an error message, unless it might carry an
-/// identifier (a misplaced column, a missing header row): then only its
-/// length is shown.
-pub fn quote_unless_identifying(value: &str) -> String {
-    let longest_alnum_run = value
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .map(str::len)
-        .max()
-        .unwrap_or(0);
-    if value.chars().count() <= 40 && longest_alnum_run < 15 {
-        format!("{value:?}")
-    } else {
-        format!(
-            "a value of {} characters (not shown)",
-            value.chars().count()
-        )
-    }
 }
 
 mod keys;

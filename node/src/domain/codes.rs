@@ -9,8 +9,7 @@ use std::borrow::Cow;
 
 use credshare_proto::v1 as pb;
 
-use super::borrower::quote_unless_identifying;
-use super::records::FieldError;
+use super::field::{FieldError, quote_unless_identifying};
 
 /// A protobuf enum with short code names. Implemented for every enum of
 /// `credshare.v1` by the macro below.

@@ -1,5 +1,5 @@
 //! Consent: the holder's decision on a peer query, the checks on a grant an
-//! officer asks this node to issue, and consent ids (DESIGN §4).
+//! officer asks this node to issue, and consent ids (docs/design.md §4).
 //!
 //! Everything here is pure: signatures are verified by the caller (through
 //! `signing::SignatureVerifier`) before a decoded grant reaches [`decide`],
@@ -10,7 +10,9 @@
 
 use credshare_proto::v1 as pb;
 
-use crate::config::{PolicyConfig, ScopeLimit};
+use super::field::FieldError;
+use super::policy::HolderPolicy;
+use super::purpose::{Purpose, Scope, purpose_name, scope_name};
 use crate::pki::InstitutionId;
 
 /// Milliseconds in a day, for validity bounds.
@@ -27,8 +29,10 @@ pub struct QueryContext<'a> {
     pub requester: &'a InstitutionId,
     /// The borrower asked about.
     pub borrower_key: &'a [u8],
-    pub purpose: pb::Purpose,
-    pub scope: pb::Scope,
+    /// `None` when the request named no known purpose (refused).
+    pub purpose: Option<Purpose>,
+    /// `None` when the request named no known scope (refused).
+    pub scope: Option<Scope>,
     /// The holder's clock, UTC milliseconds.
     pub now_ms: i64,
 }
@@ -42,27 +46,11 @@ pub struct Denial {
 }
 
 impl Denial {
-    fn new(reason: pb::DenialReason, message: impl Into<String>) -> Self {
+    pub fn new(reason: pb::DenialReason, message: impl Into<String>) -> Self {
         Self {
             reason,
             message: message.into(),
         }
-    }
-}
-
-/// A grant an officer asked to issue is malformed; `field` names the
-/// `IssueConsentRequest`/`ConsentGrant` field at fault.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {reason}")]
-pub struct ConsentFieldError {
-    pub field: &'static str,
-    pub reason: String,
-}
-
-fn field_error(field: &'static str, reason: impl Into<String>) -> ConsentFieldError {
-    ConsentFieldError {
-        field,
-        reason: reason.into(),
     }
 }
 
@@ -81,7 +69,7 @@ pub fn decide(
     signer: &InstitutionId,
     ctx: &QueryContext<'_>,
     revoked: bool,
-    policy: &PolicyConfig,
+    policy: &HolderPolicy,
 ) -> Result<(), Denial> {
     check_parties(grant, signer, ctx)?;
     check_request_within_grant(grant, ctx)?;
@@ -136,8 +124,9 @@ fn check_request_within_grant(
             ),
         ));
     }
-    let purpose_granted =
-        ctx.purpose != pb::Purpose::Unspecified && grant.purposes.contains(&(ctx.purpose as i32));
+    let purpose_granted = ctx
+        .purpose
+        .is_some_and(|p| grant.purposes.contains(&(p.to_wire() as i32)));
     if !purpose_granted {
         return Err(Denial::new(
             pb::DenialReason::PurposeNotGranted,
@@ -148,15 +137,15 @@ fn check_request_within_grant(
             ),
         ));
     }
-    let granted = pb::Scope::try_from(grant.scope).ok().and_then(scope_limit);
-    match (scope_limit(ctx.scope), granted) {
+    let granted = Scope::from_wire(grant.scope);
+    match (ctx.scope, granted) {
         (Some(asked), Some(granted)) if asked <= granted => Ok(()),
         _ => Err(Denial::new(
             pb::DenialReason::ScopeExceeded,
             format!(
                 "scope {} exceeds scope {} granted by consent {}",
                 scope_name(ctx.scope),
-                scope_name(pb::Scope::try_from(grant.scope).unwrap_or(pb::Scope::Unspecified)),
+                scope_name(granted),
                 grant.consent_id
             ),
         )),
@@ -195,7 +184,7 @@ fn check_time_window(
 fn check_policy(
     grant: &pb::ConsentGrant,
     ctx: &QueryContext<'_>,
-    policy: &PolicyConfig,
+    policy: &HolderPolicy,
 ) -> Result<(), Denial> {
     let policy_denial = |message: String| Err(Denial::new(pb::DenialReason::Policy, message));
     if !policy.allowed_institutions.is_empty()
@@ -209,14 +198,14 @@ fn check_policy(
     let purpose_allowed = policy
         .allowed_purposes
         .iter()
-        .any(|name| parse_purpose(name) == Some(ctx.purpose));
+        .any(|name| ctx.purpose.is_some_and(|p| Purpose::parse(name) == Some(p)));
     if !purpose_allowed {
         return policy_denial(format!(
             "local policy does not accept purpose {}",
             purpose_name(ctx.purpose)
         ));
     }
-    if scope_limit(ctx.scope).is_none_or(|asked| asked > policy.max_scope) {
+    if ctx.scope.is_none_or(|asked| asked > policy.max_scope) {
         return policy_denial(format!(
             "local policy discloses at most scope {:?}, asked {}",
             policy.max_scope,
@@ -243,10 +232,10 @@ fn check_policy(
 pub fn validate_new_grant(
     grant: &pb::ConsentGrant,
     now_ms: i64,
-    policy: &PolicyConfig,
-) -> Result<(), ConsentFieldError> {
+    policy: &HolderPolicy,
+) -> Result<(), FieldError> {
     if grant.borrower_key.len() != BORROWER_KEY_BYTES {
-        return Err(field_error(
+        return Err(FieldError::new(
             "borrower_key",
             format!(
                 "must be {BORROWER_KEY_BYTES} bytes (an HMAC-SHA256 borrower key), got {}",
@@ -255,15 +244,15 @@ pub fn validate_new_grant(
         ));
     }
     validate_purposes(&grant.purposes)?;
-    if scope_limit(pb::Scope::try_from(grant.scope).unwrap_or(pb::Scope::Unspecified)).is_none() {
-        return Err(field_error(
+    if Scope::from_wire(grant.scope).is_none() {
+        return Err(FieldError::new(
             "scope",
             "must be SCOPE_SUMMARY or SCOPE_DETAIL",
         ));
     }
     validate_window(grant, now_ms, policy.max_validity_days)?;
     if grant.authorization_sha256.len() != AUTHORIZATION_HASH_BYTES {
-        return Err(field_error(
+        return Err(FieldError::new(
             "authorization_sha256",
             format!(
                 "must be the {AUTHORIZATION_HASH_BYTES}-byte SHA-256 of the authorization document, got {} bytes",
@@ -274,29 +263,35 @@ pub fn validate_new_grant(
     Ok(())
 }
 
-fn validate_purposes(purposes: &[i32]) -> Result<(), ConsentFieldError> {
+fn validate_purposes(purposes: &[i32]) -> Result<(), FieldError> {
     if purposes.is_empty() {
-        return Err(field_error("purposes", "at least one purpose is required"));
+        return Err(FieldError::new(
+            "purposes",
+            "at least one purpose is required",
+        ));
     }
     let mut seen = Vec::with_capacity(purposes.len());
     for &value in purposes {
         match pb::Purpose::try_from(value) {
             Ok(pb::Purpose::Unspecified) => {
-                return Err(field_error(
+                return Err(FieldError::new(
                     "purposes",
                     "PURPOSE_UNSPECIFIED is not a purpose",
                 ));
             }
             Err(_) => {
-                return Err(field_error(
+                return Err(FieldError::new(
                     "purposes",
                     format!("unknown purpose value {value}"),
                 ));
             }
             Ok(purpose) if seen.contains(&purpose) => {
-                return Err(field_error(
+                return Err(FieldError::new(
                     "purposes",
-                    format!("{} is listed twice", purpose_name(purpose)),
+                    format!(
+                        "{} is listed twice",
+                        purpose_name(Purpose::from_wire(value))
+                    ),
                 ));
             }
             Ok(purpose) => seen.push(purpose),
@@ -309,22 +304,22 @@ fn validate_window(
     grant: &pb::ConsentGrant,
     now_ms: i64,
     max_validity_days: u32,
-) -> Result<(), ConsentFieldError> {
+) -> Result<(), FieldError> {
     if grant.not_before_ms >= grant.not_after_ms {
-        return Err(field_error(
+        return Err(FieldError::new(
             "not_after_ms",
             "must be later than not_before_ms",
         ));
     }
     let max_ms = i64::from(max_validity_days) * MS_PER_DAY;
     if grant.not_after_ms.saturating_sub(grant.not_before_ms) > max_ms {
-        return Err(field_error(
+        return Err(FieldError::new(
             "not_after_ms",
             format!("validity must not exceed {max_validity_days} days"),
         ));
     }
     if grant.not_after_ms <= now_ms {
-        return Err(field_error("not_after_ms", "must be in the future"));
+        return Err(FieldError::new("not_after_ms", "must be in the future"));
     }
     Ok(())
 }
@@ -340,38 +335,6 @@ pub fn consent_state(grant: &pb::ConsentGrant, revoked: bool, now_ms: i64) -> pb
         pb::ConsentState::Expired
     } else {
         pb::ConsentState::Active
-    }
-}
-
-/// Parses a purpose name as written in the policy config:
-/// `POST_LOAN_MANAGEMENT` or `PURPOSE_POST_LOAN_MANAGEMENT`, any case,
-/// surrounding blanks ignored. `UNSPECIFIED` is not a purpose.
-pub fn parse_purpose(s: &str) -> Option<pb::Purpose> {
-    let upper = s.trim().to_ascii_uppercase();
-    let bare = upper.strip_prefix("PURPOSE_").unwrap_or(&upper);
-    match pb::Purpose::from_str_name(&format!("PURPOSE_{bare}"))? {
-        pb::Purpose::Unspecified => None,
-        purpose => Some(purpose),
-    }
-}
-
-/// A purpose without its enum prefix, e.g. `POST_LOAN_MANAGEMENT`.
-pub fn purpose_name(purpose: pb::Purpose) -> &'static str {
-    let name = purpose.as_str_name();
-    name.strip_prefix("PURPOSE_").unwrap_or(name)
-}
-
-fn scope_name(scope: pb::Scope) -> &'static str {
-    let name = scope.as_str_name();
-    name.strip_prefix("SCOPE_").unwrap_or(name)
-}
-
-/// The wire scope as the ordered config type; `None` for UNSPECIFIED.
-fn scope_limit(scope: pb::Scope) -> Option<ScopeLimit> {
-    match scope {
-        pb::Scope::Summary => Some(ScopeLimit::Summary),
-        pb::Scope::Detail => Some(ScopeLimit::Detail),
-        pb::Scope::Unspecified => None,
     }
 }
 

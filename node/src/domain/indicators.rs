@@ -1,4 +1,5 @@
-//! Borrower indicators: what a SUMMARY-scope answer discloses (DESIGN §4).
+//! Borrower indicators: what a SUMMARY-scope answer discloses
+//! (docs/design.md §4).
 //!
 //! Derived figures only — counts, totals per currency, worst class, recent
 //! warning signals — never a record, a facility id or a free-text
@@ -6,31 +7,16 @@
 
 use std::collections::BTreeMap;
 
+use super::dates::{iso_date, parse_iso_date};
 use credshare_proto::v1 as pb;
 use time::Date;
-use time::macros::format_description;
 
 /// Warning signals observed within this many days before today (inclusive)
-/// are "recent" (DOMAIN: assessment).
+/// are "recent" (docs/domain.md#assessment).
 pub const RECENT_SIGNAL_DAYS: i64 = 180;
 /// Facilities more than this many days overdue count towards
 /// `outstanding_over_90_days`.
 pub const OVER_90_DAYS: u32 = 90;
-
-/// Parses an ISO calendar date, `YYYY-MM-DD` exactly.
-pub fn parse_iso_date(s: &str) -> Option<Date> {
-    // Exactly ten characters: the format alone would also accept signed or
-    // longer years with some feature sets.
-    if s.len() != 10 {
-        return None;
-    }
-    Date::parse(s, format_description!("[year]-[month]-[day]")).ok()
-}
-
-/// Formats a date as `YYYY-MM-DD` (years 0..=9999).
-pub fn iso_date(date: Date) -> String {
-    date.to_string()
-}
 
 /// Computes the indicators of one borrower at this institution from the
 /// current (newest-version) decoded records.

@@ -1,4 +1,4 @@
-//! Validation of credit and visit summaries: every rule of DOMAIN.md.
+//! Validation of credit and visit summaries: every rule of docs/domain.md.
 //!
 //! Records come from an institution's own files and from untrusted peers, so
 //! the same functions run at import, at `PutRecord` and on every record a
@@ -7,75 +7,18 @@
 //! "corrected" silently.
 
 use credshare_proto::v1 as pb;
-use time::{Date, Duration, Month, OffsetDateTime};
+use time::Date;
 
-use super::borrower::{contains_identifier, quote_unless_identifying};
+use super::borrower::contains_identifier;
 use super::codes::{code_name, enum_field, is_iso_4217};
+use super::dates::parse_date;
+use super::field::{FieldError, quote_unless_identifying};
 use crate::pki::InstitutionId;
 
 /// Longest record id (facility id, visit id), in bytes.
 pub const MAX_RECORD_ID_LEN: usize = 64;
 /// Longest visit conclusion, in characters (not bytes).
 pub const MAX_CONCLUSION_CHARS: usize = 1000;
-/// Earliest year accepted in any date field.
-pub const MIN_YEAR: i32 = 1900;
-
-/// The first rule a record breaks: the protobuf field name and why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {reason}")]
-pub struct FieldError {
-    pub field: &'static str,
-    pub reason: String,
-}
-
-impl FieldError {
-    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
-        Self {
-            field,
-            reason: reason.into(),
-        }
-    }
-}
-
-/// The latest calendar date anywhere on Earth (UTC+14). Pass it as `today`
-/// so a record dated "today" in the institution's time zone is never "in
-/// the future" for a node that runs on UTC.
-pub fn latest_date_anywhere() -> Date {
-    (OffsetDateTime::now_utc() + Duration::hours(14)).date()
-}
-
-/// Parses a strict ISO calendar date `YYYY-MM-DD` (year ≥ 1900).
-pub fn parse_date(field: &'static str, s: &str) -> Result<Date, FieldError> {
-    let b = s.as_bytes();
-    let shape_ok = b.len() == 10
-        && b.iter().enumerate().all(|(i, c)| {
-            if i == 4 || i == 7 {
-                *c == b'-'
-            } else {
-                c.is_ascii_digit()
-            }
-        });
-    if !shape_ok {
-        let what = if s.is_empty() {
-            "is empty".to_owned()
-        } else {
-            format!("{} is not", quote_unless_identifying(s))
-        };
-        return Err(FieldError::new(
-            field,
-            format!("{what} an ISO date (YYYY-MM-DD)"),
-        ));
-    }
-    let number = |range: std::ops::Range<usize>| s[range].parse::<u16>().unwrap_or(0);
-    let not_real = || FieldError::new(field, format!("{s} is not a real date"));
-    let month = Month::try_from(number(5..7) as u8).map_err(|_| not_real())?;
-    let date = Date::from_calendar_date(i32::from(number(0..4)), month, number(8..10) as u8)
-        .map_err(|_| not_real())?;
-    if date.year() < MIN_YEAR {
-        return Err(FieldError::new(field, format!("{s} is before {MIN_YEAR}")));
-    }
-    Ok(date)
-}
 
 /// The best class a facility may have with `days` overdue (2023 rules):
 /// beyond a 7-day grace at least SPECIAL_MENTION, > 90 SUBSTANDARD,
@@ -98,7 +41,7 @@ pub fn is_non_performing(class: pb::RiskClass) -> bool {
     )
 }
 
-/// Checks a credit summary against every rule of DOMAIN.md. `today` is the
+/// Checks a credit summary against every rule of docs/domain.md. `today` is the
 /// latest acceptable as-of date (see [`latest_date_anywhere`]).
 pub fn validate_credit(r: &pb::CreditSummary, today: Date) -> Result<(), FieldError> {
     check_record_id("facility_id", &r.facility_id)?;
@@ -115,7 +58,7 @@ pub fn validate_credit(r: &pb::CreditSummary, today: Date) -> Result<(), FieldEr
     check_status(r, status)
 }
 
-/// Checks a visit summary against every rule of DOMAIN.md. `today` is the
+/// Checks a visit summary against every rule of docs/domain.md. `today` is the
 /// latest acceptable visit date (see [`latest_date_anywhere`]).
 pub fn validate_visit(r: &pb::VisitSummary, today: Date) -> Result<(), FieldError> {
     check_record_id("visit_id", &r.visit_id)?;

@@ -1,4 +1,4 @@
-//! The post-loan visit schedule (DOMAIN: visit schedule): when each
+//! The post-loan visit schedule (docs/domain.md#visit-schedule): when each
 //! facility's next visit is due, of which type, and why.
 //!
 //! Candidates, of which the earliest wins (ties: FOCUSED, then FIRST, then
@@ -26,10 +26,34 @@
 use std::collections::HashMap;
 
 use credshare_proto::v1 as pb;
+use serde::{Deserialize, Serialize};
 use time::{Date, Duration};
 
-use super::indicators::{known_risk_class, parse_iso_date};
-use crate::config::VisitScheduleConfig;
+use super::dates::parse_iso_date;
+use super::indicators::known_risk_class;
+
+/// The post-loan visit schedule, in days (`[visits]` in the node config).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VisitSchedule {
+    pub first_visit_days: u32,
+    pub normal_interval_days: u32,
+    pub special_mention_interval_days: u32,
+    pub non_performing_interval_days: u32,
+    pub focused_visit_days: u32,
+}
+
+impl Default for VisitSchedule {
+    fn default() -> Self {
+        Self {
+            first_visit_days: 15,
+            normal_interval_days: 90,
+            special_mention_interval_days: 30,
+            non_performing_interval_days: 30,
+            focused_visit_days: 7,
+        }
+    }
+}
 
 /// Overdue beyond this many days calls for a FOCUSED visit.
 pub const FOCUSED_OVERDUE_DAYS: u32 = 60;
@@ -72,7 +96,7 @@ pub fn group_by_facility<'a>(
 /// negative when the visit is due in the future.
 pub fn next_visit(
     state: &FacilityVisitState<'_>,
-    schedule: &VisitScheduleConfig,
+    schedule: &VisitSchedule,
     today: Date,
 ) -> Option<pb::DueVisit> {
     let credit = state.credit;
@@ -168,7 +192,7 @@ fn add_days(date: Date, days: u32) -> Option<Date> {
     date.checked_add(Duration::days(i64::from(days)))
 }
 
-fn first_visit(open_date: Date, schedule: &VisitScheduleConfig) -> Option<Candidate> {
+fn first_visit(open_date: Date, schedule: &VisitSchedule) -> Option<Candidate> {
     Some(Candidate {
         due: add_days(open_date, schedule.first_visit_days)?,
         kind: pb::VisitType::First,
@@ -182,7 +206,7 @@ fn first_visit(open_date: Date, schedule: &VisitScheduleConfig) -> Option<Candid
 fn routine_visit(
     credit: &pb::CreditSummary,
     last: &DatedVisit<'_>,
-    schedule: &VisitScheduleConfig,
+    schedule: &VisitSchedule,
 ) -> Option<Candidate> {
     let class = known_risk_class(credit.risk_class).unwrap_or(pb::RiskClass::Normal);
     let interval = match class {
@@ -203,7 +227,7 @@ fn routine_visit(
     })
 }
 
-fn focused(trigger: Date, schedule: &VisitScheduleConfig, reason: String) -> Option<Candidate> {
+fn focused(trigger: Date, schedule: &VisitSchedule, reason: String) -> Option<Candidate> {
     Some(Candidate {
         due: add_days(trigger, schedule.focused_visit_days)?,
         kind: pb::VisitType::Focused,
@@ -215,7 +239,7 @@ fn focused(trigger: Date, schedule: &VisitScheduleConfig, reason: String) -> Opt
 fn class_worse_than_proposed(
     credit: &pb::CreditSummary,
     history: &[DatedVisit<'_>],
-    schedule: &VisitScheduleConfig,
+    schedule: &VisitSchedule,
 ) -> Option<Candidate> {
     let last = history.last()?;
     let proposed = last.proposed()?;
@@ -238,7 +262,7 @@ fn class_worse_than_proposed(
 /// FOCUSED visit; the earliest one is due first.
 fn unanswered_visit_findings(
     history: &[DatedVisit<'_>],
-    schedule: &VisitScheduleConfig,
+    schedule: &VisitSchedule,
 ) -> Option<Candidate> {
     let start = history
         .iter()
@@ -279,7 +303,7 @@ fn unanswered_visit_findings(
 fn long_overdue(
     credit: &pb::CreditSummary,
     history: &[DatedVisit<'_>],
-    schedule: &VisitScheduleConfig,
+    schedule: &VisitSchedule,
 ) -> Option<Candidate> {
     if credit.overdue_days <= FOCUSED_OVERDUE_DAYS {
         return None;

@@ -1,8 +1,11 @@
 //! Federation: mTLS clients for the configured peer nodes. Channels connect
 //! lazily with this node's `node` certificate and check that the server is
-//! exactly the configured institution's node.
+//! exactly the configured institution's node. The calls a node makes to a
+//! peer, with their failures in the node's own terms, are in [`calls`].
 
-mod query;
+mod calls;
+
+pub use calls::PeerFailure;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,4 +1,4 @@
-//! Authorization: who may call which service (DESIGN §2), enforced in one
+//! Authorization: who may call which service (docs/design.md §2), enforced in one
 //! place as tonic interceptors in front of each service.
 //!
 //! The caller's identity comes from its verified client certificate (see

@@ -5,11 +5,13 @@
 //! * [`admin`] — `AdminService`, for this institution's admins.
 //! * [`audit`] — `AuditService`, for regulators (and own admins).
 //! * [`auth`] — the access rules, enforced by one tower layer.
+//! * [`convert`] — wire requests into use-case inputs and domain types.
 //! * [`status`] — the one mapping from errors to `tonic::Status`.
 
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod convert;
 pub mod peer;
 pub mod status;
 
@@ -18,7 +20,7 @@ use std::sync::Arc;
 use credshare_proto::v1 as pb;
 use tonic::service::Routes;
 
-use crate::node::Node;
+use crate::service::Node;
 use auth::{AccessRule, Authorized};
 
 /// Which listener a router is for.

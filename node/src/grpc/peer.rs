@@ -6,7 +6,8 @@ use credshare_proto::v1 as pb;
 use tonic::{Request, Response, Status};
 
 use super::auth;
-use crate::node::Node;
+use crate::service::Node;
+use crate::service::answer::PeerQuery;
 
 #[derive(Debug, Clone)]
 pub struct PeerApi {
@@ -27,10 +28,8 @@ impl pb::peer_service_server::PeerService for PeerApi {
         request: Request<pb::QueryBorrowerRequest>,
     ) -> Result<Response<pb::QueryBorrowerResponse>, Status> {
         let requester = auth::caller(&request)?.identity.institution.clone();
-        let answer = self
-            .node
-            .answer_query(&requester, request.into_inner())
-            .await?;
+        let query = PeerQuery::try_from(request.into_inner())?;
+        let answer = self.node.answer_query(&requester, query).await?;
         Ok(Response::new(answer))
     }
 
@@ -57,19 +56,6 @@ impl pb::peer_service_server::PeerService for PeerApi {
     ) -> Result<Response<pb::NodeInfo>, Status> {
         let caller = auth::caller(&request)?;
         tracing::debug!(caller = %caller.identity, "get_node_info");
-        let node = &self.node;
-        let store = node.store.clone();
-        let log_size = tokio::task::spawn_blocking(move || store.log_size())
-            .await
-            .map_err(|_| Status::internal("task failed"))??;
-        Ok(Response::new(pb::NodeInfo {
-            institution_id: node.institution().to_string(),
-            version: crate::VERSION.into(),
-            uptime_seconds: node.uptime_seconds(),
-            peer_institutions: node.peer_institutions(),
-            log_origin: node.config.log_origin(),
-            log_size,
-            signer_certificate: node.signer.certificate_der().to_vec(),
-        }))
+        Ok(Response::new(self.node.node_info().await?))
     }
 }

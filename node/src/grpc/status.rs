@@ -1,29 +1,15 @@
-//! The one mapping from internal errors to `tonic::Status`. Internal details
-//! (paths, sled errors) are logged here and never sent to the caller.
+//! The one mapping from the node's errors to `tonic::Status`. Internal
+//! details (paths, sled errors, broken invariants) are logged here and
+//! never sent to the caller.
 
 use credshare_proto::v1 as pb;
 use prost::Message;
 use tonic::Status;
 
+use crate::audit::LogBoundsError;
+use crate::domain::consent::Denial;
 use crate::error::NodeError;
 use crate::storage::StorageError;
-
-impl From<StorageError> for Status {
-    fn from(e: StorageError) -> Self {
-        match e {
-            StorageError::Closed => Status::unavailable("node is shutting down"),
-            StorageError::Range(msg) => Status::out_of_range(msg),
-            StorageError::Open { .. }
-            | StorageError::Sled(_)
-            | StorageError::Sync(_)
-            | StorageError::Corrupt(_)
-            | StorageError::Tampered { .. } => {
-                tracing::error!(error = %e, "storage failure");
-                Status::internal("storage failure")
-            }
-        }
-    }
-}
 
 /// Metadata key carrying the denial reason of a refused peer query.
 pub const DENIAL_REASON_HEADER: &str = "credshare-denial-reason";
@@ -38,28 +24,65 @@ impl From<NodeError> for Status {
             NodeError::FailedPrecondition(msg) => Status::failed_precondition(msg),
             NodeError::RateLimited(msg) => Status::resource_exhausted(msg),
             NodeError::Signature(e) => Status::invalid_argument(format!("signature: {e}")),
-            NodeError::Denied {
-                reason,
-                message,
-                receipt,
-            } => {
-                let details = pb::QueryDenial {
-                    reason: reason as i32,
-                    message: message.clone(),
-                    receipt: receipt.map(|r| *r),
-                };
-                let mut metadata = tonic::metadata::MetadataMap::new();
-                if let Ok(v) = reason.as_str_name().parse() {
-                    metadata.insert(DENIAL_REASON_HEADER, v);
-                }
-                Status::with_details_and_metadata(
-                    tonic::Code::PermissionDenied,
-                    format!("{}: {message}", reason.as_str_name()),
-                    details.encode_to_vec().into(),
-                    metadata,
-                )
+            NodeError::Denied { denial, receipt } => denied(denial, receipt.map(|r| *r)),
+            NodeError::Bounds(e) => bounds_status(e),
+            NodeError::Storage(e) => storage_status(e),
+            NodeError::Internal(what) => {
+                tracing::error!(error = %what, "internal error");
+                Status::internal("internal error")
             }
-            NodeError::Storage(e) => e.into(),
         }
     }
+}
+
+fn storage_status(e: StorageError) -> Status {
+    match e {
+        StorageError::Closed => Status::unavailable("node is shutting down"),
+        StorageError::Range(msg) => Status::out_of_range(msg),
+        StorageError::Open { .. }
+        | StorageError::Sled(_)
+        | StorageError::Sync(_)
+        | StorageError::Corrupt(_)
+        | StorageError::Tampered { .. }
+        | StorageError::Task(_) => {
+            tracing::error!(error = %e, "storage failure");
+            Status::internal("storage failure")
+        }
+    }
+}
+
+fn bounds_status(e: LogBoundsError) -> Status {
+    let message = e.to_string();
+    match e {
+        LogBoundsError::EmptyLog | LogBoundsError::NoCheckpoint { .. } => {
+            Status::not_found(message)
+        }
+        LogBoundsError::BeyondLog { .. }
+        | LogBoundsError::IndexBeyondLog { .. }
+        | LogBoundsError::LeafOutOfRange { .. } => Status::out_of_range(message),
+        LogBoundsError::SizeOrder { .. }
+        | LogBoundsError::StartAfterEnd { .. }
+        | LogBoundsError::TooManyEntries { .. } => Status::invalid_argument(message),
+    }
+}
+
+/// `PERMISSION_DENIED` with the denial (and the receipt of its log entry)
+/// in the details and the reason in a header.
+fn denied(denial: Denial, receipt: Option<pb::Receipt>) -> Status {
+    let reason = denial.reason;
+    let details = pb::QueryDenial {
+        reason: reason as i32,
+        message: denial.message.clone(),
+        receipt,
+    };
+    let mut metadata = tonic::metadata::MetadataMap::new();
+    if let Ok(v) = reason.as_str_name().parse() {
+        metadata.insert(DENIAL_REASON_HEADER, v);
+    }
+    Status::with_details_and_metadata(
+        tonic::Code::PermissionDenied,
+        format!("{}: {}", reason.as_str_name(), denial.message),
+        details.encode_to_vec().into(),
+        metadata,
+    )
 }

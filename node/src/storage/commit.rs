@@ -7,13 +7,16 @@
 
 use std::sync::Arc;
 use std::thread;
+use std::time::{Duration, Instant};
 
 use credshare_proto::v1 as pb;
 use tokio::sync::{mpsc, oneshot};
 
+use super::consents::ConsentWrite;
 use super::records::{RecordWrite, WriteResult};
 use super::{StorageError, Store};
 use crate::audit::Hash;
+use crate::domain::BorrowerKey;
 use crate::signing::Signer;
 
 /// Requests waiting for the writer, at most.
@@ -24,7 +27,7 @@ const QUEUE_DEPTH: usize = 4096;
 pub struct LogAppend {
     pub entry: pb::LogEntry,
     /// Index the entry under this borrower for `QueryHistory`.
-    pub query_index: Option<[u8; 32]>,
+    pub query_index: Option<BorrowerKey>,
 }
 
 /// Everything one caller wants written atomically and durably.
@@ -35,14 +38,13 @@ pub struct CommitRequest {
     /// at least one record is stored.
     pub record_actor: String,
     pub log: Vec<LogAppend>,
-    /// Other keys written in the same atomic batch (consents, outbox).
-    pub puts: Vec<(Vec<u8>, Vec<u8>)>,
-    pub removes: Vec<Vec<u8>>,
+    /// Consent state written in the same atomic batch.
+    pub consents: Vec<ConsentWrite>,
 }
 
 impl CommitRequest {
     pub(super) fn weight(&self) -> usize {
-        self.records.len() + self.log.len() + self.puts.len() + 1
+        self.records.len() + self.log.len() + self.consents.len() + 1
     }
 }
 
@@ -65,8 +67,8 @@ pub struct ProofOverlay {
 
 /// [`ProofOverlay`] over the store.
 pub struct OverlayStore<'a> {
-    pub overlay: &'a ProofOverlay,
-    pub store: &'a Store,
+    overlay: &'a ProofOverlay,
+    store: &'a Store,
 }
 
 impl crate::audit::SubtreeHashes for OverlayStore<'_> {
@@ -93,6 +95,17 @@ pub struct CommitReply {
     pub batch_requests: usize,
     /// For inclusion proofs of `leaves` against `checkpoint`.
     pub overlay: Arc<ProofOverlay>,
+}
+
+impl CommitReply {
+    /// Subtree hashes for inclusion proofs of `leaves` against `checkpoint`:
+    /// the batch's own, then the store's.
+    pub fn proof_hashes<'a>(&'a self, store: &'a Store) -> OverlayStore<'a> {
+        OverlayStore {
+            overlay: &self.overlay,
+            store,
+        }
+    }
 }
 
 pub(super) struct Job {
@@ -205,12 +218,47 @@ impl Committer {
     }
 }
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+/// A batch applied to sled, waiting for its fsync.
+pub(super) struct Applied {
+    pub(super) jobs: Vec<Job>,
+    pub(super) per_job: Vec<(Vec<WriteResult>, Vec<u64>)>,
+    pub(super) checkpoint: Arc<CommittedCheckpoint>,
+    pub(super) overlay: Arc<ProofOverlay>,
+}
+
+/// Answers every job of a batch with the same error.
+pub(super) fn fail(jobs: Vec<Job>, reason: &str) {
+    for job in jobs {
+        let _ = job
+            .reply
+            .send(Err(StorageError::Corrupt(reason.to_owned())));
+    }
+}
+
+/// Mean time per batch of one stage, logged at debug level every 10 s.
+#[derive(Default)]
+pub(super) struct StageTiming {
+    batches: u32,
+    total: Duration,
+    since: Option<Instant>,
+}
+
+impl StageTiming {
+    pub(super) fn record(&mut self, stage: &'static str, took: Duration) {
+        self.batches += 1;
+        self.total += took;
+        let since = *self.since.get_or_insert_with(Instant::now);
+        if since.elapsed() >= Duration::from_secs(10) {
+            let mean_us = self.total.as_micros() as u64 / u64::from(self.batches.max(1));
+            tracing::debug!(
+                stage,
+                batches = self.batches,
+                mean_us,
+                "group commit stage timing"
+            );
+            *self = Self::default();
+        }
+    }
 }
 
 mod syncer;

@@ -14,23 +14,85 @@ use super::{StorageError, Store};
 pub struct OutboxItem {
     pub peer: String,
     pub consent_id: String,
-    pub key: Vec<u8>,
     pub revocation: pb::SignedEnvelope,
 }
 
-/// Key of a grant this node issued.
-pub fn grant_key(consent_id: &str) -> Vec<u8> {
+/// One change to the consent state, written atomically with the log entries
+/// of the same [`super::CommitRequest`].
+#[derive(Debug, Clone)]
+pub enum ConsentWrite {
+    /// A grant this node issued (as the grantee).
+    Grant {
+        consent_id: String,
+        envelope: pb::SignedEnvelope,
+    },
+    /// A revocation of `grantee`'s consent, issued here or received.
+    Revocation {
+        grantee: String,
+        consent_id: String,
+        envelope: pb::SignedEnvelope,
+    },
+    /// A revocation still to deliver to `peer`.
+    Outbox {
+        peer: String,
+        consent_id: String,
+        envelope: pb::SignedEnvelope,
+    },
+    /// `peer` acknowledged (or no longer needs) the revocation.
+    OutboxDone { peer: String, consent_id: String },
+}
+
+impl ConsentWrite {
+    /// Adds this change to a sled batch (called by the writer).
+    pub(super) fn apply(&self, batch: &mut sled::Batch) {
+        match self {
+            ConsentWrite::Grant {
+                consent_id,
+                envelope,
+            } => batch.insert(grant_key(consent_id), envelope.encode_to_vec()),
+            ConsentWrite::Revocation {
+                grantee,
+                consent_id,
+                envelope,
+            } => batch.insert(
+                revocation_key(grantee, consent_id),
+                envelope.encode_to_vec(),
+            ),
+            ConsentWrite::Outbox {
+                peer,
+                consent_id,
+                envelope,
+            } => batch.insert(outbox_key(peer, consent_id), envelope.encode_to_vec()),
+            ConsentWrite::OutboxDone { peer, consent_id } => {
+                batch.remove(outbox_key(peer, consent_id))
+            }
+        }
+    }
+}
+
+fn grant_key(consent_id: &str) -> Vec<u8> {
     keys::named(keys::GRANT, consent_id)
 }
 
-/// Key of a revocation of `grantee`'s consent `consent_id`.
-pub fn revocation_key(grantee: &str, consent_id: &str) -> Vec<u8> {
+fn revocation_key(grantee: &str, consent_id: &str) -> Vec<u8> {
     keys::pair(keys::REVOCATION, grantee, consent_id)
 }
 
-/// Key of an outbox item.
-pub fn outbox_key(peer: &str, consent_id: &str) -> Vec<u8> {
+fn outbox_key(peer: &str, consent_id: &str) -> Vec<u8> {
     keys::pair(keys::OUTBOX, peer, consent_id)
+}
+
+/// Splits `prefix` ‖ a ‖ 0x00 ‖ b into (a, b).
+fn split_pair(key: &[u8], what: &str) -> Result<(String, String), StorageError> {
+    let rest = &key[1..];
+    let split = rest
+        .iter()
+        .position(|b| *b == 0)
+        .ok_or_else(|| StorageError::Corrupt(format!("{what} key without separator")))?;
+    Ok((
+        String::from_utf8_lossy(&rest[..split]).into_owned(),
+        String::from_utf8_lossy(&rest[split + 1..]).into_owned(),
+    ))
 }
 
 fn decode_envelope(bytes: &[u8]) -> Result<pb::SignedEnvelope, StorageError> {
@@ -73,17 +135,7 @@ impl Store {
         self.tree
             .scan_prefix([keys::REVOCATION])
             .keys()
-            .map(|k| {
-                let k = k?;
-                let rest = &k[1..];
-                let split = rest.iter().position(|b| *b == 0).ok_or_else(|| {
-                    StorageError::Corrupt("revocation key without separator".into())
-                })?;
-                Ok((
-                    String::from_utf8_lossy(&rest[..split]).into_owned(),
-                    String::from_utf8_lossy(&rest[split + 1..]).into_owned(),
-                ))
-            })
+            .map(|k| split_pair(&k?, "revocation"))
             .collect()
     }
 
@@ -93,15 +145,10 @@ impl Store {
             .scan_prefix([keys::OUTBOX])
             .map(|item| {
                 let (k, v) = item?;
-                let rest = &k[1..];
-                let split = rest
-                    .iter()
-                    .position(|b| *b == 0)
-                    .ok_or_else(|| StorageError::Corrupt("outbox key without separator".into()))?;
+                let (peer, consent_id) = split_pair(&k, "outbox")?;
                 Ok(OutboxItem {
-                    peer: String::from_utf8_lossy(&rest[..split]).into_owned(),
-                    consent_id: String::from_utf8_lossy(&rest[split + 1..]).into_owned(),
-                    key: k.to_vec(),
+                    peer,
+                    consent_id,
                     revocation: decode_envelope(&v)?,
                 })
             })

@@ -7,6 +7,7 @@ use prost::Message;
 use super::keys;
 use super::{StorageError, Store, be_u64};
 use crate::audit::{self, Checkpoint, Hash, MerkleError, RightEdge, SubtreeHashes};
+use crate::domain::BorrowerKey;
 
 impl SubtreeHashes for Store {
     type Error = StorageError;
@@ -108,9 +109,9 @@ impl Store {
     }
 
     /// Leaf indexes of the peer queries about one borrower, oldest first.
-    pub fn query_history(&self, borrower_key: &[u8; 32]) -> Result<Vec<u64>, StorageError> {
+    pub fn query_history(&self, borrower_key: &BorrowerKey) -> Result<Vec<u64>, StorageError> {
         let mut prefix = vec![keys::QUERY_INDEX];
-        prefix.extend_from_slice(borrower_key);
+        prefix.extend_from_slice(borrower_key.as_bytes());
         self.tree
             .scan_prefix(&prefix)
             .keys()

@@ -27,7 +27,8 @@ pub mod log;
 
 pub mod records;
 
-pub use commit::{CommitReply, CommitRequest, Committer, LogAppend};
+pub use commit::{CommitReply, CommitRequest, CommittedCheckpoint, Committer, LogAppend};
+pub use consents::{ConsentWrite, OutboxItem};
 pub use records::{RecordKind, RecordWrite, WriteResult};
 
 /// Name of the one sled tree.
@@ -50,6 +51,9 @@ pub enum StorageError {
     Tampered { index: u64, reason: String },
     #[error("{0}")]
     Range(String),
+    /// A blocking task that read or wrote the store failed.
+    #[error(transparent)]
+    Task(#[from] crate::blocking::TaskFailed),
 }
 
 /// The node's sled store.

@@ -12,6 +12,7 @@ use prost::Message;
 
 use super::keys;
 use super::{StorageError, Store};
+use crate::domain::BorrowerKey;
 
 /// Which kind of record; part of the key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -32,7 +33,7 @@ impl RecordKind {
 /// One signed record version to store.
 #[derive(Debug, Clone)]
 pub struct RecordWrite {
-    pub borrower_key: [u8; 32],
+    pub borrower_key: BorrowerKey,
     pub kind: RecordKind,
     pub record_id: String,
     pub version: u64,
@@ -62,7 +63,8 @@ impl Store {
         w: &RecordWrite,
         pending: &mut PendingVersions,
     ) -> Result<WriteResult, StorageError> {
-        let prefix = keys::record_versions_prefix(&w.borrower_key, w.kind.tag(), &w.record_id);
+        let prefix =
+            keys::record_versions_prefix(w.borrower_key.as_bytes(), w.kind.tag(), &w.record_id);
         let versions = match pending.by_record.get(&prefix) {
             Some(v) => v.clone(),
             None => self.stored_versions(&prefix)?,
@@ -114,9 +116,9 @@ impl Store {
     /// stored versions. One prefix scan.
     pub fn borrower_records(
         &self,
-        borrower_key: &[u8; 32],
+        borrower_key: &BorrowerKey,
     ) -> Result<(Vec<pb::StoredRecord>, u64), StorageError> {
-        let prefix = keys::record_prefix(borrower_key);
+        let prefix = keys::record_prefix(borrower_key.as_bytes());
         let mut current: Vec<pb::StoredRecord> = Vec::new();
         let mut last_record: Option<Vec<u8>> = None;
         let mut history = 0u64;
@@ -159,14 +161,13 @@ impl Store {
     /// Visits the newest version of every record (for schedules and sweeps).
     pub fn for_each_current_record(
         &self,
-        mut f: impl FnMut(&[u8; 32], &pb::StoredRecord),
+        mut f: impl FnMut(&BorrowerKey, &pb::StoredRecord),
     ) -> Result<(), StorageError> {
-        let mut pending: Option<(Vec<u8>, [u8; 32], pb::StoredRecord)> = None;
+        let mut pending: Option<(Vec<u8>, BorrowerKey, pb::StoredRecord)> = None;
         for item in self.tree.scan_prefix([keys::RECORD]) {
             let (key, value) = item?;
             let record_part = key[..key.len() - 8].to_vec();
-            let bk: [u8; 32] = key[1..33]
-                .try_into()
+            let bk = BorrowerKey::from_slice(key.get(1..33).unwrap_or_default())
                 .map_err(|_| StorageError::Corrupt("short record key".into()))?;
             let record = decode_record(&value)?;
             if let Some((part, pbk, prev)) = pending.take()

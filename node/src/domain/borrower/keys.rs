@@ -1,7 +1,7 @@
 //! The consortium secret and the HMAC borrower key derived from it.
 //!
 //! `BorrowerKey = HMAC-SHA256(secret, "credshare/borrower/v1\0" || kind ||
-//! ":" || normalized_id)` (DESIGN §3). The secret is sensitive (hashing is
+//! ":" || normalized_id)` (docs/design.md §3). The secret is sensitive (hashing is
 //! de-identification, not anonymization), so it is never printed.
 
 use std::fmt;

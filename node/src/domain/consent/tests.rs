@@ -25,8 +25,8 @@ fn grant() -> pb::ConsentGrant {
 struct Query {
     requester: InstitutionId,
     borrower_key: Vec<u8>,
-    purpose: pb::Purpose,
-    scope: pb::Scope,
+    purpose: Option<Purpose>,
+    scope: Option<Scope>,
     now_ms: i64,
 }
 
@@ -35,8 +35,8 @@ impl Query {
         Self {
             requester: inst("BANK-A"),
             borrower_key: vec![7; 32],
-            purpose: pb::Purpose::PostLoanManagement,
-            scope: pb::Scope::Summary,
+            purpose: Some(Purpose::PostLoanManagement),
+            scope: Some(Scope::Summary),
             now_ms: NOW,
         }
     }
@@ -56,7 +56,7 @@ fn decide_with(
     grant: &pb::ConsentGrant,
     query: &Query,
     revoked: bool,
-    policy: &PolicyConfig,
+    policy: &HolderPolicy,
 ) -> Result<(), pb::DenialReason> {
     decide(grant, &inst("BANK-A"), &query.ctx(), revoked, policy).map_err(|d| {
         // No message may leak the borrower key (its bytes in any form).
@@ -66,14 +66,14 @@ fn decide_with(
 }
 
 fn reason(grant: &pb::ConsentGrant, query: &Query) -> Result<(), pb::DenialReason> {
-    decide_with(grant, query, false, &PolicyConfig::default())
+    decide_with(grant, query, false, &HolderPolicy::default())
 }
 
 #[test]
 fn a_matching_grant_is_accepted() {
     assert_eq!(reason(&grant(), &Query::new()), Ok(()));
     let mut q = Query::new();
-    q.scope = pb::Scope::Detail;
+    q.scope = Some(Scope::Detail);
     assert_eq!(reason(&grant(), &q), Ok(()));
 }
 
@@ -86,7 +86,7 @@ fn a_grant_signed_by_another_institution_is_untrusted() {
         &inst("BANK-B"),
         &q.ctx(),
         false,
-        &PolicyConfig::default(),
+        &HolderPolicy::default(),
     )
     .unwrap_err();
     assert_eq!(denial.reason, pb::DenialReason::UntrustedSigner);
@@ -109,7 +109,7 @@ fn signer_check_comes_before_grantee_check() {
         &inst("BANK-C"),
         &q.ctx(),
         false,
-        &PolicyConfig::default(),
+        &HolderPolicy::default(),
     )
     .unwrap_err();
     assert_eq!(denial.reason, pb::DenialReason::UntrustedSigner);
@@ -124,7 +124,7 @@ fn a_grant_for_another_borrower_is_refused_without_naming_keys() {
         &inst("BANK-A"),
         &q.ctx(),
         false,
-        &PolicyConfig::default(),
+        &HolderPolicy::default(),
     )
     .unwrap_err();
     assert_eq!(denial.reason, pb::DenialReason::WrongBorrower);
@@ -134,12 +134,12 @@ fn a_grant_for_another_borrower_is_refused_without_naming_keys() {
 #[test]
 fn an_ungranted_or_unspecified_purpose_is_refused() {
     let mut q = Query::new();
-    q.purpose = pb::Purpose::CreditApproval;
+    q.purpose = Some(Purpose::CreditApproval);
     assert_eq!(
         reason(&grant(), &q),
         Err(pb::DenialReason::PurposeNotGranted)
     );
-    q.purpose = pb::Purpose::Unspecified;
+    q.purpose = None;
     let mut g = grant();
     g.purposes.push(pb::Purpose::Unspecified as i32);
     assert_eq!(reason(&g, &q), Err(pb::DenialReason::PurposeNotGranted));
@@ -151,12 +151,12 @@ fn a_scope_beyond_the_grant_is_refused() {
     g.scope = pb::Scope::Summary as i32;
     let mut q = Query::new();
     assert_eq!(reason(&g, &q), Ok(()));
-    q.scope = pb::Scope::Detail;
+    q.scope = Some(Scope::Detail);
     assert_eq!(reason(&g, &q), Err(pb::DenialReason::ScopeExceeded));
-    q.scope = pb::Scope::Unspecified;
+    q.scope = None;
     assert_eq!(reason(&g, &q), Err(pb::DenialReason::ScopeExceeded));
     g.scope = 99;
-    q.scope = pb::Scope::Summary;
+    q.scope = Some(Scope::Summary);
     assert_eq!(reason(&g, &q), Err(pb::DenialReason::ScopeExceeded));
 }
 
@@ -184,9 +184,9 @@ fn not_after_allows_exactly_the_clock_skew() {
 
 #[test]
 fn zero_skew_is_strict_and_extreme_times_do_not_overflow() {
-    let policy = PolicyConfig {
+    let policy = HolderPolicy {
         clock_skew_seconds: 0,
-        ..PolicyConfig::default()
+        ..HolderPolicy::default()
     };
     let mut g = grant();
     g.not_before_ms = NOW + 1;
@@ -206,23 +206,23 @@ fn zero_skew_is_strict_and_extreme_times_do_not_overflow() {
 #[test]
 fn a_revoked_grant_is_refused_after_the_window_checks() {
     assert_eq!(
-        decide_with(&grant(), &Query::new(), true, &PolicyConfig::default()),
+        decide_with(&grant(), &Query::new(), true, &HolderPolicy::default()),
         Err(pb::DenialReason::Revoked)
     );
     let mut g = grant();
     g.not_after_ms = NOW - HOUR;
     g.not_before_ms = NOW - 2 * HOUR;
     assert_eq!(
-        decide_with(&g, &Query::new(), true, &PolicyConfig::default()),
+        decide_with(&g, &Query::new(), true, &HolderPolicy::default()),
         Err(pb::DenialReason::Expired)
     );
 }
 
 #[test]
 fn policy_allowed_institutions_apply_when_listed() {
-    let mut policy = PolicyConfig {
+    let mut policy = HolderPolicy {
         allowed_institutions: vec![inst("BANK-B")],
-        ..PolicyConfig::default()
+        ..HolderPolicy::default()
     };
     assert_eq!(
         decide_with(&grant(), &Query::new(), false, &policy),
@@ -237,28 +237,28 @@ fn policy_allowed_purposes_apply() {
     let mut g = grant();
     g.purposes.push(pb::Purpose::CreditApproval as i32);
     let mut q = Query::new();
-    q.purpose = pb::Purpose::CreditApproval;
-    let policy = PolicyConfig {
+    q.purpose = Some(Purpose::CreditApproval);
+    let policy = HolderPolicy {
         allowed_purposes: vec!["POST_LOAN_MANAGEMENT".into(), "not a purpose".into()],
-        ..PolicyConfig::default()
+        ..HolderPolicy::default()
     };
     assert_eq!(
         decide_with(&g, &q, false, &policy),
         Err(pb::DenialReason::Policy)
     );
-    q.purpose = pb::Purpose::PostLoanManagement;
+    q.purpose = Some(Purpose::PostLoanManagement);
     assert_eq!(decide_with(&g, &q, false, &policy), Ok(()));
 }
 
 #[test]
 fn policy_max_scope_applies() {
-    let policy = PolicyConfig {
-        max_scope: ScopeLimit::Summary,
-        ..PolicyConfig::default()
+    let policy = HolderPolicy {
+        max_scope: Scope::Summary,
+        ..HolderPolicy::default()
     };
     let mut q = Query::new();
     assert_eq!(decide_with(&grant(), &q, false, &policy), Ok(()));
-    q.scope = pb::Scope::Detail;
+    q.scope = Some(Scope::Detail);
     let denial = decide(&grant(), &inst("BANK-A"), &q.ctx(), false, &policy).unwrap_err();
     assert_eq!(denial.reason, pb::DenialReason::Policy);
     assert!(denial.message.contains("scope"), "{}", denial.message);
@@ -266,9 +266,9 @@ fn policy_max_scope_applies() {
 
 #[test]
 fn policy_max_validity_applies_to_the_granted_window() {
-    let policy = PolicyConfig {
+    let policy = HolderPolicy {
         max_validity_days: 30,
-        ..PolicyConfig::default()
+        ..HolderPolicy::default()
     };
     let mut g = grant();
     g.not_before_ms = NOW - HOUR;
@@ -291,7 +291,7 @@ fn an_inverted_window_is_refused() {
 }
 
 fn field_of(g: &pb::ConsentGrant) -> Result<(), &'static str> {
-    validate_new_grant(g, NOW, &PolicyConfig::default()).map_err(|e| e.field)
+    validate_new_grant(g, NOW, &HolderPolicy::default()).map_err(|e| e.field)
 }
 
 #[test]
@@ -370,24 +370,21 @@ fn consent_state_follows_the_window_and_revocation() {
 #[test]
 fn purposes_parse_from_config_names() {
     assert_eq!(
-        parse_purpose("POST_LOAN_MANAGEMENT"),
-        Some(pb::Purpose::PostLoanManagement)
+        Purpose::parse("POST_LOAN_MANAGEMENT"),
+        Some(Purpose::PostLoanManagement)
     );
     assert_eq!(
-        parse_purpose(" credit_approval "),
-        Some(pb::Purpose::CreditApproval)
+        Purpose::parse(" credit_approval "),
+        Some(Purpose::CreditApproval)
     );
     assert_eq!(
-        parse_purpose("PURPOSE_GUARANTEE_REVIEW"),
-        Some(pb::Purpose::GuaranteeReview)
+        Purpose::parse("PURPOSE_GUARANTEE_REVIEW"),
+        Some(Purpose::GuaranteeReview)
     );
-    assert_eq!(parse_purpose("UNSPECIFIED"), None);
-    assert_eq!(parse_purpose("MARKETING"), None);
-    assert_eq!(parse_purpose(""), None);
-    assert_eq!(
-        purpose_name(pb::Purpose::PostLoanManagement),
-        "POST_LOAN_MANAGEMENT"
-    );
+    assert_eq!(Purpose::parse("UNSPECIFIED"), None);
+    assert_eq!(Purpose::parse("MARKETING"), None);
+    assert_eq!(Purpose::parse(""), None);
+    assert_eq!(Purpose::PostLoanManagement.name(), "POST_LOAN_MANAGEMENT");
 }
 
 #[test]

@@ -34,13 +34,13 @@ fn visit(date: &str, kind: T, proposed: C, signals: &[W]) -> pb::VisitSummary {
 }
 
 fn due(credit: &pb::CreditSummary, visits: &[pb::VisitSummary]) -> Option<pb::DueVisit> {
-    due_with(credit, visits, &VisitScheduleConfig::default(), TODAY)
+    due_with(credit, visits, &VisitSchedule::default(), TODAY)
 }
 
 fn due_with(
     credit: &pb::CreditSummary,
     visits: &[pb::VisitSummary],
-    schedule: &VisitScheduleConfig,
+    schedule: &VisitSchedule,
     today: Date,
 ) -> Option<pb::DueVisit> {
     let state = FacilityVisitState {
@@ -71,22 +71,16 @@ fn settled_and_written_off_facilities_need_no_visit() {
 #[test]
 fn the_first_visit_is_due_after_disbursement() {
     let c = credit(C::Normal, 0, "2026-06-30");
-    let d = due_with(
-        &c,
-        &[],
-        &VisitScheduleConfig::default(),
-        date!(2026 - 01 - 20),
-    )
-    .unwrap();
+    let d = due_with(&c, &[], &VisitSchedule::default(), date!(2026 - 01 - 20)).unwrap();
     assert_eq!(summary(&d), ("2026-01-25", T::First, -5));
     assert_eq!(d.last_visit_date, "");
     assert_eq!(d.facility_id, "F1");
     assert_eq!(d.borrower_key, vec![7; 32]);
     assert!(d.reason.contains("2026-01-10"), "{}", d.reason);
 
-    let long = VisitScheduleConfig {
+    let long = VisitSchedule {
         first_visit_days: 30,
-        ..VisitScheduleConfig::default()
+        ..VisitSchedule::default()
     };
     let d = due_with(&c, &[], &long, date!(2026 - 02 - 09)).unwrap();
     assert_eq!(summary(&d), ("2026-02-09", T::First, 0));
@@ -99,7 +93,7 @@ fn visits_after_today_do_not_count() {
     let d = due_with(
         &c,
         &[later],
-        &VisitScheduleConfig::default(),
+        &VisitSchedule::default(),
         date!(2026 - 01 - 31),
     )
     .unwrap();
@@ -108,9 +102,9 @@ fn visits_after_today_do_not_count() {
 
 #[test]
 fn routine_intervals_follow_the_current_risk_class() {
-    let schedule = VisitScheduleConfig {
+    let schedule = VisitSchedule {
         non_performing_interval_days: 20,
-        ..VisitScheduleConfig::default()
+        ..VisitSchedule::default()
     };
     let last = visit("2026-05-01", T::Routine, C::Unspecified, &[]);
     let cases = [
@@ -239,24 +233,12 @@ fn the_earliest_candidate_wins_and_focused_wins_ties() {
     // No visit yet and 61 days overdue as of 2026-01-18: the FIRST visit is
     // due 2026-01-25, the FOCUSED one too; FOCUSED is the more urgent.
     let c = credit(C::SpecialMention, 61, "2026-01-18");
-    let d = due_with(
-        &c,
-        &[],
-        &VisitScheduleConfig::default(),
-        date!(2026 - 01 - 20),
-    )
-    .unwrap();
+    let d = due_with(&c, &[], &VisitSchedule::default(), date!(2026 - 01 - 20)).unwrap();
     assert_eq!(summary(&d), ("2026-01-25", T::Focused, -5));
 
     // An earlier FIRST visit beats a later FOCUSED one.
     let c = credit(C::SpecialMention, 61, "2026-02-18");
-    let d = due_with(
-        &c,
-        &[],
-        &VisitScheduleConfig::default(),
-        date!(2026 - 02 - 20),
-    )
-    .unwrap();
+    let d = due_with(&c, &[], &VisitSchedule::default(), date!(2026 - 02 - 20)).unwrap();
     assert_eq!(summary(&d), ("2026-01-25", T::First, 26));
 }
 

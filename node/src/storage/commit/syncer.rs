@@ -12,8 +12,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
-use super::writer::{Applied, StageTiming, fail};
-use super::{CommitReply, CommitStats, CommittedCheckpoint};
+use super::{Applied, CommitReply, CommitStats, CommittedCheckpoint, StageTiming, fail};
 use crate::storage::Store;
 
 pub(super) struct Syncer {

@@ -3,26 +3,20 @@
 //! sled batch, then has the [`super::syncer`] make it durable and answer.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use credshare_proto::v1 as pb;
 use prost::Message;
 use tokio::sync::mpsc;
 
-use super::{CommittedCheckpoint, Job, ProofOverlay, now_ms};
+use super::{Applied, CommittedCheckpoint, Job, ProofOverlay, StageTiming, fail};
 use crate::audit::{self, Checkpoint, RightEdge};
+use crate::domain::BorrowerKey;
+use crate::domain::dates::now_ms;
 use crate::signing::Signer;
 use crate::storage::keys;
 use crate::storage::records::{PendingVersions, WriteResult};
 use crate::storage::{StorageError, Store};
-
-/// A batch applied to sled, waiting for its fsync.
-pub(super) struct Applied {
-    pub jobs: Vec<Job>,
-    pub per_job: Vec<(Vec<WriteResult>, Vec<u64>)>,
-    pub checkpoint: Arc<CommittedCheckpoint>,
-    pub overlay: Arc<ProofOverlay>,
-}
 
 pub(super) struct Writer {
     pub store: Store,
@@ -128,7 +122,7 @@ impl Writer {
                         stored += 1;
                         digest.update(&w.record.content_sha256);
                         let key = keys::record_key(
-                            &w.borrower_key,
+                            w.borrower_key.as_bytes(),
                             w.kind.tag(),
                             &w.record_id,
                             w.version,
@@ -169,11 +163,8 @@ impl Writer {
                     None,
                 ));
             }
-            for (k, v) in &req.puts {
-                batch.insert(k.as_slice(), v.as_slice());
-            }
-            for k in &req.removes {
-                batch.remove(k.as_slice());
+            for write in &req.consents {
+                write.apply(&mut batch);
             }
             per_job.push((results, leaves));
         }
@@ -218,22 +209,13 @@ impl Writer {
     }
 }
 
-/// Answers every job of a batch with the same error.
-pub(super) fn fail(jobs: Vec<Job>, reason: &str) {
-    for job in jobs {
-        let _ = job
-            .reply
-            .send(Err(StorageError::Corrupt(reason.to_owned())));
-    }
-}
-
 /// Appends one entry: entry, new subtree hashes, optional query index.
 fn append_entry(
     batch: &mut sled::Batch,
     edge: &mut RightEdge,
     overlay: &mut ProofOverlay,
     bytes: &[u8],
-    query_index: Option<&[u8; 32]>,
+    query_index: Option<&BorrowerKey>,
 ) -> u64 {
     let index = edge.size();
     batch.insert(&keys::indexed(keys::LOG_ENTRY, index)[..], bytes);
@@ -242,33 +224,7 @@ fn append_entry(
         overlay.hashes.insert((level, i), hash);
     }
     if let Some(bk) = query_index {
-        batch.insert(keys::query_index_key(bk, index), &[][..]);
+        batch.insert(keys::query_index_key(bk.as_bytes(), index), &[][..]);
     }
     index
-}
-
-/// Mean time per batch of one stage, logged at debug level every 10 s.
-#[derive(Default)]
-pub(super) struct StageTiming {
-    batches: u32,
-    total: Duration,
-    since: Option<Instant>,
-}
-
-impl StageTiming {
-    pub fn record(&mut self, stage: &'static str, took: Duration) {
-        self.batches += 1;
-        self.total += took;
-        let since = *self.since.get_or_insert_with(Instant::now);
-        if since.elapsed() >= Duration::from_secs(10) {
-            let mean_us = self.total.as_micros() as u64 / u64::from(self.batches.max(1));
-            tracing::debug!(
-                stage,
-                batches = self.batches,
-                mean_us,
-                "group commit stage timing"
-            );
-            *self = Self::default();
-        }
-    }
 }

@@ -1,6 +1,7 @@
-//! Starting a node process: load the configuration, install the tracing
-//! subscriber and crypto provider, bind, serve until SIGTERM/SIGINT. Shared by
-//! the `credshare-node` binary and `credshare node run`.
+//! The node as an operating-system process: load the configuration, install
+//! the tracing subscriber and crypto provider, start the runtime, bind, and
+//! serve ([`crate::server::serve`]) until SIGTERM/SIGINT. Shared by the
+//! `credshare-node` binary and `credshare node run`.
 //!
 //! Exit codes: 0 clean stop, 2 bad configuration, 1 any other failure.
 

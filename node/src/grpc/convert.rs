@@ -1,0 +1,106 @@
+//! The wire edge: `TryFrom` from `credshare.v1` requests into the use
+//! cases' inputs and domain types. Every check of request shape happens
+//! here, before a use case runs; a failure names the field and changes
+//! nothing.
+
+use credshare_proto::v1 as pb;
+
+use crate::domain::dates::parse_date;
+use crate::domain::{BorrowerKey, Purpose, Scope};
+use crate::error::NodeError;
+use crate::service::answer::{MAX_NONCE_BYTES, PeerQuery};
+use crate::service::assess::AssessRequest;
+use crate::service::consents::ConsentRequest;
+use crate::service::visits::DueVisitsQuery;
+
+/// A borrower key from the wire: exactly 32 bytes (HMAC-SHA256).
+pub fn borrower_key(bytes: &[u8]) -> Result<BorrowerKey, NodeError> {
+    BorrowerKey::from_slice(bytes).map_err(|_| {
+        NodeError::invalid(
+            "borrower_key",
+            format!("must be 32 bytes (HMAC-SHA256), got {}", bytes.len()),
+        )
+    })
+}
+
+/// An optional borrower key: empty means none.
+pub fn optional_borrower_key(bytes: &[u8]) -> Result<Option<BorrowerKey>, NodeError> {
+    if bytes.is_empty() {
+        Ok(None)
+    } else {
+        borrower_key(bytes).map(Some)
+    }
+}
+
+impl TryFrom<pb::QueryBorrowerRequest> for PeerQuery {
+    type Error = NodeError;
+
+    /// Unknown purposes and scopes pass as `None`: the holder refuses them
+    /// and logs the refusal like any other denial.
+    fn try_from(req: pb::QueryBorrowerRequest) -> Result<Self, NodeError> {
+        let borrower = borrower_key(&req.borrower_key)?;
+        let consent = req
+            .consent
+            .ok_or_else(|| NodeError::invalid("consent", "missing"))?;
+        if req.request_nonce.len() > MAX_NONCE_BYTES {
+            return Err(NodeError::invalid(
+                "request_nonce",
+                format!("at most {MAX_NONCE_BYTES} bytes"),
+            ));
+        }
+        Ok(PeerQuery {
+            borrower,
+            consent,
+            purpose: Purpose::from_wire(req.purpose),
+            scope: Scope::from_wire(req.scope),
+            nonce: req.request_nonce,
+        })
+    }
+}
+
+impl TryFrom<pb::AssessRequest> for AssessRequest {
+    type Error = NodeError;
+
+    fn try_from(req: pb::AssessRequest) -> Result<Self, NodeError> {
+        Ok(AssessRequest {
+            borrower: borrower_key(&req.borrower_key)?,
+            consent_id: req.consent_id,
+            purpose: Purpose::from_wire(req.purpose),
+            scope: Scope::from_wire(req.scope),
+            deadline_ms: req.deadline_ms,
+        })
+    }
+}
+
+impl TryFrom<pb::IssueConsentRequest> for ConsentRequest {
+    type Error = NodeError;
+
+    /// Purposes, scope and window are checked by the domain's
+    /// `validate_new_grant`, which names each field.
+    fn try_from(req: pb::IssueConsentRequest) -> Result<Self, NodeError> {
+        Ok(ConsentRequest {
+            borrower: borrower_key(&req.borrower_key)?,
+            purposes: req.purposes,
+            scope: req.scope,
+            not_before_ms: req.not_before_ms,
+            not_after_ms: req.not_after_ms,
+            authorization_sha256: req.authorization_sha256,
+        })
+    }
+}
+
+impl TryFrom<pb::DueVisitsRequest> for DueVisitsQuery {
+    type Error = NodeError;
+
+    fn try_from(req: pb::DueVisitsRequest) -> Result<Self, NodeError> {
+        let as_of = match req.as_of_date.as_str() {
+            "" => None,
+            date => Some(parse_date("as_of_date", date)?),
+        };
+        Ok(DueVisitsQuery {
+            as_of,
+            horizon_days: req.horizon_days,
+            limit: req.limit,
+        })
+    }
+}

@@ -1,0 +1,310 @@
+//! Answer a peer's consented query — the holder's side (docs/design.md §4,
+//! §5): verify the grant (cached by hash), decide, build the answer, log
+//! the query durably through the group commit, and only then release the
+//! answer with its receipt. Denials are logged exactly like answers.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use credshare_proto::v1 as pb;
+use prost::Message;
+
+use super::Node;
+use super::caches::VerifiedGrant;
+use crate::audit;
+use crate::domain::consent::{self, Denial};
+use crate::domain::{BorrowerKey, Purpose, Scope, dates, indicators};
+use crate::error::NodeError;
+use crate::pki::InstitutionId;
+use crate::signing::{
+    CONSENT_GRANT_TYPE, CREDIT_SUMMARY_TYPE, SigningError, VISIT_SUMMARY_TYPE, sha256,
+};
+use crate::storage::{CommitReply, CommitRequest, LogAppend};
+
+/// Longest request nonce accepted, bytes.
+pub const MAX_NONCE_BYTES: usize = 64;
+/// Longest consent id written to the log, characters.
+const MAX_LOGGED_CONSENT_ID: usize = 128;
+
+/// A peer's query, converted from the wire (`grpc/convert.rs`). Purpose and
+/// scope are `None` when the request named no known value: such a query is
+/// refused and logged like any other denial.
+#[derive(Debug, Clone)]
+pub struct PeerQuery {
+    pub borrower: BorrowerKey,
+    pub consent: pb::SignedEnvelope,
+    pub purpose: Option<Purpose>,
+    pub scope: Option<Scope>,
+    pub nonce: Vec<u8>,
+}
+
+/// The grant of a query: verified, or refused with the consent id it
+/// carries (when its payload decodes), for the log.
+type GrantDecision = Result<VerifiedGrant, (Denial, String)>;
+
+impl Node {
+    /// Answers a peer's consented query; see the module docs.
+    pub async fn answer_query(
+        &self,
+        requester: &InstitutionId,
+        query: PeerQuery,
+    ) -> Result<pb::QueryBorrowerResponse, NodeError> {
+        self.limiter
+            .take(requester, self.config.policy.rate_limit_per_minute)?;
+        // One clock for the whole decision and its log entry.
+        let now = SystemTime::now();
+        let now_ms = unix_ms(now);
+        let decision = self.decide(requester, &query, now, now_ms);
+        let consent_id = match &decision {
+            Ok(v) => v.grant.consent_id.clone(),
+            Err((_, id)) => id.clone(),
+        };
+        let mut entry = pb::PeerQueryEntry {
+            requester_institution: requester.to_string(),
+            borrower_key: query.borrower.as_bytes().to_vec(),
+            purpose: query.purpose.map_or(0, |p| p.to_wire() as i32),
+            scope: query.scope.map_or(0, |s| s.to_wire() as i32),
+            consent_id: consent_id.chars().take(MAX_LOGGED_CONSENT_ID).collect(),
+            request_nonce: query.nonce,
+            ..Default::default()
+        };
+        let answer = match &decision {
+            Ok(_) => {
+                let scope = query.scope.unwrap_or(Scope::Summary);
+                let answer = self.build_answer(query.borrower, scope).await?;
+                entry.decision = pb::Decision::Answered as i32;
+                entry.response_sha256 = sha256(&answer.encode_to_vec());
+                entry.disclosed_records = (answer.records.len() as u32)
+                    .max(answer.indicators.as_ref().map_or(0, |i| i.facility_count));
+                Some(answer)
+            }
+            Err((denial, _)) => {
+                entry.decision = pb::Decision::Denied as i32;
+                entry.denial_reason = denial.reason as i32;
+                None
+            }
+        };
+        let receipt = self.log_peer_query(entry, query.borrower, now_ms).await?;
+        tracing::info!(
+            requester = %requester,
+            purpose = query.purpose.map_or("UNSPECIFIED", Purpose::name),
+            scope = crate::domain::purpose::scope_name(query.scope),
+            consent_id = %consent_id,
+            decision = if answer.is_some() { "ANSWERED" } else { "DENIED" },
+            leaf = receipt.leaf_index,
+            "peer query"
+        );
+        match (answer, decision) {
+            (Some(mut answer), _) => {
+                answer.receipt = Some(receipt);
+                Ok(answer)
+            }
+            (None, Err((denial, _))) => Err(NodeError::Denied {
+                denial,
+                receipt: Some(Box::new(receipt)),
+            }),
+            (None, Ok(_)) => Err(NodeError::internal("answer missing")),
+        }
+    }
+
+    /// Verifies the grant and applies the consent rules and local policy.
+    fn decide(
+        &self,
+        requester: &InstitutionId,
+        query: &PeerQuery,
+        now: SystemTime,
+        now_ms: i64,
+    ) -> GrantDecision {
+        let verified = self.verified_grant(&query.consent, now)?;
+        let revoked = self.revocations.contains(
+            &verified.grant.grantee_institution,
+            &verified.grant.consent_id,
+        );
+        let ctx = consent::QueryContext {
+            requester,
+            borrower_key: query.borrower.as_bytes(),
+            purpose: query.purpose,
+            scope: query.scope,
+            now_ms,
+        };
+        match consent::decide(
+            &verified.grant,
+            &verified.signer,
+            &ctx,
+            revoked,
+            &self.config.policy,
+        ) {
+            Ok(()) => Ok(verified),
+            Err(denial) => Err((denial, verified.grant.consent_id)),
+        }
+    }
+
+    /// Verifies a grant envelope (or finds it in the cache) and decodes it,
+    /// once. A refused envelope still names its consent id when its payload
+    /// decodes, so the denial is logged under it.
+    fn verified_grant(&self, env: &pb::SignedEnvelope, now: SystemTime) -> GrantDecision {
+        let digest = envelope_digest(env);
+        if let Some(hit) = self.grants.get(&digest, now) {
+            return Ok(hit);
+        }
+        let decoded = pb::ConsentGrant::decode(env.payload.as_slice());
+        let signer = match self.verifier.verify(env, CONSENT_GRANT_TYPE, None, now) {
+            Ok(signer) => signer,
+            Err(e) => {
+                let id = decoded.map(|g| g.consent_id).unwrap_or_default();
+                let denial = Denial::new(signing_denial(&e), format!("consent envelope: {e}"));
+                return Err((denial, id));
+            }
+        };
+        let grant = decoded.map_err(|e| {
+            let message = format!("consent payload does not decode: {e}");
+            (
+                Denial::new(pb::DenialReason::BadSignature, message),
+                String::new(),
+            )
+        })?;
+        let verified = VerifiedGrant {
+            grant,
+            signer: signer.identity.institution.clone(),
+            cert_not_after: signer.not_after,
+        };
+        self.grants.insert(digest, verified.clone());
+        Ok(verified)
+    }
+
+    /// The answer without its receipt: indicators always, records at DETAIL.
+    /// SUMMARY answers come from the indicator cache when they can.
+    pub(crate) async fn build_answer(
+        &self,
+        borrower: BorrowerKey,
+        scope: Scope,
+    ) -> Result<pb::QueryBorrowerResponse, NodeError> {
+        let today = dates::latest_date_anywhere();
+        let (cached, generation) = self.indicators.get(&borrower, today);
+        let (indicators, envelopes) = match cached {
+            Some(hit) if scope != Scope::Detail => ((*hit).clone(), Vec::new()),
+            _ => {
+                let (indicators, envelopes) = self.read_borrower(&borrower, today)?;
+                let shared = std::sync::Arc::new(indicators.clone());
+                self.indicators.fill(borrower, today, generation, shared);
+                (indicators, envelopes)
+            }
+        };
+        Ok(pb::QueryBorrowerResponse {
+            institution_id: self.institution().to_string(),
+            scope: scope.to_wire() as i32,
+            indicators: Some(indicators),
+            records: if scope == Scope::Detail {
+                envelopes
+            } else {
+                Vec::new()
+            },
+            receipt: None,
+        })
+    }
+
+    /// Current records of a borrower: their indicators and envelopes.
+    fn read_borrower(
+        &self,
+        borrower: &BorrowerKey,
+        today: time::Date,
+    ) -> Result<(pb::BorrowerIndicators, Vec<pb::SignedEnvelope>), NodeError> {
+        let (stored, _) = self.store.borrower_records(borrower)?;
+        let (mut credits, mut visits) = (Vec::new(), Vec::new());
+        let mut envelopes = Vec::with_capacity(stored.len());
+        for r in stored {
+            let Some(env) = r.envelope else { continue };
+            match env.payload_type.as_str() {
+                CREDIT_SUMMARY_TYPE => {
+                    credits.extend(pb::CreditSummary::decode(env.payload.as_slice()).ok())
+                }
+                VISIT_SUMMARY_TYPE => {
+                    visits.extend(pb::VisitSummary::decode(env.payload.as_slice()).ok())
+                }
+                _ => {}
+            }
+            envelopes.push(env);
+        }
+        Ok((indicators::indicators(&credits, &visits, today), envelopes))
+    }
+
+    /// Appends the entry durably and returns its receipt.
+    async fn log_peer_query(
+        &self,
+        entry: pb::PeerQueryEntry,
+        borrower: BorrowerKey,
+        time_ms: i64,
+    ) -> Result<pb::Receipt, NodeError> {
+        let entry = pb::LogEntry {
+            time_ms,
+            kind: Some(pb::log_entry::Kind::PeerQuery(entry)),
+        };
+        let bytes = entry.encode_to_vec();
+        let reply = self
+            .committer
+            .commit(CommitRequest {
+                log: vec![LogAppend {
+                    entry,
+                    query_index: Some(borrower),
+                }],
+                ..Default::default()
+            })
+            .await?;
+        let leaf = *reply
+            .leaves
+            .first()
+            .ok_or_else(|| NodeError::internal("the writer returned no leaf"))?;
+        self.receipt(leaf, bytes, &reply)
+    }
+
+    /// A receipt for `leaf` against the checkpoint of the batch that
+    /// appended it; the batch's own hashes make the proof.
+    pub(crate) fn receipt(
+        &self,
+        leaf: u64,
+        entry: Vec<u8>,
+        reply: &CommitReply,
+    ) -> Result<pb::Receipt, NodeError> {
+        audit::issue_receipt(
+            &reply.proof_hashes(&self.store),
+            leaf,
+            entry,
+            reply.checkpoint.size,
+            reply.checkpoint.note.clone(),
+            self.signer.certificate_der().to_vec(),
+        )
+        .map_err(|e| NodeError::internal(format!("inclusion proof: {e}")))
+    }
+}
+
+fn envelope_digest(env: &pb::SignedEnvelope) -> [u8; 32] {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(env.payload_type.as_bytes());
+    ctx.update(&[0]);
+    ctx.update(&env.payload);
+    for s in &env.signatures {
+        ctx.update(&[0]);
+        ctx.update(s.keyid.as_bytes());
+        ctx.update(&s.sig);
+        ctx.update(&s.certificate);
+    }
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
+}
+
+fn signing_denial(e: &SigningError) -> pb::DenialReason {
+    match e {
+        SigningError::UntrustedSigner(_) | SigningError::WrongOriginator { .. } => {
+            pb::DenialReason::UntrustedSigner
+        }
+        SigningError::BadSignature(_) | SigningError::Pki(_) | SigningError::Setup(_) => {
+            pb::DenialReason::BadSignature
+        }
+    }
+}
+
+fn unix_ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_millis() as i64
+}

@@ -1,0 +1,347 @@
+//! Assess a borrower across peers — the requester's side (docs/design.md
+//! §4, §5): ask every peer under one of our consents, verify what comes
+//! back (receipt: signed checkpoint + inclusion of an entry that names our
+//! request; DETAIL records: signatures by the peer), record each outcome in
+//! our own log (so two logs witness each other) and merge an assessment. A
+//! peer that is down, slow or lying is reported per peer within the
+//! deadline and never blocks the others.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use credshare_proto::v1 as pb;
+use prost::Message;
+
+use super::Node;
+use crate::audit::receipt::verify_receipt;
+use crate::domain::assessment::{self, Contribution};
+use crate::domain::{BorrowerKey, Purpose, Scope, dates, indicators};
+use crate::error::NodeError;
+use crate::federation::{Peer, PeerFailure};
+use crate::signing::{CREDIT_SUMMARY_TYPE, VISIT_SUMMARY_TYPE, sha256};
+use crate::storage::{CommitRequest, LogAppend};
+
+/// Longest per-peer deadline a caller may ask for, ms.
+const MAX_DEADLINE_MS: u64 = 60_000;
+
+/// An officer's request (from `Assess`). Purpose and scope are `None` when
+/// the request named no known value, which is refused.
+#[derive(Debug, Clone)]
+pub struct AssessRequest {
+    pub borrower: BorrowerKey,
+    pub consent_id: String,
+    pub purpose: Option<Purpose>,
+    pub scope: Option<Scope>,
+    /// Per-peer deadline; 0 = `limits.peer_deadline_ms`.
+    pub deadline_ms: u32,
+}
+
+/// What one query to one peer produced.
+struct PeerOutcome {
+    contribution: Contribution,
+    outgoing: pb::OutgoingQueryEntry,
+}
+
+/// The question asked of every peer.
+struct Question<'a> {
+    grant: &'a pb::SignedEnvelope,
+    consent_id: &'a str,
+    borrower: BorrowerKey,
+    purpose: Purpose,
+    scope: Scope,
+    deadline: Duration,
+}
+
+/// A check of a peer's answer failed: the peer's status and why.
+type Rejected = (pb::PeerStatus, String);
+
+impl Node {
+    /// Fans out to every peer under consent `consent_id` and merges a
+    /// verified cross-institution assessment with this node's own data.
+    pub async fn assess(&self, req: AssessRequest) -> Result<pb::Assessment, NodeError> {
+        let (grant, grant_env) = self.issued_grant(&req.consent_id).await?;
+        if grant.borrower_key != req.borrower.as_bytes() {
+            return Err(NodeError::invalid(
+                "consent_id",
+                "that consent is for another borrower",
+            ));
+        }
+        let (Some(purpose), Some(scope)) = (req.purpose, req.scope) else {
+            return Err(NodeError::invalid("purpose/scope", "both must be set"));
+        };
+        let deadline_ms = match req.deadline_ms {
+            0 => self.config.limits.peer_deadline_ms,
+            ms => u64::from(ms).min(MAX_DEADLINE_MS),
+        };
+        let question = Question {
+            grant: &grant_env,
+            consent_id: &req.consent_id,
+            borrower: req.borrower,
+            purpose,
+            scope,
+            deadline: Duration::from_millis(deadline_ms),
+        };
+        let local = self.local_contribution(req.borrower, scope).await?;
+        let asks = self
+            .federation
+            .peers()
+            .iter()
+            .map(|p| self.query_peer(p, &question));
+        let outcomes = futures::future::join_all(asks).await;
+        self.log_outgoing(&outcomes).await?;
+        let mut contributions = vec![local];
+        contributions.extend(outcomes.into_iter().map(|o| o.contribution));
+        Ok(assessment::assess(
+            req.borrower.as_bytes(),
+            contributions,
+            dates::now_ms(),
+            dates::latest_date_anywhere(),
+        ))
+    }
+
+    /// Records every outgoing query in our own log.
+    async fn log_outgoing(&self, outcomes: &[PeerOutcome]) -> Result<(), NodeError> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        let log = outcomes
+            .iter()
+            .map(|o| LogAppend {
+                entry: pb::LogEntry {
+                    time_ms: dates::now_ms(),
+                    kind: Some(pb::log_entry::Kind::OutgoingQuery(o.outgoing.clone())),
+                },
+                query_index: None,
+            })
+            .collect();
+        self.committer
+            .commit(CommitRequest {
+                log,
+                ..Default::default()
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn local_contribution(
+        &self,
+        borrower: BorrowerKey,
+        scope: Scope,
+    ) -> Result<Contribution, NodeError> {
+        let started = Instant::now();
+        let answer = self.build_answer(borrower, scope).await?;
+        Ok(Contribution::answered(
+            self.institution().to_string(),
+            true,
+            answer.indicators.unwrap_or_default(),
+            None,
+            elapsed_ms(started),
+        ))
+    }
+
+    async fn query_peer(&self, peer: &Peer, q: &Question<'_>) -> PeerOutcome {
+        let started = Instant::now();
+        let nonce: [u8; 16] = ring::rand::generate(&ring::rand::SystemRandom::new())
+            .map(|r: ring::rand::Random<[u8; 16]>| r.expose())
+            .unwrap_or_default();
+        let request = pb::QueryBorrowerRequest {
+            consent: Some(q.grant.clone()),
+            borrower_key: q.borrower.as_bytes().to_vec(),
+            purpose: q.purpose.to_wire() as i32,
+            scope: q.scope.to_wire() as i32,
+            request_nonce: nonce.to_vec(),
+        };
+        let result = peer.query_borrower(request, q.deadline).await;
+        let latency = elapsed_ms(started);
+        let mut outgoing = pb::OutgoingQueryEntry {
+            peer_institution: peer.institution.to_string(),
+            borrower_key: q.borrower.as_bytes().to_vec(),
+            purpose: q.purpose.to_wire() as i32,
+            scope: q.scope.to_wire() as i32,
+            consent_id: q.consent_id.to_owned(),
+            ..Default::default()
+        };
+        let name = peer.institution.to_string();
+        let contribution = match result {
+            Ok(answer) => match self.check_answer(peer, q, &nonce, answer, &mut outgoing) {
+                Ok((indicators, receipt)) => {
+                    Contribution::answered(name, false, indicators, Some(receipt), latency)
+                }
+                Err((status, detail)) => failed(name, status, detail, latency),
+            },
+            Err(failure) => self.failed_call(peer, q, &nonce, failure, &mut outgoing, latency),
+        };
+        if outgoing.outcome.is_empty() {
+            outgoing.outcome = pb::PeerStatus::try_from(contribution.status as i32)
+                .map(|s| {
+                    s.as_str_name()
+                        .trim_start_matches("PEER_STATUS_")
+                        .to_string()
+                })
+                .unwrap_or_default();
+        }
+        PeerOutcome {
+            contribution,
+            outgoing,
+        }
+    }
+
+    /// Verifies an answer: its receipt, and at DETAIL every record.
+    fn check_answer(
+        &self,
+        peer: &Peer,
+        q: &Question<'_>,
+        nonce: &[u8],
+        mut answer: pb::QueryBorrowerResponse,
+        outgoing: &mut pb::OutgoingQueryEntry,
+    ) -> Result<(pb::BorrowerIndicators, pb::Receipt), Rejected> {
+        let receipt = answer.receipt.take().ok_or((
+            pb::PeerStatus::InvalidReceipt,
+            "answer carries no receipt".to_string(),
+        ))?;
+        let hash = sha256(&answer.encode_to_vec());
+        let entry =
+            self.check_receipt(peer, q, nonce, &receipt, pb::Decision::Answered, outgoing)?;
+        if entry.response_sha256 != hash {
+            return Err((
+                pb::PeerStatus::InvalidReceipt,
+                "logged response hash does not match the answer".into(),
+            ));
+        }
+        outgoing.outcome = "ANSWERED".into();
+        if q.scope != Scope::Detail {
+            return Ok((answer.indicators.unwrap_or_default(), receipt));
+        }
+        // At DETAIL, indicators are recomputed from the verified, signed records.
+        let (credits, visits) = self.verified_records(peer, q, &answer.records)?;
+        Ok((
+            indicators::indicators(&credits, &visits, dates::latest_date_anywhere()),
+            receipt,
+        ))
+    }
+
+    /// Every record of a DETAIL answer, its signature by the peer verified
+    /// and its borrower checked.
+    fn verified_records(
+        &self,
+        peer: &Peer,
+        q: &Question<'_>,
+        records: &[pb::SignedEnvelope],
+    ) -> Result<(Vec<pb::CreditSummary>, Vec<pb::VisitSummary>), Rejected> {
+        let bad = |e: String| (pb::PeerStatus::InvalidSignature, e);
+        let (mut credits, mut visits) = (Vec::new(), Vec::new());
+        for env in records {
+            let is_credit = env.payload_type == CREDIT_SUMMARY_TYPE;
+            let expected = if is_credit {
+                CREDIT_SUMMARY_TYPE
+            } else {
+                VISIT_SUMMARY_TYPE
+            };
+            self.verifier
+                .verify(env, expected, Some(&peer.institution), SystemTime::now())
+                .map_err(|e| bad(format!("record signature: {e}")))?;
+            let borrower = if is_credit {
+                let c = pb::CreditSummary::decode(env.payload.as_slice())
+                    .map_err(|e| bad(e.to_string()))?;
+                let key = c.borrower_key.clone();
+                credits.push(c);
+                key
+            } else {
+                let v = pb::VisitSummary::decode(env.payload.as_slice())
+                    .map_err(|e| bad(e.to_string()))?;
+                let key = v.borrower_key.clone();
+                visits.push(v);
+                key
+            };
+            if borrower != q.borrower.as_bytes() {
+                return Err(bad("a record is about another borrower".into()));
+            }
+        }
+        Ok((credits, visits))
+    }
+
+    /// Verifies a receipt and that its entry is exactly our request.
+    fn check_receipt(
+        &self,
+        peer: &Peer,
+        q: &Question<'_>,
+        nonce: &[u8],
+        receipt: &pb::Receipt,
+        decision: pb::Decision,
+        outgoing: &mut pb::OutgoingQueryEntry,
+    ) -> Result<pb::PeerQueryEntry, Rejected> {
+        let invalid = |e: String| (pb::PeerStatus::InvalidReceipt, e);
+        let verified = verify_receipt(
+            receipt,
+            &self.verifier,
+            &peer.institution,
+            None,
+            SystemTime::now(),
+        )
+        .map_err(|e| invalid(format!("receipt: {e}")))?;
+        outgoing.peer_leaf_index = verified.leaf_index;
+        outgoing.peer_tree_size = verified.tree_size;
+        outgoing.peer_root_hash = verified.root.to_vec();
+        let Some(pb::log_entry::Kind::PeerQuery(entry)) = verified.entry.kind else {
+            return Err(invalid("receipt entry is not a peer query".into()));
+        };
+        let ours = entry.requester_institution == self.institution().as_str()
+            && entry.borrower_key == q.borrower.as_bytes()
+            && entry.request_nonce == nonce
+            && entry.decision == decision as i32;
+        if !ours {
+            return Err(invalid("receipt entry does not record this request".into()));
+        }
+        Ok(entry)
+    }
+
+    /// A peer that gave no answer; a denial's receipt is verified too.
+    fn failed_call(
+        &self,
+        peer: &Peer,
+        q: &Question<'_>,
+        nonce: &[u8],
+        failure: PeerFailure,
+        outgoing: &mut pb::OutgoingQueryEntry,
+        latency: u32,
+    ) -> Contribution {
+        let name = peer.institution.to_string();
+        let (denial, detail) = match failure {
+            PeerFailure::TimedOut(d) => return failed(name, pb::PeerStatus::TimedOut, d, latency),
+            PeerFailure::Unreachable(d) => {
+                return failed(name, pb::PeerStatus::Unreachable, d, latency);
+            }
+            PeerFailure::Failed(d) => return failed(name, pb::PeerStatus::Error, d, latency),
+            PeerFailure::Denied { denial, detail } => (denial, detail),
+        };
+        let Some(denial) = denial else {
+            return failed(name, pb::PeerStatus::Denied, detail, latency);
+        };
+        let reason = pb::DenialReason::try_from(denial.reason).unwrap_or_default();
+        if let Some(receipt) = &denial.receipt
+            && let Err((s, e)) =
+                self.check_receipt(peer, q, nonce, receipt, pb::Decision::Denied, outgoing)
+        {
+            return Contribution::failed(name, s, reason, format!("denial: {e}"), latency);
+        }
+        outgoing.outcome = format!(
+            "DENIED:{}",
+            reason.as_str_name().trim_start_matches("DENIAL_REASON_")
+        );
+        Contribution::failed(
+            name,
+            pb::PeerStatus::Denied,
+            reason,
+            denial.message,
+            latency,
+        )
+    }
+}
+
+/// A contribution that failed without a denial reason.
+fn failed(name: String, status: pb::PeerStatus, detail: String, latency: u32) -> Contribution {
+    Contribution::failed(name, status, pb::DenialReason::Unspecified, detail, latency)
+}
+
+fn elapsed_ms(started: Instant) -> u32 {
+    u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX)
+}

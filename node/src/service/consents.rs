@@ -1,0 +1,301 @@
+//! Consents this institution holds from its borrowers (docs/design.md §4):
+//! grants it issues as the grantee, attesting that it holds the borrower's
+//! written authorization; revocations it issues (delivered to every peer by
+//! [`super::delivery`]); and revocations it receives as a holder.
+
+use std::time::SystemTime;
+
+use credshare_proto::v1 as pb;
+use prost::Message;
+
+use super::Node;
+use crate::blocking;
+use crate::domain::{BorrowerKey, consent, dates::now_ms};
+use crate::error::NodeError;
+use crate::pki::InstitutionId;
+use crate::signing::{CONSENT_GRANT_TYPE, CONSENT_REVOCATION_TYPE, sha256};
+use crate::storage::{CommitRequest, ConsentWrite, LogAppend};
+
+/// Longest revocation reason kept, characters.
+const MAX_REASON_CHARS: usize = 200;
+/// Longest consent id a received revocation may carry, bytes.
+const MAX_CONSENT_ID_BYTES: usize = 128;
+
+/// A grant an officer asks this node to issue (from `IssueConsent`).
+#[derive(Debug, Clone)]
+pub struct ConsentRequest {
+    pub borrower: BorrowerKey,
+    /// Wire purpose values; checked by [`consent::validate_new_grant`].
+    pub purposes: Vec<i32>,
+    /// Wire scope value; checked likewise.
+    pub scope: i32,
+    /// 0 = from now.
+    pub not_before_ms: i64,
+    pub not_after_ms: i64,
+    pub authorization_sha256: Vec<u8>,
+}
+
+/// The log entry of a consent event.
+fn consent_entry(
+    action: pb::ConsentAction,
+    consent_id: &str,
+    borrower: &[u8],
+    grantee: &str,
+    payload: &[u8],
+    from: &str,
+) -> LogAppend {
+    LogAppend {
+        entry: pb::LogEntry {
+            time_ms: now_ms(),
+            kind: Some(pb::log_entry::Kind::Consent(pb::ConsentEntry {
+                action: action as i32,
+                consent_id: consent_id.to_owned(),
+                borrower_key: borrower.to_vec(),
+                grantee_institution: grantee.to_owned(),
+                envelope_sha256: sha256(payload),
+                from_institution: from.to_owned(),
+            })),
+        },
+        query_index: None,
+    }
+}
+
+impl Node {
+    /// Signs, stores and logs a new grant for this institution; returns its
+    /// consent id and signed envelope.
+    pub async fn issue_consent(
+        &self,
+        req: ConsentRequest,
+    ) -> Result<(String, pb::SignedEnvelope), NodeError> {
+        let now = now_ms();
+        let random: [u8; 8] = ring::rand::generate(&ring::rand::SystemRandom::new())
+            .map(|r: ring::rand::Random<[u8; 8]>| r.expose())
+            .map_err(|_| NodeError::internal("no system randomness"))?;
+        let grant = pb::ConsentGrant {
+            consent_id: consent::new_consent_id(self.institution(), now, random),
+            borrower_key: req.borrower.as_bytes().to_vec(),
+            grantee_institution: self.institution().to_string(),
+            purposes: req.purposes,
+            scope: req.scope,
+            not_before_ms: if req.not_before_ms == 0 {
+                now
+            } else {
+                req.not_before_ms
+            },
+            not_after_ms: req.not_after_ms,
+            authorization_sha256: req.authorization_sha256,
+            issued_at_ms: now,
+        };
+        consent::validate_new_grant(&grant, now, &self.config.policy)?;
+        let envelope = self
+            .signer
+            .sign_envelope(CONSENT_GRANT_TYPE, grant.encode_to_vec());
+        let log = consent_entry(
+            pb::ConsentAction::Issued,
+            &grant.consent_id,
+            &grant.borrower_key,
+            &grant.grantee_institution,
+            &envelope.payload,
+            "",
+        );
+        self.committer
+            .commit(CommitRequest {
+                log: vec![log],
+                consents: vec![ConsentWrite::Grant {
+                    consent_id: grant.consent_id.clone(),
+                    envelope: envelope.clone(),
+                }],
+                ..Default::default()
+            })
+            .await?;
+        tracing::info!(consent_id = %grant.consent_id, "consent issued");
+        Ok((grant.consent_id, envelope))
+    }
+
+    /// A grant this node issued, with its envelope.
+    pub(crate) async fn issued_grant(
+        &self,
+        consent_id: &str,
+    ) -> Result<(pb::ConsentGrant, pb::SignedEnvelope), NodeError> {
+        let store = self.store.clone();
+        let id = consent_id.to_owned();
+        let envelope = blocking::run(move || store.grant(&id))
+            .await?
+            .ok_or_else(|| {
+                NodeError::NotFound(format!("no consent {consent_id} was issued by this node"))
+            })?;
+        let grant = pb::ConsentGrant::decode(envelope.payload.as_slice())
+            .map_err(|e| NodeError::internal(format!("stored grant {consent_id}: {e}")))?;
+        Ok((grant, envelope))
+    }
+
+    /// Signs a revocation, stores it with one outbox item per peer, logs it,
+    /// then tries every peer once; the delivery task retries the rest.
+    pub async fn revoke_consent(
+        &self,
+        consent_id: &str,
+        reason: &str,
+    ) -> Result<pb::RevokeConsentResponse, NodeError> {
+        let (grant, grant_env) = self.issued_grant(consent_id).await?;
+        let own = self.institution().to_string();
+        if self.revocations.contains(&own, consent_id) {
+            return Err(NodeError::FailedPrecondition(format!(
+                "consent {consent_id} is already revoked"
+            )));
+        }
+        let revocation = pb::ConsentRevocation {
+            consent_id: consent_id.to_owned(),
+            grantee_institution: own.clone(),
+            grant_sha256: sha256(&grant_env.payload),
+            grant_not_after_ms: grant.not_after_ms,
+            revoked_at_ms: now_ms(),
+            reason: reason.chars().take(MAX_REASON_CHARS).collect(),
+        };
+        let envelope = self
+            .signer
+            .sign_envelope(CONSENT_REVOCATION_TYPE, revocation.encode_to_vec());
+        let mut consents = vec![ConsentWrite::Revocation {
+            grantee: own.clone(),
+            consent_id: consent_id.to_owned(),
+            envelope: envelope.clone(),
+        }];
+        consents.extend(
+            self.federation
+                .peers()
+                .iter()
+                .map(|peer| ConsentWrite::Outbox {
+                    peer: peer.institution.to_string(),
+                    consent_id: consent_id.to_owned(),
+                    envelope: envelope.clone(),
+                }),
+        );
+        let log = consent_entry(
+            pb::ConsentAction::Revoked,
+            consent_id,
+            &grant.borrower_key,
+            &own,
+            &envelope.payload,
+            "",
+        );
+        self.committer
+            .commit(CommitRequest {
+                log: vec![log],
+                consents,
+                ..Default::default()
+            })
+            .await?;
+        self.revocations.insert(&own, consent_id);
+        tracing::info!(consent_id, "consent revoked; notifying peers");
+        let pass = self.deliver_outbox().await?;
+        let only_this = |pairs: Vec<(String, String)>| -> Vec<String> {
+            pairs
+                .into_iter()
+                .filter(|(_, id)| id == consent_id)
+                .map(|(peer, _)| peer)
+                .collect()
+        };
+        Ok(pb::RevokeConsentResponse {
+            revocation: Some(envelope),
+            delivered_to: only_this(pass.delivered),
+            pending: only_this(pass.pending),
+        })
+    }
+
+    /// A revocation pushed by the grantee's node. Verified (signature,
+    /// chain, originator == the calling node), stored, logged. Returns
+    /// whether it was new.
+    pub async fn receive_revocation(
+        &self,
+        envelope: pb::SignedEnvelope,
+        from: &InstitutionId,
+    ) -> Result<bool, NodeError> {
+        self.verifier.verify(
+            &envelope,
+            CONSENT_REVOCATION_TYPE,
+            Some(from),
+            SystemTime::now(),
+        )?;
+        let revocation =
+            pb::ConsentRevocation::decode(envelope.payload.as_slice()).map_err(|e| {
+                NodeError::invalid("revocation", format!("payload does not decode: {e}"))
+            })?;
+        if revocation.grantee_institution != from.as_str() {
+            return Err(NodeError::invalid(
+                "revocation.grantee_institution",
+                format!("{from} may only revoke its own consents"),
+            ));
+        }
+        let id = &revocation.consent_id;
+        if id.is_empty() || id.len() > MAX_CONSENT_ID_BYTES {
+            return Err(NodeError::invalid(
+                "revocation.consent_id",
+                format!("must be 1-{MAX_CONSENT_ID_BYTES} bytes"),
+            ));
+        }
+        if self.revocations.contains(from.as_str(), id) {
+            return Ok(false);
+        }
+        let log = consent_entry(
+            pb::ConsentAction::RevocationReceived,
+            id,
+            &[],
+            from.as_str(),
+            &envelope.payload,
+            from.as_str(),
+        );
+        self.committer
+            .commit(CommitRequest {
+                log: vec![log],
+                consents: vec![ConsentWrite::Revocation {
+                    grantee: from.to_string(),
+                    consent_id: id.clone(),
+                    envelope,
+                }],
+                ..Default::default()
+            })
+            .await?;
+        self.revocations.insert(from.as_str(), id);
+        tracing::info!(grantee = %from, consent_id = %id, "revocation received");
+        Ok(true)
+    }
+
+    /// Grants this node issued, with their state and pending deliveries;
+    /// only active ones unless `include_inactive`.
+    pub async fn list_consents(
+        &self,
+        borrower: Option<BorrowerKey>,
+        include_inactive: bool,
+    ) -> Result<Vec<pb::ConsentSummary>, NodeError> {
+        let store = self.store.clone();
+        let own = self.institution().to_string();
+        let now = now_ms();
+        blocking::run(move || {
+            let outbox = store.outbox()?;
+            let mut out = Vec::new();
+            for (id, env) in store.grants()? {
+                let Ok(grant) = pb::ConsentGrant::decode(env.payload.as_slice()) else {
+                    continue;
+                };
+                if borrower.is_some_and(|b| b.as_bytes().as_slice() != grant.borrower_key) {
+                    continue;
+                }
+                let state = consent::consent_state(&grant, store.is_revoked(&own, &id)?, now);
+                if !include_inactive && state != pb::ConsentState::Active {
+                    continue;
+                }
+                out.push(pb::ConsentSummary {
+                    revocation_pending: outbox
+                        .iter()
+                        .filter(|o| o.consent_id == id)
+                        .map(|o| o.peer.clone())
+                        .collect(),
+                    consent_id: id,
+                    state: state as i32,
+                    grant: Some(env),
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+}

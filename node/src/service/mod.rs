@@ -1,0 +1,132 @@
+//! The node's use cases and the state they share.
+//!
+//! [`Node`] is the state: configuration, store and its single writer, keys,
+//! peers and in-memory caches, built once by [`Node::new`] and shared
+//! (`Arc`) by every gRPC service. Its behaviour lives in one file per use
+//! case, each an `impl Node` block; none of them is imported back here.
+//!
+//! | method | use case | file |
+//! |---|---|---|
+//! | [`Node::answer_query`] | answer a peer's consented query (holder side) | [`answer`] |
+//! | [`Node::assess`] | assess a borrower across peers (requester side) | [`assess`] |
+//! | [`Node::issue_consent`], [`Node::revoke_consent`], [`Node::list_consents`], [`Node::receive_revocation`] | consents this institution holds and revocations it receives | [`consents`] |
+//! | [`Node::deliver_outbox`], [`Node::spawn_delivery`] | push revocations to peers until acknowledged | [`delivery`] |
+//! | [`Node::import`], [`Node::put_record`], [`Node::borrower_records`] | validate, sign and store records | [`ingest`] |
+//! | [`Node::query_history`] | who asked about a borrower | [`history`] |
+//! | [`Node::due_visits`] | post-loan visits due | [`visits`] |
+//! | [`Node::checkpoint`], [`Node::log_entries`], [`Node::inclusion_proof`], [`Node::consistency_proof`] | serve a regulator's audit of the log | [`audit_log`] |
+//! | [`Node::status`], [`Node::node_info`] | figures for operators and peers | [`status`] |
+//!
+//! The caches that keep the peer-query path off the store are in [`caches`].
+
+pub mod answer;
+pub mod assess;
+pub mod audit_log;
+pub mod caches;
+pub mod consents;
+pub mod delivery;
+pub mod history;
+pub mod ingest;
+pub mod status;
+pub mod visits;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::config::NodeConfig;
+use crate::federation::Federation;
+use crate::pki::InstitutionId;
+use crate::signing::{SignatureVerifier, Signer};
+use crate::storage::{Committer, StorageError, Store};
+use caches::{GrantCache, IndicatorCache, RateLimiter, RevocationSet};
+
+/// Addresses the node actually serves on (written to the ready file).
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub struct BoundAddrs {
+    pub peer: SocketAddr,
+    pub admin: SocketAddr,
+}
+
+/// Everything a use case may need. Cheap to share (`Arc`).
+pub struct Node {
+    pub config: Arc<NodeConfig>,
+    /// Read side of the sled store (writes go through `committer`).
+    pub store: Store,
+    /// The single writer: every durable write goes through it.
+    pub committer: Committer,
+    /// The institution's signing key (records, consents, checkpoints).
+    pub signer: Arc<Signer>,
+    /// Verifies every signature received, against the CA and CRLs.
+    pub verifier: Arc<SignatureVerifier>,
+    /// Clients of the configured peers.
+    pub federation: Federation,
+    /// Where the node actually listens.
+    pub addrs: BoundAddrs,
+    /// Verified consent grants, by envelope hash.
+    grants: GrantCache,
+    /// Every revocation this node holds.
+    revocations: RevocationSet,
+    /// SUMMARY indicators per borrower for today.
+    indicators: IndicatorCache,
+    /// Per-requester token buckets.
+    limiter: RateLimiter,
+    /// When the node started serving (for uptime).
+    started: Instant,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("institution", &self.config.institution)
+            .field("addrs", &self.addrs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    /// Assembles the state from opened parts; loads the stored revocations
+    /// (one prefix scan). Blocking: call from a blocking context.
+    pub fn new(
+        config: Arc<NodeConfig>,
+        store: Store,
+        committer: Committer,
+        signer: Arc<Signer>,
+        verifier: Arc<SignatureVerifier>,
+        federation: Federation,
+        addrs: BoundAddrs,
+    ) -> Result<Self, StorageError> {
+        let revocations = RevocationSet::load(&store)?;
+        Ok(Self {
+            config,
+            store,
+            committer,
+            signer,
+            verifier,
+            federation,
+            addrs,
+            grants: GrantCache::default(),
+            revocations,
+            indicators: IndicatorCache::default(),
+            limiter: RateLimiter::default(),
+            started: Instant::now(),
+        })
+    }
+
+    pub fn institution(&self) -> &InstitutionId {
+        &self.config.institution
+    }
+
+    pub fn uptime_seconds(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
+    /// Institution ids of the configured peers.
+    pub fn peer_institutions(&self) -> Vec<String> {
+        self.config
+            .peers
+            .iter()
+            .map(|p| p.institution.to_string())
+            .collect()
+    }
+}

@@ -1,0 +1,55 @@
+//! Figures for operators (`Status`, own admins) and peers (`GetNodeInfo`):
+//! identity, version, uptime, store and log sizes, group-commit counters
+//! and whether each peer is reachable over mTLS.
+
+use credshare_proto::v1 as pb;
+
+use super::Node;
+use crate::blocking;
+use crate::error::NodeError;
+
+impl Node {
+    /// This node's status, with a reachability check of every peer (each
+    /// within `federation::PING_TIMEOUT`). Counts records in one key scan.
+    pub async fn status(&self) -> Result<pb::StatusResponse, NodeError> {
+        let store = self.store.clone();
+        let (figures, peers) = tokio::join!(
+            blocking::run(move || store.figures()),
+            self.federation.health()
+        );
+        let figures = figures?;
+        let (commit_batches, commit_requests) = self.committer.stats();
+        Ok(pb::StatusResponse {
+            institution_id: self.institution().to_string(),
+            version: crate::VERSION.into(),
+            uptime_seconds: self.uptime_seconds(),
+            peer_institutions: self.peer_institutions(),
+            record_count: figures.record_versions,
+            borrower_count: figures.borrowers,
+            consent_count: figures.consents,
+            log_size: figures.log_size,
+            store_bytes: figures.bytes_on_disk,
+            data_dir: self.config.data_dir.display().to_string(),
+            peer_listen: self.addrs.peer.to_string(),
+            admin_listen: self.addrs.admin.to_string(),
+            peers,
+            commit_batches,
+            commit_requests,
+        })
+    }
+
+    /// This node's identity, for any consortium member.
+    pub async fn node_info(&self) -> Result<pb::NodeInfo, NodeError> {
+        let store = self.store.clone();
+        let log_size = blocking::run(move || store.log_size()).await?;
+        Ok(pb::NodeInfo {
+            institution_id: self.institution().to_string(),
+            version: crate::VERSION.into(),
+            uptime_seconds: self.uptime_seconds(),
+            peer_institutions: self.peer_institutions(),
+            log_origin: self.config.log_origin(),
+            log_size,
+            signer_certificate: self.signer.certificate_der().to_vec(),
+        })
+    }
+}

@@ -1,0 +1,125 @@
+//! Post-loan visits due: every facility of this institution whose next
+//! visit (by the configured schedule, `domain::visits`) is due or overdue,
+//! or due within a horizon.
+
+use credshare_proto::v1 as pb;
+use prost::Message;
+use time::Date;
+
+use super::Node;
+use crate::blocking;
+use crate::domain::BorrowerKey;
+use crate::domain::visits::{self, VisitSchedule};
+use crate::error::NodeError;
+use crate::signing::{CREDIT_SUMMARY_TYPE, VISIT_SUMMARY_TYPE};
+
+/// Most due visits returned by default.
+pub const DEFAULT_DUE_LIMIT: u32 = 1000;
+/// Most due visits returned at all.
+pub const MAX_DUE_LIMIT: u32 = 100_000;
+
+/// An officer's question (from `DueVisits`).
+#[derive(Debug, Clone, Copy)]
+pub struct DueVisitsQuery {
+    /// Evaluate on this date; `None` = today (UTC).
+    pub as_of: Option<Date>,
+    /// Also list visits due within this many days.
+    pub horizon_days: u32,
+    /// Most visits returned; 0 = [`DEFAULT_DUE_LIMIT`].
+    pub limit: u32,
+}
+
+impl Node {
+    /// Facilities due (or within the horizon of due) a visit, most overdue
+    /// first. One scan over the current records: O(records).
+    pub async fn due_visits(&self, query: DueVisitsQuery) -> Result<Vec<pb::DueVisit>, NodeError> {
+        let today = query
+            .as_of
+            .unwrap_or_else(|| time::OffsetDateTime::now_utc().date());
+        let limit = match query.limit {
+            0 => DEFAULT_DUE_LIMIT,
+            n => n.min(MAX_DUE_LIMIT),
+        } as usize;
+        let horizon = i32::try_from(query.horizon_days).unwrap_or(i32::MAX);
+        let store = self.store.clone();
+        let schedule = self.config.visits.clone();
+        blocking::run(move || {
+            let mut scan = DueScan::new(schedule, today, horizon);
+            store.for_each_current_record(|borrower, record| scan.add(borrower, record))?;
+            let mut due = scan.finish();
+            due.sort_by(|a, b| {
+                b.days_overdue
+                    .cmp(&a.days_overdue)
+                    .then_with(|| a.facility_id.cmp(&b.facility_id))
+            });
+            due.truncate(limit);
+            Ok(due)
+        })
+        .await
+    }
+}
+
+/// Collects one borrower's current records at a time (they arrive grouped
+/// by borrower) and evaluates its facilities when the next borrower starts.
+struct DueScan {
+    schedule: VisitSchedule,
+    today: Date,
+    horizon: i32,
+    current: Option<BorrowerKey>,
+    credits: Vec<pb::CreditSummary>,
+    visits: Vec<pb::VisitSummary>,
+    due: Vec<pb::DueVisit>,
+}
+
+impl DueScan {
+    fn new(schedule: VisitSchedule, today: Date, horizon: i32) -> Self {
+        Self {
+            schedule,
+            today,
+            horizon,
+            current: None,
+            credits: Vec::new(),
+            visits: Vec::new(),
+            due: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, borrower: &BorrowerKey, record: &pb::StoredRecord) {
+        if self.current.as_ref() != Some(borrower) {
+            self.flush();
+            self.current = Some(*borrower);
+        }
+        let Some(env) = &record.envelope else { return };
+        match env.payload_type.as_str() {
+            CREDIT_SUMMARY_TYPE => self
+                .credits
+                .extend(pb::CreditSummary::decode(env.payload.as_slice()).ok()),
+            VISIT_SUMMARY_TYPE => self
+                .visits
+                .extend(pb::VisitSummary::decode(env.payload.as_slice()).ok()),
+            _ => {}
+        }
+    }
+
+    /// Evaluates the borrower collected so far.
+    fn flush(&mut self) {
+        let Some(borrower) = self.current.take() else {
+            return;
+        };
+        for state in visits::group_by_facility(&self.credits, &self.visits) {
+            if let Some(mut d) = visits::next_visit(&state, &self.schedule, self.today)
+                && d.days_overdue >= -self.horizon
+            {
+                d.borrower_key = borrower.as_bytes().to_vec();
+                self.due.push(d);
+            }
+        }
+        self.credits.clear();
+        self.visits.clear();
+    }
+
+    fn finish(mut self) -> Vec<pb::DueVisit> {
+        self.flush();
+        self.due
+    }
+}
