@@ -240,6 +240,16 @@ impl NodeConfig {
 
     /// Checks what serde cannot: files exist, values are in range.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_files()?;
+        self.validate_limits()?;
+        self.validate_policy()?;
+        self.validate_peers()?;
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .map_err(|e| invalid("log.level", e.to_string()))?;
+        Ok(())
+    }
+
+    fn validate_files(&self) -> Result<(), ConfigError> {
         let files = [
             ("consortium_secret_file", &self.consortium_secret_file),
             ("tls.ca_cert", &self.tls.ca_cert),
@@ -248,49 +258,71 @@ impl NodeConfig {
             ("signer.cert", &self.signer.cert),
             ("signer.key", &self.signer.key),
         ];
-        for (key, path) in files {
+        let crls = self.tls.crl_files.iter().enumerate();
+        let crls = crls.map(|(i, crl)| (format!("tls.crl_files[{i}]"), crl));
+        let files = files.into_iter().map(|(k, p)| (k.to_owned(), p));
+        for (key, path) in files.chain(crls) {
             if !path.is_file() {
                 return Err(invalid(
-                    key,
+                    &key,
                     format!("{} is not a readable file", path.display()),
                 ));
             }
         }
-        for (i, crl) in self.tls.crl_files.iter().enumerate() {
-            if !crl.is_file() {
-                return Err(invalid(
-                    &format!("tls.crl_files[{i}]"),
-                    format!("{} is not a readable file", crl.display()),
-                ));
-            }
-        }
+        Ok(())
+    }
+
+    fn validate_limits(&self) -> Result<(), ConfigError> {
         if self.listen.peer == self.listen.admin && self.listen.peer.port() != 0 {
             return Err(invalid("listen.admin", "must differ from listen.peer"));
         }
-        if self.storage.cache_capacity_mb == 0 {
-            return Err(invalid("storage.cache_capacity_mb", "must be at least 1"));
-        }
-        if !(1..=65_536).contains(&self.storage.max_batch) {
-            return Err(invalid("storage.max_batch", "must be 1..=65536"));
-        }
-        if !(64 * 1024..=64 * 1024 * 1024).contains(&self.limits.max_message_bytes) {
-            return Err(invalid(
+        let ranges: [(&str, u64, std::ops::RangeInclusive<u64>, &str); 6] = [
+            (
+                "storage.cache_capacity_mb",
+                self.storage.cache_capacity_mb,
+                1..=u64::MAX,
+                "must be at least 1",
+            ),
+            (
+                "storage.max_batch",
+                self.storage.max_batch as u64,
+                1..=65_536,
+                "must be 1..=65536",
+            ),
+            (
                 "limits.max_message_bytes",
+                self.limits.max_message_bytes as u64,
+                64 * 1024..=64 * 1024 * 1024,
                 "must be 64 KiB..=64 MiB",
-            ));
-        }
-        if !(1..=10_000).contains(&self.limits.max_import_rows_per_message) {
-            return Err(invalid(
+            ),
+            (
                 "limits.max_import_rows_per_message",
+                self.limits.max_import_rows_per_message as u64,
+                1..=10_000,
                 "must be 1..=10000",
-            ));
+            ),
+            (
+                "limits.outbox_retry_ms",
+                self.limits.outbox_retry_ms,
+                50..=3_600_000,
+                "must be 50..=3600000",
+            ),
+            (
+                "limits.peer_deadline_ms",
+                self.limits.peer_deadline_ms,
+                10..=60_000,
+                "must be 10..=60000",
+            ),
+        ];
+        for (key, value, range, message) in ranges {
+            if !range.contains(&value) {
+                return Err(invalid(key, message));
+            }
         }
-        if !(50..=3_600_000).contains(&self.limits.outbox_retry_ms) {
-            return Err(invalid("limits.outbox_retry_ms", "must be 50..=3600000"));
-        }
-        if !(10..=60_000).contains(&self.limits.peer_deadline_ms) {
-            return Err(invalid("limits.peer_deadline_ms", "must be 10..=60000"));
-        }
+        Ok(())
+    }
+
+    fn validate_policy(&self) -> Result<(), ConfigError> {
         for (i, p) in self.policy.allowed_purposes.iter().enumerate() {
             if Purpose::parse(p).is_none() {
                 return Err(invalid(
@@ -310,9 +342,6 @@ impl NodeConfig {
                 "must be at least 1",
             ));
         }
-        self.validate_peers()?;
-        tracing_subscriber::EnvFilter::try_new(&self.log.level)
-            .map_err(|e| invalid("log.level", e.to_string()))?;
         Ok(())
     }
 

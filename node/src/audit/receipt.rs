@@ -214,22 +214,7 @@ pub fn verify_receipt(
     expected_origin: Option<&str>,
     now: SystemTime,
 ) -> Result<VerifiedReceipt, ReceiptError> {
-    let note = &receipt
-        .checkpoint
-        .as_ref()
-        .ok_or(ReceiptError::Missing("checkpoint"))?
-        .signed_note;
-    let proof = receipt
-        .proof
-        .as_ref()
-        .ok_or(ReceiptError::Missing("inclusion proof"))?;
-    if receipt.entry.len() > MAX_RECEIPT_ENTRY_BYTES {
-        return Err(ReceiptError::TooLarge {
-            part: "entry",
-            len: receipt.entry.len(),
-            max: MAX_RECEIPT_ENTRY_BYTES,
-        });
-    }
+    let (note, proof) = receipt_parts(receipt)?;
     let signed = verify_signed_checkpoint(
         note,
         &receipt.signer_certificate,
@@ -276,6 +261,27 @@ pub fn verify_receipt(
         origin: checkpoint.origin,
         signer: signed.signer,
     })
+}
+
+/// The signed note and inclusion proof of a receipt, present and bounded.
+fn receipt_parts(receipt: &pb::Receipt) -> Result<(&str, &pb::InclusionProof), ReceiptError> {
+    let note = &receipt
+        .checkpoint
+        .as_ref()
+        .ok_or(ReceiptError::Missing("checkpoint"))?
+        .signed_note;
+    let proof = receipt
+        .proof
+        .as_ref()
+        .ok_or(ReceiptError::Missing("inclusion proof"))?;
+    if receipt.entry.len() > MAX_RECEIPT_ENTRY_BYTES {
+        return Err(ReceiptError::TooLarge {
+            part: "entry",
+            len: receipt.entry.len(),
+            max: MAX_RECEIPT_ENTRY_BYTES,
+        });
+    }
+    Ok((note, proof))
 }
 
 /// Checks that `new` extends `old` (same origin; RFC 9162 consistency).

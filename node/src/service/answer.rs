@@ -58,15 +58,7 @@ impl Node {
             Ok(v) => v.grant.consent_id.clone(),
             Err((_, id)) => id.clone(),
         };
-        let mut entry = pb::PeerQueryEntry {
-            requester_institution: requester.to_string(),
-            borrower_key: query.borrower.as_bytes().to_vec(),
-            purpose: query.purpose.map_or(0, |p| p.to_wire() as i32),
-            scope: query.scope.map_or(0, |s| s.to_wire() as i32),
-            consent_id: consent_id.chars().take(MAX_LOGGED_CONSENT_ID).collect(),
-            request_nonce: query.nonce,
-            ..Default::default()
-        };
+        let mut entry = query_entry(requester, &query, &consent_id);
         let answer = match &decision {
             Ok(_) => {
                 let scope = query.scope.unwrap_or(Scope::Summary);
@@ -273,6 +265,23 @@ impl Node {
             self.signer.certificate_der().to_vec(),
         )
         .map_err(|e| NodeError::internal(format!("inclusion proof: {e}")))
+    }
+}
+
+/// The log entry of a query, before its decision is known.
+fn query_entry(
+    requester: &InstitutionId,
+    query: &PeerQuery,
+    consent_id: &str,
+) -> pb::PeerQueryEntry {
+    pb::PeerQueryEntry {
+        requester_institution: requester.to_string(),
+        borrower_key: query.borrower.as_bytes().to_vec(),
+        purpose: query.purpose.map_or(0, |p| p.to_wire() as i32),
+        scope: query.scope.map_or(0, |s| s.to_wire() as i32),
+        consent_id: consent_id.chars().take(MAX_LOGGED_CONSENT_ID).collect(),
+        request_nonce: query.nonce.clone(),
+        ..Default::default()
     }
 }
 

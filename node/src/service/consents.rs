@@ -143,32 +143,8 @@ impl Node {
                 "consent {consent_id} is already revoked"
             )));
         }
-        let revocation = pb::ConsentRevocation {
-            consent_id: consent_id.to_owned(),
-            grantee_institution: own.clone(),
-            grant_sha256: sha256(&grant_env.payload),
-            grant_not_after_ms: grant.not_after_ms,
-            revoked_at_ms: now_ms(),
-            reason: reason.chars().take(MAX_REASON_CHARS).collect(),
-        };
-        let envelope = self
-            .signer
-            .sign_envelope(CONSENT_REVOCATION_TYPE, revocation.encode_to_vec());
-        let mut consents = vec![ConsentWrite::Revocation {
-            grantee: own.clone(),
-            consent_id: consent_id.to_owned(),
-            envelope: envelope.clone(),
-        }];
-        consents.extend(
-            self.federation
-                .peers()
-                .iter()
-                .map(|peer| ConsentWrite::Outbox {
-                    peer: peer.institution.to_string(),
-                    consent_id: consent_id.to_owned(),
-                    envelope: envelope.clone(),
-                }),
-        );
+        let envelope = self.sign_revocation(&grant, &grant_env, reason);
+        let consents = self.revocation_writes(consent_id, &envelope);
         let log = consent_entry(
             pb::ConsentAction::Revoked,
             consent_id,
@@ -199,6 +175,49 @@ impl Node {
             delivered_to: only_this(pass.delivered),
             pending: only_this(pass.pending),
         })
+    }
+
+    /// Signs the revocation of one of our grants.
+    fn sign_revocation(
+        &self,
+        grant: &pb::ConsentGrant,
+        grant_env: &pb::SignedEnvelope,
+        reason: &str,
+    ) -> pb::SignedEnvelope {
+        let revocation = pb::ConsentRevocation {
+            consent_id: grant.consent_id.clone(),
+            grantee_institution: self.institution().to_string(),
+            grant_sha256: sha256(&grant_env.payload),
+            grant_not_after_ms: grant.not_after_ms,
+            revoked_at_ms: now_ms(),
+            reason: reason.chars().take(MAX_REASON_CHARS).collect(),
+        };
+        self.signer
+            .sign_envelope(CONSENT_REVOCATION_TYPE, revocation.encode_to_vec())
+    }
+
+    /// The revocation itself and one outbox item per configured peer.
+    fn revocation_writes(
+        &self,
+        consent_id: &str,
+        envelope: &pb::SignedEnvelope,
+    ) -> Vec<ConsentWrite> {
+        let mut writes = vec![ConsentWrite::Revocation {
+            grantee: self.institution().to_string(),
+            consent_id: consent_id.to_owned(),
+            envelope: envelope.clone(),
+        }];
+        writes.extend(
+            self.federation
+                .peers()
+                .iter()
+                .map(|peer| ConsentWrite::Outbox {
+                    peer: peer.institution.to_string(),
+                    consent_id: consent_id.to_owned(),
+                    envelope: envelope.clone(),
+                }),
+        );
+        writes
     }
 
     /// A revocation pushed by the grantee's node. Verified (signature,

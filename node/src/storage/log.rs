@@ -123,8 +123,40 @@ impl Store {
     /// stored hashes and the newest checkpoint (signature included). Returns
     /// the right edge to continue appending from. O(n) at start-up.
     pub fn verify_log(&self, key_name: &str, public_key: &[u8]) -> Result<RightEdge, StorageError> {
+        let edge = self.rebuild_log()?;
+        let Some(latest) = self.checkpoint(None)? else {
+            return match edge.size() {
+                0 => Ok(edge),
+                n => Err(tampered(0, &format!("{n} entries but no checkpoint"))),
+            };
+        };
+        let note = latest.checkpoint.map(|c| c.signed_note).unwrap_or_default();
+        let cp = Checkpoint::verify(&note, key_name, public_key).map_err(|e| {
+            StorageError::Tampered {
+                index: edge.size(),
+                reason: format!("newest checkpoint: {e}"),
+            }
+        })?;
+        if cp.size != edge.size() || cp.root != edge.root() {
+            // A shorter log is missing its tail: the first absent entry is bad.
+            let index = cp.size.min(edge.size());
+            return Err(tampered(
+                index,
+                &format!(
+                    "newest checkpoint says size {} but the log rebuilds to size {} with another root",
+                    cp.size,
+                    edge.size()
+                ),
+            ));
+        }
+        Ok(edge)
+    }
+
+    /// Re-hashes every entry in order, checking each against its stored
+    /// leaf and subtree hashes and every stored checkpoint's root on the
+    /// way (to name the first bad range of a rewrite).
+    fn rebuild_log(&self) -> Result<RightEdge, StorageError> {
         let mut edge = RightEdge::empty();
-        // Every stored checkpoint's (size, root), to locate a rewrite between two.
         let mut signed = self.checkpoint_roots()?.into_iter().peekable();
         let mut last_good = 0u64;
         for item in self.tree.scan_prefix([keys::LOG_ENTRY]) {
@@ -159,35 +191,6 @@ impl Store {
                 }
                 last_good = size;
             }
-        }
-        let Some(latest) = self.checkpoint(None)? else {
-            return match edge.size() {
-                0 => Ok(edge),
-                n => Err(tampered(0, &format!("{n} entries but no checkpoint"))),
-            };
-        };
-        let note = latest.checkpoint.map(|c| c.signed_note).unwrap_or_default();
-        let cp = Checkpoint::verify(&note, key_name, public_key).map_err(|e| {
-            StorageError::Tampered {
-                index: edge.size(),
-                reason: format!("newest checkpoint: {e}"),
-            }
-        })?;
-        if cp.size != edge.size() || cp.root != edge.root() {
-            // A shorter log is missing its tail: the first absent entry is bad.
-            let index = if cp.size > edge.size() {
-                edge.size()
-            } else {
-                cp.size
-            };
-            return Err(tampered(
-                index,
-                &format!(
-                    "newest checkpoint says size {} but the log rebuilds to size {} with another root",
-                    cp.size,
-                    edge.size()
-                ),
-            ));
         }
         Ok(edge)
     }

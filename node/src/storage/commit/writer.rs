@@ -9,7 +9,7 @@ use credshare_proto::v1 as pb;
 use prost::Message;
 use tokio::sync::mpsc;
 
-use super::{Applied, CommittedCheckpoint, Job, ProofOverlay, StageTiming, fail};
+use super::{Applied, CommitRequest, CommittedCheckpoint, Job, ProofOverlay, StageTiming, fail};
 use crate::audit::{self, Checkpoint, RightEdge};
 use crate::domain::BorrowerKey;
 use crate::domain::dates::now_ms;
@@ -105,75 +105,86 @@ impl Writer {
         edge: &mut RightEdge,
         overlay: &mut ProofOverlay,
     ) -> Result<Prepared, StorageError> {
-        let mut batch = sled::Batch::default();
+        let mut batch = BatchBuilder {
+            batch: sled::Batch::default(),
+            edge,
+            overlay,
+        };
         let mut pending = PendingVersions::default();
         let mut per_job = Vec::with_capacity(jobs.len());
         let now = now_ms();
-        let size_before = edge.size();
+        let size_before = batch.edge.size();
         for job in jobs {
             let req = &job.request;
-            let mut results = Vec::with_capacity(req.records.len());
-            let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
-            let (mut stored, mut unchanged) = (0u32, 0u32);
-            for w in &req.records {
-                let result = self.store.decide_write(w, &mut pending)?;
-                match result {
-                    WriteResult::Stored => {
-                        stored += 1;
-                        digest.update(&w.record.content_sha256);
-                        let key = keys::record_key(
-                            w.borrower_key.as_bytes(),
-                            w.kind.tag(),
-                            &w.record_id,
-                            w.version,
-                        );
-                        batch.insert(key, w.record.encode_to_vec());
-                    }
-                    WriteResult::Unchanged => unchanged += 1,
-                    WriteResult::Refused(_) => {}
-                }
-                results.push(result);
-            }
+            let (results, record_entry) = self.decide_records(req, &mut pending, &mut batch)?;
             let mut leaves = Vec::with_capacity(req.log.len() + 1);
             for append in &req.log {
                 let bytes = append.entry.encode_to_vec();
-                leaves.push(append_entry(
-                    &mut batch,
-                    edge,
-                    overlay,
-                    &bytes,
-                    append.query_index.as_ref(),
-                ));
+                leaves.push(batch.append(&bytes, append.query_index.as_ref()));
             }
-            if stored > 0 {
+            if let Some(kind) = record_entry {
                 let entry = pb::LogEntry {
                     time_ms: now,
-                    kind: Some(pb::log_entry::Kind::RecordBatch(pb::RecordBatchEntry {
-                        actor: req.record_actor.clone(),
-                        stored,
-                        unchanged,
-                        records_digest: digest.finish().as_ref().to_vec(),
-                    })),
+                    kind: Some(kind),
                 };
-                leaves.push(append_entry(
-                    &mut batch,
-                    edge,
-                    overlay,
-                    &entry.encode_to_vec(),
-                    None,
-                ));
+                leaves.push(batch.append(&entry.encode_to_vec(), None));
             }
             for write in &req.consents {
-                write.apply(&mut batch);
+                write.apply(&mut batch.batch);
             }
             per_job.push((results, leaves));
         }
+        let BatchBuilder {
+            mut batch, edge, ..
+        } = batch;
         let checkpoint = if edge.size() == size_before {
             self.last_signed.clone()
         } else {
             self.sign_checkpoint(&mut batch, edge, now)
         };
         Ok((batch, per_job, checkpoint))
+    }
+
+    /// Decides every record write of one request by the version rule and
+    /// adds the stored ones to the batch; returns the results and, when at
+    /// least one was stored, the `RecordBatchEntry` to log for them.
+    fn decide_records(
+        &self,
+        req: &CommitRequest,
+        pending: &mut PendingVersions,
+        batch: &mut BatchBuilder<'_>,
+    ) -> Result<(Vec<WriteResult>, Option<pb::log_entry::Kind>), StorageError> {
+        let mut results = Vec::with_capacity(req.records.len());
+        let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+        let (mut stored, mut unchanged) = (0u32, 0u32);
+        for w in &req.records {
+            let result = self.store.decide_write(w, pending)?;
+            match result {
+                WriteResult::Stored => {
+                    stored += 1;
+                    digest.update(&w.record.content_sha256);
+                    let key = keys::record_key(
+                        w.borrower_key.as_bytes(),
+                        w.kind.tag(),
+                        &w.record_id,
+                        w.version,
+                    );
+                    batch.batch.insert(key, w.record.encode_to_vec());
+                }
+                WriteResult::Unchanged => unchanged += 1,
+                WriteResult::Refused(_) => {}
+            }
+            results.push(result);
+        }
+        let entry = (stored > 0).then(|| {
+            pb::log_entry::Kind::RecordBatch(pb::RecordBatchEntry {
+                actor: req.record_actor.clone(),
+                stored,
+                unchanged,
+                records_digest: digest.finish().as_ref().to_vec(),
+            })
+        });
+        Ok((results, entry))
     }
 
     /// Signs the batch's checkpoint and adds it to the batch (kept forever:
@@ -209,22 +220,28 @@ impl Writer {
     }
 }
 
-/// Appends one entry: entry, new subtree hashes, optional query index.
-fn append_entry(
-    batch: &mut sled::Batch,
-    edge: &mut RightEdge,
-    overlay: &mut ProofOverlay,
-    bytes: &[u8],
-    query_index: Option<&BorrowerKey>,
-) -> u64 {
-    let index = edge.size();
-    batch.insert(&keys::indexed(keys::LOG_ENTRY, index)[..], bytes);
-    for (level, i, hash) in edge.append(audit::leaf_hash(bytes)) {
-        batch.insert(&keys::hash_key(level, i)[..], &hash[..]);
-        overlay.hashes.insert((level, i), hash);
+/// One batch being built: the sled batch and the tree it extends.
+struct BatchBuilder<'a> {
+    batch: sled::Batch,
+    edge: &'a mut RightEdge,
+    overlay: &'a mut ProofOverlay,
+}
+
+impl BatchBuilder<'_> {
+    /// Appends one entry: entry, new subtree hashes, optional query index.
+    /// Returns its leaf index.
+    fn append(&mut self, bytes: &[u8], query_index: Option<&BorrowerKey>) -> u64 {
+        let index = self.edge.size();
+        self.batch
+            .insert(&keys::indexed(keys::LOG_ENTRY, index)[..], bytes);
+        for (level, i, hash) in self.edge.append(audit::leaf_hash(bytes)) {
+            self.batch.insert(&keys::hash_key(level, i)[..], &hash[..]);
+            self.overlay.hashes.insert((level, i), hash);
+        }
+        if let Some(bk) = query_index {
+            self.batch
+                .insert(keys::query_index_key(bk.as_bytes(), index), &[][..]);
+        }
+        index
     }
-    if let Some(bk) = query_index {
-        batch.insert(keys::query_index_key(bk.as_bytes(), index), &[][..]);
-    }
-    index
 }
