@@ -9,8 +9,8 @@ use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use time::{Date, Duration};
 
-use super::facility::{Facility, pick};
-use super::{Borrower, Health};
+use super::facility::Facility;
+use super::{Borrower, Health, pick};
 
 /// How bad things looked on a visit: 0 fine … 3 failing.
 type Severity = u8;
