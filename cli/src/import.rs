@@ -96,7 +96,12 @@ struct Chunk {
 }
 
 /// What a call's acknowledgement said, and how long it took.
-type Acked = (u64, u64, Result<tonic::Response<pb::ImportRecordsResponse>, tonic::Status>, f64);
+type Acked = (
+    u64,
+    u64,
+    Result<tonic::Response<pb::ImportRecordsResponse>, tonic::Status>,
+    f64,
+);
 
 /// Reads every row and, with a client, imports them `rows_per_call` rows
 /// per acknowledged call (dry run without one). With `--json`, prints an

@@ -84,7 +84,10 @@ impl VerifyArgs {
         let verified = match run_checks(self, out).await {
             Ok(verified) => verified,
             Err(e) => {
-                out.print(&json!({"verified": false, "error": format!("{e:#}")}), String::new);
+                out.print(
+                    &json!({"verified": false, "error": format!("{e:#}")}),
+                    String::new,
+                );
                 return Err(e);
             }
         };

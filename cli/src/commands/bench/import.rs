@@ -37,14 +37,21 @@ impl ImportBenchArgs {
         let root = bench.ws.root.clone();
         // About 1.65 credit rows per sample borrower.
         let borrowers = (self.rows * 10 / 16).max(1);
-        let sample = crate::sample::write_sample(&institution, borrowers, 11, &root.join("sample"))?;
+        let sample =
+            crate::sample::write_sample(&institution, borrowers, 11, &root.join("sample"))?;
         let file = truncate_csv(&sample.credit_file, self.rows, &root.join("bench.csv"))?;
 
         let context = bench.import_context(&institution)?;
         // JSON output: an ack event per call, no progress bar.
         let quiet = Output::new(true);
-        let totals =
-            import_file(bench.admin().await?, &file, RecordKind::Credit, context, &quiet).await?;
+        let totals = import_file(
+            bench.admin().await?,
+            &file,
+            RecordKind::Credit,
+            context,
+            &quiet,
+        )
+        .await?;
         let rss = rss_kib(bench.node.pid());
         bench.node.stop()?;
 

@@ -49,7 +49,9 @@ impl BenchNode {
         let ws = Workspace::create(dir)?;
         let site = ws.site(NodeProgram::this_cli()?);
         let mut nodes = start_federation(&site, &[institution], &[])?;
-        let node = nodes.pop().ok_or_else(|| anyhow::anyhow!("no node started"))?;
+        let node = nodes
+            .pop()
+            .ok_or_else(|| anyhow::anyhow!("no node started"))?;
         Ok(Self { node, ws })
     }
 

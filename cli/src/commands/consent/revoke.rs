@@ -28,8 +28,7 @@ impl RevokeArgs {
             })
             .await?
             .into_inner();
-        let value =
-            json!({"consent_id": self.consent_id, "delivered_to": r.delivered_to, "pending": r.pending});
+        let value = json!({"consent_id": self.consent_id, "delivered_to": r.delivered_to, "pending": r.pending});
         out.print(&value, || {
             format!(
                 "consent {} revoked; delivered to: {}; pending (retried until acknowledged): {}\n",

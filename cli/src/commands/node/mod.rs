@@ -21,7 +21,9 @@ impl NodeCommand {
         match self {
             NodeCommand::Init(args) => args.run(out),
             // Dispatched in `cli::main` before any runtime exists (the node builds its own).
-            NodeCommand::Run(_) => anyhow::bail!("node run is dispatched before the runtime starts"),
+            NodeCommand::Run(_) => {
+                anyhow::bail!("node run is dispatched before the runtime starts")
+            }
         }
     }
 }
