@@ -176,20 +176,7 @@ async fn check_extends(
     let note = read_note(path)?;
     let saved = Checkpoint::parse_unverified(&note)
         .with_context(|| format!("{} is not a checkpoint note", path.display()))?;
-    if saved.origin != newest.origin {
-        bail!(
-            "the saved checkpoint is of log {:?}, but the node serves log {:?}",
-            saved.origin,
-            newest.origin
-        );
-    }
-    if saved.size > newest.size {
-        bail!(
-            "history was dropped: the saved checkpoint has {} entries, the node's newest only {}",
-            saved.size,
-            newest.size
-        );
-    }
+    check_same_log_not_shorter(&saved, newest)?;
     // The node's checkpoint at the saved size carries the signer
     // certificate of its time: the saved note must verify with it.
     let at_saved_size = session.checkpoint(saved.size).await.with_context(|| {
@@ -227,6 +214,25 @@ async fn check_extends(
         )
     })?;
     Ok(saved)
+}
+
+/// The saved checkpoint is of the same log and no longer than the newest.
+fn check_same_log_not_shorter(saved: &Checkpoint, newest: &Checkpoint) -> anyhow::Result<()> {
+    if saved.origin != newest.origin {
+        bail!(
+            "the saved checkpoint is of log {:?}, but the node serves log {:?}",
+            saved.origin,
+            newest.origin
+        );
+    }
+    if saved.size > newest.size {
+        bail!(
+            "history was dropped: the saved checkpoint has {} entries, the node's newest only {}",
+            saved.size,
+            newest.size
+        );
+    }
+    Ok(())
 }
 
 /// Inclusion proofs in one signed tree, for [`locate_mismatch`].
