@@ -63,6 +63,27 @@ pub struct ConnectionArgs {
     pub profile: Option<PathBuf>,
 }
 
+/// A borrower at your node: its raw id (hashed locally) and the
+/// connection options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BorrowerArgs {
+    /// Borrower id (hashed locally), e.g. USCC:91350100M000100Y43 or
+    /// RID:11010519491231002X.
+    #[arg(long)]
+    pub id: String,
+    #[command(flatten)]
+    pub conn: ConnectionArgs,
+}
+
+impl BorrowerArgs {
+    /// Connects to your node's admin listener and hashes the id.
+    pub async fn connect(&self) -> anyhow::Result<(AdminClient, BorrowerKey)> {
+        let resolved = self.conn.resolve()?;
+        let client = resolved.admin_client().await?;
+        Ok((client, resolved.borrower_key(&self.id)?))
+    }
+}
+
 /// A profile file (TOML): defaults for the connection options. The node
 /// address is the key `addr`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

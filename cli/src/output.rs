@@ -61,23 +61,24 @@ impl Output {
     /// makes (printed as it is, with no newline added).
     pub fn print<T: Serialize + ?Sized>(&self, value: &T, human: impl FnOnce() -> String) {
         if self.json {
-            println!("{}", to_pretty(value));
+            stdout(&format!("{}\n", to_pretty(value)));
         } else {
-            print!("{}", human());
+            stdout(&human());
         }
     }
 
     /// Prints human text; nothing with `--json`.
     pub fn text(&self, text: impl std::fmt::Display) {
         if !self.json {
-            println!("{text}");
+            stdout(&format!("{text}\n"));
         }
     }
 
     /// With `--json`, prints `value` as one line (JSON Lines events).
     pub fn event<T: Serialize + ?Sized>(&self, value: &T) {
         if self.json {
-            println!("{}", serde_json::to_string(value).unwrap_or_default());
+            let line = serde_json::to_string(value).unwrap_or_default();
+            stdout(&format!("{line}\n"));
         }
     }
 
@@ -106,6 +107,18 @@ impl Output {
     fn json_error(&self, message: &str, grpc: Option<String>, exit_code: u8) {
         let error = json!({"error": {"message": message, "code": grpc, "exit_code": exit_code}});
         eprintln!("{error}");
+    }
+}
+
+/// Writes to stdout; a reader that went away (`| head`) ends the output
+/// quietly instead of a panic, as `cat` does.
+fn stdout(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("credshare: cannot write output: {e}");
     }
 }
 

@@ -7,15 +7,12 @@ use credshare_proto::v1 as pb;
 use serde_json::json;
 
 use crate::commands::consent::{PurposeArg, ScopeArg};
-use crate::connection::ConnectionArgs;
+use crate::connection::BorrowerArgs;
 use crate::output::{ExitKind, Output, Table, fields};
 
 /// Options of `credshare assess`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AssessArgs {
-    /// Borrower id (hashed locally).
-    #[arg(long)]
-    pub id: String,
     /// A consent this institution issued for the borrower.
     #[arg(long)]
     pub consent_id: String,
@@ -26,16 +23,15 @@ pub struct AssessArgs {
     /// Per-peer deadline in ms (0 = the node's default).
     #[arg(long, default_value_t = 0)]
     pub deadline_ms: u32,
+    /// The borrower (`--id`) and the connection options.
     #[command(flatten)]
-    pub conn: ConnectionArgs,
+    pub borrower: BorrowerArgs,
 }
 
 impl AssessArgs {
     /// Exit code 3 when any peer did not answer.
     pub async fn run(&self, out: &Output) -> anyhow::Result<()> {
-        let resolved = self.conn.resolve()?;
-        let mut client = resolved.admin_client().await?;
-        let key = resolved.borrower_key(&self.id)?;
+        let (mut client, key) = self.borrower.connect().await?;
         let a = client
             .assess(pb::AssessRequest {
                 borrower_key: key.as_bytes().to_vec(),
@@ -78,7 +74,7 @@ pub fn render_assessment(a: &pb::Assessment) -> String {
         render_exposures(a)
     ));
     if !a.recent_signals.is_empty() {
-        let mut t = Table::new(&["SIGNAL", "DATE", "INSTITUTION"]);
+        let mut t = Table::new("SIGNAL|DATE|INSTITUTION");
         for s in &a.recent_signals {
             t.row(vec![
                 code_label::<pb::WarningSignal>(s.signal).into(),
@@ -122,7 +118,7 @@ fn render_figures(a: &pb::Assessment) -> String {
 }
 
 fn render_exposures(a: &pb::Assessment) -> String {
-    let mut t = Table::new(&["CURRENCY", "CONTRACT", "OUTSTANDING", "> 90 DAYS"]);
+    let mut t = Table::new("CURRENCY|CONTRACT|OUTSTANDING|> 90 DAYS");
     for e in &a.exposures {
         t.row(vec![
             e.currency.clone(),
@@ -135,15 +131,7 @@ fn render_exposures(a: &pb::Assessment) -> String {
 }
 
 fn render_peers(a: &pb::Assessment) -> String {
-    let mut t = Table::new(&[
-        "INSTITUTION",
-        "STATUS",
-        "FACILITIES",
-        "LAST VISIT",
-        "RECEIPT",
-        "LATENCY",
-        "DETAIL",
-    ]);
+    let mut t = Table::new("INSTITUTION|STATUS|FACILITIES|LAST VISIT|RECEIPT|LATENCY|DETAIL");
     for p in &a.peers {
         let ind = p.indicators.clone().unwrap_or_default();
         let receipt = p.receipt.as_ref().map(|r| {

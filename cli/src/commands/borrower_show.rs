@@ -7,24 +7,19 @@ use credshare_proto::v1 as pb;
 use prost::Message;
 use serde_json::json;
 
-use crate::connection::ConnectionArgs;
+use crate::connection::BorrowerArgs;
 use crate::output::{Output, Table};
 
 /// Options of `credshare borrower show`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ShowArgs {
-    /// Borrower id, e.g. USCC:91350100M000100Y43 or RID:11010519491231002X.
-    #[arg(long)]
-    pub id: String,
     #[command(flatten)]
-    pub conn: ConnectionArgs,
+    pub borrower: BorrowerArgs,
 }
 
 impl ShowArgs {
     pub async fn run(&self, out: &Output) -> anyhow::Result<()> {
-        let resolved = self.conn.resolve()?;
-        let key = resolved.borrower_key(&self.id)?;
-        let mut client = resolved.admin_client().await?;
+        let (mut client, key) = self.borrower.connect().await?;
         let response = client
             .get_borrower(pb::GetBorrowerRequest {
                 borrower_key: key.as_bytes().to_vec(),
@@ -53,18 +48,7 @@ impl ShowArgs {
 }
 
 fn render_credits(credits: &[pb::CreditSummary]) -> String {
-    let mut t = Table::new(&[
-        "FACILITY",
-        "V",
-        "TYPE",
-        "CCY",
-        "CONTRACT",
-        "OUTSTANDING",
-        "CLASS",
-        "OVERDUE",
-        "STATUS",
-        "AS OF",
-    ]);
+    let mut t = Table::new("FACILITY|V|TYPE|CCY|CONTRACT|OUTSTANDING|CLASS|OVERDUE|STATUS|AS OF");
     for c in credits {
         t.row(vec![
             c.facility_id.clone(),
@@ -83,16 +67,7 @@ fn render_credits(credits: &[pb::CreditSummary]) -> String {
 }
 
 fn render_visits(visits: &[pb::VisitSummary]) -> String {
-    let mut t = Table::new(&[
-        "VISIT",
-        "FACILITY",
-        "DATE",
-        "TYPE",
-        "FUNDS",
-        "OPERATIONS",
-        "SIGNALS",
-        "PROPOSED",
-    ]);
+    let mut t = Table::new("VISIT|FACILITY|DATE|TYPE|FUNDS|OPERATIONS|SIGNALS|PROPOSED");
     for v in visits {
         t.row(vec![
             v.visit_id.clone(),

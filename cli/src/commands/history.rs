@@ -5,24 +5,19 @@ use credshare_node::domain::codes::code_label;
 use credshare_proto::v1 as pb;
 use serde_json::json;
 
-use crate::connection::ConnectionArgs;
+use crate::connection::BorrowerArgs;
 use crate::output::{Output, Table};
 
 /// Options of `credshare history`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct HistoryArgs {
-    /// Borrower id (hashed locally).
-    #[arg(long)]
-    pub id: String,
     #[command(flatten)]
-    pub conn: ConnectionArgs,
+    pub borrower: BorrowerArgs,
 }
 
 impl HistoryArgs {
     pub async fn run(&self, out: &Output) -> anyhow::Result<()> {
-        let resolved = self.conn.resolve()?;
-        let mut client = resolved.admin_client().await?;
-        let key = resolved.borrower_key(&self.id)?;
+        let (mut client, key) = self.borrower.connect().await?;
         let items = client
             .query_history(pb::QueryHistoryRequest {
                 borrower_key: key.as_bytes().to_vec(),
@@ -67,15 +62,7 @@ fn utc_time(ms: i64) -> String {
 }
 
 fn render(items: &[pb::QueryHistoryItem]) -> String {
-    let mut t = Table::new(&[
-        "LEAF",
-        "TIME (UTC)",
-        "REQUESTER",
-        "PURPOSE",
-        "SCOPE",
-        "CONSENT",
-        "DECISION",
-    ]);
+    let mut t = Table::new("LEAF|TIME (UTC)|REQUESTER|PURPOSE|SCOPE|CONSENT|DECISION");
     for i in items {
         t.row(vec![
             i.leaf_index.to_string(),

@@ -73,7 +73,7 @@ pub fn render_status(s: &pb::StatusResponse) -> String {
         out.push_str("peers           none configured\n");
         return out;
     }
-    let mut table = Table::new(&["PEER", "REACHABLE", "LATENCY", "VERSION", "LOG", "ERROR"]);
+    let mut table = Table::new("PEER|REACHABLE|LATENCY|VERSION|LOG|ERROR");
     for p in &s.peers {
         table.row(vec![
             p.institution_id.clone(),

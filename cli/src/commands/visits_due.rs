@@ -51,16 +51,7 @@ fn due_json(v: &pb::DueVisit) -> serde_json::Value {
 }
 
 fn render(visits: &[pb::DueVisit]) -> String {
-    let mut t = Table::new(&[
-        "BORROWER",
-        "FACILITY",
-        "CLASS",
-        "LAST VISIT",
-        "DUE",
-        "TYPE",
-        "OVERDUE",
-        "REASON",
-    ]);
+    let mut t = Table::new("BORROWER|FACILITY|CLASS|LAST VISIT|DUE|TYPE|OVERDUE|REASON");
     for v in visits {
         t.row(vec![
             hex::encode(&v.borrower_key).chars().take(8).collect(),

@@ -9,9 +9,11 @@ pub struct Table {
 }
 
 impl Table {
-    pub fn new(header: &[&str]) -> Self {
+    /// A table with these column names, separated by `|`:
+    /// `"FACILITY|V|AS OF"`.
+    pub fn new(columns: &str) -> Self {
         Self {
-            header: header.iter().map(|h| h.to_string()).collect(),
+            header: columns.split('|').map(str::to_owned).collect(),
             rows: Vec::new(),
         }
     }

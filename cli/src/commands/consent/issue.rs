@@ -12,15 +12,12 @@ use prost::Message;
 use serde_json::json;
 
 use super::{PurposeArg, ScopeArg, end_of_day_ms};
-use crate::connection::ConnectionArgs;
+use crate::connection::BorrowerArgs;
 use crate::output::Output;
 
 /// Options of `credshare consent issue`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct IssueArgs {
-    /// Borrower id (hashed locally), e.g. USCC:91350100M000100Y43.
-    #[arg(long)]
-    pub id: String,
     /// Purposes the borrower agreed to; repeat for several.
     #[arg(long = "purpose", value_enum, required = true)]
     pub purposes: Vec<PurposeArg>,
@@ -35,15 +32,14 @@ pub struct IssueArgs {
     /// Write the signed grant here as JSON.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// The borrower (`--id`) and the connection options.
     #[command(flatten)]
-    pub conn: ConnectionArgs,
+    pub borrower: BorrowerArgs,
 }
 
 impl IssueArgs {
     pub async fn run(&self, out: &Output) -> anyhow::Result<()> {
-        let resolved = self.conn.resolve()?;
-        let mut client = resolved.admin_client().await?;
-        let key = resolved.borrower_key(&self.id)?;
+        let (mut client, key) = self.borrower.connect().await?;
         let document = std::fs::read(&self.evidence)
             .with_context(|| format!("reading {}", self.evidence.display()))?;
         let response = client

@@ -84,15 +84,8 @@ fn listed_json(l: &Listed) -> serde_json::Value {
 }
 
 fn render(rows: &[Listed]) -> String {
-    let mut t = Table::new(&[
-        "CONSENT",
-        "STATE",
-        "BORROWER",
-        "PURPOSES",
-        "SCOPE",
-        "UNTIL (UTC ms)",
-        "REVOCATION PENDING",
-    ]);
+    let mut t =
+        Table::new("CONSENT|STATE|BORROWER|PURPOSES|SCOPE|UNTIL (UTC ms)|REVOCATION PENDING");
     for l in rows {
         t.row(vec![
             l.id.clone(),
