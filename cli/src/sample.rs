@@ -9,7 +9,7 @@
 //! borrowers whose troubles show up at several institutions at once.
 
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -22,7 +22,11 @@ use rand::{Rng, SeedableRng};
 use time::{Date, Month, OffsetDateTime};
 
 use crate::rows::{CREDIT_COLUMNS, VISIT_COLUMNS};
+use facility::Facility;
+use visits::Visit;
 
+// Facilities and their visits; the borrower-level loop is here, so the two
+// files do not need each other's internals beyond `Facility`.
 mod facility;
 mod visits;
 
@@ -104,7 +108,7 @@ pub fn write_sample_as_of(
         summary.individuals += u64::from(borrower.individual);
         let mut rng = StdRng::seed_from_u64(mix(&[seed, fnv1a(institution.as_str()), j, 3]));
         let (facilities, visit_rows) =
-            facility::write_borrower(&mut rng, &borrower, j, today, &mut credit, &mut visits)?;
+            write_borrower(&mut rng, &borrower, j, today, &mut credit, &mut visits)?;
         summary.facilities += facilities;
         summary.visits += visit_rows;
     }
@@ -235,6 +239,42 @@ fn rid(n: u64) -> String {
         *d = c.to_digit(10).unwrap_or(0);
     }
     format!("{first17}{}", rid_check_char(&digits))
+}
+
+/// Picks from `(value, weight)` pairs.
+fn pick<T: Copy>(rng: &mut StdRng, weighted: &[(T, u32)]) -> T {
+    let total: u32 = weighted.iter().map(|(_, w)| w).sum();
+    let mut ticket = rng.random_range(0..total.max(1));
+    for &(value, weight) in weighted {
+        if ticket < weight {
+            return value;
+        }
+        ticket -= weight;
+    }
+    weighted[0].0
+}
+
+/// Writes 1–3 facilities of borrower number `j` and their visits; returns
+/// how many facility and visit rows were written.
+fn write_borrower<W: Write>(
+    rng: &mut StdRng,
+    borrower: &Borrower,
+    j: u64,
+    today: Date,
+    credit: &mut csv::Writer<W>,
+    visits: &mut csv::Writer<W>,
+) -> anyhow::Result<(u64, u64)> {
+    let count = pick(rng, &[(1u64, 50), (2, 35), (3, 15)]);
+    let mut visit_rows = 0;
+    for k in 1..=count {
+        let facility = Facility::generate(rng, borrower, format!("LN{j:07}-{k}"), today);
+        credit.write_record(facility.cells(&borrower.id))?;
+        for visit in Visit::series(rng, &facility, borrower) {
+            visits.write_record(visit.cells(&borrower.id, &facility.id))?;
+            visit_rows += 1;
+        }
+    }
+    Ok((count, visit_rows))
 }
 
 /// SplitMix64 over several words: a stable seed for each independent stream.

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::SystemTime;
 
-use credshare_e2e::{Consortium, NodeProcess, NodeSpec, bin, channel, credshare};
+use credshare_e2e::{Consortium, NodeProcess, NodeSpec, bin, channel};
 use credshare_node::audit::{
     self, Checkpoint, Hash, RightEdge, leaf_hash, root_of_leaves, verify_checkpoint_consistency,
     verify_receipt, verify_signed_checkpoint,
@@ -28,19 +28,9 @@ const ORIGIN: &str = "credshare.example/BANK-A/query-log";
 /// Writes a sample for BANK-A and imports its credit summaries in small
 /// calls, so the log gets several record-batch entries and checkpoints.
 fn import_sample(c: &Consortium, node: &NodeProcess, borrowers: u64, seed: u64) {
-    let out = c.root().join(format!("sample-{seed}"));
-    credshare(&[
-        "sample",
-        "--institution",
-        "BANK-A",
-        "--borrowers",
-        &borrowers.to_string(),
-        "--seed",
-        &seed.to_string(),
-        "--out",
-        out.to_str().unwrap(),
-    ])
-    .unwrap();
+    let out = c
+        .sample_a(&format!("sample-{seed}"), borrowers, seed)
+        .unwrap();
     let result = c
         .admin_cli(node)
         .args(["records", "import"])

@@ -2,7 +2,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use credshare_e2e::{Consortium, NodeProcess, NodeSpec, channel, credshare, start_federation};
+use credshare_e2e::{
+    Consortium, NodeProcess, NodeSpec, admin_client, channel, credshare, issue, start_federation,
+    status,
+};
 use credshare_node::tls::TlsMaterial;
 use credshare_proto::v1 as pb;
 use tonic_health::pb::HealthCheckRequest;
@@ -31,14 +34,8 @@ async fn health_over_mtls_and_peers_reach_each_other() {
         let regulator = c.tls("REG-1", "regulator").unwrap();
         assert_eq!(health(&regulator, node.peer_addr).await.unwrap(), serving);
 
-        let mut admin_client = pb::admin_service_client::AdminServiceClient::new(
-            channel(&admin, node.admin_addr).await.unwrap(),
-        );
-        let status = admin_client
-            .status(pb::StatusRequest {})
-            .await
-            .unwrap()
-            .into_inner();
+        let mut admin_client = admin_client(&admin, node.admin_addr).await.unwrap();
+        let status = status(&mut admin_client).await.unwrap();
         assert_eq!(status.institution_id, node.institution);
         assert_eq!(status.peers.len(), 2);
         for p in &status.peers {
@@ -79,19 +76,8 @@ async fn foreign_revoked_and_expired_certificates_fail_the_handshake() {
     let foreign = c.issue_from_foreign_ca("admin", "BANK-A").unwrap();
     // A revoked admin certificate of BANK-A.
     let ca = format!("{root}/ca");
-    credshare(&[
-        "pki",
-        "issue",
-        "--ca",
-        &ca,
-        "--role",
-        "admin",
-        "--institution",
-        "BANK-A",
-        "--out",
-        &format!("{root}/revoked"),
-    ])
-    .unwrap();
+    let ca_dir = c.ca_dir();
+    issue(&ca_dir, "admin", "BANK-A", &c.root().join("revoked"), &[]).unwrap();
     credshare(&[
         "pki",
         "revoke",
@@ -102,23 +88,9 @@ async fn foreign_revoked_and_expired_certificates_fail_the_handshake() {
     ])
     .unwrap();
     // An expired admin certificate of BANK-A.
-    credshare(&[
-        "pki",
-        "issue",
-        "--ca",
-        &ca,
-        "--role",
-        "admin",
-        "--institution",
-        "BANK-A",
-        "--not-before",
-        "2020-01-01",
-        "--not-after",
-        "2020-12-31",
-        "--out",
-        &format!("{root}/expired"),
-    ])
-    .unwrap();
+    let validity = ["--not-before", "2020-01-01", "--not-after", "2020-12-31"];
+    let expired = c.root().join("expired");
+    issue(&ca_dir, "admin", "BANK-A", &expired, &validity).unwrap();
 
     let node = NodeProcess::start(&c, &NodeSpec::new("BANK-A")).unwrap();
     let good = c.tls("BANK-A", "admin").unwrap();
@@ -178,18 +150,8 @@ async fn roles_are_enforced() {
 
     // BANK-A's own admin is allowed, and so is a regulator on AuditService's listener.
     let own = c.tls("BANK-A", "admin").unwrap();
-    let mut admin = pb::admin_service_client::AdminServiceClient::new(
-        channel(&own, a.admin_addr).await.unwrap(),
-    );
-    assert_eq!(
-        admin
-            .status(pb::StatusRequest {})
-            .await
-            .unwrap()
-            .into_inner()
-            .institution_id,
-        "BANK-A"
-    );
+    let mut admin = admin_client(&own, a.admin_addr).await.unwrap();
+    assert_eq!(status(&mut admin).await.unwrap().institution_id, "BANK-A");
     assert!(a.log().contains("permission denied"));
 }
 

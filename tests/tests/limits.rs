@@ -5,7 +5,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use credshare_e2e::{Consortium, NodeProcess, NodeSpec, channel};
+use credshare_e2e::{Consortium, NodeProcess, NodeSpec, admin_client, channel, status};
 use credshare_node::signing::{CONSENT_GRANT_TYPE, Signer};
 use credshare_proto::v1 as pb;
 use prost::Message;
@@ -53,9 +53,7 @@ async fn rate_message_size_and_rows_per_message_limits_are_enforced() {
     ];
     let b = NodeProcess::start(&c, &spec).unwrap();
     let admin_tls = c.tls("BANK-B", "admin").unwrap();
-    let mut admin = pb::admin_service_client::AdminServiceClient::new(
-        channel(&admin_tls, b.admin_addr).await.unwrap(),
-    );
+    let mut admin = admin_client(&admin_tls, b.admin_addr).await.unwrap();
 
     // Rows per message: 101 rows in one message is refused; nothing stored.
     let rows: Vec<pb::ImportRow> = (1..=101)
@@ -67,12 +65,7 @@ async fn rate_message_size_and_rows_per_message_limits_are_enforced() {
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
     assert!(err.message().contains("at most 100"), "{}", err.message());
-    let status = admin
-        .status(pb::StatusRequest {})
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(status.record_count, 0);
+    assert_eq!(status(&mut admin).await.unwrap().record_count, 0);
 
     // Message size: a request over 64 KiB is refused before any handler runs.
     let mut big = credit("BANK-B", "F-BIG");
@@ -92,15 +85,7 @@ async fn rate_message_size_and_rows_per_message_limits_are_enforced() {
         ),
         "{err:?}"
     );
-    assert_eq!(
-        admin
-            .status(pb::StatusRequest {})
-            .await
-            .unwrap()
-            .into_inner()
-            .record_count,
-        0
-    );
+    assert_eq!(status(&mut admin).await.unwrap().record_count, 0);
 
     // Rate: the sixth query within a minute is RESOURCE_EXHAUSTED.
     let dir = c.certs("BANK-A");

@@ -8,23 +8,18 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Stdio;
 
-use credshare_e2e::{Consortium, NodeProcess, NodeSpec, credshare};
+use credshare_e2e::{Consortium, NodeProcess, NodeSpec};
 
-fn sample(c: &Consortium, borrowers: u64) -> std::path::PathBuf {
-    let out = c.root().join("sample");
-    credshare(&[
-        "sample",
-        "--institution",
-        "BANK-A",
-        "--borrowers",
-        &borrowers.to_string(),
-        "--seed",
-        "3",
-        "--out",
-        out.to_str().unwrap(),
-    ])
-    .unwrap();
-    out
+/// A consortium, BANK-A's node, and the credit file of a BANK-A sample of
+/// `borrowers` borrowers (seed 3).
+fn bank_a_with_sample(borrowers: u64) -> (Consortium, NodeProcess, std::path::PathBuf) {
+    let c = Consortium::new().unwrap();
+    let node = NodeProcess::start(&c, &NodeSpec::new("BANK-A")).unwrap();
+    let credit = c
+        .sample_a("sample", borrowers, 3)
+        .unwrap()
+        .join("credit.csv");
+    (c, node, credit)
 }
 
 fn import_json(
@@ -109,10 +104,7 @@ fn find_ids_in(dir: &Path, ids: &HashSet<String>) -> Vec<String> {
 
 #[test]
 fn hundred_thousand_rows_import_and_no_raw_id_is_stored_or_logged() {
-    let c = Consortium::new().unwrap();
-    let node = NodeProcess::start(&c, &NodeSpec::new("BANK-A")).unwrap();
-    let s = sample(&c, 61_000);
-    let credit = s.join("credit.csv");
+    let (c, node, credit) = bank_a_with_sample(61_000);
     let rows = csv::Reader::from_path(&credit).unwrap().records().count() as u64;
     assert!(rows >= 100_000, "sample has {rows} credit rows");
     let (code, totals) = import_json(&c, &node, &credit, "credit");
@@ -165,10 +157,7 @@ fn hundred_thousand_rows_import_and_no_raw_id_is_stored_or_logged() {
 
 #[test]
 fn bad_rows_are_rejected_with_row_and_field_and_change_nothing() {
-    let c = Consortium::new().unwrap();
-    let node = NodeProcess::start(&c, &NodeSpec::new("BANK-A")).unwrap();
-    let s = sample(&c, 20);
-    let credit = s.join("credit.csv");
+    let (c, node, credit) = bank_a_with_sample(20);
     let text = std::fs::read_to_string(&credit).unwrap();
     let mut lines: Vec<String> = text.lines().map(String::from).collect();
     let header: Vec<String> = lines[0].split(',').map(String::from).collect();
@@ -228,10 +217,7 @@ fn bad_rows_are_rejected_with_row_and_field_and_change_nothing() {
 
 #[test]
 fn kill_9_during_import_loses_no_acknowledged_row() {
-    let c = Consortium::new().unwrap();
-    let mut node = NodeProcess::start(&c, &NodeSpec::new("BANK-A")).unwrap();
-    let s = sample(&c, 60_000);
-    let credit = s.join("credit.csv");
+    let (c, mut node, credit) = bank_a_with_sample(60_000);
     let mut child = c
         .admin_cli(&node)
         .args([

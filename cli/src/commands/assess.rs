@@ -1,20 +1,18 @@
-//! `credshare assess` (one screen: what every institution knows, verified),
-//! `credshare history` (who asked about a borrower) and `credshare visits due`.
+//! `credshare assess`: one screen of what every institution knows about a
+//! borrower, each answer verified (receipts, and signatures at DETAIL), with
+//! warning signals. Exit code 3 when any institution did not answer.
 
 use credshare_node::domain::codes::code_label;
 use credshare_proto::v1 as pb;
 use serde_json::json;
 
-use crate::client::ConnectionArgs;
 use crate::commands::consent::{PurposeArg, ScopeArg};
-use crate::commands::records::borrower_key;
-use crate::output::{Partial, Table, fields, print_json};
+use crate::connection::BorrowerArgs;
+use crate::output::{ExitKind, Output, Table, fields};
 
+/// Options of `credshare assess`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AssessArgs {
-    /// Borrower id (hashed locally).
-    #[arg(long)]
-    pub id: String,
     /// A consent this institution issued for the borrower.
     #[arg(long)]
     pub consent_id: String,
@@ -25,35 +23,34 @@ pub struct AssessArgs {
     /// Per-peer deadline in ms (0 = the node's default).
     #[arg(long, default_value_t = 0)]
     pub deadline_ms: u32,
+    /// The borrower (`--id`) and the connection options.
     #[command(flatten)]
-    pub conn: ConnectionArgs,
+    pub borrower: BorrowerArgs,
 }
 
-/// `credshare assess`; exit code 3 when any peer did not answer.
-pub async fn assess(args: &AssessArgs, json: bool) -> anyhow::Result<()> {
-    let (resolved, mut client) = args.conn.admin().await?;
-    let key = borrower_key(&args.id, &resolved)?;
-    let a = client
-        .assess(pb::AssessRequest {
-            borrower_key: key.as_bytes().to_vec(),
-            consent_id: args.consent_id.clone(),
-            purpose: args.purpose.proto() as i32,
-            scope: args.scope.proto() as i32,
-            deadline_ms: args.deadline_ms,
-        })
-        .await?
-        .into_inner();
-    if json {
-        print_json(&assessment_json(&a));
-    } else {
-        print!("{}", render_assessment(&a));
+impl AssessArgs {
+    /// Exit code 3 when any peer did not answer.
+    pub async fn run(&self, out: &Output) -> anyhow::Result<()> {
+        let (mut client, key) = self.borrower.connect().await?;
+        let a = client
+            .assess(pb::AssessRequest {
+                borrower_key: key.as_bytes().to_vec(),
+                consent_id: self.consent_id.clone(),
+                purpose: self.purpose.proto() as i32,
+                scope: self.scope.proto() as i32,
+                deadline_ms: self.deadline_ms,
+            })
+            .await?
+            .into_inner();
+        out.print(&assessment_json(&a), || render_assessment(&a));
+        if !a.complete {
+            return Err(ExitKind::Partial(
+                "assessment is incomplete: not every institution answered".into(),
+            )
+            .into());
+        }
+        Ok(())
     }
-    if !a.complete {
-        return Err(anyhow::anyhow!(Partial(
-            "assessment is incomplete: not every institution answered".into()
-        )));
-    }
-    Ok(())
 }
 
 fn peer_status(p: &pb::PeerOutcome) -> String {
@@ -68,7 +65,30 @@ fn peer_status(p: &pb::PeerOutcome) -> String {
     }
 }
 
+/// The human form of an assessment: figures and reasons, exposure per
+/// currency, recent warning signals, and every institution's answer.
 pub fn render_assessment(a: &pb::Assessment) -> String {
+    let mut out = render_figures(a);
+    out.push_str(&format!(
+        "\nexposure (minor units)\n{}",
+        render_exposures(a)
+    ));
+    if !a.recent_signals.is_empty() {
+        let mut t = Table::new("SIGNAL|DATE|INSTITUTION");
+        for s in &a.recent_signals {
+            t.row(vec![
+                code_label::<pb::WarningSignal>(s.signal).into(),
+                s.visit_date.clone(),
+                s.institution_id.clone(),
+            ]);
+        }
+        out.push_str(&format!("\nwarning signals, last 180 days\n{}", t.render()));
+    }
+    out.push_str(&format!("\ninstitutions\n{}", render_peers(a)));
+    out
+}
+
+fn render_figures(a: &pb::Assessment) -> String {
     let level = code_label::<pb::AssessmentLevel>(a.level);
     let mut out = fields(&[
         (
@@ -94,7 +114,11 @@ pub fn render_assessment(a: &pb::Assessment) -> String {
     for r in &a.reasons {
         out.push_str(&format!("  - {r}\n"));
     }
-    let mut t = Table::new(&["CURRENCY", "CONTRACT", "OUTSTANDING", "> 90 DAYS"]);
+    out
+}
+
+fn render_exposures(a: &pb::Assessment) -> String {
+    let mut t = Table::new("CURRENCY|CONTRACT|OUTSTANDING|> 90 DAYS");
     for e in &a.exposures {
         t.row(vec![
             e.currency.clone(),
@@ -103,56 +127,32 @@ pub fn render_assessment(a: &pb::Assessment) -> String {
             e.outstanding_over_90_days.to_string(),
         ]);
     }
-    out.push_str(&format!("\nexposure (minor units)\n{}", t.render()));
-    if !a.recent_signals.is_empty() {
-        let mut t = Table::new(&["SIGNAL", "DATE", "INSTITUTION"]);
-        for s in &a.recent_signals {
-            t.row(vec![
-                code_label::<pb::WarningSignal>(s.signal).into(),
-                s.visit_date.clone(),
-                s.institution_id.clone(),
-            ]);
-        }
-        out.push_str(&format!("\nwarning signals, last 180 days\n{}", t.render()));
-    }
-    let mut t = Table::new(&[
-        "INSTITUTION",
-        "STATUS",
-        "FACILITIES",
-        "LAST VISIT",
-        "RECEIPT",
-        "LATENCY",
-        "DETAIL",
-    ]);
+    t.render()
+}
+
+fn render_peers(a: &pb::Assessment) -> String {
+    let mut t = Table::new("INSTITUTION|STATUS|FACILITIES|LAST VISIT|RECEIPT|LATENCY|DETAIL");
     for p in &a.peers {
         let ind = p.indicators.clone().unwrap_or_default();
+        let receipt = p.receipt.as_ref().map(|r| {
+            let size = r.proof.as_ref().map_or(0, |x| x.tree_size);
+            format!("leaf {} of {size} ✓", r.leaf_index)
+        });
+        let own = if p.local { " (own)" } else { "" };
         t.row(vec![
-            format!(
-                "{}{}",
-                p.institution_id,
-                if p.local { " (own)" } else { "" }
-            ),
+            format!("{}{own}", p.institution_id),
             peer_status(p),
             ind.facility_count.to_string(),
             ind.last_visit_date.clone(),
-            p.receipt
-                .as_ref()
-                .map(|r| {
-                    format!(
-                        "leaf {} of {} ✓",
-                        r.leaf_index,
-                        r.proof.as_ref().map_or(0, |x| x.tree_size)
-                    )
-                })
-                .unwrap_or_default(),
+            receipt.unwrap_or_default(),
             format!("{} ms", p.latency_ms),
             p.detail.clone(),
         ]);
     }
-    out.push_str(&format!("\ninstitutions\n{}", t.render()));
-    out
+    t.render()
 }
 
+/// The JSON form of an assessment.
 pub fn assessment_json(a: &pb::Assessment) -> serde_json::Value {
     json!({
         "borrower_key": hex::encode(&a.borrower_key),
@@ -177,130 +177,4 @@ pub fn assessment_json(a: &pb::Assessment) -> serde_json::Value {
             "receipt_tree_size": p.receipt.as_ref().and_then(|r| r.proof.as_ref()).map(|x| x.tree_size),
         })).collect::<Vec<_>>(),
     })
-}
-
-#[derive(Debug, Clone, clap::Args)]
-pub struct HistoryArgs {
-    /// Borrower id (hashed locally).
-    #[arg(long)]
-    pub id: String,
-    #[command(flatten)]
-    pub conn: ConnectionArgs,
-}
-
-/// `credshare history`: who asked this node about a borrower.
-pub async fn history(args: &HistoryArgs, json: bool) -> anyhow::Result<()> {
-    let (resolved, mut client) = args.conn.admin().await?;
-    let key = borrower_key(&args.id, &resolved)?;
-    let items = client
-        .query_history(pb::QueryHistoryRequest {
-            borrower_key: key.as_bytes().to_vec(),
-        })
-        .await?
-        .into_inner()
-        .items;
-    if json {
-        print_json(&json!(items.iter().map(|i| json!({
-            "leaf_index": i.leaf_index, "time_ms": i.time_ms, "requester": i.requester_institution,
-            "purpose": code_label::<pb::Purpose>(i.purpose), "scope": code_label::<pb::Scope>(i.scope),
-            "consent_id": i.consent_id, "decision": i.decision,
-        })).collect::<Vec<_>>()));
-        return Ok(());
-    }
-    let mut t = Table::new(&[
-        "LEAF",
-        "TIME (UTC)",
-        "REQUESTER",
-        "PURPOSE",
-        "SCOPE",
-        "CONSENT",
-        "DECISION",
-    ]);
-    for i in &items {
-        let when =
-            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(i.time_ms) * 1_000_000)
-                .map(|t| {
-                    format!(
-                        "{} {:02}:{:02}:{:02}",
-                        t.date(),
-                        t.hour(),
-                        t.minute(),
-                        t.second()
-                    )
-                })
-                .unwrap_or_default();
-        t.row(vec![
-            i.leaf_index.to_string(),
-            when,
-            i.requester_institution.clone(),
-            code_label::<pb::Purpose>(i.purpose).into(),
-            code_label::<pb::Scope>(i.scope).into(),
-            i.consent_id.clone(),
-            i.decision.clone(),
-        ]);
-    }
-    println!("{} queries about borrower {}", items.len(), key.short());
-    print!("{}", t.render());
-    Ok(())
-}
-
-#[derive(Debug, Clone, clap::Args)]
-pub struct DueArgs {
-    /// Evaluate on this date (YYYY-MM-DD); default today (UTC).
-    #[arg(long)]
-    pub as_of: Option<String>,
-    /// Also list visits due within this many days.
-    #[arg(long, default_value_t = 0)]
-    pub horizon_days: u32,
-    #[arg(long, default_value_t = 50)]
-    pub limit: u32,
-    #[command(flatten)]
-    pub conn: ConnectionArgs,
-}
-
-/// `credshare visits due`.
-pub async fn due(args: &DueArgs, json: bool) -> anyhow::Result<()> {
-    let (_, mut client) = args.conn.admin().await?;
-    let visits = client
-        .due_visits(pb::DueVisitsRequest {
-            as_of_date: args.as_of.clone().unwrap_or_default(),
-            horizon_days: args.horizon_days,
-            limit: args.limit,
-        })
-        .await?
-        .into_inner()
-        .visits;
-    if json {
-        print_json(&json!(visits.iter().map(|v| json!({
-            "borrower_key": hex::encode(&v.borrower_key), "facility_id": v.facility_id,
-            "risk_class": code_label::<pb::RiskClass>(v.risk_class), "last_visit_date": v.last_visit_date,
-            "due_date": v.due_date, "required_type": code_label::<pb::VisitType>(v.required_type),
-            "days_overdue": v.days_overdue, "reason": v.reason,
-        })).collect::<Vec<_>>()));
-        return Ok(());
-    }
-    let mut t = Table::new(&[
-        "BORROWER",
-        "FACILITY",
-        "CLASS",
-        "LAST VISIT",
-        "DUE",
-        "TYPE",
-        "OVERDUE",
-        "REASON",
-    ]);
-    for v in &visits {
-        t.row(vec![
-            hex::encode(&v.borrower_key).chars().take(8).collect(),
-            v.facility_id.clone(),
-            code_label::<pb::RiskClass>(v.risk_class).into(),
-            v.last_visit_date.clone(),
-            v.due_date.clone(),
-            code_label::<pb::VisitType>(v.required_type).into(),
-            format!("{}d", v.days_overdue),
-            v.reason.clone(),
-        ]);
-    }
-    print!("{}", t.render());
-    Ok(())
 }

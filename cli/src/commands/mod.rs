@@ -1,11 +1,19 @@
-//! One module per command group.
+//! One file per command: its clap arguments (doc comments are the help)
+//! and its `run`, printing through [`Output`](crate::output::Output).
+//! Command groups with several subcommands are folders.
 
 pub mod assess;
 pub mod audit;
 pub mod bench;
-pub mod bench_query;
+pub mod borrower_show;
 pub mod consent;
+pub mod consortium_secret;
 pub mod demo;
+pub mod history;
 pub mod node;
-pub mod records;
+pub mod node_info;
+pub mod pki;
+pub mod records_import;
+pub mod sample;
 pub mod status;
+pub mod visits_due;

@@ -1,34 +1,35 @@
-//! `credshare status` (your node, admin listener) and `credshare node-info`
-//! (any node's peer listener).
+//! `credshare status`: your node's figures (admin listener) and whether it
+//! reaches each peer over mTLS.
 
 use credshare_proto::v1 as pb;
 use serde_json::json;
 
-use crate::client::ConnectionArgs;
-use crate::output::{Table, fields, print_json};
+use crate::connection::{AdminClient, ConnectionArgs};
+use crate::output::{Output, Table, fields};
 
-/// Shows your node's status and whether it reaches each peer.
-pub async fn status(conn: &ConnectionArgs, json: bool) -> anyhow::Result<()> {
-    let resolved = conn.resolve()?;
-    let addr = resolved.admin_addr()?.to_owned();
-    let channel = resolved.channel(&addr).await?;
-    let s = fetch_status(channel).await?;
-    if json {
-        print_json(&status_json(&s));
-    } else {
-        print!("{}", render_status(&s));
-    }
-    Ok(())
+/// Options of `credshare status`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub conn: ConnectionArgs,
 }
 
-/// Calls `AdminService.Status` on a connected channel.
-pub async fn fetch_status(
-    channel: tonic::transport::Channel,
-) -> anyhow::Result<pb::StatusResponse> {
-    let mut client = pb::admin_service_client::AdminServiceClient::new(channel);
+impl StatusArgs {
+    /// Shows your node's status and whether it reaches each peer.
+    pub async fn run(&self, out: &Output) -> anyhow::Result<()> {
+        let client = self.conn.resolve()?.admin_client().await?;
+        let s = fetch_status(client).await?;
+        out.print(&status_json(&s), || render_status(&s));
+        Ok(())
+    }
+}
+
+/// Calls `AdminService.Status`.
+pub async fn fetch_status(mut client: AdminClient) -> anyhow::Result<pb::StatusResponse> {
     Ok(client.status(pb::StatusRequest {}).await?.into_inner())
 }
 
+/// The JSON form of a status.
 pub fn status_json(s: &pb::StatusResponse) -> serde_json::Value {
     json!({
         "institution": s.institution_id,
@@ -53,6 +54,7 @@ pub fn status_json(s: &pb::StatusResponse) -> serde_json::Value {
     })
 }
 
+/// The human form of a status: figures, then a table of peers.
 pub fn render_status(s: &pb::StatusResponse) -> String {
     let mut out = fields(&[
         ("institution", s.institution_id.clone()),
@@ -71,7 +73,7 @@ pub fn render_status(s: &pb::StatusResponse) -> String {
         out.push_str("peers           none configured\n");
         return out;
     }
-    let mut table = Table::new(&["PEER", "REACHABLE", "LATENCY", "VERSION", "LOG", "ERROR"]);
+    let mut table = Table::new("PEER|REACHABLE|LATENCY|VERSION|LOG|ERROR");
     for p in &s.peers {
         table.row(vec![
             p.institution_id.clone(),
@@ -89,38 +91,4 @@ pub fn render_status(s: &pb::StatusResponse) -> String {
     out.push('\n');
     out.push_str(&table.render());
     out
-}
-
-/// Shows a node's identity through its peer listener.
-pub async fn node_info(conn: &ConnectionArgs, peer: &str, json: bool) -> anyhow::Result<()> {
-    let resolved = conn.resolve()?;
-    let channel = resolved.channel(peer).await?;
-    let mut client = pb::peer_service_client::PeerServiceClient::new(channel);
-    let info = client
-        .get_node_info(pb::GetNodeInfoRequest {})
-        .await?
-        .into_inner();
-    if json {
-        print_json(&json!({
-            "institution": info.institution_id,
-            "version": info.version,
-            "uptime_seconds": info.uptime_seconds,
-            "peers": info.peer_institutions,
-            "log_origin": info.log_origin,
-            "log_size": info.log_size,
-        }));
-    } else {
-        print!(
-            "{}",
-            fields(&[
-                ("institution", info.institution_id),
-                ("version", info.version),
-                ("uptime", format!("{}s", info.uptime_seconds)),
-                ("peers", info.peer_institutions.join(", ")),
-                ("log origin", info.log_origin),
-                ("log size", info.log_size.to_string()),
-            ])
-        );
-    }
-    Ok(())
 }

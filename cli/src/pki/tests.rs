@@ -1,7 +1,7 @@
 //! CLI PKI tests: real files in temporary directories.
 #![allow(clippy::unwrap_used)] // Tests may panic on a broken fixture.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use clap::Parser;
@@ -11,6 +11,7 @@ use x509_parser::prelude::FromDer;
 use x509_parser::revocation_list::CertificateRevocationList;
 
 use super::*;
+use crate::commands::pki::PkiCommand;
 
 fn inst(id: &str) -> InstitutionId {
     InstitutionId::parse(id).unwrap()
@@ -188,7 +189,7 @@ fn explicit_dates_make_expired_certificates() {
         tmp.path().to_str().unwrap(),
     ])
     .unwrap();
-    run(cli.command).unwrap();
+    cli.command.run(&crate::output::Output::default()).unwrap();
     let cert = tmp.path().join("signer.crt");
     let report = describe_certificate(&cert).unwrap();
     assert!(report.expired);

@@ -5,8 +5,6 @@
 //! the borrower's health, risk classes never better than the days allow, and
 //! warning signals on the visits of the weaker facilities.
 
-use std::io::Write;
-
 use credshare_node::domain::codes::code_name;
 use credshare_node::domain::records::minimum_class_for_overdue;
 use credshare_proto::v1 as pb;
@@ -15,8 +13,7 @@ use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use time::{Date, Duration};
 
-use super::visits::Visit;
-use super::{Borrower, Health, add_months};
+use super::{Borrower, Health, add_months, pick};
 
 /// A credit facility as written to `credit.csv`.
 pub(super) struct Facility {
@@ -36,44 +33,8 @@ pub(super) struct Facility {
     pub(super) as_of: Date,
 }
 
-/// Picks from `(value, weight)` pairs.
-pub(super) fn pick<T: Copy>(rng: &mut StdRng, weighted: &[(T, u32)]) -> T {
-    let total: u32 = weighted.iter().map(|(_, w)| w).sum();
-    let mut ticket = rng.random_range(0..total.max(1));
-    for &(value, weight) in weighted {
-        if ticket < weight {
-            return value;
-        }
-        ticket -= weight;
-    }
-    weighted[0].0
-}
-
-/// Writes 1–3 facilities of borrower number `j` and their visits; returns
-/// how many facility and visit rows were written.
-pub(super) fn write_borrower<W: Write>(
-    rng: &mut StdRng,
-    borrower: &Borrower,
-    j: u64,
-    today: Date,
-    credit: &mut csv::Writer<W>,
-    visits: &mut csv::Writer<W>,
-) -> anyhow::Result<(u64, u64)> {
-    let count = pick(rng, &[(1u64, 50), (2, 35), (3, 15)]);
-    let mut visit_rows = 0;
-    for k in 1..=count {
-        let facility = Facility::generate(rng, borrower, format!("LN{j:07}-{k}"), today);
-        credit.write_record(facility.cells(&borrower.id))?;
-        for visit in Visit::series(rng, &facility, borrower) {
-            visits.write_record(visit.cells(&borrower.id, &facility.id))?;
-            visit_rows += 1;
-        }
-    }
-    Ok((count, visit_rows))
-}
-
 impl Facility {
-    fn generate(rng: &mut StdRng, borrower: &Borrower, id: String, today: Date) -> Self {
+    pub(super) fn generate(rng: &mut StdRng, borrower: &Borrower, id: String, today: Date) -> Self {
         let kind = facility_type(rng, borrower.individual);
         let term = term_months(rng, kind);
         let days = overdue_days(rng, borrower.health);
@@ -147,7 +108,7 @@ impl Facility {
         };
     }
 
-    fn cells(&self, borrower_id: &str) -> [String; 16] {
+    pub(super) fn cells(&self, borrower_id: &str) -> [String; 16] {
         [
             borrower_id.to_owned(),
             self.id.clone(),

@@ -9,8 +9,8 @@ use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use time::{Date, Duration};
 
-use super::facility::{Facility, pick};
-use super::{Borrower, Health};
+use super::facility::Facility;
+use super::{Borrower, Health, pick};
 
 /// How bad things looked on a visit: 0 fine … 3 failing.
 type Severity = u8;
@@ -192,66 +192,81 @@ impl Conditions {
     /// Conditions that fit the severity; project progress only for
     /// project and fixed-asset loans.
     fn found(rng: &mut StdRng, severity: Severity, has_project: bool) -> Self {
-        use pb::CollateralStatus as C;
-        use pb::FundUsage as U;
-        use pb::GuarantorStatus as G;
-        use pb::OperationsStatus as O;
-        use pb::ProjectProgress as P;
-        let (fund_usage, operations, progress, collateral, guarantor) = match severity {
-            0 => (
-                pick(rng, &[(U::AsAgreed, 90), (U::Unverified, 10)]),
-                O::Normal,
-                P::OnTrack,
-                C::Intact,
-                G::Normal,
-            ),
-            1 => (
-                pick(
-                    rng,
-                    &[
-                        (U::AsAgreed, 60),
-                        (U::Unverified, 25),
-                        (U::PartialDeviation, 15),
-                    ],
-                ),
-                pick(rng, &[(O::Declining, 80), (O::Normal, 20)]),
-                pick(rng, &[(P::Delayed, 60), (P::OnTrack, 40)]),
-                pick(rng, &[(C::Intact, 70), (C::Depreciated, 30)]),
-                pick(rng, &[(G::Normal, 70), (G::Weakened, 30)]),
-            ),
-            2 => (
-                pick(
-                    rng,
-                    &[
-                        (U::PartialDeviation, 50),
-                        (U::Unverified, 30),
-                        (U::Diverted, 20),
-                    ],
-                ),
-                pick(rng, &[(O::Declining, 50), (O::SemiHalted, 50)]),
-                pick(rng, &[(P::Delayed, 50), (P::Stalled, 50)]),
-                pick(rng, &[(C::Depreciated, 60), (C::Disputed, 40)]),
-                pick(rng, &[(G::Weakened, 60), (G::Litigation, 40)]),
-            ),
-            _ => (
-                pick(rng, &[(U::Diverted, 60), (U::Unverified, 40)]),
-                pick(rng, &[(O::SemiHalted, 40), (O::Halted, 60)]),
-                P::Stalled,
-                pick(rng, &[(C::Seized, 40), (C::Disputed, 40), (C::Lost, 20)]),
-                pick(rng, &[(G::Litigation, 50), (G::Insolvent, 50)]),
-            ),
-        };
+        let (fund_usage, operations, progress, collateral, guarantor) = findings(rng, severity);
         Conditions {
             fund_usage,
             operations,
             progress: if has_project {
                 progress
             } else {
-                P::NotApplicable
+                pb::ProjectProgress::NotApplicable
             },
             collateral,
             guarantor,
         }
+    }
+}
+
+/// What an officer finds, by severity: fund usage, operations, project
+/// progress, collateral, guarantor.
+fn findings(
+    rng: &mut StdRng,
+    severity: Severity,
+) -> (
+    pb::FundUsage,
+    pb::OperationsStatus,
+    pb::ProjectProgress,
+    pb::CollateralStatus,
+    pb::GuarantorStatus,
+) {
+    use pb::CollateralStatus as C;
+    use pb::FundUsage as U;
+    use pb::GuarantorStatus as G;
+    use pb::OperationsStatus as O;
+    use pb::ProjectProgress as P;
+    match severity {
+        0 => (
+            pick(rng, &[(U::AsAgreed, 90), (U::Unverified, 10)]),
+            O::Normal,
+            P::OnTrack,
+            C::Intact,
+            G::Normal,
+        ),
+        1 => (
+            pick(
+                rng,
+                &[
+                    (U::AsAgreed, 60),
+                    (U::Unverified, 25),
+                    (U::PartialDeviation, 15),
+                ],
+            ),
+            pick(rng, &[(O::Declining, 80), (O::Normal, 20)]),
+            pick(rng, &[(P::Delayed, 60), (P::OnTrack, 40)]),
+            pick(rng, &[(C::Intact, 70), (C::Depreciated, 30)]),
+            pick(rng, &[(G::Normal, 70), (G::Weakened, 30)]),
+        ),
+        2 => (
+            pick(
+                rng,
+                &[
+                    (U::PartialDeviation, 50),
+                    (U::Unverified, 30),
+                    (U::Diverted, 20),
+                ],
+            ),
+            pick(rng, &[(O::Declining, 50), (O::SemiHalted, 50)]),
+            pick(rng, &[(P::Delayed, 50), (P::Stalled, 50)]),
+            pick(rng, &[(C::Depreciated, 60), (C::Disputed, 40)]),
+            pick(rng, &[(G::Weakened, 60), (G::Litigation, 40)]),
+        ),
+        _ => (
+            pick(rng, &[(U::Diverted, 60), (U::Unverified, 40)]),
+            pick(rng, &[(O::SemiHalted, 40), (O::Halted, 60)]),
+            P::Stalled,
+            pick(rng, &[(C::Seized, 40), (C::Disputed, 40), (C::Lost, 20)]),
+            pick(rng, &[(G::Litigation, 50), (G::Insolvent, 50)]),
+        ),
     }
 }
 

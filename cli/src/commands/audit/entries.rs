@@ -14,7 +14,9 @@ use pb::log_entry::Kind;
 use prost::Message;
 use serde_json::{Value, json};
 
-use super::{AuditTarget, format_time_ms};
+use super::format_time_ms;
+use super::session::AuditTarget;
+use crate::output::Output;
 
 /// Bytes of a hashed key shown.
 const SHORT_KEY_BYTES: usize = 6;
@@ -40,32 +42,37 @@ pub(crate) struct EntryView {
     pub json: Value,
 }
 
-pub(super) async fn entries(args: &EntriesArgs, json: bool) -> anyhow::Result<()> {
-    let mut session = args.target.connect().await?;
-    let end = match args.end {
-        0 => session.checkpoint(0).await?.signed.checkpoint.size,
-        end => end,
-    };
-    if args.start > end {
-        bail!("--start {} is after --end {end}", args.start);
-    }
-    if !json {
-        println!("{:>8}  {:<24}  {:<14}  DETAIL", "INDEX", "TIME", "KIND");
-    }
-    let printed = session
-        .for_each_entry(args.start, end, |index, bytes| {
-            let line = match pb::LogEntry::decode(bytes.as_slice()) {
-                Ok(entry) => entry_line(index, &entry, json),
-                Err(e) => undecodable_line(index, &e, json),
-            };
-            writeln!(std::io::stdout(), "{line}")?;
-            Ok(())
-        })
-        .await;
-    match printed {
-        // The reader went away (`| head`): stop quietly, as `cat` does.
-        Err(e) if is_broken_pipe(&e) => Ok(()),
-        other => other,
+impl EntriesArgs {
+    pub async fn run(&self, out: &Output) -> anyhow::Result<()> {
+        let json = out.is_json();
+        let mut session = self.target.connect().await?;
+        let end = match self.end {
+            0 => session.checkpoint(0).await?.signed.checkpoint.size,
+            end => end,
+        };
+        if self.start > end {
+            bail!("--start {} is after --end {end}", self.start);
+        }
+        out.text(format!(
+            "{:>8}  {:<24}  {:<14}  DETAIL",
+            "INDEX", "TIME", "KIND"
+        ));
+        // Printed as they arrive, one line each (JSON Lines with --json).
+        let printed = session
+            .for_each_entry(self.start, end, |index, bytes| {
+                let line = match pb::LogEntry::decode(bytes.as_slice()) {
+                    Ok(entry) => entry_line(index, &entry, json),
+                    Err(e) => undecodable_line(index, &e, json),
+                };
+                writeln!(std::io::stdout(), "{line}")?;
+                Ok(())
+            })
+            .await;
+        match printed {
+            // The reader went away (`| head`): stop quietly, as `cat` does.
+            Err(e) if is_broken_pipe(&e) => Ok(()),
+            other => other,
+        }
     }
 }
 

@@ -24,8 +24,10 @@ use pb::log_entry::Kind;
 use prost::Message;
 use serde_json::json;
 
-use super::{AuditSession, AuditTarget, FetchedCheckpoint, base64_root, format_time_ms, read_note};
-use crate::output::{fields, print_json};
+use super::checkpoint::checkpoint_json;
+use super::session::{AuditSession, AuditTarget, FetchedCheckpoint};
+use super::{base64_root, format_time_ms, read_note};
+use crate::output::{Output, fields};
 
 /// Options of `credshare audit verify`.
 #[derive(Debug, Clone, clap::Args)]
@@ -77,34 +79,32 @@ struct Verified {
     extends: Option<Checkpoint>,
 }
 
-pub(super) async fn verify(args: &VerifyArgs, json: bool) -> anyhow::Result<()> {
-    match run_checks(args, json).await {
-        Ok(verified) => {
-            if let Some(path) = &args.save_checkpoint {
-                std::fs::write(path, &verified.newest.note)
-                    .with_context(|| format!("writing {}", path.display()))?;
+impl VerifyArgs {
+    pub async fn run(&self, out: &Output) -> anyhow::Result<()> {
+        let verified = match run_checks(self, out).await {
+            Ok(verified) => verified,
+            Err(e) => {
+                out.print(
+                    &json!({"verified": false, "error": format!("{e:#}")}),
+                    String::new,
+                );
+                return Err(e);
             }
-            if json {
-                print_json(&verified_json(&verified));
-            } else {
-                print!("{}", render_verified(&verified));
-            }
-            Ok(())
+        };
+        if let Some(path) = &self.save_checkpoint {
+            std::fs::write(path, &verified.newest.note)
+                .with_context(|| format!("writing {}", path.display()))?;
         }
-        Err(e) => {
-            if json {
-                print_json(&json!({"verified": false, "error": format!("{e:#}")}));
-            }
-            Err(e)
-        }
+        out.print(&verified_json(&verified), || render_verified(&verified));
+        Ok(())
     }
 }
 
-async fn run_checks(args: &VerifyArgs, json: bool) -> anyhow::Result<Verified> {
+async fn run_checks(args: &VerifyArgs, out: &Output) -> anyhow::Result<Verified> {
     let mut session = args.target.connect().await?;
     let newest = session.checkpoint(0).await?;
     let checkpoint = newest.signed.checkpoint.clone();
-    let (leaves, tally) = download(&mut session, checkpoint.size, json).await?;
+    let (leaves, tally) = download(&mut session, checkpoint.size, out).await?;
     if root_of_leaves(&leaves) != checkpoint.root {
         let mut signed_tree = SignedTree {
             session: &mut session,
@@ -132,9 +132,9 @@ async fn run_checks(args: &VerifyArgs, json: bool) -> anyhow::Result<Verified> {
 async fn download(
     session: &mut AuditSession,
     size: u64,
-    json: bool,
+    out: &Output,
 ) -> anyhow::Result<(Vec<Hash>, LogTally)> {
-    let bar = progress_bar(size, json);
+    let bar = progress_bar(size, out);
     let mut leaves = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     let mut tally = LogTally::default();
     session
@@ -152,8 +152,8 @@ async fn download(
     Ok((leaves, tally))
 }
 
-fn progress_bar(size: u64, json: bool) -> indicatif::ProgressBar {
-    if json {
+fn progress_bar(size: u64, out: &Output) -> indicatif::ProgressBar {
+    if out.is_json() {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(size);
@@ -176,20 +176,7 @@ async fn check_extends(
     let note = read_note(path)?;
     let saved = Checkpoint::parse_unverified(&note)
         .with_context(|| format!("{} is not a checkpoint note", path.display()))?;
-    if saved.origin != newest.origin {
-        bail!(
-            "the saved checkpoint is of log {:?}, but the node serves log {:?}",
-            saved.origin,
-            newest.origin
-        );
-    }
-    if saved.size > newest.size {
-        bail!(
-            "history was dropped: the saved checkpoint has {} entries, the node's newest only {}",
-            saved.size,
-            newest.size
-        );
-    }
+    check_same_log_not_shorter(&saved, newest)?;
     // The node's checkpoint at the saved size carries the signer
     // certificate of its time: the saved note must verify with it.
     let at_saved_size = session.checkpoint(saved.size).await.with_context(|| {
@@ -227,6 +214,25 @@ async fn check_extends(
         )
     })?;
     Ok(saved)
+}
+
+/// The saved checkpoint is of the same log and no longer than the newest.
+fn check_same_log_not_shorter(saved: &Checkpoint, newest: &Checkpoint) -> anyhow::Result<()> {
+    if saved.origin != newest.origin {
+        bail!(
+            "the saved checkpoint is of log {:?}, but the node serves log {:?}",
+            saved.origin,
+            newest.origin
+        );
+    }
+    if saved.size > newest.size {
+        bail!(
+            "history was dropped: the saved checkpoint has {} entries, the node's newest only {}",
+            saved.size,
+            newest.size
+        );
+    }
+    Ok(())
 }
 
 /// Inclusion proofs in one signed tree, for [`locate_mismatch`].
@@ -301,7 +307,7 @@ fn split_point(n: usize) -> usize {
 }
 
 fn verified_json(v: &Verified) -> serde_json::Value {
-    let mut value = super::checkpoint_json(&v.newest);
+    let mut value = checkpoint_json(&v.newest);
     if let Some(map) = value.as_object_mut() {
         map.insert("verified".into(), json!(true));
         map.insert("entries".into(), json!(v.tally));

@@ -1,5 +1,6 @@
-//! `credshare node init` (write a working node config) and `credshare node
-//! run` (run a node in this process, same as the `credshare-node` binary).
+//! `credshare node init`: write a working node configuration. Its
+//! [`build_config`] is also how [`crate::federation`] configures the nodes
+//! it starts.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -9,6 +10,9 @@ use credshare_node::config::{
     ListenConfig, LogConfig, NodeConfig, PeerConfig, SignerConfig, TlsConfig,
 };
 use credshare_node::pki::InstitutionId;
+use serde_json::json;
+
+use crate::output::Output;
 
 /// Options of `credshare node init`.
 #[derive(Debug, Clone, clap::Args)]
@@ -54,30 +58,8 @@ pub fn build_config(args: &InitArgs) -> anyhow::Result<NodeConfig> {
         Some(s) => absolute(s)?,
         None => parent.join("consortium.secret"),
     };
-    let crl_files = if args.crl.is_empty() {
-        let default = parent.join("ca/ca.crl");
-        if default.is_file() {
-            vec![default]
-        } else {
-            Vec::new()
-        }
-    } else {
-        args.crl
-            .iter()
-            .map(|c| absolute(c))
-            .collect::<anyhow::Result<_>>()?
-    };
-    let mut peers = Vec::new();
-    for p in &args.peers {
-        let Some((id, addr)) = p.split_once('=') else {
-            bail!("--peer {p:?}: expected INSTITUTION=HOST:PORT");
-        };
-        peers.push(PeerConfig {
-            institution: InstitutionId::parse(id).with_context(|| format!("--peer {p:?}"))?,
-            address: addr.to_owned(),
-            server_name: None,
-        });
-    }
+    let crl_files = crl_files(args, &parent)?;
+    let peers = peers(&args.peers)?;
     let config = NodeConfig {
         institution,
         data_dir: absolute(&args.data)?,
@@ -110,16 +92,49 @@ pub fn build_config(args: &InitArgs) -> anyhow::Result<NodeConfig> {
     Ok(config)
 }
 
-/// `credshare node init`.
-pub fn init(args: &InitArgs) -> anyhow::Result<()> {
-    let config = build_config(args)?;
-    write_config(&config, &args.out)?;
-    println!(
-        "wrote {} (start it with: credshare-node --config {})",
-        args.out.display(),
-        args.out.display()
-    );
-    Ok(())
+/// The CRLs given, or `<certs>/../ca/ca.crl` if present.
+fn crl_files(args: &InitArgs, parent: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    if args.crl.is_empty() {
+        let default = parent.join("ca/ca.crl");
+        return Ok(if default.is_file() {
+            vec![default]
+        } else {
+            Vec::new()
+        });
+    }
+    args.crl.iter().map(|c| absolute(c)).collect()
+}
+
+/// `INSTITUTION=HOST:PORT` values of `--peer`.
+fn peers(values: &[String]) -> anyhow::Result<Vec<PeerConfig>> {
+    let mut peers = Vec::new();
+    for p in values {
+        let Some((id, addr)) = p.split_once('=') else {
+            bail!("--peer {p:?}: expected INSTITUTION=HOST:PORT");
+        };
+        peers.push(PeerConfig {
+            institution: InstitutionId::parse(id).with_context(|| format!("--peer {p:?}"))?,
+            address: addr.to_owned(),
+            server_name: None,
+        });
+    }
+    Ok(peers)
+}
+
+impl InitArgs {
+    /// `credshare node init`.
+    pub fn run(&self, out: &Output) -> anyhow::Result<()> {
+        let config = build_config(self)?;
+        write_config(&config, &self.out)?;
+        out.print(&json!({"config": self.out}), || {
+            format!(
+                "wrote {} (start it with: credshare-node --config {})\n",
+                self.out.display(),
+                self.out.display()
+            )
+        });
+        Ok(())
+    }
 }
 
 /// Writes a config as TOML.

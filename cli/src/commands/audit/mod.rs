@@ -1,0 +1,76 @@
+//! `credshare audit …`: the regulator's commands. They talk to a node's
+//! `AuditService` (served on its peer listener for regulators, and on its
+//! admin listener for its own admins) and verify everything the node says
+//! with nothing but the consortium CA certificate (and CRL), through a
+//! [`session::AuditSession`].
+//!
+//! * `checkpoint` — the node's signed checkpoint, signature verified.
+//! * `verify` — downloads the whole log, recomputes the root, checks it
+//!   against the signed checkpoint and, given an earlier checkpoint, that
+//!   the log only grew since ([`verify`]).
+//! * `entries` — decoded entries; hashed borrower keys as short hex only
+//!   ([`entries`]).
+
+mod checkpoint;
+mod entries;
+mod session;
+mod verify;
+
+#[cfg(test)]
+mod tests;
+
+use anyhow::Context;
+use credshare_node::audit;
+
+use crate::output::Output;
+
+pub use checkpoint::CheckpointArgs;
+pub use entries::EntriesArgs;
+pub use session::AuditTarget;
+pub use verify::VerifyArgs;
+
+/// The regulator's view of a node's query log.
+#[derive(Debug, clap::Subcommand)]
+pub enum AuditCommand {
+    /// Show a node's signed checkpoint (its signature verified from the CA).
+    Checkpoint(CheckpointArgs),
+    /// Download the whole log, recompute its root and check it against the
+    /// signed checkpoint (and that it extends an earlier saved checkpoint).
+    /// Exits 0 when everything verifies, 1 naming the failed check.
+    Verify(VerifyArgs),
+    /// Show decoded log entries (hashed borrower keys as short hex only).
+    Entries(EntriesArgs),
+}
+
+impl AuditCommand {
+    /// Runs one `credshare audit` command.
+    pub async fn run(&self, out: &Output) -> anyhow::Result<()> {
+        match self {
+            AuditCommand::Checkpoint(args) => args.run(out).await,
+            AuditCommand::Verify(args) => args.run(out).await,
+            AuditCommand::Entries(args) => args.run(out).await,
+        }
+    }
+}
+
+pub(crate) fn base64_root(root: &audit::Hash) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(root)
+}
+
+/// RFC 3339 UTC time of Unix milliseconds, or the raw number if out of range.
+pub(crate) fn format_time_ms(ms: i64) -> String {
+    let nanos = i128::from(ms) * 1_000_000;
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| format!("{ms} ms"))
+}
+
+/// Reads a saved checkpoint note.
+pub(crate) fn read_note(path: &std::path::Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading checkpoint {}", path.display()))
+}

@@ -1,0 +1,88 @@
+//! `credshare bench import | query`: benchmarks against real node processes
+//! on this machine (started through [`crate::federation`]), each beside a
+//! baseline measured in the same run. Figures are for people: they print as
+//! text whatever `--json` says.
+
+mod import;
+mod query;
+
+use std::path::Path;
+
+use credshare_node::domain::borrower::ConsortiumSecret;
+use credshare_node::pki::InstitutionId;
+
+use crate::connection::{AdminClient, Resolved};
+use crate::federation::{NodeProcess, NodeProgram, Workspace, start_federation};
+use crate::output::Output;
+use crate::rows::ImportContext;
+
+pub use import::ImportBenchArgs;
+pub use query::QueryBenchArgs;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCommand {
+    /// End-to-end import throughput (durable acks) beside a raw sled baseline.
+    Import(ImportBenchArgs),
+    /// Audited QueryBorrower throughput and latency beside health checks.
+    Query(QueryBenchArgs),
+}
+
+impl BenchCommand {
+    pub async fn run(&self, _out: &Output) -> anyhow::Result<()> {
+        match self {
+            BenchCommand::Import(args) => args.run().await,
+            BenchCommand::Query(args) => args.run().await,
+        }
+    }
+}
+
+/// One node of a fresh dev consortium, started in a work directory.
+struct BenchNode {
+    node: NodeProcess,
+    ws: Workspace,
+}
+
+impl BenchNode {
+    /// A fresh consortium in `dir` (kept) or a temporary directory, and a
+    /// node of `institution` running `credshare node run`.
+    fn start(dir: Option<&Path>, institution: &str) -> anyhow::Result<Self> {
+        let ws = Workspace::create(dir)?;
+        let site = ws.site(NodeProgram::this_cli()?);
+        let mut nodes = start_federation(&site, &[institution], &[])?;
+        let node = nodes
+            .pop()
+            .ok_or_else(|| anyhow::anyhow!("no node started"))?;
+        Ok(Self { node, ws })
+    }
+
+    /// An admin client of the node's own institution.
+    async fn admin(&self) -> anyhow::Result<AdminClient> {
+        let certs = self.ws.pki.join(&self.node.institution);
+        let addr = self.node.admin_addr.to_string();
+        Resolved::from_certs_dir(&certs, "admin", &addr)
+            .admin_client()
+            .await
+    }
+
+    /// What rows of `institution` are imported with.
+    fn import_context(&self, institution: &InstitutionId) -> anyhow::Result<ImportContext> {
+        let secret = ConsortiumSecret::from_file(&self.ws.secret)?;
+        Ok(ImportContext::new(institution.clone(), secret))
+    }
+}
+
+/// Peak resident set of a process, from /proc (Linux).
+fn rss_kib(pid: Option<u32>) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
+/// The `p` quantile (0–1) of sorted `values`, or 0 when there are none.
+fn quantile<T: Copy + Default>(sorted: &[T], p: f64) -> T {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i).copied().unwrap_or_default()
+}

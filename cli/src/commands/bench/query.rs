@@ -1,0 +1,306 @@
+//! `credshare bench query`: audited `QueryBorrower` throughput and latency
+//! against a real node holding sample borrowers, beside `grpc.health.v1`
+//! Check over the same mTLS connections in the same run.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use credshare_node::domain::borrower::{BorrowerId, BorrowerKey, ConsortiumSecret};
+use credshare_node::pki::InstitutionId;
+use credshare_node::signing::{CONSENT_GRANT_TYPE, Signer};
+use credshare_proto::v1 as pb;
+use prost::Message;
+use tonic::transport::Channel;
+
+use super::{BenchNode, quantile, rss_kib};
+use crate::commands::status::fetch_status;
+use crate::connection::Resolved;
+use crate::import::import_file;
+use crate::output::Output;
+use crate::rows::RecordKind;
+
+/// Options of `credshare bench query`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct QueryBenchArgs {
+    /// Keep the work directory (PKI, node config, store, node log) here.
+    #[arg(long)]
+    pub dir: Option<std::path::PathBuf>,
+    /// Concurrent requests in flight.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Seconds per measured phase.
+    #[arg(long, default_value_t = 10)]
+    pub duration: u64,
+    /// Sample borrowers the holder node stores.
+    #[arg(long, default_value_t = 100_000)]
+    pub borrowers: u64,
+    /// mTLS connections shared by the workers.
+    #[arg(long, default_value_t = 8)]
+    pub connections: usize,
+}
+
+/// Figures of one phase.
+struct Phase {
+    ok: u64,
+    errors: u64,
+    seconds: f64,
+    latencies_us: Vec<u64>,
+}
+
+impl Phase {
+    fn rate(&self) -> f64 {
+        self.ok as f64 / self.seconds
+    }
+    fn pct(&self, p: f64) -> f64 {
+        quantile(&self.latencies_us, p) as f64 / 1000.0
+    }
+}
+
+impl QueryBenchArgs {
+    /// `credshare bench query`.
+    pub async fn run(&self) -> anyhow::Result<()> {
+        println!(
+            "preparing: dev consortium, BANK-B holding {} sample borrowers (credit and visits)",
+            self.borrowers
+        );
+        let mut bench = BenchNode::start(self.dir.as_deref(), "BANK-B")?;
+        let credit = load_holder(&bench, self.borrowers).await?;
+        // BANK-A asks: one signed grant per borrower for a working set of borrowers.
+        let requests = Arc::new(grant_requests(&bench, &credit, 1000)?);
+        let channels = self.connect_as_bank_a(&bench).await?;
+        let duration = Duration::from_secs(self.duration.max(1));
+        println!(
+            "measuring: concurrency {}, {} connections, {} s per phase",
+            self.concurrency,
+            channels.len(),
+            duration.as_secs()
+        );
+        let c = self.concurrency;
+        let health = run_phase(&channels, c, duration, requests.clone(), false).await;
+        let before = fetch_status(bench.admin().await?).await?;
+        let audited = run_phase(&channels, c, duration, requests, true).await;
+        let after = fetch_status(bench.admin().await?).await?;
+        let rss = rss_kib(bench.node.pid());
+        bench.node.stop()?;
+        self.report(&health, &audited, &before, &after, rss);
+        Ok(())
+    }
+
+    /// mTLS connections to the holder's peer listener with BANK-A's node
+    /// certificate.
+    async fn connect_as_bank_a(&self, bench: &BenchNode) -> anyhow::Result<Vec<Channel>> {
+        let peer_addr = bench.node.peer_addr.to_string();
+        let bank_a = Resolved::from_certs_dir(&bench.ws.pki.join("BANK-A"), "node", &peer_addr);
+        let mut channels = Vec::new();
+        for _ in 0..self.connections.max(1) {
+            channels.push(bank_a.channel(&peer_addr).await?);
+        }
+        Ok(channels)
+    }
+
+    fn report(
+        &self,
+        health: &Phase,
+        audited: &Phase,
+        before: &pb::StatusResponse,
+        after: &pb::StatusResponse,
+        rss: Option<u64>,
+    ) {
+        let entries = after.log_size - before.log_size;
+        let batches = (after.commit_batches - before.commit_batches).max(1);
+        println!(
+            "\ncredshare bench query (C={}, {} s per phase, SUMMARY scope, durable log before every answer)",
+            self.concurrency,
+            self.duration.max(1)
+        );
+        println!(
+            "  {:<28} {:>10} {:>10} {:>10} {:>8}",
+            "", "req/s", "p50 ms", "p99 ms", "errors"
+        );
+        for (name, p) in [
+            ("grpc.health.v1 Check", health),
+            ("QueryBorrower (audited)", audited),
+        ] {
+            println!(
+                "  {:<28} {:>10.0} {:>10.2} {:>10.2} {:>8}",
+                name,
+                p.rate(),
+                p.pct(0.5),
+                p.pct(0.99),
+                p.errors
+            );
+        }
+        println!(
+            "  audited / health throughput  {:.2}",
+            audited.rate() / health.rate().max(1e-9)
+        );
+        println!(
+            "  log entries/s                {:.0}",
+            entries as f64 / audited.seconds
+        );
+        println!(
+            "  mean group-commit batch      {:.1} entries ({} batches, one fsync + one signed checkpoint each)",
+            entries as f64 / batches as f64,
+            batches
+        );
+        println!(
+            "  node RSS (peak)              {} KiB",
+            rss.map(|r| r.to_string()).unwrap_or_else(|| "n/a".into())
+        );
+    }
+}
+
+/// Writes the holder's sample and imports it; returns the credit file.
+async fn load_holder(bench: &BenchNode, borrowers: u64) -> anyhow::Result<std::path::PathBuf> {
+    let holder = InstitutionId::parse(&bench.node.institution)?;
+    let out = bench.ws.root.join("sample");
+    let sample = crate::sample::write_sample(&holder, borrowers, 5, &out)?;
+    for (file, kind) in [
+        (&sample.credit_file, RecordKind::Credit),
+        (&sample.visits_file, RecordKind::Visit),
+    ] {
+        let context = bench.import_context(&holder)?;
+        // JSON output: an ack event per call, no progress bar.
+        let quiet = Output::new(true);
+        let t = import_file(bench.admin().await?, file, kind, context, &quiet).await?;
+        println!(
+            "  imported {} rows ({:.0} rows/s)",
+            t.rows, t.rows_per_second
+        );
+    }
+    Ok(sample.credit_file)
+}
+
+/// Requests for `n` distinct borrowers of the holder, each with its grant.
+fn grant_requests(
+    bench: &BenchNode,
+    credit: &std::path::Path,
+    n: usize,
+) -> anyhow::Result<Vec<pb::QueryBorrowerRequest>> {
+    let secret = ConsortiumSecret::from_file(&bench.ws.secret)?;
+    let bank_a = bench.ws.pki.join("BANK-A");
+    let signer = Signer::load(&bank_a.join("signer.crt"), &bank_a.join("signer.key"))?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as i64;
+    let mut reader = csv::Reader::from_path(credit)?;
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for row in reader.records() {
+        let raw = row?[0].to_string();
+        if !seen.insert(raw.clone()) {
+            continue;
+        }
+        let key = BorrowerKey::derive(&secret, &BorrowerId::parse(&raw)?);
+        let grant = pb::ConsentGrant {
+            consent_id: format!("BANK-A-BENCH-{}", out.len()),
+            borrower_key: key.as_bytes().to_vec(),
+            grantee_institution: "BANK-A".into(),
+            purposes: vec![pb::Purpose::PostLoanManagement as i32],
+            scope: pb::Scope::Summary as i32,
+            not_before_ms: now - 60_000,
+            not_after_ms: now + 86_400_000,
+            authorization_sha256: vec![1; 32],
+            issued_at_ms: now,
+        };
+        out.push(pb::QueryBorrowerRequest {
+            consent: Some(signer.sign_envelope(CONSENT_GRANT_TYPE, grant.encode_to_vec())),
+            borrower_key: key.as_bytes().to_vec(),
+            purpose: pb::Purpose::PostLoanManagement as i32,
+            scope: pb::Scope::Summary as i32,
+            request_nonce: Vec::new(),
+        });
+        if out.len() == n {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+async fn run_phase(
+    channels: &[Channel],
+    concurrency: usize,
+    duration: Duration,
+    requests: Arc<Vec<pb::QueryBorrowerRequest>>,
+    audited: bool,
+) -> Phase {
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    let concurrency = concurrency.max(1);
+    for w in 0..concurrency {
+        let worker = Worker {
+            channel: channels[w % channels.len()].clone(),
+            stop: stop.clone(),
+            requests: requests.clone(),
+            first: w,
+            step: concurrency,
+            audited,
+        };
+        workers.push(tokio::spawn(worker.run()));
+    }
+    tokio::time::sleep(duration).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut phase = Phase {
+        ok: 0,
+        errors: 0,
+        seconds: 0.0,
+        latencies_us: Vec::new(),
+    };
+    for w in workers {
+        if let Ok((ok, errors, lat)) = w.await {
+            phase.ok += ok;
+            phase.errors += errors;
+            phase.latencies_us.extend(lat);
+        }
+    }
+    phase.seconds = started.elapsed().as_secs_f64();
+    phase.latencies_us.sort_unstable();
+    phase
+}
+
+/// One client loop of a phase: requests `first`, `first + step`, … until
+/// told to stop.
+struct Worker {
+    channel: Channel,
+    stop: Arc<AtomicBool>,
+    requests: Arc<Vec<pb::QueryBorrowerRequest>>,
+    first: usize,
+    step: usize,
+    audited: bool,
+}
+
+impl Worker {
+    /// (answered, failed, latencies in µs).
+    async fn run(self) -> (u64, u64, Vec<u64>) {
+        let mut peer = pb::peer_service_client::PeerServiceClient::new(self.channel.clone());
+        let mut health = tonic_health::pb::health_client::HealthClient::new(self.channel);
+        let (mut ok, mut errors, mut lat) = (0u64, 0u64, Vec::new());
+        let mut i = self.first;
+        while !self.stop.load(Ordering::Relaxed) {
+            let t = Instant::now();
+            let result = if self.audited {
+                let mut req = self.requests[i % self.requests.len()].clone();
+                req.request_nonce = (i as u64).to_be_bytes().to_vec();
+                peer.query_borrower(req).await.map(|_| ())
+            } else {
+                health
+                    .check(tonic_health::pb::HealthCheckRequest {
+                        service: String::new(),
+                    })
+                    .await
+                    .map(|_| ())
+            };
+            match result {
+                Ok(()) => {
+                    ok += 1;
+                    lat.push(t.elapsed().as_micros() as u64);
+                }
+                Err(_) => errors += 1,
+            }
+            i += self.step;
+        }
+        (ok, errors, lat)
+    }
+}

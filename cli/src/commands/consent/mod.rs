@@ -1,0 +1,82 @@
+//! `credshare consent issue | revoke | list`: consents this institution holds
+//! from its borrowers, signed by the node as the grantee's attestation.
+//! Also the purpose and scope values `assess` takes.
+
+mod issue;
+mod list;
+mod revoke;
+
+use anyhow::anyhow;
+use credshare_proto::v1 as pb;
+
+use crate::output::Output;
+
+pub use issue::IssueArgs;
+pub use list::ListArgs;
+pub use revoke::{RevokeArgs, none_if_empty};
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ConsentCommand {
+    /// Record a borrower's written authorization as a signed consent grant.
+    Issue(IssueArgs),
+    /// Revoke a consent and push the revocation to every peer.
+    Revoke(RevokeArgs),
+    /// Consents this institution issued.
+    List(ListArgs),
+}
+
+impl ConsentCommand {
+    pub async fn run(&self, out: &Output) -> anyhow::Result<()> {
+        match self {
+            ConsentCommand::Issue(args) => args.run(out).await,
+            ConsentCommand::Revoke(args) => args.run(out).await,
+            ConsentCommand::List(args) => args.run(out).await,
+        }
+    }
+}
+
+/// Purposes a consent may name (Regulation art. 18–20).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PurposeArg {
+    PostLoanManagement,
+    CreditApproval,
+    GuaranteeReview,
+}
+
+impl PurposeArg {
+    pub fn proto(self) -> pb::Purpose {
+        match self {
+            PurposeArg::PostLoanManagement => pb::Purpose::PostLoanManagement,
+            PurposeArg::CreditApproval => pb::Purpose::CreditApproval,
+            PurposeArg::GuaranteeReview => pb::Purpose::GuaranteeReview,
+        }
+    }
+}
+
+/// How much a holder discloses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScopeArg {
+    /// Derived indicators only.
+    Summary,
+    /// Signed records.
+    Detail,
+}
+
+impl ScopeArg {
+    pub fn proto(self) -> pb::Scope {
+        match self {
+            ScopeArg::Summary => pb::Scope::Summary,
+            ScopeArg::Detail => pb::Scope::Detail,
+        }
+    }
+}
+
+/// Milliseconds of the end of `date` (UTC).
+pub fn end_of_day_ms(date: &str) -> anyhow::Result<i64> {
+    let d = credshare_node::domain::dates::parse_date("until", date)
+        .map_err(|e| anyhow!("--until: {}", e.reason))?;
+    let next = d
+        .next_day()
+        .ok_or_else(|| anyhow!("--until: out of range"))?;
+    Ok(next.midnight().assume_utc().unix_timestamp() * 1000 - 1)
+}

@@ -1,0 +1,187 @@
+//! Steps 5–8 of the demo: a signed consent, audited queries at both scopes
+//! with verified receipts, revocation pushed to every peer, the denial that
+//! follows, and the holder's query log for the borrower.
+
+use anyhow::Context;
+use credshare_node::domain::borrower::{BorrowerId, BorrowerKey, ConsortiumSecret};
+use credshare_node::domain::codes::code_label;
+use credshare_proto::v1 as pb;
+
+use super::{Demo, sample_dir, step};
+use crate::commands::assess::render_assessment;
+use crate::commands::consent::{end_of_day_ms, none_if_empty};
+use crate::connection::AdminClient;
+
+pub(super) async fn run(demo: &Demo) -> anyhow::Result<()> {
+    let a = &demo.nodes[0];
+    let raw_id = shared_borrower(demo)?;
+    let key = BorrowerKey::derive(
+        &ConsortiumSecret::from_file(&demo.secret)?,
+        &BorrowerId::parse(&raw_id)?,
+    );
+    step(&format!(
+        "5. {} records a borrower's written authorization as a signed consent (borrower key {}, hashed locally)",
+        a.institution,
+        key.short()
+    ));
+    let mut admin = demo.admin(a).await?;
+    let consent_id = issue_consent(demo, &mut admin, &key).await?;
+    println!(
+        "   consent {consent_id} (DETAIL, POST_LOAN_MANAGEMENT, 90 days), signed by {}'s signer key",
+        a.institution
+    );
+    for (n, scope) in [(6, pb::Scope::Summary), (7, pb::Scope::Detail)] {
+        step(&format!(
+            "{n}. {} assesses the borrower at {} scope: every peer logs the query durably, then answers with a receipt that {} verifies",
+            a.institution,
+            scope.as_str_name().trim_start_matches("SCOPE_"),
+            a.institution
+        ));
+        let assessment = assess(&mut admin, &key, &consent_id, scope).await?;
+        print!("{}", render_assessment(&assessment));
+    }
+    step(&format!(
+        "8. {} revokes the consent; the revocation is pushed to every peer, and the next query is denied",
+        a.institution
+    ));
+    revoke_and_ask_again(&mut admin, &key, &consent_id).await?;
+    show_history(demo, &key).await
+}
+
+/// Step 5: BANK-A records the borrower's authorization letter as a consent.
+async fn issue_consent(
+    demo: &Demo,
+    admin: &mut AdminClient,
+    key: &BorrowerKey,
+) -> anyhow::Result<String> {
+    let evidence = demo.root.join("authorization-letter.txt");
+    std::fs::write(
+        &evidence,
+        "Borrower authorizes BANK-A to query its credit information for post-loan management.",
+    )?;
+    let until = time::OffsetDateTime::now_utc().date() + time::Duration::days(90);
+    let document = std::fs::read(&evidence)?;
+    let issued = admin
+        .issue_consent(pb::IssueConsentRequest {
+            borrower_key: key.as_bytes().to_vec(),
+            purposes: vec![pb::Purpose::PostLoanManagement as i32],
+            scope: pb::Scope::Detail as i32,
+            not_before_ms: 0,
+            not_after_ms: end_of_day_ms(&until.to_string())?,
+            authorization_sha256: ring::digest::digest(&ring::digest::SHA256, &document)
+                .as_ref()
+                .to_vec(),
+        })
+        .await?
+        .into_inner();
+    Ok(issued.consent_id)
+}
+
+async fn assess(
+    admin: &mut AdminClient,
+    key: &BorrowerKey,
+    consent_id: &str,
+    scope: pb::Scope,
+) -> anyhow::Result<pb::Assessment> {
+    let request = pb::AssessRequest {
+        borrower_key: key.as_bytes().to_vec(),
+        consent_id: consent_id.to_owned(),
+        purpose: pb::Purpose::PostLoanManagement as i32,
+        scope: scope as i32,
+        deadline_ms: 0,
+    };
+    Ok(admin.assess(request).await?.into_inner())
+}
+
+/// Step 8: revocation, then the same query is denied by every peer.
+async fn revoke_and_ask_again(
+    admin: &mut AdminClient,
+    key: &BorrowerKey,
+    consent_id: &str,
+) -> anyhow::Result<()> {
+    let revoked = admin
+        .revoke_consent(pb::RevokeConsentRequest {
+            consent_id: consent_id.to_owned(),
+            reason: "borrower withdrew consent".into(),
+        })
+        .await?
+        .into_inner();
+    println!(
+        "   delivered to: {}; pending: {}",
+        revoked.delivered_to.join(", "),
+        none_if_empty(&revoked.pending)
+    );
+    let denied = assess(admin, key, consent_id, pb::Scope::Summary).await?;
+    for p in denied.peers.iter().filter(|p| !p.local) {
+        println!(
+            "   {}: {} ({}) — {}",
+            p.institution_id,
+            code_label::<pb::PeerStatus>(p.status),
+            code_label::<pb::DenialReason>(p.denial_reason),
+            p.detail
+        );
+    }
+    Ok(())
+}
+
+/// BANK-B's query log for the borrower: what the borrower may ask to see.
+async fn show_history(demo: &Demo, key: &BorrowerKey) -> anyhow::Result<()> {
+    let b = &demo.nodes[1];
+    let history = demo
+        .admin(b)
+        .await?
+        .query_history(pb::QueryHistoryRequest {
+            borrower_key: key.as_bytes().to_vec(),
+        })
+        .await?
+        .into_inner();
+    println!(
+        "   {}'s query log for this borrower (what the borrower may ask to see):",
+        b.institution
+    );
+    for i in &history.items {
+        println!(
+            "     leaf {:>5}  {}  {}  {}",
+            i.leaf_index,
+            i.requester_institution,
+            code_label::<pb::Scope>(i.scope),
+            i.decision
+        );
+    }
+    Ok(())
+}
+
+/// A borrower of both BANK-A's and BANK-B's samples, preferring the one whose
+/// open facility at BANK-A is most overdue (so the assessment has something
+/// to say).
+fn shared_borrower(demo: &Demo) -> anyhow::Result<String> {
+    let b: std::collections::HashSet<String> = credit_rows(demo, "BANK-B")?
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    credit_rows(demo, "BANK-A")?
+        .into_iter()
+        .filter(|(id, status, _)| b.contains(id) && status != "SETTLED")
+        .max_by_key(|r| r.2)
+        .map(|r| r.0)
+        .context("the sample banks share no borrower")
+}
+
+/// (borrower id, account status, overdue days) of a bank's sample credit rows.
+fn credit_rows(demo: &Demo, bank: &str) -> anyhow::Result<Vec<(String, String, u32)>> {
+    let path = sample_dir(&demo.root, bank).join(crate::sample::CREDIT_FILE);
+    let mut r = csv::Reader::from_path(path)?;
+    let h = r.headers()?.clone();
+    let col = |name: &str| h.iter().position(|c| c == name).context("sample column");
+    let (status, overdue) = (col("account_status")?, col("overdue_days")?);
+    r.records()
+        .map(|x| {
+            let x = x?;
+            Ok((
+                x[0].to_string(),
+                x[status].to_string(),
+                x[overdue].parse().unwrap_or(0),
+            ))
+        })
+        .collect()
+}

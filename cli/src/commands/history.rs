@@ -1,0 +1,78 @@
+//! `credshare history`: who asked your node about a borrower, when and why
+//! (from the query log) — what the borrower may ask to see.
+
+use credshare_node::domain::codes::code_label;
+use credshare_proto::v1 as pb;
+use serde_json::json;
+
+use crate::connection::BorrowerArgs;
+use crate::output::{Output, Table};
+
+/// Options of `credshare history`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub borrower: BorrowerArgs,
+}
+
+impl HistoryArgs {
+    pub async fn run(&self, out: &Output) -> anyhow::Result<()> {
+        let (mut client, key) = self.borrower.connect().await?;
+        let items = client
+            .query_history(pb::QueryHistoryRequest {
+                borrower_key: key.as_bytes().to_vec(),
+            })
+            .await?
+            .into_inner()
+            .items;
+        let value: Vec<_> = items.iter().map(item_json).collect();
+        out.print(&value, || {
+            format!(
+                "{} queries about borrower {}\n{}",
+                items.len(),
+                key.short(),
+                render(&items)
+            )
+        });
+        Ok(())
+    }
+}
+
+fn item_json(i: &pb::QueryHistoryItem) -> serde_json::Value {
+    json!({
+        "leaf_index": i.leaf_index, "time_ms": i.time_ms, "requester": i.requester_institution,
+        "purpose": code_label::<pb::Purpose>(i.purpose), "scope": code_label::<pb::Scope>(i.scope),
+        "consent_id": i.consent_id, "decision": i.decision,
+    })
+}
+
+/// `YYYY-MM-DD HH:MM:SS` (UTC) of Unix milliseconds; empty if out of range.
+fn utc_time(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map(|t| {
+            format!(
+                "{} {:02}:{:02}:{:02}",
+                t.date(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            )
+        })
+        .unwrap_or_default()
+}
+
+fn render(items: &[pb::QueryHistoryItem]) -> String {
+    let mut t = Table::new("LEAF|TIME (UTC)|REQUESTER|PURPOSE|SCOPE|CONSENT|DECISION");
+    for i in items {
+        t.row(vec![
+            i.leaf_index.to_string(),
+            utc_time(i.time_ms),
+            i.requester_institution.clone(),
+            code_label::<pb::Purpose>(i.purpose).into(),
+            code_label::<pb::Scope>(i.scope).into(),
+            i.consent_id.clone(),
+            i.decision.clone(),
+        ]);
+    }
+    t.render()
+}

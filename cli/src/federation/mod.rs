@@ -1,0 +1,140 @@
+//! Starting a federation of real node processes on this machine: one
+//! starter shared by `credshare demo`, `credshare bench` and the end-to-end
+//! tests.
+//!
+//! A [`Site`] says where the certificates (`<certs_root>/<INSTITUTION>/`),
+//! the consortium secret and the nodes' work directories are, and which
+//! [`NodeProgram`] runs a node. [`NodeProcess::start`] writes a node's
+//! config with the code `credshare node init` uses, spawns the program with
+//! its output appended to `node.log`, and waits for the ready file;
+//! [`start_federation`] starts several nodes, each peering with the others.
+
+mod process;
+mod workspace;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+pub use process::NodeProcess;
+pub use workspace::Workspace;
+
+/// Where a federation's files are, and what runs a node.
+#[derive(Debug, Clone)]
+pub struct Site {
+    /// Holds one certificate directory per institution (`node.crt`,
+    /// `signer.crt`, … and `ca.crt`), as `credshare pki dev-consortium`
+    /// writes them.
+    pub certs_root: PathBuf,
+    /// The consortium secret file.
+    pub secret: PathBuf,
+    /// Each node works in `<work_root>/node-<INSTITUTION>/`: config, store,
+    /// ready file, log.
+    pub work_root: PathBuf,
+    pub program: NodeProgram,
+}
+
+impl AsRef<Site> for Site {
+    fn as_ref(&self) -> &Site {
+        self
+    }
+}
+
+/// The program that runs a node: `<program> <args…> --config FILE`, with
+/// extra environment variables.
+#[derive(Debug, Clone)]
+pub struct NodeProgram {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    pub env: Vec<(String, String)>,
+}
+
+impl NodeProgram {
+    /// The `credshare-node` binary (or any program taking `--config FILE`).
+    pub fn node_binary(path: PathBuf) -> Self {
+        Self {
+            program: path,
+            args: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+
+    /// This very executable as `credshare node run`.
+    pub fn this_cli() -> anyhow::Result<Self> {
+        let exe = std::env::current_exe().context("locating the credshare binary")?;
+        Ok(Self {
+            program: exe,
+            args: vec!["node".into(), "run".into()],
+            env: Vec::new(),
+        })
+    }
+
+    /// Adds an environment variable for every node started.
+    pub fn with_env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+}
+
+/// How to start one node.
+#[derive(Debug, Clone)]
+pub struct NodeSpec {
+    pub institution: String,
+    /// Peer listener port on 127.0.0.1 (0: any free port).
+    pub peer_port: u16,
+    /// (institution, peer port on 127.0.0.1) of the node's peers.
+    pub peers: Vec<(String, u16)>,
+    /// Extra `CREDSHARE_*` environment overrides.
+    pub env: Vec<(String, String)>,
+}
+
+impl NodeSpec {
+    /// A node with no peers on a free peer port.
+    pub fn new(institution: &str) -> Self {
+        Self {
+            institution: institution.to_owned(),
+            // Known before the start, so a restart binds the same port
+            // (0 lets the node pick one if no port could be found here).
+            peer_port: free_port().unwrap_or(0),
+            peers: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+}
+
+/// Starts one node per institution, each configured with all the others as
+/// peers, with `env` overrides for each.
+pub fn start_federation(
+    site: &impl AsRef<Site>,
+    institutions: &[&str],
+    env: &[(String, String)],
+) -> anyhow::Result<Vec<NodeProcess>> {
+    let ports: Vec<u16> = institutions
+        .iter()
+        .map(|_| free_port())
+        .collect::<anyhow::Result<_>>()?;
+    let mut nodes = Vec::new();
+    for (institution, port) in institutions.iter().zip(&ports) {
+        let spec = NodeSpec {
+            institution: (*institution).to_owned(),
+            peer_port: *port,
+            peers: institutions
+                .iter()
+                .zip(&ports)
+                .filter(|(other, _)| *other != institution)
+                .map(|(other, p)| ((*other).to_owned(), *p))
+                .collect(),
+            env: env.to_vec(),
+        };
+        nodes.push(NodeProcess::start(site, &spec)?);
+    }
+    Ok(nodes)
+}
+
+/// A free port on 127.0.0.1 (bound and released; peers need to know each
+/// other's peer ports before the nodes start).
+pub fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("bind 127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
