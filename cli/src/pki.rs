@@ -4,7 +4,7 @@
 //! tests all call them.
 //!
 //! Certificate profiles are in `certs/README.md`; identities are SAN URIs
-//! `urn:credshare:<role>:<institution>` (DESIGN §2). All keys are Ed25519,
+//! `urn:credshare:<role>:<institution>` (docs/design.md §2). All keys are Ed25519,
 //! stored as PKCS#8 PEM with mode 0600.
 
 mod ca;

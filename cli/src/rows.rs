@@ -1,7 +1,7 @@
 //! Record files for `credshare records import`: CSV with a header row, or
 //! JSON Lines with one object per line, read as a stream.
 //!
-//! This is the edge of DESIGN §3: each row's raw `borrower_id` is parsed and
+//! This is the edge of docs/design.md §3: each row's raw `borrower_id` is parsed and
 //! replaced by its [`BorrowerKey`] here, and goes no further: not into the
 //! record, not into an error message. Every row is also validated with the
 //! node's own rules, so `--dry-run` finds what the node would reject.

@@ -1,7 +1,7 @@
 //! The regulator's side of the query log, against real nodes: the
 //! `AuditService` API verified from the CA alone, `credshare audit`, who may
 //! call it, and tampering with the store while the node is down
-//! (DESIGN §5, invariant 6).
+//! (docs/design.md §5, invariant 6).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
