@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::FieldError;
+use crate::domain::assessment::exchange::RateTable;
+use crate::domain::dates::BusinessZone;
 use crate::domain::policy::HolderPolicy;
 use crate::domain::purpose::Purpose;
 use crate::domain::visits::VisitSchedule;
@@ -34,6 +37,8 @@ const CONFIG_SECTIONS: &[&str] = &[
     "limits",
     "policy",
     "visits",
+    "assessment",
+    "business_time_zone",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -45,6 +50,10 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     /// File holding the consortium secret used to hash borrower ids.
     pub consortium_secret_file: PathBuf,
+    /// The consortium's business time zone (IANA name): which calendar day
+    /// "today" is for every rule. Default `Asia/Shanghai`.
+    #[serde(default)]
+    pub business_time_zone: BusinessZone,
     pub listen: ListenConfig,
     pub tls: TlsConfig,
     pub signer: SignerConfig,
@@ -58,6 +67,9 @@ pub struct NodeConfig {
     pub policy: HolderPolicy,
     #[serde(default)]
     pub visits: VisitSchedule,
+    /// Rates that convert debts to one currency for the assessment.
+    #[serde(default)]
+    pub assessment: RateTable,
     /// Other nodes of the consortium this node queries and notifies.
     #[serde(default)]
     pub peers: Vec<PeerConfig>,
@@ -207,6 +219,11 @@ fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
     }
 }
 
+/// A domain rule's field error, as a config error naming the key.
+fn field_invalid(e: FieldError) -> ConfigError {
+    invalid(e.field, e.reason)
+}
+
 impl NodeConfig {
     /// Reads `path`, applies `CREDSHARE_*` overrides from `env`, validates.
     pub fn load(
@@ -243,6 +260,8 @@ impl NodeConfig {
         self.validate_files()?;
         self.validate_limits()?;
         self.validate_policy()?;
+        self.visits.validate().map_err(field_invalid)?;
+        self.assessment.validate().map_err(field_invalid)?;
         self.validate_peers()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| invalid("log.level", e.to_string()))?;

@@ -6,17 +6,18 @@
 //! contribution, answered or not, is listed in `peers`, and any that did not
 //! answer makes the assessment incomplete — and says so in the reasons.
 //!
-//! Amounts in different currencies are never added together: there is no
-//! agreed exchange rate, so totals are per currency, and the share of debt
-//! more than 90 days overdue is computed per currency and the largest share
-//! is reported (see [`assess`]).
+//! Exposures are reported per currency; the share of debt more than 90
+//! days overdue is computed over all of it, converted with the node's rate
+//! table ([`exchange`], [`share`]), and its reason shows the figures used.
 
 use std::collections::BTreeMap;
 
 use credshare_proto::v1 as pb;
 use time::Date;
 
+use self::exchange::RateTable;
 use self::level::{completeness_finding, level_name};
+use self::share::{DebtShare, debt_share};
 use super::dates::parse_iso_date;
 use super::indicators::{is_recent, known_risk_class};
 
@@ -97,15 +98,15 @@ impl Contribution {
 
 /// Merges `contributions` into an assessment of `borrower_key`.
 ///
-/// * `lender_count`: answering institutions with at least one facility.
+/// * `lender_count`: answering institutions with at least one live (not
+///   settled) facility; those with only settled ones are listed in
+///   `settled_only_lenders`.
 /// * `exposures`: per-currency sums (saturating; negative amounts from a
 ///   peer count as 0), sorted by currency.
 /// * `worst_risk_class` and every institution that reported it.
-/// * `over_90_days_share_bp`: for each currency, outstanding more than 90
-///   days overdue / outstanding, in basis points rounded down; the largest
-///   over all currencies. With one currency that is simply its share; with
-///   several, the worst book is reported rather than a sum that would need
-///   exchange rates (conservative for early warning).
+/// * `over_90_days_share_bp`: outstanding more than 90 days overdue / all
+///   outstanding, in basis points rounded down, over every currency
+///   converted with `rates` (`share_basis` says how).
 /// * `recent_signals`: signals within 180 days of `today`, with the
 ///   observing institution, newest first.
 /// * `complete`: every contribution answered (and there was at least one).
@@ -116,13 +117,14 @@ pub fn assess(
     mut contributions: Vec<Contribution>,
     now_ms: i64,
     today: Date,
+    rates: &RateTable,
 ) -> pb::Assessment {
     contributions.sort_by(|a, b| {
         b.local
             .cmp(&a.local)
             .then_with(|| a.institution.cmp(&b.institution))
     });
-    let merged = Merged::new(&contributions, today);
+    let merged = Merged::new(&contributions, today, rates);
     let mut findings = merged.findings();
     findings.extend(completeness_finding(&contributions));
     // Most severe first; within a level, in rule order.
@@ -134,7 +136,8 @@ pub fn assess(
         borrower_key: borrower_key.to_vec(),
         assessed_at_ms: now_ms,
         lender_count: merged.lender_count,
-        over_90_days_share_bp: merged.shares.iter().map(|s| s.bp).max().unwrap_or(0),
+        over_90_days_share_bp: merged.share.bp,
+        share_basis: merged.share_basis(),
         worst_risk_class: merged.worst_risk_class() as i32,
         worst_risk_reported_by: merged.worst_reported_by(),
         max_overdue_days: merged.max_overdue_days,
@@ -150,6 +153,7 @@ pub fn assess(
         exposures: merged.exposures,
         recent_signals: merged.signals,
         last_visits: merged.last_visits,
+        settled_only_lenders: merged.settled_only,
         peers: contributions.into_iter().map(peer_outcome).collect(),
     }
 }
@@ -167,19 +171,14 @@ fn peer_outcome(c: Contribution) -> pb::PeerOutcome {
     }
 }
 
-/// The share of one currency's outstanding debt more than 90 days overdue.
-#[derive(Debug)]
-struct CurrencyShare {
-    currency: String,
-    bp: u32,
-}
-
 /// Figures merged over the answering institutions.
 #[derive(Debug, Default)]
 struct Merged {
     lender_count: u32,
     exposures: Vec<pb::CurrencyExposure>,
-    shares: Vec<CurrencyShare>,
+    share: DebtShare,
+    /// Institutions whose facilities are all settled.
+    settled_only: Vec<String>,
     /// Each answering institution's worst class, when it reported one.
     classes: Vec<(String, pb::RiskClass)>,
     max_overdue_days: u32,
@@ -188,7 +187,7 @@ struct Merged {
 }
 
 impl Merged {
-    fn new(contributions: &[Contribution], today: Date) -> Self {
+    fn new(contributions: &[Contribution], today: Date, rates: &RateTable) -> Self {
         let mut merged = Merged::default();
         let mut exposures: BTreeMap<String, pb::CurrencyExposure> = BTreeMap::new();
         let answered = contributions
@@ -196,8 +195,11 @@ impl Merged {
             .filter(|c| c.status == pb::PeerStatus::Answered)
             .filter_map(|c| Some((c.institution.as_str(), c.indicators.as_ref()?)));
         for (institution, ind) in answered {
-            if ind.facility_count > 0 {
+            let (live, settled) = facility_counts(ind);
+            if live > 0 {
                 merged.lender_count += 1;
+            } else if settled > 0 {
+                merged.settled_only.push(institution.to_owned());
             }
             for exposure in &ind.exposures {
                 add_exposure(&mut exposures, exposure);
@@ -223,8 +225,23 @@ impl Merged {
         });
         merged.signals.dedup();
         merged.exposures = exposures.into_values().collect();
-        merged.shares = merged.exposures.iter().map(currency_share).collect();
+        merged.share = debt_share(&merged.exposures, rates);
         merged
+    }
+
+    /// The share's basis, naming any currency left out for want of a rate.
+    fn share_basis(&self) -> String {
+        let mut basis = self.share.basis.clone();
+        if !self.share.unconverted.is_empty() {
+            let left_out: Vec<&str> = self
+                .share
+                .unconverted
+                .iter()
+                .map(|(c, _)| c.as_str())
+                .collect();
+            basis.push_str(&format!("; excluding {} (no rate)", left_out.join(", ")));
+        }
+        basis
     }
 
     fn worst_risk_class(&self) -> pb::RiskClass {
@@ -268,18 +285,13 @@ fn add_exposure(totals: &mut BTreeMap<String, pb::CurrencyExposure>, e: &pb::Cur
         (total.outstanding_over_90_days).saturating_add(e.outstanding_over_90_days.max(0));
 }
 
-/// Basis points rounded down, capped at 100% (a peer could report more
-/// overdue than outstanding).
-fn currency_share(e: &pb::CurrencyExposure) -> CurrencyShare {
-    let bp = if e.outstanding_balance <= 0 {
-        0
+/// (live, settled) facilities of an answer. A peer of an older version
+/// sends neither count: all its facilities count as live.
+fn facility_counts(ind: &pb::BorrowerIndicators) -> (u32, u32) {
+    if ind.live_facility_count == 0 && ind.settled_facility_count == 0 {
+        (ind.facility_count, 0)
     } else {
-        let over = i128::from(e.outstanding_over_90_days.clamp(0, e.outstanding_balance));
-        u32::try_from(over * 10_000 / i128::from(e.outstanding_balance)).unwrap_or(10_000)
-    };
-    CurrencyShare {
-        currency: e.currency.clone(),
-        bp,
+        (ind.live_facility_count, ind.settled_facility_count)
     }
 }
 
@@ -303,7 +315,9 @@ fn recent_observations<'a>(
     })
 }
 
+pub mod exchange;
 mod level;
+mod share;
 
 #[cfg(test)]
 mod tests;

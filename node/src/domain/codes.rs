@@ -131,6 +131,29 @@ pub fn is_iso_4217(code: &str) -> bool {
     ISO_4217_CODES.binary_search(&code).is_ok()
 }
 
+/// Digits after the decimal point of an ISO 4217 currency's minor unit: an
+/// amount of 12345 in minor units is 123.45 CNY, 12345 JPY, 12.345 KWD.
+/// Units without a minor unit (precious metals, SDR, funds codes marked
+/// N.A.) count as 0.
+pub fn minor_unit_digits(code: &str) -> u32 {
+    const ZERO: &[&str] = &[
+        "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND",
+        "VUV", "XAF", "XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XDR", "XOF", "XPD", "XPF", "XPT",
+        "XSU", "XUA",
+    ];
+    const THREE: &[&str] = &["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
+    const FOUR: &[&str] = &["CLF", "UYW"];
+    if ZERO.contains(&code) {
+        0
+    } else if THREE.contains(&code) {
+        3
+    } else if FOUR.contains(&code) {
+        4
+    } else {
+        2
+    }
+}
+
 /// Active ISO 4217 alphabetic codes (2025), sorted. Testing and "no
 /// currency" codes (XTS, XXX) and withdrawn codes are left out; fund codes,
 /// SDR and precious metals stay, since facilities are written in them.

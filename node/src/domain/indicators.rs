@@ -21,9 +21,10 @@ pub const OVER_90_DAYS: u32 = 90;
 /// Computes the indicators of one borrower at this institution from the
 /// current (newest-version) decoded records.
 ///
-/// `facility_count` counts every current facility, settled ones included;
-/// exposures, worst risk class and max overdue days consider only facilities
-/// that are not `SETTLED`. Recent signals are the warning signals of visits
+/// `facility_count` counts every current facility, settled ones included,
+/// split into `live_facility_count` (not `SETTLED`) and
+/// `settled_facility_count`; exposures, worst risk class and max overdue
+/// days consider only live facilities. Recent signals are the warning signals of visits
 /// dated within [`RECENT_SIGNAL_DAYS`] before `today` (and not after it),
 /// deduplicated, newest first then by signal. Visits or signals with
 /// unparsable dates or unknown codes are skipped. Cost: O(n log n).
@@ -46,6 +47,8 @@ pub fn indicators(
         .unwrap_or_default();
     pb::BorrowerIndicators {
         facility_count: saturating_u32(credits.len()),
+        live_facility_count: saturating_u32(open.len()),
+        settled_facility_count: saturating_u32(credits.len() - open.len()),
         exposures: exposures(&open),
         worst_risk_class: worst_risk_class as i32,
         max_overdue_days: open.iter().map(|c| c.overdue_days).max().unwrap_or(0),

@@ -42,7 +42,7 @@ pub fn is_non_performing(class: pb::RiskClass) -> bool {
 }
 
 /// Checks a credit summary against every rule of docs/domain.md. `today` is the
-/// latest acceptable as-of date (see [`latest_date_anywhere`]).
+/// latest acceptable as-of date: today in the business time zone.
 pub fn validate_credit(r: &pb::CreditSummary, today: Date) -> Result<(), FieldError> {
     check_record_id("facility_id", &r.facility_id)?;
     check_origin(r.version, &r.institution_id, &r.borrower_key)?;
@@ -55,11 +55,12 @@ pub fn validate_credit(r: &pb::CreditSummary, today: Date) -> Result<(), FieldEr
     check_overdue(r)?;
     check_class_for_overdue(class, r.overdue_days)?;
     let status: pb::AccountStatus = enum_field("account_status", r.account_status)?;
-    check_status(r, status)
+    check_status(r, status)?;
+    consistency::check_credit(r, class, status)
 }
 
 /// Checks a visit summary against every rule of docs/domain.md. `today` is the
-/// latest acceptable visit date (see [`latest_date_anywhere`]).
+/// latest acceptable visit date: today in the business time zone.
 pub fn validate_visit(r: &pb::VisitSummary, today: Date) -> Result<(), FieldError> {
     check_record_id("visit_id", &r.visit_id)?;
     check_origin(r.version, &r.institution_id, &r.borrower_key)?;
@@ -298,6 +299,11 @@ fn check_conclusion(text: &str, today: Date) -> Result<(), FieldError> {
     }
     Ok(())
 }
+
+mod consistency;
+pub use consistency::{
+    check_credit_successor, check_visit_facility, check_visit_successor, minimum_class_for_status,
+};
 
 #[cfg(test)]
 mod tests;

@@ -1,27 +1,28 @@
-//! The post-loan visit schedule (docs/domain.md#visit-schedule): when each
-//! facility's next visit is due, of which type, and why.
+//! The post-loan visit schedule (docs/domain.md#visit-schedule): every open
+//! visit obligation of a facility as of a day, when each is due, why, and
+//! which visits satisfy it.
 //!
-//! Candidates, of which the earliest wins (ties: FOCUSED, then FIRST, then
-//! ROUTINE):
-//! * FIRST — no visit yet: `first_visit_days` after the open date.
-//! * ROUTINE — after the last visit, every `normal_interval_days` (NORMAL),
-//!   `special_mention_interval_days`, or `non_performing_interval_days`,
-//!   by the facility's current risk class.
-//! * FOCUSED — within `focused_visit_days` of a trigger:
-//!   - the facility's class is worse than the class proposed at the last
-//!     visit (trigger: the credit's as-of date; answered by a FOCUSED visit
-//!     on or after it);
-//!   - a visit proposed a worse class than the visit before it, or recorded
-//!     a warning signal the visit before did not (trigger: that visit's date;
-//!     answered by any later FOCUSED visit — a FOCUSED visit answers what it
-//!     finds itself);
-//!   - more than 60 days overdue (trigger: the day the 61st overdue day was
-//!     reached, derived from the as-of date and overdue days, so it does not
-//!     move when the record is refreshed; answered by any visit on or after
-//!     it).
+//! Obligations, each listed while it is open (several may be open at once):
+//! * FIRST — after disbursement, `first_visit_days` from the open date;
+//!   satisfied by a visit through a `first_visit_channels` channel on or
+//!   after the open date.
+//! * ROUTINE — every `normal_interval_days` (NORMAL),
+//!   `special_mention_interval_days` or `non_performing_interval_days`, by
+//!   the facility's current class, after the last visit through a
+//!   `routine_visit_channels` channel; written-off facilities keep recovery
+//!   visits every `written_off_interval_days` (0 = none) from the
+//!   write-off.
+//! * FOCUSED — within `focused_visit_days` of a trigger ([`triggers`]): a
+//!   downgrade between two versions of the credit summary, a visit that
+//!   proposed a worse class or found a new warning signal, or more than 60
+//!   days overdue. Satisfied only by a FOCUSED or SPECIAL visit through a
+//!   `focused_visit_channels` channel (on site by default) on or after the
+//!   trigger.
 //!
 //! Visits dated after `today` are ignored (the schedule can be evaluated as
-//! of a past date). Settled and written-off facilities need no visits.
+//! of a past date). Settled facilities need no visits.
+
+mod triggers;
 
 use std::collections::HashMap;
 
@@ -29,18 +30,37 @@ use credshare_proto::v1 as pb;
 use serde::{Deserialize, Serialize};
 use time::{Date, Duration};
 
+use super::codes::{code_name, parse_code};
 use super::dates::parse_iso_date;
+use super::field::FieldError;
 use super::indicators::known_risk_class;
 
-/// The post-loan visit schedule, in days (`[visits]` in the node config).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Overdue beyond this many days calls for a FOCUSED visit.
+pub const FOCUSED_OVERDUE_DAYS: u32 = 60;
+
+/// The post-loan visit schedule (`[visits]` in the node config): intervals
+/// in days and the channels that satisfy each kind of obligation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct VisitSchedule {
+    /// FIRST visit due this many days after disbursement (1..=30).
     pub first_visit_days: u32,
+    /// ROUTINE interval for NORMAL facilities (1..=366).
     pub normal_interval_days: u32,
+    /// ROUTINE interval for SPECIAL_MENTION facilities (1..=366).
     pub special_mention_interval_days: u32,
+    /// ROUTINE interval for non-performing facilities (1..=366).
     pub non_performing_interval_days: u32,
+    /// FOCUSED visit due this many days after its trigger (1..=30).
     pub focused_visit_days: u32,
+    /// Recovery visits of written-off facilities (0 = none; 0..=366).
+    pub written_off_interval_days: u32,
+    /// Channels whose visit counts as the FIRST visit.
+    pub first_visit_channels: Vec<String>,
+    /// Channels whose visit counts as a ROUTINE visit.
+    pub routine_visit_channels: Vec<String>,
+    /// Channels whose FOCUSED or SPECIAL visit answers a FOCUSED trigger.
+    pub focused_visit_channels: Vec<String>,
 }
 
 impl Default for VisitSchedule {
@@ -51,25 +71,113 @@ impl Default for VisitSchedule {
             special_mention_interval_days: 30,
             non_performing_interval_days: 30,
             focused_visit_days: 7,
+            written_off_interval_days: 180,
+            first_visit_channels: vec!["ONSITE".into()],
+            routine_visit_channels: vec!["ONSITE".into(), "VIDEO".into()],
+            focused_visit_channels: vec!["ONSITE".into()],
         }
     }
 }
 
-/// Overdue beyond this many days calls for a FOCUSED visit.
-pub const FOCUSED_OVERDUE_DAYS: u32 = 60;
+impl VisitSchedule {
+    /// Checks ranges and channel names; the error names the `visits.` key.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        let ranges = [
+            ("visits.first_visit_days", self.first_visit_days, 1, 30),
+            (
+                "visits.normal_interval_days",
+                self.normal_interval_days,
+                1,
+                366,
+            ),
+            (
+                "visits.special_mention_interval_days",
+                self.special_mention_interval_days,
+                1,
+                366,
+            ),
+            (
+                "visits.non_performing_interval_days",
+                self.non_performing_interval_days,
+                1,
+                366,
+            ),
+            ("visits.focused_visit_days", self.focused_visit_days, 1, 30),
+            (
+                "visits.written_off_interval_days",
+                self.written_off_interval_days,
+                0,
+                366,
+            ),
+        ];
+        for (key, value, min, max) in ranges {
+            if !(min..=max).contains(&value) {
+                return Err(FieldError::new(
+                    key,
+                    format!("must be {min}..={max} days, found {value}"),
+                ));
+            }
+        }
+        self.rules().map(|_| ())
+    }
 
-/// One facility and the visits recorded for it (current versions).
+    /// The schedule with its channel names parsed.
+    fn rules(&self) -> Result<Rules<'_>, FieldError> {
+        let parse =
+            |key: &'static str, names: &[String]| -> Result<Vec<pb::VisitChannel>, FieldError> {
+                if names.is_empty() {
+                    return Err(FieldError::new(key, "must name at least one channel"));
+                }
+                names
+                    .iter()
+                    .map(|n| parse_code(key, n))
+                    .collect::<Result<_, _>>()
+            };
+        Ok(Rules {
+            schedule: self,
+            first: parse("visits.first_visit_channels", &self.first_visit_channels)?,
+            routine: parse(
+                "visits.routine_visit_channels",
+                &self.routine_visit_channels,
+            )?,
+            focused: parse(
+                "visits.focused_visit_channels",
+                &self.focused_visit_channels,
+            )?,
+        })
+    }
+}
+
+/// A schedule with its channels parsed, for one evaluation.
+#[derive(Debug)]
+struct Rules<'a> {
+    schedule: &'a VisitSchedule,
+    first: Vec<pb::VisitChannel>,
+    routine: Vec<pb::VisitChannel>,
+    focused: Vec<pb::VisitChannel>,
+}
+
+/// One facility: every stored version of its credit summary (oldest
+/// first; the last is current) and the current versions of its visits.
 #[derive(Debug, Clone)]
 pub struct FacilityVisitState<'a> {
-    pub credit: &'a pb::CreditSummary,
+    pub versions: Vec<&'a pb::CreditSummary>,
     /// Visits of this facility, in any order.
     pub visits: Vec<&'a pb::VisitSummary>,
 }
 
-/// Pairs every credit with its visits (same borrower key and facility id).
-/// Visits of unknown facilities are left out. Cost: O(credits + visits).
+impl<'a> FacilityVisitState<'a> {
+    /// The current credit summary.
+    pub fn credit(&self) -> Option<&'a pb::CreditSummary> {
+        self.versions.last().copied()
+    }
+}
+
+/// Groups credit summary versions by facility (same borrower key and
+/// facility id, ordered by version) with the facility's visits. Visits of
+/// unknown facilities are left out. Cost: O(n log n).
 pub fn group_by_facility<'a>(
-    credits: &'a [pb::CreditSummary],
+    credit_versions: &'a [pb::CreditSummary],
     visits: &'a [pb::VisitSummary],
 ) -> Vec<FacilityVisitState<'a>> {
     let mut by_facility: HashMap<(&[u8], &str), Vec<&pb::VisitSummary>> = HashMap::new();
@@ -79,68 +187,109 @@ pub fn group_by_facility<'a>(
             .or_default()
             .push(visit);
     }
-    credits
-        .iter()
-        .map(|credit| FacilityVisitState {
-            credit,
-            visits: by_facility
-                .remove(&(credit.borrower_key.as_slice(), credit.facility_id.as_str()))
-                .unwrap_or_default(),
+    let mut order: Vec<(&[u8], &str)> = Vec::new();
+    let mut versions: HashMap<(&[u8], &str), Vec<&pb::CreditSummary>> = HashMap::new();
+    for credit in credit_versions {
+        let key = (credit.borrower_key.as_slice(), credit.facility_id.as_str());
+        let slot = versions.entry(key).or_default();
+        if slot.is_empty() {
+            order.push(key);
+        }
+        slot.push(credit);
+    }
+    order
+        .into_iter()
+        .map(|key| {
+            let mut versions = versions.remove(&key).unwrap_or_default();
+            versions.sort_by_key(|c| c.version);
+            FacilityVisitState {
+                versions,
+                visits: by_facility.remove(&key).unwrap_or_default(),
+            }
         })
         .collect()
 }
 
-/// The facility's next due visit as of `today`, or `None` when the facility
-/// is settled or written off (or its open date is unreadable, which record
-/// validation prevents). `days_overdue` is `today - due_date` in days:
-/// negative when the visit is due in the future.
-pub fn next_visit(
+/// Every open visit obligation of the facility as of `today`, earliest due
+/// first. `days_overdue` is `today - due_date` (negative when due in the
+/// future). Empty for settled facilities, and for a schedule that does not
+/// validate (which start-up prevents).
+pub fn open_obligations(
     state: &FacilityVisitState<'_>,
     schedule: &VisitSchedule,
     today: Date,
-) -> Option<pb::DueVisit> {
-    let credit = state.credit;
-    let status = pb::AccountStatus::try_from(credit.account_status).ok();
-    if matches!(
-        status,
-        Some(pb::AccountStatus::Settled | pb::AccountStatus::WrittenOff)
-    ) {
-        return None;
-    }
-    let open_date = parse_iso_date(&credit.open_date)?;
+) -> Vec<pb::DueVisit> {
+    let (Some(credit), Ok(rules)) = (state.credit(), schedule.rules()) else {
+        return Vec::new();
+    };
     let history = dated_history(&state.visits, today);
-    let mut candidates = Vec::new();
-    match history.last() {
-        None => candidates.extend(first_visit(open_date, schedule)),
-        Some(last) => candidates.extend(routine_visit(credit, last, schedule)),
-    }
-    candidates.extend(class_worse_than_proposed(credit, &history, schedule));
-    candidates.extend(unanswered_visit_findings(&history, schedule));
-    candidates.extend(long_overdue(credit, &history, schedule));
-    let next = candidates
-        .into_iter()
-        .min_by_key(|c| (c.due, urgency_rank(c.kind)))?;
-    Some(pb::DueVisit {
-        borrower_key: credit.borrower_key.clone(),
-        facility_id: credit.facility_id.clone(),
-        risk_class: credit.risk_class,
-        last_visit_date: history
-            .last()
-            .map(|v| v.date.to_string())
-            .unwrap_or_default(),
-        due_date: next.due.to_string(),
-        required_type: next.kind as i32,
-        days_overdue: i32::try_from((today - next.due).whole_days()).unwrap_or(i32::MAX),
-        reason: next.reason,
-    })
+    let mut open = obligations(state, credit, &history, &rules);
+    open.sort_by_key(|o| (o.due, urgency_rank(o.kind)));
+    open.into_iter()
+        .map(|o| o.into_due_visit(credit, &history, today))
+        .collect()
 }
 
-/// A visit that may be the next one.
+/// The open obligations, in no particular order.
+fn obligations(
+    state: &FacilityVisitState<'_>,
+    credit: &pb::CreditSummary,
+    history: &[DatedVisit<'_>],
+    rules: &Rules<'_>,
+) -> Vec<Obligation> {
+    let status = pb::AccountStatus::try_from(credit.account_status).ok();
+    match status {
+        Some(pb::AccountStatus::Settled) => return Vec::new(),
+        Some(pb::AccountStatus::WrittenOff) => {
+            return recovery_visit(state, history, rules).into_iter().collect();
+        }
+        _ => {}
+    }
+    let Some(open_date) = parse_iso_date(&credit.open_date) else {
+        return Vec::new();
+    };
+    let mut open = Vec::new();
+    open.extend(first_visit(open_date, history, rules));
+    open.extend(routine_visit(credit, history, rules));
+    open.extend(triggers::focused_obligations(state, history, rules));
+    open
+}
+
+/// Why a visit is owed, and when.
 #[derive(Debug)]
-struct Candidate {
-    due: Date,
+struct Obligation {
     kind: pb::VisitType,
+    /// The day the obligation arose (disbursement, last visit, trigger).
+    since: Date,
+    due: Date,
     reason: String,
+    /// Which visits satisfy it.
+    satisfied_by: String,
+}
+
+impl Obligation {
+    fn into_due_visit(
+        self,
+        credit: &pb::CreditSummary,
+        history: &[DatedVisit<'_>],
+        today: Date,
+    ) -> pb::DueVisit {
+        pb::DueVisit {
+            borrower_key: credit.borrower_key.clone(),
+            facility_id: credit.facility_id.clone(),
+            risk_class: credit.risk_class,
+            last_visit_date: history
+                .last()
+                .map(|v| v.date.to_string())
+                .unwrap_or_default(),
+            due_date: self.due.to_string(),
+            required_type: self.kind as i32,
+            days_overdue: i32::try_from((today - self.due).whole_days()).unwrap_or(i32::MAX),
+            reason: self.reason,
+            trigger_date: self.since.to_string(),
+            satisfied_by: self.satisfied_by,
+        }
+    }
 }
 
 /// A visit with its parsed date.
@@ -151,8 +300,19 @@ struct DatedVisit<'a> {
 }
 
 impl DatedVisit<'_> {
-    fn is_focused(&self) -> bool {
-        self.visit.visit_type == pb::VisitType::Focused as i32
+    fn channel(&self) -> Option<pb::VisitChannel> {
+        pb::VisitChannel::try_from(self.visit.channel).ok()
+    }
+
+    fn through(&self, channels: &[pb::VisitChannel]) -> bool {
+        self.channel().is_some_and(|c| channels.contains(&c))
+    }
+
+    /// A FOCUSED or SPECIAL visit through a FOCUSED channel.
+    fn answers_focused(&self, rules: &Rules<'_>) -> bool {
+        let kind = pb::VisitType::try_from(self.visit.visit_type).ok();
+        matches!(kind, Some(pb::VisitType::Focused | pb::VisitType::Special))
+            && self.through(&rules.focused)
     }
 
     fn proposed(&self) -> Option<pb::RiskClass> {
@@ -192,22 +352,46 @@ fn add_days(date: Date, days: u32) -> Option<Date> {
     date.checked_add(Duration::days(i64::from(days)))
 }
 
-fn first_visit(open_date: Date, schedule: &VisitSchedule) -> Option<Candidate> {
-    Some(Candidate {
-        due: add_days(open_date, schedule.first_visit_days)?,
+/// "ONSITE or VIDEO".
+fn channel_list(channels: &[pb::VisitChannel]) -> String {
+    let names: Vec<&str> = channels.iter().map(|c| code_name(*c)).collect();
+    names.join(" or ")
+}
+
+/// FIRST, until a visit through a FIRST channel on or after disbursement.
+fn first_visit(
+    open_date: Date,
+    history: &[DatedVisit<'_>],
+    rules: &Rules<'_>,
+) -> Option<Obligation> {
+    if history
+        .iter()
+        .any(|v| v.date >= open_date && v.through(&rules.first))
+    {
+        return None;
+    }
+    let days = rules.schedule.first_visit_days;
+    Some(Obligation {
         kind: pb::VisitType::First,
-        reason: format!(
-            "first visit within {} days of disbursement on {open_date}",
-            schedule.first_visit_days
+        since: open_date,
+        due: add_days(open_date, days)?,
+        reason: format!("first visit within {days} days of disbursement on {open_date}"),
+        satisfied_by: format!(
+            "any visit {} on or after {open_date}",
+            channel_list(&rules.first)
         ),
     })
 }
 
+/// ROUTINE, after the last visit through a ROUTINE channel (the FIRST
+/// obligation covers a facility never visited that way).
 fn routine_visit(
     credit: &pb::CreditSummary,
-    last: &DatedVisit<'_>,
-    schedule: &VisitSchedule,
-) -> Option<Candidate> {
+    history: &[DatedVisit<'_>],
+    rules: &Rules<'_>,
+) -> Option<Obligation> {
+    let last = history.iter().rev().find(|v| v.through(&rules.routine))?;
+    let schedule = rules.schedule;
     let class = known_risk_class(credit.risk_class).unwrap_or(pb::RiskClass::Normal);
     let interval = match class {
         pb::RiskClass::SpecialMention => schedule.special_mention_interval_days,
@@ -216,119 +400,56 @@ fn routine_visit(
         }
         pb::RiskClass::Normal | pb::RiskClass::Unspecified => schedule.normal_interval_days,
     };
-    Some(Candidate {
-        due: add_days(last.date, interval)?,
+    Some(Obligation {
         kind: pb::VisitType::Routine,
+        since: last.date,
+        due: add_days(last.date, interval)?,
         reason: format!(
             "routine visit every {interval} days for a {} facility; last visit {}",
-            class_name(class),
+            code_name(class),
+            last.date
+        ),
+        satisfied_by: format!(
+            "any visit {} after {}",
+            channel_list(&rules.routine),
             last.date
         ),
     })
 }
 
-fn focused(trigger: Date, schedule: &VisitSchedule, reason: String) -> Option<Candidate> {
-    Some(Candidate {
-        due: add_days(trigger, schedule.focused_visit_days)?,
-        kind: pb::VisitType::Focused,
-        reason,
-    })
-}
-
-/// The bank's current class is worse than what the last visit proposed.
-fn class_worse_than_proposed(
-    credit: &pb::CreditSummary,
+/// Recovery visits of a written-off facility, every
+/// `written_off_interval_days` after the last ROUTINE-channel visit made
+/// since the write-off (or after the write-off itself).
+fn recovery_visit(
+    state: &FacilityVisitState<'_>,
     history: &[DatedVisit<'_>],
-    schedule: &VisitSchedule,
-) -> Option<Candidate> {
-    let last = history.last()?;
-    let proposed = last.proposed()?;
-    let class = known_risk_class(credit.risk_class)?;
-    let as_of = parse_iso_date(&credit.as_of_date)?;
-    let answered = history.iter().any(|v| v.is_focused() && v.date >= as_of);
-    if class <= proposed || answered {
+    rules: &Rules<'_>,
+) -> Option<Obligation> {
+    let interval = rules.schedule.written_off_interval_days;
+    if interval == 0 {
         return None;
     }
-    let reason = format!(
-        "downgraded to {} (as of {as_of}), worse than {} proposed at the visit on {}",
-        class_name(class),
-        class_name(proposed),
-        last.date
-    );
-    focused(as_of, schedule, reason)
-}
-
-/// Downgrade proposals and new warning signals at visits after the last
-/// FOCUSED visit; the earliest one is due first.
-fn unanswered_visit_findings(
-    history: &[DatedVisit<'_>],
-    schedule: &VisitSchedule,
-) -> Option<Candidate> {
-    let start = history
+    let written_off = triggers::status_since(state, pb::AccountStatus::WrittenOff)?;
+    let last = history
         .iter()
-        .rposition(|v| v.is_focused())
-        .map_or(0, |i| i + 1);
-    (start..history.len()).find_map(|i| {
-        let visit = &history[i];
-        let previous = i.checked_sub(1).map(|p| &history[p]);
-        if let (Some(now), Some(before)) = (visit.proposed(), previous.and_then(|p| p.proposed()))
-            && now > before
-        {
-            let reason = format!(
-                "visit on {} proposed {}, worse than {} before",
-                visit.date,
-                class_name(now),
-                class_name(before)
-            );
-            return focused(visit.date, schedule, reason);
-        }
-        let new_signals: Vec<&str> = visit
-            .signals()
-            .filter(|s| previous.is_none_or(|p| !p.signals().any(|old| old == *s)))
-            .map(signal_name)
-            .collect();
-        if new_signals.is_empty() {
-            return None;
-        }
-        let reason = format!(
-            "new warning signal(s) {} at the visit on {}",
-            new_signals.join(", "),
-            visit.date
-        );
-        focused(visit.date, schedule, reason)
+        .rev()
+        .find(|v| v.date >= written_off && v.through(&rules.routine))
+        .map(|v| v.date);
+    let since = last.unwrap_or(written_off);
+    Some(Obligation {
+        kind: pb::VisitType::Routine,
+        since,
+        due: add_days(since, interval)?,
+        reason: match last {
+            Some(d) => format!(
+                "recovery visit every {interval} days for a facility written off on {written_off}; last visit {d}"
+            ),
+            None => {
+                format!("recovery visit within {interval} days of the write-off on {written_off}")
+            }
+        },
+        satisfied_by: format!("any visit {} after {since}", channel_list(&rules.routine)),
     })
-}
-
-/// More than 60 days overdue and no visit since that point was reached.
-fn long_overdue(
-    credit: &pb::CreditSummary,
-    history: &[DatedVisit<'_>],
-    schedule: &VisitSchedule,
-) -> Option<Candidate> {
-    if credit.overdue_days <= FOCUSED_OVERDUE_DAYS {
-        return None;
-    }
-    let as_of = parse_iso_date(&credit.as_of_date)?;
-    let since_threshold = credit.overdue_days - (FOCUSED_OVERDUE_DAYS + 1);
-    let crossed = as_of.checked_sub(Duration::days(i64::from(since_threshold)))?;
-    if history.iter().any(|v| v.date >= crossed) {
-        return None;
-    }
-    let reason = format!(
-        "{} days overdue as of {as_of} (over {FOCUSED_OVERDUE_DAYS} since {crossed}), no visit since",
-        credit.overdue_days
-    );
-    focused(crossed, schedule, reason)
-}
-
-fn class_name(class: pb::RiskClass) -> &'static str {
-    let name = class.as_str_name();
-    name.strip_prefix("RISK_CLASS_").unwrap_or(name)
-}
-
-fn signal_name(signal: pb::WarningSignal) -> &'static str {
-    let name = signal.as_str_name();
-    name.strip_prefix("WARNING_SIGNAL_").unwrap_or(name)
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use super::Node;
 use super::caches::VerifiedGrant;
 use crate::audit;
 use crate::domain::consent::{self, Denial};
-use crate::domain::{BorrowerKey, Purpose, Scope, dates, indicators};
+use crate::domain::{BorrowerKey, Purpose, Scope, indicators};
 use crate::error::NodeError;
 use crate::pki::InstitutionId;
 use crate::signing::{
@@ -170,7 +170,7 @@ impl Node {
         borrower: BorrowerKey,
         scope: Scope,
     ) -> Result<pb::QueryBorrowerResponse, NodeError> {
-        let today = dates::latest_date_anywhere();
+        let today = self.config.business_time_zone.today();
         let (cached, generation) = self.indicators.get(&borrower, today);
         let (indicators, envelopes) = match cached {
             Some(hit) if scope != Scope::Detail => ((*hit).clone(), Vec::new()),

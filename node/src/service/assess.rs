@@ -94,7 +94,8 @@ impl Node {
             req.borrower.as_bytes(),
             contributions,
             dates::now_ms(),
-            dates::latest_date_anywhere(),
+            self.config.business_time_zone.today(),
+            &self.config.assessment,
         ))
     }
 
@@ -214,7 +215,7 @@ impl Node {
         // At DETAIL, indicators are recomputed from the verified, signed records.
         let (credits, visits) = self.verified_records(peer, q, &answer.records)?;
         Ok((
-            indicators::indicators(&credits, &visits, dates::latest_date_anywhere()),
+            indicators::indicators(&credits, &visits, self.config.business_time_zone.today()),
             receipt,
         ))
     }

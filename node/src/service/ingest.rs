@@ -1,5 +1,6 @@
-//! Ingest records: validate each row with the domain rules, sign the valid
-//! ones as DSSE envelopes with the institution's key, and commit them
+//! Ingest records: validate each row with the domain rules, check it
+//! against the stored state it changes ([`prepare`]), sign the valid ones
+//! as DSSE envelopes with the institution's key, and commit them
 //! through the single writer (group commit, durable before the
 //! acknowledgement). One bad row never fails the others; it is reported
 //! with its row number and field, and changes nothing.
@@ -10,15 +11,15 @@
 
 use credshare_proto::v1 as pb;
 use futures::{Stream, StreamExt};
-use prost::Message;
 
 use super::Node;
 use crate::blocking;
-use crate::domain::records::{validate_credit, validate_visit};
-use crate::domain::{BorrowerKey, FieldError, dates};
+use crate::domain::BorrowerKey;
 use crate::error::NodeError;
-use crate::signing::{CREDIT_SUMMARY_TYPE, Signer, VISIT_SUMMARY_TYPE, sha256};
-use crate::storage::{CommitRequest, RecordKind, RecordWrite, WriteResult};
+use crate::storage::{CommitRequest, RecordWrite, WriteResult};
+use prepare::{Prepared, Preparer};
+
+mod prepare;
 
 /// Most rows one `ImportRecords` call may carry.
 pub const MAX_IMPORT_ROWS_PER_CALL: u64 = 1_000_000;
@@ -37,12 +38,6 @@ impl<E> From<NodeError> for ImportError<E> {
     fn from(e: NodeError) -> Self {
         ImportError::Node(e)
     }
-}
-
-/// A row that passed validation and is signed.
-struct Prepared {
-    row_number: u64,
-    write: RecordWrite,
 }
 
 impl Node {
@@ -178,14 +173,19 @@ impl Node {
         Ok(summary)
     }
 
-    /// Validates and signs rows on the blocking pool.
+    /// Validates, checks against the stored state and signs rows on the
+    /// blocking pool.
     async fn prepare(
         &self,
         rows: Vec<pb::ImportRow>,
     ) -> Result<(Vec<Prepared>, Vec<pb::RowRejection>), NodeError> {
-        let signer = self.signer.clone();
-        let institution = self.institution().to_string();
-        blocking::run(move || Ok(prepare_rows(rows, &institution, &signer))).await
+        let mut preparer = Preparer::new(
+            self.institution().to_string(),
+            self.config.business_time_zone.today(),
+            self.signer.clone(),
+            self.store.clone(),
+        );
+        blocking::run(move || Ok(preparer.prepare_rows(rows)?)).await
     }
 
     /// Commits signed records and invalidates the indicators they change.
@@ -221,103 +221,4 @@ fn merge(response: &mut pb::ImportRecordsResponse, chunk: pb::ImportRecordsRespo
     response.unchanged += chunk.unchanged;
     response.rejected += chunk.rejected;
     response.rejections.extend(chunk.rejections);
-}
-
-fn prepare_rows(
-    rows: Vec<pb::ImportRow>,
-    institution: &str,
-    signer: &Signer,
-) -> (Vec<Prepared>, Vec<pb::RowRejection>) {
-    let today = dates::latest_date_anywhere();
-    let now = dates::now_ms();
-    let mut prepared = Vec::with_capacity(rows.len());
-    let mut rejections = Vec::new();
-    for row in rows {
-        match prepare_row(row.record, institution, today, now, signer) {
-            Ok(write) => prepared.push(Prepared {
-                row_number: row.row_number,
-                write,
-            }),
-            Err(e) => rejections.push(pb::RowRejection {
-                row_number: row.row_number,
-                field: e.field.into(),
-                reason: e.reason,
-            }),
-        }
-    }
-    (prepared, rejections)
-}
-
-/// Validates and signs one record.
-fn prepare_row(
-    input: Option<pb::RecordInput>,
-    institution: &str,
-    today: time::Date,
-    now_ms: i64,
-    signer: &Signer,
-) -> Result<RecordWrite, FieldError> {
-    let record = input
-        .and_then(|r| r.record)
-        .ok_or_else(|| FieldError::new("record", "row carries no credit or visit record"))?;
-    let (kind, payload_type, record_id, version, borrower_key, payload) = match record {
-        pb::record_input::Record::Credit(mut c) => {
-            own_institution(&mut c.institution_id, institution)?;
-            validate_credit(&c, today)?;
-            let key = BorrowerKey::from_slice(&c.borrower_key);
-            let payload = c.encode_to_vec();
-            let id = c.facility_id;
-            (
-                RecordKind::Credit,
-                CREDIT_SUMMARY_TYPE,
-                id,
-                c.version,
-                key,
-                payload,
-            )
-        }
-        pb::record_input::Record::Visit(mut v) => {
-            own_institution(&mut v.institution_id, institution)?;
-            validate_visit(&v, today)?;
-            let key = BorrowerKey::from_slice(&v.borrower_key);
-            let payload = v.encode_to_vec();
-            let id = v.visit_id;
-            (
-                RecordKind::Visit,
-                VISIT_SUMMARY_TYPE,
-                id,
-                v.version,
-                key,
-                payload,
-            )
-        }
-    };
-    let borrower_key =
-        borrower_key.map_err(|_| FieldError::new("borrower_key", "must be 32 bytes"))?;
-    let content_sha256 = sha256(&payload);
-    let envelope = signer.sign_envelope(payload_type, payload);
-    Ok(RecordWrite {
-        borrower_key,
-        kind,
-        record_id,
-        version,
-        record: pb::StoredRecord {
-            envelope: Some(envelope),
-            content_sha256,
-            stored_at_ms: now_ms,
-        },
-    })
-}
-
-/// Records carry their originator; an admin may only write its own.
-fn own_institution(field: &mut String, institution: &str) -> Result<(), FieldError> {
-    if field.is_empty() {
-        institution.clone_into(field);
-    }
-    if field != institution {
-        return Err(FieldError::new(
-            "institution_id",
-            format!("record is from {field}, but this node stores only {institution}'s records"),
-        ));
-    }
-    Ok(())
 }

@@ -1,6 +1,6 @@
-//! Post-loan visits due: every facility of this institution whose next
-//! visit (by the configured schedule, `domain::visits`) is due or overdue,
-//! or due within a horizon.
+//! Post-loan visits due: every open visit obligation of this institution's
+//! facilities (by the configured schedule, `domain::visits`) that is due or
+//! overdue, or due within a horizon.
 
 use credshare_proto::v1 as pb;
 use prost::Message;
@@ -21,7 +21,7 @@ pub const MAX_DUE_LIMIT: u32 = 100_000;
 /// An officer's question (from `DueVisits`).
 #[derive(Debug, Clone, Copy)]
 pub struct DueVisitsQuery {
-    /// Evaluate on this date; `None` = today (UTC).
+    /// Evaluate on this date; `None` = today in the business time zone.
     pub as_of: Option<Date>,
     /// Also list visits due within this many days.
     pub horizon_days: u32,
@@ -30,12 +30,12 @@ pub struct DueVisitsQuery {
 }
 
 impl Node {
-    /// Facilities due (or within the horizon of due) a visit, most overdue
-    /// first. One scan over the current records: O(records).
+    /// Open visit obligations due (or within the horizon of due), most
+    /// overdue first. One scan over every record version: O(versions).
     pub async fn due_visits(&self, query: DueVisitsQuery) -> Result<Vec<pb::DueVisit>, NodeError> {
         let today = query
             .as_of
-            .unwrap_or_else(|| time::OffsetDateTime::now_utc().date());
+            .unwrap_or_else(|| self.config.business_time_zone.today());
         let limit = match query.limit {
             0 => DEFAULT_DUE_LIMIT,
             n => n.min(MAX_DUE_LIMIT),
@@ -45,7 +45,8 @@ impl Node {
         let schedule = self.config.visits.clone();
         blocking::run(move || {
             let mut scan = DueScan::new(schedule, today, horizon);
-            store.for_each_current_record(|borrower, record| scan.add(borrower, record))?;
+            store
+                .for_each_record(|borrower, record, current| scan.add(borrower, record, current))?;
             let mut due = scan.finish();
             due.sort_by(|a, b| {
                 b.days_overdue
@@ -59,8 +60,9 @@ impl Node {
     }
 }
 
-/// Collects one borrower's current records at a time (they arrive grouped
-/// by borrower) and evaluates its facilities when the next borrower starts.
+/// Collects one borrower's records at a time (they arrive grouped by
+/// borrower): every version of its credit summaries, the current version
+/// of its visits; evaluates its facilities when the next borrower starts.
 struct DueScan {
     schedule: VisitSchedule,
     today: Date,
@@ -84,7 +86,7 @@ impl DueScan {
         }
     }
 
-    fn add(&mut self, borrower: &BorrowerKey, record: &pb::StoredRecord) {
+    fn add(&mut self, borrower: &BorrowerKey, record: &pb::StoredRecord, current: bool) {
         if self.current.as_ref() != Some(borrower) {
             self.flush();
             self.current = Some(*borrower);
@@ -94,7 +96,7 @@ impl DueScan {
             CREDIT_SUMMARY_TYPE => self
                 .credits
                 .extend(pb::CreditSummary::decode(env.payload.as_slice()).ok()),
-            VISIT_SUMMARY_TYPE => self
+            VISIT_SUMMARY_TYPE if current => self
                 .visits
                 .extend(pb::VisitSummary::decode(env.payload.as_slice()).ok()),
             _ => {}
@@ -107,12 +109,15 @@ impl DueScan {
             return;
         };
         for state in visits::group_by_facility(&self.credits, &self.visits) {
-            if let Some(mut d) = visits::next_visit(&state, &self.schedule, self.today)
-                && d.days_overdue >= -self.horizon
-            {
-                d.borrower_key = borrower.as_bytes().to_vec();
-                self.due.push(d);
-            }
+            let open = visits::open_obligations(&state, &self.schedule, self.today);
+            self.due.extend(
+                open.into_iter()
+                    .filter(|d| d.days_overdue >= -self.horizon)
+                    .map(|mut d| {
+                        d.borrower_key = borrower.as_bytes().to_vec();
+                        d
+                    }),
+            );
         }
         self.credits.clear();
         self.visits.clear();

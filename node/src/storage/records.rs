@@ -3,7 +3,10 @@
 //! Version rule (checked by the single writer, so it is race-free): a new
 //! higher version is stored; the same version with the same content is an
 //! idempotent no-op; a lower or equal version with different content is
-//! refused.
+//! refused. A new version was checked against the newest version stored
+//! when it was prepared (`base_version`, see `domain::records` successor
+//! rules); if another version was stored meanwhile it is refused, so no
+//! check is ever made against a stale predecessor.
 
 use std::collections::HashMap;
 
@@ -38,6 +41,9 @@ pub struct RecordWrite {
     pub record_id: String,
     pub version: u64,
     pub record: pb::StoredRecord,
+    /// The newest stored version this write was checked against (`None`:
+    /// there was none).
+    pub base_version: Option<u64>,
 }
 
 /// What happened to one [`RecordWrite`].
@@ -89,6 +95,11 @@ impl Store {
                 "version {} of record {} is older than stored version {max}",
                 w.version, w.record_id
             ))
+        } else if let Some(newer) = newest_besides(&versions, w.base_version) {
+            WriteResult::Refused(format!(
+                "version {newer} of record {} was stored while this row was checked; send it again",
+                w.record_id
+            ))
         } else {
             WriteResult::Stored
         };
@@ -98,6 +109,22 @@ impl Store {
             pending.by_record.insert(prefix, versions);
         }
         Ok(result)
+    }
+
+    /// The newest stored version of one record, if any. One short scan.
+    pub fn current_record(
+        &self,
+        borrower_key: &BorrowerKey,
+        kind: RecordKind,
+        record_id: &str,
+    ) -> Result<Option<(u64, pb::StoredRecord)>, StorageError> {
+        let prefix = keys::record_versions_prefix(borrower_key.as_bytes(), kind.tag(), record_id);
+        let Some(item) = self.tree.scan_prefix(&prefix).next_back() else {
+            return Ok(None);
+        };
+        let (key, value) = item?;
+        let version = super::be_u64(&key[prefix.len()..])?;
+        Ok(Some((version, decode_record(&value)?)))
     }
 
     /// (version, content hash) of every stored version of one record.
@@ -158,10 +185,12 @@ impl Store {
         Ok((versions, borrowers))
     }
 
-    /// Visits the newest version of every record (for schedules and sweeps).
-    pub fn for_each_current_record(
+    /// Visits every stored version of every record, borrower by borrower,
+    /// each record's versions oldest first; `current` is true for the
+    /// newest version of its record. One scan (for schedules and sweeps).
+    pub fn for_each_record(
         &self,
-        mut f: impl FnMut(&BorrowerKey, &pb::StoredRecord),
+        mut f: impl FnMut(&BorrowerKey, &pb::StoredRecord, bool),
     ) -> Result<(), StorageError> {
         let mut pending: Option<(Vec<u8>, BorrowerKey, pb::StoredRecord)> = None;
         for item in self.tree.scan_prefix([keys::RECORD]) {
@@ -170,18 +199,23 @@ impl Store {
             let bk = BorrowerKey::from_slice(key.get(1..33).unwrap_or_default())
                 .map_err(|_| StorageError::Corrupt("short record key".into()))?;
             let record = decode_record(&value)?;
-            if let Some((part, pbk, prev)) = pending.take()
-                && part != record_part
-            {
-                f(&pbk, &prev);
+            if let Some((part, pbk, prev)) = pending.take() {
+                f(&pbk, &prev, part != record_part);
             }
             pending = Some((record_part, bk, record));
         }
         if let Some((_, bk, rec)) = pending {
-            f(&bk, &rec);
+            f(&bk, &rec, true);
         }
         Ok(())
     }
+}
+
+/// The newest of `versions` when it is not `base` (the write was checked
+/// against an older state).
+fn newest_besides(versions: &[(u64, Vec<u8>)], base: Option<u64>) -> Option<u64> {
+    let newest = versions.iter().map(|(v, _)| *v).max();
+    (newest != base).then_some(newest).flatten()
 }
 
 fn decode_record(bytes: &[u8]) -> Result<pb::StoredRecord, StorageError> {

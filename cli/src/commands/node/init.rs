@@ -84,6 +84,8 @@ pub fn build_config(args: &InitArgs) -> anyhow::Result<NodeConfig> {
         limits: Default::default(),
         policy: Default::default(),
         visits: Default::default(),
+        assessment: Default::default(),
+        business_time_zone: Default::default(),
         peers,
     };
     config

@@ -16,22 +16,7 @@ impl Merged {
     pub(super) fn findings(&self) -> Vec<Finding> {
         let mut out = Vec::new();
         self.classification_findings(&mut out);
-        for share in self
-            .shares
-            .iter()
-            .filter(|s| s.bp > NON_PERFORMING_SHARE_BP)
-        {
-            out.push((
-                pb::AssessmentLevel::Red,
-                format!(
-                    "{} of {} outstanding is more than 90 days overdue (over {}): \
-                     every lender should treat the borrower as non-performing",
-                    percent(share.bp),
-                    share.currency,
-                    percent(NON_PERFORMING_SHARE_BP)
-                ),
-            ));
-        }
+        out.extend(self.share_finding());
         if self.max_overdue_days > ORANGE_OVERDUE_DAYS {
             out.push((
                 pb::AssessmentLevel::Orange,
@@ -60,6 +45,43 @@ impl Merged {
             ));
         }
         out
+    }
+
+    /// More than 20% of all debt over 90 days overdue is RED; a share that
+    /// cannot be computed over all debt (a currency without a rate) is
+    /// YELLOW with what is known. Both show the figures used.
+    fn share_finding(&self) -> Option<Finding> {
+        let share = &self.share;
+        if share.unconverted.is_empty() {
+            return (share.bp > NON_PERFORMING_SHARE_BP).then(|| {
+                (
+                    pb::AssessmentLevel::Red,
+                    format!(
+                        "{} of all debt is more than 90 days overdue (over {}): {}: \
+                         every lender should treat the borrower as non-performing",
+                        percent(share.bp),
+                        percent(NON_PERFORMING_SHARE_BP),
+                        share.figures()
+                    ),
+                )
+            });
+        }
+        let alone: Vec<String> = (share.unconverted.iter())
+            .map(|(code, bp)| format!("{code} {} of its own debt", percent(*bp)))
+            .collect();
+        let missing: Vec<&str> = share.unconverted.iter().map(|(c, _)| c.as_str()).collect();
+        Some((
+            pb::AssessmentLevel::Yellow,
+            format!(
+                "the share of debt more than 90 days overdue cannot be computed over all debt: \
+                 no rate for {} in the rate table (assessment.rates); without it {}: {}; \
+                 more than 90 days overdue: {}",
+                missing.join(", "),
+                percent(share.bp),
+                share.figures(),
+                alone.join(", ")
+            ),
+        ))
     }
 
     /// One finding per class worse than NORMAL, plus NORMAL-vs-NPL divergence.

@@ -27,6 +27,8 @@ fn healthy() -> pb::BorrowerIndicators {
         recent_signals: vec![],
         last_visit_date: "2026-05-01".into(),
         visit_count: 2,
+        live_facility_count: 1,
+        settled_facility_count: 0,
     }
 }
 
@@ -56,8 +58,18 @@ fn answered(inst: &str, ind: pb::BorrowerIndicators) -> Contribution {
     Contribution::answered(inst, inst == "BANK-A", ind, None, 5)
 }
 
+/// The requester's rate table: USD at 7.1000 CNY (hand-computed figures
+/// below use it).
+fn rates() -> exchange::RateTable {
+    exchange::RateTable {
+        base_currency: "CNY".into(),
+        rates_as_of: "2026-06-29".into(),
+        rates: [("USD".to_owned(), "7.1000".to_owned())].into(),
+    }
+}
+
 fn run(contributions: Vec<Contribution>) -> pb::Assessment {
-    assess(&KEY, contributions, NOW, TODAY)
+    assess(&KEY, contributions, NOW, TODAY, &rates())
 }
 
 fn level(a: &pb::Assessment) -> L {
@@ -134,18 +146,101 @@ fn sums_are_per_currency_and_denied_peers_are_listed_but_not_summed() {
 }
 
 #[test]
-fn share_over_90_is_the_worst_currency_share_in_basis_points() {
+fn share_over_90_is_computed_over_all_debt_at_the_stated_rates() {
     let mut ind = healthy();
     ind.exposures = vec![
         exposure("CNY", 10_000, 10_000, 1_000),
         exposure("USD", 900, 900, 300),
     ];
     let a = run(vec![answered("BANK-A", ind)]);
-    // CNY 10.00%, USD 33.33% (rounded down).
-    assert_eq!(a.over_90_days_share_bp, 3_333);
-    assert!(has_reason(&a, "RED", "33.33% of USD outstanding"));
-    assert!(!a.reasons.iter().any(|r| r.contains("of CNY outstanding")));
-    assert_eq!(level(&a), L::Red);
+    // USD 9.00 = CNY 63.90 (6,390 fen), of which USD 3.00 = CNY 21.30 over
+    // 90 days: (1,000 + 2,130) / (10,000 + 6,390) = 19.09 % (rounded down).
+    // The worst single currency (USD, 33.33 %) no longer decides.
+    assert_eq!(a.over_90_days_share_bp, 1_909);
+    assert_eq!(
+        a.share_basis,
+        "CNY equivalent at the rates of 2026-06-29: USD 7.1000"
+    );
+    assert!(
+        !a.reasons.iter().any(|r| r.starts_with("RED")),
+        "{:?}",
+        a.reasons
+    );
+}
+
+#[test]
+fn a_small_foreign_currency_default_is_not_red_across_a_large_performing_book() {
+    // The case: CNY 8,000,000.00 NORMAL at BANK-B; USD 50,000.00
+    // 100 days overdue (SUBSTANDARD) at BANK-C. USD 50,000 × 7.1 = CNY
+    // 355,000; 355,000 / 8,355,000 = 4.24 %: ORANGE at most, never RED.
+    let mut b = with_class(C::Normal, 0);
+    b.exposures = vec![exposure("CNY", 800_000_000, 800_000_000, 0)];
+    let mut c = with_class(C::Substandard, 100);
+    c.exposures = vec![exposure("USD", 5_000_000, 5_000_000, 5_000_000)];
+    let a = run(vec![answered("BANK-B", b), answered("BANK-C", c)]);
+    assert_eq!(a.over_90_days_share_bp, 424);
+    assert_eq!(level(&a), L::Orange, "{:?}", a.reasons);
+    assert!(has_reason(&a, "ORANGE", "SUBSTANDARD reported by BANK-C"));
+    assert!(has_reason(&a, "ORANGE", "100 days overdue"));
+    // Above 20 % the RED reason shows the figures and the rates used.
+    let mut small = with_class(C::Normal, 0);
+    small.exposures = vec![exposure("CNY", 100_000_000, 100_000_000, 0)];
+    let mut c = with_class(C::Substandard, 100);
+    c.exposures = vec![exposure("USD", 5_000_000, 5_000_000, 5_000_000)];
+    let a = run(vec![answered("BANK-B", small), answered("BANK-C", c)]);
+    // 355,000 / 1,355,000 = 26.19 %.
+    assert_eq!(a.over_90_days_share_bp, 2_619);
+    assert!(has_reason(
+        &a,
+        "RED",
+        "26.19% of all debt is more than 90 days overdue (over 20.00%): CNY 355,000.00 of CNY 1,355,000.00 (CNY equivalent at the rates of 2026-06-29: USD 7.1000)"
+    ));
+}
+
+#[test]
+fn a_currency_without_a_rate_is_named_not_guessed() {
+    let mut ind = healthy();
+    ind.exposures = vec![
+        exposure("CNY", 10_000, 10_000, 0),
+        exposure("EUR", 500, 500, 500),
+    ];
+    let a = run(vec![answered("BANK-A", ind)]);
+    assert_eq!(a.over_90_days_share_bp, 0);
+    assert!(
+        a.share_basis.ends_with("excluding EUR (no rate)"),
+        "{}",
+        a.share_basis
+    );
+    assert!(has_reason(&a, "YELLOW", "no rate for EUR"));
+    assert!(has_reason(&a, "YELLOW", "EUR 100.00% of its own debt"));
+    assert_eq!(level(&a), L::Yellow);
+}
+
+#[test]
+fn lenders_with_only_settled_facilities_are_not_counted() {
+    let mut settled = healthy();
+    settled.live_facility_count = 0;
+    settled.settled_facility_count = 2;
+    settled.facility_count = 2;
+    let mut live = healthy();
+    live.facility_count = 3;
+    live.live_facility_count = 1;
+    live.settled_facility_count = 2;
+    let a = run(vec![
+        answered("BANK-A", live.clone()),
+        answered("BANK-B", live.clone()),
+        answered("BANK-C", live),
+        answered("BANK-D", settled),
+    ]);
+    // Four institutions reported facilities, three still lend: not yet
+    // multi-lender borrowing (four).
+    assert_eq!(a.lender_count, 3);
+    assert_eq!(a.settled_only_lenders, vec!["BANK-D"]);
+    assert!(
+        !a.reasons.iter().any(|r| r.contains("multi-lender")),
+        "{:?}",
+        a.reasons
+    );
 }
 
 #[test]

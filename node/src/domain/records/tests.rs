@@ -220,8 +220,11 @@ fn credit_dates() {
         credit_fault(|r| r.open_date = "2026-01-16".into()).field,
         "open_date"
     );
+    // Maturity on the open date is a valid (if short) facility; as of that
+    // day it has not matured yet.
     let mut same_day = credit();
     same_day.maturity_date = same_day.open_date.clone();
+    same_day.as_of_date = same_day.open_date.clone();
     assert_eq!(validate_credit(&same_day, TODAY), Ok(()));
 }
 
@@ -396,4 +399,146 @@ fn conclusion_must_not_contain_identifiers() {
         let err = visit_fault(|r| r.conclusion = text.into());
         assert_eq!(err.to_string(), "conclusion: must not contain identifiers");
     }
+}
+
+#[test]
+fn overdue_principal_cannot_exceed_the_balance() {
+    let err = credit_fault(|r| {
+        r.outstanding_balance = 1_000;
+        r.overdue_principal = 1_500;
+        r.overdue_total = 1_600;
+        r.overdue_days = 5;
+    });
+    assert_eq!(
+        err.to_string(),
+        "overdue_principal: 1500 exceeds outstanding_balance 1000"
+    );
+}
+
+#[test]
+fn overdue_days_cannot_exceed_the_age_of_the_facility() {
+    // Opened 2025-12-15, as of 2026-01-15: 31 days old, 95 days overdue.
+    let err = credit_fault(|r| {
+        r.open_date = "2025-12-15".into();
+        r.overdue_principal = 1;
+        r.overdue_total = 2;
+        r.overdue_days = 95;
+        r.risk_class = pb::RiskClass::Substandard as i32;
+        r.account_status = pb::AccountStatus::Overdue as i32;
+    });
+    assert_eq!(
+        err.to_string(),
+        "overdue_days: 95 days overdue, but the facility was opened on 2025-12-15, 31 days before as_of_date 2026-01-15"
+    );
+    // 31 days overdue on a 31-day-old facility is possible.
+    let mut ok = credit();
+    ok.open_date = "2025-12-15".into();
+    ok.overdue_principal = 1;
+    ok.overdue_total = 2;
+    ok.overdue_days = 31;
+    ok.risk_class = pb::RiskClass::SpecialMention as i32;
+    assert_eq!(validate_credit(&ok, TODAY), Ok(()));
+}
+
+#[test]
+fn a_matured_balance_must_be_overdue() {
+    let err = credit_fault(|r| r.maturity_date = "2026-01-14".into());
+    assert_eq!(err.field, "overdue_days");
+    assert!(err.reason.contains("matured on 2026-01-14"), "{err}");
+    // Maturing on the as-of date is not yet matured; repaid is fine.
+    let mut due_today = credit();
+    due_today.maturity_date = "2026-01-15".into();
+    assert_eq!(validate_credit(&due_today, TODAY), Ok(()));
+    let mut repaid = credit();
+    repaid.maturity_date = "2026-01-14".into();
+    repaid.outstanding_balance = 0;
+    assert_eq!(validate_credit(&repaid, TODAY), Ok(()));
+}
+
+#[test]
+fn written_off_is_a_loss_and_restructured_at_least_special_mention() {
+    let err = credit_fault(|r| r.account_status = pb::AccountStatus::WrittenOff as i32);
+    assert_eq!(
+        err.to_string(),
+        "risk_class: a WRITTEN_OFF facility is at least LOSS, found NORMAL"
+    );
+    let err = credit_fault(|r| r.account_status = pb::AccountStatus::Restructured as i32);
+    assert_eq!(
+        err.to_string(),
+        "risk_class: a RESTRUCTURED facility is at least SPECIAL_MENTION, found NORMAL"
+    );
+    let mut restructured = credit();
+    restructured.account_status = pb::AccountStatus::Restructured as i32;
+    restructured.risk_class = pb::RiskClass::SpecialMention as i32;
+    assert_eq!(validate_credit(&restructured, TODAY), Ok(()));
+    assert_eq!(
+        minimum_class_for_status(pb::AccountStatus::WrittenOff),
+        pb::RiskClass::Loss
+    );
+}
+
+#[test]
+fn a_newer_version_cannot_go_back_in_time_or_become_another_facility() {
+    let stored = pb::CreditSummary {
+        version: 3,
+        as_of_date: "2026-02-01".into(),
+        ..credit()
+    };
+    let mut next = pb::CreditSummary {
+        version: 4,
+        ..credit()
+    };
+    next.as_of_date = "2026-01-15".into();
+    assert_eq!(
+        check_credit_successor(&stored, &next)
+            .unwrap_err()
+            .to_string(),
+        "as_of_date: 2026-01-15 is before 2026-02-01, the as-of date of stored version 3; a newer version cannot describe an older state"
+    );
+    next.as_of_date = "2026-02-01".into();
+    assert_eq!(check_credit_successor(&stored, &next), Ok(()));
+    for (field, change) in [
+        (
+            "currency",
+            (|r: &mut pb::CreditSummary| r.currency = "USD".into()) as fn(&mut pb::CreditSummary),
+        ),
+        ("facility_type", |r| {
+            r.facility_type = pb::FacilityType::Project as i32
+        }),
+        ("open_date", |r| r.open_date = "2024-03-02".into()),
+    ] {
+        let mut changed = next.clone();
+        change(&mut changed);
+        let err = check_credit_successor(&stored, &changed).unwrap_err();
+        assert_eq!(err.field, field);
+        assert!(err.reason.contains("stored version 3"), "{err}");
+    }
+}
+
+#[test]
+fn a_visit_needs_a_disbursed_facility_and_keeps_it() {
+    let v = visit();
+    let err = check_visit_facility(&v, None).unwrap_err();
+    assert_eq!(err.field, "facility_id");
+    assert!(
+        err.reason.contains("import the facility before its visits"),
+        "{err}"
+    );
+    let facility = credit();
+    assert_eq!(check_visit_facility(&v, Some(&facility)), Ok(()));
+    let mut early = visit();
+    early.visit_date = "2024-02-29".into();
+    assert_eq!(
+        check_visit_facility(&early, Some(&facility))
+            .unwrap_err()
+            .to_string(),
+        "visit_date: 2024-02-29 is before the facility's open date 2024-03-01: a post-loan visit follows disbursement"
+    );
+    let mut moved = visit();
+    moved.version = 2;
+    moved.facility_id = "LN-OTHER".into();
+    assert_eq!(
+        check_visit_successor(&visit(), &moved).unwrap_err().field,
+        "facility_id"
+    );
 }
