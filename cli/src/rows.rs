@@ -12,7 +12,7 @@ use std::path::Path;
 
 use credshare_node::domain::borrower::{BorrowerId, BorrowerKey, ConsortiumSecret};
 use credshare_node::domain::codes::{CodeEnum, parse_code};
-use credshare_node::domain::dates::latest_date_anywhere;
+use credshare_node::domain::dates::BusinessZone;
 use credshare_node::domain::field::{FieldError, quote_unless_identifying};
 use credshare_node::domain::records::{validate_credit, validate_visit};
 use credshare_node::pki::InstitutionId;
@@ -121,12 +121,12 @@ pub struct ImportContext {
 }
 
 impl ImportContext {
-    /// A context whose `today` is the latest date anywhere on Earth.
+    /// A context whose `today` is today in the business time zone.
     pub fn new(institution: InstitutionId, secret: ConsortiumSecret) -> Self {
         Self {
             institution,
             secret,
-            today: latest_date_anywhere(),
+            today: business_zone().today(),
         }
     }
 }
@@ -335,6 +335,16 @@ fn warning_signals(cell: &str) -> Result<Vec<i32>, FieldError> {
 
 /// Quotes a header or key for an error, unless it might be data (a file
 /// without a header row puts an identifier where a column name should be).
+/// The business time zone whose "today" bounds record dates: the node's
+/// `business_time_zone`, from the same `CREDSHARE_BUSINESS_TIME_ZONE`
+/// variable that overrides it, else the consortium default.
+fn business_zone() -> BusinessZone {
+    std::env::var("CREDSHARE_BUSINESS_TIME_ZONE")
+        .ok()
+        .and_then(|name| BusinessZone::parse(&name).ok())
+        .unwrap_or_default()
+}
+
 fn describe_column(name: &str) -> String {
     quote_unless_identifying(name)
 }

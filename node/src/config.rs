@@ -434,11 +434,16 @@ fn apply_env_overrides(
 }
 
 fn parse_env_value(raw: &str) -> toml::Value {
-    // `x = <raw>` parses for numbers, booleans and arrays; anything else is a string.
-    toml::from_str::<toml::Table>(&format!("x = {raw}"))
+    // `x = <raw>` parses for numbers, booleans, arrays and inline tables;
+    // anything else is a string. Dates stay strings too: config keys hold
+    // ISO dates as text.
+    match toml::from_str::<toml::Table>(&format!("x = {raw}"))
         .ok()
         .and_then(|mut t| t.remove("x"))
-        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+    {
+        Some(toml::Value::Datetime(_)) | None => toml::Value::String(raw.to_owned()),
+        Some(value) => value,
+    }
 }
 
 #[cfg(test)]

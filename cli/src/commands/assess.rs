@@ -95,7 +95,7 @@ fn render_figures(a: &pb::Assessment) -> String {
             "level",
             format!("{level}{}", if a.complete { "" } else { "  (INCOMPLETE)" }),
         ),
-        ("lenders", a.lender_count.to_string()),
+        ("lenders", lenders(a)),
         (
             "worst risk class",
             format!(
@@ -107,7 +107,11 @@ fn render_figures(a: &pb::Assessment) -> String {
         ("max overdue days", a.max_overdue_days.to_string()),
         (
             "debt > 90 days overdue",
-            format!("{:.1}%", f64::from(a.over_90_days_share_bp) / 100.0),
+            format!(
+                "{:.2}% ({})",
+                f64::from(a.over_90_days_share_bp) / 100.0,
+                a.share_basis
+            ),
         ),
     ]);
     out.push_str("reasons:\n");
@@ -115,6 +119,19 @@ fn render_figures(a: &pb::Assessment) -> String {
         out.push_str(&format!("  - {r}\n"));
     }
     out
+}
+
+/// "2 (settled only: BANK-D)".
+fn lenders(a: &pb::Assessment) -> String {
+    if a.settled_only_lenders.is_empty() {
+        a.lender_count.to_string()
+    } else {
+        format!(
+            "{} (settled only: {})",
+            a.lender_count,
+            a.settled_only_lenders.join(", ")
+        )
+    }
 }
 
 fn render_exposures(a: &pb::Assessment) -> String {
@@ -131,7 +148,7 @@ fn render_exposures(a: &pb::Assessment) -> String {
 }
 
 fn render_peers(a: &pb::Assessment) -> String {
-    let mut t = Table::new("INSTITUTION|STATUS|FACILITIES|LAST VISIT|RECEIPT|LATENCY|DETAIL");
+    let mut t = Table::new("INSTITUTION|STATUS|LIVE|SETTLED|LAST VISIT|RECEIPT|LATENCY|DETAIL");
     for p in &a.peers {
         let ind = p.indicators.clone().unwrap_or_default();
         let receipt = p.receipt.as_ref().map(|r| {
@@ -142,7 +159,8 @@ fn render_peers(a: &pb::Assessment) -> String {
         t.row(vec![
             format!("{}{own}", p.institution_id),
             peer_status(p),
-            ind.facility_count.to_string(),
+            ind.live_facility_count.to_string(),
+            ind.settled_facility_count.to_string(),
             ind.last_visit_date.clone(),
             receipt.unwrap_or_default(),
             format!("{} ms", p.latency_ms),
@@ -164,6 +182,8 @@ pub fn assessment_json(a: &pb::Assessment) -> serde_json::Value {
         "worst_risk_reported_by": a.worst_risk_reported_by,
         "max_overdue_days": a.max_overdue_days,
         "over_90_days_share_bp": a.over_90_days_share_bp,
+        "share_basis": a.share_basis,
+        "settled_only_lenders": a.settled_only_lenders,
         "exposures": a.exposures.iter().map(|e| json!({"currency": e.currency, "contract": e.contract_amount, "outstanding": e.outstanding_balance, "over_90_days": e.outstanding_over_90_days})).collect::<Vec<_>>(),
         "recent_signals": a.recent_signals.iter().map(|s| json!({"signal": code_label::<pb::WarningSignal>(s.signal), "date": s.visit_date, "institution": s.institution_id})).collect::<Vec<_>>(),
         "last_visits": a.last_visits.iter().map(|v| json!({"institution": v.institution_id, "date": v.visit_date})).collect::<Vec<_>>(),
@@ -173,6 +193,8 @@ pub fn assessment_json(a: &pb::Assessment) -> serde_json::Value {
             "denial_reason": code_label::<pb::DenialReason>(p.denial_reason),
             "detail": p.detail, "latency_ms": p.latency_ms,
             "facilities": p.indicators.as_ref().map_or(0, |i| i.facility_count),
+            "live_facilities": p.indicators.as_ref().map_or(0, |i| i.live_facility_count),
+            "settled_facilities": p.indicators.as_ref().map_or(0, |i| i.settled_facility_count),
             "receipt_leaf": p.receipt.as_ref().map(|r| r.leaf_index),
             "receipt_tree_size": p.receipt.as_ref().and_then(|r| r.proof.as_ref()).map(|x| x.tree_size),
         })).collect::<Vec<_>>(),

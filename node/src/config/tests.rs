@@ -104,3 +104,82 @@ fn bad_env_value_names_the_key() {
     let err = NodeConfig::from_toml(&sample(dir.path()), "t", env).unwrap_err();
     assert!(err.to_string().contains("storage.max_batch"), "{err}");
 }
+
+#[test]
+fn zone_rates_and_schedule_come_from_config_or_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = NodeConfig::from_toml(&sample(dir.path()), "t", no_env()).unwrap();
+    assert_eq!(c.business_time_zone.name(), "Asia/Shanghai");
+    assert_eq!(c.assessment.base_currency, "CNY");
+    let env = vec![
+        (
+            "CREDSHARE_BUSINESS_TIME_ZONE".to_string(),
+            "UTC".to_string(),
+        ),
+        (
+            "CREDSHARE_ASSESSMENT__RATES".into(),
+            r#"{ USD = "7.1000" }"#.into(),
+        ),
+        (
+            "CREDSHARE_ASSESSMENT__RATES_AS_OF".into(),
+            "2026-11-30".into(),
+        ),
+        (
+            "CREDSHARE_VISITS__WRITTEN_OFF_INTERVAL_DAYS".into(),
+            "0".into(),
+        ),
+    ];
+    let c = NodeConfig::from_toml(&sample(dir.path()), "t", env).unwrap();
+    assert_eq!(c.business_time_zone.name(), "UTC");
+    assert_eq!(c.assessment.rates["USD"], "7.1000");
+    assert_eq!(c.assessment.rates_as_of, "2026-11-30");
+    assert_eq!(c.visits.written_off_interval_days, 0);
+}
+
+#[test]
+fn bad_zone_rates_and_schedule_name_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = sample(dir.path());
+    let cases = [
+        (
+            "CREDSHARE_BUSINESS_TIME_ZONE",
+            "Mars/Olympus",
+            "business_time_zone",
+        ),
+        (
+            "CREDSHARE_VISITS__FIRST_VISIT_DAYS",
+            "0",
+            "visits.first_visit_days",
+        ),
+        (
+            "CREDSHARE_VISITS__NORMAL_INTERVAL_DAYS",
+            "4000",
+            "visits.normal_interval_days",
+        ),
+        (
+            "CREDSHARE_VISITS__FOCUSED_VISIT_CHANNELS",
+            r#"["TELEPATHY"]"#,
+            "visits.focused_visit_channels",
+        ),
+        (
+            "CREDSHARE_ASSESSMENT__RATES",
+            r#"{ USD = "seven" }"#,
+            "assessment.rates",
+        ),
+        (
+            "CREDSHARE_ASSESSMENT__BASE_CURRENCY",
+            "RMB",
+            "assessment.base_currency",
+        ),
+    ];
+    for (var, value, key) in cases {
+        let env = vec![(var.to_string(), value.to_string())];
+        let err = NodeConfig::from_toml(&base, "t", env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(key),
+            "{var}={value}: {err:?} should name {key}"
+        );
+    }
+}

@@ -1,0 +1,362 @@
+//! Post-loan answers an officer acts on, through three real nodes and the
+//! real CLI: a crafted borrower with hand-computed expectations for
+//! `credshare assess` (debt share across currencies, settled lenders) and
+//! `credshare visits due` (every open obligation, downgrade dated by its
+//! version, a phone call that satisfies nothing), and the import checks
+//! that refuse visits to unknown or undisbursed facilities and versions
+//! that go back in time (docs/domain.md).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+
+use credshare_e2e::{Consortium, NodeProcess, start_federation_with};
+use credshare_node::domain::dates::BusinessZone;
+use time::{Date, Duration};
+
+/// The crafted borrower (a valid USCC).
+const BORROWER: &str = "USCC:91350100M000100Y43";
+
+const CREDIT_HEADER: &str = "borrower_id,facility_id,version,facility_type,currency,contract_amount,outstanding_balance,open_date,maturity_date,guarantee_type,risk_class,overdue_principal,overdue_total,overdue_days,account_status,as_of_date";
+const VISIT_HEADER: &str = "borrower_id,visit_id,version,facility_id,visit_date,visit_type,channel,fund_usage,operations,project_progress,collateral,guarantor,warning_signals,proposed_risk_class,action_taken,conclusion";
+
+/// Today in the consortium's business time zone, and a day relative to it.
+fn day(offset: i64) -> String {
+    let today: Date = BusinessZone::default().today();
+    (today + Duration::days(offset)).to_string()
+}
+
+fn write(dir: &Path, name: &str, header: &str, rows: &[String]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
+    path
+}
+
+/// `credshare --json …` as `node`'s admin: (exit code, stdout, stderr).
+fn cli(c: &Consortium, node: &NodeProcess, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = c.admin_cli(node).arg("--json").args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Imports `file` and returns (exit code, rejections as "row field: reason").
+fn import(
+    c: &Consortium,
+    node: &NodeProcess,
+    file: &Path,
+    kind: &str,
+) -> (Option<i32>, Vec<String>) {
+    let rejects = file.with_extension("rejects.csv");
+    let (code, stdout, stderr) = cli(
+        c,
+        node,
+        &[
+            "records",
+            "import",
+            file.to_str().unwrap(),
+            "--kind",
+            kind,
+            "--reject-file",
+            rejects.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        stdout.contains("\"summary\""),
+        "import of {} printed no summary: {stdout} {stderr}",
+        file.display()
+    );
+    let mut reader = csv::Reader::from_path(&rejects).unwrap();
+    let rows = reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            format!("{} {}: {}", &r[0], &r[1], &r[2])
+        })
+        .collect();
+    (code, rows)
+}
+
+fn credit_row(facility: &str, version: u32, fields: &str) -> String {
+    format!("{BORROWER},{facility},{version},{fields}")
+}
+
+/// BANK-B: CNY 8,000,000.00 NORMAL. BANK-C: USD 50,000.00, overdue and
+/// downgraded over three versions. BANK-A: a settled facility only.
+fn import_the_borrower(c: &Consortium, nodes: &[NodeProcess], dir: &Path) {
+    let (a, b, bank_c) = (&nodes[0], &nodes[1], &nodes[2]);
+    let a_file = write(
+        dir,
+        "a-credit.csv",
+        CREDIT_HEADER,
+        &[credit_row(
+            "A1",
+            1,
+            &format!(
+                "WORKING_CAPITAL,CNY,100000000,0,{},{},CREDIT,NORMAL,0,0,0,SETTLED,{}",
+                day(-800),
+                day(-100),
+                day(-50)
+            ),
+        )],
+    );
+    let b_file = write(
+        dir,
+        "b-credit.csv",
+        CREDIT_HEADER,
+        &[credit_row(
+            "B1",
+            1,
+            &format!(
+                "WORKING_CAPITAL,CNY,800000000,800000000,{},{},MORTGAGE,NORMAL,0,0,0,ACTIVE,{}",
+                day(-400),
+                day(400),
+                day(-1)
+            ),
+        )],
+    );
+    let c1 = |version, class: &str, days: i64, as_of: i64| {
+        credit_row(
+            "C1",
+            version,
+            &format!(
+                "TRADE_FINANCE,USD,5000000,5000000,{},{},GUARANTEED,{class},5000000,5100000,{days},OVERDUE,{}",
+                day(-500),
+                day(-160),
+                day(as_of)
+            ),
+        )
+    };
+    // 60 days overdue as of −41 (SPECIAL_MENTION), refreshed as of −20,
+    // downgraded to SUBSTANDARD as of −1 (100 days), refreshed as of today.
+    let c_file = write(
+        dir,
+        "c-credit.csv",
+        CREDIT_HEADER,
+        &[
+            c1(1, "SPECIAL_MENTION", 60, -41),
+            c1(2, "SPECIAL_MENTION", 81, -20),
+            c1(3, "SUBSTANDARD", 100, -1),
+            c1(4, "SUBSTANDARD", 101, 0),
+        ],
+    );
+    for (node, file) in [(a, &a_file), (b, &b_file), (bank_c, &c_file)] {
+        assert_eq!(import(c, node, file, "credit"), (Some(0), vec![]));
+    }
+    let visit = |id: &str, date: i64, kind: &str, channel: &str, proposed: &str| {
+        format!(
+            "{BORROWER},{id},1,C1,{},{kind},{channel},AS_AGREED,DECLINING,NOT_APPLICABLE,INTACT,NORMAL,,{proposed},NONE,",
+            day(date)
+        )
+    };
+    let visits = write(
+        dir,
+        "c-visits.csv",
+        VISIT_HEADER,
+        &[
+            visit("V1", -490, "FIRST", "ONSITE", "NORMAL"),
+            visit("V2", -38, "FOCUSED", "PHONE", "NORMAL"),
+            visit("V3", -20, "ROUTINE", "ONSITE", "NORMAL"),
+        ],
+    );
+    assert_eq!(import(c, bank_c, &visits, "visit"), (Some(0), vec![]));
+}
+
+#[test]
+fn assess_and_visits_due_give_the_hand_computed_answers() {
+    let c = Consortium::new().unwrap();
+    let env = [
+        ("CREDSHARE_ASSESSMENT__RATES", r#"{ USD = "7.1000" }"#),
+        ("CREDSHARE_ASSESSMENT__RATES_AS_OF", "2026-11-30"),
+    ];
+    let nodes = start_federation_with(&c, &env).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    import_the_borrower(&c, &nodes, dir.path());
+
+    // BANK-A assesses under a consent of its own.
+    let letter = dir.path().join("letter.txt");
+    std::fs::write(&letter, "written authorization").unwrap();
+    let until = day(90);
+    let (code, stdout, stderr) = cli(
+        &c,
+        &nodes[0],
+        &[
+            "consent",
+            "issue",
+            "--id",
+            BORROWER,
+            "--purpose",
+            "post-loan-management",
+            "--scope",
+            "summary",
+            "--until",
+            &until,
+            "--evidence",
+            letter.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let consent: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let consent_id = consent["consent_id"].as_str().unwrap();
+    let (code, stdout, stderr) = cli(
+        &c,
+        &nodes[0],
+        &["assess", "--id", BORROWER, "--consent-id", consent_id],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let a: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    // CNY 8,000,000.00 + USD 50,000.00 × 7.1 = CNY 8,355,000.00, of which
+    // CNY 355,000.00 is more than 90 days overdue: 4.24 %, not RED.
+    assert_eq!(a["over_90_days_share_bp"], 424, "{a:#}");
+    assert_eq!(
+        a["share_basis"],
+        "CNY equivalent at the rates of 2026-11-30: USD 7.1000"
+    );
+    assert_eq!(a["level"], "ORANGE", "{a:#}");
+    let reasons: Vec<&str> = a["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("SUBSTANDARD reported by BANK-C")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("101 days overdue")),
+        "{reasons:?}"
+    );
+    assert!(!reasons.iter().any(|r| r.starts_with("RED")), "{reasons:?}");
+    // BANK-A's facility is settled: two lenders, BANK-A listed apart.
+    assert_eq!(a["lender_count"], 2);
+    assert_eq!(a["settled_only_lenders"], serde_json::json!(["BANK-A"]));
+
+    // BANK-C's visits due within 7 days: the FOCUSED visit for > 60 days
+    // overdue (crossed 101 − 61 = 40 days ago, due 33 days ago: the phone
+    // call 38 days ago does not satisfy it), and the FOCUSED visit for the
+    // downgrade dated by version 3 (yesterday, due in 6 days) — version 4,
+    // a refresh, does not move it. The routine visit (30 days after the
+    // on-site visit 20 days ago) is due in 10 days: beyond the horizon.
+    let (code, stdout, stderr) = cli(&c, &nodes[2], &["visits", "due", "--horizon-days", "7"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let due: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let rows: Vec<(String, String, i64, String)> = due
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["required_type"].as_str().unwrap().to_owned(),
+                d["trigger_date"].as_str().unwrap().to_owned(),
+                d["days_overdue"].as_i64().unwrap(),
+                d["due_date"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("FOCUSED".into(), day(-40), 33, day(-33)),
+            ("FOCUSED".into(), day(-1), -6, day(6)),
+        ],
+        "{due:#}"
+    );
+    assert!(
+        due[0]["satisfied_by"].as_str().unwrap().contains("ONSITE"),
+        "{due:#}"
+    );
+    assert!(
+        due[1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("downgraded from SPECIAL_MENTION to SUBSTANDARD"),
+        "{due:#}"
+    );
+}
+
+#[test]
+fn imports_refuse_visits_to_unknown_or_undisbursed_facilities_and_versions_back_in_time() {
+    let c = Consortium::new().unwrap();
+    let node = NodeProcess::start(&c, &credshare_e2e::NodeSpec::new("BANK-A")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let credit = |version, as_of: i64, balance: &str, overdue_principal: &str| {
+        credit_row(
+            "F1",
+            version,
+            &format!(
+                "WORKING_CAPITAL,CNY,1000000,{balance},{},{},CREDIT,NORMAL,{overdue_principal},{overdue_principal},{},ACTIVE,{}",
+                day(-100),
+                day(300),
+                if overdue_principal == "0" { 0 } else { 3 },
+                day(as_of)
+            ),
+        )
+    };
+    let file = write(
+        dir.path(),
+        "credit.csv",
+        CREDIT_HEADER,
+        &[
+            credit(1, -10, "500000", "0"),
+            // Overdue principal above the balance.
+            credit(2, -5, "1000", "2000"),
+        ],
+    );
+    let (code, rejected) = import(&c, &node, &file, "credit");
+    assert_eq!(code, Some(3));
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    assert!(
+        rejected[0].starts_with("2 overdue_principal: 2000 exceeds outstanding_balance 1000"),
+        "{rejected:?}"
+    );
+
+    // Version 3 dated before stored version 1 goes back in time.
+    let file = write(
+        dir.path(),
+        "older.csv",
+        CREDIT_HEADER,
+        &[credit(3, -20, "400000", "0")],
+    );
+    let (code, rejected) = import(&c, &node, &file, "credit");
+    assert_eq!(code, Some(3));
+    assert!(rejected[0].starts_with("1 as_of_date: "), "{rejected:?}");
+    assert!(rejected[0].contains("stored version 1"), "{rejected:?}");
+
+    let visit = |id: &str, facility: &str, date: i64| {
+        format!(
+            "{BORROWER},{id},1,{facility},{},FIRST,ONSITE,AS_AGREED,NORMAL,NOT_APPLICABLE,INTACT,NORMAL,,NORMAL,NONE,",
+            day(date)
+        )
+    };
+    let file = write(
+        dir.path(),
+        "visits.csv",
+        VISIT_HEADER,
+        &[
+            visit("V1", "F1", -90),
+            visit("V2", "NO-SUCH-FACILITY", -90),
+            visit("V3", "F1", -101),
+        ],
+    );
+    let (code, rejected) = import(&c, &node, &file, "visit");
+    assert_eq!(code, Some(3));
+    assert_eq!(rejected.len(), 2, "{rejected:?}");
+    assert!(
+        rejected[0]
+            .starts_with("2 facility_id: no credit summary of facility \"NO-SUCH-FACILITY\""),
+        "{rejected:?}"
+    );
+    assert!(
+        rejected[1].starts_with(&format!(
+            "3 visit_date: {} is before the facility's open date {}",
+            day(-101),
+            day(-100)
+        )),
+        "{rejected:?}"
+    );
+}
