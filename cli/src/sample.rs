@@ -1,33 +1,54 @@
 //! `credshare sample`: realistic, deterministic record files for demos,
 //! tests and benchmarks, in exactly the format [`crate::rows`] reads.
 //!
-//! Institutions that generate with the same seed share a known part of their
-//! borrowers: the first [`SHARED_SHARE`] of each institution's borrowers come
-//! from a common pool in which borrower `j` is the same legal or natural
-//! person (and in the same financial health) everywhere; the rest are the
-//! institution's own. So a federation of sample nodes has multi-lender
-//! borrowers whose troubles show up at several institutions at once.
+//! The portfolio follows a [`SampleProfile`] (by default the published
+//! figures of Chinese banks: about 1.6 % of live facilities non-performing,
+//! 2.2 % special mention, a few percent overdue) and its visits follow the
+//! node's schedule with realistic lapses ([`timeline`]); findings agree
+//! with each other and with the conclusion ([`findings`]). Every row passes
+//! the node's record rules, and [`stats`] reads the files back to show how
+//! close they come to the profile.
+//!
+//! Institutions that generate with the same seed (and profile) share a
+//! known part of their borrowers: the first [`SHARED_SHARE`] of each
+//! institution's borrowers come from a common pool in which borrower `j` is
+//! the same legal or natural person, in the same health, everywhere; the
+//! rest are the institution's own. So a federation of sample nodes has
+//! multi-lender borrowers whose troubles show up at several institutions at
+//! once. The first borrower of the pool is distressed on purpose (DOUBTFUL,
+//! 280–340 days overdue, funds diverted) so the demo has a RED borrower.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use credshare_node::domain::borrower::{
-    USCC_ALPHABET, org_code_check_char, rid_check_char, uscc_check_char, uscc_value,
-};
+use credshare_node::domain::dates::BusinessZone;
+use credshare_node::domain::visits::VisitSchedule;
 use credshare_node::pki::InstitutionId;
+use credshare_proto::v1 as pb;
 use rand::rngs::StdRng;
+use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
-use time::{Date, Month, OffsetDateTime};
+use time::{Date, Month};
 
 use crate::rows::{CREDIT_COLUMNS, VISIT_COLUMNS};
 use facility::Facility;
-use visits::Visit;
+use findings::{Severity, Traits};
+use profile::Health;
+pub use profile::SampleProfile;
+pub use stats::{Figure, SampleStats, read_stats};
+use visits::{Visit, VisitPlan};
 
-// Facilities and their visits; the borrower-level loop is here, so the two
-// files do not need each other's internals beyond `Facility`.
+// Facilities, their contract terms and identifiers; visits, their dates
+// and their findings; the portfolio's rates; the read-back statistics.
 mod facility;
+mod findings;
+mod ids;
+mod profile;
+mod stats;
+mod terms;
+mod timeline;
 mod visits;
 
 /// Share of each institution's borrowers drawn from the common pool.
@@ -37,6 +58,30 @@ pub const MAX_BORROWERS: u64 = 1_000_000;
 /// File names written into the output directory.
 pub const CREDIT_FILE: &str = "credit.csv";
 pub const VISITS_FILE: &str = "visits.csv";
+
+/// What to generate: how many borrowers, from which seed, with which
+/// rates, as of which day.
+#[derive(Debug, Clone)]
+pub struct SampleSpec {
+    pub borrowers: u64,
+    pub seed: u64,
+    pub profile: SampleProfile,
+    /// No generated date is later; as-of dates are in the week before.
+    pub today: Date,
+}
+
+impl SampleSpec {
+    /// The default profile as of today in the consortium's default business
+    /// time zone (Asia/Shanghai), the day the node checks dates against.
+    pub fn new(borrowers: u64, seed: u64) -> Self {
+        Self {
+            borrowers,
+            seed,
+            profile: SampleProfile::default(),
+            today: BusinessZone::default().today(),
+        }
+    }
+}
 
 /// What [`write_sample`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -48,6 +93,8 @@ pub struct SampleSummary {
     pub individuals: u64,
     pub facilities: u64,
     pub visits: u64,
+    /// The sample's "today" (ISO date).
+    pub today: String,
     pub credit_file: PathBuf,
     pub visits_file: PathBuf,
 }
@@ -57,64 +104,64 @@ pub fn shared_borrower_count(borrowers: u64) -> u64 {
     (borrowers as f64 * SHARED_SHARE).round() as u64
 }
 
-/// Writes `credit.csv` and `visits.csv` into `out` (created if needed),
-/// dated relative to today (UTC). Deterministic for a given seed,
-/// institution and day.
+/// Writes `credit.csv` and `visits.csv` into `out` (created if needed) with
+/// the default profile, as of today ([`SampleSpec::new`]).
+/// Deterministic for a given seed, institution and day.
 pub fn write_sample(
     institution: &InstitutionId,
     borrowers: u64,
     seed: u64,
     out: &Path,
 ) -> anyhow::Result<SampleSummary> {
-    let today = OffsetDateTime::now_utc().date();
-    write_sample_as_of(institution, borrowers, seed, today, out)
+    write_sample_with(institution, &SampleSpec::new(borrowers, seed), out)
 }
 
-/// [`write_sample`] with an explicit "today": no generated date is later.
-pub fn write_sample_as_of(
+/// [`write_sample`] for any spec. Streams: memory does not grow with the
+/// number of borrowers.
+pub fn write_sample_with(
     institution: &InstitutionId,
-    borrowers: u64,
-    seed: u64,
-    today: Date,
+    spec: &SampleSpec,
     out: &Path,
 ) -> anyhow::Result<SampleSummary> {
     anyhow::ensure!(
-        borrowers <= MAX_BORROWERS,
+        spec.borrowers <= MAX_BORROWERS,
         "at most {MAX_BORROWERS} borrowers per institution"
     );
+    spec.profile.validate()?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let credit_file = out.join(CREDIT_FILE);
     let visits_file = out.join(VISITS_FILE);
-    let mut credit = csv_writer(&credit_file, CREDIT_COLUMNS)?;
-    let mut visits = csv_writer(&visits_file, VISIT_COLUMNS)?;
-    let shared = shared_borrower_count(borrowers);
-    let own_range = own_range(institution);
-    let mut summary = SampleSummary {
-        borrowers,
-        shared_borrowers: shared,
-        individuals: 0,
-        facilities: 0,
-        visits: 0,
-        credit_file,
-        visits_file,
+    let mut writer = SampleWriter {
+        spec,
+        schedule: VisitSchedule::default(),
+        credit: csv_writer(&credit_file, CREDIT_COLUMNS)?,
+        visits: csv_writer(&visits_file, VISIT_COLUMNS)?,
+        summary: SampleSummary {
+            borrowers: spec.borrowers,
+            shared_borrowers: shared_borrower_count(spec.borrowers),
+            individuals: 0,
+            facilities: 0,
+            visits: 0,
+            today: spec.today.to_string(),
+            credit_file,
+            visits_file,
+        },
     };
-    for j in 0..borrowers {
+    let shared = writer.summary.shared_borrowers;
+    let own_range = own_range(institution);
+    for j in 0..spec.borrowers {
         let pool_index = if j < shared {
             j
         } else {
             own_range + (j - shared)
         };
-        let borrower = Borrower::generate(seed, pool_index);
-        summary.individuals += u64::from(borrower.individual);
-        let mut rng = StdRng::seed_from_u64(mix(&[seed, fnv1a(institution.as_str()), j, 3]));
-        let (facilities, visit_rows) =
-            write_borrower(&mut rng, &borrower, j, today, &mut credit, &mut visits)?;
-        summary.facilities += facilities;
-        summary.visits += visit_rows;
+        let borrower = Borrower::generate(spec.seed, pool_index, &spec.profile);
+        let stream = mix(&[spec.seed, fnv1a(institution.as_str()), j, 3]);
+        writer.borrower(&mut StdRng::seed_from_u64(stream), &borrower, j)?;
     }
-    credit.flush().context("cannot write credit.csv")?;
-    visits.flush().context("cannot write visits.csv")?;
-    Ok(summary)
+    writer.credit.flush().context("cannot write credit.csv")?;
+    writer.visits.flush().context("cannot write visits.csv")?;
+    Ok(writer.summary)
 }
 
 fn csv_writer(path: &Path, columns: &[&str]) -> anyhow::Result<csv::Writer<BufWriter<File>>> {
@@ -126,6 +173,44 @@ fn csv_writer(path: &Path, columns: &[&str]) -> anyhow::Result<csv::Writer<BufWr
     Ok(writer)
 }
 
+/// Both files while they are written, and what went into them.
+struct SampleWriter<'a, W: Write> {
+    spec: &'a SampleSpec,
+    schedule: VisitSchedule,
+    credit: csv::Writer<W>,
+    visits: csv::Writer<W>,
+    summary: SampleSummary,
+}
+
+impl<W: Write> SampleWriter<'_, W> {
+    /// Writes 1–3 facilities of borrower number `j` and their visits.
+    fn borrower(&mut self, rng: &mut StdRng, borrower: &Borrower, j: u64) -> anyhow::Result<()> {
+        let (profile, today) = (&self.spec.profile, self.spec.today);
+        self.summary.individuals += u64::from(borrower.individual);
+        let count = pick(rng, &[(1u64, 48), (2, 37), (3, 15)]);
+        for k in 1..=count {
+            let id = format!("LN{j:07}-{k}");
+            let facility = Facility::generate(rng, borrower, profile, id, today);
+            self.credit.write_record(facility.cells(&borrower.id))?;
+            // The demo's borrower keeps its visits, so its findings are recent.
+            let behind = !borrower.designated && rng.random_bool(1.0 - profile.visit_adherence);
+            let plan = VisitPlan {
+                schedule: &self.schedule,
+                adherence: profile.visit_adherence,
+                behind,
+                today,
+            };
+            for visit in Visit::series(rng, &facility, borrower, &plan) {
+                self.visits
+                    .write_record(visit.cells(&borrower.id, &facility.id))?;
+                self.summary.visits += 1;
+            }
+        }
+        self.summary.facilities += count;
+        Ok(())
+    }
+}
+
 /// Start of the institution's own slice of identifier numbers: above the
 /// shared pool, and different for different institutions (up to a hash
 /// collision among 800 slots, which only adds a little overlap).
@@ -133,21 +218,15 @@ fn own_range(institution: &InstitutionId) -> u64 {
     (1 + fnv1a(institution.as_str()) % 800) * MAX_BORROWERS
 }
 
-/// How a borrower is doing, the same at every institution that lends to it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Health {
-    Good,
-    Watch,
-    Bad,
-    Failing,
-}
-
 /// A generated borrower: identifier (with its `USCC:`/`RID:` prefix),
-/// kind and health.
+/// kind, health, and the warning signals its troubles show, by severity.
 pub(crate) struct Borrower {
     pub id: String,
     pub individual: bool,
     pub health: Health,
+    /// The first borrower of the shared pool, distressed on purpose.
+    pub designated: bool,
+    story: [Vec<pb::WarningSignal>; 3],
 }
 
 /// Size of the identifier number space: 6 base-31 USCC symbols.
@@ -155,90 +234,106 @@ const ID_SPACE: u64 = 31u64.pow(6);
 
 impl Borrower {
     /// Borrower number `pool_index`; numbers below [`MAX_BORROWERS`] are the
-    /// shared pool. Distinct numbers give distinct identifiers.
-    fn generate(seed: u64, pool_index: u64) -> Self {
+    /// shared pool. Distinct numbers give distinct identifiers, and the
+    /// identifier does not depend on the profile.
+    fn generate(seed: u64, pool_index: u64, profile: &SampleProfile) -> Self {
         let mut rng = StdRng::seed_from_u64(mix(&[seed, pool_index, 1]));
         // A bijection of the number space, so identifiers don't count up.
         let n = ((u128::from(pool_index) * 1_000_003 + u128::from(mix(&[seed, 2])))
             % u128::from(ID_SPACE)) as u64;
         let individual = rng.random_bool(0.2);
-        let health = match rng.random_range(0..100) {
-            0..80 => Health::Good,
-            80..90 => Health::Watch,
-            90..97 => Health::Bad,
-            _ => Health::Failing,
-        };
         let id = if individual {
-            format!("RID:{}", rid(n))
+            format!("RID:{}", ids::rid(n))
         } else {
-            format!("USCC:{}", uscc(&mut rng, n))
+            format!("USCC:{}", ids::uscc(&mut rng, n))
+        };
+        let designated = pool_index == 0;
+        let health = if designated {
+            Health::Classed(pb::RiskClass::Doubtful)
+        } else {
+            Health::draw(spread(seed, pool_index), &mut rng, profile)
+        };
+        let story = if health == Health::Classed(pb::RiskClass::Normal) {
+            Default::default()
+        } else {
+            story(&mut rng, designated)
         };
         Self {
             id,
             individual,
             health,
+            designated,
+            story,
         }
     }
+
+    /// The signals a visit records at `severity`: the story so far, less
+    /// what the facility cannot show (collateral or guarantor risk
+    /// without collateral or guarantor).
+    fn signals(&self, severity: Severity, traits: Traits) -> Vec<pb::WarningSignal> {
+        (self.story[..severity.min(3)].iter().flatten())
+            .filter(|s| match s {
+                pb::WarningSignal::CollateralRisk => traits.collateral,
+                pb::WarningSignal::GuarantorRisk => traits.guarantor,
+                _ => true,
+            })
+            .copied()
+            .collect()
+    }
 }
 
-/// Region codes (prefecture level) used for both identifier kinds.
-const REGIONS: &[&str] = &[
-    "110105", "110108", "120101", "130100", "210200", "310104", "310115", "320100", "320500",
-    "330100", "330200", "340100", "350100", "350200", "360100", "370100", "370200", "410100",
-    "420100", "430100", "440100", "440300", "441900", "450100", "500103", "510100", "530100",
-    "610100", "620100", "650100",
-];
-
-/// A valid USCC whose symbols 11–16 spell `n` in base 31.
-fn uscc(rng: &mut StdRng, n: u64) -> String {
-    let head = match rng.random_range(0..100) {
-        0..90 => "91",
-        90..94 => "92",
-        94..97 => "12",
-        _ => "52",
-    };
-    let region = REGIONS[rng.random_range(0..REGIONS.len())];
-    let mut code: Vec<char> = format!("{head}{region}MA").chars().collect();
-    let mut rest = n;
-    let mut digits = ['0'; 6];
-    // Least significant first, so consecutive numbers differ up front.
-    for slot in digits.iter_mut() {
-        *slot = char::from(USCC_ALPHABET[(rest % 31) as usize]);
-        rest /= 31;
+/// A borrower's troubles as they deepen: early warnings, then serious and
+/// severe signals, each signal once. The demo's borrower tells a short,
+/// fixed story: weaker accounts, then funds diverted and arrears with
+/// other lenders.
+fn story(rng: &mut StdRng, designated: bool) -> [Vec<pb::WarningSignal>; 3] {
+    use pb::WarningSignal as S;
+    if designated {
+        let serious = vec![S::FundDiversion, S::ArrearsOthers];
+        return [vec![S::FinDeterioration], serious, Vec::new()];
     }
-    code.extend(digits);
-    let mut body = ['0'; 8];
-    body.copy_from_slice(&code[8..16]);
-    code.push(org_code_check_char(&body).unwrap_or('0'));
-    let mut values = [0u32; 17];
-    for (value, c) in values.iter_mut().zip(&code) {
-        *value = uscc_value(*c).unwrap_or(0);
+    const MILD: &[S] = &[
+        S::FinDeterioration,
+        S::RatingDowngrade,
+        S::AccountAnomaly,
+        S::NonCooperation,
+        S::IndustryPolicy,
+        S::OwnershipChange,
+        S::MgmtEvent,
+    ];
+    const SERIOUS: &[S] = &[
+        S::ArrearsOthers,
+        S::UnpaidTaxWages,
+        S::Litigation,
+        S::CollateralRisk,
+        S::GuarantorRisk,
+        S::FundDiversion,
+    ];
+    const SEVERE: &[S] = &[
+        S::StopProduction,
+        S::Litigation,
+        S::ArrearsOthers,
+        S::FundDiversion,
+        S::MgmtEvent,
+        S::UnpaidTaxWages,
+    ];
+    let mut story: [Vec<S>; 3] = Default::default();
+    for (level, pool) in [MILD, SERIOUS, SEVERE].into_iter().enumerate() {
+        let seen: Vec<S> = story.iter().flatten().copied().collect();
+        let fresh: Vec<S> = pool.iter().filter(|s| !seen.contains(s)).copied().collect();
+        let count = rng.random_range(1..=2);
+        story[level] = fresh.choose_multiple(rng, count).copied().collect();
     }
-    code.push(uscc_check_char(&values));
-    code.into_iter().collect()
+    story
 }
 
-/// First and last birth dates of generated individuals.
-const BIRTH_FIRST: Date = time::macros::date!(1955 - 01 - 01);
-const BIRTH_DAYS: u64 = 17_896; // through 2003-12-31
-
-/// A valid RID derived from `n`: region, birth date and sequence.
-fn rid(n: u64) -> String {
-    let regions = REGIONS.len() as u64;
-    let region = REGIONS[(n % regions) as usize];
-    let birth = BIRTH_FIRST + time::Duration::days(((n / regions) % BIRTH_DAYS) as i64);
-    let sequence = (n / (regions * BIRTH_DAYS)) % 1000;
-    let first17 = format!(
-        "{region}{:04}{:02}{:02}{sequence:03}",
-        birth.year(),
-        u8::from(birth.month()),
-        birth.day()
-    );
-    let mut digits = [0u32; 17];
-    for (d, c) in digits.iter_mut().zip(first17.chars()) {
-        *d = c.to_digit(10).unwrap_or(0);
-    }
-    format!("{first17}{}", rid_check_char(&digits))
+/// Borrower `pool_index`'s place in 0..1 on a golden-ratio (Weyl)
+/// sequence: evenly spread over any run of consecutive borrowers, so a
+/// sample's class shares come out close to the profile's rates instead of
+/// scattering with the luck of a few hundred draws.
+fn spread(seed: u64, pool_index: u64) -> f64 {
+    let turn = mix(&[seed, 4]).wrapping_add(pool_index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    (turn >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// Picks from `(value, weight)` pairs.
@@ -252,29 +347,6 @@ fn pick<T: Copy>(rng: &mut StdRng, weighted: &[(T, u32)]) -> T {
         ticket -= weight;
     }
     weighted[0].0
-}
-
-/// Writes 1–3 facilities of borrower number `j` and their visits; returns
-/// how many facility and visit rows were written.
-fn write_borrower<W: Write>(
-    rng: &mut StdRng,
-    borrower: &Borrower,
-    j: u64,
-    today: Date,
-    credit: &mut csv::Writer<W>,
-    visits: &mut csv::Writer<W>,
-) -> anyhow::Result<(u64, u64)> {
-    let count = pick(rng, &[(1u64, 50), (2, 35), (3, 15)]);
-    let mut visit_rows = 0;
-    for k in 1..=count {
-        let facility = Facility::generate(rng, borrower, format!("LN{j:07}-{k}"), today);
-        credit.write_record(facility.cells(&borrower.id))?;
-        for visit in Visit::series(rng, &facility, borrower) {
-            visits.write_record(visit.cells(&borrower.id, &facility.id))?;
-            visit_rows += 1;
-        }
-    }
-    Ok((count, visit_rows))
 }
 
 /// SplitMix64 over several words: a stable seed for each independent stream.

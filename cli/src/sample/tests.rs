@@ -1,16 +1,37 @@
-//! Sample files must be valid, deterministic and share a known part.
+//! Sample files must be valid, deterministic and share a known part;
+//! [`distributions`] checks they match their profile.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use credshare_node::domain::borrower::{BorrowerId, ConsortiumSecret};
+use credshare_node::domain::records::check_visit_facility;
 use credshare_proto::v1 as pb;
 use time::macros::date;
 
 use super::*;
 use crate::rows::{ImportContext, RecordKind, RecordReader};
 
+mod distributions;
+
 const TODAY: Date = date!(2026 - 01 - 15);
+
+/// `borrowers` of `inst` with `profile`, as of [`TODAY`], into `out`.
+fn write(
+    inst: &str,
+    borrowers: u64,
+    seed: u64,
+    profile: SampleProfile,
+    out: &std::path::Path,
+) -> SampleSummary {
+    let spec = SampleSpec {
+        borrowers,
+        seed,
+        profile,
+        today: TODAY,
+    };
+    write_sample_with(&institution(inst), &spec, out).unwrap()
+}
 
 fn institution(id: &str) -> InstitutionId {
     InstitutionId::parse(id).unwrap()
@@ -60,7 +81,7 @@ fn two_institutions_generate_valid_files_sharing_a_known_part() {
     let mut keys = Vec::new();
     for inst in ["BANK-A", "BANK-B"] {
         let out = dir.path().join(inst);
-        let summary = write_sample_as_of(&institution(inst), 2_000, 42, TODAY, &out).unwrap();
+        let summary = write(inst, 2_000, 42, SampleProfile::default(), &out);
         assert_eq!(summary.shared_borrowers, 600);
         let (credits, visits) = read_back(inst, &summary);
         assert_eq!(credits.len() as u64, summary.facilities);
@@ -112,13 +133,77 @@ fn check_realism(credits: &[pb::CreditSummary], visits: &[pb::VisitSummary]) {
     );
 }
 
+/// Every credit and visit row passes the node's rules — each record's own
+/// (`validate_credit`, `validate_visit`, through the import reader) and a
+/// visit's against its facility (`check_visit_facility`) — under the
+/// default profile and under a harsh one.
+#[test]
+fn every_row_passes_the_node_rules() {
+    let harsh = SampleProfile {
+        npl_rate: 0.3,
+        special_mention_rate: 0.3,
+        grace_overdue_rate: 0.2,
+        settled_rate: 0.3,
+        written_off_rate: 0.1,
+        visit_adherence: 0.5,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for (name, profile) in [("default", SampleProfile::default()), ("harsh", harsh)] {
+        let summary = write("BANK-A", 3_000, 5, profile, &dir.path().join(name));
+        let (credits, visits) = read_back("BANK-A", &summary);
+        assert_eq!(credits.len() as u64, summary.facilities);
+        assert_eq!(visits.len() as u64, summary.visits);
+        let by_facility: HashMap<(&[u8], &str), &pb::CreditSummary> = (credits.iter())
+            .map(|c| ((c.borrower_key.as_slice(), c.facility_id.as_str()), c))
+            .collect();
+        for v in &visits {
+            let facility = by_facility.get(&(v.borrower_key.as_slice(), v.facility_id.as_str()));
+            check_visit_facility(v, facility.copied())
+                .unwrap_or_else(|e| panic!("{name}: {} {e}", v.visit_id));
+        }
+    }
+}
+
+/// The first borrower of the shared pool is the demo's RED borrower at
+/// every institution: DOUBTFUL, every facility over 90 days overdue, funds
+/// diverted at a visit in the last 180 days.
+#[test]
+fn the_first_shared_borrower_is_distressed_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = HashSet::new();
+    for inst in ["BANK-A", "BANK-B"] {
+        let summary = write(
+            inst,
+            50,
+            7,
+            SampleProfile::default(),
+            &dir.path().join(inst),
+        );
+        let (credits, visits) = read_back(inst, &summary);
+        let key = credits[0].borrower_key.clone();
+        first.insert(key.clone());
+        for c in credits.iter().filter(|c| c.borrower_key == key) {
+            assert_eq!(c.risk_class, pb::RiskClass::Doubtful as i32);
+            assert!(c.overdue_days > 90, "{c:?}");
+        }
+        let recent = (TODAY - time::Duration::days(180)).to_string();
+        assert!(visits.iter().any(|v| {
+            v.borrower_key == key
+                && v.visit_date >= recent
+                && v.warning_signals
+                    .contains(&(pb::WarningSignal::FundDiversion as i32))
+                && v.fund_usage == pb::FundUsage::Diverted as i32
+        }));
+    }
+    assert_eq!(first.len(), 1, "the same borrower at both institutions");
+}
+
 #[test]
 fn same_seed_same_files_other_seed_other_files() {
     let dir = tempfile::tempdir().unwrap();
-    let inst = institution("BANK-A");
     let read = |name: &str, seed| {
         let out = dir.path().join(name);
-        let summary = write_sample_as_of(&inst, 300, seed, TODAY, &out).unwrap();
+        let summary = write("BANK-A", 300, seed, SampleProfile::default(), &out);
         (
             std::fs::read(summary.credit_file).unwrap(),
             std::fs::read(summary.visits_file).unwrap(),
@@ -133,7 +218,7 @@ fn same_seed_same_files_other_seed_other_files() {
 fn identifiers_are_valid_and_prefixed() {
     let mut uscc = 0;
     for j in 0..2_000 {
-        let borrower = Borrower::generate(9, j);
+        let borrower = Borrower::generate(9, j, &SampleProfile::default());
         let id = BorrowerId::parse_at(&borrower.id, TODAY).unwrap();
         assert_eq!(id.kind() == "RID", borrower.individual);
         assert!(
@@ -159,16 +244,11 @@ fn months_are_added_on_the_calendar() {
 #[test]
 fn too_many_borrowers_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(
-        write_sample_as_of(
-            &institution("BANK-A"),
-            MAX_BORROWERS + 1,
-            1,
-            TODAY,
-            dir.path()
-        )
-        .is_err()
-    );
+    let spec = SampleSpec {
+        borrowers: MAX_BORROWERS + 1,
+        ..SampleSpec::new(1, 1)
+    };
+    assert!(write_sample_with(&institution("BANK-A"), &spec, dir.path()).is_err());
 }
 
 /// `cargo test -p credshare-cli --release -- --ignored sample_of_100k`
@@ -177,8 +257,7 @@ fn too_many_borrowers_are_refused() {
 fn sample_of_100k_borrowers_is_fast() {
     let dir = tempfile::tempdir().unwrap();
     let started = std::time::Instant::now();
-    let summary =
-        write_sample_as_of(&institution("BANK-A"), 100_000, 1, TODAY, dir.path()).unwrap();
+    let summary = write("BANK-A", 100_000, 1, SampleProfile::default(), dir.path());
     let elapsed = started.elapsed();
     println!("{summary:?} in {elapsed:?}");
     assert!(elapsed < std::time::Duration::from_secs(10), "{elapsed:?}");

@@ -151,19 +151,25 @@ async fn show_history(demo: &Demo, key: &BorrowerKey) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A borrower of both BANK-A's and BANK-B's samples, preferring the one whose
-/// open facility at BANK-A is most overdue (so the assessment has something
-/// to say).
+/// A borrower of both BANK-A's and BANK-B's samples with a facility at
+/// BANK-A more than 90 days overdue, the first in BANK-A's file: the
+/// sample makes its first shared borrower so on purpose (DOUBTFUL, funds
+/// diverted), so the assessment is RED. Failing that, the shared borrower
+/// most overdue at BANK-A.
 fn shared_borrower(demo: &Demo) -> anyhow::Result<String> {
     let b: std::collections::HashSet<String> = credit_rows(demo, "BANK-B")?
         .into_iter()
         .map(|r| r.0)
         .collect();
-    credit_rows(demo, "BANK-A")?
+    let shared: Vec<(String, String, u32)> = credit_rows(demo, "BANK-A")?
         .into_iter()
         .filter(|(id, status, _)| b.contains(id) && status != "SETTLED")
-        .max_by_key(|r| r.2)
-        .map(|r| r.0)
+        .collect();
+    shared
+        .iter()
+        .find(|r| r.2 > 90)
+        .or_else(|| shared.iter().max_by_key(|r| r.2))
+        .map(|r| r.0.clone())
         .context("the sample banks share no borrower")
 }
 
