@@ -202,7 +202,9 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, PkiError>
     Ok(certs)
 }
 
-/// Reads the first private key (PKCS#8) of a PEM file.
+/// Reads the first private key of a PEM file. `credshare pki` writes PKCS#8
+/// v1 (P-256 TLS keys, Ed25519 signer keys); Ed25519 PKCS#8 v2 files from
+/// older versions load too: rustls and the signer parse both versions.
 pub fn load_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, PkiError> {
     PrivateKeyDer::from_pem_file(path).map_err(read_err(path))
 }

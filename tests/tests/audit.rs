@@ -449,7 +449,8 @@ fn rewrite_history(data_dir: &Path, certs: &Path, drop_old_checkpoints: bool) {
         origin: ORIGIN.into(),
         size: edge.size(),
         root: edge.root(),
-        timestamp_ms: 1,
+        timestamp_ms: Some(1),
+        extensions: Vec::new(),
     };
     let stored = pb::GetCheckpointResponse {
         checkpoint: Some(pb::Checkpoint {

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use credshare_e2e::{Consortium, NodeProcess, start_federation_with};
 use credshare_node::domain::dates::BusinessZone;
+use credshare_proto::v1 as pb;
 use time::{Date, Duration};
 
 /// The crafted borrower (a valid USCC).
@@ -313,6 +314,57 @@ fn imports_refuse_visits_to_unknown_or_undisbursed_facilities_and_versions_back_
     assert!(
         rejected[0].starts_with("2 overdue_principal: 2000 exceeds outstanding_balance 1000"),
         "{rejected:?}"
+    );
+
+    // One business day: a row dated tomorrow in the business time zone is
+    // in the future whatever the hour (the node once accepted it in the
+    // evening, checking against UTC+14).
+    let file = write(
+        dir.path(),
+        "tomorrow.csv",
+        CREDIT_HEADER,
+        &[credit(2, 1, "500000", "0")],
+    );
+    let (code, rejected) = import(&c, &node, &file, "credit");
+    assert_eq!(code, Some(3));
+    assert_eq!(
+        rejected,
+        vec![format!("1 as_of_date: {} is in the future", day(1))]
+    );
+    // The node itself applies the same day (not only the CLI's check).
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let status = runtime.block_on(async {
+        let tls = c.tls("BANK-A", "admin").unwrap();
+        let mut admin = credshare_e2e::admin_client(&tls, node.admin_addr)
+            .await
+            .unwrap();
+        let record = pb::CreditSummary {
+            facility_id: "F9".into(),
+            version: 1,
+            borrower_key: vec![9; 32],
+            facility_type: pb::FacilityType::WorkingCapital as i32,
+            currency: "CNY".into(),
+            contract_amount: 100,
+            outstanding_balance: 100,
+            open_date: day(-10),
+            maturity_date: day(100),
+            guarantee_type: pb::GuaranteeType::Credit as i32,
+            risk_class: pb::RiskClass::Normal as i32,
+            account_status: pb::AccountStatus::Active as i32,
+            as_of_date: day(1),
+            ..Default::default()
+        };
+        let put = pb::PutRecordRequest {
+            record: Some(pb::RecordInput {
+                record: Some(pb::record_input::Record::Credit(record)),
+            }),
+        };
+        admin.put_record(put).await.unwrap_err()
+    });
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert_eq!(
+        status.message(),
+        format!("as_of_date: {} is in the future", day(1))
     );
 
     // Version 3 dated before stored version 1 goes back in time.

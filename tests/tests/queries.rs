@@ -154,7 +154,8 @@ fn check_receipt(c: &Consortium, receipt: &pb::Receipt, holder: &str) -> pb::Pee
 
 fn denial(status: &tonic::Status) -> pb::QueryDenial {
     assert_eq!(status.code(), tonic::Code::PermissionDenied, "{status:?}");
-    pb::QueryDenial::decode(status.details()).expect("QueryDenial in status details")
+    credshare_node::federation::denial::from_status(status)
+        .expect("google.rpc.Status with Any(QueryDenial) in the status details")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -194,18 +195,20 @@ async fn answers_carry_verifiable_receipts_and_every_denial_reason_is_logged() {
 
     // Answers at both scopes, with receipts that verify from the CA alone.
     for scope in [pb::Scope::Summary, pb::Scope::Detail] {
-        let mut answer = a
+        let response = a
             .query_borrower(query(&sign(&good), &borrower, plm, scope))
             .await
             .unwrap()
             .into_inner();
-        let receipt = answer.receipt.take().unwrap();
+        let receipt = response.receipt.unwrap();
         let entry = check_receipt(&c, &receipt, "BANK-B");
         assert_eq!(entry.decision, pb::Decision::Answered as i32);
         assert_eq!(entry.requester_institution, "BANK-A");
         assert_eq!(entry.request_nonce, vec![1, 2, 3, 4]);
-        let hash = ring::digest::digest(&ring::digest::SHA256, &answer.encode_to_vec());
+        // The receipt covers the exact answer bytes received.
+        let hash = ring::digest::digest(&ring::digest::SHA256, &response.answer);
         assert_eq!(entry.response_sha256, hash.as_ref());
+        let answer = pb::BorrowerAnswer::decode(response.answer.as_slice()).unwrap();
         let ind = answer.indicators.unwrap();
         assert_eq!(ind.facility_count, 2);
         assert_eq!(ind.max_overdue_days, 120);
@@ -228,11 +231,12 @@ async fn answers_carry_verifiable_receipts_and_every_denial_reason_is_logged() {
 
     // A record written after an answer shows in the next answer (no stale cache).
     put_credit(&c, &b, &borrower, "F-3", 0).await;
-    let answer = a
+    let response = a
         .query_borrower(query(&sign(&good), &borrower, plm, pb::Scope::Summary))
         .await
         .unwrap()
         .into_inner();
+    let answer = pb::BorrowerAnswer::decode(response.answer.as_slice()).unwrap();
     assert_eq!(answer.indicators.unwrap().facility_count, 3);
 
     let mut flipped = sign(&good);
@@ -365,9 +369,10 @@ async fn answers_carry_verifiable_receipts_and_every_denial_reason_is_logged() {
             .unwrap_err();
         let d = denial(&status);
         assert_eq!(d.reason, reason as i32, "{reason:?}: {}", d.message);
+        // The header carries the reason's short name, as documented.
         assert_eq!(
             status.metadata().get("credshare-denial-reason").unwrap(),
-            reason.as_str_name()
+            reason.as_str_name().trim_start_matches("DENIAL_REASON_")
         );
         let entry = check_receipt(&c, d.receipt.as_ref().unwrap(), "BANK-B");
         assert_eq!(entry.decision, pb::Decision::Denied as i32);

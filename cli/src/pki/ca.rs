@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
 use super::files;
+use super::keys::{self, KeyType};
 
 /// How long a CRL is valid; re-issue (`pki crl`) well before.
 const CRL_VALIDITY: Duration = Duration::days(7);
@@ -98,6 +99,8 @@ pub(super) struct LoadedCa {
     pub issuer: Issuer<'static, KeyPair>,
     pub cert: CertificateDer<'static>,
     pub not_after: OffsetDateTime,
+    /// The CA key's type, which is also how it signs.
+    pub key_type: KeyType,
 }
 
 /// What `revoke` did.
@@ -137,10 +140,12 @@ pub(super) fn random_serial() -> anyhow::Result<SerialNumber> {
     Ok(SerialNumber::from_slice(&bytes))
 }
 
-/// Creates a CA in `dir`: Ed25519 key, self-signed certificate (CA:true,
+/// Creates a CA in `dir`: a `key_type` key, self-signed certificate (CA:true,
 /// pathlen 0, keyCertSign + cRLSign) valid for `days`, an empty CRL number 1.
-/// Refuses to touch a directory that already holds any CA file.
-pub fn init_ca(dir: &Path, name: &str, days: u32) -> anyhow::Result<()> {
+/// The CA signs certificates and CRLs with its key's algorithm (P-256:
+/// ecdsa-with-SHA256). Refuses to touch a directory that already holds any
+/// CA file.
+pub fn init_ca(dir: &Path, name: &str, days: u32, key_type: KeyType) -> anyhow::Result<()> {
     if name.trim().is_empty() {
         bail!("--name: the CA needs a name");
     }
@@ -157,8 +162,8 @@ pub fn init_ca(dir: &Path, name: &str, days: u32) -> anyhow::Result<()> {
     params.serial_number = Some(random_serial()?);
     params.not_before = OffsetDateTime::now_utc() - CLOCK_SKEW;
     params.not_after = params.not_before + Duration::days(i64::from(days));
-    let key = KeyPair::generate_for(&rcgen::PKCS_ED25519).context("generating the CA key")?;
-    let key_pem = key.serialize_pem();
+    let key = keys::generate(key_type).context("the CA key")?;
+    let key_pem = keys::private_key_pem(&key)?;
     let ca = CertifiedIssuer::self_signed(params, key).context("signing the CA certificate")?;
     // The key first: its exclusive create is what stops two concurrent runs.
     files::write_private_key(&paths.key, &key_pem)?;
@@ -174,9 +179,8 @@ pub fn init_ca(dir: &Path, name: &str, days: u32) -> anyhow::Result<()> {
 /// Loads the CA of `dir`, checking that key and certificate belong together.
 pub(super) fn load_ca(dir: &Path) -> anyhow::Result<LoadedCa> {
     let paths = CaPaths::new(dir);
-    let key_pem = files::read_text(&paths.key)?;
-    let key = KeyPair::from_pkcs8_pem_and_sign_algo(&key_pem, &rcgen::PKCS_ED25519)
-        .map_err(|e| anyhow::anyhow!("{}: not an Ed25519 PKCS#8 key: {e}", paths.key.display()))?;
+    // P-256 or Ed25519, PKCS#8 v1 or (CAs made before v1 files) v2.
+    let (key, key_type) = keys::load(&paths.key)?;
     let cert = files::read_certificate(&paths.cert)?;
     let (_, parsed) = x509_parser::parse_x509_certificate(&cert)
         .map_err(|e| anyhow::anyhow!("{}: {e}", paths.cert.display()))?;
@@ -194,6 +198,7 @@ pub(super) fn load_ca(dir: &Path) -> anyhow::Result<LoadedCa> {
         issuer,
         cert,
         not_after,
+        key_type,
     })
 }
 
@@ -208,7 +213,7 @@ pub fn revoke(
     let cert = files::read_certificate(cert_path)?;
     let (_, parsed) = x509_parser::parse_x509_certificate(&cert)
         .map_err(|e| anyhow::anyhow!("{}: {e}", cert_path.display()))?;
-    if !issued_by(&parsed, &ca.cert) {
+    if !issued_by(&parsed, &ca.cert, ca.key_type) {
         bail!(
             "{} was not issued by the CA in {}",
             cert_path.display(),
@@ -246,13 +251,22 @@ pub fn refresh_crl(ca_dir: &Path) -> anyhow::Result<u64> {
     write_crl(&ca.issuer, &paths, &mut state)
 }
 
-/// True if the CA's Ed25519 key signed `cert`.
-fn issued_by(cert: &x509_parser::certificate::X509Certificate<'_>, ca_der: &[u8]) -> bool {
+/// True if the CA's key (of `key_type`, which fixes how it signs) signed
+/// `cert`.
+fn issued_by(
+    cert: &x509_parser::certificate::X509Certificate<'_>,
+    ca_der: &[u8],
+    key_type: KeyType,
+) -> bool {
     let Ok((_, ca)) = x509_parser::parse_x509_certificate(ca_der) else {
         return false;
     };
+    let algorithm: &dyn ring::signature::VerificationAlgorithm = match key_type {
+        KeyType::P256 => &ring::signature::ECDSA_P256_SHA256_ASN1,
+        KeyType::Ed25519 => &ring::signature::ED25519,
+    };
     let ca_key = ring::signature::UnparsedPublicKey::new(
-        &ring::signature::ED25519,
+        algorithm,
         ca.public_key().subject_public_key.data.as_ref(),
     );
     cert.issuer() == ca.subject()

@@ -6,13 +6,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use credshare_node::pki::{self, Identity, InstitutionId, Role};
-use rcgen::{
-    CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair, KeyUsagePurpose, SanType,
-};
+use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyUsagePurpose, SanType};
 use time::{Date, Duration, OffsetDateTime};
 
 use super::ca::{self, CLOCK_SKEW};
 use super::files;
+use super::keys::{self, KeyType};
 
 /// id-kp-documentSigning (RFC 9336), the signer certificates' only EKU.
 pub const EKU_DOCUMENT_SIGNING: [u64; 9] = [1, 3, 6, 1, 5, 5, 7, 3, 36];
@@ -36,6 +35,9 @@ pub struct IssueParams {
     pub days: Option<u32>,
     pub not_before: Option<Date>,
     pub not_after: Option<Date>,
+    /// The key's type; `None` is the role's default (P-256, signer
+    /// Ed25519). A signer refuses P-256.
+    pub key_type: Option<KeyType>,
     pub out_dir: PathBuf,
 }
 
@@ -51,6 +53,7 @@ impl IssueParams {
             days: None,
             not_before: None,
             not_after: None,
+            key_type: None,
             out_dir: out_dir.to_owned(),
         }
     }
@@ -65,6 +68,7 @@ pub struct IssuedCertificate {
     pub cert_path: PathBuf,
     pub key_path: PathBuf,
     pub ca_cert_path: PathBuf,
+    pub key_type: KeyType,
     pub not_after: OffsetDateTime,
     /// SHA-256 fingerprint of the certificate DER.
     pub fingerprint: String,
@@ -74,8 +78,9 @@ impl fmt::Display for IssuedCertificate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "issued {} (serial {}, valid until {}) -> {}, {}; CA certificate -> {}; sha256 {}",
+            "issued {} ({} key, serial {}, valid until {}) -> {}, {}; CA certificate -> {}; sha256 {}",
             self.identity.to_uri(),
+            self.key_type.description(),
             self.serial,
             self.not_after.date(),
             self.cert_path.display(),
@@ -104,14 +109,29 @@ fn profile(role: Role) -> (Vec<KeyUsagePurpose>, Vec<ExtendedKeyUsagePurpose>) {
     }
 }
 
-/// Issues OUT/<role>.crt and OUT/<role>.key (0600) signed by the CA in
-/// `ca_dir`, and copies the CA certificate to OUT/ca.crt. Refuses to
-/// overwrite an existing certificate or key.
+/// The key type of a certificate for `role`: signers are always Ed25519
+/// (the node signs envelopes and checkpoints with Ed25519 only), every
+/// other role takes `requested` or P-256.
+fn key_type_for(role: Role, requested: Option<KeyType>) -> anyhow::Result<KeyType> {
+    match (role, requested) {
+        (Role::Signer, Some(KeyType::P256)) => bail!(
+            "--key-type p256: signer keys are always Ed25519 (DSSE envelopes and log \
+             checkpoints are Ed25519 signatures); leave --key-type out for signers"
+        ),
+        (Role::Signer, _) => Ok(KeyType::Ed25519),
+        (_, requested) => Ok(requested.unwrap_or_default()),
+    }
+}
+
+/// Issues OUT/<role>.crt and OUT/<role>.key (0600, PKCS#8 v1 PEM) signed by
+/// the CA in `ca_dir`, and copies the CA certificate to OUT/ca.crt. Refuses
+/// to overwrite an existing certificate or key.
 pub fn issue(params: &IssueParams) -> anyhow::Result<IssuedCertificate> {
     let role = params.role;
     if role == Role::Signer && !(params.dns_names.is_empty() && params.ip_addresses.is_empty()) {
         bail!("--dns/--ip: signer certificates are not used for TLS and take no host names");
     }
+    let key_type = key_type_for(role, params.key_type)?;
     let cert_path = params.out_dir.join(format!("{role}.crt"));
     let key_path = params.out_dir.join(format!("{role}.key"));
     files::refuse_existing(&cert_path)?;
@@ -137,13 +157,14 @@ pub fn issue(params: &IssueParams) -> anyhow::Result<IssuedCertificate> {
     (cert_params.key_usages, cert_params.extended_key_usages) = profile(role);
     cert_params.use_authority_key_identifier_extension = true;
 
-    let key = KeyPair::generate_for(&rcgen::PKCS_ED25519).context("generating a key")?;
+    let key = keys::generate(key_type)?;
+    let key_pem = keys::private_key_pem(&key)?;
     let cert = cert_params
         .signed_by(&key, &ca.issuer)
         .context("signing the certificate")?;
 
     files::create_dir(&params.out_dir)?;
-    files::write_private_key(&key_path, &key.serialize_pem())?;
+    files::write_private_key(&key_path, &key_pem)?;
     files::write_public(&cert_path, cert.pem().as_bytes())?;
     let ca_cert_path = params.out_dir.join("ca.crt");
     let ca_pem = files::read_text(&ca::CaPaths::new(&params.ca_dir).cert)?;
@@ -154,6 +175,7 @@ pub fn issue(params: &IssueParams) -> anyhow::Result<IssuedCertificate> {
         cert_path,
         key_path,
         ca_cert_path,
+        key_type,
         not_after,
         fingerprint: pki::fingerprint(cert.der()),
     })
@@ -211,21 +233,31 @@ pub const DEV_BANKS: [&str; 3] = ["BANK-A", "BANK-B", "BANK-C"];
 /// The development regulator.
 pub const DEV_REGULATOR: &str = "REG-1";
 
+/// [`dev_consortium_with_key_type`] with P-256 TLS keys (the default).
+pub fn dev_consortium(dir: &Path) -> anyhow::Result<()> {
+    dev_consortium_with_key_type(dir, KeyType::default())
+}
+
 /// Makes a development consortium under `dir`: `dir/ca` (the CA and CRL),
 /// `dir/<BANK>/{node,admin,signer}.{crt,key}` for BANK-A, BANK-B and BANK-C
 /// (node certificates also name `localhost` and `127.0.0.1`), and
-/// `dir/REG-1/regulator.{crt,key}`; every directory gets `ca.crt`.
-pub fn dev_consortium(dir: &Path) -> anyhow::Result<()> {
+/// `dir/REG-1/regulator.{crt,key}`; every directory gets `ca.crt`. The CA,
+/// node, admin and regulator keys are `key_type`; signer keys are Ed25519.
+pub fn dev_consortium_with_key_type(dir: &Path, key_type: KeyType) -> anyhow::Result<()> {
     let ca_dir = dir.join("ca");
     ca::init_ca(
         &ca_dir,
         "credshare development consortium CA",
         super::DEFAULT_CA_DAYS,
+        key_type,
     )?;
     for bank in DEV_BANKS {
         let institution = InstitutionId::parse(bank)?;
         for role in [Role::Node, Role::Admin, Role::Signer] {
             let mut params = IssueParams::new(&ca_dir, role, institution.clone(), &dir.join(bank));
+            if role != Role::Signer {
+                params.key_type = Some(key_type);
+            }
             if role == Role::Node {
                 params.dns_names = vec!["localhost".into()];
                 params.ip_addresses = vec![IpAddr::V4(Ipv4Addr::LOCALHOST)];
@@ -234,11 +266,13 @@ pub fn dev_consortium(dir: &Path) -> anyhow::Result<()> {
         }
     }
     let regulator = InstitutionId::parse(DEV_REGULATOR)?;
-    issue(&IssueParams::new(
+    let mut params = IssueParams::new(
         &ca_dir,
         Role::Regulator,
         regulator,
         &dir.join(DEV_REGULATOR),
-    ))?;
+    );
+    params.key_type = Some(key_type);
+    issue(&params)?;
     Ok(())
 }

@@ -12,6 +12,7 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::GeneralName;
 
 use super::files;
+use super::keys::KeyType;
 
 /// Everything `show` prints about a certificate.
 #[derive(Debug, Clone, Serialize)]
@@ -34,7 +35,12 @@ pub struct CertificateReport {
     pub extended_key_usages: Vec<String>,
     pub dns_names: Vec<String>,
     pub ip_addresses: Vec<String>,
+    /// "ECDSA P-256", "Ed25519", or the algorithm OID of any other key.
     pub public_key_algorithm: String,
+    /// The `--key-type` that makes such a key (`p256`, `ed25519`), if any.
+    pub key_type: Option<KeyType>,
+    /// How the issuer signed the certificate, e.g. "ecdsa-with-SHA256".
+    pub signature_algorithm: String,
     /// SHA-256 of the certificate DER (the DSSE key id of signer certs).
     pub fingerprint_sha256: String,
 }
@@ -69,6 +75,8 @@ pub fn describe_certificate(path: &Path) -> anyhow::Result<CertificateReport> {
         dns_names,
         ip_addresses,
         public_key_algorithm: public_key_algorithm(&cert),
+        key_type: key_type(&cert),
+        signature_algorithm: signature_algorithm(&cert),
         fingerprint_sha256: pki::fingerprint(&der),
     })
 }
@@ -146,9 +154,36 @@ fn format_ip(bytes: &[u8]) -> String {
     }
 }
 
+fn key_type(cert: &X509Certificate<'_>) -> Option<KeyType> {
+    use x509_parser::oid_registry::{OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY, OID_SIG_ED25519};
+    let algorithm = &cert.public_key().algorithm;
+    let curve = algorithm.parameters.as_ref().and_then(|p| p.as_oid().ok());
+    if algorithm.algorithm == OID_SIG_ED25519 {
+        Some(KeyType::Ed25519)
+    } else if algorithm.algorithm == OID_KEY_TYPE_EC_PUBLIC_KEY && curve == Some(OID_EC_P256) {
+        Some(KeyType::P256)
+    } else {
+        None
+    }
+}
+
 fn public_key_algorithm(cert: &X509Certificate<'_>) -> String {
-    let oid = &cert.public_key().algorithm.algorithm;
-    if *oid == x509_parser::oid_registry::OID_SIG_ED25519 {
+    match key_type(cert) {
+        Some(key_type) => key_type.description().to_owned(),
+        None => cert.public_key().algorithm.algorithm.to_id_string(),
+    }
+}
+
+fn signature_algorithm(cert: &X509Certificate<'_>) -> String {
+    use x509_parser::oid_registry::{
+        OID_SIG_ECDSA_WITH_SHA256, OID_SIG_ECDSA_WITH_SHA384, OID_SIG_ED25519,
+    };
+    let oid = &cert.signature_algorithm.algorithm;
+    if *oid == OID_SIG_ECDSA_WITH_SHA256 {
+        "ecdsa-with-SHA256".to_owned()
+    } else if *oid == OID_SIG_ECDSA_WITH_SHA384 {
+        "ecdsa-with-SHA384".to_owned()
+    } else if *oid == OID_SIG_ED25519 {
         "Ed25519".to_owned()
     } else {
         oid.to_id_string()
@@ -170,6 +205,10 @@ impl fmt::Display for CertificateReport {
             (_, true) => " (NOT YET VALID)",
             _ => "",
         };
+        let key_type_row = match self.key_type {
+            Some(key_type) => format!("{} ({key_type})", self.public_key_algorithm),
+            None => self.public_key_algorithm.clone(),
+        };
         let rows = [
             ("file", self.path.clone()),
             ("identity", self.identity.clone().unwrap_or_else(none)),
@@ -185,7 +224,8 @@ impl fmt::Display for CertificateReport {
             ("extended key usage", list(&self.extended_key_usages)),
             ("DNS names", list(&self.dns_names)),
             ("IP addresses", list(&self.ip_addresses)),
-            ("public key", self.public_key_algorithm.clone()),
+            ("key type", key_type_row),
+            ("signed with", self.signature_algorithm.clone()),
             ("SHA-256", self.fingerprint_sha256.clone()),
         ];
         for (label, value) in rows {

@@ -13,13 +13,19 @@ use x509_parser::revocation_list::CertificateRevocationList;
 use super::*;
 use crate::commands::pki::PkiCommand;
 
+mod key_types;
+
 fn inst(id: &str) -> InstitutionId {
     InstitutionId::parse(id).unwrap()
 }
 
 fn new_ca(dir: &Path) -> PathBuf {
+    new_ca_of(dir, KeyType::P256)
+}
+
+fn new_ca_of(dir: &Path, key_type: KeyType) -> PathBuf {
     let ca_dir = dir.join("ca");
-    init_ca(&ca_dir, "Test Consortium CA", 3650).unwrap();
+    init_ca(&ca_dir, "Test Consortium CA", 3650, key_type).unwrap();
     ca_dir
 }
 
@@ -77,7 +83,9 @@ fn init_ca_refuses_to_overwrite() {
     let tmp = tempfile::tempdir().unwrap();
     let ca_dir = new_ca(tmp.path());
     let key_before = std::fs::read(ca_dir.join("ca.key")).unwrap();
-    let err = init_ca(&ca_dir, "Again", 10).unwrap_err().to_string();
+    let err = init_ca(&ca_dir, "Again", 10, KeyType::P256)
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("ca.key exists; refusing to overwrite"),
         "{err}"
@@ -126,7 +134,16 @@ fn issue_applies_each_role_profile() {
         assert_eq!(report.extended_key_usages, ekus, "{role}");
         assert!(!report.is_ca && !report.expired && !report.not_yet_valid);
         assert_eq!(report.fingerprint_sha256, issued.fingerprint);
-        assert_eq!(report.public_key_algorithm, "Ed25519");
+        let key_type = match role {
+            Role::Signer => KeyType::Ed25519,
+            _ => KeyType::P256,
+        };
+        assert_eq!(
+            (report.key_type, issued.key_type),
+            (Some(key_type), key_type),
+            "{role}"
+        );
+        assert_eq!(report.signature_algorithm, "ecdsa-with-SHA256", "{role}");
     }
     assert_eq!(
         std::fs::read(out.join("ca.crt")).unwrap(),
@@ -378,62 +395,4 @@ fn dev_consortium_makes_every_institution() {
     }
     let err = dev_consortium(tmp.path()).unwrap_err().to_string();
     assert!(err.contains("refusing to overwrite"), "{err}");
-}
-
-#[test]
-fn signer_certificates_fail_tls_verification() {
-    use std::sync::Arc;
-
-    use rustls::client::WebPkiServerVerifier;
-    use rustls::client::danger::ServerCertVerifier;
-    use rustls::server::WebPkiClientVerifier;
-    use rustls_pki_types::{ServerName, UnixTime};
-
-    let tmp = tempfile::tempdir().unwrap();
-    let ca_dir = new_ca(tmp.path());
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(load_certs(&ca_dir.join("ca.crt")).unwrap().remove(0))
-        .unwrap();
-    let roots = Arc::new(roots);
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let clients = WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone())
-        .build()
-        .unwrap();
-    let servers = WebPkiServerVerifier::builder_with_provider(roots, provider)
-        .build()
-        .unwrap();
-    let localhost = ServerName::try_from("localhost").unwrap();
-    let cert_of = |role: Role, dns: &[&str]| {
-        let mut params = IssueParams::new(
-            &ca_dir,
-            role,
-            inst("BANK-A"),
-            &tmp.path().join(role.as_str()),
-        );
-        params.dns_names = dns.iter().map(|d| d.to_string()).collect();
-        load_certs(&issue(&params).unwrap().cert_path)
-            .unwrap()
-            .remove(0)
-    };
-    let now = UnixTime::now();
-
-    let node = cert_of(Role::Node, &["localhost"]);
-    assert!(clients.verify_client_cert(&node, &[], now).is_ok());
-    assert!(
-        servers
-            .verify_server_cert(&node, &[], &localhost, &[], now)
-            .is_ok()
-    );
-    let admin = cert_of(Role::Admin, &[]);
-    assert!(clients.verify_client_cert(&admin, &[], now).is_ok());
-
-    let signer = cert_of(Role::Signer, &[]);
-    assert!(clients.verify_client_cert(&signer, &[], now).is_err());
-    let server_name = ServerName::IpAddress(std::net::Ipv4Addr::LOCALHOST.into());
-    assert!(
-        servers
-            .verify_server_cert(&signer, &[], &server_name, &[], now)
-            .is_err()
-    );
 }

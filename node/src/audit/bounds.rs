@@ -19,7 +19,7 @@ pub enum LogBoundsError {
     EmptyLog,
     /// No checkpoint was signed at this tree size.
     #[error(
-        "no signed checkpoint at tree size {size} (latest is {latest}); proofs are served only against signed tree sizes"
+        "no signed checkpoint at tree size {size} (latest is {latest}): proofs are served only at tree sizes a checkpoint was signed for — each group commit signs one at its size; use the size of a checkpoint you hold (a receipt's, or GetCheckpoint's), or 0 for the latest"
     )]
     NoCheckpoint { size: u64, latest: u64 },
     /// A tree size beyond the newest durable checkpoint.

@@ -15,9 +15,12 @@
 //! — credshare.example/BANK-A/query-log <base64(key id || signature)>
 //! ```
 //!
-//! Parsing is strict (bounded size, canonical numbers and base64, exactly the
-//! four body lines) because checkpoints arrive from peers and are kept as
-//! evidence: two texts that mean the same checkpoint would be one too many.
+//! As C2SP says, extension lines after the root hash are optional: a
+//! checkpoint with none (or with others, kept in order) parses; credshare
+//! writes one, `Timestamp:`. Parsing is otherwise strict (bounded size,
+//! canonical numbers and base64) because checkpoints arrive from peers and
+//! are kept as evidence: two texts that mean the same checkpoint would be
+//! one too many.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -38,6 +41,8 @@ const KEY_ID_LEN: usize = 4;
 const ED25519_SIGNATURE_LEN: usize = 64;
 const ED25519_PUBLIC_KEY_LEN: usize = 32;
 const TIMESTAMP_PREFIX: &str = "Timestamp: ";
+/// Most extension lines accepted after the root hash.
+pub const MAX_EXTENSION_LINES: usize = 16;
 
 /// Why a signed checkpoint was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -69,27 +74,37 @@ pub enum CheckpointError {
 }
 
 /// A log checkpoint: the tree of `size` leaves with root `root`, as of
-/// `timestamp_ms` (Unix milliseconds, UTC).
+/// `timestamp_ms` (Unix milliseconds, UTC) when it carries a `Timestamp:`
+/// extension line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkpoint {
     pub origin: String,
     pub size: u64,
     pub root: Hash,
-    pub timestamp_ms: i64,
+    pub timestamp_ms: Option<i64>,
+    /// Other extension lines, in order, without their newline.
+    pub extensions: Vec<String>,
 }
 
 impl Checkpoint {
     /// The checkpoint body, each line ending in `\n`: origin, size, base64
-    /// root and the `Timestamp:` extension line. These are the signed bytes.
+    /// root, the `Timestamp:` line when there is a time, then the other
+    /// extension lines. These are the signed bytes.
     pub fn body(&self) -> String {
-        format!(
-            "{}\n{}\n{}\n{}{}\n",
+        let mut body = format!(
+            "{}\n{}\n{}\n",
             self.origin,
             self.size,
-            BASE64.encode(self.root),
-            TIMESTAMP_PREFIX,
-            self.timestamp_ms
-        )
+            BASE64.encode(self.root)
+        );
+        if let Some(ms) = self.timestamp_ms {
+            body.push_str(&format!("{TIMESTAMP_PREFIX}{ms}\n"));
+        }
+        for line in &self.extensions {
+            body.push_str(line);
+            body.push('\n');
+        }
+        body
     }
 
     /// Signed note text. key: ring::signature::Ed25519KeyPair.
@@ -288,31 +303,46 @@ fn signature_error(index: usize, reason: &'static str) -> CheckpointError {
     }
 }
 
-/// Parses exactly the four lines [`Checkpoint::body`] writes, rejecting any
-/// other spelling of the same values.
+/// Parses a C2SP checkpoint body: origin, size, root hash, then zero or
+/// more extension lines; a `Timestamp:` line (at most one) gives the time.
 fn parse_body(body: &str) -> Result<Checkpoint, CheckpointError> {
     let lines: Vec<&str> = body.split_terminator('\n').collect();
-    let [origin, size, root, timestamp] = lines[..] else {
+    let [origin, size, root, extensions @ ..] = &lines[..] else {
         return Err(malformed(
             "layout",
             format!(
-                "expected 4 lines (origin, size, root hash, timestamp), found {}",
+                "expected at least 3 lines (origin, size, root hash), found {}",
                 lines.len()
             ),
         ));
     };
     validate_origin(origin)?;
-    Ok(Checkpoint {
-        origin: origin.to_owned(),
+    if extensions.len() > MAX_EXTENSION_LINES {
+        return Err(malformed(
+            "extensions",
+            format!("{} lines, at most {MAX_EXTENSION_LINES}", extensions.len()),
+        ));
+    }
+    let mut checkpoint = Checkpoint {
+        origin: (*origin).to_owned(),
         size: parse_canonical::<u64>(size, "tree size")?,
         root: parse_root(root)?,
-        timestamp_ms: parse_canonical::<i64>(
-            timestamp.strip_prefix(TIMESTAMP_PREFIX).ok_or_else(|| {
-                malformed("timestamp", "the line does not start with \"Timestamp: \"")
-            })?,
-            "timestamp",
-        )?,
-    })
+        timestamp_ms: None,
+        extensions: Vec::new(),
+    };
+    for line in extensions {
+        if line.is_empty() {
+            return Err(malformed("extensions", "an extension line is empty"));
+        }
+        match line.strip_prefix(TIMESTAMP_PREFIX) {
+            Some(_) if checkpoint.timestamp_ms.is_some() => {
+                return Err(malformed("timestamp", "more than one Timestamp line"));
+            }
+            Some(ms) => checkpoint.timestamp_ms = Some(parse_canonical::<i64>(ms, "timestamp")?),
+            None => checkpoint.extensions.push((*line).to_owned()),
+        }
+    }
+    Ok(checkpoint)
 }
 
 /// Decimal integer in its one canonical spelling (no sign on positives, no

@@ -31,8 +31,8 @@ pub struct VerifiedReceipt {
     pub leaf_index: u64,
     pub tree_size: u64,
     pub root: Hash,
-    /// The checkpoint's time (Unix milliseconds, UTC).
-    pub timestamp_ms: i64,
+    /// The checkpoint's time (Unix milliseconds, UTC), when it carries one.
+    pub timestamp_ms: Option<i64>,
     pub entry: pb::LogEntry,
     pub origin: String,
     /// The institution whose signer signed the checkpoint.

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use credshare_proto::v1 as pb;
-use prost::Message;
 
 use super::{Peer, describe_status};
 
@@ -31,7 +30,7 @@ impl PeerFailure {
         let detail = describe_status(status);
         match status.code() {
             tonic::Code::PermissionDenied => PeerFailure::Denied {
-                denial: pb::QueryDenial::decode(status.details()).ok(),
+                denial: super::denial::from_status(status),
                 detail,
             },
             tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => PeerFailure::TimedOut(detail),

@@ -1,9 +1,11 @@
 //! Federation: mTLS clients for the configured peer nodes. Channels connect
 //! lazily with this node's `node` certificate and check that the server is
 //! exactly the configured institution's node. The calls a node makes to a
-//! peer, with their failures in the node's own terms, are in [`calls`].
+//! peer, with their failures in the node's own terms, are in [`calls`]; the
+//! wire form of a refused query is [`denial`].
 
 mod calls;
+pub mod denial;
 
 pub use calls::PeerFailure;
 

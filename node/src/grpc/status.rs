@@ -3,16 +3,12 @@
 //! never sent to the caller.
 
 use credshare_proto::v1 as pb;
-use prost::Message;
 use tonic::Status;
 
 use crate::audit::LogBoundsError;
 use crate::domain::consent::Denial;
 use crate::error::NodeError;
 use crate::storage::StorageError;
-
-/// Metadata key carrying the denial reason of a refused peer query.
-pub const DENIAL_REASON_HEADER: &str = "credshare-denial-reason";
 
 impl From<NodeError> for Status {
     fn from(e: NodeError) -> Self {
@@ -66,23 +62,13 @@ fn bounds_status(e: LogBoundsError) -> Status {
     }
 }
 
-/// `PERMISSION_DENIED` with the denial (and the receipt of its log entry)
-/// in the details and the reason in a header.
+/// `PERMISSION_DENIED` with the denial and the receipt of its log entry,
+/// in the richer error model (`federation::denial`).
 fn denied(denial: Denial, receipt: Option<pb::Receipt>) -> Status {
-    let reason = denial.reason;
-    let details = pb::QueryDenial {
-        reason: reason as i32,
-        message: denial.message.clone(),
+    let detail = pb::QueryDenial {
+        reason: denial.reason as i32,
+        message: denial.message,
         receipt,
     };
-    let mut metadata = tonic::metadata::MetadataMap::new();
-    if let Ok(v) = reason.as_str_name().parse() {
-        metadata.insert(DENIAL_REASON_HEADER, v);
-    }
-    Status::with_details_and_metadata(
-        tonic::Code::PermissionDenied,
-        format!("{}: {}", reason.as_str_name(), denial.message),
-        details.encode_to_vec().into(),
-        metadata,
-    )
+    crate::federation::denial::to_status(detail)
 }

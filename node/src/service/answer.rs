@@ -64,10 +64,12 @@ impl Node {
                 let scope = query.scope.unwrap_or(Scope::Summary);
                 let answer = self.build_answer(query.borrower, scope).await?;
                 entry.decision = pb::Decision::Answered as i32;
-                entry.response_sha256 = sha256(&answer.encode_to_vec());
                 entry.disclosed_records = (answer.records.len() as u32)
                     .max(answer.indicators.as_ref().map_or(0, |i| i.facility_count));
-                Some(answer)
+                // Encoded once: the receipt covers exactly the bytes sent.
+                let bytes = answer.encode_to_vec();
+                entry.response_sha256 = sha256(&bytes);
+                Some(bytes)
             }
             Err((denial, _)) => {
                 entry.decision = pb::Decision::Denied as i32;
@@ -86,10 +88,10 @@ impl Node {
             "peer query"
         );
         match (answer, decision) {
-            (Some(mut answer), _) => {
-                answer.receipt = Some(receipt);
-                Ok(answer)
-            }
+            (Some(answer), _) => Ok(pb::QueryBorrowerResponse {
+                answer,
+                receipt: Some(receipt),
+            }),
             (None, Err((denial, _))) => Err(NodeError::Denied {
                 denial,
                 receipt: Some(Box::new(receipt)),
@@ -163,13 +165,13 @@ impl Node {
         Ok(verified)
     }
 
-    /// The answer without its receipt: indicators always, records at DETAIL.
-    /// SUMMARY answers come from the indicator cache when they can.
+    /// The answer: indicators always, records at DETAIL. SUMMARY answers
+    /// come from the indicator cache when they can.
     pub(crate) async fn build_answer(
         &self,
         borrower: BorrowerKey,
         scope: Scope,
-    ) -> Result<pb::QueryBorrowerResponse, NodeError> {
+    ) -> Result<pb::BorrowerAnswer, NodeError> {
         let today = self.config.business_time_zone.today();
         let (cached, generation) = self.indicators.get(&borrower, today);
         let (indicators, envelopes) = match cached {
@@ -181,7 +183,7 @@ impl Node {
                 (indicators, envelopes)
             }
         };
-        Ok(pb::QueryBorrowerResponse {
+        Ok(pb::BorrowerAnswer {
             institution_id: self.institution().to_string(),
             scope: scope.to_wire() as i32,
             indicators: Some(indicators),
@@ -190,7 +192,6 @@ impl Node {
             } else {
                 Vec::new()
             },
-            receipt: None,
         })
     }
 

@@ -186,28 +186,34 @@ impl Node {
         }
     }
 
-    /// Verifies an answer: its receipt, and at DETAIL every record.
+    /// Verifies an answer: its receipt covers the exact answer bytes
+    /// received, and at DETAIL every record's signature.
     fn check_answer(
         &self,
         peer: &Peer,
         q: &Question<'_>,
         nonce: &[u8],
-        mut answer: pb::QueryBorrowerResponse,
+        response: pb::QueryBorrowerResponse,
         outgoing: &mut pb::OutgoingQueryEntry,
     ) -> Result<(pb::BorrowerIndicators, pb::Receipt), Rejected> {
-        let receipt = answer.receipt.take().ok_or((
+        let receipt = response.receipt.ok_or((
             pb::PeerStatus::InvalidReceipt,
             "answer carries no receipt".to_string(),
         ))?;
-        let hash = sha256(&answer.encode_to_vec());
         let entry =
             self.check_receipt(peer, q, nonce, &receipt, pb::Decision::Answered, outgoing)?;
-        if entry.response_sha256 != hash {
+        if entry.response_sha256 != sha256(&response.answer) {
             return Err((
                 pb::PeerStatus::InvalidReceipt,
                 "logged response hash does not match the answer".into(),
             ));
         }
+        let answer = pb::BorrowerAnswer::decode(response.answer.as_slice()).map_err(|e| {
+            (
+                pb::PeerStatus::Error,
+                format!("answer does not decode: {e}"),
+            )
+        })?;
         outgoing.outcome = "ANSWERED".into();
         if q.scope != Scope::Detail {
             return Ok((answer.indicators.unwrap_or_default(), receipt));

@@ -252,6 +252,13 @@ fn check_shape<'e>(
             env.signatures.len()
         ));
     };
+    if signature.certificate.is_empty() {
+        return bad(
+            "the signature carries no signer certificate (EnvelopeSignature.certificate, field 3): \
+             include the signer's DER certificate so the receiver can chain it to the CA"
+                .into(),
+        );
+    }
     if signature.certificate.len() > MAX_CERTIFICATE_BYTES {
         return bad(format!(
             "signer certificate exceeds {MAX_CERTIFICATE_BYTES} bytes"

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::session::{AuditTarget, FetchedCheckpoint};
-use super::{base64_root, format_time_ms};
+use super::{base64_root, checkpoint_time};
 use crate::output::{Output, fields};
 use credshare_node::audit::SignedCheckpoint;
 
@@ -36,7 +36,7 @@ pub(crate) fn checkpoint_json(fetched: &FetchedCheckpoint) -> serde_json::Value 
         "size": cp.size,
         "root": base64_root(&cp.root),
         "timestamp_ms": cp.timestamp_ms,
-        "time": format_time_ms(cp.timestamp_ms),
+        "time": checkpoint_time(cp.timestamp_ms),
         "signer": fetched.signed.signer.as_str(),
         "signer_key_id": fetched.signed.signer_key_id,
         "signature_verified": true,
@@ -50,7 +50,7 @@ pub(crate) fn render_checkpoint(signed: &SignedCheckpoint) -> String {
         ("origin", cp.origin.clone()),
         ("size", format!("{} entries", cp.size)),
         ("root", base64_root(&cp.root)),
-        ("time", format_time_ms(cp.timestamp_ms)),
+        ("time", checkpoint_time(cp.timestamp_ms)),
         ("signer", signed.signer.to_string()),
         ("signer key id", signed.signer_key_id.clone()),
         (

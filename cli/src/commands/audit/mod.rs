@@ -70,6 +70,11 @@ pub(crate) fn format_time_ms(ms: i64) -> String {
         .unwrap_or_else(|| format!("{ms} ms"))
 }
 
+/// A checkpoint's time (its optional `Timestamp:` line) for people.
+pub(crate) fn checkpoint_time(ms: Option<i64>) -> String {
+    ms.map_or_else(|| "(no timestamp)".into(), format_time_ms)
+}
+
 /// Reads a saved checkpoint note.
 pub(crate) fn read_note(path: &std::path::Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading checkpoint {}", path.display()))

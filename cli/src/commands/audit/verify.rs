@@ -26,7 +26,7 @@ use serde_json::json;
 
 use super::checkpoint::checkpoint_json;
 use super::session::{AuditSession, AuditTarget, FetchedCheckpoint};
-use super::{base64_root, format_time_ms, read_note};
+use super::{base64_root, checkpoint_time, read_note};
 use crate::output::{Output, fields};
 
 /// Options of `credshare audit verify`.
@@ -183,7 +183,7 @@ async fn check_extends(
         format!(
             "the node no longer serves its checkpoint of size {} (saved one is from {})",
             saved.size,
-            format_time_ms(saved.timestamp_ms)
+            checkpoint_time(saved.timestamp_ms)
         )
     })?;
     let saved = session
@@ -317,7 +317,7 @@ fn verified_json(v: &Verified) -> serde_json::Value {
                 Some(saved) => json!({
                     "size": saved.size,
                     "root": base64_root(&saved.root),
-                    "time": format_time_ms(saved.timestamp_ms),
+                    "time": checkpoint_time(saved.timestamp_ms),
                 }),
                 None => serde_json::Value::Null,
             },
@@ -337,7 +337,7 @@ fn render_verified(v: &Verified) -> String {
             format!(
                 "size {} at {}, signature verified from the CA",
                 cp.size,
-                format_time_ms(cp.timestamp_ms)
+                checkpoint_time(cp.timestamp_ms)
             ),
         ),
         (
@@ -351,7 +351,7 @@ fn render_verified(v: &Verified) -> String {
             format!(
                 "saved checkpoint of size {} at {} (consistency proof verified)",
                 saved.size,
-                format_time_ms(saved.timestamp_ms)
+                checkpoint_time(saved.timestamp_ms)
             ),
         ));
     }

@@ -77,7 +77,11 @@ impl IssueArgs {
     }
 }
 
-/// The signed grant as JSON: its decoded fields and the DSSE envelope.
+/// The signed grant as JSON, self-contained: its decoded fields, the
+/// envelope in DSSE's own JSON form (`payloadType`, base64 `payload`,
+/// `signatures[{keyid, sig}]`), and the signer certificate (base64 DER, as
+/// a Sigstore bundle carries it) that goes into each signature's
+/// `certificate` field when the grant is sent in a `QueryBorrowerRequest`.
 fn grant_json(consent_id: &str, env: &pb::SignedEnvelope) -> serde_json::Value {
     let b64 = base64::engine::general_purpose::STANDARD;
     let grant = pb::ConsentGrant::decode(env.payload.as_slice()).unwrap_or_default();
@@ -96,6 +100,9 @@ fn grant_json(consent_id: &str, env: &pb::SignedEnvelope) -> serde_json::Value {
             "payloadType": env.payload_type,
             "payload": b64.encode(&env.payload),
             "signatures": env.signatures.iter().map(|s| json!({"keyid": s.keyid, "sig": b64.encode(&s.sig)})).collect::<Vec<_>>(),
+        },
+        "verification_material": {
+            "certificate": env.signatures.first().map(|s| b64.encode(&s.certificate)),
         },
     })
 }

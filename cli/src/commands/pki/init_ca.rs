@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use crate::output::Output;
-use crate::pki::{DEFAULT_CA_DAYS, init_ca};
+use crate::pki::{DEFAULT_CA_DAYS, KeyType, init_ca};
 
 #[derive(Debug, clap::Args)]
 pub struct InitCaArgs {
@@ -18,13 +18,23 @@ pub struct InitCaArgs {
     /// Validity in days.
     #[arg(long, default_value_t = DEFAULT_CA_DAYS)]
     pub days: u32,
+    /// CA key type. ed25519 only where every member's TLS stack supports it
+    /// (BoringSSL-based gRPC stacks do not).
+    #[arg(long, value_enum, default_value_t = KeyType::P256)]
+    pub key_type: KeyType,
 }
 
 impl InitCaArgs {
     pub fn run(&self, out: &Output) -> anyhow::Result<()> {
-        init_ca(&self.dir, &self.name, self.days)?;
-        out.print(&json!({"ca": self.name, "dir": self.dir}), || {
-            format!("created CA {:?} in {}\n", self.name, self.dir.display())
+        init_ca(&self.dir, &self.name, self.days, self.key_type)?;
+        let value = json!({"ca": self.name, "dir": self.dir, "key_type": self.key_type});
+        out.print(&value, || {
+            format!(
+                "created CA {:?} ({} key) in {}\n",
+                self.name,
+                self.key_type.description(),
+                self.dir.display()
+            )
         });
         Ok(())
     }

@@ -8,7 +8,7 @@ use credshare_node::pki::{InstitutionId, Role};
 use serde_json::json;
 
 use crate::output::Output;
-use crate::pki::{IssueParams, issue};
+use crate::pki::{IssueParams, KeyType, issue};
 
 #[derive(Debug, clap::Args)]
 pub struct IssueArgs {
@@ -36,6 +36,11 @@ pub struct IssueArgs {
     /// Day validity ends (YYYY-MM-DD, UTC midnight).
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date, requires = "not_before")]
     pub not_after: Option<time::Date>,
+    /// Key type [default: p256]. ed25519 only where every member's TLS stack
+    /// supports it (BoringSSL-based gRPC stacks do not). Signer keys are
+    /// always Ed25519: p256 is refused for them.
+    #[arg(long, value_enum)]
+    pub key_type: Option<KeyType>,
     /// Output directory: <role>.crt, <role>.key and ca.crt are written here.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
@@ -82,6 +87,7 @@ impl IssueArgs {
         params.ip_addresses.clone_from(&self.ip_addresses);
         (params.days, params.not_before, params.not_after) =
             (self.days, self.not_before, self.not_after);
+        params.key_type = self.key_type;
         let issued = issue(&params)?;
         let value = json!({
             "identity": issued.identity.to_uri(),
@@ -89,6 +95,7 @@ impl IssueArgs {
             "certificate": issued.cert_path,
             "key": issued.key_path,
             "ca_certificate": issued.ca_cert_path,
+            "key_type": issued.key_type,
             "not_after": issued.not_after.date().to_string(),
             "fingerprint_sha256": issued.fingerprint,
         });

@@ -22,7 +22,8 @@ fn sample() -> Checkpoint {
         origin: ORIGIN.to_owned(),
         size: 42,
         root: std::array::from_fn(|i| i as u8),
-        timestamp_ms: 1_718_000_000_000,
+        timestamp_ms: Some(1_718_000_000_000),
+        extensions: Vec::new(),
     }
 }
 
@@ -79,7 +80,8 @@ fn body_is_the_c2sp_layout() {
         origin: "example.org/log".to_owned(),
         size: 0,
         root: EMPTY_ROOT,
-        timestamp_ms: 5,
+        timestamp_ms: Some(5),
+        extensions: Vec::new(),
     };
     assert_eq!(
         checkpoint.body(),
@@ -93,7 +95,7 @@ fn round_trips_at_the_extremes() {
     for (size, timestamp_ms) in [(0, 0), (1, -1), (u64::MAX, i64::MAX), (7, i64::MIN)] {
         let checkpoint = Checkpoint {
             size,
-            timestamp_ms,
+            timestamp_ms: Some(timestamp_ms),
             ..sample()
         };
         let note = checkpoint.sign(ORIGIN, &key);
@@ -199,7 +201,25 @@ fn other_signature_lines_are_ignored() {
     );
 }
 
-/// Bodies that are validly signed but are not a checkpoint as we write it.
+/// C2SP: extension lines are optional, and other extensions are kept.
+#[test]
+fn extension_lines_are_optional() {
+    let key = key(7);
+    let root = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let bare = format!("{ORIGIN}\n42\n{root}\n");
+    let cp = Checkpoint::verify(&sign_note(&bare, ORIGIN, &key), ORIGIN, &public(&key)).unwrap();
+    assert_eq!((cp.size, cp.timestamp_ms), (42, None));
+    assert!(cp.extensions.is_empty());
+    assert_eq!(cp.body(), bare);
+    let extended = format!("{ORIGIN}\n42\n{root}\nTimestamp: 7\nWitnessed-By: x\ntimestamp: 1\n");
+    let cp =
+        Checkpoint::verify(&sign_note(&extended, ORIGIN, &key), ORIGIN, &public(&key)).unwrap();
+    assert_eq!(cp.timestamp_ms, Some(7));
+    assert_eq!(cp.extensions, vec!["Witnessed-By: x", "timestamp: 1"]);
+    assert_eq!(cp.body(), extended);
+}
+
+/// Bodies that are validly signed but are not a valid checkpoint.
 #[test]
 fn strict_body_parsing() {
     let key = key(7);
@@ -241,16 +261,18 @@ fn strict_body_parsing() {
             format!("{ORIGIN}\n42\n{root}\nTimestamp: 01\n"),
             "timestamp",
         ),
-        (format!("{ORIGIN}\n42\n{root}\nTimestamp:1\n"), "timestamp"),
-        (format!("{ORIGIN}\n42\n{root}\ntimestamp: 1\n"), "timestamp"),
         (
             format!("{ORIGIN}\n42\n{root}\nTimestamp: -0\n"),
             "timestamp",
         ),
-        (format!("{ORIGIN}\n42\n{root}\n"), "layout"),
+        (format!("{ORIGIN}\n42\n"), "layout"),
         (
-            format!("{ORIGIN}\n42\n{root}\nTimestamp: 1\nExtra: 2\n"),
-            "layout",
+            format!("{ORIGIN}\n42\n{root}\nTimestamp: 1\nTimestamp: 2\n"),
+            "timestamp",
+        ),
+        (
+            format!("{ORIGIN}\n42\n{root}\n\nTimestamp: 1\n"),
+            "extensions",
         ),
         (format!("\n42\n{root}\nTimestamp: 1\n"), "origin"),
         (

@@ -199,7 +199,8 @@ impl Writer {
             origin: self.origin.clone(),
             size: edge.size(),
             root: edge.root(),
-            timestamp_ms: now,
+            timestamp_ms: Some(now),
+            extensions: Vec::new(),
         };
         let note = cp.sign(&self.origin, self.signer.key_pair());
         let stored = pb::GetCheckpointResponse {
