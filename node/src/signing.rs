@@ -184,6 +184,16 @@ impl Signer {
     /// Signs `payload` as `payload_type` and wraps both in an envelope that
     /// embeds the signer certificate. Cost: one Ed25519 signature.
     pub fn sign_envelope(&self, payload_type: &str, payload: Vec<u8>) -> pb::SignedEnvelope {
+        self.sign_envelope_at(payload_type, payload, crate::domain::dates::now_ms())
+    }
+
+    /// [`Self::sign_envelope`] stating `signed_at_ms` as the signing time.
+    pub fn sign_envelope_at(
+        &self,
+        payload_type: &str,
+        payload: Vec<u8>,
+        signed_at_ms: i64,
+    ) -> pb::SignedEnvelope {
         let sig = self.key_pair.sign(&pae(payload_type, &payload));
         pb::SignedEnvelope {
             payload,
@@ -192,6 +202,7 @@ impl Signer {
                 keyid: self.key_id.clone(),
                 sig: sig.as_ref().to_vec(),
                 certificate: self.certificate.to_vec(),
+                signed_at_ms,
             }],
         }
     }

@@ -27,6 +27,8 @@ use serde_json::{Value, json};
 /// The test signer's Ed25519 seed (RFC 8032 test 1's secret key).
 const SEED: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
 const ORIGIN: &str = "credshare.example/BANK-A/query-log";
+/// The signing time the vector envelopes state.
+const SIGNED_AT_MS: i64 = 1_796_000_000_000;
 
 fn vectors_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/vectors")
@@ -82,6 +84,7 @@ fn envelope_vector(env: &pb::SignedEnvelope, public_key: &[u8]) -> Value {
         "signer_public_key_hex": hex::encode(public_key),
         "keyid": sig.keyid,
         "sig_base64": B64.encode(&sig.sig),
+        "signed_at_ms": sig.signed_at_ms,
         "certificate_base64": B64.encode(&sig.certificate),
         "envelope_protobuf_base64": B64.encode(env.encode_to_vec()),
         "dsse_json": {
@@ -104,7 +107,7 @@ fn grant_vector(signer: &Signer, public_key: &[u8]) -> Value {
         authorization_sha256: signing::sha256(b"signed authorization letter"),
         issued_at_ms: 1_796_000_000_000,
     };
-    let env = signer.sign_envelope(CONSENT_GRANT_TYPE, grant.encode_to_vec());
+    let env = signer.sign_envelope_at(CONSENT_GRANT_TYPE, grant.encode_to_vec(), SIGNED_AT_MS);
     envelope_vector(&env, public_key)
 }
 
@@ -126,7 +129,7 @@ fn record_vector(signer: &Signer, public_key: &[u8]) -> Value {
         as_of_date: "2026-11-30".into(),
         ..Default::default()
     };
-    let env = signer.sign_envelope(CREDIT_SUMMARY_TYPE, credit.encode_to_vec());
+    let env = signer.sign_envelope_at(CREDIT_SUMMARY_TYPE, credit.encode_to_vec(), SIGNED_AT_MS);
     envelope_vector(&env, public_key)
 }
 

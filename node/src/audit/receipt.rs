@@ -146,9 +146,10 @@ pub fn issue_receipt<S: SubtreeHashes>(
 
 /// Verifies a signed checkpoint from the CA alone.
 ///
-/// Checks, in order: the signer certificate chains to the CA at `now` (not
-/// revoked, role `signer`); its institution is `expected_holder` when
-/// given; the note's signature by key name = the note's origin line
+/// Checks, in order: the signer certificate chains to the CA at the
+/// checkpoint's time (its `Timestamp:`, never after `now`; `now` when it has
+/// none) and was not revoked before it (role `signer`); its institution is
+/// `expected_holder` when given; the note's signature by key name = the note's origin line
 /// verifies with the certificate's key; the origin equals
 /// `expected_origin` when given. Cost: one Ed25519 verification (plus a
 /// chain check the first time a certificate is seen).
@@ -167,8 +168,19 @@ pub fn verify_signed_checkpoint(
             max: MAX_CERTIFICATE_BYTES,
         });
     }
+    // The writer signs with the origin as key name, at the time the note
+    // states; the parse only finds both, the signature check below is what
+    // counts. The certificate must have been valid (and not yet revoked)
+    // then, so a checkpoint outlives its signer certificate.
+    let claimed = Checkpoint::parse_unverified(note).map_err(ReceiptError::Checkpoint)?;
+    let signed_at = claimed
+        .timestamp_ms
+        .and_then(|ms| u64::try_from(ms).ok())
+        .map_or(now, |ms| {
+            (SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(ms)).min(now)
+        });
     let signer = verifier
-        .verify_signer_certificate(signer_certificate, now)
+        .verify_signer_certificate(signer_certificate, signed_at)
         .map_err(ReceiptError::UntrustedSigner)?;
     if let Some(expected) = expected_holder
         && signer.institution() != expected
@@ -178,9 +190,6 @@ pub fn verify_signed_checkpoint(
             actual: signer.institution().clone(),
         });
     }
-    // The writer signs with the origin as key name; the parse only finds
-    // that name, the signature check below is what counts.
-    let claimed = Checkpoint::parse_unverified(note).map_err(ReceiptError::Checkpoint)?;
     let checkpoint = Checkpoint::verify(note, &claimed.origin, &signer.public_key)
         .map_err(ReceiptError::Checkpoint)?;
     if let Some(expected) = expected_origin

@@ -318,6 +318,12 @@ fn expired_and_not_yet_valid_signers_are_untrusted() {
     assert_untrusted(verifier.verify(&envelope(&signer), CREDIT_SUMMARY_TYPE, None, now()));
 }
 
+fn unix_ms(t: SystemTime) -> i64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
 #[test]
 fn cached_signer_does_not_outlive_its_certificate() {
     let mut ca = TestCa::new("Test CA");
@@ -329,8 +335,49 @@ fn cached_signer_does_not_outlive_its_certificate() {
             .verify(&env, CREDIT_SUMMARY_TYPE, None, now())
             .is_ok()
     );
+    // A signature made after the certificate expired fails, cached or not.
     let later = now() + Duration::from_secs(31 * 24 * 3600);
-    assert_untrusted(verifier.verify(&env, CREDIT_SUMMARY_TYPE, None, later));
+    let late = signer.sign_envelope_at(CREDIT_SUMMARY_TYPE, b"x".to_vec(), unix_ms(later));
+    assert_untrusted(verifier.verify(&late, CREDIT_SUMMARY_TYPE, None, later));
+    // One made while it was valid still verifies after it expired.
+    assert!(
+        verifier
+            .verify(&env, CREDIT_SUMMARY_TYPE, None, later)
+            .is_ok()
+    );
+}
+
+#[test]
+fn a_signature_made_before_a_revocation_still_verifies() {
+    let mut ca = TestCa::new("Test CA");
+    let leaf = ca.leaf(Role::Signer, "BANK-A");
+    let serial = leaf.serial.clone();
+    let signer = Signer::from_der(leaf.cert, &leaf.key).unwrap();
+    // The test CA revokes as of now: a signature stated an hour ago stands,
+    // one stated now (or later) does not, nor one without a stated time.
+    let hour_ago = unix_ms(now() - Duration::from_secs(3600));
+    let before = signer.sign_envelope_at(CREDIT_SUMMARY_TYPE, b"x".to_vec(), hour_ago);
+    let after = signer.sign_envelope_at(CREDIT_SUMMARY_TYPE, b"x".to_vec(), unix_ms(now()) + 1000);
+    let verifier = ca.verifier(&[&serial]);
+    assert!(
+        verifier
+            .verify(&before, CREDIT_SUMMARY_TYPE, None, now())
+            .is_ok()
+    );
+    assert_untrusted(verifier.verify(
+        &after,
+        CREDIT_SUMMARY_TYPE,
+        None,
+        now() + Duration::from_secs(2),
+    ));
+    let mut unstated = before.clone();
+    unstated.signatures[0].signed_at_ms = 0;
+    assert_untrusted(verifier.verify(
+        &unstated,
+        CREDIT_SUMMARY_TYPE,
+        None,
+        now() + Duration::from_secs(2),
+    ));
 }
 
 /// Signs like a `Signer` would, but with any key and certificate.
@@ -348,6 +395,7 @@ fn forge_envelope(leaf: &Leaf) -> pb::SignedEnvelope {
             keyid: crate::pki::fingerprint(&leaf.cert),
             sig: sig.as_ref().to_vec(),
             certificate: leaf.cert.to_vec(),
+            signed_at_ms: 0,
         }],
     }
 }

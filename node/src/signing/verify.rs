@@ -59,16 +59,21 @@ impl VerifiedSigner {
 }
 
 /// A signer certificate that passed chain, revocation, role and key usage
-/// checks, valid in `[not_before, not_after)`.
+/// checks, valid in `[not_before, not_after)` and, when it was revoked, for
+/// signatures made before its revocation.
 #[derive(Clone)]
 struct CachedSigner {
     verified: VerifiedSigner,
     not_before: SystemTime,
+    /// When a CRL says the certificate was revoked.
+    revoked_at: Option<SystemTime>,
 }
 
 impl CachedSigner {
-    fn valid_at(&self, now: SystemTime) -> bool {
-        self.not_before <= now && now < self.verified.not_after
+    fn valid_at(&self, at: SystemTime) -> bool {
+        self.not_before <= at
+            && at < self.verified.not_after
+            && self.revoked_at.is_none_or(|revoked| at < revoked)
     }
 }
 
@@ -125,12 +130,15 @@ impl SignatureVerifier {
 
     /// THE one verification function for envelopes.
     ///
-    /// Checks, in order: sizes and shape (exactly one signature), payload
-    /// type == `expected_type`, key id == fingerprint of the embedded
-    /// certificate, the certificate (chain to the CA at `now`, not revoked,
-    /// role `signer`, key usage), the Ed25519 signature over the PAE of the
-    /// exact payload bytes, and the signer's institution ==
-    /// `expected_originator` when given. Decode the payload only after this.
+    /// Checks, in order: sizes and shape (exactly one signature, with its
+    /// certificate), payload type == `expected_type`, key id == fingerprint
+    /// of the embedded certificate, the certificate (chain to the CA, role
+    /// `signer`, key usage) at the signing time the signature states
+    /// (`signed_at_ms`, never later than `now`; `now` when absent) and not
+    /// revoked before it, the Ed25519 signature over the PAE of the exact
+    /// payload bytes, and the signer's institution == `expected_originator`
+    /// when given. So a record signed before its signer certificate expired
+    /// or was revoked still verifies. Decode the payload only after this.
     ///
     /// Cost: one SHA-256 of the certificate and one Ed25519 verification;
     /// the first sight of a certificate adds a chain and CRL check.
@@ -148,7 +156,11 @@ impl SignatureVerifier {
                 "key id is not the fingerprint of the embedded certificate".into(),
             ));
         }
-        let signer = self.verify_signer_certificate(&signature.certificate, now)?;
+        let signed_at = match signature.signed_at_ms {
+            ms if ms > 0 => system_time_ms(ms).min(now),
+            _ => now,
+        };
+        let signer = self.verify_signer_certificate(&signature.certificate, signed_at)?;
         ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, signer.public_key)
             .verify(&pae(&env.payload_type, &env.payload), &signature.sig)
             .map_err(|_| SigningError::BadSignature("Ed25519 signature does not verify".into()))?;
@@ -163,21 +175,22 @@ impl SignatureVerifier {
         Ok(signer)
     }
 
-    /// Checks a signer certificate (DER) at `now` and returns its identity
-    /// and key; for signatures outside envelopes, e.g. log checkpoints.
-    /// Errors are `UntrustedSigner`. Cached by fingerprint.
+    /// Checks a signer certificate (DER) for a signature made at `at`:
+    /// chained to the CA and valid then, and not revoked before then. For
+    /// signatures outside envelopes, e.g. log checkpoints (checked at their
+    /// timestamp). Errors are `UntrustedSigner`. Cached by fingerprint.
     pub fn verify_signer_certificate(
         &self,
         cert_der: &[u8],
-        now: SystemTime,
+        at: SystemTime,
     ) -> Result<VerifiedSigner, SigningError> {
         let key_id = pki::fingerprint(cert_der);
-        if let Some(hit) = self.cached(&key_id, now) {
+        if let Some(hit) = self.cached(&key_id, at) {
             return Ok(hit);
         }
-        let fresh = self.verify_uncached(cert_der, key_id, now)?;
+        let fresh = self.verify_uncached(cert_der, key_id, at)?;
         let verified = fresh.verified.clone();
-        self.remember(fresh, now);
+        self.remember(fresh, at);
         Ok(verified)
     }
 
@@ -206,7 +219,7 @@ impl SignatureVerifier {
         &self,
         cert_der: &[u8],
         key_id: String,
-        now: SystemTime,
+        at: SystemTime,
     ) -> Result<CachedSigner, SigningError> {
         let cert = CertificateDer::from(cert_der);
         let end_entity = EndEntityCert::try_from(&cert)
@@ -217,18 +230,51 @@ impl SignatureVerifier {
                 .with_status_policy(UnknownStatusPolicy::Deny)
                 .build()
         });
-        end_entity
-            .verify_for_usage(
+        let check = |revocation| {
+            end_entity.verify_for_usage(
                 CHAIN_ALGORITHMS,
                 &self.anchors,
                 &[],
-                unix_time(now),
+                unix_time(at),
                 KeyUsage::required_if_present(EKU_DOCUMENT_SIGNING),
                 revocation,
                 None,
             )
-            .map_err(|e| untrusted(describe_webpki_error(&e)))?;
-        inspect_signer_certificate(cert_der, key_id)
+        };
+        let revoked_at = match check(revocation) {
+            Ok(_) => None,
+            // webpki authenticated the CRL that revokes it; a signature
+            // made before the revocation date still stands.
+            Err(webpki::Error::CertRevoked) => {
+                let revoked = self.revocation_time(cert_der);
+                match revoked {
+                    Some(when) if at < when => {
+                        check(None).map_err(|e| untrusted(describe_webpki_error(&e)))?;
+                        Some(when)
+                    }
+                    _ => return Err(untrusted(describe_revoked(revoked))),
+                }
+            }
+            Err(e) => return Err(untrusted(describe_webpki_error(&e))),
+        };
+        let mut signer = inspect_signer_certificate(cert_der, key_id)?;
+        signer.revoked_at = revoked_at;
+        Ok(signer)
+    }
+
+    /// When the CRL of the certificate's issuer says it was revoked.
+    fn revocation_time(&self, cert_der: &[u8]) -> Option<SystemTime> {
+        let (_, cert) = x509_parser::parse_x509_certificate(cert_der).ok()?;
+        // webpki gives the issuer Name's content, x509-parser its whole DER.
+        let issuer = cert.issuer().as_raw();
+        let serial = cert.raw_serial();
+        self.crls
+            .iter()
+            .filter(|crl| issuer.len() <= crl.issuer().len() + 4 && issuer.ends_with(crl.issuer()))
+            .find_map(|crl| crl.find_serial(serial).ok().flatten())
+            .map(|revoked| {
+                SystemTime::UNIX_EPOCH + Duration::from_secs(revoked.revocation_date.as_secs())
+            })
     }
 }
 
@@ -303,6 +349,7 @@ fn inspect_signer_certificate(
             not_after: system_time(validity.not_after.timestamp()),
         },
         not_before: system_time(validity.not_before.timestamp()),
+        revoked_at: None,
     })
 }
 
@@ -337,6 +384,21 @@ fn describe_webpki_error(err: &webpki::Error) -> String {
         }
         other => format!("signer certificate rejected: {other}"),
     }
+}
+
+fn describe_revoked(when: Option<SystemTime>) -> String {
+    let since = when
+        .and_then(|w| w.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .and_then(|d| time::OffsetDateTime::from_unix_timestamp(d.as_secs() as i64).ok());
+    match since {
+        Some(t) => format!("signer certificate was revoked on {t} (UTC), before the signature"),
+        None => "signer certificate is revoked".into(),
+    }
+}
+
+/// Unix milliseconds as a time (negative = the epoch).
+fn system_time_ms(ms: i64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
 
 fn unix_time(t: SystemTime) -> UnixTime {

@@ -138,7 +138,7 @@ impl MemoryLog {
             origin: ORIGIN.to_owned(),
             size,
             root: crate::audit::root_at(self, size).unwrap(),
-            timestamp_ms: Some(1_718_000_000_000 + size as i64),
+            timestamp_ms: Some(1_900_000_000_000 + size as i64),
             extensions: Vec::new(),
         }
     }
@@ -224,7 +224,7 @@ fn good_receipts_verify_for_every_leaf() {
         assert_eq!(verified.entry, sample_entry(leaf));
         assert_eq!(verified.origin, ORIGIN);
         assert_eq!(verified.signer, inst("BANK-A"));
-        assert_eq!(verified.timestamp_ms, Some(1_718_000_000_013));
+        assert_eq!(verified.timestamp_ms, Some(1_900_000_000_013));
     }
     let receipt = f.log.receipt(4, &f.signer);
     let strict = verify_receipt(
