@@ -25,8 +25,11 @@
 //!   assessment, visit schedule. No tonic, no sled.
 //! * [`signing`] — DSSE envelopes signed with the institution's Ed25519 key,
 //!   and the one verification function every signature goes through.
-//! * [`tls`] — rustls server and client configurations (mTLS, CRLs, ALPN h2)
-//!   and the accept loop that attaches the caller's identity.
+//! * [`trust`] — the CA certificates, CRLs, TLS identity and signer in force
+//!   now, reloaded while the node runs.
+//! * [`tls`] — rustls server and client configurations (mTLS, CRLs, ALPN h2),
+//!   the accept loop that attaches the caller's identity, and the registry
+//!   of live connections.
 //! * [`pki`] — identities in certificate SAN URIs, certificate and key files.
 #![forbid(unsafe_code)]
 
@@ -44,6 +47,7 @@ pub mod service;
 pub mod signing;
 pub mod storage;
 pub mod tls;
+pub mod trust;
 
 /// The node's version, reported by `GetNodeInfo` and `Status`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

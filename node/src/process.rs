@@ -40,7 +40,10 @@ pub fn run_node(config_path: &Path) -> ExitCode {
         Err(e) => {
             tracing::error!(error = %e, "credshare-node failed");
             eprintln!("credshare-node: {e}");
-            ExitCode::FAILURE
+            match e {
+                server::ServeError::Config(_) => ExitCode::from(EXIT_CONFIG),
+                _ => ExitCode::FAILURE,
+            }
         }
     }
 }

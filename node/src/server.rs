@@ -17,9 +17,10 @@ use crate::config::NodeConfig;
 use crate::federation::Federation;
 use crate::grpc::{self, Listener};
 use crate::service::{BoundAddrs, Node};
-use crate::signing::{SignatureVerifier, Signer, SigningError};
+use crate::signing::{SignerSlot, SigningError};
 use crate::storage::{Committer, StorageError, Store};
-use crate::tls::{self, TlsError, TlsMaterial};
+use crate::tls::{self, HandshakePolicy, TlsError};
+use crate::trust::Trust;
 
 /// The two listeners of a node, already bound.
 #[derive(Debug)]
@@ -41,6 +42,10 @@ impl Listeners {
 /// Why a node could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// The configuration names unusable trust material or contradicts the
+    /// store (the process exits with the configuration exit code).
+    #[error("{0}")]
+    Config(String),
     #[error(transparent)]
     Tls(#[from] TlsError),
     #[error(transparent)]
@@ -67,30 +72,33 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
     let config = Arc::new(config);
-    let tls = TlsMaterial::load(
-        &config.tls.ca_cert,
-        &config.tls.crl_files,
-        &config.tls.cert,
-        &config.tls.key,
-    )?;
-    check_own_identity(&config, &tls)?;
-    let server_tls = tls.server_config()?;
+    let trust = {
+        let config = config.clone();
+        blocking::run(move || Trust::load(config).map_err(|e| ServeError::Config(e.to_string())))
+            .await?
+    };
+    let trust = Arc::new(trust);
     let addrs = BoundAddrs {
         peer: listeners.peer.local_addr()?,
         admin: listeners.admin.local_addr()?,
     };
-    let node = Arc::new(assemble(config.clone(), &tls, addrs).await?);
+    let node = Arc::new(assemble(config.clone(), trust.clone(), addrs).await?);
     let (stop_tx, stop_rx) = watch::channel(false);
     let serving = [
         (Listener::Peer, listeners.peer),
         (Listener::Admin, listeners.admin),
     ]
     .map(|(kind, tcp)| {
-        let run = run_listener(node.clone(), kind, tcp, server_tls.clone(), stop_rx.clone());
+        let policy: Arc<dyn HandshakePolicy> = trust.clone();
+        let run = run_listener(node.clone(), kind, tcp, policy, stop_rx.clone());
         tokio::spawn(run)
     });
     node.spawn_delivery(
         Duration::from_millis(config.limits.outbox_retry_ms),
+        stop_rx.clone(),
+    );
+    node.spawn_trust_watcher(
+        Duration::from_secs(u64::from(config.tls.reload_interval_seconds)),
         stop_rx,
     );
     if let Some(path) = &config.listen.ready_file {
@@ -116,31 +124,17 @@ pub async fn serve(
     Ok(())
 }
 
-/// Opens the signer, the verifier, the store (verifying the log) and the
-/// peer clients, and builds the shared state.
+/// Opens the store (verifying the log) and the peer clients, and builds
+/// the shared state around the loaded trust.
 async fn assemble(
     config: Arc<NodeConfig>,
-    tls: &TlsMaterial,
+    trust: Arc<Trust>,
     addrs: BoundAddrs,
 ) -> Result<Node, ServeError> {
-    let signer = Arc::new(Signer::load(&config.signer.cert, &config.signer.key)?);
-    if signer.institution() != &config.institution {
-        return Err(ServeError::Startup(format!(
-            "config key `signer.cert`: certificate is {}'s signer, expected {}",
-            signer.institution(),
-            config.institution
-        )));
-    }
-    let verifier = Arc::new(SignatureVerifier::new(
-        tls.ca_certs.clone(),
-        tls.crls.clone(),
-    )?);
-    let (store, committer) = open_store(&config, signer.clone()).await?;
-    let federation = Federation::new(tls, &config.peers)?;
+    let (store, committer) = open_store(&config, trust.signer_slot()).await?;
+    let federation = Federation::new(trust.current().client_config.clone(), &config.peers)?;
     blocking::run(move || {
-        let node = Node::new(
-            config, store, committer, signer, verifier, federation, addrs,
-        )?;
+        let node = Node::new(config, store, committer, trust, federation, addrs)?;
         Ok(node)
     })
     .await
@@ -169,7 +163,7 @@ async fn drain(
 /// query log against the newest signed checkpoint.
 async fn open_store(
     config: &NodeConfig,
-    signer: Arc<Signer>,
+    signer: Arc<SignerSlot>,
 ) -> Result<(Store, Committer), ServeError> {
     let dir = config.data_dir.clone();
     let cache = config.storage.cache_capacity_mb;
@@ -181,7 +175,11 @@ async fn open_store(
     blocking::run(move || {
         let store = Store::open(&dir, cache)?;
         let started = std::time::Instant::now();
-        let committer = Committer::start(store.clone(), signer, origin, max_batch)?;
+        let committer =
+            Committer::start(store.clone(), signer, origin, max_batch).map_err(|e| match e {
+                StorageError::OriginChanged { .. } => ServeError::Config(e.to_string()),
+                other => ServeError::Storage(other),
+            })?;
         tracing::info!(
             log_size = committer.latest().size,
             verify_ms = started.elapsed().as_millis() as u64,
@@ -196,7 +194,7 @@ async fn run_listener(
     node: Arc<Node>,
     listener: Listener,
     tcp: TcpListener,
-    tls: Arc<rustls::ServerConfig>,
+    policy: Arc<dyn HandshakePolicy>,
     stop: watch::Receiver<bool>,
 ) -> Result<(), ServeError> {
     let limits = node.config.limits.clone();
@@ -205,7 +203,7 @@ async fn run_listener(
         Listener::Peer => "peer",
         Listener::Admin => "admin",
     };
-    let incoming = tls::accept_authenticated(tcp, tls, stop.clone(), name);
+    let incoming = tls::accept_authenticated(tcp, policy, stop.clone(), name);
     let mut stop_signal = stop;
     tonic::transport::Server::builder()
         .max_concurrent_streams(limits.max_concurrent_streams)
@@ -215,18 +213,6 @@ async fn run_listener(
             let _ = stop_signal.wait_for(|stop| *stop).await;
         })
         .await?;
-    Ok(())
-}
-
-/// The node certificate must name this institution with role `node`.
-fn check_own_identity(config: &NodeConfig, tls: &TlsMaterial) -> Result<(), ServeError> {
-    let id = tls.identity()?;
-    if id.role != crate::pki::Role::Node || id.institution != config.institution {
-        return Err(ServeError::Startup(format!(
-            "config key `tls.cert`: certificate identifies {id}, expected node:{}",
-            config.institution
-        )));
-    }
     Ok(())
 }
 

@@ -8,6 +8,8 @@
 
 use std::fmt;
 use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
 
 use credshare_proto::v1 as pb;
 use ring::signature::{Ed25519KeyPair, KeyPair};
@@ -17,6 +19,11 @@ use crate::pki::{self, Identity, InstitutionId, PkiError, Role};
 
 mod verify;
 pub use verify::{SignatureVerifier, VerifiedSigner};
+
+/// The raw Ed25519 public key of a signer certificate (DER).
+pub fn certificate_public_key(cert_der: &[u8]) -> Result<[u8; 32], String> {
+    verify::ed25519_public_key(cert_der)
+}
 
 #[cfg(test)]
 mod tests;
@@ -45,6 +52,13 @@ pub fn sha256(bytes: &[u8]) -> Vec<u8> {
     ring::digest::digest(&ring::digest::SHA256, bytes)
         .as_ref()
         .to_vec()
+}
+
+fn certificate_not_after(der: &[u8]) -> Result<SystemTime, SigningError> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der)
+        .map_err(|e| SigningError::Setup(format!("cannot parse signer certificate: {e}")))?;
+    let secs = u64::try_from(cert.validity().not_after.timestamp()).unwrap_or(0);
+    Ok(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
 }
 
 /// DSSE pre-authentication encoding:
@@ -93,12 +107,32 @@ pub enum SigningError {
     Setup(String),
 }
 
-/// The institution's signing key and certificate, loaded once at start-up.
+/// The institution's signing key and certificate.
 pub struct Signer {
     identity: Identity,
     certificate: CertificateDer<'static>,
     key_id: String,
     key_pair: Ed25519KeyPair,
+    not_after: SystemTime,
+}
+
+/// The signer in use, replaced while the node runs when the signer key is
+/// rotated; the writer reads it for every batch.
+#[derive(Debug)]
+pub struct SignerSlot(RwLock<Arc<Signer>>);
+
+impl SignerSlot {
+    pub fn new(signer: Arc<Signer>) -> Self {
+        Self(RwLock::new(signer))
+    }
+
+    pub fn current(&self) -> Arc<Signer> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn replace(&self, signer: Arc<Signer>) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = signer;
+    }
 }
 
 impl fmt::Debug for Signer {
@@ -153,12 +187,19 @@ impl Signer {
                 "signing key does not match the signer certificate".into(),
             ));
         }
+        let not_after = certificate_not_after(&certificate)?;
         Ok(Self {
             key_id: pki::fingerprint(&certificate),
             identity,
             certificate,
             key_pair,
+            not_after,
         })
+    }
+
+    /// End of the signer certificate's validity.
+    pub fn not_after(&self) -> SystemTime {
+        self.not_after
     }
 
     /// The institution this key signs for.

@@ -6,11 +6,14 @@
 //! rustls `ServerConfig` with a `WebPkiClientVerifier`, accepted with
 //! tokio-rustls and handed to tonic through `serve_with_incoming_shutdown`.
 
+use std::collections::HashMap;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -104,12 +107,20 @@ impl TlsMaterial {
         Ok(Arc::new(roots))
     }
 
+    /// The client-certificate verifier the server uses: chained to the
+    /// consortium CA, checked against the CRLs.
+    pub fn client_verifier(
+        &self,
+    ) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>, TlsError> {
+        Ok(WebPkiClientVerifier::builder(self.roots()?)
+            .with_crls(self.crls.clone())
+            .build()?)
+    }
+
     /// Server side: client certificates required, chained to the consortium
     /// CA, checked against the CRLs; ALPN `h2` only.
     pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, TlsError> {
-        let verifier = WebPkiClientVerifier::builder(self.roots()?)
-            .with_crls(self.crls.clone())
-            .build()?;
+        let verifier = self.client_verifier()?;
         let mut config = rustls::ServerConfig::builder()
             .with_client_cert_verifier(verifier)
             .with_single_cert(self.cert_chain.clone(), self.key.clone_key())?;
@@ -141,11 +152,128 @@ pub struct CallerInfo {
     pub cert_fingerprint: String,
 }
 
+/// Where the accept loop gets its TLS configuration, so that trust can
+/// change while the node runs (see `crate::trust`).
+pub trait HandshakePolicy: Send + Sync + 'static {
+    /// The configuration for a new handshake, or why new handshakes are
+    /// refused now (e.g. a CRL past its grace).
+    fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, String>;
+    /// The registry of live connections.
+    fn connections(&self) -> &Arc<Connections>;
+}
+
+/// A fixed configuration (tools and tests).
+pub struct FixedPolicy {
+    config: Arc<rustls::ServerConfig>,
+    connections: Arc<Connections>,
+}
+
+impl FixedPolicy {
+    pub fn new(config: Arc<rustls::ServerConfig>) -> Self {
+        Self {
+            config,
+            connections: Arc::default(),
+        }
+    }
+}
+
+impl HandshakePolicy for FixedPolicy {
+    fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, String> {
+        Ok(self.config.clone())
+    }
+    fn connections(&self) -> &Arc<Connections> {
+        &self.connections
+    }
+}
+
+/// Every live authenticated connection with its client's certificate chain,
+/// so that when trust changes (a CRL revokes a client) its connection can be
+/// closed at once rather than at its next handshake.
+#[derive(Default)]
+pub struct Connections {
+    next_id: AtomicU64,
+    live: Mutex<HashMap<u64, LiveConnection>>,
+}
+
+struct LiveConnection {
+    chain: Vec<CertificateDer<'static>>,
+    close: watch::Sender<bool>,
+}
+
+impl Connections {
+    /// Number of live connections.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Closes every connection whose chain `still_trusted` refuses; returns
+    /// how many were closed.
+    pub fn close_untrusted(
+        &self,
+        still_trusted: impl Fn(&[CertificateDer<'static>]) -> bool,
+    ) -> usize {
+        let live = self.lock();
+        let mut closed = 0;
+        for conn in live.values() {
+            if !still_trusted(&conn.chain) {
+                let _ = conn.close.send(true);
+                closed += 1;
+            }
+        }
+        closed
+    }
+
+    fn register(self: &Arc<Self>, chain: Vec<CertificateDer<'static>>) -> Registration {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (close, mut rx) = watch::channel(false);
+        self.lock().insert(id, LiveConnection { chain, close });
+        let closed = Box::pin(async move {
+            let _ = rx.wait_for(|closed| *closed).await;
+        });
+        Registration {
+            id,
+            registry: self.clone(),
+            closed,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, LiveConnection>> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A connection's place in [`Connections`]; leaves it when dropped.
+struct Registration {
+    id: u64,
+    registry: Arc<Connections>,
+    /// Resolves when the connection must be closed.
+    closed: Pin<Box<dyn Future<Output = ()> + Send + Sync>>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.registry.lock().remove(&self.id);
+    }
+}
+
 /// A TLS connection whose client certificate was verified and whose
-/// consortium identity was read.
+/// consortium identity was read. Reads fail once trust in the client is
+/// withdrawn, which closes the connection.
 pub struct AuthenticatedStream {
     inner: tokio_rustls::server::TlsStream<TcpStream>,
     info: CallerInfo,
+    registration: Option<Registration>,
+}
+
+fn withdrawn() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::ConnectionAborted,
+        "client certificate is no longer trusted",
+    )
 }
 
 impl tonic::transport::server::Connected for AuthenticatedStream {
@@ -161,6 +289,11 @@ impl AsyncRead for AuthenticatedStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        if let Some(reg) = &mut self.registration
+            && reg.closed.as_mut().poll(cx).is_ready()
+        {
+            return Poll::Ready(Err(withdrawn()));
+        }
         Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
@@ -171,6 +304,11 @@ impl AsyncWrite for AuthenticatedStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        if let Some(reg) = &mut self.registration
+            && reg.closed.as_mut().poll(cx).is_ready()
+        {
+            return Poll::Ready(Err(withdrawn()));
+        }
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -192,17 +330,18 @@ impl AsyncWrite for AuthenticatedStream {
 }
 
 /// Accepts TCP connections, completes TLS handshakes concurrently (bounded,
-/// with a timeout) and yields only connections whose client certificate
-/// carries a consortium identity. Failed handshakes are logged and dropped:
-/// they never reach gRPC. Stops when `shutdown` changes.
+/// with a timeout) with the configuration `policy` gives at that moment,
+/// and yields only connections whose client certificate carries a
+/// consortium identity, registered with the policy's [`Connections`].
+/// Failed or refused handshakes are logged and dropped: they never reach
+/// gRPC. Stops when `shutdown` changes.
 pub fn accept_authenticated(
     listener: TcpListener,
-    config: Arc<rustls::ServerConfig>,
+    policy: Arc<dyn HandshakePolicy>,
     mut shutdown: watch::Receiver<bool>,
     listener_name: &'static str,
 ) -> tokio_stream::wrappers::ReceiverStream<Result<AuthenticatedStream, io::Error>> {
     let (tx, rx) = mpsc::channel(64);
-    let acceptor = TlsAcceptor::from(config);
     let permits = Arc::new(Semaphore::new(MAX_PENDING_HANDSHAKES));
     tokio::spawn(async move {
         loop {
@@ -217,14 +356,23 @@ pub fn accept_authenticated(
                     }
                 },
             };
+            let config = match policy.server_config() {
+                Ok(config) => config,
+                Err(reason) => {
+                    tracing::warn!(listener = listener_name, %remote, %reason, "connection refused");
+                    continue;
+                }
+            };
             let Ok(permit) = permits.clone().acquire_owned().await else {
                 break;
             };
-            let (acceptor, tx) = (acceptor.clone(), tx.clone());
+            let (tx, policy) = (tx.clone(), policy.clone());
             tokio::spawn(async move {
                 let _permit = permit;
-                match handshake(&acceptor, tcp, remote).await {
-                    Ok(stream) => {
+                match handshake(&TlsAcceptor::from(config), tcp, remote).await {
+                    Ok(mut stream) => {
+                        let chain = stream.chain();
+                        stream.registration = Some(policy.connections().register(chain));
                         tracing::debug!(listener = listener_name, %remote, caller = %stream.info.identity, "connection authenticated");
                         let _ = tx.send(Ok(stream)).await;
                     }
@@ -263,7 +411,20 @@ async fn handshake(
             remote,
             cert_fingerprint,
         },
+        registration: None,
     })
+}
+
+impl AuthenticatedStream {
+    /// The client's certificate chain, leaf first.
+    fn chain(&self) -> Vec<CertificateDer<'static>> {
+        self.inner
+            .get_ref()
+            .1
+            .peer_certificates()
+            .map(|c| c.iter().map(|d| d.clone().into_owned()).collect())
+            .unwrap_or_default()
+    }
 }
 
 /// Connects a tonic channel over mTLS to `address` (`host:port`), verifying

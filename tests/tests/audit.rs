@@ -136,12 +136,20 @@ async fn a_regulator_verifies_entries_and_proofs_from_the_ca_alone() {
     assert_eq!(all.len() as u64, size);
     let leaves: Vec<Hash> = all.iter().map(|e| leaf_hash(e)).collect();
     assert_eq!(root_of_leaves(&leaves), newest.root);
-    for entry in &all {
+    // Leaf 0 records the signer key's first use; then record batches.
+    for (i, entry) in all.iter().enumerate() {
         let entry = pb::LogEntry::decode(entry.as_slice()).unwrap();
-        assert!(matches!(
-            entry.kind,
-            Some(pb::log_entry::Kind::RecordBatch(_))
-        ));
+        if i == 0 {
+            assert!(matches!(
+                entry.kind,
+                Some(pb::log_entry::Kind::SignerKey(_))
+            ));
+        } else {
+            assert!(matches!(
+                entry.kind,
+                Some(pb::log_entry::Kind::RecordBatch(_))
+            ));
+        }
     }
     assert_eq!(entries(&mut client, 1, 3).await, all[1..3].to_vec());
 
@@ -364,9 +372,10 @@ async fn credshare_audit_verifies_and_catches_rewritten_history() {
     assert!(out.status.success(), "{}", text(&out));
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["verified"], true);
-    assert_eq!(summary["entries"]["record_batches"], size);
+    assert_eq!(summary["entries"]["record_batches"], size - 1);
+    assert_eq!(summary["entries"]["signer_keys"], 1);
 
-    // The holder rewrites entry 0 and re-signs a newest checkpoint: its own
+    // The holder rewrites entry 1 and re-signs a newest checkpoint: its own
     // older signed checkpoints disagree, so the node refuses to start and
     // names the first index that can be bad.
     node.stop().unwrap();
@@ -419,7 +428,8 @@ fn entry_key(index: u64) -> Vec<u8> {
 }
 
 /// What a dishonest holder with its own signing key could do offline:
-/// edit entry 0, rebuild every hash and re-sign the newest checkpoint.
+/// edit entry 1 (the first record batch), rebuild every hash and re-sign
+/// the newest checkpoint.
 fn rewrite_history(data_dir: &Path, certs: &Path, drop_old_checkpoints: bool) {
     let db = sled::open(data_dir).unwrap();
     let tree = db.open_tree("credshare").unwrap();
@@ -429,12 +439,12 @@ fn rewrite_history(data_dir: &Path, certs: &Path, drop_old_checkpoints: bool) {
         }
     }
     let mut entry =
-        pb::LogEntry::decode(tree.get(entry_key(0)).unwrap().unwrap().as_ref()).unwrap();
+        pb::LogEntry::decode(tree.get(entry_key(1)).unwrap().unwrap().as_ref()).unwrap();
     let Some(pb::log_entry::Kind::RecordBatch(batch)) = &mut entry.kind else {
-        panic!("entry 0 is a record batch")
+        panic!("entry 1 is a record batch")
     };
     batch.stored = 1000 + batch.stored % 1000;
-    tree.insert(entry_key(0), entry.encode_to_vec()).unwrap();
+    tree.insert(entry_key(1), entry.encode_to_vec()).unwrap();
     let mut edge = RightEdge::empty();
     for item in tree.scan_prefix([b'L']) {
         let (_, bytes) = item.unwrap();
@@ -449,7 +459,13 @@ fn rewrite_history(data_dir: &Path, certs: &Path, drop_old_checkpoints: bool) {
         origin: ORIGIN.into(),
         size: edge.size(),
         root: edge.root(),
-        timestamp_ms: Some(1),
+        // A careful forger dates the note now, inside its certificate's life.
+        timestamp_ms: Some(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as i64,
+        ),
         extensions: Vec::new(),
     };
     let stored = pb::GetCheckpointResponse {

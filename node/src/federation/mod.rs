@@ -9,7 +9,7 @@ pub mod denial;
 
 pub use calls::PeerFailure;
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use credshare_proto::v1 as pb;
@@ -17,7 +17,7 @@ use tonic::transport::Channel;
 
 use crate::config::PeerConfig;
 use crate::pki::{Identity, InstitutionId, Role};
-use crate::tls::{self, TlsMaterial};
+use crate::tls;
 
 /// Connect timeout for peer channels.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -39,16 +39,31 @@ impl Peer {
     }
 }
 
-/// All configured peers.
-#[derive(Debug, Clone, Default)]
+/// All configured peers. The set, and the client identity used to reach
+/// them, can be replaced while the node runs (trust reload, membership).
+#[derive(Debug, Default)]
 pub struct Federation {
-    peers: Arc<Vec<Peer>>,
+    peers: RwLock<Arc<Vec<Peer>>>,
 }
 
 impl Federation {
     /// Builds lazy channels to every peer; nothing connects yet.
-    pub fn new(tls: &TlsMaterial, peers: &[PeerConfig]) -> Result<Self, tls::TlsError> {
-        let client_config = tls.client_config()?;
+    pub fn new(
+        client_config: Arc<rustls::ClientConfig>,
+        peers: &[PeerConfig],
+    ) -> Result<Self, tls::TlsError> {
+        let federation = Self::default();
+        federation.replace(client_config, peers)?;
+        Ok(federation)
+    }
+
+    /// Rebuilds every channel with `client_config` (new CRLs, a new TLS
+    /// identity) for `peers`. Calls in flight finish on the old channels.
+    pub fn replace(
+        &self,
+        client_config: Arc<rustls::ClientConfig>,
+        peers: &[PeerConfig],
+    ) -> Result<(), tls::TlsError> {
         let mut out = Vec::with_capacity(peers.len());
         for p in peers {
             let expected = Identity::new(Role::Node, p.institution.clone());
@@ -66,23 +81,27 @@ impl Federation {
                 channel,
             });
         }
-        Ok(Self {
-            peers: Arc::new(out),
-        })
+        *self.peers.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(out);
+        Ok(())
     }
 
-    pub fn peers(&self) -> &[Peer] {
-        &self.peers
+    /// The peers now.
+    pub fn peers(&self) -> Arc<Vec<Peer>> {
+        self.peers.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    pub fn get(&self, institution: &InstitutionId) -> Option<&Peer> {
-        self.peers.iter().find(|p| &p.institution == institution)
+    pub fn get(&self, institution: &InstitutionId) -> Option<Peer> {
+        self.peers()
+            .iter()
+            .find(|p| &p.institution == institution)
+            .cloned()
     }
 
     /// Calls `GetNodeInfo` on every peer concurrently, each within
     /// [`PING_TIMEOUT`].
     pub async fn health(&self) -> Vec<pb::PeerHealth> {
-        let checks = self.peers.iter().map(|peer| async move {
+        let peers = self.peers();
+        let checks = peers.iter().map(|peer| async move {
             let started = Instant::now();
             let mut client = peer.client();
             let mut request = tonic::Request::new(pb::GetNodeInfoRequest {});

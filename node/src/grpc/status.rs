@@ -40,6 +40,7 @@ fn storage_status(e: StorageError) -> Status {
         | StorageError::Sync(_)
         | StorageError::Corrupt(_)
         | StorageError::Tampered { .. }
+        | StorageError::OriginChanged { .. }
         | StorageError::Task(_) => {
             tracing::error!(error = %e, "storage failure");
             Status::internal("storage failure")

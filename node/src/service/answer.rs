@@ -141,7 +141,7 @@ impl Node {
             return Ok(hit);
         }
         let decoded = pb::ConsentGrant::decode(env.payload.as_slice());
-        let signer = match self.verifier.verify(env, CONSENT_GRANT_TYPE, None, now) {
+        let signer = match self.verifier().verify(env, CONSENT_GRANT_TYPE, None, now) {
             Ok(signer) => signer,
             Err(e) => {
                 let id = decoded.map(|g| g.consent_id).unwrap_or_default();
@@ -263,7 +263,7 @@ impl Node {
             entry,
             reply.checkpoint.size,
             reply.checkpoint.note.clone(),
-            self.signer.certificate_der().to_vec(),
+            self.signer().certificate_der().to_vec(),
         )
         .map_err(|e| NodeError::internal(format!("inclusion proof: {e}")))
     }

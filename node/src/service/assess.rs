@@ -81,11 +81,8 @@ impl Node {
             deadline: Duration::from_millis(deadline_ms),
         };
         let local = self.local_contribution(req.borrower, scope).await?;
-        let asks = self
-            .federation
-            .peers()
-            .iter()
-            .map(|p| self.query_peer(p, &question));
+        let peers = self.federation.peers();
+        let asks = peers.iter().map(|p| self.query_peer(p, &question));
         let outcomes = futures::future::join_all(asks).await;
         self.log_outgoing(&outcomes).await?;
         let mut contributions = vec![local];
@@ -243,7 +240,7 @@ impl Node {
             } else {
                 VISIT_SUMMARY_TYPE
             };
-            self.verifier
+            self.verifier()
                 .verify(env, expected, Some(&peer.institution), SystemTime::now())
                 .map_err(|e| bad(format!("record signature: {e}")))?;
             let borrower = if is_credit {
@@ -279,7 +276,7 @@ impl Node {
         let invalid = |e: String| (pb::PeerStatus::InvalidReceipt, e);
         let verified = verify_receipt(
             receipt,
-            &self.verifier,
+            &self.verifier(),
             &peer.institution,
             None,
             SystemTime::now(),

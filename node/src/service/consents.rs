@@ -88,7 +88,7 @@ impl Node {
         };
         consent::validate_new_grant(&grant, now, &self.config.policy)?;
         let envelope = self
-            .signer
+            .signer()
             .sign_envelope(CONSENT_GRANT_TYPE, grant.encode_to_vec());
         let log = consent_entry(
             pb::ConsentAction::Issued,
@@ -192,7 +192,7 @@ impl Node {
             revoked_at_ms: now_ms(),
             reason: reason.chars().take(MAX_REASON_CHARS).collect(),
         };
-        self.signer
+        self.signer()
             .sign_envelope(CONSENT_REVOCATION_TYPE, revocation.encode_to_vec())
     }
 
@@ -228,7 +228,7 @@ impl Node {
         envelope: pb::SignedEnvelope,
         from: &InstitutionId,
     ) -> Result<bool, NodeError> {
-        self.verifier.verify(
+        self.verifier().verify(
             &envelope,
             CONSENT_REVOCATION_TYPE,
             Some(from),

@@ -91,7 +91,7 @@ impl Node {
         }
         let peer = InstitutionId::parse(&item.peer)
             .ok()
-            .and_then(|p| self.federation.get(&p).cloned());
+            .and_then(|p| self.federation.get(&p));
         let Some(peer) = peer else {
             return Attempt::Dropped;
         };

@@ -182,7 +182,7 @@ impl Node {
         let mut preparer = Preparer::new(
             self.institution().to_string(),
             self.config.business_time_zone.today(),
-            self.signer.clone(),
+            self.signer(),
             self.store.clone(),
         );
         blocking::run(move || Ok(preparer.prepare_rows(rows)?)).await

@@ -16,6 +16,7 @@
 //! | [`Node::due_visits`] | post-loan visits due | [`visits`] |
 //! | [`Node::checkpoint`], [`Node::log_entries`], [`Node::inclusion_proof`], [`Node::consistency_proof`] | serve a regulator's audit of the log | [`audit_log`] |
 //! | [`Node::status`], [`Node::node_info`] | figures for operators and peers | [`status`] |
+//! | [`Node::reload_trust`], [`Node::spawn_trust_watcher`] | take in new CRLs, certificates and signer keys while running | [`trust`] |
 //!
 //! The caches that keep the peer-query path off the store are in [`caches`].
 
@@ -28,6 +29,7 @@ pub mod delivery;
 pub mod history;
 pub mod ingest;
 pub mod status;
+pub mod trust;
 pub mod visits;
 
 use std::net::SocketAddr;
@@ -39,6 +41,7 @@ use crate::federation::Federation;
 use crate::pki::InstitutionId;
 use crate::signing::{SignatureVerifier, Signer};
 use crate::storage::{Committer, StorageError, Store};
+use crate::trust::Trust;
 use caches::{GrantCache, IndicatorCache, RateLimiter, RevocationSet};
 
 /// Addresses the node actually serves on (written to the ready file).
@@ -55,10 +58,9 @@ pub struct Node {
     pub store: Store,
     /// The single writer: every durable write goes through it.
     pub committer: Committer,
-    /// The institution's signing key (records, consents, checkpoints).
-    pub signer: Arc<Signer>,
-    /// Verifies every signature received, against the CA and CRLs.
-    pub verifier: Arc<SignatureVerifier>,
+    /// The CA certificates, CRLs, TLS identity and signer in force now;
+    /// reloaded while the node runs ([`trust`]).
+    pub trust: Arc<Trust>,
     /// Clients of the configured peers.
     pub federation: Federation,
     /// Where the node actually listens.
@@ -91,8 +93,7 @@ impl Node {
         config: Arc<NodeConfig>,
         store: Store,
         committer: Committer,
-        signer: Arc<Signer>,
-        verifier: Arc<SignatureVerifier>,
+        trust: Arc<Trust>,
         federation: Federation,
         addrs: BoundAddrs,
     ) -> Result<Self, StorageError> {
@@ -101,8 +102,7 @@ impl Node {
             config,
             store,
             committer,
-            signer,
-            verifier,
+            trust,
             federation,
             addrs,
             grants: GrantCache::default(),
@@ -111,6 +111,16 @@ impl Node {
             limiter: RateLimiter::default(),
             started: Instant::now(),
         })
+    }
+
+    /// The institution's signing key in use (records, consents).
+    pub fn signer(&self) -> Arc<Signer> {
+        self.trust.signer()
+    }
+
+    /// Verifies every signature received, against the CA and CRLs in force.
+    pub fn verifier(&self) -> Arc<SignatureVerifier> {
+        self.trust.verifier()
     }
 
     pub fn institution(&self) -> &InstitutionId {

@@ -49,7 +49,7 @@ impl Node {
             peer_institutions: self.peer_institutions(),
             log_origin: self.config.log_origin(),
             log_size,
-            signer_certificate: self.signer.certificate_der().to_vec(),
+            signer_certificate: self.signer().certificate_der().to_vec(),
         })
     }
 }

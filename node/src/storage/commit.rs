@@ -17,7 +17,7 @@ use super::records::{RecordWrite, WriteResult};
 use super::{StorageError, Store};
 use crate::audit::Hash;
 use crate::domain::BorrowerKey;
-use crate::signing::Signer;
+use crate::signing::SignerSlot;
 
 /// Requests waiting for the writer, at most.
 const QUEUE_DEPTH: usize = 4096;
@@ -137,17 +137,24 @@ impl std::fmt::Debug for Job {
 }
 
 impl Committer {
-    /// Verifies the stored log, then starts the writer thread.
+    /// Verifies the stored log, then starts the writer thread, which signs
+    /// with whatever signer `signer` holds at each batch; when that key is
+    /// not the one that signed the newest checkpoint, the next batch logs a
+    /// `SignerKeyEntry` first.
     pub fn start(
         store: Store,
-        signer: Arc<Signer>,
+        signer: Arc<SignerSlot>,
         origin: String,
         max_batch: usize,
     ) -> Result<Self, StorageError> {
-        let public_key = ring::signature::KeyPair::public_key(signer.key_pair())
-            .as_ref()
-            .to_vec();
-        let edge = store.verify_log(&origin, &public_key)?;
+        let (edge, last_certificate) = store.verify_log(&origin)?;
+        let signing_key_id = last_certificate.map(|der| crate::pki::fingerprint(&der));
+        let current = signer.current();
+        if let Some(old) = &signing_key_id
+            && old != current.key_id()
+        {
+            tracing::info!(old_key = %old, new_key = %current.key_id(), "signer key changed since the newest checkpoint; the next batch records the new key");
+        }
         let latest = Arc::new(CommittedCheckpoint {
             size: edge.size(),
             root: edge.root(),
@@ -175,6 +182,7 @@ impl Committer {
         let mut writer = writer::Writer {
             store,
             signer,
+            signing_key_id,
             origin,
             max_batch,
             edge,

@@ -8,6 +8,7 @@ use super::keys;
 use super::{StorageError, Store, be_u64};
 use crate::audit::{self, Checkpoint, Hash, MerkleError, RightEdge, SubtreeHashes};
 use crate::domain::BorrowerKey;
+use crate::signing::certificate_public_key;
 
 impl SubtreeHashes for Store {
     type Error = StorageError;
@@ -120,23 +121,41 @@ impl Store {
     }
 
     /// Re-hashes every entry, rebuilds the tree and checks it against the
-    /// stored hashes and the newest checkpoint (signature included). Returns
-    /// the right edge to continue appending from. O(n) at start-up.
-    pub fn verify_log(&self, key_name: &str, public_key: &[u8]) -> Result<RightEdge, StorageError> {
+    /// stored hashes and the newest checkpoint, whose signature is checked
+    /// with the signer certificate stored beside it (so a rotated signer
+    /// key is fine) under the log's `origin` (a changed origin is refused).
+    /// Returns the right edge to continue appending from and the
+    /// certificate that signed the newest checkpoint. O(n) at start-up.
+    pub fn verify_log(&self, origin: &str) -> Result<(RightEdge, Option<Vec<u8>>), StorageError> {
         let edge = self.rebuild_log()?;
         let Some(latest) = self.checkpoint(None)? else {
             return match edge.size() {
-                0 => Ok(edge),
+                0 => Ok((edge, None)),
                 n => Err(tampered(0, &format!("{n} entries but no checkpoint"))),
             };
         };
         let note = latest.checkpoint.map(|c| c.signed_note).unwrap_or_default();
-        let cp = Checkpoint::verify(&note, key_name, public_key).map_err(|e| {
+        let claimed = Checkpoint::parse_unverified(&note).map_err(|e| StorageError::Tampered {
+            index: edge.size(),
+            reason: format!("newest checkpoint: {e}"),
+        })?;
+        if claimed.origin != origin {
+            return Err(StorageError::OriginChanged {
+                stored: claimed.origin,
+                configured: origin.to_owned(),
+            });
+        }
+        let public_key = certificate_public_key(&latest.signer_certificate).map_err(|e| {
             StorageError::Tampered {
                 index: edge.size(),
-                reason: format!("newest checkpoint: {e}"),
+                reason: format!("newest checkpoint's signer certificate: {e}"),
             }
         })?;
+        let cp =
+            Checkpoint::verify(&note, origin, &public_key).map_err(|e| StorageError::Tampered {
+                index: edge.size(),
+                reason: format!("newest checkpoint: {e}"),
+            })?;
         if cp.size != edge.size() || cp.root != edge.root() {
             // A shorter log is missing its tail: the first absent entry is bad.
             let index = cp.size.min(edge.size());
@@ -149,7 +168,7 @@ impl Store {
                 ),
             ));
         }
-        Ok(edge)
+        Ok((edge, Some(latest.signer_certificate)))
     }
 
     /// Re-hashes every entry in order, checking each against its stored

@@ -49,6 +49,11 @@ pub enum StorageError {
     Closed,
     #[error("query log entry {index} fails verification: {reason}")]
     Tampered { index: u64, reason: String },
+    /// The configured origin is not the one the log was signed under.
+    #[error(
+        "config key `log.origin`: the query log was signed as {stored:?}, but the configuration says {configured:?}; the origin is part of the log's identity and cannot change (set log.origin = {stored:?})"
+    )]
+    OriginChanged { stored: String, configured: String },
     #[error("{0}")]
     Range(String),
     /// A blocking task that read or wrote the store failed.

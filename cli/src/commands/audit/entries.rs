@@ -124,6 +124,11 @@ pub(crate) fn short_key(key: &[u8]) -> String {
     format!("{}{ellipsis}", hex::encode(shown))
 }
 
+/// The first 16 characters of a hex key id.
+fn short_hex(id: &str) -> &str {
+    id.get(..16).unwrap_or(id)
+}
+
 /// What an entry says, for people and machines.
 pub(crate) fn describe_entry(entry: &pb::LogEntry) -> EntryView {
     match &entry.kind {
@@ -144,6 +149,23 @@ pub(crate) fn describe_entry(entry: &pb::LogEntry) -> EntryView {
                 "stored": b.stored,
                 "unchanged": b.unchanged,
                 "records_digest": short_key(&b.records_digest),
+            }),
+        },
+        Some(Kind::SignerKey(k)) => EntryView {
+            kind: "signer-key",
+            summary: if k.previous_key_id.is_empty() {
+                format!("signer key {} in use", short_hex(&k.key_id))
+            } else {
+                format!(
+                    "signer key {} replaces {}",
+                    short_hex(&k.key_id),
+                    short_hex(&k.previous_key_id)
+                )
+            },
+            json: json!({
+                "key_id": k.key_id,
+                "previous_key_id": k.previous_key_id,
+                "note_key_id": hex::encode(&k.note_key_id),
             }),
         },
         Some(Kind::Admin(a)) => EntryView {

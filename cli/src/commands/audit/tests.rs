@@ -123,6 +123,7 @@ fn tally_counts_by_kind_and_decision() {
     tally.count(&entry(Kind::Consent(Default::default())));
     tally.count(&entry(Kind::RecordBatch(Default::default())));
     tally.count(&entry(Kind::Admin(Default::default())));
+    tally.count(&entry(Kind::SignerKey(Default::default())));
     tally.count(&pb::LogEntry::default());
     assert_eq!(
         tally,
@@ -133,6 +134,7 @@ fn tally_counts_by_kind_and_decision() {
             consent_events: 1,
             record_batches: 1,
             admin_mutations: 1,
+            signer_keys: 1,
             other: 1,
         }
     );

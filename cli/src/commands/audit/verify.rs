@@ -52,6 +52,7 @@ pub(crate) struct LogTally {
     pub consent_events: u64,
     pub record_batches: u64,
     pub admin_mutations: u64,
+    pub signer_keys: u64,
     pub other: u64,
 }
 
@@ -66,6 +67,7 @@ impl LogTally {
             Some(Kind::Consent(_)) => &mut self.consent_events,
             Some(Kind::RecordBatch(_)) => &mut self.record_batches,
             Some(Kind::Admin(_)) => &mut self.admin_mutations,
+            Some(Kind::SignerKey(_)) => &mut self.signer_keys,
             None => &mut self.other,
         };
         *counter += 1;

@@ -74,6 +74,9 @@ pub fn build_config(args: &InitArgs) -> anyhow::Result<NodeConfig> {
             crl_files,
             cert: certs.join("node.crt"),
             key: certs.join("node.key"),
+            reload_interval_seconds: 5,
+            crl_warn_days: 7,
+            crl_grace_hours: 0,
         },
         signer: SignerConfig {
             cert: certs.join("signer.crt"),

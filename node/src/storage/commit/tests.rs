@@ -1,5 +1,7 @@
 use super::*;
 use crate::audit::{SubtreeHashes, verify_inclusion};
+use crate::signing::Signer;
+use prost::Message;
 use rcgen::{CertificateParams, KeyPair, SanType};
 use rustls_pki_types::{CertificateDer, PrivatePkcs8KeyDer};
 
@@ -50,12 +52,13 @@ async fn batch_overlays_prove_every_new_leaf_without_store_reads() {
     let store = Store::open(dir.path(), 16).unwrap();
     let committer = Committer::start(
         store.clone(),
-        signer(),
+        Arc::new(SignerSlot::new(signer())),
         "credshare.example/BANK-A/query-log".into(),
         64,
     )
     .unwrap();
-    let mut next = 0u64;
+    // Leaf 0 is the entry that records the signer key's first use.
+    let mut next = 1u64;
     // Batch sizes that cross many power-of-two boundaries.
     for batch in [1usize, 1, 2, 3, 5, 8, 13, 1, 7, 31, 2, 64, 9] {
         let reply = committer
@@ -86,17 +89,43 @@ async fn batch_overlays_prove_every_new_leaf_without_store_reads() {
             .unwrap();
         }
     }
-    // Restart: the log verifies against its newest signed checkpoint.
+    // Restart with another signer key: the log verifies with the key that
+    // signed it, and the new key's first batch records the change.
     drop(committer);
-    let signer = signer();
-    let public = ring::signature::KeyPair::public_key(signer.key_pair())
-        .as_ref()
-        .to_vec();
-    let err = store
-        .verify_log("credshare.example/BANK-A/query-log", &public)
-        .unwrap_err();
-    assert!(
-        err.to_string().contains("newest checkpoint"),
-        "another key cannot pass: {err}"
+    let (edge, cert) = store
+        .verify_log("credshare.example/BANK-A/query-log")
+        .unwrap();
+    assert_eq!(edge.size(), next);
+    let old_key = crate::pki::fingerprint(&cert.unwrap());
+    let rotated = signer();
+    let committer = Committer::start(
+        store.clone(),
+        Arc::new(SignerSlot::new(rotated.clone())),
+        "credshare.example/BANK-A/query-log".into(),
+        64,
+    )
+    .unwrap();
+    let reply = committer
+        .commit(CommitRequest {
+            log: vec![entry(next)],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(reply.leaves, vec![next + 1]);
+    let key_entry =
+        pb::LogEntry::decode(store.log_entry(next).unwrap().unwrap().as_slice()).unwrap();
+    let Some(pb::log_entry::Kind::SignerKey(k)) = key_entry.kind else {
+        panic!("leaf {next} is not a key entry: {key_entry:?}");
+    };
+    assert_eq!(
+        (k.key_id.as_str(), k.previous_key_id.as_str()),
+        (rotated.key_id(), old_key.as_str())
     );
+    // A changed origin is refused, naming the key.
+    drop(committer);
+    let err = store
+        .verify_log("credshare.example/BANK-X/query-log")
+        .unwrap_err();
+    assert!(err.to_string().contains("log.origin"), "{err}");
 }

@@ -13,14 +13,17 @@ use super::{Applied, CommitRequest, CommittedCheckpoint, Job, ProofOverlay, Stag
 use crate::audit::{self, Checkpoint, RightEdge};
 use crate::domain::BorrowerKey;
 use crate::domain::dates::now_ms;
-use crate::signing::Signer;
+use crate::signing::{Signer, SignerSlot};
 use crate::storage::keys;
 use crate::storage::records::{PendingVersions, WriteResult};
 use crate::storage::{StorageError, Store};
 
 pub(super) struct Writer {
     pub store: Store,
-    pub signer: Arc<Signer>,
+    /// The signer in use; read once per batch (key rotation).
+    pub signer: Arc<SignerSlot>,
+    /// Key id of the certificate that signed the newest checkpoint.
+    pub signing_key_id: Option<String>,
     pub origin: String,
     pub max_batch: usize,
     /// The tree as applied (possibly ahead of the durable checkpoint).
@@ -72,15 +75,19 @@ impl Writer {
         overlay
             .hashes
             .extend(edge.subtrees().into_iter().map(|(l, i, h)| ((l, i), h)));
-        let outcome = self.prepare(&jobs, &mut edge, &mut overlay).and_then(
-            |(batch, per_job, checkpoint)| {
+        let signer = self.signer.current();
+        let outcome = self
+            .prepare(&jobs, &signer, &mut edge, &mut overlay)
+            .and_then(|(batch, per_job, checkpoint)| {
                 self.store.tree.apply_batch(batch)?;
                 Ok((per_job, checkpoint))
-            },
-        );
+            });
         match outcome {
             Ok((per_job, checkpoint)) => {
                 self.edge = edge;
+                if checkpoint.size > self.last_signed.size {
+                    self.signing_key_id = Some(signer.key_id().to_owned());
+                }
                 self.last_signed = checkpoint.clone();
                 self.timing.record("apply", started.elapsed());
                 let applied = Applied {
@@ -98,10 +105,12 @@ impl Writer {
         }
     }
 
-    /// Builds the sled batch for all jobs and signs the batch's checkpoint.
+    /// Builds the sled batch for all jobs and signs the batch's checkpoint
+    /// with `signer`; a key not used before is first recorded in the log.
     fn prepare(
         &self,
         jobs: &[Job],
+        signer: &Signer,
         edge: &mut RightEdge,
         overlay: &mut ProofOverlay,
     ) -> Result<Prepared, StorageError> {
@@ -114,6 +123,10 @@ impl Writer {
         let mut per_job = Vec::with_capacity(jobs.len());
         let now = now_ms();
         let size_before = batch.edge.size();
+        if self.signing_key_id.as_deref() != Some(signer.key_id()) {
+            let entry = self.key_entry(signer, now);
+            batch.append(&entry.encode_to_vec(), None);
+        }
         for job in jobs {
             let req = &job.request;
             let (results, record_entry) = self.decide_records(req, &mut pending, &mut batch)?;
@@ -140,7 +153,7 @@ impl Writer {
         let checkpoint = if edge.size() == size_before {
             self.last_signed.clone()
         } else {
-            self.sign_checkpoint(&mut batch, edge, now)
+            self.sign_checkpoint(&mut batch, signer, edge, now)
         };
         Ok((batch, per_job, checkpoint))
     }
@@ -187,11 +200,27 @@ impl Writer {
         Ok((results, entry))
     }
 
-    /// Signs the batch's checkpoint and adds it to the batch (kept forever:
-    /// auditors ask for consistency from any old one).
+    /// The log entry that records `signer`'s key coming into use.
+    fn key_entry(&self, signer: &Signer, now: i64) -> pb::LogEntry {
+        let public_key = ring::signature::KeyPair::public_key(signer.key_pair());
+        pb::LogEntry {
+            time_ms: now,
+            kind: Some(pb::log_entry::Kind::SignerKey(pb::SignerKeyEntry {
+                certificate: signer.certificate_der().to_vec(),
+                key_id: signer.key_id().to_owned(),
+                note_key_id: audit::key_id(&self.origin, public_key.as_ref()).to_vec(),
+                previous_key_id: self.signing_key_id.clone().unwrap_or_default(),
+            })),
+        }
+    }
+
+    /// Signs the batch's checkpoint and adds it to the batch (kept forever,
+    /// with the certificate that signed it: auditors ask for consistency
+    /// from any old one).
     fn sign_checkpoint(
         &self,
         batch: &mut sled::Batch,
+        signer: &Signer,
         edge: &RightEdge,
         now: i64,
     ) -> Arc<CommittedCheckpoint> {
@@ -202,12 +231,12 @@ impl Writer {
             timestamp_ms: Some(now),
             extensions: Vec::new(),
         };
-        let note = cp.sign(&self.origin, self.signer.key_pair());
+        let note = cp.sign(&self.origin, signer.key_pair());
         let stored = pb::GetCheckpointResponse {
             checkpoint: Some(pb::Checkpoint {
                 signed_note: note.clone(),
             }),
-            signer_certificate: self.signer.certificate_der().to_vec(),
+            signer_certificate: signer.certificate_der().to_vec(),
         };
         batch.insert(
             &keys::indexed(keys::CHECKPOINT, cp.size)[..],
