@@ -43,6 +43,9 @@ pub fn status_json(s: &pb::StatusResponse) -> serde_json::Value {
         "consents": s.consent_count,
         "log_size": s.log_size,
         "store_bytes": s.store_bytes,
+        "signer_key_id": s.signer_key_id,
+        "signer_not_after_ms": s.signer_not_after_ms,
+        "warnings": s.warnings,
         "peers": s.peers.iter().map(|p| json!({
             "institution": p.institution_id,
             "reachable": p.reachable,
@@ -68,7 +71,11 @@ pub fn render_status(s: &pb::StatusResponse) -> String {
         ("consents", s.consent_count.to_string()),
         ("query log", format!("{} entries", s.log_size)),
         ("store", format!("{} bytes", s.store_bytes)),
+        ("signer key", s.signer_key_id.chars().take(16).collect()),
     ]);
+    for w in &s.warnings {
+        out.push_str(&format!("WARNING         {w}\n"));
+    }
     if s.peers.is_empty() {
         out.push_str("peers           none configured\n");
         return out;

@@ -75,6 +75,8 @@ pub struct Node {
     limiter: RateLimiter,
     /// When the node started serving (for uptime).
     started: Instant,
+    /// The same, as Unix ms (peers detect restarts by it).
+    started_at_ms: i64,
 }
 
 impl std::fmt::Debug for Node {
@@ -110,6 +112,7 @@ impl Node {
             indicators: IndicatorCache::default(),
             limiter: RateLimiter::default(),
             started: Instant::now(),
+            started_at_ms: crate::domain::dates::now_ms(),
         })
     }
 

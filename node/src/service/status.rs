@@ -19,6 +19,10 @@ impl Node {
         );
         let figures = figures?;
         let (commit_batches, commit_requests) = self.committer.stats();
+        let now = std::time::SystemTime::now();
+        let mut warnings = self.trust.warnings(now);
+        warnings.extend(self.trust.refusal(now));
+        let signer = self.signer();
         Ok(pb::StatusResponse {
             institution_id: self.institution().to_string(),
             version: crate::VERSION.into(),
@@ -35,6 +39,12 @@ impl Node {
             peers,
             commit_batches,
             commit_requests,
+            warnings,
+            signer_key_id: signer.key_id().to_owned(),
+            signer_not_after_ms: signer
+                .not_after()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64),
         })
     }
 
@@ -50,6 +60,7 @@ impl Node {
             log_origin: self.config.log_origin(),
             log_size,
             signer_certificate: self.signer().certificate_der().to_vec(),
+            started_at_ms: self.started_at_ms,
         })
     }
 }

@@ -136,6 +136,7 @@ fn tally_counts_by_kind_and_decision() {
             admin_mutations: 1,
             signer_keys: 1,
             other: 1,
+            last_signer_key: Some(String::new()),
         }
     );
 }

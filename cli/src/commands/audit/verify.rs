@@ -54,6 +54,9 @@ pub(crate) struct LogTally {
     pub admin_mutations: u64,
     pub signer_keys: u64,
     pub other: u64,
+    /// The key id of the newest `SignerKeyEntry`: the key in force.
+    #[serde(skip)]
+    pub last_signer_key: Option<String>,
 }
 
 impl LogTally {
@@ -67,7 +70,10 @@ impl LogTally {
             Some(Kind::Consent(_)) => &mut self.consent_events,
             Some(Kind::RecordBatch(_)) => &mut self.record_batches,
             Some(Kind::Admin(_)) => &mut self.admin_mutations,
-            Some(Kind::SignerKey(_)) => &mut self.signer_keys,
+            Some(Kind::SignerKey(k)) => {
+                self.last_signer_key = Some(k.key_id.clone());
+                &mut self.signer_keys
+            }
             None => &mut self.other,
         };
         *counter += 1;
@@ -119,6 +125,7 @@ async fn run_checks(args: &VerifyArgs, out: &Output) -> anyhow::Result<Verified>
             base64_root(&checkpoint.root)
         );
     }
+    check_signing_key(&newest, &tally)?;
     let extends = match &args.from_checkpoint {
         Some(path) => Some(check_extends(&mut session, path, &checkpoint, &leaves).await?),
         None => None,
@@ -128,6 +135,19 @@ async fn run_checks(args: &VerifyArgs, out: &Output) -> anyhow::Result<Verified>
         tally,
         extends,
     })
+}
+
+/// The log says which key signs it: the newest checkpoint must be signed by
+/// the key of the log's newest `SignerKeyEntry` (logs written before key
+/// entries existed have none, and are checked by signature alone).
+fn check_signing_key(newest: &FetchedCheckpoint, tally: &LogTally) -> anyhow::Result<()> {
+    let signed_by = credshare_node::pki::fingerprint(&newest.signer_certificate);
+    match &tally.last_signer_key {
+        Some(in_force) if *in_force != signed_by => bail!(
+            "the newest checkpoint is signed by key {signed_by}, but the log's newest signer key entry names {in_force}"
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// Downloads entries `[0, size)`: their leaf hashes, and a tally by kind.
