@@ -11,6 +11,7 @@
 //!   (`policy.rate_limit_per_minute`).
 //! * [`RevocationSet`] — every revocation this node holds; loaded at start,
 //!   extended after each durable revocation.
+//! * [`PeersSeen`] — each peer's start time, to re-announce revocations.
 //! * [`IndicatorCache`] — SUMMARY indicators per borrower for one calendar
 //!   day. Record writes invalidate the borrowers they touch; a fill that
 //!   raced with any record write is dropped, so no stale entry survives.
@@ -114,6 +115,27 @@ impl RevocationSet {
     pub fn insert(&self, grantee: &str, consent_id: &str) {
         let mut set = self.set.write().unwrap_or_else(|p| p.into_inner());
         set.insert((grantee.to_owned(), consent_id.to_owned()));
+    }
+}
+
+/// Each peer's process start time as last seen (Unix ms).
+#[derive(Debug, Default)]
+pub struct PeersSeen {
+    started: Mutex<HashMap<InstitutionId, i64>>,
+}
+
+impl PeersSeen {
+    /// Records `peer`'s start time; true when it is new to us or differs
+    /// from what we saw (the peer restarted, perhaps from a backup).
+    pub fn changed(&self, peer: &InstitutionId, started_at_ms: i64) -> bool {
+        let mut seen = self.started.lock().unwrap_or_else(|p| p.into_inner());
+        seen.insert(peer.clone(), started_at_ms) != Some(started_at_ms)
+    }
+
+    /// Forgets `peer`, so that the next contact counts as new.
+    pub fn forget(&self, peer: &InstitutionId) {
+        let mut seen = self.started.lock().unwrap_or_else(|p| p.into_inner());
+        seen.remove(peer);
     }
 }
 
