@@ -111,10 +111,19 @@ impl RevocationSet {
         set.contains(&(grantee.to_owned(), consent_id.to_owned()))
     }
 
-    /// Call once the revocation is durable.
-    pub fn insert(&self, grantee: &str, consent_id: &str) {
+    /// Claims a revocation about to be stored: false if it is already held
+    /// (or being stored by a concurrent call), so it is stored and logged
+    /// once. A claim counts at once for queries; [`Self::release`] it if
+    /// the store fails.
+    pub fn claim(&self, grantee: &str, consent_id: &str) -> bool {
         let mut set = self.set.write().unwrap_or_else(|p| p.into_inner());
-        set.insert((grantee.to_owned(), consent_id.to_owned()));
+        set.insert((grantee.to_owned(), consent_id.to_owned()))
+    }
+
+    /// Withdraws a claim whose revocation could not be stored.
+    pub fn release(&self, grantee: &str, consent_id: &str) {
+        let mut set = self.set.write().unwrap_or_else(|p| p.into_inner());
+        set.remove(&(grantee.to_owned(), consent_id.to_owned()));
     }
 }
 
