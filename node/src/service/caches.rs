@@ -256,8 +256,11 @@ mod tests {
     #[test]
     fn revocations_are_found_by_grantee_and_id() {
         let set = RevocationSet::default();
-        set.insert("BANK-A", "X");
+        assert!(set.claim("BANK-A", "X"));
+        assert!(!set.claim("BANK-A", "X"), "claimed once");
         assert!(set.contains("BANK-A", "X"));
         assert!(!set.contains("BANK-B", "X"));
+        set.release("BANK-A", "X");
+        assert!(!set.contains("BANK-A", "X"));
     }
 }
