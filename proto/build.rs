@@ -10,6 +10,7 @@ const PROTOS: &[&str] = &[
     "credshare/v1/consent.proto",
     "credshare/v1/log.proto",
     "credshare/v1/assessment.proto",
+    "credshare/v1/membership.proto",
     "credshare/v1/peer.proto",
     "credshare/v1/admin.proto",
     "credshare/v1/audit.proto",

@@ -9,8 +9,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    assess, audit, bench, borrower_show, consent, consortium_secret, demo, history, node,
-    node_info, pki, records_import, sample, status, visits_due,
+    assess, audit, bench, borrower_show, consent, consortium, consortium_secret, demo, history,
+    node, node_info, pki, records_import, sample, status, visits_due,
 };
 use crate::output::Output;
 
@@ -39,6 +39,9 @@ pub enum Command {
     /// Consortium PKI: CA, certificates, revocation.
     #[command(subcommand)]
     Pki(pki::PkiCommand),
+    /// The consortium operator's signed membership manifest.
+    #[command(subcommand)]
+    Consortium(consortium::ConsortiumCommand),
     /// The consortium secret that keys borrower hashes.
     #[command(subcommand)]
     ConsortiumSecret(consortium_secret::SecretCommand),
@@ -126,6 +129,7 @@ impl Command {
             Command::Status(args) => args.run(out).await,
             Command::NodeInfo(args) => args.run(out).await,
             Command::Pki(command) => command.run(out),
+            Command::Consortium(command) => command.run(out),
             Command::ConsortiumSecret(command) => command.run(out),
             Command::Sample(args) => args.run(out),
             Command::Records(RecordsCommand::Import(args)) => args.run(out).await,

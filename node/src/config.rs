@@ -20,6 +20,9 @@ use crate::domain::purpose::Purpose;
 use crate::domain::visits::VisitSchedule;
 use crate::pki::InstitutionId;
 
+mod membership;
+pub use membership::MembershipConfig;
+
 /// Prefix of every environment override.
 pub const ENV_PREFIX: &str = "CREDSHARE_";
 
@@ -39,6 +42,7 @@ const CONFIG_SECTIONS: &[&str] = &[
     "visits",
     "assessment",
     "business_time_zone",
+    "membership",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -70,9 +74,13 @@ pub struct NodeConfig {
     /// Rates that convert debts to one currency for the assessment.
     #[serde(default)]
     pub assessment: RateTable,
-    /// Other nodes of the consortium this node queries and notifies.
+    /// Other nodes of the consortium this node queries and notifies; a
+    /// membership manifest in force replaces this list.
     #[serde(default)]
     pub peers: Vec<PeerConfig>,
+    /// The consortium operator's signed membership manifest.
+    #[serde(default)]
+    pub membership: MembershipConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -282,6 +290,7 @@ impl NodeConfig {
         self.visits.validate().map_err(field_invalid)?;
         self.assessment.validate().map_err(field_invalid)?;
         self.validate_peers()?;
+        self.validate_membership()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| invalid("log.level", e.to_string()))?;
         Ok(())
@@ -379,6 +388,29 @@ impl NodeConfig {
                 "policy.rate_limit_per_minute",
                 "must be at least 1",
             ));
+        }
+        Ok(())
+    }
+
+    fn validate_membership(&self) -> Result<(), ConfigError> {
+        let m = &self.membership;
+        let Some(file) = &m.manifest_file else {
+            return Ok(());
+        };
+        if m.consortium.is_empty() {
+            return Err(invalid(
+                "membership.consortium",
+                "must name the consortium when membership.manifest_file is set",
+            ));
+        }
+        if !file.is_file() {
+            return Err(invalid(
+                "membership.manifest_file",
+                format!("{} is not a file", file.display()),
+            ));
+        }
+        if m.poll_seconds == 0 {
+            return Err(invalid("membership.poll_seconds", "must be at least 1"));
         }
         Ok(())
     }

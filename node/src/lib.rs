@@ -25,6 +25,8 @@
 //!   assessment, visit schedule. No tonic, no sled.
 //! * [`signing`] — DSSE envelopes signed with the institution's Ed25519 key,
 //!   and the one verification function every signature goes through.
+//! * [`membership`] — the consortium operator's signed membership
+//!   manifest in force: who may call, and who the peers are.
 //! * [`trust`] — the CA certificates, CRLs, TLS identity and signer in force
 //!   now, reloaded while the node runs.
 //! * [`tls`] — rustls server and client configurations (mTLS, CRLs, ALPN h2),
@@ -40,6 +42,7 @@ pub mod domain;
 pub mod error;
 pub mod federation;
 pub mod grpc;
+pub mod membership;
 pub mod pki;
 pub mod process;
 pub mod server;

@@ -23,11 +23,26 @@ pub enum Role {
     Regulator,
     /// An institution's Ed25519 signing key; never used for TLS.
     Signer,
+    /// The consortium operator's Ed25519 key that signs the membership
+    /// manifest (docs/design.md#membership); never used for TLS.
+    Operator,
 }
 
 impl Role {
     /// All roles, in declaration order.
-    pub const ALL: [Role; 4] = [Role::Node, Role::Admin, Role::Regulator, Role::Signer];
+    pub const ALL: [Role; 5] = [
+        Role::Node,
+        Role::Admin,
+        Role::Regulator,
+        Role::Signer,
+        Role::Operator,
+    ];
+
+    /// Whether certificates of this role sign documents (Ed25519,
+    /// documentSigning) rather than authenticate TLS connections.
+    pub fn signs_documents(self) -> bool {
+        matches!(self, Role::Signer | Role::Operator)
+    }
 
     /// The role's name as it appears in the SAN URI.
     pub fn as_str(self) -> &'static str {
@@ -36,6 +51,7 @@ impl Role {
             Role::Admin => "admin",
             Role::Regulator => "regulator",
             Role::Signer => "signer",
+            Role::Operator => "operator",
         }
     }
 }

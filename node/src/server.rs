@@ -16,6 +16,7 @@ use crate::blocking::{self, TaskFailed};
 use crate::config::NodeConfig;
 use crate::federation::Federation;
 use crate::grpc::{self, Listener};
+use crate::membership::Membership;
 use crate::service::{BoundAddrs, Node};
 use crate::signing::{SignerSlot, SigningError};
 use crate::storage::{Committer, StorageError, Store};
@@ -97,6 +98,10 @@ pub async fn serve(
         Duration::from_millis(config.limits.outbox_retry_ms),
         stop_rx.clone(),
     );
+    node.spawn_membership_watcher(
+        Duration::from_secs(u64::from(config.membership.poll_seconds)),
+        stop_rx.clone(),
+    );
     node.spawn_trust_watcher(
         Duration::from_secs(u64::from(config.tls.reload_interval_seconds)),
         stop_rx,
@@ -132,12 +137,35 @@ async fn assemble(
     addrs: BoundAddrs,
 ) -> Result<Node, ServeError> {
     let (store, committer) = open_store(&config, trust.signer_slot()).await?;
-    let federation = Federation::new(trust.current().client_config.clone(), &config.peers)?;
+    let membership = Arc::new(load_membership(&config, &trust)?);
+    let peers = membership.peers().unwrap_or_else(|| config.peers.clone());
+    let federation = Federation::new(trust.current().client_config.clone(), &peers)?;
     blocking::run(move || {
-        let node = Node::new(config, store, committer, trust, federation, addrs)?;
+        let node = Node::new(
+            config, store, committer, trust, federation, membership, addrs,
+        )?;
         Ok(node)
     })
     .await
+}
+
+/// The membership manifest configured (newest of its file and the copy
+/// adopted before), or none; an unusable one is a configuration error.
+fn load_membership(config: &NodeConfig, trust: &Trust) -> Result<Membership, ServeError> {
+    let own = config.institution.clone();
+    if config.membership.manifest_file.is_none() {
+        return Ok(Membership::disabled(own));
+    }
+    let membership = Membership::load(&config.membership, own, &config.data_dir, &trust.verifier())
+        .map_err(|e| ServeError::Config(e.to_string()))?;
+    if let Some(m) = membership.current() {
+        tracing::info!(
+            version = m.version(),
+            members = m.body.members.len(),
+            "membership manifest in force"
+        );
+    }
+    Ok(membership)
 }
 
 /// Waits for the listeners to finish their in-flight calls, at most `grace`.

@@ -15,7 +15,7 @@ use credshare_proto::v1 as pb;
 use ring::signature::{Ed25519KeyPair, KeyPair};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::pki::{self, Identity, InstitutionId, PkiError, Role};
+use crate::pki::{self, Identity, InstitutionId, PkiError};
 
 mod verify;
 pub use verify::{SignatureVerifier, VerifiedSigner};
@@ -33,6 +33,9 @@ pub const CREDIT_SUMMARY_TYPE: &str = "application/vnd.credshare.credit-summary.
 /// Payload type of a signed `VisitSummary`.
 pub const VISIT_SUMMARY_TYPE: &str = "application/vnd.credshare.visit-summary.v1+protobuf";
 /// Payload type of a signed `ConsentGrant`.
+/// The consortium operator's membership manifest (docs/design.md#membership).
+pub const MEMBERSHIP_MANIFEST_TYPE: &str =
+    "application/vnd.credshare.membership-manifest.v1+protobuf";
 pub const CONSENT_GRANT_TYPE: &str = "application/vnd.credshare.consent-grant.v1+protobuf";
 /// Payload type of a signed `ConsentRevocation`.
 pub const CONSENT_REVOCATION_TYPE: &str =
@@ -170,9 +173,9 @@ impl Signer {
         key: &PrivateKeyDer<'_>,
     ) -> Result<Self, SigningError> {
         let identity = Identity::from_cert_der(&certificate)?;
-        if identity.role != Role::Signer {
+        if !identity.role.signs_documents() {
             return Err(SigningError::Setup(format!(
-                "certificate is a {} certificate, not a signer certificate",
+                "certificate is a {} certificate, not a signer (or operator) certificate",
                 identity.role
             )));
         }
@@ -203,6 +206,11 @@ impl Signer {
     }
 
     /// The institution this key signs for.
+    /// The certificate's identity (role signer, or operator).
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
     pub fn institution(&self) -> &InstitutionId {
         &self.identity.institution
     }

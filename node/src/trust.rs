@@ -20,7 +20,7 @@ use rustls::server::danger::ClientCertVerifier;
 use rustls_pki_types::{CertificateDer, UnixTime};
 
 use crate::config::NodeConfig;
-use crate::pki::{InstitutionId, Role};
+use crate::pki::{Identity, InstitutionId, Role};
 use crate::signing::{SignatureVerifier, Signer, SignerSlot, SigningError};
 use crate::tls::{Connections, HandshakePolicy, TlsError, TlsMaterial};
 
@@ -147,6 +147,17 @@ impl Trust {
             "trust reloaded: CA certificates, CRLs, TLS identity and signer"
         );
         Ok(true)
+    }
+
+    /// Closes live connections whose client identity `keep` refuses
+    /// (members a new membership manifest no longer lists).
+    pub fn close_connections_unless(&self, keep: impl Fn(&Identity) -> bool) -> usize {
+        self.connections.close_untrusted(|chain| {
+            chain
+                .first()
+                .and_then(|leaf| Identity::from_cert_der(leaf).ok())
+                .is_some_and(|identity| keep(&identity))
+        })
     }
 
     fn close_untrusted(&self, state: &TrustState) -> usize {

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod bench;
 pub mod borrower_show;
 pub mod consent;
+pub mod consortium;
 pub mod consortium_secret;
 pub mod demo;
 pub mod history;

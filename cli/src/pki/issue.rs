@@ -100,7 +100,7 @@ fn profile(role: Role) -> (Vec<KeyUsagePurpose>, Vec<ExtendedKeyUsagePurpose>) {
         Role::Admin | Role::Regulator => (vec![DigitalSignature], vec![ClientAuth]),
         // Only documentSigning: TLS stacks require serverAuth/clientAuth
         // when an EKU is present, so a signer certificate cannot do TLS.
-        Role::Signer => (
+        Role::Signer | Role::Operator => (
             vec![DigitalSignature, ContentCommitment],
             vec![ExtendedKeyUsagePurpose::Other(
                 EKU_DOCUMENT_SIGNING.to_vec(),
@@ -114,11 +114,11 @@ fn profile(role: Role) -> (Vec<KeyUsagePurpose>, Vec<ExtendedKeyUsagePurpose>) {
 /// other role takes `requested` or P-256.
 fn key_type_for(role: Role, requested: Option<KeyType>) -> anyhow::Result<KeyType> {
     match (role, requested) {
-        (Role::Signer, Some(KeyType::P256)) => bail!(
-            "--key-type p256: signer keys are always Ed25519 (DSSE envelopes and log \
-             checkpoints are Ed25519 signatures); leave --key-type out for signers"
+        (role, Some(KeyType::P256)) if role.signs_documents() => bail!(
+            "--key-type p256: {role} keys are always Ed25519 (DSSE envelopes and log \
+             checkpoints are Ed25519 signatures); leave --key-type out for {role}s"
         ),
-        (Role::Signer, _) => Ok(KeyType::Ed25519),
+        (role, _) if role.signs_documents() => Ok(KeyType::Ed25519),
         (_, requested) => Ok(requested.unwrap_or_default()),
     }
 }
@@ -128,8 +128,8 @@ fn key_type_for(role: Role, requested: Option<KeyType>) -> anyhow::Result<KeyTyp
 /// to overwrite an existing certificate or key.
 pub fn issue(params: &IssueParams) -> anyhow::Result<IssuedCertificate> {
     let role = params.role;
-    if role == Role::Signer && !(params.dns_names.is_empty() && params.ip_addresses.is_empty()) {
-        bail!("--dns/--ip: signer certificates are not used for TLS and take no host names");
+    if role.signs_documents() && !(params.dns_names.is_empty() && params.ip_addresses.is_empty()) {
+        bail!("--dns/--ip: {role} certificates are not used for TLS and take no host names");
     }
     let key_type = key_type_for(role, params.key_type)?;
     let cert_path = params.out_dir.join(format!("{role}.crt"));
@@ -207,7 +207,7 @@ fn validity(
         (Some(from), Some(until)) => (from.midnight().assume_utc(), until.midnight().assume_utc()),
         (None, None) => {
             let default = match params.role {
-                Role::Signer => DEFAULT_SIGNER_DAYS,
+                Role::Signer | Role::Operator => DEFAULT_SIGNER_DAYS,
                 _ => DEFAULT_TLS_DAYS,
             };
             let days = params.days.unwrap_or(default);

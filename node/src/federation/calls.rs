@@ -69,6 +69,19 @@ impl Peer {
 }
 
 impl Peer {
+    /// `GetManifest` within `deadline`: the peer's manifest when newer
+    /// than `known_version`.
+    pub async fn manifest(
+        &self,
+        known_version: u64,
+        deadline: Duration,
+    ) -> Result<Option<pb::SignedEnvelope>, PeerFailure> {
+        let mut request = tonic::Request::new(pb::GetManifestRequest { known_version });
+        request.set_timeout(deadline);
+        let response = within(deadline, self.client().get_manifest(request)).await?;
+        Ok(response.manifest)
+    }
+
     /// `GetNodeInfo` within `deadline`.
     pub async fn node_info(&self, deadline: Duration) -> Result<pb::NodeInfo, PeerFailure> {
         let mut request = tonic::Request::new(pb::GetNodeInfoRequest {});

@@ -6,7 +6,9 @@
 //! complete a handshake, so every request here has one.
 
 use std::future::{Ready, ready};
+use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::SystemTime;
 
 use futures::future::Either;
 use tonic::body::Body;
@@ -14,6 +16,7 @@ use tonic::server::NamedService;
 use tonic::{Request, Status};
 use tower::Service;
 
+use crate::membership::{Admission, Membership};
 use crate::pki::{InstitutionId, Role};
 use crate::tls::CallerInfo;
 
@@ -30,7 +33,7 @@ pub enum AccessRule {
 }
 
 /// Methods any consortium identity may call.
-const OPEN_METHODS: &[&str] = &["GetNodeInfo"];
+const OPEN_METHODS: &[&str] = &["GetNodeInfo", "GetManifest"];
 
 impl AccessRule {
     fn permits(&self, caller: &CallerInfo, method: &str) -> bool {
@@ -97,11 +100,39 @@ pub fn caller<T>(request: &Request<T>) -> Result<&CallerInfo, Status> {
 pub struct Authorized<S> {
     inner: S,
     rule: AccessRule,
+    /// On the peer listener: only members of the consortium's manifest.
+    members: Option<Arc<Membership>>,
 }
 
 impl<S> Authorized<S> {
     pub fn new(inner: S, rule: AccessRule) -> Self {
-        Self { inner, rule }
+        Self {
+            inner,
+            rule,
+            members: None,
+        }
+    }
+
+    /// Also admits only institutions the membership manifest lists (when
+    /// one is in force).
+    pub fn members_only(mut self, membership: Arc<Membership>) -> Self {
+        self.members = Some(membership);
+        self
+    }
+}
+
+/// The membership's verdict on a caller, as a status.
+fn admit(membership: &Membership, caller: Option<&CallerInfo>, method: &str) -> Result<(), Status> {
+    let Some(caller) = caller else {
+        return Ok(()); // refused by the access rule already
+    };
+    match membership.admit(&caller.identity, method, SystemTime::now()) {
+        Admission::Admitted => Ok(()),
+        Admission::NotMember(reason) => {
+            tracing::warn!(method, caller = %caller.identity, %reason, "not a member");
+            Err(Status::permission_denied(reason))
+        }
+        Admission::Expired(reason) => Err(Status::failed_precondition(reason)),
     }
 }
 
@@ -123,10 +154,15 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let method = request.uri().path().rsplit('/').next().unwrap_or_default();
-        match self
+        let caller = request.extensions().get::<CallerInfo>();
+        let checked = self
             .rule
-            .check(request.extensions().get::<CallerInfo>(), S::NAME, method)
-        {
+            .check(caller, S::NAME, method)
+            .and_then(|()| match &self.members {
+                Some(m) if !OPEN_METHODS.contains(&method) => admit(m, caller, method),
+                _ => Ok(()),
+            });
+        match checked {
             Ok(()) => Either::Left(self.inner.call(request)),
             Err(status) => Either::Right(ready(Ok(status.into_http()))),
         }

@@ -55,15 +55,19 @@ pub async fn routes(
     builder
         .add_service(health)
         .add_service(reflection)
-        .add_service(Authorized::new(audit, AccessRule::Auditor(own.clone())));
+        .add_service(
+            Authorized::new(audit, AccessRule::Auditor(own.clone()))
+                .members_only(node.membership.clone()),
+        );
     match listener {
         Listener::Peer => {
+            let members = node.membership.clone();
             let peer = pb::peer_service_server::PeerServiceServer::new(peer::PeerApi::new(node))
                 .max_decoding_message_size(limit);
             reporter
                 .set_serving::<pb::peer_service_server::PeerServiceServer<peer::PeerApi>>()
                 .await;
-            builder.add_service(Authorized::new(peer, AccessRule::PeerNode));
+            builder.add_service(Authorized::new(peer, AccessRule::PeerNode).members_only(members));
         }
         Listener::Admin => {
             let admin =

@@ -28,6 +28,11 @@ impl pb::peer_service_server::PeerService for PeerApi {
         request: Request<pb::QueryBorrowerRequest>,
     ) -> Result<Response<pb::QueryBorrowerResponse>, Status> {
         let requester = auth::caller(&request)?.identity.institution.clone();
+        let purpose = request.get_ref().purpose;
+        self.node
+            .membership
+            .allows_purpose(&requester, purpose)
+            .map_err(Status::permission_denied)?;
         let query = PeerQuery::try_from(request.into_inner())?;
         let answer = self.node.answer_query(&requester, query).await?;
         Ok(Response::new(answer))
@@ -47,6 +52,15 @@ impl pb::peer_service_server::PeerService for PeerApi {
         Ok(Response::new(pb::NotifyRevocationResponse {
             newly_recorded,
         }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_manifest(
+        &self,
+        request: Request<pb::GetManifestRequest>,
+    ) -> Result<Response<pb::GetManifestResponse>, Status> {
+        let known = request.get_ref().known_version;
+        Ok(Response::new(self.node.manifest_for(known)))
     }
 
     #[tracing::instrument(skip_all)]

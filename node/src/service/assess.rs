@@ -66,6 +66,7 @@ impl Node {
             ));
         }
         self.check_grant_usable(&grant)?;
+        self.check_membership_current()?;
         let (Some(purpose), Some(scope)) = (req.purpose, req.scope) else {
             return Err(NodeError::invalid("purpose/scope", "both must be set"));
         };

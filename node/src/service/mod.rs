@@ -28,6 +28,7 @@ pub mod consents;
 pub mod delivery;
 pub mod history;
 pub mod ingest;
+pub mod membership;
 pub mod status;
 pub mod trust;
 pub mod visits;
@@ -38,6 +39,7 @@ use std::time::Instant;
 
 use crate::config::NodeConfig;
 use crate::federation::Federation;
+use crate::membership::Membership;
 use crate::pki::InstitutionId;
 use crate::signing::{SignatureVerifier, Signer};
 use crate::storage::{Committer, StorageError, Store};
@@ -80,6 +82,8 @@ pub struct Node {
     /// Each peer's start time as last seen, to re-announce revocations to
     /// peers met for the first time or restarted ([`delivery`]).
     peers_seen: caches::PeersSeen,
+    /// The consortium membership manifest in force, if configured.
+    pub membership: Arc<Membership>,
 }
 
 impl std::fmt::Debug for Node {
@@ -100,6 +104,7 @@ impl Node {
         committer: Committer,
         trust: Arc<Trust>,
         federation: Federation,
+        membership: Arc<Membership>,
         addrs: BoundAddrs,
     ) -> Result<Self, StorageError> {
         let revocations = RevocationSet::load(&store)?;
@@ -117,6 +122,7 @@ impl Node {
             started: Instant::now(),
             started_at_ms: crate::domain::dates::now_ms(),
             peers_seen: caches::PeersSeen::default(),
+            membership,
         })
     }
 

@@ -22,6 +22,7 @@ impl Node {
         let now = std::time::SystemTime::now();
         let mut warnings = self.trust.warnings(now);
         warnings.extend(self.trust.refusal(now));
+        warnings.extend(self.membership.warnings(now));
         let signer = self.signer();
         Ok(pb::StatusResponse {
             institution_id: self.institution().to_string(),
@@ -40,6 +41,7 @@ impl Node {
             commit_batches,
             commit_requests,
             warnings,
+            membership_version: self.membership.version(),
             signer_key_id: signer.key_id().to_owned(),
             signer_not_after_ms: signer
                 .not_after()

@@ -25,7 +25,7 @@ impl Node {
         if changed {
             let client = self.trust.current().client_config.clone();
             self.federation
-                .replace(client, &self.config.peers)
+                .replace(client, &self.peer_configs())
                 .map_err(|e| NodeError::FailedPrecondition(format!("peer channels: {e}")))?;
         }
         Ok(changed)
@@ -49,6 +49,9 @@ impl Node {
                     _ = tick.tick() => "file check",
                     Some(()) = async { hangup.as_mut()?.recv().await } => "SIGHUP",
                 };
+                if let Err(e) = node.reload_membership_file().await {
+                    tracing::warn!(error = %e, "membership manifest reload failed");
+                }
                 match node.reload_trust().await {
                     Ok(true) => tracing::info!(trigger = why, "trust reloaded"),
                     Ok(false) => {}

@@ -41,7 +41,7 @@ static CHAIN_ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] = &[
 /// Who signed an envelope, after every check passed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedSigner {
-    /// Always role `Signer`.
+    /// Role `Signer`, or `Operator` for a membership manifest.
     pub identity: Identity,
     /// SHA-256 fingerprint of the signer certificate (the DSSE key id).
     pub key_id: String,
@@ -160,7 +160,12 @@ impl SignatureVerifier {
             ms if ms > 0 => system_time_ms(ms).min(now),
             _ => now,
         };
-        let signer = self.verify_signer_certificate(&signature.certificate, signed_at)?;
+        let role = if expected_type == super::MEMBERSHIP_MANIFEST_TYPE {
+            Role::Operator
+        } else {
+            Role::Signer
+        };
+        let signer = self.verify_certificate_for(role, &signature.certificate, signed_at)?;
         ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, signer.public_key)
             .verify(&pae(&env.payload_type, &env.payload), &signature.sig)
             .map_err(|_| SigningError::BadSignature("Ed25519 signature does not verify".into()))?;
@@ -180,6 +185,33 @@ impl SignatureVerifier {
     /// signatures outside envelopes, e.g. log checkpoints (checked at their
     /// timestamp). Errors are `UntrustedSigner`. Cached by fingerprint.
     pub fn verify_signer_certificate(
+        &self,
+        cert_der: &[u8],
+        at: SystemTime,
+    ) -> Result<VerifiedSigner, SigningError> {
+        self.verify_certificate_for(Role::Signer, cert_der, at)
+    }
+
+    /// [`Self::verify_signer_certificate`] for a document-signing `role`:
+    /// the consortium operator's certificate signs membership manifests,
+    /// institutions' signer certificates everything else.
+    pub fn verify_certificate_for(
+        &self,
+        role: Role,
+        cert_der: &[u8],
+        at: SystemTime,
+    ) -> Result<VerifiedSigner, SigningError> {
+        let verified = self.verify_document_certificate(cert_der, at)?;
+        if verified.identity.role != role {
+            return Err(untrusted(format!(
+                "certificate of {} has role {}, not {role}",
+                verified.identity.institution, verified.identity.role
+            )));
+        }
+        Ok(verified)
+    }
+
+    fn verify_document_certificate(
         &self,
         cert_der: &[u8],
         at: SystemTime,
@@ -322,9 +354,9 @@ fn inspect_signer_certificate(
     key_id: String,
 ) -> Result<CachedSigner, SigningError> {
     let identity = Identity::from_cert_der(cert_der).map_err(|e| untrusted(e.to_string()))?;
-    if identity.role != Role::Signer {
+    if !identity.role.signs_documents() {
         return Err(untrusted(format!(
-            "certificate of {} has role {}, not signer",
+            "certificate of {} has role {}, not signer or operator",
             identity.institution, identity.role
         )));
     }

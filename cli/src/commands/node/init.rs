@@ -90,6 +90,7 @@ pub fn build_config(args: &InitArgs) -> anyhow::Result<NodeConfig> {
         assessment: Default::default(),
         business_time_zone: Default::default(),
         peers,
+        membership: Default::default(),
     };
     config
         .validate()

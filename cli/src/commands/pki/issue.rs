@@ -53,6 +53,9 @@ pub enum RoleArg {
     Admin,
     Regulator,
     Signer,
+    /// The consortium operator: signs the membership manifest
+    /// (`--institution` is the operator's id).
+    Operator,
 }
 
 impl From<RoleArg> for Role {
@@ -62,6 +65,7 @@ impl From<RoleArg> for Role {
             RoleArg::Admin => Role::Admin,
             RoleArg::Regulator => Role::Regulator,
             RoleArg::Signer => Role::Signer,
+            RoleArg::Operator => Role::Operator,
         }
     }
 }
