@@ -483,3 +483,28 @@ fn pem_encode(label: &str, der: &[u8]) -> String {
         body.join("\n")
     )
 }
+
+#[test]
+fn manifests_need_the_operator_and_everything_else_a_signer() {
+    let mut ca = TestCa::new("Test CA");
+    let verifier = ca.verifier(&[]);
+    let now_odt = OffsetDateTime::now_utc();
+    let validity = (
+        now_odt - time::Duration::days(1),
+        now_odt + time::Duration::days(30),
+    );
+    let leaf = ca.leaf_with(Role::Operator, Role::Signer, "CONSORTIUM-OP", validity);
+    let operator = Signer::from_der(leaf.cert, &leaf.key).unwrap();
+    let institution = ca.signer("BANK-A");
+
+    let manifest = operator.sign_envelope(MEMBERSHIP_MANIFEST_TYPE, b"m".to_vec());
+    let signed = verifier.verify(&manifest, MEMBERSHIP_MANIFEST_TYPE, None, now());
+    assert_eq!(signed.unwrap().identity.role, Role::Operator);
+    // An institution's signer cannot sign the manifest, nor the operator a
+    // record or a checkpoint.
+    let forged = institution.sign_envelope(MEMBERSHIP_MANIFEST_TYPE, b"m".to_vec());
+    assert_untrusted(verifier.verify(&forged, MEMBERSHIP_MANIFEST_TYPE, None, now()));
+    let record = operator.sign_envelope(CREDIT_SUMMARY_TYPE, b"r".to_vec());
+    assert_untrusted(verifier.verify(&record, CREDIT_SUMMARY_TYPE, None, now()));
+    assert_untrusted(verifier.verify_signer_certificate(operator.certificate_der(), now()));
+}
