@@ -147,6 +147,15 @@ async fn a_client_without_ed25519_cannot_reach_an_ed25519_node() {
         restricted.is_err(),
         "a client without Ed25519 completed a handshake with an Ed25519 node"
     );
-    let log = node.log();
-    assert!(log.contains("NoSignatureSchemesInCommon"), "{log}");
+    // The node logs the refusal from its accept task, a moment after the
+    // client saw the failure.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !node.log().contains("NoSignatureSchemesInCommon") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the node did not log why: {}",
+            node.log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
