@@ -18,6 +18,8 @@
 //!   the demo and the import benchmark.
 //! * [`rows`] — reading record files (CSV, JSON Lines), hashing borrower ids
 //!   at the edge.
+//! * [`records_view`] — records as an officer reads them (`borrower show`,
+//!   `assess --scope detail`), human tables and JSON.
 //! * [`sample`] — deterministic realistic sample record files.
 //! * [`pki`] — the consortium PKI operations: CA, CRL, certificates.
 #![forbid(unsafe_code)]
@@ -29,6 +31,7 @@ pub mod federation;
 pub mod import;
 pub mod output;
 pub mod pki;
+pub mod records_view;
 pub mod rows;
 pub mod sample;
 
