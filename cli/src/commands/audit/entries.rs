@@ -46,12 +46,11 @@ impl EntriesArgs {
     pub async fn run(&self, out: &Output) -> anyhow::Result<()> {
         let json = out.is_json();
         let mut session = self.target.connect().await?;
-        let end = match self.end {
-            0 => session.checkpoint(0).await?.signed.checkpoint.size,
-            end => end,
-        };
-        if self.start > end {
-            bail!("--start {} is after --end {end}", self.start);
+        let size = session.checkpoint(0).await?.signed.checkpoint.size;
+        let (end, note) = clamp_range(self.start, self.end, size)?;
+        if let Some(note) = note {
+            // On stderr, so the entries on stdout stay machine-readable.
+            eprintln!("{note}");
         }
         out.text(format!(
             "{:>8}  {:<24}  {:<14}  DETAIL",
@@ -74,6 +73,37 @@ impl EntriesArgs {
             other => other,
         }
     }
+}
+
+/// The range to show of a log of `size` entries (as its newest checkpoint
+/// signs) for `--start` and `--end` (0 = the whole log): a range past the
+/// end shows what exists, with a note saying so.
+pub(crate) fn clamp_range(
+    start: u64,
+    end: u64,
+    size: u64,
+) -> anyhow::Result<(u64, Option<String>)> {
+    let asked = if end == 0 { size } else { end };
+    if start > asked {
+        bail!("--start {start} is after --end {asked}");
+    }
+    if asked <= size {
+        return Ok((asked, None));
+    }
+    let entries = if size == 1 { "entry" } else { "entries" };
+    let note = if start >= size {
+        format!(
+            "the log has {size} {entries}: none from {start} on (asked for {start} to {})",
+            asked - 1
+        )
+    } else {
+        format!(
+            "the log has {size} {entries}: showing {start} to {} (asked for up to {})",
+            size - 1,
+            asked - 1
+        )
+    };
+    Ok((size, Some(note)))
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
