@@ -10,6 +10,8 @@
 //! * [`connection`] — the one way to reach a node: flags, `CREDSHARE_*`
 //!   variables or a profile, resolved to mTLS clients, the consortium secret
 //!   and locally hashed borrower keys.
+//! * [`dates`] — the one format of dates and times for people, in the
+//!   business time zone (`CREDSHARE_BUSINESS_TIME_ZONE`).
 //! * [`output`] — the one output path: human tables or `--json` (errors
 //!   too), and the documented exit codes.
 //! * [`federation`] — starting real node processes on this machine: used by
@@ -27,6 +29,7 @@
 pub mod cli;
 pub mod commands;
 pub mod connection;
+pub mod dates;
 pub mod federation;
 pub mod import;
 pub mod output;

@@ -39,6 +39,12 @@ pub enum ExitKind {
     /// A connection that could not be made (exit code 5).
     #[error("{0}")]
     Unreachable(String),
+    /// Bad options or settings, found after parsing (exit code 2).
+    #[error("{0}")]
+    Usage(String),
+    /// The node refused the caller (exit code 4).
+    #[error("{0}")]
+    Denied(String),
 }
 
 /// Where a command's results go: human text, or JSON.
@@ -131,6 +137,8 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
     match e.downcast_ref::<ExitKind>() {
         Some(ExitKind::Partial(_)) => return EXIT_PARTIAL,
         Some(ExitKind::Unreachable(_)) => return EXIT_UNREACHABLE,
+        Some(ExitKind::Usage(_)) => return EXIT_USAGE,
+        Some(ExitKind::Denied(_)) => return EXIT_DENIED,
         None => {}
     }
     match e.downcast_ref::<tonic::Status>().map(tonic::Status::code) {

@@ -356,6 +356,49 @@ fn detail_shows_every_institutions_verified_records() {
         text.find(&day(-490)).unwrap(),
     );
     assert!(v3 < v1, "visits are not newest first:\n{text}");
+    assert!(
+        text.contains(&format!("consent used: {consent_id}")),
+        "{text}"
+    );
+}
+
+#[test]
+fn times_read_the_same_everywhere_in_the_business_time_zone() {
+    let c = Consortium::new().unwrap();
+    let node = NodeProcess::start(&c, &credshare_e2e::NodeSpec::new("BANK-A")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let consent_id = issue_consent(&c, &node, dir.path(), "summary");
+    let list = |zone: &str| {
+        c.admin_cli(&node)
+            .env("CREDSHARE_BUSINESS_TIME_ZONE", zone)
+            .args(["consent", "list"])
+            .output()
+            .unwrap()
+    };
+    let out = list("Asia/Shanghai");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&consent_id), "{text}");
+    // Valid through the last day, in the zone named.
+    let until = format!("{} 23:59:59 Asia/Shanghai", day(90));
+    assert!(text.contains(&until), "{until:?} missing from:\n{text}");
+    let out = list("UTC");
+    assert!(String::from_utf8_lossy(&out.stdout).contains(" UTC"));
+    // An unknown zone is a usage error, as JSON under --json.
+    let out = c
+        .admin_cli(&node)
+        .env("CREDSHARE_BUSINESS_TIME_ZONE", "Mars/Olympus")
+        .args(["--json", "consent", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let error: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(error["error"]["exit_code"], 2);
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Mars/Olympus")
+    );
 }
 
 #[test]

@@ -162,6 +162,7 @@ fn render_signals(a: &pb::Assessment) -> String {
 fn render_figures(a: &pb::Assessment) -> String {
     let level = code_label::<pb::AssessmentLevel>(a.level);
     let mut out = fields(&[
+        ("assessed at", crate::dates::time(a.assessed_at_ms)),
         (
             "level",
             format!("{level}{}", if a.complete { "" } else { "  (INCOMPLETE)" }),

@@ -57,6 +57,19 @@ pub fn status_json(s: &pb::StatusResponse) -> serde_json::Value {
     })
 }
 
+/// The signer key id (short) and the end of its certificate.
+fn signer_key(s: &pb::StatusResponse) -> String {
+    let key: String = s.signer_key_id.chars().take(16).collect();
+    if s.signer_not_after_ms > 0 {
+        format!(
+            "{key} (valid until {})",
+            crate::dates::time(s.signer_not_after_ms)
+        )
+    } else {
+        key
+    }
+}
+
 /// The human form of a status: figures, then a table of peers.
 pub fn render_status(s: &pb::StatusResponse) -> String {
     let mut out = fields(&[
@@ -71,7 +84,7 @@ pub fn render_status(s: &pb::StatusResponse) -> String {
         ("consents", s.consent_count.to_string()),
         ("query log", format!("{} entries", s.log_size)),
         ("store", format!("{} bytes", s.store_bytes)),
-        ("signer key", s.signer_key_id.chars().take(16).collect()),
+        ("signer key", signer_key(s)),
     ]);
     for w in &s.warnings {
         out.push_str(&format!("WARNING         {w}\n"));

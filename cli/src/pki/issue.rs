@@ -82,7 +82,7 @@ impl fmt::Display for IssuedCertificate {
             self.identity.to_uri(),
             self.key_type.description(),
             self.serial,
-            self.not_after.date(),
+            crate::dates::time(self.not_after.unix_timestamp().saturating_mul(1000)),
             self.cert_path.display(),
             self.key_path.display(),
             self.ca_cert_path.display(),

@@ -53,7 +53,7 @@ impl EntriesArgs {
             eprintln!("{note}");
         }
         out.text(format!(
-            "{:>8}  {:<24}  {:<14}  DETAIL",
+            "{:>8}  {:<33}  {:<14}  DETAIL",
             "INDEX", "TIME", "KIND"
         ));
         // Printed as they arrive, one line each (JSON Lines with --json).
@@ -113,12 +113,11 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 fn entry_line(index: u64, entry: &pb::LogEntry, json: bool) -> String {
     let view = describe_entry(entry);
-    let time = format_time_ms(entry.time_ms);
     if json {
         let mut object = json!({
             "index": index,
             "time_ms": entry.time_ms,
-            "time": time,
+            "time": format_time_ms(entry.time_ms),
             "kind": view.kind,
         });
         if let (Some(map), Value::Object(details)) = (object.as_object_mut(), view.json) {
@@ -126,8 +125,9 @@ fn entry_line(index: u64, entry: &pb::LogEntry, json: bool) -> String {
         }
         return object.to_string();
     }
+    let time = crate::dates::time(entry.time_ms);
     format!(
-        "{index:>8}  {time:<24}  {:<14}  {}",
+        "{index:>8}  {time:<33}  {:<14}  {}",
         view.kind, view.summary
     )
 }
@@ -137,7 +137,7 @@ fn undecodable_line(index: u64, error: &prost::DecodeError, json: bool) -> Strin
         return json!({"index": index, "kind": "undecodable", "error": error.to_string()})
             .to_string();
     }
-    format!("{index:>8}  {:<24}  {:<14}  {error}", "-", "UNDECODABLE")
+    format!("{index:>8}  {:<33}  {:<14}  {error}", "-", "UNDECODABLE")
 }
 
 /// A hashed key as a short hex prefix, e.g. `3fa2c41b09d7…`.
