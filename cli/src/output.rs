@@ -10,9 +10,9 @@
 //! |---|---|
 //! | 0 | success |
 //! | 1 | failure (bad input file, server error, I/O) |
-//! | 2 | usage error (bad flags) |
+//! | 2 | usage error (bad or missing flags, an unknown business time zone) |
 //! | 3 | partial: some rows rejected, or an incomplete assessment |
-//! | 4 | denied: the node refused the caller (PERMISSION_DENIED, UNAUTHENTICATED) |
+//! | 4 | denied: the node refused the caller (PERMISSION_DENIED, UNAUTHENTICATED, or its client certificate at the connect) |
 //! | 5 | unreachable: no connection to the node, or it is unavailable |
 
 mod table;

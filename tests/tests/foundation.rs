@@ -111,6 +111,30 @@ async fn foreign_revoked_and_expired_certificates_fail_the_handshake() {
     }
     let log = node.log();
     assert!(log.contains("TLS handshake refused"), "{log}");
+
+    // The CLI: a refused certificate fails the connect, exit code 4, and
+    // under --json the error is one JSON object on stderr.
+    let ca_crt = c.ca_dir().join("ca.crt");
+    for dir in [c.root().join("revoked"), expired] {
+        let out = std::process::Command::new(credshare_e2e::bin("credshare"))
+            .args(["--json", "status", "--node", &node.admin_addr.to_string()])
+            .arg("--certs")
+            .arg(&dir)
+            .arg("--ca")
+            .arg(&ca_crt)
+            .env("HOME", c.root())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{}: {stderr}", dir.display());
+        let error: serde_json::Value = serde_json::from_str(stderr.trim()).unwrap();
+        assert_eq!(error["error"]["exit_code"], 4, "{error}");
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("refused this client's certificate"),
+            "{message}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
