@@ -107,9 +107,11 @@ impl TlsMaterial {
         Ok(Identity::from_cert_der(leaf)?)
     }
 
+    /// The self-signed CA certificates; intermediates of a bundle are not
+    /// anchors (peers present them in their chains).
     fn roots(&self) -> Result<Arc<RootCertStore>, TlsError> {
         let mut roots = RootCertStore::empty();
-        for ca in &self.ca_certs {
+        for ca in &pki::split_trust(&self.ca_certs).0 {
             roots
                 .add(ca.clone())
                 .map_err(|e| TlsError::TrustAnchor(e.to_string()))?;
