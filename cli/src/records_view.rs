@@ -184,11 +184,19 @@ pub fn decode_records(
     Ok((credits, visits))
 }
 
-/// "CNY 1234.56" from minor units.
+/// "CNY 1,234.56" from minor units.
 pub fn money(currency: &str, minor: i64) -> String {
     let sign = if minor < 0 { "-" } else { "" };
     let abs = minor.unsigned_abs();
-    format!("{currency} {sign}{}.{:02}", abs / 100, abs % 100)
+    let units = (abs / 100).to_string();
+    let mut grouped = String::with_capacity(units.len() + units.len() / 3);
+    for (i, digit) in units.chars().enumerate() {
+        if i > 0 && (units.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    format!("{currency} {sign}{grouped}.{:02}", abs % 100)
 }
 
 /// "-" when nothing is overdue, else days and the overdue total.
@@ -221,7 +229,10 @@ mod tests {
 
     #[test]
     fn money_keeps_the_currency_and_two_decimals() {
-        assert_eq!(money("CNY", 123_456), "CNY 1234.56");
+        assert_eq!(money("CNY", 123_456), "CNY 1,234.56");
+        assert_eq!(money("CNY", 20_923_712_050), "CNY 209,237,120.50");
+        assert_eq!(money("USD", 100_000), "USD 1,000.00");
+        assert_eq!(money("USD", 99_999), "USD 999.99");
         assert_eq!(money("USD", -5), "USD -0.05");
     }
 

@@ -346,8 +346,8 @@ fn detail_shows_every_institutions_verified_records() {
         "== BANK-A: 1 facility, 0 visits — every record signed by BANK-A key",
         "== BANK-B: 1 facility, 0 visits",
         "== BANK-C: 1 facility, 3 visits",
-        "USD 50000.00",
-        "101 d, USD 51000.00",
+        "USD 50,000.00",
+        "101 d, USD 51,000.00",
     ] {
         assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
     }

@@ -138,23 +138,38 @@ pub fn render_assessment(a: &pb::Assessment) -> String {
     out
 }
 
-/// Signals grouped per institution, newest first within each.
+/// Signals grouped per institution: each signal once, with how many
+/// visits observed it and when first and last, the latest first.
 fn render_signals(a: &pb::Assessment) -> String {
-    let mut by_institution: BTreeMap<&str, Vec<&pb::SignalObservation>> = BTreeMap::new();
+    // (institution, signal) -> (times, first date, last date)
+    let mut seen: BTreeMap<(&str, i32), (u32, &str, &str)> = BTreeMap::new();
     for s in &a.recent_signals {
-        by_institution.entry(&s.institution_id).or_default().push(s);
+        let date = s.visit_date.as_str();
+        let entry = seen
+            .entry((s.institution_id.as_str(), s.signal))
+            .or_insert((0, date, date));
+        entry.0 += 1;
+        entry.1 = entry.1.min(date);
+        entry.2 = entry.2.max(date);
     }
-    let mut t = Table::new("INSTITUTION|DATE|SIGNAL");
-    for (institution, mut signals) in by_institution {
-        signals.sort_by(|x, y| y.visit_date.cmp(&x.visit_date));
-        for (i, s) in signals.into_iter().enumerate() {
-            let name = if i == 0 { institution } else { "" };
-            t.row(vec![
-                name.to_string(),
-                s.visit_date.clone(),
-                code_label::<pb::WarningSignal>(s.signal).into(),
-            ]);
-        }
+    let mut rows: Vec<_> = seen.into_iter().collect();
+    rows.sort_by(|((i1, _), (_, _, l1)), ((i2, _), (_, _, l2))| i1.cmp(i2).then(l2.cmp(l1)));
+    let mut t = Table::new("INSTITUTION|SIGNAL|VISITS|LATEST|FIRST");
+    let mut previous = "";
+    for ((institution, signal), (times, first, last)) in rows {
+        let name = if institution == previous {
+            ""
+        } else {
+            institution
+        };
+        previous = institution;
+        t.row(vec![
+            name.to_string(),
+            code_label::<pb::WarningSignal>(signal).into(),
+            times.to_string(),
+            last.to_string(),
+            first.to_string(),
+        ]);
     }
     t.render()
 }
