@@ -131,8 +131,14 @@ impl Trust {
             return Ok(false);
         }
         let fresh = Arc::new(fresh);
-        if fresh.signer.key_id() != self.signer().key_id() {
+        let old_key = self.signer().key_id().to_owned();
+        if fresh.signer.key_id() != old_key {
             self.signer.replace(fresh.signer.clone());
+            tracing::info!(
+                old_key,
+                new_key = fresh.signer.key_id(),
+                "signer key rotated: the next batch is signed with the new key and logs it"
+            );
         }
         *self.state.write().unwrap_or_else(|p| p.into_inner()) = fresh.clone();
         let closed = self.close_untrusted(&fresh);

@@ -20,7 +20,9 @@ use super::files;
 use super::keys::{self, KeyType};
 
 /// How long a CRL is valid; re-issue (`pki crl`) well before.
-const CRL_VALIDITY: Duration = Duration::days(7);
+/// Re-signed weekly, so a missed week still leaves a week before nodes
+/// refuse (they warn from `tls.crl_warn_days`, 7, before).
+const CRL_VALIDITY: Duration = Duration::days(14);
 /// Back-dating of `notBefore`/`thisUpdate`, so slightly slow clocks accept
 /// fresh material.
 pub(super) const CLOCK_SKEW: Duration = Duration::minutes(5);
@@ -228,7 +230,7 @@ fn first_crl(ca: &Issuer<'_, KeyPair>, paths: &CaPaths) -> anyhow::Result<()> {
         next_crl_number: 1,
         revoked: Vec::new(),
     };
-    write_crl(ca, paths, &mut state)?;
+    write_crl(ca, paths, &mut state, None)?;
     Ok(())
 }
 
@@ -289,7 +291,7 @@ pub fn revoke(
             subject: subject.clone(),
         });
     }
-    let crl_number = write_crl(&ca.issuer, &paths, &mut state)?;
+    let crl_number = write_crl(&ca.issuer, &paths, &mut state, None)?;
     Ok(RevokeOutcome {
         serial,
         subject,
@@ -300,11 +302,13 @@ pub fn revoke(
 
 /// Re-issues the CRL (same revocations, next number, fresh next-update).
 /// Returns the new CRL number.
-pub fn refresh_crl(ca_dir: &Path) -> anyhow::Result<u64> {
+/// `next_update` replaces the usual week (a date in the past makes a stale
+/// CRL, for drills of what nodes do with one).
+pub fn refresh_crl(ca_dir: &Path, next_update: Option<OffsetDateTime>) -> anyhow::Result<u64> {
     let ca = load_ca(ca_dir)?;
     let paths = CaPaths::new(ca_dir);
     let mut state = read_state(&paths)?;
-    write_crl(&ca.issuer, &paths, &mut state)
+    write_crl(&ca.issuer, &paths, &mut state, next_update)
 }
 
 /// True if the CA's key (of `key_type`, which fixes how it signs) signed
@@ -343,6 +347,7 @@ fn write_crl(
     issuer: &Issuer<'_, KeyPair>,
     paths: &CaPaths,
     state: &mut CaState,
+    next_update: Option<OffsetDateTime>,
 ) -> anyhow::Result<u64> {
     let number = state.next_crl_number;
     state.next_crl_number += 1;
@@ -363,9 +368,10 @@ fn write_crl(
         })
         .collect::<anyhow::Result<Vec<_>>>()
         .with_context(|| format!("{} is corrupt", paths.state.display()))?;
+    let next_update = next_update.unwrap_or(now + CRL_VALIDITY);
     let params = CertificateRevocationListParams {
-        this_update: now - CLOCK_SKEW,
-        next_update: now + CRL_VALIDITY,
+        this_update: (now - CLOCK_SKEW).min(next_update - Duration::days(1)),
+        next_update,
         crl_number: SerialNumber::from(number),
         issuing_distribution_point: None,
         revoked_certs,

@@ -21,6 +21,17 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// `ms` (Unix milliseconds) as an RFC 3339 UTC time, for messages.
+pub fn rfc3339_ms(ms: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| format!("{ms} ms"))
+}
+
 /// The latest calendar date anywhere on Earth (UTC+14): an upper bound for
 /// dates that need no business day, such as a birth date in an identifier.
 pub fn latest_date_anywhere() -> Date {

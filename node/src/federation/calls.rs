@@ -68,6 +68,15 @@ impl Peer {
     }
 }
 
+impl Peer {
+    /// `GetNodeInfo` within `deadline`.
+    pub async fn node_info(&self, deadline: Duration) -> Result<pb::NodeInfo, PeerFailure> {
+        let mut request = tonic::Request::new(pb::GetNodeInfoRequest {});
+        request.set_timeout(deadline);
+        within(deadline, self.client().get_node_info(request)).await
+    }
+}
+
 /// Awaits `call` for at most `deadline`.
 async fn within<T>(
     deadline: Duration,

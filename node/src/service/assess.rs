@@ -70,6 +70,7 @@ impl Node {
                 "that consent is for another borrower",
             ));
         }
+        self.check_grant_usable(&grant)?;
         let (Some(purpose), Some(scope)) = (req.purpose, req.scope) else {
             return Err(NodeError::invalid("purpose/scope", "both must be set"));
         };
@@ -99,6 +100,32 @@ impl Node {
             self.config.business_time_zone.today(),
             &self.config.assessment,
         ))
+    }
+
+    /// Refuses, before any query leaves, a grant this node knows is revoked
+    /// or outside its validity: holders would deny it, and sending it would
+    /// disclose the borrower's application for nothing.
+    fn check_grant_usable(&self, grant: &pb::ConsentGrant) -> Result<(), NodeError> {
+        let id = &grant.consent_id;
+        if self.revocations.contains(self.institution().as_str(), id) {
+            return Err(NodeError::FailedPrecondition(format!(
+                "consent {id} is revoked; no query was sent"
+            )));
+        }
+        let now = dates::now_ms();
+        if now > grant.not_after_ms {
+            return Err(NodeError::FailedPrecondition(format!(
+                "consent {id} expired at {}; no query was sent",
+                dates::rfc3339_ms(grant.not_after_ms)
+            )));
+        }
+        if now < grant.not_before_ms {
+            return Err(NodeError::FailedPrecondition(format!(
+                "consent {id} is not valid before {}; no query was sent",
+                dates::rfc3339_ms(grant.not_before_ms)
+            )));
+        }
+        Ok(())
     }
 
     /// Records every outgoing query in our own log.

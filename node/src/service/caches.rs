@@ -11,6 +11,7 @@
 //!   (`policy.rate_limit_per_minute`).
 //! * [`RevocationSet`] — every revocation this node holds; loaded at start,
 //!   extended after each durable revocation.
+//! * [`PeersSeen`] — each peer's start time, to re-announce revocations.
 //! * [`IndicatorCache`] — SUMMARY indicators per borrower for one calendar
 //!   day. Record writes invalidate the borrowers they touch; a fill that
 //!   raced with any record write is dropped, so no stale entry survives.
@@ -110,10 +111,40 @@ impl RevocationSet {
         set.contains(&(grantee.to_owned(), consent_id.to_owned()))
     }
 
-    /// Call once the revocation is durable.
-    pub fn insert(&self, grantee: &str, consent_id: &str) {
+    /// Claims a revocation about to be stored: false if it is already held
+    /// (or being stored by a concurrent call), so it is stored and logged
+    /// once. A claim counts at once for queries; [`Self::release`] it if
+    /// the store fails.
+    pub fn claim(&self, grantee: &str, consent_id: &str) -> bool {
         let mut set = self.set.write().unwrap_or_else(|p| p.into_inner());
-        set.insert((grantee.to_owned(), consent_id.to_owned()));
+        set.insert((grantee.to_owned(), consent_id.to_owned()))
+    }
+
+    /// Withdraws a claim whose revocation could not be stored.
+    pub fn release(&self, grantee: &str, consent_id: &str) {
+        let mut set = self.set.write().unwrap_or_else(|p| p.into_inner());
+        set.remove(&(grantee.to_owned(), consent_id.to_owned()));
+    }
+}
+
+/// Each peer's process start time as last seen (Unix ms).
+#[derive(Debug, Default)]
+pub struct PeersSeen {
+    started: Mutex<HashMap<InstitutionId, i64>>,
+}
+
+impl PeersSeen {
+    /// Records `peer`'s start time; true when it is new to us or differs
+    /// from what we saw (the peer restarted, perhaps from a backup).
+    pub fn changed(&self, peer: &InstitutionId, started_at_ms: i64) -> bool {
+        let mut seen = self.started.lock().unwrap_or_else(|p| p.into_inner());
+        seen.insert(peer.clone(), started_at_ms) != Some(started_at_ms)
+    }
+
+    /// Forgets `peer`, so that the next contact counts as new.
+    pub fn forget(&self, peer: &InstitutionId) {
+        let mut seen = self.started.lock().unwrap_or_else(|p| p.into_inner());
+        seen.remove(peer);
     }
 }
 
@@ -225,8 +256,11 @@ mod tests {
     #[test]
     fn revocations_are_found_by_grantee_and_id() {
         let set = RevocationSet::default();
-        set.insert("BANK-A", "X");
+        assert!(set.claim("BANK-A", "X"));
+        assert!(!set.claim("BANK-A", "X"), "claimed once");
         assert!(set.contains("BANK-A", "X"));
         assert!(!set.contains("BANK-B", "X"));
+        set.release("BANK-A", "X");
+        assert!(!set.contains("BANK-A", "X"));
     }
 }

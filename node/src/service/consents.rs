@@ -138,7 +138,7 @@ impl Node {
     ) -> Result<pb::RevokeConsentResponse, NodeError> {
         let (grant, grant_env) = self.issued_grant(consent_id).await?;
         let own = self.institution().to_string();
-        if self.revocations.contains(&own, consent_id) {
+        if !self.revocations.claim(&own, consent_id) {
             return Err(NodeError::FailedPrecondition(format!(
                 "consent {consent_id} is already revoked"
             )));
@@ -153,14 +153,18 @@ impl Node {
             &envelope.payload,
             "",
         );
-        self.committer
+        let stored = self
+            .committer
             .commit(CommitRequest {
                 log: vec![log],
                 consents,
                 ..Default::default()
             })
-            .await?;
-        self.revocations.insert(&own, consent_id);
+            .await;
+        if let Err(e) = stored {
+            self.revocations.release(&own, consent_id);
+            return Err(e.into());
+        }
         tracing::info!(consent_id, "consent revoked; notifying peers");
         let pass = self.deliver_outbox().await?;
         let only_this = |pairs: Vec<(String, String)>| -> Vec<String> {
@@ -251,7 +255,7 @@ impl Node {
                 format!("must be 1-{MAX_CONSENT_ID_BYTES} bytes"),
             ));
         }
-        if self.revocations.contains(from.as_str(), id) {
+        if !self.revocations.claim(from.as_str(), id) {
             return Ok(false);
         }
         let log = consent_entry(
@@ -262,7 +266,8 @@ impl Node {
             &envelope.payload,
             from.as_str(),
         );
-        self.committer
+        let stored = self
+            .committer
             .commit(CommitRequest {
                 log: vec![log],
                 consents: vec![ConsentWrite::Revocation {
@@ -272,8 +277,11 @@ impl Node {
                 }],
                 ..Default::default()
             })
-            .await?;
-        self.revocations.insert(from.as_str(), id);
+            .await;
+        if let Err(e) = stored {
+            self.revocations.release(from.as_str(), id);
+            return Err(e.into());
+        }
         tracing::info!(grantee = %from, consent_id = %id, "revocation received");
         Ok(true)
     }

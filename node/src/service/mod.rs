@@ -77,6 +77,9 @@ pub struct Node {
     started: Instant,
     /// The same, as Unix ms (peers detect restarts by it).
     started_at_ms: i64,
+    /// Each peer's start time as last seen, to re-announce revocations to
+    /// peers met for the first time or restarted ([`delivery`]).
+    peers_seen: caches::PeersSeen,
 }
 
 impl std::fmt::Debug for Node {
@@ -113,6 +116,7 @@ impl Node {
             limiter: RateLimiter::default(),
             started: Instant::now(),
             started_at_ms: crate::domain::dates::now_ms(),
+            peers_seen: caches::PeersSeen::default(),
         })
     }
 

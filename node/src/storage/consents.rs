@@ -139,6 +139,24 @@ impl Store {
             .collect()
     }
 
+    /// Every revocation of `grantee`'s consents: (consent id, envelope).
+    pub fn revocations_of(
+        &self,
+        grantee: &str,
+    ) -> Result<Vec<(String, pb::SignedEnvelope)>, StorageError> {
+        let mut prefix = vec![keys::REVOCATION];
+        prefix.extend_from_slice(grantee.as_bytes());
+        prefix.push(0);
+        self.tree
+            .scan_prefix(prefix)
+            .map(|item| {
+                let (k, v) = item?;
+                let (_, consent_id) = split_pair(&k, "revocation")?;
+                Ok((consent_id, decode_envelope(&v)?))
+            })
+            .collect()
+    }
+
     /// Revocations still to deliver.
     pub fn outbox(&self) -> Result<Vec<OutboxItem>, StorageError> {
         self.tree

@@ -145,6 +145,9 @@ impl InitArgs {
 /// Writes a config as TOML.
 pub fn write_config(config: &NodeConfig, out: &Path) -> anyhow::Result<()> {
     let text = toml::to_string_pretty(config).context("serializing config")?;
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     std::fs::write(
         out,
         format!("# credshare node configuration (see README)\n{text}"),
