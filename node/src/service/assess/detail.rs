@@ -82,3 +82,6 @@ fn verify_one(
         signer_key_id: signer.key_id,
     })
 }
+
+#[cfg(test)]
+mod tests;
