@@ -78,7 +78,7 @@ fn verified_records_are_decoded_with_their_signer_and_envelope() {
         &verifier,
         &originator,
         &borrower,
-        &[env.clone()],
+        std::slice::from_ref(&env),
         SystemTime::now(),
     )
     .unwrap();
