@@ -96,6 +96,9 @@ pub fn main() -> ExitCode {
         Err(e) => return usage_error(e),
     };
     let out = Output::new(cli.json);
+    if let Err(e) = crate::dates::init() {
+        return out.error(&e.into());
+    }
     credshare_node::install_crypto_provider();
     // The node builds its own runtime: dispatched before one exists here.
     if let Command::Node(node::NodeCommand::Run(args)) = &cli.command {

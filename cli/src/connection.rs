@@ -246,7 +246,8 @@ impl Resolved {
 }
 
 /// Connects to `addr` over mTLS with `tls`; a failure is
-/// [`ExitKind::Unreachable`].
+/// [`ExitKind::Denied`] when the node refused our certificate (a TLS alert
+/// or close right after the handshake), else [`ExitKind::Unreachable`].
 pub async fn connect(tls: &TlsMaterial, addr: &str) -> anyhow::Result<Channel> {
     tls::connect_channel(
         tls.client_config()?,
@@ -257,9 +258,25 @@ pub async fn connect(tls: &TlsMaterial, addr: &str) -> anyhow::Result<Channel> {
     )
     .await
     .map_err(|e| {
-        anyhow!(ExitKind::Unreachable(format!(
-            "cannot connect to {addr}: {}",
-            error_chain(&e)
-        )))
+        let text = format!("cannot connect to {addr}: {}", error_chain(&e));
+        if refused(&e) {
+            anyhow!(ExitKind::Denied(text))
+        } else {
+            anyhow!(ExitKind::Unreachable(text))
+        }
     })
+}
+
+/// Whether an io error of kind `PermissionDenied` is among the causes.
+fn refused(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied)
+        {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }

@@ -10,9 +10,9 @@
 //! |---|---|
 //! | 0 | success |
 //! | 1 | failure (bad input file, server error, I/O) |
-//! | 2 | usage error (bad flags) |
+//! | 2 | usage error (bad or missing flags, an unknown business time zone) |
 //! | 3 | partial: some rows rejected, or an incomplete assessment |
-//! | 4 | denied: the node refused the caller (PERMISSION_DENIED, UNAUTHENTICATED) |
+//! | 4 | denied: the node refused the caller (PERMISSION_DENIED, UNAUTHENTICATED, or its client certificate at the connect) |
 //! | 5 | unreachable: no connection to the node, or it is unavailable |
 
 mod table;
@@ -39,6 +39,12 @@ pub enum ExitKind {
     /// A connection that could not be made (exit code 5).
     #[error("{0}")]
     Unreachable(String),
+    /// Bad options or settings, found after parsing (exit code 2).
+    #[error("{0}")]
+    Usage(String),
+    /// The node refused the caller (exit code 4).
+    #[error("{0}")]
+    Denied(String),
 }
 
 /// Where a command's results go: human text, or JSON.
@@ -131,6 +137,8 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
     match e.downcast_ref::<ExitKind>() {
         Some(ExitKind::Partial(_)) => return EXIT_PARTIAL,
         Some(ExitKind::Unreachable(_)) => return EXIT_UNREACHABLE,
+        Some(ExitKind::Usage(_)) => return EXIT_USAGE,
+        Some(ExitKind::Denied(_)) => return EXIT_DENIED,
         None => {}
     }
     match e.downcast_ref::<tonic::Status>().map(tonic::Status::code) {

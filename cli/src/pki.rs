@@ -17,7 +17,7 @@ mod show;
 #[cfg(test)]
 mod tests;
 
-pub use ca::{RevocationReason, RevokeOutcome, init_ca, refresh_crl, revoke};
+pub use ca::{RevocationReason, RevokeOutcome, init_ca, init_intermediate_ca, refresh_crl, revoke};
 pub use issue::{
     IssueParams, IssuedCertificate, dev_consortium, dev_consortium_with_key_type, issue,
 };

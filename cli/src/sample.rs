@@ -58,6 +58,9 @@ pub const MAX_BORROWERS: u64 = 1_000_000;
 /// File names written into the output directory.
 pub const CREDIT_FILE: &str = "credit.csv";
 pub const VISITS_FILE: &str = "visits.csv";
+/// Raw ids of the shared-pool borrowers, one a line: the operator's own
+/// file (raw ids are never printed or logged).
+pub const SHARED_FILE: &str = "shared-borrowers.txt";
 
 /// What to generate: how many borrowers, from which seed, with which
 /// rates, as of which day.
@@ -97,6 +100,9 @@ pub struct SampleSummary {
     pub today: String,
     pub credit_file: PathBuf,
     pub visits_file: PathBuf,
+    /// [`SHARED_FILE`]: the borrowers every institution sampled with the
+    /// same seed (and at least as many borrowers) holds too.
+    pub shared_file: PathBuf,
 }
 
 /// How many of `borrowers` come from the common pool.
@@ -145,8 +151,13 @@ pub fn write_sample_with(
             today: spec.today.to_string(),
             credit_file,
             visits_file,
+            shared_file: out.join(SHARED_FILE),
         },
     };
+    let mut shared_ids = BufWriter::new(
+        File::create(&writer.summary.shared_file)
+            .with_context(|| format!("cannot create {}", writer.summary.shared_file.display()))?,
+    );
     let shared = writer.summary.shared_borrowers;
     let own_range = own_range(institution);
     for j in 0..spec.borrowers {
@@ -156,11 +167,17 @@ pub fn write_sample_with(
             own_range + (j - shared)
         };
         let borrower = Borrower::generate(spec.seed, pool_index, &spec.profile);
+        if j < shared {
+            writeln!(shared_ids, "{}", borrower.id).context("cannot write shared-borrowers.txt")?;
+        }
         let stream = mix(&[spec.seed, fnv1a(institution.as_str()), j, 3]);
         writer.borrower(&mut StdRng::seed_from_u64(stream), &borrower, j)?;
     }
     writer.credit.flush().context("cannot write credit.csv")?;
     writer.visits.flush().context("cannot write visits.csv")?;
+    shared_ids
+        .flush()
+        .context("cannot write shared-borrowers.txt")?;
     Ok(writer.summary)
 }
 

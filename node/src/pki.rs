@@ -218,6 +218,19 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, PkiError>
     Ok(certs)
 }
 
+/// Splits CA certificates (a `ca.crt` bundle) into trust anchors — the
+/// self-signed ones — and intermediates, which only help build chains to an
+/// anchor: so an intermediate revoked by its root's CRL stops verifying.
+pub fn split_trust(
+    certs: &[CertificateDer<'static>],
+) -> (Vec<CertificateDer<'static>>, Vec<CertificateDer<'static>>) {
+    certs.iter().cloned().partition(|der| {
+        x509_parser::parse_x509_certificate(der)
+            .map(|(_, c)| c.subject().as_raw() == c.issuer().as_raw())
+            .unwrap_or(true)
+    })
+}
+
 /// Reads the first private key of a PEM file. `credshare pki` writes PKCS#8
 /// v1 (P-256 TLS keys, Ed25519 signer keys); Ed25519 PKCS#8 v2 files from
 /// older versions load too: rustls and the signer parse both versions.

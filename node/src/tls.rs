@@ -28,6 +28,16 @@ use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use crate::pki::{self, Identity, PkiError};
 
+mod first_flight;
+use first_flight::{Prefetched, await_first_flight};
+
+/// Longest [`connect_channel`] waits after its handshake for the server's
+/// first message, so a refused client certificate fails the connect.
+pub const FIRST_FLIGHT_WAIT: Duration = Duration::from_millis(500);
+
+/// The stream a client channel runs on.
+type ClientStream = hyper_util::rt::TokioIo<Prefetched<tokio_rustls::client::TlsStream<TcpStream>>>;
+
 /// Longest a TLS handshake may take before the connection is dropped.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most handshakes in progress at once per listener.
@@ -97,9 +107,11 @@ impl TlsMaterial {
         Ok(Identity::from_cert_der(leaf)?)
     }
 
+    /// The self-signed CA certificates; intermediates of a bundle are not
+    /// anchors (peers present them in their chains).
     fn roots(&self) -> Result<Arc<RootCertStore>, TlsError> {
         let mut roots = RootCertStore::empty();
-        for ca in &self.ca_certs {
+        for ca in &pki::split_trust(&self.ca_certs).0 {
             roots
                 .add(ca.clone())
                 .map_err(|e| TlsError::TrustAnchor(e.to_string()))?;
@@ -429,7 +441,10 @@ impl AuthenticatedStream {
 
 /// Connects a tonic channel over mTLS to `address` (`host:port`), verifying
 /// the server certificate for `server_name` and, when `expected` is given,
-/// that the server's consortium identity is exactly that.
+/// that the server's consortium identity is exactly that. Waits up to
+/// [`FIRST_FLIGHT_WAIT`] after the handshake for the server's first message,
+/// so a client certificate the server refuses fails here (an io error of
+/// kind `PermissionDenied` in the source chain), not on the first request.
 pub async fn connect_channel(
     client_config: Arc<rustls::ClientConfig>,
     address: &str,
@@ -437,13 +452,10 @@ pub async fn connect_channel(
     expected: Option<Identity>,
     connect_timeout: Duration,
 ) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+    let mut connector = MtlsConnector::new(client_config, address, server_name, expected);
+    connector.first_flight = Some(FIRST_FLIGHT_WAIT);
     endpoint(address, connect_timeout)?
-        .connect_with_connector(MtlsConnector::new(
-            client_config,
-            address,
-            server_name,
-            expected,
-        ))
+        .connect_with_connector(connector)
         .await
 }
 
@@ -487,6 +499,8 @@ struct MtlsConnector {
     address: String,
     server_name: String,
     expected: Option<Identity>,
+    /// Wait this long after the handshake for the server's first message.
+    first_flight: Option<Duration>,
 }
 
 impl MtlsConnector {
@@ -503,12 +517,11 @@ impl MtlsConnector {
             address: address.to_owned(),
             server_name: server_name.unwrap_or(host).to_owned(),
             expected,
+            first_flight: None,
         }
     }
 
-    async fn connect(
-        self,
-    ) -> io::Result<hyper_util::rt::TokioIo<tokio_rustls::client::TlsStream<TcpStream>>> {
+    async fn connect(self) -> io::Result<ClientStream> {
         let name = ServerName::try_from(self.server_name.clone()).map_err(|_| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -541,12 +554,16 @@ impl MtlsConnector {
                 }
             }
         }
-        Ok(hyper_util::rt::TokioIo::new(tls))
+        let stream = match self.first_flight {
+            Some(limit) => await_first_flight(tls, limit).await?,
+            None => Prefetched::new(tls, Vec::new()),
+        };
+        Ok(hyper_util::rt::TokioIo::new(stream))
     }
 }
 
 impl tower::Service<http::Uri> for MtlsConnector {
-    type Response = hyper_util::rt::TokioIo<tokio_rustls::client::TlsStream<TcpStream>>;
+    type Response = ClientStream;
     type Error = io::Error;
     type Future = Pin<Box<dyn std::future::Future<Output = io::Result<Self::Response>> + Send>>;
 

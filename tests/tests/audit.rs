@@ -368,6 +368,24 @@ async fn credshare_audit_verifies_and_catches_rewritten_history() {
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[0]["index"], 1);
     assert_eq!(lines[0]["kind"], "record-batch");
+    // A range past the end shows what exists and says so.
+    let past = (size + 7).to_string();
+    let out = regulator_cli(&c, &node, &["entries", "--start", "0", "--end", &past]);
+    assert!(out.status.success(), "{}", text(&out));
+    let note = format!(
+        "the log has {size} entries: showing 0 to {} (asked for up to {})",
+        size - 1,
+        size + 6
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&note),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count() as u64,
+        size + 1
+    );
     let out = regulator_cli(&c, &node, &["--json", "verify"]);
     assert!(out.status.success(), "{}", text(&out));
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

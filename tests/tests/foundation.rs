@@ -111,6 +111,83 @@ async fn foreign_revoked_and_expired_certificates_fail_the_handshake() {
     }
     let log = node.log();
     assert!(log.contains("TLS handshake refused"), "{log}");
+
+    // The CLI: a refused certificate fails the connect, exit code 4, and
+    // under --json the error is one JSON object on stderr.
+    let ca_crt = c.ca_dir().join("ca.crt");
+    for dir in [c.root().join("revoked"), expired] {
+        let out = std::process::Command::new(credshare_e2e::bin("credshare"))
+            .args(["--json", "status", "--node", &node.admin_addr.to_string()])
+            .arg("--certs")
+            .arg(&dir)
+            .arg("--ca")
+            .arg(&ca_crt)
+            .env("HOME", c.root())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{}: {stderr}", dir.display());
+        let error: serde_json::Value = serde_json::from_str(stderr.trim()).unwrap();
+        assert_eq!(error["error"]["exit_code"], 4, "{error}");
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("refused this client's certificate"),
+            "{message}"
+        );
+    }
+}
+
+/// `credshare --json status` with the admin certificate in `dir`: exit code
+/// and stderr.
+fn cli_status(c: &Consortium, node: &NodeProcess, dir: &std::path::Path) -> (Option<i32>, String) {
+    let out = std::process::Command::new(credshare_e2e::bin("credshare"))
+        .args(["--json", "status", "--node", &node.admin_addr.to_string()])
+        .arg("--certs")
+        .arg(dir)
+        .env("HOME", c.root())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_client_certificate_revoked_while_the_node_runs_is_denied_with_exit_code_4() {
+    let c = Consortium::new().unwrap();
+    let node = NodeProcess::start(&c, &NodeSpec::new("BANK-A")).unwrap();
+    let officer = c.root().join("officer");
+    issue(&c.ca_dir(), "admin", "BANK-A", &officer, &[]).unwrap();
+    assert_eq!(cli_status(&c, &node, &officer).0, Some(0));
+    let (ca, cert) = (c.ca_dir(), officer.join("admin.crt"));
+    credshare(&[
+        "pki",
+        "revoke",
+        "--ca",
+        ca.to_str().unwrap(),
+        "--cert",
+        cert.to_str().unwrap(),
+    ])
+    .unwrap();
+    // The node takes in the new CRL on SIGHUP, without a restart.
+    let pid = node.pid().unwrap().to_string();
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let (code, stderr) = loop {
+        let (code, stderr) = cli_status(&c, &node, &officer);
+        if code != Some(0) || std::time::Instant::now() > deadline {
+            break (code, stderr);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(code, Some(4), "{stderr}");
+    let error: serde_json::Value = serde_json::from_str(stderr.trim()).unwrap();
+    assert_eq!(error["error"]["exit_code"], 4, "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

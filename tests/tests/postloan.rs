@@ -165,6 +165,34 @@ fn import_the_borrower(c: &Consortium, nodes: &[NodeProcess], dir: &Path) {
     assert_eq!(import(c, bank_c, &visits, "visit"), (Some(0), vec![]));
 }
 
+/// BANK-A's consent for the borrower at `scope`, valid 90 days: its id.
+fn issue_consent(c: &Consortium, node: &NodeProcess, dir: &Path, scope: &str) -> String {
+    let letter = dir.join("letter.txt");
+    std::fs::write(&letter, "written authorization").unwrap();
+    let until = day(90);
+    let (code, stdout, stderr) = cli(
+        c,
+        node,
+        &[
+            "consent",
+            "issue",
+            "--id",
+            BORROWER,
+            "--purpose",
+            "post-loan-management",
+            "--scope",
+            scope,
+            "--until",
+            &until,
+            "--evidence",
+            letter.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let consent: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    consent["consent_id"].as_str().unwrap().to_owned()
+}
+
 #[test]
 fn assess_and_visits_due_give_the_hand_computed_answers() {
     let c = Consortium::new().unwrap();
@@ -177,30 +205,8 @@ fn assess_and_visits_due_give_the_hand_computed_answers() {
     import_the_borrower(&c, &nodes, dir.path());
 
     // BANK-A assesses under a consent of its own.
-    let letter = dir.path().join("letter.txt");
-    std::fs::write(&letter, "written authorization").unwrap();
-    let until = day(90);
-    let (code, stdout, stderr) = cli(
-        &c,
-        &nodes[0],
-        &[
-            "consent",
-            "issue",
-            "--id",
-            BORROWER,
-            "--purpose",
-            "post-loan-management",
-            "--scope",
-            "summary",
-            "--until",
-            &until,
-            "--evidence",
-            letter.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(code, Some(0), "{stderr}");
-    let consent: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    let consent_id = consent["consent_id"].as_str().unwrap();
+    let consent_id = issue_consent(&c, &nodes[0], dir.path(), "summary");
+    let consent_id = consent_id.as_str();
     let (code, stdout, stderr) = cli(
         &c,
         &nodes[0],
@@ -277,6 +283,121 @@ fn assess_and_visits_due_give_the_hand_computed_answers() {
             .unwrap()
             .contains("downgraded from SPECIAL_MENTION to SUBSTANDARD"),
         "{due:#}"
+    );
+}
+
+#[test]
+fn detail_shows_every_institutions_verified_records() {
+    let c = Consortium::new().unwrap();
+    let nodes = start_federation_with(&c, &[]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    import_the_borrower(&c, &nodes, dir.path());
+    let consent_id = issue_consent(&c, &nodes[0], dir.path(), "detail");
+    let args = [
+        "assess",
+        "--id",
+        BORROWER,
+        "--consent-id",
+        &consent_id,
+        "--scope",
+        "detail",
+    ];
+    let (code, stdout, stderr) = cli(&c, &nodes[0], &args);
+    assert_eq!(code, Some(0), "{stderr}");
+    let a: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(a["consent_id"], consent_id.as_str(), "{a:#}");
+    let peer = |name: &str| {
+        a["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["institution"] == name)
+            .unwrap()
+            .clone()
+    };
+    // BANK-C: the newest version of C1 and three visits, each verified as
+    // signed by BANK-C, with the envelope as received.
+    let bank_c = peer("BANK-C");
+    let records = bank_c["records"].as_array().unwrap();
+    assert_eq!(records.len(), 4, "{bank_c:#}");
+    for r in records {
+        assert_eq!(r["verification"]["status"], "VERIFIED", "{r:#}");
+        assert_eq!(r["verification"]["signer_institution"], "BANK-C", "{r:#}");
+        let key_id = r["verification"]["signer_key_id"].as_str().unwrap();
+        assert_eq!(r["envelope"]["signatures"][0]["keyid"], key_id, "{r:#}");
+        assert!(r["envelope"]["payload"].as_str().unwrap().len() > 10);
+    }
+    let credit = records.iter().find(|r| r["kind"] == "credit").unwrap();
+    assert_eq!(credit["record"]["facility_id"], "C1");
+    assert_eq!(credit["record"]["version"], 4);
+    assert_eq!(credit["record"]["risk_class"], "SUBSTANDARD");
+    // Own records are verified the same way.
+    let own = peer("BANK-A");
+    assert_eq!(
+        own["records"][0]["verification"]["signer_institution"],
+        "BANK-A"
+    );
+
+    // The officer's view: a section per institution, visits newest first.
+    let out = c.admin_cli(&nodes[0]).args(args).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "== BANK-A: 1 facility, 0 visits — every record signed by BANK-A key",
+        "== BANK-B: 1 facility, 0 visits",
+        "== BANK-C: 1 facility, 3 visits",
+        "USD 50,000.00",
+        "101 d, USD 51,000.00",
+    ] {
+        assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+    }
+    let (v3, v1) = (
+        text.find(&day(-20)).unwrap(),
+        text.find(&day(-490)).unwrap(),
+    );
+    assert!(v3 < v1, "visits are not newest first:\n{text}");
+    assert!(
+        text.contains(&format!("consent used: {consent_id}")),
+        "{text}"
+    );
+}
+
+#[test]
+fn times_read_the_same_everywhere_in_the_business_time_zone() {
+    let c = Consortium::new().unwrap();
+    let node = NodeProcess::start(&c, &credshare_e2e::NodeSpec::new("BANK-A")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let consent_id = issue_consent(&c, &node, dir.path(), "summary");
+    let list = |zone: &str| {
+        c.admin_cli(&node)
+            .env("CREDSHARE_BUSINESS_TIME_ZONE", zone)
+            .args(["consent", "list"])
+            .output()
+            .unwrap()
+    };
+    let out = list("Asia/Shanghai");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&consent_id), "{text}");
+    // Valid through the last day, in the zone named.
+    let until = format!("{} 23:59:59 Asia/Shanghai", day(90));
+    assert!(text.contains(&until), "{until:?} missing from:\n{text}");
+    let out = list("UTC");
+    assert!(String::from_utf8_lossy(&out.stdout).contains(" UTC"));
+    // An unknown zone is a usage error, as JSON under --json.
+    let out = c
+        .admin_cli(&node)
+        .env("CREDSHARE_BUSINESS_TIME_ZONE", "Mars/Olympus")
+        .args(["--json", "consent", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let error: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(error["error"]["exit_code"], 2);
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Mars/Olympus")
     );
 }
 

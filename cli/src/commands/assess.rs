@@ -2,20 +2,28 @@
 //! borrower, each answer verified (receipts, and signatures at DETAIL), with
 //! warning signals. Exit code 3 when any institution did not answer.
 
+use std::collections::BTreeMap;
+
 use credshare_node::domain::codes::code_label;
 use credshare_proto::v1 as pb;
 use serde_json::json;
 
 use crate::commands::consent::{PurposeArg, ScopeArg};
-use crate::connection::BorrowerArgs;
+use credshare_node::domain::BorrowerKey;
+use prost::Message;
+
+use crate::connection::{AdminClient, BorrowerArgs};
 use crate::output::{ExitKind, Output, Table, fields};
+use crate::records_view::{money, render_institution, verified_json};
 
 /// Options of `credshare assess`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AssessArgs {
-    /// A consent this institution issued for the borrower.
+    /// A consent this institution issued for the borrower; without it, the
+    /// newest active consent that covers the purpose and scope (named in
+    /// the output).
     #[arg(long)]
-    pub consent_id: String,
+    pub consent_id: Option<String>,
     #[arg(long, value_enum, default_value = "post-loan-management")]
     pub purpose: PurposeArg,
     #[arg(long, value_enum, default_value = "summary")]
@@ -32,17 +40,25 @@ impl AssessArgs {
     /// Exit code 3 when any peer did not answer.
     pub async fn run(&self, out: &Output) -> anyhow::Result<()> {
         let (mut client, key) = self.borrower.connect().await?;
+        let consent_id = match &self.consent_id {
+            Some(id) => id.clone(),
+            None => self.newest_fitting_consent(&mut client, &key).await?,
+        };
         let a = client
             .assess(pb::AssessRequest {
                 borrower_key: key.as_bytes().to_vec(),
-                consent_id: self.consent_id.clone(),
+                consent_id: consent_id.clone(),
                 purpose: self.purpose.proto() as i32,
                 scope: self.scope.proto() as i32,
                 deadline_ms: self.deadline_ms,
             })
             .await?
             .into_inner();
-        out.print(&assessment_json(&a), || render_assessment(&a));
+        let mut value = assessment_json(&a);
+        value["consent_id"] = json!(consent_id);
+        out.print(&value, || {
+            format!("consent used: {consent_id}\n{}", render_assessment(&a))
+        });
         if !a.complete {
             return Err(ExitKind::Partial(
                 "assessment is incomplete: not every institution answered".into(),
@@ -50,6 +66,44 @@ impl AssessArgs {
             .into());
         }
         Ok(())
+    }
+}
+
+impl AssessArgs {
+    /// The newest active consent for the borrower whose purposes include
+    /// ours and whose scope covers ours (DETAIL covers SUMMARY).
+    async fn newest_fitting_consent(
+        &self,
+        client: &mut AdminClient,
+        key: &BorrowerKey,
+    ) -> anyhow::Result<String> {
+        let listed = client
+            .list_consents(pb::ListConsentsRequest {
+                borrower_key: key.as_bytes().to_vec(),
+                include_inactive: false,
+            })
+            .await?
+            .into_inner();
+        let (purpose, scope) = (self.purpose.proto() as i32, self.scope.proto() as i32);
+        listed
+            .consents
+            .iter()
+            .filter(|c| c.state == pb::ConsentState::Active as i32)
+            .filter_map(|c| {
+                let env = c.grant.as_ref()?;
+                let g = pb::ConsentGrant::decode(env.payload.as_slice()).ok()?;
+                (g.purposes.contains(&purpose) && g.scope >= scope)
+                    .then_some((g.issued_at_ms, c.consent_id.clone()))
+            })
+            .max()
+            .map(|(_, id)| id)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no active consent of this institution for the borrower covers purpose {} at scope {}: issue one with `credshare consent issue` or name one with --consent-id",
+                    code_label::<pb::Purpose>(purpose),
+                    code_label::<pb::Scope>(scope),
+                )
+            })
     }
 }
 
@@ -69,28 +123,61 @@ fn peer_status(p: &pb::PeerOutcome) -> String {
 /// currency, recent warning signals, and every institution's answer.
 pub fn render_assessment(a: &pb::Assessment) -> String {
     let mut out = render_figures(a);
-    out.push_str(&format!(
-        "\nexposure (minor units)\n{}",
-        render_exposures(a)
-    ));
+    out.push_str(&format!("\nexposure\n{}", render_exposures(a)));
     if !a.recent_signals.is_empty() {
-        let mut t = Table::new("SIGNAL|DATE|INSTITUTION");
-        for s in &a.recent_signals {
-            t.row(vec![
-                code_label::<pb::WarningSignal>(s.signal).into(),
-                s.visit_date.clone(),
-                s.institution_id.clone(),
-            ]);
-        }
-        out.push_str(&format!("\nwarning signals, last 180 days\n{}", t.render()));
+        out.push_str(&format!(
+            "\nwarning signals, last 180 days\n{}",
+            render_signals(a)
+        ));
     }
     out.push_str(&format!("\ninstitutions\n{}", render_peers(a)));
+    for p in a.peers.iter().filter(|p| !p.records.is_empty()) {
+        out.push('\n');
+        out.push_str(&render_institution(&p.institution_id, &p.records));
+    }
     out
+}
+
+/// Signals grouped per institution: each signal once, with how many
+/// visits observed it and when first and last, the latest first.
+fn render_signals(a: &pb::Assessment) -> String {
+    // (institution, signal) -> (times, first date, last date)
+    let mut seen: BTreeMap<(&str, i32), (u32, &str, &str)> = BTreeMap::new();
+    for s in &a.recent_signals {
+        let date = s.visit_date.as_str();
+        let entry = seen
+            .entry((s.institution_id.as_str(), s.signal))
+            .or_insert((0, date, date));
+        entry.0 += 1;
+        entry.1 = entry.1.min(date);
+        entry.2 = entry.2.max(date);
+    }
+    let mut rows: Vec<_> = seen.into_iter().collect();
+    rows.sort_by(|((i1, _), (_, _, l1)), ((i2, _), (_, _, l2))| i1.cmp(i2).then(l2.cmp(l1)));
+    let mut t = Table::new("INSTITUTION|SIGNAL|VISITS|LATEST|FIRST");
+    let mut previous = "";
+    for ((institution, signal), (times, first, last)) in rows {
+        let name = if institution == previous {
+            ""
+        } else {
+            institution
+        };
+        previous = institution;
+        t.row(vec![
+            name.to_string(),
+            code_label::<pb::WarningSignal>(signal).into(),
+            times.to_string(),
+            last.to_string(),
+            first.to_string(),
+        ]);
+    }
+    t.render()
 }
 
 fn render_figures(a: &pb::Assessment) -> String {
     let level = code_label::<pb::AssessmentLevel>(a.level);
     let mut out = fields(&[
+        ("assessed at", crate::dates::time(a.assessed_at_ms)),
         (
             "level",
             format!("{level}{}", if a.complete { "" } else { "  (INCOMPLETE)" }),
@@ -139,9 +226,9 @@ fn render_exposures(a: &pb::Assessment) -> String {
     for e in &a.exposures {
         t.row(vec![
             e.currency.clone(),
-            e.contract_amount.to_string(),
-            e.outstanding_balance.to_string(),
-            e.outstanding_over_90_days.to_string(),
+            money(&e.currency, e.contract_amount),
+            money(&e.currency, e.outstanding_balance),
+            money(&e.currency, e.outstanding_over_90_days),
         ]);
     }
     t.render()
@@ -197,6 +284,7 @@ pub fn assessment_json(a: &pb::Assessment) -> serde_json::Value {
             "settled_facilities": p.indicators.as_ref().map_or(0, |i| i.settled_facility_count),
             "receipt_leaf": p.receipt.as_ref().map(|r| r.leaf_index),
             "receipt_tree_size": p.receipt.as_ref().and_then(|r| r.proof.as_ref()).map(|x| x.tree_size),
+            "records": p.records.iter().map(verified_json).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     })
 }

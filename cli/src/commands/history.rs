@@ -46,27 +46,12 @@ fn item_json(i: &pb::QueryHistoryItem) -> serde_json::Value {
     })
 }
 
-/// `YYYY-MM-DD HH:MM:SS` (UTC) of Unix milliseconds; empty if out of range.
-fn utc_time(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .map(|t| {
-            format!(
-                "{} {:02}:{:02}:{:02}",
-                t.date(),
-                t.hour(),
-                t.minute(),
-                t.second()
-            )
-        })
-        .unwrap_or_default()
-}
-
 fn render(items: &[pb::QueryHistoryItem]) -> String {
-    let mut t = Table::new("LEAF|TIME (UTC)|REQUESTER|PURPOSE|SCOPE|CONSENT|DECISION");
+    let mut t = Table::new("LEAF|TIME|REQUESTER|PURPOSE|SCOPE|CONSENT|DECISION");
     for i in items {
         t.row(vec![
             i.leaf_index.to_string(),
-            utc_time(i.time_ms),
+            crate::dates::time(i.time_ms),
             i.requester_institution.clone(),
             code_label::<pb::Purpose>(i.purpose).into(),
             code_label::<pb::Scope>(i.scope).into(),

@@ -92,7 +92,7 @@ impl SampleArgs {
         };
         out.print(&report, || {
             let mut text = format!(
-                "{}: {} borrowers ({} shared with other institutions of seed {}, {} individuals), {} facilities, {} visits, as of {}\n  {}\n  {}\n",
+                "{}: {} borrowers ({} shared with other institutions of seed {}, {} individuals), {} facilities, {} visits, as of {}\n  {}\n  {}\n  {} (ids of the shared borrowers)\n",
                 institution,
                 summary.borrowers,
                 summary.shared_borrowers,
@@ -102,7 +102,8 @@ impl SampleArgs {
                 summary.visits,
                 summary.today,
                 summary.credit_file.display(),
-                summary.visits_file.display()
+                summary.visits_file.display(),
+                summary.shared_file.display()
             );
             if let Some(stats) = &stats {
                 text.push_str(&render_stats(stats));

@@ -1,6 +1,8 @@
 //! `credshare status`: your node's figures (admin listener) and whether it
 //! reaches each peer over mTLS.
 
+use std::time::{Duration, Instant};
+
 use credshare_proto::v1 as pb;
 use serde_json::json;
 
@@ -10,17 +12,45 @@ use crate::output::{Output, Table, fields};
 /// Options of `credshare status`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct StatusArgs {
+    /// Wait up to SECONDS (30 when no value is given) for the node to
+    /// answer and reach every peer, e.g. right after starting nodes.
+    #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "30")]
+    pub wait: Option<u64>,
     #[command(flatten)]
     pub conn: ConnectionArgs,
 }
 
+/// Pause between two tries of `--wait`.
+const WAIT_RETRY: Duration = Duration::from_millis(200);
+
 impl StatusArgs {
     /// Shows your node's status and whether it reaches each peer.
     pub async fn run(&self, out: &Output) -> anyhow::Result<()> {
-        let client = self.conn.resolve()?.admin_client().await?;
-        let s = fetch_status(client).await?;
+        let s = match self.wait {
+            None => self.once().await?,
+            Some(seconds) => self.wait_for(Duration::from_secs(seconds)).await?,
+        };
         out.print(&status_json(&s), || render_status(&s));
         Ok(())
+    }
+
+    async fn once(&self) -> anyhow::Result<pb::StatusResponse> {
+        let client = self.conn.resolve()?.admin_client().await?;
+        fetch_status(client).await
+    }
+
+    /// Tries until the node answers with every peer reachable, or the time
+    /// is up: then the last answer (peers unreachable shown), or the error.
+    async fn wait_for(&self, limit: Duration) -> anyhow::Result<pb::StatusResponse> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let result = self.once().await;
+            let ready = matches!(&result, Ok(s) if s.peers.iter().all(|p| p.reachable));
+            if ready || Instant::now() >= deadline {
+                return result;
+            }
+            tokio::time::sleep(WAIT_RETRY).await;
+        }
     }
 }
 
@@ -57,6 +87,19 @@ pub fn status_json(s: &pb::StatusResponse) -> serde_json::Value {
     })
 }
 
+/// The signer key id (short) and the end of its certificate.
+fn signer_key(s: &pb::StatusResponse) -> String {
+    let key: String = s.signer_key_id.chars().take(16).collect();
+    if s.signer_not_after_ms > 0 {
+        format!(
+            "{key} (valid until {})",
+            crate::dates::time(s.signer_not_after_ms)
+        )
+    } else {
+        key
+    }
+}
+
 /// The human form of a status: figures, then a table of peers.
 pub fn render_status(s: &pb::StatusResponse) -> String {
     let mut out = fields(&[
@@ -71,7 +114,7 @@ pub fn render_status(s: &pb::StatusResponse) -> String {
         ("consents", s.consent_count.to_string()),
         ("query log", format!("{} entries", s.log_size)),
         ("store", format!("{} bytes", s.store_bytes)),
-        ("signer key", s.signer_key_id.chars().take(16).collect()),
+        ("signer key", signer_key(s)),
     ]);
     for w in &s.warnings {
         out.push_str(&format!("WARNING         {w}\n"));

@@ -142,12 +142,59 @@ pub(super) fn random_serial() -> anyhow::Result<SerialNumber> {
     Ok(SerialNumber::from_slice(&bytes))
 }
 
-/// Creates a CA in `dir`: a `key_type` key, self-signed certificate (CA:true,
-/// pathlen 0, keyCertSign + cRLSign) valid for `days`, an empty CRL number 1.
-/// The CA signs certificates and CRLs with its key's algorithm (P-256:
+/// Creates a root CA in `dir`: a `key_type` key, self-signed certificate
+/// (CA:true, pathlen 1 — one level of intermediate CAs below it,
+/// keyCertSign + cRLSign) valid for `days`, an empty CRL number 1. The CA
+/// signs certificates and CRLs with its key's algorithm (P-256:
 /// ecdsa-with-SHA256). Refuses to touch a directory that already holds any
 /// CA file.
 pub fn init_ca(dir: &Path, name: &str, days: u32, key_type: KeyType) -> anyhow::Result<()> {
+    let paths = new_ca_paths(dir, name)?;
+    let params = ca_params(name, 1, OffsetDateTime::now_utc() - CLOCK_SKEW, days)?;
+    let key = keys::generate(key_type).context("the CA key")?;
+    let key_pem = keys::private_key_pem(&key)?;
+    let ca = CertifiedIssuer::self_signed(params, key).context("signing the CA certificate")?;
+    // The key first: its exclusive create is what stops two concurrent runs.
+    files::write_private_key(&paths.key, &key_pem)?;
+    files::write_public(&paths.cert, ca.pem().as_bytes())?;
+    first_crl(&ca, &paths)
+}
+
+/// Creates an intermediate CA in `dir`, signed by the CA in `parent_dir`
+/// (pathlen 0: it issues only end-entity certificates), valid for `days`
+/// but never beyond its parent. Its `ca.crt` is a bundle: the intermediate
+/// first (the certificate it signs with), then its parent's `ca.crt`, so
+/// everyone it issues to gets the whole chain to the root.
+pub fn init_intermediate_ca(
+    dir: &Path,
+    name: &str,
+    days: u32,
+    key_type: KeyType,
+    parent_dir: &Path,
+) -> anyhow::Result<()> {
+    let paths = new_ca_paths(dir, name)?;
+    let parent = load_ca(parent_dir)?;
+    let mut params = ca_params(name, 0, OffsetDateTime::now_utc() - CLOCK_SKEW, days)?;
+    params.not_after = params.not_after.min(parent.not_after);
+    params.use_authority_key_identifier_extension = true;
+    let key = keys::generate(key_type).context("the intermediate CA key")?;
+    let key_pem = keys::private_key_pem(&key)?;
+    let cert = params
+        .signed_by(&key, &parent.issuer)
+        .context("signing the intermediate CA certificate")?;
+    let parent_bundle = files::read_text(&CaPaths::new(parent_dir).cert)?;
+    files::write_private_key(&paths.key, &key_pem)?;
+    files::write_public(
+        &paths.cert,
+        format!("{}{parent_bundle}", cert.pem()).as_bytes(),
+    )?;
+    let ca = Issuer::from_ca_cert_der(cert.der(), key)
+        .map_err(|e| anyhow::anyhow!("the intermediate CA certificate: {e}"))?;
+    first_crl(&ca, &paths)
+}
+
+/// The paths of a new CA in `dir`, refusing any existing CA file.
+fn new_ca_paths(dir: &Path, name: &str) -> anyhow::Result<CaPaths> {
     if name.trim().is_empty() {
         bail!("--name: the CA needs a name");
     }
@@ -156,25 +203,34 @@ pub fn init_ca(dir: &Path, name: &str, days: u32, key_type: KeyType) -> anyhow::
         files::refuse_existing(path)?;
     }
     files::create_dir(dir)?;
+    Ok(paths)
+}
+
+/// A CA certificate's parameters: `pathlen` CA levels may follow it.
+fn ca_params(
+    name: &str,
+    pathlen: u8,
+    not_before: OffsetDateTime,
+    days: u32,
+) -> anyhow::Result<CertificateParams> {
     let mut params = CertificateParams::default();
     params.distinguished_name = rcgen::DistinguishedName::new();
     params.distinguished_name.push(DnType::CommonName, name);
-    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(pathlen));
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     params.serial_number = Some(random_serial()?);
-    params.not_before = OffsetDateTime::now_utc() - CLOCK_SKEW;
-    params.not_after = params.not_before + Duration::days(i64::from(days));
-    let key = keys::generate(key_type).context("the CA key")?;
-    let key_pem = keys::private_key_pem(&key)?;
-    let ca = CertifiedIssuer::self_signed(params, key).context("signing the CA certificate")?;
-    // The key first: its exclusive create is what stops two concurrent runs.
-    files::write_private_key(&paths.key, &key_pem)?;
-    files::write_public(&paths.cert, ca.pem().as_bytes())?;
+    params.not_before = not_before;
+    params.not_after = not_before + Duration::days(i64::from(days));
+    Ok(params)
+}
+
+/// The empty CRL number 1 of a new CA.
+fn first_crl(ca: &Issuer<'_, KeyPair>, paths: &CaPaths) -> anyhow::Result<()> {
     let mut state = CaState {
         next_crl_number: 1,
         revoked: Vec::new(),
     };
-    write_crl(&ca, &paths, &mut state, None)?;
+    write_crl(ca, paths, &mut state, None)?;
     Ok(())
 }
 

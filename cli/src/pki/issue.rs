@@ -82,7 +82,7 @@ impl fmt::Display for IssuedCertificate {
             self.identity.to_uri(),
             self.key_type.description(),
             self.serial,
-            self.not_after.date(),
+            crate::dates::time(self.not_after.unix_timestamp().saturating_mul(1000)),
             self.cert_path.display(),
             self.key_path.display(),
             self.ca_cert_path.display(),
@@ -124,8 +124,10 @@ fn key_type_for(role: Role, requested: Option<KeyType>) -> anyhow::Result<KeyTyp
 }
 
 /// Issues OUT/<role>.crt and OUT/<role>.key (0600, PKCS#8 v1 PEM) signed by
-/// the CA in `ca_dir`, and copies the CA certificate to OUT/ca.crt. Refuses
-/// to overwrite an existing certificate or key.
+/// the CA in `ca_dir`, and copies the CA certificate to OUT/ca.crt. From an
+/// intermediate CA, `<role>.crt` is the chain (leaf, intermediate) and
+/// `ca.crt` the bundle (intermediate, root). Refuses to overwrite an
+/// existing certificate or key.
 pub fn issue(params: &IssueParams) -> anyhow::Result<IssuedCertificate> {
     let role = params.role;
     if role.signs_documents() && !(params.dns_names.is_empty() && params.ip_addresses.is_empty()) {
@@ -165,9 +167,15 @@ pub fn issue(params: &IssueParams) -> anyhow::Result<IssuedCertificate> {
 
     files::create_dir(&params.out_dir)?;
     files::write_private_key(&key_path, &key_pem)?;
-    files::write_public(&cert_path, cert.pem().as_bytes())?;
-    let ca_cert_path = params.out_dir.join("ca.crt");
     let ca_pem = files::read_text(&ca::CaPaths::new(&params.ca_dir).cert)?;
+    // An intermediate CA's ca.crt is a bundle: then the certificate file is
+    // the chain, leaf then the intermediate, as TLS presents it.
+    let mut cert_pem = cert.pem();
+    if ca_pem.matches("-----BEGIN CERTIFICATE-----").count() > 1 {
+        cert_pem.push_str(&keys::pem("CERTIFICATE", &ca.cert));
+    }
+    files::write_public(&cert_path, cert_pem.as_bytes())?;
+    let ca_cert_path = params.out_dir.join("ca.crt");
     files::write_public(&ca_cert_path, ca_pem.as_bytes())?;
     Ok(IssuedCertificate {
         identity,

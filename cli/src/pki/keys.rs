@@ -206,7 +206,7 @@ fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
 }
 
 /// PEM armour: base64 in 64-character lines between BEGIN and END.
-fn pem(label: &str, der: &[u8]) -> String {
+pub(super) fn pem(label: &str, der: &[u8]) -> String {
     let b64 = base64::engine::general_purpose::STANDARD.encode(der);
     let mut out = format!("-----BEGIN {label}-----\n");
     for line in b64.as_bytes().chunks(64) {

@@ -26,8 +26,12 @@ pub struct CertificateReport {
     pub issuer: String,
     /// Hex serial.
     pub serial: String,
+    /// RFC 3339, UTC.
     pub not_before: String,
     pub not_after: String,
+    /// The same as Unix milliseconds.
+    pub not_before_ms: i64,
+    pub not_after_ms: i64,
     pub expired: bool,
     pub not_yet_valid: bool,
     pub is_ca: bool,
@@ -43,6 +47,10 @@ pub struct CertificateReport {
     pub signature_algorithm: String,
     /// SHA-256 of the certificate DER (the DSSE key id of signer certs).
     pub fingerprint_sha256: String,
+}
+
+fn unix_ms(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
 /// Reads the first certificate of a PEM file and describes it.
@@ -67,6 +75,8 @@ pub fn describe_certificate(path: &Path) -> anyhow::Result<CertificateReport> {
             .format(&Rfc3339)
             .context("formatting notBefore")?,
         not_after: not_after.format(&Rfc3339).context("formatting notAfter")?,
+        not_before_ms: unix_ms(not_before),
+        not_after_ms: unix_ms(not_after),
         expired: now >= not_after,
         not_yet_valid: now < not_before,
         is_ca: cert.is_ca(),
@@ -217,8 +227,11 @@ impl fmt::Display for CertificateReport {
             ("subject", self.subject.clone()),
             ("issuer", self.issuer.clone()),
             ("serial", self.serial.clone()),
-            ("not before", self.not_before.clone()),
-            ("not after", format!("{}{status}", self.not_after)),
+            ("not before", crate::dates::time(self.not_before_ms)),
+            (
+                "not after",
+                format!("{}{status}", crate::dates::time(self.not_after_ms)),
+            ),
             ("CA", if self.is_ca { "yes" } else { "no" }.to_owned()),
             ("key usage", list(&self.key_usages)),
             ("extended key usage", list(&self.extended_key_usages)),

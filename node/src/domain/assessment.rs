@@ -52,6 +52,8 @@ pub struct Contribution {
     pub latency_ms: u32,
     pub indicators: Option<pb::BorrowerIndicators>,
     pub receipt: Option<pb::Receipt>,
+    /// At DETAIL: the verified, decoded records.
+    pub records: Vec<pb::VerifiedRecord>,
 }
 
 impl Contribution {
@@ -72,6 +74,7 @@ impl Contribution {
             latency_ms,
             indicators: Some(indicators),
             receipt,
+            records: Vec::new(),
         }
     }
 
@@ -92,6 +95,7 @@ impl Contribution {
             latency_ms,
             indicators: None,
             receipt: None,
+            records: Vec::new(),
         }
     }
 }
@@ -168,6 +172,7 @@ fn peer_outcome(c: Contribution) -> pb::PeerOutcome {
         local: c.local,
         indicators: c.indicators,
         receipt: c.receipt,
+        records: c.records,
     }
 }
 

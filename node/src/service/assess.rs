@@ -6,6 +6,8 @@
 //! peer that is down, slow or lying is reported per peer within the
 //! deadline and never blocks the others.
 
+mod detail;
+
 use std::time::{Duration, Instant, SystemTime};
 
 use credshare_proto::v1 as pb;
@@ -17,7 +19,7 @@ use crate::domain::assessment::{self, Contribution};
 use crate::domain::{BorrowerKey, Purpose, Scope, dates, indicators};
 use crate::error::NodeError;
 use crate::federation::{Peer, PeerFailure};
-use crate::signing::{CREDIT_SUMMARY_TYPE, VISIT_SUMMARY_TYPE, sha256};
+use crate::signing::sha256;
 use crate::storage::{CommitRequest, LogAppend};
 
 /// Longest per-peer deadline a caller may ask for, ms.
@@ -53,6 +55,9 @@ struct Question<'a> {
 
 /// A check of a peer's answer failed: the peer's status and why.
 type Rejected = (pb::PeerStatus, String);
+
+/// A verified answer: indicators, receipt and, at DETAIL, the records.
+type Checked = (pb::BorrowerIndicators, pb::Receipt, Vec<pb::VerifiedRecord>);
 
 impl Node {
     /// Fans out to every peer under consent `consent_id` and merges a
@@ -155,13 +160,34 @@ impl Node {
     ) -> Result<Contribution, NodeError> {
         let started = Instant::now();
         let answer = self.build_answer(borrower, scope).await?;
-        Ok(Contribution::answered(
-            self.institution().to_string(),
-            true,
-            answer.indicators.unwrap_or_default(),
-            None,
-            elapsed_ms(started),
-        ))
+        let name = self.institution().to_string();
+        let indicators = answer.indicators.unwrap_or_default();
+        if scope != Scope::Detail {
+            let latency = elapsed_ms(started);
+            return Ok(Contribution::answered(
+                name, true, indicators, None, latency,
+            ));
+        }
+        // Own records are shown only as verified as a peer's would be.
+        let verifier = self.verifier();
+        let checked = detail::verify_records(
+            &verifier,
+            self.institution(),
+            &borrower,
+            &answer.records,
+            SystemTime::now(),
+        );
+        let latency = elapsed_ms(started);
+        Ok(match checked {
+            Ok(v) => Contribution {
+                records: v.rows,
+                ..Contribution::answered(name, true, indicators, None, latency)
+            },
+            Err(e) => Contribution {
+                local: true,
+                ..failed(name, pb::PeerStatus::InvalidSignature, e, latency)
+            },
+        })
     }
 
     async fn query_peer(&self, peer: &Peer, q: &Question<'_>) -> PeerOutcome {
@@ -189,9 +215,10 @@ impl Node {
         let name = peer.institution.to_string();
         let contribution = match result {
             Ok(answer) => match self.check_answer(peer, q, &nonce, answer, &mut outgoing) {
-                Ok((indicators, receipt)) => {
-                    Contribution::answered(name, false, indicators, Some(receipt), latency)
-                }
+                Ok((indicators, receipt, records)) => Contribution {
+                    records,
+                    ..Contribution::answered(name, false, indicators, Some(receipt), latency)
+                },
                 Err((status, detail)) => failed(name, status, detail, latency),
             },
             Err(failure) => self.failed_call(peer, q, &nonce, failure, &mut outgoing, latency),
@@ -220,7 +247,7 @@ impl Node {
         nonce: &[u8],
         response: pb::QueryBorrowerResponse,
         outgoing: &mut pb::OutgoingQueryEntry,
-    ) -> Result<(pb::BorrowerIndicators, pb::Receipt), Rejected> {
+    ) -> Result<Checked, Rejected> {
         let receipt = response.receipt.ok_or((
             pb::PeerStatus::InvalidReceipt,
             "answer carries no receipt".to_string(),
@@ -241,54 +268,20 @@ impl Node {
         })?;
         outgoing.outcome = "ANSWERED".into();
         if q.scope != Scope::Detail {
-            return Ok((answer.indicators.unwrap_or_default(), receipt));
+            return Ok((answer.indicators.unwrap_or_default(), receipt, Vec::new()));
         }
         // At DETAIL, indicators are recomputed from the verified, signed records.
-        let (credits, visits) = self.verified_records(peer, q, &answer.records)?;
-        Ok((
-            indicators::indicators(&credits, &visits, self.config.business_time_zone.today()),
-            receipt,
-        ))
-    }
-
-    /// Every record of a DETAIL answer, its signature by the peer verified
-    /// and its borrower checked.
-    fn verified_records(
-        &self,
-        peer: &Peer,
-        q: &Question<'_>,
-        records: &[pb::SignedEnvelope],
-    ) -> Result<(Vec<pb::CreditSummary>, Vec<pb::VisitSummary>), Rejected> {
-        let bad = |e: String| (pb::PeerStatus::InvalidSignature, e);
-        let (mut credits, mut visits) = (Vec::new(), Vec::new());
-        for env in records {
-            let is_credit = env.payload_type == CREDIT_SUMMARY_TYPE;
-            let expected = if is_credit {
-                CREDIT_SUMMARY_TYPE
-            } else {
-                VISIT_SUMMARY_TYPE
-            };
-            self.verifier()
-                .verify(env, expected, Some(&peer.institution), SystemTime::now())
-                .map_err(|e| bad(format!("record signature: {e}")))?;
-            let borrower = if is_credit {
-                let c = pb::CreditSummary::decode(env.payload.as_slice())
-                    .map_err(|e| bad(e.to_string()))?;
-                let key = c.borrower_key.clone();
-                credits.push(c);
-                key
-            } else {
-                let v = pb::VisitSummary::decode(env.payload.as_slice())
-                    .map_err(|e| bad(e.to_string()))?;
-                let key = v.borrower_key.clone();
-                visits.push(v);
-                key
-            };
-            if borrower != q.borrower.as_bytes() {
-                return Err(bad("a record is about another borrower".into()));
-            }
-        }
-        Ok((credits, visits))
+        let verified = detail::verify_records(
+            &self.verifier(),
+            &peer.institution,
+            &q.borrower,
+            &answer.records,
+            SystemTime::now(),
+        )
+        .map_err(|e| (pb::PeerStatus::InvalidSignature, e))?;
+        let today = self.config.business_time_zone.today();
+        let indicators = indicators::indicators(&verified.credits, &verified.visits, today);
+        Ok((indicators, receipt, verified.rows))
     }
 
     /// Verifies a receipt and that its entry is exactly our request.

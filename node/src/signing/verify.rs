@@ -83,6 +83,8 @@ impl CachedSigner {
 /// them): when the CRL changes, build a new verifier.
 pub struct SignatureVerifier {
     anchors: Vec<TrustAnchor<'static>>,
+    /// Intermediate CA certificates of the bundle: for chain building only.
+    intermediates: Vec<CertificateDer<'static>>,
     crls: Vec<CertRevocationList<'static>>,
     cache: Mutex<HashMap<String, CachedSigner>>,
 }
@@ -97,7 +99,8 @@ impl std::fmt::Debug for SignatureVerifier {
 }
 
 impl SignatureVerifier {
-    /// Trusts `ca_certs` as anchors and honours `crls`. With CRLs given, a
+    /// Trusts the self-signed `ca_certs` as anchors (the others are
+    /// intermediates, for chain building only) and honours `crls`. With CRLs given, a
     /// signer whose issuer has no CRL among them is refused (unknown status
     /// is not "good"). An empty CRL list disables revocation checks; nodes
     /// always pass the consortium CRL.
@@ -108,7 +111,8 @@ impl SignatureVerifier {
         if ca_certs.is_empty() {
             return Err(SigningError::Setup("no CA certificate to trust".into()));
         }
-        let anchors = ca_certs
+        let (anchors, intermediates) = pki::split_trust(&ca_certs);
+        let anchors = anchors
             .iter()
             .map(|der| webpki::anchor_from_trusted_cert(der).map(|a| a.to_owned()))
             .collect::<Result<Vec<_>, _>>()
@@ -123,6 +127,7 @@ impl SignatureVerifier {
         }
         Ok(Self {
             anchors,
+            intermediates,
             crls,
             cache: Mutex::new(HashMap::new()),
         })
@@ -266,7 +271,7 @@ impl SignatureVerifier {
             end_entity.verify_for_usage(
                 CHAIN_ALGORITHMS,
                 &self.anchors,
-                &[],
+                &self.intermediates,
                 unix_time(at),
                 KeyUsage::required_if_present(EKU_DOCUMENT_SIGNING),
                 revocation,

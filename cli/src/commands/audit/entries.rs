@@ -46,15 +46,14 @@ impl EntriesArgs {
     pub async fn run(&self, out: &Output) -> anyhow::Result<()> {
         let json = out.is_json();
         let mut session = self.target.connect().await?;
-        let end = match self.end {
-            0 => session.checkpoint(0).await?.signed.checkpoint.size,
-            end => end,
-        };
-        if self.start > end {
-            bail!("--start {} is after --end {end}", self.start);
+        let size = session.checkpoint(0).await?.signed.checkpoint.size;
+        let (end, note) = clamp_range(self.start, self.end, size)?;
+        if let Some(note) = note {
+            // On stderr, so the entries on stdout stay machine-readable.
+            eprintln!("{note}");
         }
         out.text(format!(
-            "{:>8}  {:<24}  {:<14}  DETAIL",
+            "{:>8}  {:<33}  {:<14}  DETAIL",
             "INDEX", "TIME", "KIND"
         ));
         // Printed as they arrive, one line each (JSON Lines with --json).
@@ -76,6 +75,37 @@ impl EntriesArgs {
     }
 }
 
+/// The range to show of a log of `size` entries (as its newest checkpoint
+/// signs) for `--start` and `--end` (0 = the whole log): a range past the
+/// end shows what exists, with a note saying so.
+pub(crate) fn clamp_range(
+    start: u64,
+    end: u64,
+    size: u64,
+) -> anyhow::Result<(u64, Option<String>)> {
+    let asked = if end == 0 { size } else { end };
+    if start > asked {
+        bail!("--start {start} is after --end {asked}");
+    }
+    if asked <= size {
+        return Ok((asked, None));
+    }
+    let entries = if size == 1 { "entry" } else { "entries" };
+    let note = if start >= size {
+        format!(
+            "the log has {size} {entries}: none from {start} on (asked for {start} to {})",
+            asked - 1
+        )
+    } else {
+        format!(
+            "the log has {size} {entries}: showing {start} to {} (asked for up to {})",
+            size - 1,
+            asked - 1
+        )
+    };
+    Ok((size, Some(note)))
+}
+
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.downcast_ref::<std::io::Error>()
         .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
@@ -83,12 +113,11 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 fn entry_line(index: u64, entry: &pb::LogEntry, json: bool) -> String {
     let view = describe_entry(entry);
-    let time = format_time_ms(entry.time_ms);
     if json {
         let mut object = json!({
             "index": index,
             "time_ms": entry.time_ms,
-            "time": time,
+            "time": format_time_ms(entry.time_ms),
             "kind": view.kind,
         });
         if let (Some(map), Value::Object(details)) = (object.as_object_mut(), view.json) {
@@ -96,8 +125,9 @@ fn entry_line(index: u64, entry: &pb::LogEntry, json: bool) -> String {
         }
         return object.to_string();
     }
+    let time = crate::dates::time(entry.time_ms);
     format!(
-        "{index:>8}  {time:<24}  {:<14}  {}",
+        "{index:>8}  {time:<33}  {:<14}  {}",
         view.kind, view.summary
     )
 }
@@ -107,7 +137,7 @@ fn undecodable_line(index: u64, error: &prost::DecodeError, json: bool) -> Strin
         return json!({"index": index, "kind": "undecodable", "error": error.to_string()})
             .to_string();
     }
-    format!("{index:>8}  {:<24}  {:<14}  {error}", "-", "UNDECODABLE")
+    format!("{index:>8}  {:<33}  {:<14}  {error}", "-", "UNDECODABLE")
 }
 
 /// A hashed key as a short hex prefix, e.g. `3fa2c41b09d7…`.

@@ -72,7 +72,7 @@ pub(crate) fn format_time_ms(ms: i64) -> String {
 
 /// A checkpoint's time (its optional `Timestamp:` line) for people.
 pub(crate) fn checkpoint_time(ms: Option<i64>) -> String {
-    ms.map_or_else(|| "(no timestamp)".into(), format_time_ms)
+    ms.map_or_else(|| "(no timestamp)".into(), crate::dates::time)
 }
 
 /// Reads a saved checkpoint note.

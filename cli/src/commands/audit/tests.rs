@@ -8,7 +8,7 @@ use credshare_node::audit::{Hash, RightEdge, SubtreeHashes, inclusion_proof, lea
 use credshare_proto::v1 as pb;
 use pb::log_entry::Kind;
 
-use super::entries::{describe_entry, short_key};
+use super::entries::{clamp_range, describe_entry, short_key};
 use super::verify::{InclusionProofs, LogTally, locate_mismatch};
 
 /// Complete-subtree hashes of a tree built from `leaves`.
@@ -200,4 +200,20 @@ fn times_are_rfc_3339_utc() {
         "2024-06-10T06:13:20.123Z"
     );
     assert_eq!(super::format_time_ms(i64::MAX), format!("{} ms", i64::MAX));
+}
+
+#[test]
+fn ranges_past_the_end_show_what_exists_and_say_so() {
+    assert_eq!(clamp_range(0, 0, 13).unwrap(), (13, None));
+    assert_eq!(clamp_range(2, 5, 13).unwrap(), (5, None));
+    let (end, note) = clamp_range(0, 20, 13).unwrap();
+    assert_eq!(end, 13);
+    assert_eq!(
+        note.unwrap(),
+        "the log has 13 entries: showing 0 to 12 (asked for up to 19)"
+    );
+    let (end, note) = clamp_range(15, 20, 13).unwrap();
+    assert_eq!(end, 13);
+    assert!(note.unwrap().contains("none from 15 on"));
+    assert!(clamp_range(9, 3, 13).is_err());
 }

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::{PurposeArg, ScopeArg, end_of_day_ms};
 use crate::connection::BorrowerArgs;
-use crate::output::Output;
+use crate::output::{ExitKind, Output};
 
 /// Options of `credshare consent issue`.
 #[derive(Debug, Clone, clap::Args)]
@@ -23,9 +23,17 @@ pub struct IssueArgs {
     pub purposes: Vec<PurposeArg>,
     #[arg(long, value_enum)]
     pub scope: ScopeArg,
-    /// Last day of validity (UTC, inclusive), YYYY-MM-DD.
+    /// Last day of validity (inclusive, in the business time zone),
+    /// YYYY-MM-DD.
+    #[arg(
+        long,
+        required_unless_present = "valid_days",
+        conflicts_with = "valid_days"
+    )]
+    pub until: Option<String>,
+    /// Valid for this many days from today (today counts as the first).
     #[arg(long)]
-    pub until: String,
+    pub valid_days: Option<u16>,
     /// The signed authorization document; only its SHA-256 leaves this machine.
     #[arg(long)]
     pub evidence: PathBuf,
@@ -39,6 +47,7 @@ pub struct IssueArgs {
 
 impl IssueArgs {
     pub async fn run(&self, out: &Output) -> anyhow::Result<()> {
+        let not_after_ms = self.not_after_ms()?;
         let (mut client, key) = self.borrower.connect().await?;
         let document = std::fs::read(&self.evidence)
             .with_context(|| format!("reading {}", self.evidence.display()))?;
@@ -48,7 +57,7 @@ impl IssueArgs {
                 purposes: self.purposes.iter().map(|p| p.proto() as i32).collect(),
                 scope: self.scope.proto() as i32,
                 not_before_ms: 0,
-                not_after_ms: end_of_day_ms(&self.until)?,
+                not_after_ms,
                 authorization_sha256: ring::digest::digest(&ring::digest::SHA256, &document)
                     .as_ref()
                     .to_vec(),
@@ -65,7 +74,7 @@ impl IssueArgs {
                 "consent {} issued for borrower {} (until {}, {:?}){}\n",
                 response.consent_id,
                 key.short(),
-                self.until,
+                crate::dates::time(not_after_ms),
                 self.scope,
                 self.out
                     .as_ref()
@@ -74,6 +83,27 @@ impl IssueArgs {
             )
         });
         Ok(())
+    }
+}
+
+impl IssueArgs {
+    /// The end of validity: the end of `--until`, or of the last of
+    /// `--valid-days` days, in the business time zone.
+    fn not_after_ms(&self) -> anyhow::Result<i64> {
+        if let Some(until) = &self.until {
+            return end_of_day_ms(until);
+        }
+        let days = self.valid_days.unwrap_or(1);
+        if days == 0 {
+            return Err(ExitKind::Usage("--valid-days must be at least 1".into()).into());
+        }
+        let zone = crate::dates::zone();
+        let last = zone
+            .today()
+            .checked_add(jiff::Span::new().days(i64::from(days) - 1))
+            .map_err(|e| anyhow::anyhow!("--valid-days {days}: {e}"))?;
+        zone.end_of_day_ms(last)
+            .map_err(|e| anyhow::anyhow!("--valid-days {days}: {e}"))
     }
 }
 

@@ -84,8 +84,7 @@ fn listed_json(l: &Listed) -> serde_json::Value {
 }
 
 fn render(rows: &[Listed]) -> String {
-    let mut t =
-        Table::new("CONSENT|STATE|BORROWER|PURPOSES|SCOPE|UNTIL (UTC ms)|REVOCATION PENDING");
+    let mut t = Table::new("CONSENT|STATE|BORROWER|PURPOSES|SCOPE|UNTIL|REVOCATION PENDING");
     for l in rows {
         t.row(vec![
             l.id.clone(),
@@ -93,7 +92,7 @@ fn render(rows: &[Listed]) -> String {
             hex::encode(&l.grant.borrower_key).chars().take(8).collect(),
             purposes(&l.grant).join(","),
             code_label::<pb::Scope>(l.grant.scope).into(),
-            l.grant.not_after_ms.to_string(),
+            crate::dates::time(l.grant.not_after_ms),
             l.pending.join(","),
         ]);
     }

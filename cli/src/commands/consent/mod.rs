@@ -71,12 +71,18 @@ impl ScopeArg {
     }
 }
 
-/// Milliseconds of the end of `date` (UTC).
+/// Milliseconds of the end of `date` in the business time zone
+/// ([`crate::dates`]): a consent "until" a day is valid through that day.
 pub fn end_of_day_ms(date: &str) -> anyhow::Result<i64> {
     let d = credshare_node::domain::dates::parse_date("until", date)
         .map_err(|e| anyhow!("--until: {}", e.reason))?;
-    let next = d
-        .next_day()
-        .ok_or_else(|| anyhow!("--until: out of range"))?;
-    Ok(next.midnight().assume_utc().unix_timestamp() * 1000 - 1)
+    let civil = jiff::civil::Date::new(
+        i16::try_from(d.year()).map_err(|_| anyhow!("--until: year out of range"))?,
+        i8::try_from(u8::from(d.month())).map_err(|_| anyhow!("--until: bad month"))?,
+        i8::try_from(d.day()).map_err(|_| anyhow!("--until: bad day"))?,
+    )
+    .map_err(|e| anyhow!("--until: {e}"))?;
+    crate::dates::zone()
+        .end_of_day_ms(civil)
+        .map_err(|e| anyhow!("--until: {e}"))
 }
