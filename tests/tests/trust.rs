@@ -601,3 +601,32 @@ async fn peers_that_join_later_or_come_back_from_a_backup_learn_of_revocations()
     .await;
     assert!(plain(&a.log()).contains("re-announced"), "{}", a.log());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_log_origin_is_refused_as_a_change_of_the_logs_identity() {
+    let c = Consortium::new().unwrap();
+    let mut node = start(&c, "BANK-A", &[], credshare_e2e::free_port());
+    let mut a = admin(&c, &node).await.unwrap();
+    issue_consent(&mut a, &[0x61; 32]).await;
+    node.stop().unwrap();
+    let moved = env(&[(
+        "CREDSHARE_LOG__ORIGIN",
+        "credshare.example/BANK-A/another-log",
+    )]);
+    let err = node.spawn(&moved).unwrap_err().to_string();
+    assert!(err.contains("origin"), "{err}");
+    assert!(
+        !err.contains("fails verification"),
+        "not reported as tampering: {err}"
+    );
+    let code = Command::new(bin("credshare-node"))
+        .arg("--config")
+        .arg(&node.config)
+        .envs(moved)
+        .status()
+        .unwrap()
+        .code();
+    assert_eq!(code, Some(2), "a configuration error");
+    // With its own origin it starts again.
+    node.restart().unwrap();
+}
