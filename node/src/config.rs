@@ -366,7 +366,8 @@ impl NodeConfig {
                 return Err(invalid(
                     &format!("policy.allowed_purposes[{i}]"),
                     format!(
-                        "{p:?} is not a purpose (POST_LOAN_MANAGEMENT, CREDIT_APPROVAL, GUARANTEE_REVIEW)"
+                        "{p:?} is not a query reason; allowed: {} (or their codes)",
+                        Purpose::ALL.map(Purpose::name).join(", ")
                     ),
                 ));
             }

@@ -503,7 +503,7 @@ def test_05b_denial_purpose_not_granted(pb, cfg, channels, certs, grant_envelope
     with pytest.raises(grpc.RpcError) as ei:
         query(
             pb, channels, cfg, grant_envelope, bkey, pb.consent.SCOPE_SUMMARY,
-            purpose=pb.consent.PURPOSE_CREDIT_APPROVAL, nonce=nonce,
+            purpose=pb.consent.PURPOSE_LOAN_APPROVAL, nonce=nonce,
         )
     check_denial(pb, certs, ei.value, "PURPOSE_NOT_GRANTED", nonce, bkey)
 

@@ -170,7 +170,7 @@ async fn answers_carry_verifiable_receipts_and_every_denial_reason_is_logged() {
         ("CREDSHARE_POLICY__CLOCK_SKEW_SECONDS".into(), "0".into()),
         (
             "CREDSHARE_POLICY__ALLOWED_PURPOSES".into(),
-            r#"["POST_LOAN_MANAGEMENT", "CREDIT_APPROVAL"]"#.into(),
+            r#"["POST_LOAN_MANAGEMENT", "LOAN_APPROVAL"]"#.into(),
         ),
     ];
     let b = NodeProcess::start(&c, &spec).unwrap();
@@ -309,7 +309,7 @@ async fn answers_carry_verifiable_receipts_and_every_denial_reason_is_logged() {
             R::PurposeNotGranted,
             sign(&good),
             borrower.to_vec(),
-            pb::Purpose::CreditApproval,
+            pb::Purpose::LoanApproval,
             pb::Scope::Summary,
         ),
         (
@@ -352,13 +352,13 @@ async fn answers_carry_verifiable_receipts_and_every_denial_reason_is_logged() {
             sign(&grant(
                 "BANK-A",
                 &borrower,
-                &[pb::Purpose::GuaranteeReview],
+                &[pb::Purpose::GuaranteeQualificationReview],
                 pb::Scope::Detail,
                 now - hour,
                 now + hour,
             )),
             borrower.to_vec(),
-            pb::Purpose::GuaranteeReview,
+            pb::Purpose::GuaranteeQualificationReview,
             pb::Scope::Summary,
         ),
     ];

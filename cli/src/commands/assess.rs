@@ -16,7 +16,9 @@ pub struct AssessArgs {
     /// A consent this institution issued for the borrower.
     #[arg(long)]
     pub consent_id: String,
-    #[arg(long, value_enum, default_value = "post-loan-management")]
+    /// Query reason: `post-loan`, `loan-approval`, `credit-card-approval`,
+    /// `financing-approval`, … or the two-digit code (`24`).
+    #[arg(long, default_value = "post-loan")]
     pub purpose: PurposeArg,
     #[arg(long, value_enum, default_value = "summary")]
     pub scope: ScopeArg,

@@ -2,6 +2,7 @@
 //! (from the query log) — what the borrower may ask to see.
 
 use credshare_node::domain::codes::code_label;
+use credshare_node::domain::purpose::purpose_label;
 use credshare_proto::v1 as pb;
 use serde_json::json;
 
@@ -41,7 +42,7 @@ impl HistoryArgs {
 fn item_json(i: &pb::QueryHistoryItem) -> serde_json::Value {
     json!({
         "leaf_index": i.leaf_index, "time_ms": i.time_ms, "requester": i.requester_institution,
-        "purpose": code_label::<pb::Purpose>(i.purpose), "scope": code_label::<pb::Scope>(i.scope),
+        "purpose": purpose_label(i.purpose), "scope": code_label::<pb::Scope>(i.scope),
         "consent_id": i.consent_id, "decision": i.decision,
     })
 }
@@ -68,7 +69,7 @@ fn render(items: &[pb::QueryHistoryItem]) -> String {
             i.leaf_index.to_string(),
             utc_time(i.time_ms),
             i.requester_institution.clone(),
-            code_label::<pb::Purpose>(i.purpose).into(),
+            purpose_label(i.purpose),
             code_label::<pb::Scope>(i.scope).into(),
             i.consent_id.clone(),
             i.decision.clone(),

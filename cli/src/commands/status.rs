@@ -1,6 +1,7 @@
 //! `credshare status`: your node's figures (admin listener) and whether it
 //! reaches each peer over mTLS.
 
+use credshare_node::domain::purpose::purpose_label;
 use credshare_proto::v1 as pb;
 use serde_json::json;
 
@@ -46,6 +47,12 @@ pub fn status_json(s: &pb::StatusResponse) -> serde_json::Value {
         "signer_key_id": s.signer_key_id,
         "signer_not_after_ms": s.signer_not_after_ms,
         "warnings": s.warnings,
+        "queries_by_reason": s.reason_counts.iter().map(|r| json!({
+            "reason": purpose_label(r.purpose),
+            "answered": r.answered,
+            "denied": r.denied,
+            "sent": r.sent,
+        })).collect::<Vec<_>>(),
         "peers": s.peers.iter().map(|p| json!({
             "institution": p.institution_id,
             "reachable": p.reachable,
@@ -76,6 +83,7 @@ pub fn render_status(s: &pb::StatusResponse) -> String {
     for w in &s.warnings {
         out.push_str(&format!("WARNING         {w}\n"));
     }
+    out.push_str(&render_reasons(&s.reason_counts));
     if s.peers.is_empty() {
         out.push_str("peers           none configured\n");
         return out;
@@ -98,4 +106,22 @@ pub fn render_status(s: &pb::StatusResponse) -> String {
     out.push('\n');
     out.push_str(&table.render());
     out
+}
+
+/// Peer queries per reason since the node started, as a table (empty when
+/// there were none).
+fn render_reasons(counts: &[pb::ReasonCount]) -> String {
+    if counts.is_empty() {
+        return String::new();
+    }
+    let mut table = Table::new("QUERY REASON|ANSWERED|DENIED|SENT");
+    for r in counts {
+        table.row(vec![
+            purpose_label(r.purpose),
+            r.answered.to_string(),
+            r.denied.to_string(),
+            r.sent.to_string(),
+        ]);
+    }
+    format!("\n{}", table.render())
 }

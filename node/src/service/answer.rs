@@ -10,6 +10,7 @@ use prost::Message;
 
 use super::Node;
 use super::caches::VerifiedGrant;
+use super::reason_counts::QueryTally;
 use crate::audit;
 use crate::domain::consent::{self, Denial};
 use crate::domain::{BorrowerKey, Purpose, Scope, indicators};
@@ -78,9 +79,14 @@ impl Node {
             }
         };
         let receipt = self.log_peer_query(entry, query.borrower, now_ms).await?;
+        let tally = match answer {
+            Some(_) => QueryTally::Answered,
+            None => QueryTally::Denied,
+        };
+        self.reason_counts.add(query.purpose, tally, 1);
         tracing::info!(
             requester = %requester,
-            purpose = query.purpose.map_or("UNSPECIFIED", Purpose::name),
+            purpose = query.purpose.map_or("00 UNSPECIFIED".into(), Purpose::label),
             scope = crate::domain::purpose::scope_name(query.scope),
             consent_id = %consent_id,
             decision = if answer.is_some() { "ANSWERED" } else { "DENIED" },

@@ -12,6 +12,7 @@ use credshare_proto::v1 as pb;
 use prost::Message;
 
 use super::Node;
+use super::reason_counts::QueryTally;
 use crate::audit::receipt::verify_receipt;
 use crate::domain::assessment::{self, Contribution};
 use crate::domain::{BorrowerKey, Purpose, Scope, dates, indicators};
@@ -84,6 +85,8 @@ impl Node {
         let peers = self.federation.peers();
         let asks = peers.iter().map(|p| self.query_peer(p, &question));
         let outcomes = futures::future::join_all(asks).await;
+        self.reason_counts
+            .add(Some(purpose), QueryTally::Sent, outcomes.len() as u64);
         self.log_outgoing(&outcomes).await?;
         let mut contributions = vec![local];
         contributions.extend(outcomes.into_iter().map(|o| o.contribution));

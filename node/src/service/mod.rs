@@ -18,7 +18,8 @@
 //! | [`Node::status`], [`Node::node_info`] | figures for operators and peers | [`status`] |
 //! | [`Node::reload_trust`], [`Node::spawn_trust_watcher`] | take in new CRLs, certificates and signer keys while running | [`trust`] |
 //!
-//! The caches that keep the peer-query path off the store are in [`caches`].
+//! The caches that keep the peer-query path off the store are in [`caches`];
+//! the per-reason query counters `Status` shows in [`reason_counts`].
 
 pub mod answer;
 pub mod assess;
@@ -28,6 +29,7 @@ pub mod consents;
 pub mod delivery;
 pub mod history;
 pub mod ingest;
+pub mod reason_counts;
 pub mod status;
 pub mod trust;
 pub mod visits;
@@ -73,6 +75,8 @@ pub struct Node {
     indicators: IndicatorCache,
     /// Per-requester token buckets.
     limiter: RateLimiter,
+    /// Peer queries per reason since start.
+    reason_counts: reason_counts::ReasonCounts,
     /// When the node started serving (for uptime).
     started: Instant,
     /// The same, as Unix ms (peers detect restarts by it).
@@ -111,6 +115,7 @@ impl Node {
             revocations,
             indicators: IndicatorCache::default(),
             limiter: RateLimiter::default(),
+            reason_counts: Default::default(),
             started: Instant::now(),
             started_at_ms: crate::domain::dates::now_ms(),
         })

@@ -45,6 +45,7 @@ impl Node {
                 .not_after()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as i64),
+            reason_counts: self.reason_counts.snapshot(),
         })
     }
 

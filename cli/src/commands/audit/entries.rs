@@ -9,6 +9,7 @@ use std::io::Write as _;
 
 use anyhow::bail;
 use credshare_node::domain::codes::code_label;
+use credshare_node::domain::purpose::purpose_label;
 use credshare_proto::v1 as pb;
 use pb::log_entry::Kind;
 use prost::Message;
@@ -194,7 +195,7 @@ pub(crate) fn describe_entry(entry: &pb::LogEntry) -> EntryView {
 
 fn peer_query(q: &pb::PeerQueryEntry) -> EntryView {
     let decision = code_label::<pb::Decision>(q.decision);
-    let purpose = code_label::<pb::Purpose>(q.purpose);
+    let purpose = purpose_label(q.purpose);
     let scope = code_label::<pb::Scope>(q.scope);
     let reason = code_label::<pb::DenialReason>(q.denial_reason);
     let mut summary = format!(
@@ -226,7 +227,7 @@ fn peer_query(q: &pb::PeerQueryEntry) -> EntryView {
 }
 
 fn outgoing_query(q: &pb::OutgoingQueryEntry) -> EntryView {
-    let purpose = code_label::<pb::Purpose>(q.purpose);
+    let purpose = purpose_label(q.purpose);
     let scope = code_label::<pb::Scope>(q.scope);
     let mut summary = format!(
         "to {} {} borrower {} purpose {purpose} scope {scope} consent {}",
