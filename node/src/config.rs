@@ -36,6 +36,7 @@ const CONFIG_SECTIONS: &[&str] = &[
     "storage",
     "limits",
     "policy",
+    "staff",
     "visits",
     "assessment",
     "business_time_zone",
@@ -65,6 +66,8 @@ pub struct NodeConfig {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub policy: HolderPolicy,
+    #[serde(default)]
+    pub staff: StaffConfig,
     #[serde(default)]
     pub visits: VisitSchedule,
     /// Rates that convert debts to one currency for the assessment.
@@ -170,6 +173,24 @@ impl Default for StorageConfig {
         Self {
             cache_capacity_mb: 256,
             max_batch: 4096,
+        }
+    }
+}
+
+/// Staff accountability (Regulation art. 22).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StaffConfig {
+    /// Refuse admin certificates that name no officer for the calls that
+    /// read borrower data (Assess, GetBorrower, QueryHistory); `false` only
+    /// while certificates are being reissued.
+    pub require_officer: bool,
+}
+
+impl Default for StaffConfig {
+    fn default() -> Self {
+        Self {
+            require_officer: true,
         }
     }
 }

@@ -116,6 +116,7 @@ async fn rate_message_size_and_rows_per_message_limits_are_enforced() {
         purpose: pb::Purpose::PostLoanManagement as i32,
         scope: pb::Scope::Summary as i32,
         request_nonce: vec![],
+        ..Default::default()
     };
     for _ in 0..5 {
         peer.query_borrower(ask()).await.unwrap();

@@ -70,6 +70,7 @@ fn query(
         purpose: purpose as i32,
         scope: scope as i32,
         request_nonce: vec![1, 2, 3, 4],
+        ..Default::default()
     }
 }
 

@@ -1,5 +1,6 @@
-//! `credshare history`: who asked your node about a borrower, when and why
-//! (from the query log) — what the borrower may ask to see.
+//! `credshare history`: who asked your node about a borrower, when, why and
+//! which officer (from the query log) — what the borrower may ask to see —
+//! and the queries your own institution sent about them.
 
 use credshare_node::domain::codes::code_label;
 use credshare_node::domain::purpose::purpose_label;
@@ -43,8 +44,14 @@ fn item_json(i: &pb::QueryHistoryItem) -> serde_json::Value {
     json!({
         "leaf_index": i.leaf_index, "time_ms": i.time_ms, "requester": i.requester_institution,
         "purpose": purpose_label(i.purpose), "scope": code_label::<pb::Scope>(i.scope),
-        "consent_id": i.consent_id, "decision": i.decision,
+        "consent_id": i.consent_id, "decision": i.decision, "officer": i.officer,
+        "direction": direction(i), "peer": i.peer_institution,
     })
+}
+
+/// `RECEIVED` for a peer's query about the borrower, `SENT` for ours.
+fn direction(i: &pb::QueryHistoryItem) -> &'static str {
+    if i.sent { "SENT" } else { "RECEIVED" }
 }
 
 /// `YYYY-MM-DD HH:MM:SS` (UTC) of Unix milliseconds; empty if out of range.
@@ -63,12 +70,17 @@ fn utc_time(ms: i64) -> String {
 }
 
 fn render(items: &[pb::QueryHistoryItem]) -> String {
-    let mut t = Table::new("LEAF|TIME (UTC)|REQUESTER|PURPOSE|SCOPE|CONSENT|DECISION");
+    let mut t = Table::new(
+        "LEAF|TIME (UTC)|DIRECTION|REQUESTER|OFFICER|HOLDER|PURPOSE|SCOPE|CONSENT|DECISION",
+    );
     for i in items {
         t.row(vec![
             i.leaf_index.to_string(),
             utc_time(i.time_ms),
+            direction(i).into(),
             i.requester_institution.clone(),
+            i.officer.clone(),
+            i.peer_institution.clone(),
             purpose_label(i.purpose),
             code_label::<pb::Scope>(i.scope).into(),
             i.consent_id.clone(),

@@ -24,6 +24,12 @@ impl AdminApi {
     pub fn new(node: Arc<Node>) -> Self {
         Self { node }
     }
+
+    /// The caller's officer for a call that reads borrower data; refused
+    /// when the certificate names none and `staff.require_officer` is on.
+    fn officer<T>(&self, request: &Request<T>) -> Result<String, Status> {
+        auth::officer(request, self.node.config.staff.require_officer)
+    }
 }
 
 #[tonic::async_trait]
@@ -33,7 +39,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<Streaming<pb::ImportRecordsRequest>>,
     ) -> Result<Response<pb::ImportRecordsResponse>, Status> {
-        let actor = auth::caller(&request)?.identity.to_string();
+        let actor = auth::actor(&request)?;
         let rows = request.into_inner().map(|m| m.map(|m| m.rows));
         match self.node.import(rows, &actor).await {
             Ok(response) => Ok(Response::new(response)),
@@ -47,7 +53,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::PutRecordRequest>,
     ) -> Result<Response<pb::PutRecordResponse>, Status> {
-        let actor = auth::caller(&request)?.identity.to_string();
+        let actor = auth::actor(&request)?;
         let record = request.into_inner().record;
         let (outcome, record) = self.node.put_record(record, &actor).await?;
         Ok(Response::new(pb::PutRecordResponse {
@@ -61,6 +67,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::GetBorrowerRequest>,
     ) -> Result<Response<pb::GetBorrowerResponse>, Status> {
+        self.officer(&request)?;
         let key = borrower_key(&request.into_inner().borrower_key)?;
         let (records, history_count) = self.node.borrower_records(key).await?;
         Ok(Response::new(pb::GetBorrowerResponse {
@@ -74,7 +81,9 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::IssueConsentRequest>,
     ) -> Result<Response<pb::IssueConsentResponse>, Status> {
-        let req = ConsentRequest::try_from(request.into_inner())?;
+        let officer = auth::actor(&request)?.officer;
+        let mut req = ConsentRequest::try_from(request.into_inner())?;
+        req.officer = officer;
         let (consent_id, grant) = self.node.issue_consent(req).await?;
         Ok(Response::new(pb::IssueConsentResponse {
             consent_id,
@@ -87,10 +96,11 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::RevokeConsentRequest>,
     ) -> Result<Response<pb::RevokeConsentResponse>, Status> {
+        let officer = auth::actor(&request)?.officer;
         let req = request.into_inner();
         let revoked = self
             .node
-            .revoke_consent(&req.consent_id, &req.reason)
+            .revoke_consent(&req.consent_id, &req.reason, &officer)
             .await?;
         Ok(Response::new(revoked))
     }
@@ -114,7 +124,9 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::AssessRequest>,
     ) -> Result<Response<pb::Assessment>, Status> {
-        let req = AssessRequest::try_from(request.into_inner())?;
+        let officer = self.officer(&request)?;
+        let mut req = AssessRequest::try_from(request.into_inner())?;
+        req.officer = officer;
         Ok(Response::new(self.node.assess(req).await?))
     }
 
@@ -133,6 +145,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::QueryHistoryRequest>,
     ) -> Result<Response<pb::QueryHistoryResponse>, Status> {
+        self.officer(&request)?;
         let key = borrower_key(&request.into_inner().borrower_key)?;
         let items = self.node.query_history(key).await?;
         Ok(Response::new(pb::QueryHistoryResponse { items }))

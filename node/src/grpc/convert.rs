@@ -8,6 +8,7 @@ use credshare_proto::v1 as pb;
 use crate::domain::dates::parse_date;
 use crate::domain::{BorrowerKey, Purpose, Scope};
 use crate::error::NodeError;
+use crate::pki::Officer;
 use crate::service::answer::{MAX_NONCE_BYTES, PeerQuery};
 use crate::service::assess::AssessRequest;
 use crate::service::consents::ConsentRequest;
@@ -54,8 +55,19 @@ impl TryFrom<pb::QueryBorrowerRequest> for PeerQuery {
             purpose: Purpose::from_wire(req.purpose),
             scope: Scope::from_wire(req.scope),
             nonce: req.request_nonce,
+            officer: requester_officer(req.requester_officer)?,
         })
     }
+}
+
+/// The requester's officer: empty, or a well-formed officer id (it is
+/// logged, so nothing else gets in).
+fn requester_officer(id: String) -> Result<String, NodeError> {
+    if !id.is_empty() {
+        Officer::check_id(&id)
+            .map_err(|e| NodeError::invalid("requester_officer", e.to_string()))?;
+    }
+    Ok(id)
 }
 
 impl TryFrom<pb::AssessRequest> for AssessRequest {
@@ -68,6 +80,7 @@ impl TryFrom<pb::AssessRequest> for AssessRequest {
             purpose: Purpose::from_wire(req.purpose),
             scope: Scope::from_wire(req.scope),
             deadline_ms: req.deadline_ms,
+            officer: String::new(),
         })
     }
 }
@@ -85,6 +98,7 @@ impl TryFrom<pb::IssueConsentRequest> for ConsentRequest {
             not_before_ms: req.not_before_ms,
             not_after_ms: req.not_after_ms,
             authorization_sha256: req.authorization_sha256,
+            officer: String::new(),
         })
     }
 }

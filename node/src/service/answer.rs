@@ -36,6 +36,8 @@ pub struct PeerQuery {
     pub purpose: Option<Purpose>,
     pub scope: Option<Scope>,
     pub nonce: Vec<u8>,
+    /// The requester's officer, checked at the edge; empty for none.
+    pub officer: String,
 }
 
 /// The grant of a query: verified, or refused with the consent id it
@@ -86,6 +88,7 @@ impl Node {
         self.reason_counts.add(query.purpose, tally, 1);
         tracing::info!(
             requester = %requester,
+            officer = %query.officer,
             purpose = query.purpose.map_or("00 UNSPECIFIED".into(), Purpose::label),
             scope = crate::domain::purpose::scope_name(query.scope),
             consent_id = %consent_id,
@@ -288,6 +291,7 @@ fn query_entry(
         scope: query.scope.map_or(0, |s| s.to_wire() as i32),
         consent_id: consent_id.chars().take(MAX_LOGGED_CONSENT_ID).collect(),
         request_nonce: query.nonce.clone(),
+        requester_officer: query.officer.clone(),
         ..Default::default()
     }
 }

@@ -34,6 +34,8 @@ pub struct AssessRequest {
     pub scope: Option<Scope>,
     /// Per-peer deadline; 0 = `limits.peer_deadline_ms`.
     pub deadline_ms: u32,
+    /// The officer asking: sent to every peer and logged.
+    pub officer: String,
 }
 
 /// What one query to one peer produced.
@@ -50,6 +52,7 @@ struct Question<'a> {
     purpose: Purpose,
     scope: Scope,
     deadline: Duration,
+    officer: &'a str,
 }
 
 /// A check of a peer's answer failed: the peer's status and why.
@@ -80,6 +83,7 @@ impl Node {
             purpose,
             scope,
             deadline: Duration::from_millis(deadline_ms),
+            officer: &req.officer,
         };
         let local = self.local_contribution(req.borrower, scope).await?;
         let peers = self.federation.peers();
@@ -111,7 +115,8 @@ impl Node {
                     time_ms: dates::now_ms(),
                     kind: Some(pb::log_entry::Kind::OutgoingQuery(o.outgoing.clone())),
                 },
-                query_index: None,
+                // `history` lists the queries this institution sent, too.
+                query_index: BorrowerKey::from_slice(&o.outgoing.borrower_key).ok(),
             })
             .collect();
         self.committer
@@ -150,6 +155,7 @@ impl Node {
             purpose: q.purpose.to_wire() as i32,
             scope: q.scope.to_wire() as i32,
             request_nonce: nonce.to_vec(),
+            requester_officer: q.officer.to_owned(),
         };
         let result = peer.query_borrower(request, q.deadline).await;
         let latency = elapsed_ms(started);
@@ -159,6 +165,7 @@ impl Node {
             purpose: q.purpose.to_wire() as i32,
             scope: q.scope.to_wire() as i32,
             consent_id: q.consent_id.to_owned(),
+            officer: q.officer.to_owned(),
             ..Default::default()
         };
         let name = peer.institution.to_string();

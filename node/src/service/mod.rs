@@ -46,6 +46,15 @@ use crate::storage::{Committer, StorageError, Store};
 use crate::trust::Trust;
 use caches::{GrantCache, IndicatorCache, RateLimiter, RevocationSet};
 
+/// Who acts on this node: the caller's identity (`admin:BANK-A`) and the
+/// officer its certificate names, empty for none (Regulation art. 22:
+/// every staff query registered with the person). Logged with each action.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Actor {
+    pub identity: String,
+    pub officer: String,
+}
+
 /// Addresses the node actually serves on (written to the ready file).
 #[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct BoundAddrs {

@@ -37,6 +37,8 @@ pub struct CommitRequest {
     /// Who wrote `records`; a `RecordBatchEntry` naming it is logged when
     /// at least one record is stored.
     pub record_actor: String,
+    /// The officer of `record_actor`, logged with it.
+    pub record_officer: String,
     pub log: Vec<LogAppend>,
     /// Consent state written in the same atomic batch.
     pub consents: Vec<ConsentWrite>,

@@ -125,6 +125,15 @@ pub(crate) fn short_key(key: &[u8]) -> String {
     format!("{}{ellipsis}", hex::encode(shown))
 }
 
+/// ` officer <id>` for a summary line, empty when no officer is named.
+fn by_officer(officer: &str) -> String {
+    if officer.is_empty() {
+        String::new()
+    } else {
+        format!(" officer {officer}")
+    }
+}
+
 /// The first 16 characters of a hex key id.
 fn short_hex(id: &str) -> &str {
     id.get(..16).unwrap_or(id)
@@ -139,14 +148,16 @@ pub(crate) fn describe_entry(entry: &pb::LogEntry) -> EntryView {
         Some(Kind::RecordBatch(b)) => EntryView {
             kind: "record-batch",
             summary: format!(
-                "{} stored {} unchanged {} digest {}",
+                "{}{} stored {} unchanged {} digest {}",
                 b.actor,
+                by_officer(&b.officer),
                 b.stored,
                 b.unchanged,
                 short_key(&b.records_digest)
             ),
             json: json!({
                 "actor": b.actor,
+                "officer": b.officer,
                 "stored": b.stored,
                 "unchanged": b.unchanged,
                 "records_digest": short_key(&b.records_digest),
@@ -172,14 +183,16 @@ pub(crate) fn describe_entry(entry: &pb::LogEntry) -> EntryView {
         Some(Kind::Admin(a)) => EntryView {
             kind: "admin",
             summary: format!(
-                "{} {} borrower {} {}",
+                "{}{} {} borrower {} {}",
                 a.actor,
+                by_officer(&a.officer),
                 a.action,
                 short_key(&a.borrower_key),
                 a.detail
             ),
             json: json!({
                 "actor": a.actor,
+                "officer": a.officer,
                 "action": a.action,
                 "borrower": short_key(&a.borrower_key),
                 "detail": a.detail,
@@ -199,8 +212,9 @@ fn peer_query(q: &pb::PeerQueryEntry) -> EntryView {
     let scope = code_label::<pb::Scope>(q.scope);
     let reason = code_label::<pb::DenialReason>(q.denial_reason);
     let mut summary = format!(
-        "from {} {decision} borrower {} purpose {purpose} scope {scope} consent {}",
+        "from {}{} {decision} borrower {} purpose {purpose} scope {scope} consent {}",
         q.requester_institution,
+        by_officer(&q.requester_officer),
         short_key(&q.borrower_key),
         q.consent_id
     );
@@ -214,6 +228,7 @@ fn peer_query(q: &pb::PeerQueryEntry) -> EntryView {
         summary,
         json: json!({
             "requester": q.requester_institution,
+            "requester_officer": q.requester_officer,
             "decision": decision,
             "denial_reason": reason,
             "borrower": short_key(&q.borrower_key),
@@ -230,9 +245,10 @@ fn outgoing_query(q: &pb::OutgoingQueryEntry) -> EntryView {
     let purpose = purpose_label(q.purpose);
     let scope = code_label::<pb::Scope>(q.scope);
     let mut summary = format!(
-        "to {} {} borrower {} purpose {purpose} scope {scope} consent {}",
+        "to {} {}{} borrower {} purpose {purpose} scope {scope} consent {}",
         q.peer_institution,
         q.outcome,
+        by_officer(&q.officer),
         short_key(&q.borrower_key),
         q.consent_id
     );
@@ -250,6 +266,7 @@ fn outgoing_query(q: &pb::OutgoingQueryEntry) -> EntryView {
         json: json!({
             "peer": q.peer_institution,
             "outcome": q.outcome,
+            "officer": q.officer,
             "borrower": short_key(&q.borrower_key),
             "purpose": purpose,
             "scope": scope,
@@ -272,6 +289,7 @@ fn consent(c: &pb::ConsentEntry) -> EntryView {
     if !c.from_institution.is_empty() {
         summary.push_str(&format!(" from {}", c.from_institution));
     }
+    summary.push_str(&by_officer(&c.officer));
     EntryView {
         kind: "consent",
         summary,
@@ -281,6 +299,7 @@ fn consent(c: &pb::ConsentEntry) -> EntryView {
             "borrower": short_key(&c.borrower_key),
             "grantee": c.grantee_institution,
             "from": c.from_institution,
+            "officer": c.officer,
             "envelope_sha256": short_key(&c.envelope_sha256),
         }),
     }

@@ -183,13 +183,14 @@ fn record_batches_name_the_actor_and_counts() {
             stored: 10,
             unchanged: 2,
             records_digest: vec![1; 32],
+            officer: "OFFICER-1".into(),
         })),
     };
     let view = describe_entry(&entry);
     assert_eq!(view.kind, "record-batch");
     assert_eq!(
         view.summary,
-        "urn:credshare:admin:BANK-A stored 10 unchanged 2 digest 010101010101…"
+        "urn:credshare:admin:BANK-A officer OFFICER-1 stored 10 unchanged 2 digest 010101010101…"
     );
 }
 

@@ -210,6 +210,7 @@ fn grant_requests(
             purpose: pb::Purpose::PostLoanManagement as i32,
             scope: pb::Scope::Summary as i32,
             request_nonce: Vec::new(),
+            requester_officer: crate::pki::DEV_OFFICER.into(),
         });
         if out.len() == n {
             break;

@@ -192,6 +192,7 @@ impl Writer {
         let entry = (stored > 0).then(|| {
             pb::log_entry::Kind::RecordBatch(pb::RecordBatchEntry {
                 actor: req.record_actor.clone(),
+                officer: req.record_officer.clone(),
                 stored,
                 unchanged,
                 records_digest: digest.finish().as_ref().to_vec(),
