@@ -393,6 +393,12 @@ impl NodeConfig {
                 ));
             }
         }
+        if self.policy.relationship_max_age_days == 0 {
+            return Err(invalid(
+                "policy.relationship_max_age_days",
+                "must be at least 1",
+            ));
+        }
         if self.policy.max_validity_days == 0 {
             return Err(invalid("policy.max_validity_days", "must be at least 1"));
         }

@@ -189,7 +189,7 @@ fn assess_and_visits_due_give_the_hand_computed_answers() {
             "--id",
             BORROWER,
             "--purpose",
-            "post-loan-management",
+            "loan-approval",
             "--scope",
             "summary",
             "--until",
@@ -204,7 +204,15 @@ fn assess_and_visits_due_give_the_hand_computed_answers() {
     let (code, stdout, stderr) = cli(
         &c,
         &nodes[0],
-        &["assess", "--id", BORROWER, "--consent-id", consent_id],
+        &[
+            "assess",
+            "--id",
+            BORROWER,
+            "--consent-id",
+            consent_id,
+            "--purpose",
+            "loan-approval",
+        ],
     );
     assert_eq!(code, Some(0), "{stderr}");
     let a: serde_json::Value = serde_json::from_str(&stdout).unwrap();

@@ -13,8 +13,10 @@ use crate::output::{ExitKind, Output, Table, fields};
 /// Options of `credshare assess`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AssessArgs {
-    /// A consent this institution issued for the borrower.
-    #[arg(long)]
+    /// A consent this institution issued for the borrower; required for
+    /// every reason but post-loan management (01), which carries none and
+    /// sends this institution's own newest live credit record instead.
+    #[arg(long, default_value = "")]
     pub consent_id: String,
     /// Query reason: `post-loan`, `loan-approval`, `credit-card-approval`,
     /// `financing-approval`, … or the two-digit code (`24`).

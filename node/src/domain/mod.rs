@@ -12,6 +12,8 @@
 //! * [`codes`] — short code names ↔ protocol enums, ISO 4217 currencies.
 //! * [`records`] — validation of credit and visit summaries.
 //! * [`purpose`] — [`Purpose`] and [`Scope`] of a peer query.
+//! * [`relationship`] — the post-loan rule: a reason-01 query's proof that
+//!   the requester lends to the borrower.
 //! * [`policy`] — the holder's own rules ([`HolderPolicy`]).
 //! * [`consent`] — the holder's decision on a consented peer query.
 //! * [`indicators`] — derived indicators (SUMMARY scope answers).
@@ -28,6 +30,7 @@ pub mod indicators;
 pub mod policy;
 pub mod purpose;
 pub mod records;
+pub mod relationship;
 pub mod visits;
 
 pub use borrower::{BorrowerId, BorrowerKey, ConsortiumSecret, IdError, Rid, SecretError, Uscc};

@@ -24,6 +24,9 @@ pub struct HolderPolicy {
     pub clock_skew_seconds: u32,
     /// Peer queries per requesting institution per minute.
     pub rate_limit_per_minute: u32,
+    /// A post-loan query's relationship record must have been reported
+    /// (as-of date) within this many days.
+    pub relationship_max_age_days: u32,
 }
 
 impl Default for HolderPolicy {
@@ -35,6 +38,7 @@ impl Default for HolderPolicy {
             max_validity_days: 366,
             clock_skew_seconds: 300,
             rate_limit_per_minute: 600_000,
+            relationship_max_age_days: 45,
         }
     }
 }

@@ -36,13 +36,11 @@ pub fn optional_borrower_key(bytes: &[u8]) -> Result<Option<BorrowerKey>, NodeEr
 impl TryFrom<pb::QueryBorrowerRequest> for PeerQuery {
     type Error = NodeError;
 
-    /// Unknown purposes and scopes pass as `None`: the holder refuses them
-    /// and logs the refusal like any other denial.
+    /// Unknown purposes and scopes pass as `None`, and a missing consent or
+    /// relationship record as `None`: the holder refuses such a query and
+    /// logs the refusal like any other denial.
     fn try_from(req: pb::QueryBorrowerRequest) -> Result<Self, NodeError> {
         let borrower = borrower_key(&req.borrower_key)?;
-        let consent = req
-            .consent
-            .ok_or_else(|| NodeError::invalid("consent", "missing"))?;
         if req.request_nonce.len() > MAX_NONCE_BYTES {
             return Err(NodeError::invalid(
                 "request_nonce",
@@ -51,7 +49,8 @@ impl TryFrom<pb::QueryBorrowerRequest> for PeerQuery {
         }
         Ok(PeerQuery {
             borrower,
-            consent,
+            consent: req.consent,
+            relationship: req.relationship,
             purpose: Purpose::from_wire(req.purpose),
             scope: Scope::from_wire(req.scope),
             nonce: req.request_nonce,

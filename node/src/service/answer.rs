@@ -1,5 +1,6 @@
-//! Answer a peer's consented query — the holder's side (docs/design.md §4,
-//! §5): verify the grant (cached by hash), decide, build the answer, log
+//! Answer a peer's query — the holder's side (docs/design.md §4, §5):
+//! verify the grant (cached by hash) or, for post-loan management (reason
+//! 01), the requester's relationship record ([`post_loan`]), decide, build the answer, log
 //! the query durably through the group commit, and only then release the
 //! answer with its receipt. Denials are logged exactly like answers.
 
@@ -7,6 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use credshare_proto::v1 as pb;
 use prost::Message;
+
+mod post_loan;
 
 use super::Node;
 use super::caches::VerifiedGrant;
@@ -32,7 +35,10 @@ const MAX_LOGGED_CONSENT_ID: usize = 128;
 #[derive(Debug, Clone)]
 pub struct PeerQuery {
     pub borrower: BorrowerKey,
-    pub consent: pb::SignedEnvelope,
+    /// Required for every reason but 01.
+    pub consent: Option<pb::SignedEnvelope>,
+    /// Reason 01: the requester's own signed credit record of the borrower.
+    pub relationship: Option<pb::SignedEnvelope>,
     pub purpose: Option<Purpose>,
     pub scope: Option<Scope>,
     pub nonce: Vec<u8>,
@@ -43,6 +49,14 @@ pub struct PeerQuery {
 /// The grant of a query: verified, or refused with the consent id it
 /// carries (when its payload decodes), for the log.
 type GrantDecision = Result<VerifiedGrant, (Denial, String)>;
+
+/// What a decision rested on, for the log: the consent id the query named,
+/// or the content hash of its relationship record (reason 01).
+#[derive(Debug, Default)]
+struct Basis {
+    consent_id: String,
+    relationship_sha256: Vec<u8>,
+}
 
 impl Node {
     /// Answers a peer's consented query; see the module docs.
@@ -56,12 +70,8 @@ impl Node {
         // One clock for the whole decision and its log entry.
         let now = SystemTime::now();
         let now_ms = unix_ms(now);
-        let decision = self.decide(requester, &query, now, now_ms);
-        let consent_id = match &decision {
-            Ok(v) => v.grant.consent_id.clone(),
-            Err((_, id)) => id.clone(),
-        };
-        let mut entry = query_entry(requester, &query, &consent_id);
+        let (decision, basis) = self.decide(requester, &query, now, now_ms);
+        let mut entry = query_entry(requester, &query, &basis);
         let answer = match &decision {
             Ok(_) => {
                 let scope = query.scope.unwrap_or(Scope::Summary);
@@ -74,7 +84,7 @@ impl Node {
                 entry.response_sha256 = sha256(&bytes);
                 Some(bytes)
             }
-            Err((denial, _)) => {
+            Err(denial) => {
                 entry.decision = pb::Decision::Denied as i32;
                 entry.denial_reason = denial.reason as i32;
                 None
@@ -91,7 +101,7 @@ impl Node {
             officer = %query.officer,
             purpose = query.purpose.map_or("00 UNSPECIFIED".into(), Purpose::label),
             scope = crate::domain::purpose::scope_name(query.scope),
-            consent_id = %consent_id,
+            consent_id = %basis.consent_id,
             decision = if answer.is_some() { "ANSWERED" } else { "DENIED" },
             leaf = receipt.leaf_index,
             "peer query"
@@ -101,7 +111,7 @@ impl Node {
                 answer,
                 receipt: Some(receipt),
             }),
-            (None, Err((denial, _))) => Err(NodeError::Denied {
+            (None, Err(denial)) => Err(NodeError::Denied {
                 denial,
                 receipt: Some(Box::new(receipt)),
             }),
@@ -109,19 +119,16 @@ impl Node {
         }
     }
 
-    /// Verifies the grant and applies the consent rules and local policy.
+    /// Decides a query: reason 01 on its relationship record
+    /// ([`post_loan`]), every other reason on its consent grant; local
+    /// policy applies to both.
     fn decide(
         &self,
         requester: &InstitutionId,
         query: &PeerQuery,
         now: SystemTime,
         now_ms: i64,
-    ) -> GrantDecision {
-        let verified = self.verified_grant(&query.consent, now)?;
-        let revoked = self.revocations.contains(
-            &verified.grant.grantee_institution,
-            &verified.grant.consent_id,
-        );
+    ) -> (Result<(), Denial>, Basis) {
         let ctx = consent::QueryContext {
             requester,
             borrower_key: query.borrower.as_bytes(),
@@ -129,16 +136,45 @@ impl Node {
             scope: query.scope,
             now_ms,
         };
-        match consent::decide(
+        if query.purpose == Some(Purpose::PostLoanManagement) {
+            return self.decide_post_loan(&ctx, query.relationship.as_ref(), now);
+        }
+        let Some(envelope) = &query.consent else {
+            let message = format!(
+                "reason {} needs the borrower's consent grant; only 01 post-loan management goes without one",
+                query
+                    .purpose
+                    .map_or("00 UNSPECIFIED".into(), Purpose::label)
+            );
+            let denial = Denial::new(pb::DenialReason::NoRelationship, message);
+            return (Err(denial), Basis::default());
+        };
+        let verified = match self.verified_grant(envelope, now) {
+            Ok(verified) => verified,
+            Err((denial, consent_id)) => {
+                let basis = Basis {
+                    consent_id,
+                    ..Default::default()
+                };
+                return (Err(denial), basis);
+            }
+        };
+        let revoked = self.revocations.contains(
+            &verified.grant.grantee_institution,
+            &verified.grant.consent_id,
+        );
+        let outcome = consent::decide(
             &verified.grant,
             &verified.signer,
             &ctx,
             revoked,
             &self.config.policy,
-        ) {
-            Ok(()) => Ok(verified),
-            Err(denial) => Err((denial, verified.grant.consent_id)),
-        }
+        );
+        let basis = Basis {
+            consent_id: verified.grant.consent_id,
+            ..Default::default()
+        };
+        (outcome, basis)
     }
 
     /// Verifies a grant envelope (or finds it in the cache) and decodes it,
@@ -279,17 +315,18 @@ impl Node {
 }
 
 /// The log entry of a query, before its decision is known.
-fn query_entry(
-    requester: &InstitutionId,
-    query: &PeerQuery,
-    consent_id: &str,
-) -> pb::PeerQueryEntry {
+fn query_entry(requester: &InstitutionId, query: &PeerQuery, basis: &Basis) -> pb::PeerQueryEntry {
     pb::PeerQueryEntry {
         requester_institution: requester.to_string(),
         borrower_key: query.borrower.as_bytes().to_vec(),
         purpose: query.purpose.map_or(0, |p| p.to_wire() as i32),
         scope: query.scope.map_or(0, |s| s.to_wire() as i32),
-        consent_id: consent_id.chars().take(MAX_LOGGED_CONSENT_ID).collect(),
+        consent_id: basis
+            .consent_id
+            .chars()
+            .take(MAX_LOGGED_CONSENT_ID)
+            .collect(),
+        relationship_sha256: basis.relationship_sha256.clone(),
         request_nonce: query.nonce.clone(),
         requester_officer: query.officer.clone(),
         ..Default::default()

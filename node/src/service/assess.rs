@@ -1,5 +1,6 @@
 //! Assess a borrower across peers — the requester's side (docs/design.md
-//! §4, §5): ask every peer under one of our consents, verify what comes
+//! §4, §5): ask every peer under one of our consents (or, for post-loan
+//! management, with our own live credit record of the borrower; [`basis`]), verify what comes
 //! back (receipt: signed checkpoint + inclusion of an entry that names our
 //! request; DETAIL records: signatures by the peer), record each outcome in
 //! our own log (so two logs witness each other) and merge an assessment. A
@@ -11,6 +12,8 @@ use std::time::{Duration, Instant, SystemTime};
 use credshare_proto::v1 as pb;
 use prost::Message;
 
+mod basis;
+
 use super::Node;
 use super::reason_counts::QueryTally;
 use crate::audit::receipt::verify_receipt;
@@ -20,6 +23,7 @@ use crate::error::NodeError;
 use crate::federation::{Peer, PeerFailure};
 use crate::signing::{CREDIT_SUMMARY_TYPE, VISIT_SUMMARY_TYPE, sha256};
 use crate::storage::{CommitRequest, LogAppend};
+use basis::QueryBasis;
 
 /// Longest per-peer deadline a caller may ask for, ms.
 const MAX_DEADLINE_MS: u64 = 60_000;
@@ -29,6 +33,7 @@ const MAX_DEADLINE_MS: u64 = 60_000;
 #[derive(Debug, Clone)]
 pub struct AssessRequest {
     pub borrower: BorrowerKey,
+    /// Empty for a post-loan query (reason 01), required otherwise.
     pub consent_id: String,
     pub purpose: Option<Purpose>,
     pub scope: Option<Scope>,
@@ -46,7 +51,7 @@ struct PeerOutcome {
 
 /// The question asked of every peer.
 struct Question<'a> {
-    grant: &'a pb::SignedEnvelope,
+    basis: &'a QueryBasis,
     consent_id: &'a str,
     borrower: BorrowerKey,
     purpose: Purpose,
@@ -62,22 +67,16 @@ impl Node {
     /// Fans out to every peer under consent `consent_id` and merges a
     /// verified cross-institution assessment with this node's own data.
     pub async fn assess(&self, req: AssessRequest) -> Result<pb::Assessment, NodeError> {
-        let (grant, grant_env) = self.issued_grant(&req.consent_id).await?;
-        if grant.borrower_key != req.borrower.as_bytes() {
-            return Err(NodeError::invalid(
-                "consent_id",
-                "that consent is for another borrower",
-            ));
-        }
         let (Some(purpose), Some(scope)) = (req.purpose, req.scope) else {
             return Err(NodeError::invalid("purpose/scope", "both must be set"));
         };
+        let basis = self.query_basis(&req, purpose).await?;
         let deadline_ms = match req.deadline_ms {
             0 => self.config.limits.peer_deadline_ms,
             ms => u64::from(ms).min(MAX_DEADLINE_MS),
         };
         let question = Question {
-            grant: &grant_env,
+            basis: &basis,
             consent_id: &req.consent_id,
             borrower: req.borrower,
             purpose,
@@ -150,7 +149,8 @@ impl Node {
             .map(|r: ring::rand::Random<[u8; 16]>| r.expose())
             .unwrap_or_default();
         let request = pb::QueryBorrowerRequest {
-            consent: Some(q.grant.clone()),
+            consent: q.basis.grant.clone(),
+            relationship: q.basis.relationship.clone(),
             borrower_key: q.borrower.as_bytes().to_vec(),
             purpose: q.purpose.to_wire() as i32,
             scope: q.scope.to_wire() as i32,
@@ -166,6 +166,12 @@ impl Node {
             scope: q.scope.to_wire() as i32,
             consent_id: q.consent_id.to_owned(),
             officer: q.officer.to_owned(),
+            relationship_sha256: q
+                .basis
+                .relationship
+                .as_ref()
+                .map(|r| sha256(&r.payload))
+                .unwrap_or_default(),
             ..Default::default()
         };
         let name = peer.institution.to_string();

@@ -236,6 +236,7 @@ fn peer_query(q: &pb::PeerQueryEntry) -> EntryView {
             "scope": scope,
             "consent_id": q.consent_id,
             "disclosed_records": q.disclosed_records,
+            "relationship_sha256": hex::encode(&q.relationship_sha256),
             "response_sha256": short_key(&q.response_sha256),
         }),
     }
