@@ -3,7 +3,7 @@
 //! officer is logged with every import, consent and query, on the
 //! requester's side and the holder's; a certificate without an officer may
 //! look at the node's status but not at borrowers; only admin certificates
-//! name an officer.
+//! name an officer. The assessment of a borrower nobody holds is NO_DATA.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -81,7 +81,7 @@ fn the_officer_is_recorded_in_every_action_and_required_for_queries() {
     ))
     .unwrap();
     let consent_id = consent["consent_id"].as_str().unwrap();
-    ok(
+    let assessment: Value = serde_json::from_str(&ok(
         &c,
         a,
         &[
@@ -93,7 +93,11 @@ fn the_officer_is_recorded_in_every_action_and_required_for_queries() {
             "--purpose",
             "02",
         ],
-    );
+    ))
+    .unwrap();
+    // Nobody (BANK-A included) holds this borrower: NO_DATA, never GREEN.
+    assert_eq!(assessment["level"], "NO_DATA", "{assessment:#}");
+    assert_eq!(assessment["missing"], serde_json::json!([]));
 
     // BANK-A's log names the officer for the import, the consent and each
     // query sent.

@@ -122,6 +122,12 @@ fn render_figures(a: &pb::Assessment) -> String {
     for r in &a.reasons {
         out.push_str(&format!("  - {r}\n"));
     }
+    if !a.missing.is_empty() {
+        out.push_str("missing:\n");
+        for m in &a.missing {
+            out.push_str(&format!("  - {m}\n"));
+        }
+    }
     out
 }
 
@@ -181,6 +187,7 @@ pub fn assessment_json(a: &pb::Assessment) -> serde_json::Value {
         "level": code_label::<pb::AssessmentLevel>(a.level),
         "complete": a.complete,
         "reasons": a.reasons,
+        "missing": a.missing,
         "lender_count": a.lender_count,
         "worst_risk_class": code_label::<pb::RiskClass>(a.worst_risk_class),
         "worst_risk_reported_by": a.worst_risk_reported_by,

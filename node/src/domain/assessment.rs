@@ -16,7 +16,7 @@ use credshare_proto::v1 as pb;
 use time::Date;
 
 use self::exchange::RateTable;
-use self::level::{completeness_finding, level_name};
+use self::level::{completeness_finding, level_name, missing_parts, no_data_finding};
 use self::share::{DebtShare, debt_share};
 use super::dates::parse_iso_date;
 use super::indicators::{is_recent, known_risk_class};
@@ -109,7 +109,10 @@ impl Contribution {
 ///   converted with `rates` (`share_basis` says how).
 /// * `recent_signals`: signals within 180 days of `today`, with the
 ///   observing institution, newest first.
-/// * `complete`: every contribution answered (and there was at least one).
+/// * `complete`: every contribution answered (and there was at least one);
+///   `missing` names each one that did not.
+/// * `level`: the most severe finding; `NO_DATA` when no answering
+///   institution holds any record (never `GREEN` on absence of data).
 ///
 /// `peers` lists the local contribution first, then peers by institution.
 pub fn assess(
@@ -127,7 +130,9 @@ pub fn assess(
     let merged = Merged::new(&contributions, today, rates);
     let mut findings = merged.findings();
     findings.extend(completeness_finding(&contributions));
-    // Most severe first; within a level, in rule order.
+    findings.extend(no_data_finding(&contributions));
+    // Most severe first (NO_DATA, which excludes every figure, before
+    // all); within a level, in rule order.
     findings.sort_by_key(|(level, _)| std::cmp::Reverse(*level));
     let level = findings
         .first()
@@ -154,6 +159,7 @@ pub fn assess(
         recent_signals: merged.signals,
         last_visits: merged.last_visits,
         settled_only_lenders: merged.settled_only,
+        missing: missing_parts(&contributions),
         peers: contributions.into_iter().map(peer_outcome).collect(),
     }
 }
