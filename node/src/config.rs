@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::FieldError;
 use crate::domain::assessment::exchange::RateTable;
 use crate::domain::dates::BusinessZone;
+use crate::domain::oversight::OversightConfig;
 use crate::domain::policy::HolderPolicy;
 use crate::domain::purpose::Purpose;
 use crate::domain::visits::VisitSchedule;
@@ -37,6 +38,7 @@ const CONFIG_SECTIONS: &[&str] = &[
     "limits",
     "policy",
     "staff",
+    "oversight",
     "visits",
     "assessment",
     "business_time_zone",
@@ -68,6 +70,9 @@ pub struct NodeConfig {
     pub policy: HolderPolicy,
     #[serde(default)]
     pub staff: StaffConfig,
+    /// Query-pattern thresholds (docs/domain.md "Query-pattern oversight").
+    #[serde(default)]
+    pub oversight: OversightConfig,
     #[serde(default)]
     pub visits: VisitSchedule,
     /// Rates that convert debts to one currency for the assessment.
@@ -392,6 +397,12 @@ impl NodeConfig {
                     ),
                 ));
             }
+        }
+        if self.oversight.window_days == 0 || self.oversight.follow_up_days == 0 {
+            return Err(invalid(
+                "oversight.window_days/follow_up_days",
+                "must be at least 1",
+            ));
         }
         if self.policy.relationship_max_age_days == 0 {
             return Err(invalid(

@@ -1,6 +1,7 @@
 //! `credshare status`: your node's figures (admin listener) and whether it
 //! reaches each peer over mTLS.
 
+use credshare_node::domain::codes::code_label;
 use credshare_node::domain::purpose::purpose_label;
 use credshare_proto::v1 as pb;
 use serde_json::json;
@@ -47,6 +48,14 @@ pub fn status_json(s: &pb::StatusResponse) -> serde_json::Value {
         "signer_key_id": s.signer_key_id,
         "signer_not_after_ms": s.signer_not_after_ms,
         "warnings": s.warnings,
+        "oversight_flags": s.oversight_flags.iter().map(|f| json!({
+            "requester": f.requester_institution,
+            "purpose": purpose_label(f.purpose),
+            "pattern": code_label::<pb::OversightPattern>(f.pattern),
+            "count": f.count,
+            "threshold": f.threshold,
+            "window_days": f.window_days,
+        })).collect::<Vec<_>>(),
         "queries_by_reason": s.reason_counts.iter().map(|r| json!({
             "reason": purpose_label(r.purpose),
             "answered": r.answered,
@@ -84,6 +93,17 @@ pub fn render_status(s: &pb::StatusResponse) -> String {
         out.push_str(&format!("WARNING         {w}\n"));
     }
     out.push_str(&render_reasons(&s.reason_counts));
+    for f in &s.oversight_flags {
+        out.push_str(&format!(
+            "OVERSIGHT       {} by {} purpose {}: {} (threshold {} in {} days)\n",
+            code_label::<pb::OversightPattern>(f.pattern),
+            f.requester_institution,
+            purpose_label(f.purpose),
+            f.count,
+            f.threshold,
+            f.window_days
+        ));
+    }
     if s.peers.is_empty() {
         out.push_str("peers           none configured\n");
         return out;

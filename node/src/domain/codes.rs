@@ -68,6 +68,7 @@ code_enums! {
     AssessmentLevel => "ASSESSMENT_LEVEL_",
     WriteOutcome => "WRITE_OUTCOME_",
     ConsentState => "CONSENT_STATE_",
+    OversightPattern => "OVERSIGHT_PATTERN_",
 }
 
 /// The short code name: `code_name(pb::FacilityType::WorkingCapital)` is

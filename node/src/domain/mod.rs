@@ -12,6 +12,8 @@
 //! * [`codes`] — short code names ↔ protocol enums, ISO 4217 currencies.
 //! * [`records`] — validation of credit and visit summaries.
 //! * [`purpose`] — [`Purpose`] and [`Scope`] of a peer query.
+//! * [`oversight`] — query patterns a holder flags (probing, approval
+//!   without lending).
 //! * [`relationship`] — the post-loan rule: a reason-01 query's proof that
 //!   the requester lends to the borrower.
 //! * [`policy`] — the holder's own rules ([`HolderPolicy`]).
@@ -27,6 +29,7 @@ pub mod consent;
 pub mod dates;
 pub mod field;
 pub mod indicators;
+pub mod oversight;
 pub mod policy;
 pub mod purpose;
 pub mod records;

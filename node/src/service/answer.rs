@@ -90,7 +90,10 @@ impl Node {
                 None
             }
         };
-        let receipt = self.log_peer_query(entry, query.borrower, now_ms).await?;
+        let receipt = self
+            .log_peer_query(entry.clone(), query.borrower, now_ms)
+            .await?;
+        self.watch_query(&entry, now_ms).await;
         let tally = match answer {
             Some(_) => QueryTally::Answered,
             None => QueryTally::Denied,

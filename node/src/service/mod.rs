@@ -15,6 +15,7 @@
 //! | [`Node::query_history`] | who asked about a borrower | [`history`] |
 //! | [`Node::due_visits`] | post-loan visits due | [`visits`] |
 //! | [`Node::checkpoint`], [`Node::log_entries`], [`Node::inclusion_proof`], [`Node::consistency_proof`] | serve a regulator's audit of the log | [`audit_log`] |
+//! | [`Node::watch_query`], [`Node::oversight_flags`], [`Node::oversight_report`] | count query patterns, raise and log flags | [`oversight`] |
 //! | [`Node::status`], [`Node::node_info`] | figures for operators and peers | [`status`] |
 //! | [`Node::reload_trust`], [`Node::spawn_trust_watcher`] | take in new CRLs, certificates and signer keys while running | [`trust`] |
 //!
@@ -29,6 +30,7 @@ pub mod consents;
 pub mod delivery;
 pub mod history;
 pub mod ingest;
+pub mod oversight;
 pub mod reason_counts;
 pub mod status;
 pub mod trust;
@@ -86,6 +88,8 @@ pub struct Node {
     limiter: RateLimiter,
     /// Peer queries per reason since start.
     reason_counts: reason_counts::ReasonCounts,
+    /// Query-pattern counts and flags, rebuilt from the log at start-up.
+    oversight: std::sync::Mutex<crate::domain::oversight::Oversight>,
     /// When the node started serving (for uptime).
     started: Instant,
     /// The same, as Unix ms (peers detect restarts by it).
@@ -113,6 +117,7 @@ impl Node {
         addrs: BoundAddrs,
     ) -> Result<Self, StorageError> {
         let revocations = RevocationSet::load(&store)?;
+        let oversight = oversight::rebuild_oversight(&store, &config.oversight)?;
         Ok(Self {
             config,
             store,
@@ -125,6 +130,7 @@ impl Node {
             indicators: IndicatorCache::default(),
             limiter: RateLimiter::default(),
             reason_counts: Default::default(),
+            oversight: std::sync::Mutex::new(oversight),
             started: Instant::now(),
             started_at_ms: crate::domain::dates::now_ms(),
         })

@@ -46,6 +46,7 @@ impl Node {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as i64),
             reason_counts: self.reason_counts.snapshot(),
+            oversight_flags: self.oversight_flags(),
         })
     }
 

@@ -163,6 +163,7 @@ pub(crate) fn describe_entry(entry: &pb::LogEntry) -> EntryView {
                 "records_digest": short_key(&b.records_digest),
             }),
         },
+        Some(Kind::OversightFlag(f)) => oversight_flag(f.flag.as_ref()),
         Some(Kind::SignerKey(k)) => EntryView {
             kind: "signer-key",
             summary: if k.previous_key_id.is_empty() {
@@ -203,6 +204,27 @@ pub(crate) fn describe_entry(entry: &pb::LogEntry) -> EntryView {
             summary: "entry of an unknown kind".into(),
             json: json!({}),
         },
+    }
+}
+
+fn oversight_flag(flag: Option<&pb::OversightFlag>) -> EntryView {
+    let f = flag.cloned().unwrap_or_default();
+    let pattern = code_label::<pb::OversightPattern>(f.pattern);
+    let purpose = purpose_label(f.purpose);
+    EntryView {
+        kind: "oversight-flag",
+        summary: format!(
+            "{pattern} by {} purpose {purpose}: {} in {} days (threshold {})",
+            f.requester_institution, f.count, f.window_days, f.threshold
+        ),
+        json: json!({
+            "requester": f.requester_institution,
+            "pattern": pattern,
+            "purpose": purpose,
+            "count": f.count,
+            "threshold": f.threshold,
+            "window_days": f.window_days,
+        }),
     }
 }
 

@@ -87,6 +87,7 @@ pub fn build_config(args: &InitArgs) -> anyhow::Result<NodeConfig> {
         limits: Default::default(),
         policy: Default::default(),
         staff: Default::default(),
+        oversight: Default::default(),
         visits: Default::default(),
         assessment: Default::default(),
         business_time_zone: Default::default(),
