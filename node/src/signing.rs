@@ -34,6 +34,9 @@ pub const CREDIT_SUMMARY_TYPE: &str = "application/vnd.credshare.credit-summary.
 pub const VISIT_SUMMARY_TYPE: &str = "application/vnd.credshare.visit-summary.v1+protobuf";
 /// Payload type of a signed `ConsentGrant`.
 pub const CONSENT_GRANT_TYPE: &str = "application/vnd.credshare.consent-grant.v1+protobuf";
+/// Payload type of a signed `Annotation` (dispute mark, explanation,
+/// statement).
+pub const ANNOTATION_TYPE: &str = "application/vnd.credshare.annotation.v1+protobuf";
 /// Payload type of a signed `ConsentRevocation`.
 pub const CONSENT_REVOCATION_TYPE: &str =
     "application/vnd.credshare.consent-revocation.v1+protobuf";

@@ -122,6 +122,21 @@ fn render_figures(a: &pb::Assessment) -> String {
     for r in &a.reasons {
         out.push_str(&format!("  - {r}\n"));
     }
+    if !a.disputed.is_empty() {
+        out.push_str(&format!(
+            "disputed (left out of the figures; with them the level would be {}):\n",
+            code_label::<pb::AssessmentLevel>(a.level_with_disputed)
+        ));
+        for d in &a.disputed {
+            out.push_str(&format!(
+                "  - {} record {} ({}, due {})\n",
+                d.institution_id,
+                d.record_id,
+                code_label::<pb::DisputeStatus>(d.status),
+                d.due_date
+            ));
+        }
+    }
     if !a.missing.is_empty() {
         out.push_str("missing:\n");
         for m in &a.missing {
@@ -188,6 +203,14 @@ pub fn assessment_json(a: &pb::Assessment) -> serde_json::Value {
         "complete": a.complete,
         "reasons": a.reasons,
         "missing": a.missing,
+        "disputed": a.disputed.iter().map(|d| json!({
+            "institution": d.institution_id,
+            "record_id": d.record_id,
+            "dispute_id": d.dispute_id,
+            "status": code_label::<pb::DisputeStatus>(d.status),
+            "due_date": d.due_date,
+        })).collect::<Vec<_>>(),
+        "level_with_disputed": code_label::<pb::AssessmentLevel>(a.level_with_disputed),
         "lender_count": a.lender_count,
         "worst_risk_class": code_label::<pb::RiskClass>(a.worst_risk_class),
         "worst_risk_reported_by": a.worst_risk_reported_by,

@@ -9,6 +9,7 @@ pub mod borrower_show;
 pub mod consent;
 pub mod consortium_secret;
 pub mod demo;
+pub mod dispute;
 pub mod history;
 pub mod node;
 pub mod node_info;

@@ -48,6 +48,8 @@ pub fn status_json(s: &pb::StatusResponse) -> serde_json::Value {
         "signer_key_id": s.signer_key_id,
         "signer_not_after_ms": s.signer_not_after_ms,
         "warnings": s.warnings,
+        "disputes_open": s.disputes_open,
+        "disputes_overdue": s.disputes_overdue,
         "oversight_flags": s.oversight_flags.iter().map(|f| json!({
             "requester": f.requester_institution,
             "purpose": purpose_label(f.purpose),
@@ -88,6 +90,10 @@ pub fn render_status(s: &pb::StatusResponse) -> String {
         ("query log", format!("{} entries", s.log_size)),
         ("store", format!("{} bytes", s.store_bytes)),
         ("signer key", s.signer_key_id.chars().take(16).collect()),
+        (
+            "disputes",
+            format!("{} open, {} overdue", s.disputes_open, s.disputes_overdue),
+        ),
     ]);
     for w in &s.warnings {
         out.push_str(&format!("WARNING         {w}\n"));

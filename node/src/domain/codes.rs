@@ -69,6 +69,8 @@ code_enums! {
     WriteOutcome => "WRITE_OUTCOME_",
     ConsentState => "CONSENT_STATE_",
     OversightPattern => "OVERSIGHT_PATTERN_",
+    AnnotationType => "ANNOTATION_TYPE_",
+    DisputeStatus => "DISPUTE_STATUS_",
 }
 
 /// The short code name: `code_name(pb::FacilityType::WorkingCapital)` is

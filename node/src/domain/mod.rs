@@ -12,6 +12,8 @@
 //! * [`codes`] — short code names ↔ protocol enums, ISO 4217 currencies.
 //! * [`records`] — validation of credit and visit summaries.
 //! * [`purpose`] — [`Purpose`] and [`Scope`] of a peer query.
+//! * [`disputes`] — dispute marks, the 20-day answer, indicators without
+//!   disputed records.
 //! * [`oversight`] — query patterns a holder flags (probing, approval
 //!   without lending).
 //! * [`relationship`] — the post-loan rule: a reason-01 query's proof that
@@ -27,6 +29,7 @@ pub mod borrower;
 pub mod codes;
 pub mod consent;
 pub mod dates;
+pub mod disputes;
 pub mod field;
 pub mod indicators;
 pub mod oversight;

@@ -8,10 +8,11 @@ use futures::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::auth;
-use super::convert::{borrower_key, optional_borrower_key};
+use super::convert::{borrower_key, optional_borrower_key, optional_date};
 use crate::service::Node;
 use crate::service::assess::AssessRequest;
 use crate::service::consents::ConsentRequest;
+use crate::service::disputes::OpenDispute;
 use crate::service::ingest::ImportError;
 use crate::service::visits::DueVisitsQuery;
 
@@ -159,5 +160,64 @@ impl pb::admin_service_server::AdminService for AdminApi {
         let caller = auth::caller(&request)?;
         tracing::debug!(caller = %caller.identity, "status");
         Ok(Response::new(self.node.status().await?))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn open_dispute(
+        &self,
+        request: Request<pb::OpenDisputeRequest>,
+    ) -> Result<Response<pb::DisputeResponse>, Status> {
+        let officer = self.officer(&request)?;
+        let mut req = OpenDispute::try_from(request.into_inner())?;
+        req.officer = officer;
+        Ok(Response::new(self.node.open_dispute(req).await?))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn resolve_dispute(
+        &self,
+        request: Request<pb::ResolveDisputeRequest>,
+    ) -> Result<Response<pb::DisputeResponse>, Status> {
+        let officer = self.officer(&request)?;
+        let req = request.into_inner();
+        let outcome = pb::DisputeStatus::try_from(req.outcome).unwrap_or_default();
+        let resolved = self
+            .node
+            .resolve_dispute(&req.dispute_id, outcome, &req.note, &officer)
+            .await?;
+        Ok(Response::new(resolved))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_disputes(
+        &self,
+        request: Request<pb::ListDisputesRequest>,
+    ) -> Result<Response<pb::ListDisputesResponse>, Status> {
+        let req = request.into_inner();
+        let borrower = optional_borrower_key(&req.borrower_key)?;
+        let as_of = optional_date("as_of_date", &req.as_of_date)?;
+        let disputes = self
+            .node
+            .list_disputes(borrower, req.overdue_only, as_of)
+            .await?;
+        Ok(Response::new(pb::ListDisputesResponse { disputes }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn annotate(
+        &self,
+        request: Request<pb::AnnotateRequest>,
+    ) -> Result<Response<pb::AnnotateResponse>, Status> {
+        let officer = self.officer(&request)?;
+        let req = request.into_inner();
+        let key = borrower_key(&req.borrower_key)?;
+        let kind = pb::AnnotationType::try_from(req.r#type).unwrap_or_default();
+        let annotation = self
+            .node
+            .annotate(key, &req.record_id, kind, &req.text, &officer)
+            .await?;
+        Ok(Response::new(pb::AnnotateResponse {
+            annotation: Some(annotation),
+        }))
     }
 }

@@ -12,6 +12,7 @@ use crate::pki::Officer;
 use crate::service::answer::{MAX_NONCE_BYTES, PeerQuery};
 use crate::service::assess::AssessRequest;
 use crate::service::consents::ConsentRequest;
+use crate::service::disputes::OpenDispute;
 use crate::service::visits::DueVisitsQuery;
 
 /// A borrower key from the wire: exactly 32 bytes (HMAC-SHA256).
@@ -97,6 +98,30 @@ impl TryFrom<pb::IssueConsentRequest> for ConsentRequest {
             not_before_ms: req.not_before_ms,
             not_after_ms: req.not_after_ms,
             authorization_sha256: req.authorization_sha256,
+            officer: String::new(),
+        })
+    }
+}
+
+/// An optional ISO date: empty means none.
+pub fn optional_date(field: &'static str, s: &str) -> Result<Option<time::Date>, NodeError> {
+    match s {
+        "" => Ok(None),
+        date => Ok(Some(parse_date(field, date)?)),
+    }
+}
+
+impl TryFrom<pb::OpenDisputeRequest> for OpenDispute {
+    type Error = NodeError;
+
+    /// Texts are checked by the use case (they need today's date).
+    fn try_from(req: pb::OpenDisputeRequest) -> Result<Self, NodeError> {
+        Ok(OpenDispute {
+            borrower: borrower_key(&req.borrower_key)?,
+            record_id: req.record_id,
+            reason: req.reason,
+            statement: (!req.statement.is_empty()).then_some(req.statement),
+            as_of: optional_date("as_of_date", &req.as_of_date)?,
             officer: String::new(),
         })
     }

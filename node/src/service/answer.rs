@@ -16,7 +16,7 @@ use super::caches::VerifiedGrant;
 use super::reason_counts::QueryTally;
 use crate::audit;
 use crate::domain::consent::{self, Denial};
-use crate::domain::{BorrowerKey, Purpose, Scope, indicators};
+use crate::domain::{BorrowerKey, Purpose, Scope, disputes};
 use crate::error::NodeError;
 use crate::pki::InstitutionId;
 use crate::signing::{
@@ -222,33 +222,40 @@ impl Node {
     ) -> Result<pb::BorrowerAnswer, NodeError> {
         let today = self.config.business_time_zone.today();
         let (cached, generation) = self.indicators.get(&borrower, today);
-        let (indicators, envelopes) = match cached {
-            Some(hit) if scope != Scope::Detail => ((*hit).clone(), Vec::new()),
+        let (indicators, envelopes, annotations) = match cached {
+            Some(hit) if scope != Scope::Detail => ((*hit).clone(), Vec::new(), Vec::new()),
             _ => {
-                let (indicators, envelopes) = self.read_borrower(&borrower, today)?;
+                let (indicators, envelopes, annotations) = self.read_borrower(&borrower, today)?;
                 let shared = std::sync::Arc::new(indicators.clone());
                 self.indicators.fill(borrower, today, generation, shared);
-                (indicators, envelopes)
+                (indicators, envelopes, annotations)
             }
         };
+        let detail = scope == Scope::Detail;
         Ok(pb::BorrowerAnswer {
             institution_id: self.institution().to_string(),
             scope: scope.to_wire() as i32,
             indicators: Some(indicators),
-            records: if scope == Scope::Detail {
-                envelopes
-            } else {
-                Vec::new()
-            },
+            records: if detail { envelopes } else { Vec::new() },
+            annotations: if detail { annotations } else { Vec::new() },
         })
     }
 
-    /// Current records of a borrower: their indicators and envelopes.
+    /// Current records of a borrower: their indicators (disputed records
+    /// left out and listed apart), envelopes, and signed annotations.
+    #[allow(clippy::type_complexity)]
     fn read_borrower(
         &self,
         borrower: &BorrowerKey,
         today: time::Date,
-    ) -> Result<(pb::BorrowerIndicators, Vec<pb::SignedEnvelope>), NodeError> {
+    ) -> Result<
+        (
+            pb::BorrowerIndicators,
+            Vec<pb::SignedEnvelope>,
+            Vec<pb::SignedEnvelope>,
+        ),
+        NodeError,
+    > {
         let (stored, _) = self.store.borrower_records(borrower)?;
         let (mut credits, mut visits) = (Vec::new(), Vec::new());
         let mut envelopes = Vec::with_capacity(stored.len());
@@ -265,7 +272,13 @@ impl Node {
             }
             envelopes.push(env);
         }
-        Ok((indicators::indicators(&credits, &visits, today), envelopes))
+        let annotations = self.store.annotations(Some(borrower))?;
+        let marks: Vec<pb::Annotation> = annotations
+            .iter()
+            .filter_map(|e| pb::Annotation::decode(e.payload.as_slice()).ok())
+            .collect();
+        let indicators = disputes::indicators_with_disputes(&credits, &visits, &marks, today);
+        Ok((indicators, envelopes, annotations))
     }
 
     /// Appends the entry durably and returns its receipt.

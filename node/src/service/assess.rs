@@ -18,10 +18,10 @@ use super::Node;
 use super::reason_counts::QueryTally;
 use crate::audit::receipt::verify_receipt;
 use crate::domain::assessment::{self, Contribution};
-use crate::domain::{BorrowerKey, Purpose, Scope, dates, indicators};
+use crate::domain::{BorrowerKey, Purpose, Scope, dates, disputes};
 use crate::error::NodeError;
 use crate::federation::{Peer, PeerFailure};
-use crate::signing::{CREDIT_SUMMARY_TYPE, VISIT_SUMMARY_TYPE, sha256};
+use crate::signing::{ANNOTATION_TYPE, CREDIT_SUMMARY_TYPE, VISIT_SUMMARY_TYPE, sha256};
 use crate::storage::{CommitRequest, LogAppend};
 use basis::QueryBasis;
 
@@ -231,10 +231,13 @@ impl Node {
         if q.scope != Scope::Detail {
             return Ok((answer.indicators.unwrap_or_default(), receipt));
         }
-        // At DETAIL, indicators are recomputed from the verified, signed records.
+        // At DETAIL, indicators are recomputed from the verified, signed
+        // records, disputed ones left out by the peer's signed marks.
         let (credits, visits) = self.verified_records(peer, q, &answer.records)?;
+        let marks = self.verified_annotations(peer, q, &answer.annotations)?;
+        let today = self.config.business_time_zone.today();
         Ok((
-            indicators::indicators(&credits, &visits, self.config.business_time_zone.today()),
+            disputes::indicators_with_disputes(&credits, &visits, &marks, today),
             receipt,
         ))
     }
@@ -277,6 +280,36 @@ impl Node {
             }
         }
         Ok((credits, visits))
+    }
+
+    /// Every annotation of a DETAIL answer, signed by the peer and about
+    /// the borrower asked about.
+    fn verified_annotations(
+        &self,
+        peer: &Peer,
+        q: &Question<'_>,
+        annotations: &[pb::SignedEnvelope],
+    ) -> Result<Vec<pb::Annotation>, Rejected> {
+        let bad = |e: String| (pb::PeerStatus::InvalidSignature, e);
+        annotations
+            .iter()
+            .map(|env| {
+                self.verifier()
+                    .verify(
+                        env,
+                        ANNOTATION_TYPE,
+                        Some(&peer.institution),
+                        SystemTime::now(),
+                    )
+                    .map_err(|e| bad(format!("annotation signature: {e}")))?;
+                let a = pb::Annotation::decode(env.payload.as_slice())
+                    .map_err(|e| bad(e.to_string()))?;
+                if a.borrower_key != q.borrower.as_bytes() {
+                    return Err(bad("an annotation is about another borrower".into()));
+                }
+                Ok(a)
+            })
+            .collect()
     }
 
     /// Verifies a receipt and that its entry is exactly our request.

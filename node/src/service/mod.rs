@@ -12,6 +12,7 @@
 //! | [`Node::issue_consent`], [`Node::revoke_consent`], [`Node::list_consents`], [`Node::receive_revocation`] | consents this institution holds and revocations it receives | [`consents`] |
 //! | [`Node::deliver_outbox`], [`Node::spawn_delivery`] | push revocations to peers until acknowledged | [`delivery`] |
 //! | [`Node::import`], [`Node::put_record`], [`Node::borrower_records`] | validate, sign and store records | [`ingest`] |
+//! | [`Node::open_dispute`], [`Node::resolve_dispute`], [`Node::list_disputes`], [`Node::annotate`], [`Node::dispute_counts`] | disputes and annotations of this node's records | [`disputes`] |
 //! | [`Node::query_history`] | who asked about a borrower | [`history`] |
 //! | [`Node::due_visits`] | post-loan visits due | [`visits`] |
 //! | [`Node::checkpoint`], [`Node::log_entries`], [`Node::inclusion_proof`], [`Node::consistency_proof`] | serve a regulator's audit of the log | [`audit_log`] |
@@ -28,6 +29,7 @@ pub mod audit_log;
 pub mod caches;
 pub mod consents;
 pub mod delivery;
+pub mod disputes;
 pub mod history;
 pub mod ingest;
 pub mod oversight;
@@ -83,7 +85,7 @@ pub struct Node {
     /// Every revocation this node holds.
     revocations: RevocationSet,
     /// SUMMARY indicators per borrower for today.
-    indicators: IndicatorCache,
+    pub(crate) indicators: IndicatorCache,
     /// Per-requester token buckets.
     limiter: RateLimiter,
     /// Peer queries per reason since start.

@@ -164,6 +164,7 @@ pub(crate) fn describe_entry(entry: &pb::LogEntry) -> EntryView {
             }),
         },
         Some(Kind::OversightFlag(f)) => oversight_flag(f.flag.as_ref()),
+        Some(Kind::Annotation(a)) => annotation(a),
         Some(Kind::SignerKey(k)) => EntryView {
             kind: "signer-key",
             summary: if k.previous_key_id.is_empty() {
@@ -204,6 +205,32 @@ pub(crate) fn describe_entry(entry: &pb::LogEntry) -> EntryView {
             summary: "entry of an unknown kind".into(),
             json: json!({}),
         },
+    }
+}
+
+fn annotation(a: &pb::AnnotationEntry) -> EntryView {
+    let kind = code_label::<pb::AnnotationType>(a.annotation_type);
+    let status = code_label::<pb::DisputeStatus>(a.dispute_status);
+    EntryView {
+        kind: "annotation",
+        summary: format!(
+            "{kind} {} record {} borrower {} dispute {} {status}{}",
+            a.annotation_id,
+            a.record_id,
+            short_key(&a.borrower_key),
+            a.dispute_id,
+            by_officer(&a.officer)
+        ),
+        json: json!({
+            "annotation_id": a.annotation_id,
+            "type": kind,
+            "record_id": a.record_id,
+            "borrower": short_key(&a.borrower_key),
+            "dispute_id": a.dispute_id,
+            "dispute_status": status,
+            "officer": a.officer,
+            "envelope_sha256": short_key(&a.envelope_sha256),
+        }),
     }
 }
 

@@ -145,6 +145,9 @@ impl Writer {
             for write in &req.consents {
                 write.apply(&mut batch.batch);
             }
+            for write in &req.annotations {
+                write.apply(&mut batch.batch);
+            }
             per_job.push((results, leaves));
         }
         let BatchBuilder {
