@@ -9,8 +9,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    assess, audit, bench, borrower_show, consent, consortium, consortium_secret, demo, history,
-    node, node_info, pki, records_import, sample, status, visits_due,
+    assess, audit, bench, borrower_show, consent, consortium, consortium_secret, demo, dispute,
+    history, node, node_info, pki, records_import, sample, status, visits_due,
 };
 use crate::output::Output;
 
@@ -60,6 +60,11 @@ pub enum Command {
     Assess(assess::AssessArgs),
     /// Who asked your node about a borrower, when and why (from the query log).
     History(history::HistoryArgs),
+    /// Disputes of your institution's records (异议).
+    #[command(subcommand)]
+    Dispute(dispute::DisputeCommand),
+    /// Add a provider explanation or a borrower statement to a record.
+    Annotate(dispute::AnnotateArgs),
     /// Post-loan visits.
     #[command(subcommand)]
     Visits(VisitsCommand),
@@ -140,6 +145,8 @@ impl Command {
             Command::Consent(command) => command.run(out).await,
             Command::Assess(args) => args.run(out).await,
             Command::History(args) => args.run(out).await,
+            Command::Dispute(command) => command.run(out).await,
+            Command::Annotate(args) => args.run(out).await,
             Command::Visits(VisitsCommand::Due(args)) => args.run(out).await,
             Command::Node(command) => command.run(out),
             Command::Audit(command) => command.run(out).await,

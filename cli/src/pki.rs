@@ -19,7 +19,8 @@ mod tests;
 
 pub use ca::{RevocationReason, RevokeOutcome, init_ca, init_intermediate_ca, refresh_crl, revoke};
 pub use issue::{
-    IssueParams, IssuedCertificate, dev_consortium, dev_consortium_with_key_type, issue,
+    DEV_OFFICER, IssueParams, IssuedCertificate, dev_consortium, dev_consortium_with_key_type,
+    issue,
 };
 pub use keys::KeyType;
 pub use show::{CertificateReport, describe_certificate};

@@ -51,7 +51,7 @@ for bank in $BANKS; do
     host=$(lower "$bank")
     dir="$PKI/$bank"
     issue node   "$bank" "$dir" --dns "$host" --dns localhost --ip 127.0.0.1
-    issue admin  "$bank" "$dir"
+    issue admin  "$bank" "$dir" --officer OFFICER-1
     issue signer "$bank" "$dir"
 
     if [ -f "$dir/node.toml" ]; then

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::FieldError;
 use crate::domain::assessment::exchange::RateTable;
 use crate::domain::dates::BusinessZone;
+use crate::domain::oversight::OversightConfig;
 use crate::domain::policy::HolderPolicy;
 use crate::domain::purpose::Purpose;
 use crate::domain::visits::VisitSchedule;
@@ -39,6 +40,8 @@ const CONFIG_SECTIONS: &[&str] = &[
     "storage",
     "limits",
     "policy",
+    "staff",
+    "oversight",
     "visits",
     "assessment",
     "business_time_zone",
@@ -69,6 +72,11 @@ pub struct NodeConfig {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub policy: HolderPolicy,
+    #[serde(default)]
+    pub staff: StaffConfig,
+    /// Query-pattern thresholds (docs/domain.md "Query-pattern oversight").
+    #[serde(default)]
+    pub oversight: OversightConfig,
     #[serde(default)]
     pub visits: VisitSchedule,
     /// Rates that convert debts to one currency for the assessment.
@@ -178,6 +186,24 @@ impl Default for StorageConfig {
         Self {
             cache_capacity_mb: 256,
             max_batch: 4096,
+        }
+    }
+}
+
+/// Staff accountability (Regulation art. 22).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StaffConfig {
+    /// Refuse admin certificates that name no officer for the calls that
+    /// read borrower data (Assess, GetBorrower, QueryHistory); `false` only
+    /// while certificates are being reissued.
+    pub require_officer: bool,
+}
+
+impl Default for StaffConfig {
+    fn default() -> Self {
+        Self {
+            require_officer: true,
         }
     }
 }
@@ -375,10 +401,23 @@ impl NodeConfig {
                 return Err(invalid(
                     &format!("policy.allowed_purposes[{i}]"),
                     format!(
-                        "{p:?} is not a purpose (POST_LOAN_MANAGEMENT, CREDIT_APPROVAL, GUARANTEE_REVIEW)"
+                        "{p:?} is not a query reason; allowed: {} (or their codes)",
+                        Purpose::ALL.map(Purpose::name).join(", ")
                     ),
                 ));
             }
+        }
+        if self.oversight.window_days == 0 || self.oversight.follow_up_days == 0 {
+            return Err(invalid(
+                "oversight.window_days/follow_up_days",
+                "must be at least 1",
+            ));
+        }
+        if self.policy.relationship_max_age_days == 0 {
+            return Err(invalid(
+                "policy.relationship_max_age_days",
+                "must be at least 1",
+            ));
         }
         if self.policy.max_validity_days == 0 {
             return Err(invalid("policy.max_validity_days", "must be at least 1"));

@@ -2,12 +2,17 @@
 //! certificates, keys and CRLs.
 //!
 //! An identity is the certificate's SAN URI `urn:credshare:<role>:<institution>`
-//! (docs/design.md §2). Chain and revocation checks happen in [`crate::tls`] (for
+//! (docs/design.md §2); an admin certificate may also name its officer
+//! ([`Officer`]). Chain and revocation checks happen in [`crate::tls`] (for
 //! connections) and [`crate::signing`] (for signatures); this module only reads.
 
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
+
+mod officer;
+
+pub use officer::{OFFICER_URN_PREFIX, Officer};
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
@@ -145,16 +150,11 @@ impl Identity {
     /// Reads the identity from a certificate's SAN URIs. Exactly one
     /// credshare URN must be present. The certificate is not verified here.
     pub fn from_cert_der(der: &[u8]) -> Result<Self, PkiError> {
-        let (_, cert) = x509_parser::parse_x509_certificate(der)
-            .map_err(|e| PkiError::BadCertificate(e.to_string()))?;
         let mut found = Vec::new();
-        if let Ok(Some(san)) = cert.subject_alternative_name() {
-            for name in &san.value.general_names {
-                if let x509_parser::extensions::GeneralName::URI(uri) = name
-                    && uri.starts_with(URN_PREFIX)
-                {
-                    found.push(Identity::from_uri(uri)?);
-                }
+        for uri in officer::credshare_uris(der)? {
+            // The officer SAN names a person, not the certificate's role.
+            if !uri.starts_with(OFFICER_URN_PREFIX) {
+                found.push(Identity::from_uri(&uri)?);
             }
         }
         match found.len() {

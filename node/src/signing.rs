@@ -37,6 +37,9 @@ pub const VISIT_SUMMARY_TYPE: &str = "application/vnd.credshare.visit-summary.v1
 pub const MEMBERSHIP_MANIFEST_TYPE: &str =
     "application/vnd.credshare.membership-manifest.v1+protobuf";
 pub const CONSENT_GRANT_TYPE: &str = "application/vnd.credshare.consent-grant.v1+protobuf";
+/// Payload type of a signed `Annotation` (dispute mark, explanation,
+/// statement).
+pub const ANNOTATION_TYPE: &str = "application/vnd.credshare.annotation.v1+protobuf";
 /// Payload type of a signed `ConsentRevocation`.
 pub const CONSENT_REVOCATION_TYPE: &str =
     "application/vnd.credshare.consent-revocation.v1+protobuf";

@@ -26,7 +26,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
-use crate::pki::{self, Identity, PkiError};
+use crate::pki::{self, Identity, Officer, PkiError, Role};
 
 mod first_flight;
 use first_flight::{Prefetched, await_first_flight};
@@ -162,6 +162,8 @@ pub struct CallerInfo {
     pub remote: SocketAddr,
     /// SHA-256 fingerprint of the client's leaf certificate.
     pub cert_fingerprint: String,
+    /// The officer an admin certificate names (Regulation art. 22).
+    pub officer: Option<Officer>,
 }
 
 /// Where the accept loop gets its TLS configuration, so that trust can
@@ -415,6 +417,7 @@ async fn handshake(
         .and_then(|c| c.first())
         .ok_or_else(|| "no client certificate".to_string())?;
     let identity = Identity::from_cert_der(leaf).map_err(|e| e.to_string())?;
+    let officer = caller_officer(&identity, leaf)?;
     let cert_fingerprint = pki::fingerprint(leaf);
     Ok(AuthenticatedStream {
         inner: tls,
@@ -422,9 +425,26 @@ async fn handshake(
             identity,
             remote,
             cert_fingerprint,
+            officer,
         },
         registration: None,
     })
+}
+
+/// The officer a client certificate names: only an admin certificate may
+/// name one, and only of its own institution.
+fn caller_officer(identity: &Identity, leaf: &[u8]) -> Result<Option<Officer>, String> {
+    let officer = Officer::from_cert_der(leaf).map_err(|e| e.to_string())?;
+    match &officer {
+        Some(o) if identity.role != Role::Admin || o.institution != identity.institution => {
+            Err(format!(
+                "certificate of {identity} names officer {} of {}: only an admin certificate may name an officer of its own institution",
+                o.id(),
+                o.institution
+            ))
+        }
+        _ => Ok(officer),
+    }
 }
 
 impl AuthenticatedStream {

@@ -180,8 +180,8 @@ BORROWER="$(sed -n 2p "$SAMPLE/credit.csv" | cut -d, -f1)"
 OTHER="$(awk -F, -v b="$BORROWER" 'NR > 1 && $1 != b { print $1; exit }' "$SAMPLE/credit.csv")"
 echo "signed authorization letter (interop suite)" >"$WORK/letter.txt"
 UNTIL="$(date -u -d '+180 days' +%F)"
-say "credshare consent issue at BANK-A for $BORROWER (post-loan-management, detail, until $UNTIL)"
-"$CLI" consent issue --id "$BORROWER" --purpose post-loan-management --scope detail \
+say "credshare consent issue at BANK-A for $BORROWER (loan-approval, detail, until $UNTIL)"
+"$CLI" consent issue --id "$BORROWER" --purpose loan-approval --scope detail \
   --until "$UNTIL" --evidence "$WORK/letter.txt" --out "$WORK/grant.json" \
   --node "$A_ADMIN" --certs "$PKI/BANK-A" --secret "$SECRET" >/dev/null
 

@@ -192,7 +192,7 @@ def query(pb, channels, cfg, envelope, key, scope, purpose=None, nonce=None):
     req = pb.peer.QueryBorrowerRequest(
         consent=envelope,
         borrower_key=key,
-        purpose=purpose if purpose is not None else pb.consent.PURPOSE_POST_LOAN_MANAGEMENT,
+        purpose=purpose if purpose is not None else pb.consent.PURPOSE_LOAN_APPROVAL,
         scope=scope,
         request_nonce=nonce,
     )
@@ -252,7 +252,7 @@ def test_00_grant_json_verifies_and_borrower_key_matches(pb, certs, grant_doc, g
         f"({bkey.hex()}) differs from the grant's borrower key ({grant.borrower_key.hex()})"
     )
     assert grant_doc["grant"]["borrower_key"] == bkey.hex()
-    assert list(grant.purposes) == [pb.consent.PURPOSE_POST_LOAN_MANAGEMENT]
+    assert list(grant.purposes) == [pb.consent.PURPOSE_LOAN_APPROVAL]
     assert grant.scope == pb.consent.SCOPE_DETAIL
 
 
@@ -363,7 +363,7 @@ def check_answer(pb, certs, resp, nonce, bkey, scope, consent_id):
     assert q.borrower_key == bkey
     assert q.request_nonce == nonce, "the log entry does not echo our nonce"
     assert q.decision == pb.log.DECISION_ANSWERED, f"decision {q.decision}"
-    assert q.scope == scope and q.purpose == pb.consent.PURPOSE_POST_LOAN_MANAGEMENT
+    assert q.scope == scope and q.purpose == pb.consent.PURPOSE_LOAN_APPROVAL
     assert q.consent_id == consent_id
     # Hash the bytes received, then decode them.
     assert q.response_sha256 == hashlib.sha256(resp.answer).digest(), (
@@ -503,7 +503,7 @@ def test_05b_denial_purpose_not_granted(pb, cfg, channels, certs, grant_envelope
     with pytest.raises(grpc.RpcError) as ei:
         query(
             pb, channels, cfg, grant_envelope, bkey, pb.consent.SCOPE_SUMMARY,
-            purpose=pb.consent.PURPOSE_CREDIT_APPROVAL, nonce=nonce,
+            purpose=pb.consent.PURPOSE_FINANCING_APPROVAL, nonce=nonce,
         )
     check_denial(pb, certs, ei.value, "PURPOSE_NOT_GRANTED", nonce, bkey)
 

@@ -98,7 +98,7 @@ async fn rate_message_size_and_rows_per_message_limits_are_enforced() {
         consent_id: "BANK-A-RATE".into(),
         borrower_key: vec![5; 32],
         grantee_institution: "BANK-A".into(),
-        purposes: vec![pb::Purpose::PostLoanManagement as i32],
+        purposes: vec![pb::Purpose::LoanApproval as i32],
         scope: pb::Scope::Summary as i32,
         not_before_ms: now - 1000,
         not_after_ms: now + 3_600_000,
@@ -113,9 +113,10 @@ async fn rate_message_size_and_rows_per_message_limits_are_enforced() {
     let ask = || pb::QueryBorrowerRequest {
         consent: Some(env.clone()),
         borrower_key: vec![5; 32],
-        purpose: pb::Purpose::PostLoanManagement as i32,
+        purpose: pb::Purpose::LoanApproval as i32,
         scope: pb::Scope::Summary as i32,
         request_nonce: vec![],
+        ..Default::default()
     };
     for _ in 0..5 {
         peer.query_borrower(ask()).await.unwrap();

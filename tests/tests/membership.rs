@@ -190,7 +190,7 @@ async fn query_code(c: &Consortium, as_bank: &str, holder: &NodeProcess) -> toni
         consent_id: format!("{as_bank}-M-{}", now_ms()),
         borrower_key: vec![0x51; 32],
         grantee_institution: as_bank.into(),
-        purposes: vec![pb::Purpose::PostLoanManagement as i32],
+        purposes: vec![pb::Purpose::LoanApproval as i32],
         scope: pb::Scope::Summary as i32,
         not_before_ms: now_ms() - 1_000,
         not_after_ms: now_ms() + 86_400_000,
@@ -209,9 +209,10 @@ async fn query_code(c: &Consortium, as_bank: &str, holder: &NodeProcess) -> toni
         .query_borrower(pb::QueryBorrowerRequest {
             consent: Some(envelope),
             borrower_key: vec![0x51; 32],
-            purpose: pb::Purpose::PostLoanManagement as i32,
+            purpose: pb::Purpose::LoanApproval as i32,
             scope: pb::Scope::Summary as i32,
             request_nonce: vec![1],
+            ..Default::default()
         })
         .await;
     match result {

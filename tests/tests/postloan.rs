@@ -179,7 +179,7 @@ fn issue_consent(c: &Consortium, node: &NodeProcess, dir: &Path, scope: &str) ->
             "--id",
             BORROWER,
             "--purpose",
-            "post-loan-management",
+            "loan-approval",
             "--scope",
             scope,
             "--until",
@@ -210,7 +210,15 @@ fn assess_and_visits_due_give_the_hand_computed_answers() {
     let (code, stdout, stderr) = cli(
         &c,
         &nodes[0],
-        &["assess", "--id", BORROWER, "--consent-id", consent_id],
+        &[
+            "assess",
+            "--id",
+            BORROWER,
+            "--consent-id",
+            consent_id,
+            "--purpose",
+            "loan-approval",
+        ],
     );
     assert_eq!(code, Some(0), "{stderr}");
     let a: serde_json::Value = serde_json::from_str(&stdout).unwrap();
@@ -299,6 +307,8 @@ fn detail_shows_every_institutions_verified_records() {
         BORROWER,
         "--consent-id",
         &consent_id,
+        "--purpose",
+        "loan-approval",
         "--scope",
         "detail",
     ];

@@ -70,6 +70,7 @@ fn query(
         purpose: purpose as i32,
         scope: scope as i32,
         request_nonce: vec![1, 2, 3, 4],
+        ..Default::default()
     }
 }
 
@@ -170,7 +171,7 @@ async fn answers_carry_verifiable_receipts_and_every_denial_reason_is_logged() {
         ("CREDSHARE_POLICY__CLOCK_SKEW_SECONDS".into(), "0".into()),
         (
             "CREDSHARE_POLICY__ALLOWED_PURPOSES".into(),
-            r#"["POST_LOAN_MANAGEMENT", "CREDIT_APPROVAL"]"#.into(),
+            r#"["POST_LOAN_MANAGEMENT", "LOAN_APPROVAL"]"#.into(),
         ),
     ];
     let b = NodeProcess::start(&c, &spec).unwrap();
@@ -182,11 +183,11 @@ async fn answers_carry_verifiable_receipts_and_every_denial_reason_is_logged() {
     let now = now_ms();
     let hour = 3_600_000;
     let sign = |g: &pb::ConsentGrant| a_signer.sign_envelope(CONSENT_GRANT_TYPE, g.encode_to_vec());
-    let plm = pb::Purpose::PostLoanManagement;
+    let approval = pb::Purpose::LoanApproval;
     let good = grant(
         "BANK-A",
         &borrower,
-        &[plm],
+        &[approval],
         pb::Scope::Detail,
         now - hour,
         now + hour,
@@ -196,7 +197,7 @@ async fn answers_carry_verifiable_receipts_and_every_denial_reason_is_logged() {
     // Answers at both scopes, with receipts that verify from the CA alone.
     for scope in [pb::Scope::Summary, pb::Scope::Detail] {
         let response = a
-            .query_borrower(query(&sign(&good), &borrower, plm, scope))
+            .query_borrower(query(&sign(&good), &borrower, approval, scope))
             .await
             .unwrap()
             .into_inner();
@@ -232,7 +233,7 @@ async fn answers_carry_verifiable_receipts_and_every_denial_reason_is_logged() {
     // A record written after an answer shows in the next answer (no stale cache).
     put_credit(&c, &b, &borrower, "F-3", 0).await;
     let response = a
-        .query_borrower(query(&sign(&good), &borrower, plm, pb::Scope::Summary))
+        .query_borrower(query(&sign(&good), &borrower, approval, pb::Scope::Summary))
         .await
         .unwrap()
         .into_inner();
@@ -244,7 +245,7 @@ async fn answers_carry_verifiable_receipts_and_every_denial_reason_is_logged() {
     let revoked = grant(
         "BANK-A",
         &borrower,
-        &[plm],
+        &[approval],
         pb::Scope::Detail,
         now - hour,
         now + 2 * hour,
@@ -275,13 +276,13 @@ async fn answers_carry_verifiable_receipts_and_every_denial_reason_is_logged() {
             sign(&grant(
                 "BANK-A",
                 &borrower,
-                &[plm],
+                &[approval],
                 pb::Scope::Detail,
                 now - 2 * hour,
                 now - hour,
             )),
             borrower.to_vec(),
-            plm,
+            approval,
             pb::Scope::Summary,
         ),
         (
@@ -289,27 +290,27 @@ async fn answers_carry_verifiable_receipts_and_every_denial_reason_is_logged() {
             sign(&grant(
                 "BANK-A",
                 &borrower,
-                &[plm],
+                &[approval],
                 pb::Scope::Detail,
                 now + hour,
                 now + 2 * hour,
             )),
             borrower.to_vec(),
-            plm,
+            approval,
             pb::Scope::Summary,
         ),
         (
             R::WrongBorrower,
             sign(&good),
             vec![0x43; 32],
-            plm,
+            approval,
             pb::Scope::Summary,
         ),
         (
             R::PurposeNotGranted,
             sign(&good),
             borrower.to_vec(),
-            pb::Purpose::CreditApproval,
+            pb::Purpose::FinancingApproval,
             pb::Scope::Summary,
         ),
         (
@@ -317,34 +318,34 @@ async fn answers_carry_verifiable_receipts_and_every_denial_reason_is_logged() {
             sign(&grant(
                 "BANK-A",
                 &borrower,
-                &[plm],
+                &[approval],
                 pb::Scope::Summary,
                 now - hour,
                 now + hour,
             )),
             borrower.to_vec(),
-            plm,
+            approval,
             pb::Scope::Detail,
         ),
         (
             R::Revoked,
             sign(&revoked),
             borrower.to_vec(),
-            plm,
+            approval,
             pb::Scope::Summary,
         ),
         (
             R::BadSignature,
             flipped,
             borrower.to_vec(),
-            plm,
+            approval,
             pb::Scope::Summary,
         ),
         (
             R::UntrustedSigner,
             evil.sign_envelope(CONSENT_GRANT_TYPE, good.encode_to_vec()),
             borrower.to_vec(),
-            plm,
+            approval,
             pb::Scope::Summary,
         ),
         (
@@ -352,13 +353,13 @@ async fn answers_carry_verifiable_receipts_and_every_denial_reason_is_logged() {
             sign(&grant(
                 "BANK-A",
                 &borrower,
-                &[pb::Purpose::GuaranteeReview],
+                &[pb::Purpose::GuaranteeQualificationReview],
                 pb::Scope::Detail,
                 now - hour,
                 now + hour,
             )),
             borrower.to_vec(),
-            pb::Purpose::GuaranteeReview,
+            pb::Purpose::GuaranteeQualificationReview,
             pb::Scope::Summary,
         ),
     ];
@@ -383,7 +384,7 @@ async fn answers_carry_verifiable_receipts_and_every_denial_reason_is_logged() {
     // BANK-A's grant presented by BANK-C.
     let mut c_client = peer_client(&c, "BANK-C", &b).await;
     let status = c_client
-        .query_borrower(query(&sign(&good), &borrower, plm, pb::Scope::Summary))
+        .query_borrower(query(&sign(&good), &borrower, approval, pb::Scope::Summary))
         .await
         .unwrap_err();
     assert_eq!(denial(&status).reason, R::WrongGrantee as i32);
@@ -413,7 +414,12 @@ async fn answers_carry_verifiable_receipts_and_every_denial_reason_is_logged() {
     }
     // Malformed requests are refused before anything else.
     let status = a
-        .query_borrower(query(&sign(&good), &[1, 2, 3], plm, pb::Scope::Summary))
+        .query_borrower(query(
+            &sign(&good),
+            &[1, 2, 3],
+            approval,
+            pb::Scope::Summary,
+        ))
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
@@ -429,7 +435,7 @@ async fn revocation_pushed_while_a_holder_is_down_arrives_after_it_restarts() {
     let issued = a_admin
         .issue_consent(pb::IssueConsentRequest {
             borrower_key: borrower.to_vec(),
-            purposes: vec![pb::Purpose::PostLoanManagement as i32],
+            purposes: vec![pb::Purpose::LoanApproval as i32],
             scope: pb::Scope::Summary as i32,
             not_before_ms: 0,
             not_after_ms: now_ms() + 86_400_000,
@@ -479,7 +485,7 @@ async fn revocation_pushed_while_a_holder_is_down_arrives_after_it_restarts() {
         .query_borrower(query(
             issued.grant.as_ref().unwrap(),
             &borrower,
-            pb::Purpose::PostLoanManagement,
+            pb::Purpose::LoanApproval,
             pb::Scope::Summary,
         ))
         .await
@@ -499,7 +505,7 @@ async fn receipts_survive_kill_9_of_the_holder_under_load() {
         grant(
             "BANK-A",
             &borrower,
-            &[pb::Purpose::PostLoanManagement],
+            &[pb::Purpose::LoanApproval],
             pb::Scope::Summary,
             now - 1000,
             now + 3_600_000,
@@ -518,7 +524,7 @@ async fn receipts_survive_kill_9_of_the_holder_under_load() {
                     .query_borrower(query(
                         &env,
                         &borrower,
-                        pb::Purpose::PostLoanManagement,
+                        pb::Purpose::LoanApproval,
                         pb::Scope::Summary,
                     ))
                     .await

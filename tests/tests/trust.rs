@@ -112,7 +112,7 @@ async fn issue_consent(admin: &mut AdminClient, borrower: &[u8]) -> pb::IssueCon
     admin
         .issue_consent(pb::IssueConsentRequest {
             borrower_key: borrower.to_vec(),
-            purposes: vec![pb::Purpose::PostLoanManagement as i32],
+            purposes: vec![pb::Purpose::LoanApproval as i32],
             scope: pb::Scope::Summary as i32,
             not_before_ms: 0,
             not_after_ms: now_ms() + 86_400_000,
@@ -138,9 +138,10 @@ fn query(grant: &pb::SignedEnvelope, borrower: &[u8]) -> pb::QueryBorrowerReques
     pb::QueryBorrowerRequest {
         consent: Some(grant.clone()),
         borrower_key: borrower.to_vec(),
-        purpose: pb::Purpose::PostLoanManagement as i32,
+        purpose: pb::Purpose::LoanApproval as i32,
         scope: pb::Scope::Summary as i32,
         request_nonce: vec![4, 3, 2, 1],
+        ..Default::default()
     }
 }
 
@@ -368,7 +369,7 @@ async fn a_signer_key_rotated_on_a_running_node_signs_from_the_next_batch() {
             consent_id: "BANK-B-ROTATION-1".into(),
             borrower_key: borrower.to_vec(),
             grantee_institution: "BANK-B".into(),
-            purposes: vec![pb::Purpose::PostLoanManagement as i32],
+            purposes: vec![pb::Purpose::LoanApproval as i32],
             scope: pb::Scope::Summary as i32,
             not_before_ms: now_ms() - 1_000,
             not_after_ms: now_ms() + 86_400_000,
@@ -493,7 +494,7 @@ async fn a_revoked_or_expired_grant_never_leaves_the_requesting_node() {
         .assess(pb::AssessRequest {
             borrower_key: borrower.to_vec(),
             consent_id: issued.consent_id.clone(),
-            purpose: pb::Purpose::PostLoanManagement as i32,
+            purpose: pb::Purpose::LoanApproval as i32,
             scope: pb::Scope::Summary as i32,
             deadline_ms: 0,
         })

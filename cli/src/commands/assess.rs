@@ -20,11 +20,14 @@ use crate::records_view::{money, render_institution, verified_json};
 #[derive(Debug, Clone, clap::Args)]
 pub struct AssessArgs {
     /// A consent this institution issued for the borrower; without it, the
-    /// newest active consent that covers the purpose and scope (named in
-    /// the output).
+    /// newest active consent that covers the reason and scope (named in the
+    /// output). Post-loan management (01) carries no consent: this
+    /// institution's own newest live credit record is sent instead.
     #[arg(long)]
     pub consent_id: Option<String>,
-    #[arg(long, value_enum, default_value = "post-loan-management")]
+    /// Query reason: `post-loan`, `loan-approval`, `credit-card-approval`,
+    /// `financing-approval`, … or the two-digit code (`24`).
+    #[arg(long, default_value = "post-loan")]
     pub purpose: PurposeArg,
     #[arg(long, value_enum, default_value = "summary")]
     pub scope: ScopeArg,
@@ -40,8 +43,10 @@ impl AssessArgs {
     /// Exit code 3 when any peer did not answer.
     pub async fn run(&self, out: &Output) -> anyhow::Result<()> {
         let (mut client, key) = self.borrower.connect().await?;
+        let post_loan = self.purpose.proto() == pb::Purpose::PostLoanManagement;
         let consent_id = match &self.consent_id {
             Some(id) => id.clone(),
+            None if post_loan => String::new(),
             None => self.newest_fitting_consent(&mut client, &key).await?,
         };
         let a = client
@@ -57,7 +62,12 @@ impl AssessArgs {
         let mut value = assessment_json(&a);
         value["consent_id"] = json!(consent_id);
         out.print(&value, || {
-            format!("consent used: {consent_id}\n{}", render_assessment(&a))
+            let basis = if consent_id.is_empty() {
+                "basis: our own live credit record (post-loan management, no consent)".to_owned()
+            } else {
+                format!("consent used: {consent_id}")
+            };
+            format!("{basis}\n{}", render_assessment(&a))
         });
         if !a.complete {
             return Err(ExitKind::Partial(
@@ -205,6 +215,27 @@ fn render_figures(a: &pb::Assessment) -> String {
     for r in &a.reasons {
         out.push_str(&format!("  - {r}\n"));
     }
+    if !a.disputed.is_empty() {
+        out.push_str(&format!(
+            "disputed (left out of the figures; with them the level would be {}):\n",
+            code_label::<pb::AssessmentLevel>(a.level_with_disputed)
+        ));
+        for d in &a.disputed {
+            out.push_str(&format!(
+                "  - {} record {} ({}, due {})\n",
+                d.institution_id,
+                d.record_id,
+                code_label::<pb::DisputeStatus>(d.status),
+                d.due_date
+            ));
+        }
+    }
+    if !a.missing.is_empty() {
+        out.push_str("missing:\n");
+        for m in &a.missing {
+            out.push_str(&format!("  - {m}\n"));
+        }
+    }
     out
 }
 
@@ -264,6 +295,15 @@ pub fn assessment_json(a: &pb::Assessment) -> serde_json::Value {
         "level": code_label::<pb::AssessmentLevel>(a.level),
         "complete": a.complete,
         "reasons": a.reasons,
+        "missing": a.missing,
+        "disputed": a.disputed.iter().map(|d| json!({
+            "institution": d.institution_id,
+            "record_id": d.record_id,
+            "dispute_id": d.dispute_id,
+            "status": code_label::<pb::DisputeStatus>(d.status),
+            "due_date": d.due_date,
+        })).collect::<Vec<_>>(),
+        "level_with_disputed": code_label::<pb::AssessmentLevel>(a.level_with_disputed),
         "lender_count": a.lender_count,
         "worst_risk_class": code_label::<pb::RiskClass>(a.worst_risk_class),
         "worst_risk_reported_by": a.worst_risk_reported_by,

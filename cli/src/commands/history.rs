@@ -1,7 +1,9 @@
-//! `credshare history`: who asked your node about a borrower, when and why
-//! (from the query log) — what the borrower may ask to see.
+//! `credshare history`: who asked your node about a borrower, when, why and
+//! which officer (from the query log) — what the borrower may ask to see —
+//! and the queries your own institution sent about them.
 
 use credshare_node::domain::codes::code_label;
+use credshare_node::domain::purpose::purpose_label;
 use credshare_proto::v1 as pb;
 use serde_json::json;
 
@@ -41,19 +43,30 @@ impl HistoryArgs {
 fn item_json(i: &pb::QueryHistoryItem) -> serde_json::Value {
     json!({
         "leaf_index": i.leaf_index, "time_ms": i.time_ms, "requester": i.requester_institution,
-        "purpose": code_label::<pb::Purpose>(i.purpose), "scope": code_label::<pb::Scope>(i.scope),
-        "consent_id": i.consent_id, "decision": i.decision,
+        "purpose": purpose_label(i.purpose), "scope": code_label::<pb::Scope>(i.scope),
+        "consent_id": i.consent_id, "decision": i.decision, "officer": i.officer,
+        "direction": direction(i), "peer": i.peer_institution,
     })
 }
 
+/// `RECEIVED` for a peer's query about the borrower, `SENT` for ours.
+fn direction(i: &pb::QueryHistoryItem) -> &'static str {
+    if i.sent { "SENT" } else { "RECEIVED" }
+}
+
 fn render(items: &[pb::QueryHistoryItem]) -> String {
-    let mut t = Table::new("LEAF|TIME|REQUESTER|PURPOSE|SCOPE|CONSENT|DECISION");
+    let mut t = Table::new(
+        "LEAF|TIME|DIRECTION|REQUESTER|OFFICER|HOLDER|PURPOSE|SCOPE|CONSENT|DECISION",
+    );
     for i in items {
         t.row(vec![
             i.leaf_index.to_string(),
             crate::dates::time(i.time_ms),
+            direction(i).into(),
             i.requester_institution.clone(),
-            code_label::<pb::Purpose>(i.purpose).into(),
+            i.officer.clone(),
+            i.peer_institution.clone(),
+            purpose_label(i.purpose),
             code_label::<pb::Scope>(i.scope).into(),
             i.consent_id.clone(),
             i.decision.clone(),

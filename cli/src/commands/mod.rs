@@ -10,6 +10,7 @@ pub mod consent;
 pub mod consortium;
 pub mod consortium_secret;
 pub mod demo;
+pub mod dispute;
 pub mod history;
 pub mod node;
 pub mod node_info;

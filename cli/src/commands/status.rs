@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use credshare_node::domain::codes::code_label;
+use credshare_node::domain::purpose::purpose_label;
 use credshare_proto::v1 as pb;
 use serde_json::json;
 
@@ -76,6 +78,22 @@ pub fn status_json(s: &pb::StatusResponse) -> serde_json::Value {
         "signer_key_id": s.signer_key_id,
         "signer_not_after_ms": s.signer_not_after_ms,
         "warnings": s.warnings,
+        "disputes_open": s.disputes_open,
+        "disputes_overdue": s.disputes_overdue,
+        "oversight_flags": s.oversight_flags.iter().map(|f| json!({
+            "requester": f.requester_institution,
+            "purpose": purpose_label(f.purpose),
+            "pattern": code_label::<pb::OversightPattern>(f.pattern),
+            "count": f.count,
+            "threshold": f.threshold,
+            "window_days": f.window_days,
+        })).collect::<Vec<_>>(),
+        "queries_by_reason": s.reason_counts.iter().map(|r| json!({
+            "reason": purpose_label(r.purpose),
+            "answered": r.answered,
+            "denied": r.denied,
+            "sent": r.sent,
+        })).collect::<Vec<_>>(),
         "peers": s.peers.iter().map(|p| json!({
             "institution": p.institution_id,
             "reachable": p.reachable,
@@ -115,9 +133,25 @@ pub fn render_status(s: &pb::StatusResponse) -> String {
         ("query log", format!("{} entries", s.log_size)),
         ("store", format!("{} bytes", s.store_bytes)),
         ("signer key", signer_key(s)),
+        (
+            "disputes",
+            format!("{} open, {} overdue", s.disputes_open, s.disputes_overdue),
+        ),
     ]);
     for w in &s.warnings {
         out.push_str(&format!("WARNING         {w}\n"));
+    }
+    out.push_str(&render_reasons(&s.reason_counts));
+    for f in &s.oversight_flags {
+        out.push_str(&format!(
+            "OVERSIGHT       {} by {} purpose {}: {} (threshold {} in {} days)\n",
+            code_label::<pb::OversightPattern>(f.pattern),
+            f.requester_institution,
+            purpose_label(f.purpose),
+            f.count,
+            f.threshold,
+            f.window_days
+        ));
     }
     if s.peers.is_empty() {
         out.push_str("peers           none configured\n");
@@ -141,4 +175,22 @@ pub fn render_status(s: &pb::StatusResponse) -> String {
     out.push('\n');
     out.push_str(&table.render());
     out
+}
+
+/// Peer queries per reason since the node started, as a table (empty when
+/// there were none).
+fn render_reasons(counts: &[pb::ReasonCount]) -> String {
+    if counts.is_empty() {
+        return String::new();
+    }
+    let mut table = Table::new("QUERY REASON|ANSWERED|DENIED|SENT");
+    for r in counts {
+        table.row(vec![
+            purpose_label(r.purpose),
+            r.answered.to_string(),
+            r.denied.to_string(),
+            r.sent.to_string(),
+        ]);
+    }
+    format!("\n{}", table.render())
 }

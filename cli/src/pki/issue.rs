@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use credshare_node::pki::{self, Identity, InstitutionId, Role};
+use credshare_node::pki::{self, Identity, InstitutionId, Officer, Role};
 use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyUsagePurpose, SanType};
 use time::{Date, Duration, OffsetDateTime};
 
@@ -38,6 +38,9 @@ pub struct IssueParams {
     /// The key's type; `None` is the role's default (P-256, signer
     /// Ed25519). A signer refuses P-256.
     pub key_type: Option<KeyType>,
+    /// Officer id (admin certificates only): adds
+    /// `urn:credshare:officer:<institution>:<id>`.
+    pub officer: Option<String>,
     pub out_dir: PathBuf,
 }
 
@@ -54,6 +57,7 @@ impl IssueParams {
             not_before: None,
             not_after: None,
             key_type: None,
+            officer: None,
             out_dir: out_dir.to_owned(),
         }
     }
@@ -63,6 +67,8 @@ impl IssueParams {
 #[derive(Debug, Clone)]
 pub struct IssuedCertificate {
     pub identity: Identity,
+    /// The officer an admin certificate names.
+    pub officer: Option<Officer>,
     /// Hex serial.
     pub serial: String,
     pub cert_path: PathBuf,
@@ -76,9 +82,14 @@ pub struct IssuedCertificate {
 
 impl fmt::Display for IssuedCertificate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let officer = self
+            .officer
+            .as_ref()
+            .map(|o| format!(" for officer {}", o.id()))
+            .unwrap_or_default();
         write!(
             f,
-            "issued {} ({} key, serial {}, valid until {}) -> {}, {}; CA certificate -> {}; sha256 {}",
+            "issued {}{officer} ({} key, serial {}, valid until {}) -> {}, {}; CA certificate -> {}; sha256 {}",
             self.identity.to_uri(),
             self.key_type.description(),
             self.serial,
@@ -134,6 +145,7 @@ pub fn issue(params: &IssueParams) -> anyhow::Result<IssuedCertificate> {
         bail!("--dns/--ip: {role} certificates are not used for TLS and take no host names");
     }
     let key_type = key_type_for(role, params.key_type)?;
+    let officer = officer_for(role, &params.institution, params.officer.as_deref())?;
     let cert_path = params.out_dir.join(format!("{role}.crt"));
     let key_path = params.out_dir.join(format!("{role}.key"));
     files::refuse_existing(&cert_path)?;
@@ -151,7 +163,7 @@ pub fn issue(params: &IssueParams) -> anyhow::Result<IssuedCertificate> {
     cert_params
         .distinguished_name
         .push(DnType::OrganizationName, id);
-    cert_params.subject_alt_names = subject_alt_names(&identity, params)?;
+    cert_params.subject_alt_names = subject_alt_names(&identity, officer.as_ref(), params)?;
     let serial = ca::random_serial()?;
     cert_params.serial_number = Some(serial.clone());
     cert_params.not_before = not_before;
@@ -179,6 +191,7 @@ pub fn issue(params: &IssueParams) -> anyhow::Result<IssuedCertificate> {
     files::write_public(&ca_cert_path, ca_pem.as_bytes())?;
     Ok(IssuedCertificate {
         identity,
+        officer,
         serial: hex::encode(serial.as_ref()),
         cert_path,
         key_path,
@@ -189,12 +202,40 @@ pub fn issue(params: &IssueParams) -> anyhow::Result<IssuedCertificate> {
     })
 }
 
-fn subject_alt_names(identity: &Identity, params: &IssueParams) -> anyhow::Result<Vec<SanType>> {
+/// The officer of an admin certificate; other roles name none.
+fn officer_for(
+    role: Role,
+    institution: &InstitutionId,
+    officer: Option<&str>,
+) -> anyhow::Result<Option<Officer>> {
+    match officer {
+        None => Ok(None),
+        Some(_) if role != Role::Admin => {
+            bail!("--officer: only admin certificates name an officer")
+        }
+        Some(id) => Ok(Some(
+            Officer::new(institution.clone(), id).map_err(|e| anyhow::anyhow!("--officer: {e}"))?,
+        )),
+    }
+}
+
+fn subject_alt_names(
+    identity: &Identity,
+    officer: Option<&Officer>,
+    params: &IssueParams,
+) -> anyhow::Result<Vec<SanType>> {
     let uri = identity
         .to_uri()
         .try_into()
         .context("identity URI is not ASCII")?;
     let mut sans = vec![SanType::URI(uri)];
+    if let Some(officer) = officer {
+        let uri = officer
+            .to_uri()
+            .try_into()
+            .context("officer URI is not ASCII")?;
+        sans.push(SanType::URI(uri));
+    }
     for name in &params.dns_names {
         let dns = name
             .clone()
@@ -238,6 +279,8 @@ fn validity(
 
 /// Institutions of the development consortium.
 pub const DEV_BANKS: [&str; 3] = ["BANK-A", "BANK-B", "BANK-C"];
+/// The officer every development admin certificate names.
+pub const DEV_OFFICER: &str = "OFFICER-1";
 /// The development regulator.
 pub const DEV_REGULATOR: &str = "REG-1";
 
@@ -248,7 +291,8 @@ pub fn dev_consortium(dir: &Path) -> anyhow::Result<()> {
 
 /// Makes a development consortium under `dir`: `dir/ca` (the CA and CRL),
 /// `dir/<BANK>/{node,admin,signer}.{crt,key}` for BANK-A, BANK-B and BANK-C
-/// (node certificates also name `localhost` and `127.0.0.1`), and
+/// (node certificates also name `localhost` and `127.0.0.1`, admin
+/// certificates officer [`DEV_OFFICER`]), and
 /// `dir/REG-1/regulator.{crt,key}`; every directory gets `ca.crt`. The CA,
 /// node, admin and regulator keys are `key_type`; signer keys are Ed25519.
 pub fn dev_consortium_with_key_type(dir: &Path, key_type: KeyType) -> anyhow::Result<()> {
@@ -265,6 +309,9 @@ pub fn dev_consortium_with_key_type(dir: &Path, key_type: KeyType) -> anyhow::Re
             let mut params = IssueParams::new(&ca_dir, role, institution.clone(), &dir.join(bank));
             if role != Role::Signer {
                 params.key_type = Some(key_type);
+            }
+            if role == Role::Admin {
+                params.officer = Some(DEV_OFFICER.into());
             }
             if role == Role::Node {
                 params.dns_names = vec!["localhost".into()];

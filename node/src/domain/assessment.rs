@@ -16,9 +16,10 @@ use credshare_proto::v1 as pb;
 use time::Date;
 
 use self::exchange::RateTable;
-use self::level::{completeness_finding, level_name};
+use self::level::{completeness_finding, level_name, missing_parts, no_data_finding};
 use self::share::{DebtShare, debt_share};
 use super::dates::parse_iso_date;
+use super::disputes;
 use super::indicators::{is_recent, known_risk_class};
 
 /// More than this share of outstanding debt (basis points) over 90 days
@@ -113,7 +114,12 @@ impl Contribution {
 ///   converted with `rates` (`share_basis` says how).
 /// * `recent_signals`: signals within 180 days of `today`, with the
 ///   observing institution, newest first.
-/// * `complete`: every contribution answered (and there was at least one).
+/// * `complete`: every contribution answered (and there was at least one);
+///   `missing` names each one that did not.
+/// * `disputed`: records under dispute (left out of every figure), and
+///   `level_with_disputed`, the level their figures would give.
+/// * `level`: the most severe finding; `NO_DATA` when no answering
+///   institution holds any record (never `GREEN` on absence of data).
 ///
 /// `peers` lists the local contribution first, then peers by institution.
 pub fn assess(
@@ -128,14 +134,27 @@ pub fn assess(
             .cmp(&a.local)
             .then_with(|| a.institution.cmp(&b.institution))
     });
-    let merged = Merged::new(&contributions, today, rates);
-    let mut findings = merged.findings();
-    findings.extend(completeness_finding(&contributions));
-    // Most severe first; within a level, in rule order.
-    findings.sort_by_key(|(level, _)| std::cmp::Reverse(*level));
+    let (merged, findings) = evaluate(&contributions, today, rates);
     let level = findings
         .first()
         .map_or(pb::AssessmentLevel::Green, |(level, _)| *level);
+    let disputed = disputed_records(&contributions);
+    let level_with_disputed = if disputed.is_empty() {
+        level
+    } else {
+        let with: Vec<Contribution> = contributions
+            .iter()
+            .cloned()
+            .map(|mut c| {
+                c.indicators = c.indicators.as_ref().map(disputes::with_disputed_figures);
+                c
+            })
+            .collect();
+        evaluate(&with, today, rates)
+            .1
+            .first()
+            .map_or(pb::AssessmentLevel::Green, |(level, _)| *level)
+    };
     pb::Assessment {
         borrower_key: borrower_key.to_vec(),
         assessed_at_ms: now_ms,
@@ -158,8 +177,42 @@ pub fn assess(
         recent_signals: merged.signals,
         last_visits: merged.last_visits,
         settled_only_lenders: merged.settled_only,
+        missing: missing_parts(&contributions),
+        disputed,
+        level_with_disputed: level_with_disputed as i32,
         peers: contributions.into_iter().map(peer_outcome).collect(),
     }
+}
+
+/// The merged figures and every finding, most severe first (NO_DATA, which
+/// excludes every figure, before all; within a level, in rule order).
+fn evaluate(
+    contributions: &[Contribution],
+    today: Date,
+    rates: &RateTable,
+) -> (Merged, Vec<level::Finding>) {
+    let merged = Merged::new(contributions, today, rates);
+    let mut findings = merged.findings();
+    findings.extend(completeness_finding(contributions));
+    findings.extend(no_data_finding(contributions));
+    findings.sort_by_key(|(level, _)| std::cmp::Reverse(*level));
+    (merged, findings)
+}
+
+/// Records under dispute at the answering institutions, each named with
+/// its institution.
+fn disputed_records(contributions: &[Contribution]) -> Vec<pb::DisputedRecord> {
+    contributions
+        .iter()
+        .filter(|c| c.status == pb::PeerStatus::Answered)
+        .filter_map(|c| Some((c, c.indicators.as_ref()?)))
+        .flat_map(|(c, ind)| {
+            ind.disputed.iter().map(|d| pb::DisputedRecord {
+                institution_id: c.institution.clone(),
+                ..d.clone()
+            })
+        })
+        .collect()
 }
 
 fn peer_outcome(c: Contribution) -> pb::PeerOutcome {

@@ -68,6 +68,9 @@ code_enums! {
     AssessmentLevel => "ASSESSMENT_LEVEL_",
     WriteOutcome => "WRITE_OUTCOME_",
     ConsentState => "CONSENT_STATE_",
+    OversightPattern => "OVERSIGHT_PATTERN_",
+    AnnotationType => "ANNOTATION_TYPE_",
+    DisputeStatus => "DISPUTE_STATUS_",
 }
 
 /// The short code name: `code_name(pb::FacilityType::WorkingCapital)` is

@@ -186,6 +186,24 @@ fn check_policy(
     ctx: &QueryContext<'_>,
     policy: &HolderPolicy,
 ) -> Result<(), Denial> {
+    check_holder_policy(ctx, policy)?;
+    let max_ms = i64::from(policy.max_validity_days) * MS_PER_DAY;
+    let validity_ms = grant.not_after_ms.saturating_sub(grant.not_before_ms);
+    if validity_ms <= 0 || validity_ms > max_ms {
+        return Err(Denial::new(
+            pb::DenialReason::Policy,
+            format!(
+                "consent {} is valid for {validity_ms} ms; local policy accepts 1 ms to {} days",
+                grant.consent_id, policy.max_validity_days
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The holder's rules that apply to every query, with or without a grant:
+/// requester, purpose and scope (`POLICY`).
+pub fn check_holder_policy(ctx: &QueryContext<'_>, policy: &HolderPolicy) -> Result<(), Denial> {
     let policy_denial = |message: String| Err(Denial::new(pb::DenialReason::Policy, message));
     if !policy.allowed_institutions.is_empty()
         && !policy.allowed_institutions.contains(ctx.requester)
@@ -210,14 +228,6 @@ fn check_policy(
             "local policy discloses at most scope {:?}, asked {}",
             policy.max_scope,
             scope_name(ctx.scope)
-        ));
-    }
-    let max_ms = i64::from(policy.max_validity_days) * MS_PER_DAY;
-    let validity_ms = grant.not_after_ms.saturating_sub(grant.not_before_ms);
-    if validity_ms <= 0 || validity_ms > max_ms {
-        return policy_denial(format!(
-            "consent {} is valid for {validity_ms} ms; local policy accepts 1 ms to {} days",
-            grant.consent_id, policy.max_validity_days
         ));
     }
     Ok(())

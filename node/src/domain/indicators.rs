@@ -55,6 +55,7 @@ pub fn indicators(
         recent_signals: recent_signals(visits, today),
         last_visit_date,
         visit_count: saturating_u32(visits.len()),
+        disputed: Vec::new(),
     }
 }
 

@@ -12,6 +12,12 @@
 //! * [`codes`] — short code names ↔ protocol enums, ISO 4217 currencies.
 //! * [`records`] — validation of credit and visit summaries.
 //! * [`purpose`] — [`Purpose`] and [`Scope`] of a peer query.
+//! * [`disputes`] — dispute marks, the 20-day answer, indicators without
+//!   disputed records.
+//! * [`oversight`] — query patterns a holder flags (probing, approval
+//!   without lending).
+//! * [`relationship`] — the post-loan rule: a reason-01 query's proof that
+//!   the requester lends to the borrower.
 //! * [`policy`] — the holder's own rules ([`HolderPolicy`]).
 //! * [`consent`] — the holder's decision on a consented peer query.
 //! * [`indicators`] — derived indicators (SUMMARY scope answers).
@@ -23,11 +29,14 @@ pub mod borrower;
 pub mod codes;
 pub mod consent;
 pub mod dates;
+pub mod disputes;
 pub mod field;
 pub mod indicators;
+pub mod oversight;
 pub mod policy;
 pub mod purpose;
 pub mod records;
+pub mod relationship;
 pub mod visits;
 
 pub use borrower::{BorrowerId, BorrowerKey, ConsortiumSecret, IdError, Rid, SecretError, Uscc};

@@ -8,10 +8,11 @@ use futures::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::auth;
-use super::convert::{borrower_key, optional_borrower_key};
+use super::convert::{borrower_key, optional_borrower_key, optional_date};
 use crate::service::Node;
 use crate::service::assess::AssessRequest;
 use crate::service::consents::ConsentRequest;
+use crate::service::disputes::OpenDispute;
 use crate::service::ingest::ImportError;
 use crate::service::visits::DueVisitsQuery;
 
@@ -24,6 +25,12 @@ impl AdminApi {
     pub fn new(node: Arc<Node>) -> Self {
         Self { node }
     }
+
+    /// The caller's officer for a call that reads borrower data; refused
+    /// when the certificate names none and `staff.require_officer` is on.
+    fn officer<T>(&self, request: &Request<T>) -> Result<String, Status> {
+        auth::officer(request, self.node.config.staff.require_officer)
+    }
 }
 
 #[tonic::async_trait]
@@ -33,7 +40,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<Streaming<pb::ImportRecordsRequest>>,
     ) -> Result<Response<pb::ImportRecordsResponse>, Status> {
-        let actor = auth::caller(&request)?.identity.to_string();
+        let actor = auth::actor(&request)?;
         let rows = request.into_inner().map(|m| m.map(|m| m.rows));
         match self.node.import(rows, &actor).await {
             Ok(response) => Ok(Response::new(response)),
@@ -47,7 +54,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::PutRecordRequest>,
     ) -> Result<Response<pb::PutRecordResponse>, Status> {
-        let actor = auth::caller(&request)?.identity.to_string();
+        let actor = auth::actor(&request)?;
         let record = request.into_inner().record;
         let (outcome, record) = self.node.put_record(record, &actor).await?;
         Ok(Response::new(pb::PutRecordResponse {
@@ -61,6 +68,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::GetBorrowerRequest>,
     ) -> Result<Response<pb::GetBorrowerResponse>, Status> {
+        self.officer(&request)?;
         let key = borrower_key(&request.into_inner().borrower_key)?;
         let (records, history_count) = self.node.borrower_records(key).await?;
         Ok(Response::new(pb::GetBorrowerResponse {
@@ -74,7 +82,9 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::IssueConsentRequest>,
     ) -> Result<Response<pb::IssueConsentResponse>, Status> {
-        let req = ConsentRequest::try_from(request.into_inner())?;
+        let officer = auth::actor(&request)?.officer;
+        let mut req = ConsentRequest::try_from(request.into_inner())?;
+        req.officer = officer;
         let (consent_id, grant) = self.node.issue_consent(req).await?;
         Ok(Response::new(pb::IssueConsentResponse {
             consent_id,
@@ -87,10 +97,11 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::RevokeConsentRequest>,
     ) -> Result<Response<pb::RevokeConsentResponse>, Status> {
+        let officer = auth::actor(&request)?.officer;
         let req = request.into_inner();
         let revoked = self
             .node
-            .revoke_consent(&req.consent_id, &req.reason)
+            .revoke_consent(&req.consent_id, &req.reason, &officer)
             .await?;
         Ok(Response::new(revoked))
     }
@@ -114,7 +125,9 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::AssessRequest>,
     ) -> Result<Response<pb::Assessment>, Status> {
-        let req = AssessRequest::try_from(request.into_inner())?;
+        let officer = self.officer(&request)?;
+        let mut req = AssessRequest::try_from(request.into_inner())?;
+        req.officer = officer;
         Ok(Response::new(self.node.assess(req).await?))
     }
 
@@ -133,6 +146,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::QueryHistoryRequest>,
     ) -> Result<Response<pb::QueryHistoryResponse>, Status> {
+        self.officer(&request)?;
         let key = borrower_key(&request.into_inner().borrower_key)?;
         let items = self.node.query_history(key).await?;
         Ok(Response::new(pb::QueryHistoryResponse { items }))
@@ -146,5 +160,64 @@ impl pb::admin_service_server::AdminService for AdminApi {
         let caller = auth::caller(&request)?;
         tracing::debug!(caller = %caller.identity, "status");
         Ok(Response::new(self.node.status().await?))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn open_dispute(
+        &self,
+        request: Request<pb::OpenDisputeRequest>,
+    ) -> Result<Response<pb::DisputeResponse>, Status> {
+        let officer = self.officer(&request)?;
+        let mut req = OpenDispute::try_from(request.into_inner())?;
+        req.officer = officer;
+        Ok(Response::new(self.node.open_dispute(req).await?))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn resolve_dispute(
+        &self,
+        request: Request<pb::ResolveDisputeRequest>,
+    ) -> Result<Response<pb::DisputeResponse>, Status> {
+        let officer = self.officer(&request)?;
+        let req = request.into_inner();
+        let outcome = pb::DisputeStatus::try_from(req.outcome).unwrap_or_default();
+        let resolved = self
+            .node
+            .resolve_dispute(&req.dispute_id, outcome, &req.note, &officer)
+            .await?;
+        Ok(Response::new(resolved))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_disputes(
+        &self,
+        request: Request<pb::ListDisputesRequest>,
+    ) -> Result<Response<pb::ListDisputesResponse>, Status> {
+        let req = request.into_inner();
+        let borrower = optional_borrower_key(&req.borrower_key)?;
+        let as_of = optional_date("as_of_date", &req.as_of_date)?;
+        let disputes = self
+            .node
+            .list_disputes(borrower, req.overdue_only, as_of)
+            .await?;
+        Ok(Response::new(pb::ListDisputesResponse { disputes }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn annotate(
+        &self,
+        request: Request<pb::AnnotateRequest>,
+    ) -> Result<Response<pb::AnnotateResponse>, Status> {
+        let officer = self.officer(&request)?;
+        let req = request.into_inner();
+        let key = borrower_key(&req.borrower_key)?;
+        let kind = pb::AnnotationType::try_from(req.r#type).unwrap_or_default();
+        let annotation = self
+            .node
+            .annotate(key, &req.record_id, kind, &req.text, &officer)
+            .await?;
+        Ok(Response::new(pb::AnnotateResponse {
+            annotation: Some(annotation),
+        }))
     }
 }

@@ -83,4 +83,14 @@ impl pb::audit_service_server::AuditService for AuditApi {
             .await?;
         Ok(Response::new(proof))
     }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_oversight_report(
+        &self,
+        request: Request<pb::GetOversightReportRequest>,
+    ) -> Result<Response<pb::OversightReport>, Status> {
+        let caller = auth::caller(&request)?.identity.clone();
+        tracing::debug!(caller = %caller, "get_oversight_report");
+        Ok(Response::new(self.node.oversight_report()))
+    }
 }

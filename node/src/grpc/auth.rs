@@ -18,6 +18,7 @@ use tower::Service;
 
 use crate::membership::{Admission, Membership};
 use crate::pki::{InstitutionId, Role};
+use crate::service::Actor;
 use crate::tls::CallerInfo;
 
 /// Access rule of one service.
@@ -92,6 +93,34 @@ pub fn caller<T>(request: &Request<T>) -> Result<&CallerInfo, Status> {
         .extensions()
         .get::<CallerInfo>()
         .ok_or_else(|| Status::unauthenticated("no verified client certificate"))
+}
+
+/// The caller as it is logged: identity and officer (empty for none).
+pub fn actor<T>(request: &Request<T>) -> Result<Actor, Status> {
+    let caller = caller(request)?;
+    Ok(Actor {
+        identity: caller.identity.to_string(),
+        officer: caller
+            .officer
+            .as_ref()
+            .map(|o| o.id().to_owned())
+            .unwrap_or_default(),
+    })
+}
+
+/// The caller's officer id; with `required`, a certificate that names no
+/// officer is refused (Regulation art. 22: every staff query registered
+/// with the person).
+pub fn officer<T>(request: &Request<T>, required: bool) -> Result<String, Status> {
+    let actor = actor(request)?;
+    if required && actor.officer.is_empty() {
+        return Err(Status::permission_denied(format!(
+            "{} names no officer: queries need an officer certificate \
+             (`credshare pki issue --role admin --officer ID`; staff.require_officer)",
+            actor.identity
+        )));
+    }
+    Ok(actor.officer)
 }
 
 /// A gRPC service behind an [`AccessRule`]: the one authorization layer.
@@ -179,6 +208,7 @@ mod tests {
             identity: Identity::from_uri(uri).unwrap(),
             remote: "127.0.0.1:1".parse().unwrap(),
             cert_fingerprint: String::new(),
+            officer: None,
         }
     }
 

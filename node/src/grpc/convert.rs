@@ -8,9 +8,11 @@ use credshare_proto::v1 as pb;
 use crate::domain::dates::parse_date;
 use crate::domain::{BorrowerKey, Purpose, Scope};
 use crate::error::NodeError;
+use crate::pki::Officer;
 use crate::service::answer::{MAX_NONCE_BYTES, PeerQuery};
 use crate::service::assess::AssessRequest;
 use crate::service::consents::ConsentRequest;
+use crate::service::disputes::OpenDispute;
 use crate::service::visits::DueVisitsQuery;
 
 /// A borrower key from the wire: exactly 32 bytes (HMAC-SHA256).
@@ -35,13 +37,11 @@ pub fn optional_borrower_key(bytes: &[u8]) -> Result<Option<BorrowerKey>, NodeEr
 impl TryFrom<pb::QueryBorrowerRequest> for PeerQuery {
     type Error = NodeError;
 
-    /// Unknown purposes and scopes pass as `None`: the holder refuses them
-    /// and logs the refusal like any other denial.
+    /// Unknown purposes and scopes pass as `None`, and a missing consent or
+    /// relationship record as `None`: the holder refuses such a query and
+    /// logs the refusal like any other denial.
     fn try_from(req: pb::QueryBorrowerRequest) -> Result<Self, NodeError> {
         let borrower = borrower_key(&req.borrower_key)?;
-        let consent = req
-            .consent
-            .ok_or_else(|| NodeError::invalid("consent", "missing"))?;
         if req.request_nonce.len() > MAX_NONCE_BYTES {
             return Err(NodeError::invalid(
                 "request_nonce",
@@ -50,12 +50,24 @@ impl TryFrom<pb::QueryBorrowerRequest> for PeerQuery {
         }
         Ok(PeerQuery {
             borrower,
-            consent,
+            consent: req.consent,
+            relationship: req.relationship,
             purpose: Purpose::from_wire(req.purpose),
             scope: Scope::from_wire(req.scope),
             nonce: req.request_nonce,
+            officer: requester_officer(req.requester_officer)?,
         })
     }
+}
+
+/// The requester's officer: empty, or a well-formed officer id (it is
+/// logged, so nothing else gets in).
+fn requester_officer(id: String) -> Result<String, NodeError> {
+    if !id.is_empty() {
+        Officer::check_id(&id)
+            .map_err(|e| NodeError::invalid("requester_officer", e.to_string()))?;
+    }
+    Ok(id)
 }
 
 impl TryFrom<pb::AssessRequest> for AssessRequest {
@@ -68,6 +80,7 @@ impl TryFrom<pb::AssessRequest> for AssessRequest {
             purpose: Purpose::from_wire(req.purpose),
             scope: Scope::from_wire(req.scope),
             deadline_ms: req.deadline_ms,
+            officer: String::new(),
         })
     }
 }
@@ -85,6 +98,31 @@ impl TryFrom<pb::IssueConsentRequest> for ConsentRequest {
             not_before_ms: req.not_before_ms,
             not_after_ms: req.not_after_ms,
             authorization_sha256: req.authorization_sha256,
+            officer: String::new(),
+        })
+    }
+}
+
+/// An optional ISO date: empty means none.
+pub fn optional_date(field: &'static str, s: &str) -> Result<Option<time::Date>, NodeError> {
+    match s {
+        "" => Ok(None),
+        date => Ok(Some(parse_date(field, date)?)),
+    }
+}
+
+impl TryFrom<pb::OpenDisputeRequest> for OpenDispute {
+    type Error = NodeError;
+
+    /// Texts are checked by the use case (they need today's date).
+    fn try_from(req: pb::OpenDisputeRequest) -> Result<Self, NodeError> {
+        Ok(OpenDispute {
+            borrower: borrower_key(&req.borrower_key)?,
+            record_id: req.record_id,
+            reason: req.reason,
+            statement: (!req.statement.is_empty()).then_some(req.statement),
+            as_of: optional_date("as_of_date", &req.as_of_date)?,
+            officer: String::new(),
         })
     }
 }

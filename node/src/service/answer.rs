@@ -1,5 +1,6 @@
-//! Answer a peer's consented query — the holder's side (docs/design.md §4,
-//! §5): verify the grant (cached by hash), decide, build the answer, log
+//! Answer a peer's query — the holder's side (docs/design.md §4, §5):
+//! verify the grant (cached by hash) or, for post-loan management (reason
+//! 01), the requester's relationship record ([`post_loan`]), decide, build the answer, log
 //! the query durably through the group commit, and only then release the
 //! answer with its receipt. Denials are logged exactly like answers.
 
@@ -8,11 +9,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use credshare_proto::v1 as pb;
 use prost::Message;
 
+mod post_loan;
+
 use super::Node;
 use super::caches::VerifiedGrant;
+use super::reason_counts::QueryTally;
 use crate::audit;
 use crate::domain::consent::{self, Denial};
-use crate::domain::{BorrowerKey, Purpose, Scope, indicators};
+use crate::domain::{BorrowerKey, Purpose, Scope, disputes};
 use crate::error::NodeError;
 use crate::pki::InstitutionId;
 use crate::signing::{
@@ -31,15 +35,28 @@ const MAX_LOGGED_CONSENT_ID: usize = 128;
 #[derive(Debug, Clone)]
 pub struct PeerQuery {
     pub borrower: BorrowerKey,
-    pub consent: pb::SignedEnvelope,
+    /// Required for every reason but 01.
+    pub consent: Option<pb::SignedEnvelope>,
+    /// Reason 01: the requester's own signed credit record of the borrower.
+    pub relationship: Option<pb::SignedEnvelope>,
     pub purpose: Option<Purpose>,
     pub scope: Option<Scope>,
     pub nonce: Vec<u8>,
+    /// The requester's officer, checked at the edge; empty for none.
+    pub officer: String,
 }
 
 /// The grant of a query: verified, or refused with the consent id it
 /// carries (when its payload decodes), for the log.
 type GrantDecision = Result<VerifiedGrant, (Denial, String)>;
+
+/// What a decision rested on, for the log: the consent id the query named,
+/// or the content hash of its relationship record (reason 01).
+#[derive(Debug, Default)]
+struct Basis {
+    consent_id: String,
+    relationship_sha256: Vec<u8>,
+}
 
 impl Node {
     /// Answers a peer's consented query; see the module docs.
@@ -53,12 +70,8 @@ impl Node {
         // One clock for the whole decision and its log entry.
         let now = SystemTime::now();
         let now_ms = unix_ms(now);
-        let decision = self.decide(requester, &query, now, now_ms);
-        let consent_id = match &decision {
-            Ok(v) => v.grant.consent_id.clone(),
-            Err((_, id)) => id.clone(),
-        };
-        let mut entry = query_entry(requester, &query, &consent_id);
+        let (decision, basis) = self.decide(requester, &query, now, now_ms);
+        let mut entry = query_entry(requester, &query, &basis);
         let answer = match &decision {
             Ok(_) => {
                 let scope = query.scope.unwrap_or(Scope::Summary);
@@ -71,18 +84,27 @@ impl Node {
                 entry.response_sha256 = sha256(&bytes);
                 Some(bytes)
             }
-            Err((denial, _)) => {
+            Err(denial) => {
                 entry.decision = pb::Decision::Denied as i32;
                 entry.denial_reason = denial.reason as i32;
                 None
             }
         };
-        let receipt = self.log_peer_query(entry, query.borrower, now_ms).await?;
+        let receipt = self
+            .log_peer_query(entry.clone(), query.borrower, now_ms)
+            .await?;
+        self.watch_query(&entry, now_ms).await;
+        let tally = match answer {
+            Some(_) => QueryTally::Answered,
+            None => QueryTally::Denied,
+        };
+        self.reason_counts.add(query.purpose, tally, 1);
         tracing::info!(
             requester = %requester,
-            purpose = query.purpose.map_or("UNSPECIFIED", Purpose::name),
+            officer = %query.officer,
+            purpose = query.purpose.map_or("00 UNSPECIFIED".into(), Purpose::label),
             scope = crate::domain::purpose::scope_name(query.scope),
-            consent_id = %consent_id,
+            consent_id = %basis.consent_id,
             decision = if answer.is_some() { "ANSWERED" } else { "DENIED" },
             leaf = receipt.leaf_index,
             "peer query"
@@ -92,7 +114,7 @@ impl Node {
                 answer,
                 receipt: Some(receipt),
             }),
-            (None, Err((denial, _))) => Err(NodeError::Denied {
+            (None, Err(denial)) => Err(NodeError::Denied {
                 denial,
                 receipt: Some(Box::new(receipt)),
             }),
@@ -100,19 +122,16 @@ impl Node {
         }
     }
 
-    /// Verifies the grant and applies the consent rules and local policy.
+    /// Decides a query: reason 01 on its relationship record
+    /// ([`post_loan`]), every other reason on its consent grant; local
+    /// policy applies to both.
     fn decide(
         &self,
         requester: &InstitutionId,
         query: &PeerQuery,
         now: SystemTime,
         now_ms: i64,
-    ) -> GrantDecision {
-        let verified = self.verified_grant(&query.consent, now)?;
-        let revoked = self.revocations.contains(
-            &verified.grant.grantee_institution,
-            &verified.grant.consent_id,
-        );
+    ) -> (Result<(), Denial>, Basis) {
         let ctx = consent::QueryContext {
             requester,
             borrower_key: query.borrower.as_bytes(),
@@ -120,16 +139,45 @@ impl Node {
             scope: query.scope,
             now_ms,
         };
-        match consent::decide(
+        if query.purpose == Some(Purpose::PostLoanManagement) {
+            return self.decide_post_loan(&ctx, query.relationship.as_ref(), now);
+        }
+        let Some(envelope) = &query.consent else {
+            let message = format!(
+                "reason {} needs the borrower's consent grant; only 01 post-loan management goes without one",
+                query
+                    .purpose
+                    .map_or("00 UNSPECIFIED".into(), Purpose::label)
+            );
+            let denial = Denial::new(pb::DenialReason::NoRelationship, message);
+            return (Err(denial), Basis::default());
+        };
+        let verified = match self.verified_grant(envelope, now) {
+            Ok(verified) => verified,
+            Err((denial, consent_id)) => {
+                let basis = Basis {
+                    consent_id,
+                    ..Default::default()
+                };
+                return (Err(denial), basis);
+            }
+        };
+        let revoked = self.revocations.contains(
+            &verified.grant.grantee_institution,
+            &verified.grant.consent_id,
+        );
+        let outcome = consent::decide(
             &verified.grant,
             &verified.signer,
             &ctx,
             revoked,
             &self.config.policy,
-        ) {
-            Ok(()) => Ok(verified),
-            Err(denial) => Err((denial, verified.grant.consent_id)),
-        }
+        );
+        let basis = Basis {
+            consent_id: verified.grant.consent_id,
+            ..Default::default()
+        };
+        (outcome, basis)
     }
 
     /// Verifies a grant envelope (or finds it in the cache) and decodes it,
@@ -174,33 +222,40 @@ impl Node {
     ) -> Result<pb::BorrowerAnswer, NodeError> {
         let today = self.config.business_time_zone.today();
         let (cached, generation) = self.indicators.get(&borrower, today);
-        let (indicators, envelopes) = match cached {
-            Some(hit) if scope != Scope::Detail => ((*hit).clone(), Vec::new()),
+        let (indicators, envelopes, annotations) = match cached {
+            Some(hit) if scope != Scope::Detail => ((*hit).clone(), Vec::new(), Vec::new()),
             _ => {
-                let (indicators, envelopes) = self.read_borrower(&borrower, today)?;
+                let (indicators, envelopes, annotations) = self.read_borrower(&borrower, today)?;
                 let shared = std::sync::Arc::new(indicators.clone());
                 self.indicators.fill(borrower, today, generation, shared);
-                (indicators, envelopes)
+                (indicators, envelopes, annotations)
             }
         };
+        let detail = scope == Scope::Detail;
         Ok(pb::BorrowerAnswer {
             institution_id: self.institution().to_string(),
             scope: scope.to_wire() as i32,
             indicators: Some(indicators),
-            records: if scope == Scope::Detail {
-                envelopes
-            } else {
-                Vec::new()
-            },
+            records: if detail { envelopes } else { Vec::new() },
+            annotations: if detail { annotations } else { Vec::new() },
         })
     }
 
-    /// Current records of a borrower: their indicators and envelopes.
+    /// Current records of a borrower: their indicators (disputed records
+    /// left out and listed apart), envelopes, and signed annotations.
+    #[allow(clippy::type_complexity)]
     fn read_borrower(
         &self,
         borrower: &BorrowerKey,
         today: time::Date,
-    ) -> Result<(pb::BorrowerIndicators, Vec<pb::SignedEnvelope>), NodeError> {
+    ) -> Result<
+        (
+            pb::BorrowerIndicators,
+            Vec<pb::SignedEnvelope>,
+            Vec<pb::SignedEnvelope>,
+        ),
+        NodeError,
+    > {
         let (stored, _) = self.store.borrower_records(borrower)?;
         let (mut credits, mut visits) = (Vec::new(), Vec::new());
         let mut envelopes = Vec::with_capacity(stored.len());
@@ -217,7 +272,13 @@ impl Node {
             }
             envelopes.push(env);
         }
-        Ok((indicators::indicators(&credits, &visits, today), envelopes))
+        let annotations = self.store.annotations(Some(borrower))?;
+        let marks: Vec<pb::Annotation> = annotations
+            .iter()
+            .filter_map(|e| pb::Annotation::decode(e.payload.as_slice()).ok())
+            .collect();
+        let indicators = disputes::indicators_with_disputes(&credits, &visits, &marks, today);
+        Ok((indicators, envelopes, annotations))
     }
 
     /// Appends the entry durably and returns its receipt.
@@ -270,18 +331,20 @@ impl Node {
 }
 
 /// The log entry of a query, before its decision is known.
-fn query_entry(
-    requester: &InstitutionId,
-    query: &PeerQuery,
-    consent_id: &str,
-) -> pb::PeerQueryEntry {
+fn query_entry(requester: &InstitutionId, query: &PeerQuery, basis: &Basis) -> pb::PeerQueryEntry {
     pb::PeerQueryEntry {
         requester_institution: requester.to_string(),
         borrower_key: query.borrower.as_bytes().to_vec(),
         purpose: query.purpose.map_or(0, |p| p.to_wire() as i32),
         scope: query.scope.map_or(0, |s| s.to_wire() as i32),
-        consent_id: consent_id.chars().take(MAX_LOGGED_CONSENT_ID).collect(),
+        consent_id: basis
+            .consent_id
+            .chars()
+            .take(MAX_LOGGED_CONSENT_ID)
+            .collect(),
+        relationship_sha256: basis.relationship_sha256.clone(),
         request_nonce: query.nonce.clone(),
+        requester_officer: query.officer.clone(),
         ..Default::default()
     }
 }

@@ -1,5 +1,6 @@
 //! Assess a borrower across peers — the requester's side (docs/design.md
-//! §4, §5): ask every peer under one of our consents, verify what comes
+//! §4, §5): ask every peer under one of our consents (or, for post-loan
+//! management, with our own live credit record of the borrower; [`basis`]), verify what comes
 //! back (receipt: signed checkpoint + inclusion of an entry that names our
 //! request; DETAIL records: signatures by the peer), record each outcome in
 //! our own log (so two logs witness each other) and merge an assessment. A
@@ -13,14 +14,18 @@ use std::time::{Duration, Instant, SystemTime};
 use credshare_proto::v1 as pb;
 use prost::Message;
 
+mod basis;
+
 use super::Node;
+use super::reason_counts::QueryTally;
 use crate::audit::receipt::verify_receipt;
 use crate::domain::assessment::{self, Contribution};
-use crate::domain::{BorrowerKey, Purpose, Scope, dates, indicators};
+use crate::domain::{BorrowerKey, Purpose, Scope, dates, disputes};
 use crate::error::NodeError;
 use crate::federation::{Peer, PeerFailure};
-use crate::signing::sha256;
+use crate::signing::{ANNOTATION_TYPE, sha256};
 use crate::storage::{CommitRequest, LogAppend};
+use basis::QueryBasis;
 
 /// Longest per-peer deadline a caller may ask for, ms.
 const MAX_DEADLINE_MS: u64 = 60_000;
@@ -30,11 +35,14 @@ const MAX_DEADLINE_MS: u64 = 60_000;
 #[derive(Debug, Clone)]
 pub struct AssessRequest {
     pub borrower: BorrowerKey,
+    /// Empty for a post-loan query (reason 01), required otherwise.
     pub consent_id: String,
     pub purpose: Option<Purpose>,
     pub scope: Option<Scope>,
     /// Per-peer deadline; 0 = `limits.peer_deadline_ms`.
     pub deadline_ms: u32,
+    /// The officer asking: sent to every peer and logged.
+    pub officer: String,
 }
 
 /// What one query to one peer produced.
@@ -45,12 +53,13 @@ struct PeerOutcome {
 
 /// The question asked of every peer.
 struct Question<'a> {
-    grant: &'a pb::SignedEnvelope,
+    basis: &'a QueryBasis,
     consent_id: &'a str,
     borrower: BorrowerKey,
     purpose: Purpose,
     scope: Scope,
     deadline: Duration,
+    officer: &'a str,
 }
 
 /// A check of a peer's answer failed: the peer's status and why.
@@ -63,34 +72,30 @@ impl Node {
     /// Fans out to every peer under consent `consent_id` and merges a
     /// verified cross-institution assessment with this node's own data.
     pub async fn assess(&self, req: AssessRequest) -> Result<pb::Assessment, NodeError> {
-        let (grant, grant_env) = self.issued_grant(&req.consent_id).await?;
-        if grant.borrower_key != req.borrower.as_bytes() {
-            return Err(NodeError::invalid(
-                "consent_id",
-                "that consent is for another borrower",
-            ));
-        }
-        self.check_grant_usable(&grant)?;
         self.check_membership_current()?;
         let (Some(purpose), Some(scope)) = (req.purpose, req.scope) else {
             return Err(NodeError::invalid("purpose/scope", "both must be set"));
         };
+        let basis = self.query_basis(&req, purpose).await?;
         let deadline_ms = match req.deadline_ms {
             0 => self.config.limits.peer_deadline_ms,
             ms => u64::from(ms).min(MAX_DEADLINE_MS),
         };
         let question = Question {
-            grant: &grant_env,
+            basis: &basis,
             consent_id: &req.consent_id,
             borrower: req.borrower,
             purpose,
             scope,
             deadline: Duration::from_millis(deadline_ms),
+            officer: &req.officer,
         };
         let local = self.local_contribution(req.borrower, scope).await?;
         let peers = self.federation.peers();
         let asks = peers.iter().map(|p| self.query_peer(p, &question));
         let outcomes = futures::future::join_all(asks).await;
+        self.reason_counts
+            .add(Some(purpose), QueryTally::Sent, outcomes.len() as u64);
         self.log_outgoing(&outcomes).await?;
         let mut contributions = vec![local];
         contributions.extend(outcomes.into_iter().map(|o| o.contribution));
@@ -141,7 +146,8 @@ impl Node {
                     time_ms: dates::now_ms(),
                     kind: Some(pb::log_entry::Kind::OutgoingQuery(o.outgoing.clone())),
                 },
-                query_index: None,
+                // `history` lists the queries this institution sent, too.
+                query_index: BorrowerKey::from_slice(&o.outgoing.borrower_key).ok(),
             })
             .collect();
         self.committer
@@ -196,11 +202,13 @@ impl Node {
             .map(|r: ring::rand::Random<[u8; 16]>| r.expose())
             .unwrap_or_default();
         let request = pb::QueryBorrowerRequest {
-            consent: Some(q.grant.clone()),
+            consent: q.basis.grant.clone(),
+            relationship: q.basis.relationship.clone(),
             borrower_key: q.borrower.as_bytes().to_vec(),
             purpose: q.purpose.to_wire() as i32,
             scope: q.scope.to_wire() as i32,
             request_nonce: nonce.to_vec(),
+            requester_officer: q.officer.to_owned(),
         };
         let result = peer.query_borrower(request, q.deadline).await;
         let latency = elapsed_ms(started);
@@ -210,6 +218,13 @@ impl Node {
             purpose: q.purpose.to_wire() as i32,
             scope: q.scope.to_wire() as i32,
             consent_id: q.consent_id.to_owned(),
+            officer: q.officer.to_owned(),
+            relationship_sha256: q
+                .basis
+                .relationship
+                .as_ref()
+                .map(|r| sha256(&r.payload))
+                .unwrap_or_default(),
             ..Default::default()
         };
         let name = peer.institution.to_string();
@@ -270,7 +285,8 @@ impl Node {
         if q.scope != Scope::Detail {
             return Ok((answer.indicators.unwrap_or_default(), receipt, Vec::new()));
         }
-        // At DETAIL, indicators are recomputed from the verified, signed records.
+        // At DETAIL, indicators are recomputed from the verified, signed
+        // records, disputed ones left out by the peer's signed marks.
         let verified = detail::verify_records(
             &self.verifier(),
             &peer.institution,
@@ -279,9 +295,41 @@ impl Node {
             SystemTime::now(),
         )
         .map_err(|e| (pb::PeerStatus::InvalidSignature, e))?;
+        let marks = self.verified_annotations(peer, q, &answer.annotations)?;
         let today = self.config.business_time_zone.today();
-        let indicators = indicators::indicators(&verified.credits, &verified.visits, today);
+        let indicators =
+            disputes::indicators_with_disputes(&verified.credits, &verified.visits, &marks, today);
         Ok((indicators, receipt, verified.rows))
+    }
+
+    /// Every annotation of a DETAIL answer, signed by the peer and about
+    /// the borrower asked about.
+    fn verified_annotations(
+        &self,
+        peer: &Peer,
+        q: &Question<'_>,
+        annotations: &[pb::SignedEnvelope],
+    ) -> Result<Vec<pb::Annotation>, Rejected> {
+        let bad = |e: String| (pb::PeerStatus::InvalidSignature, e);
+        annotations
+            .iter()
+            .map(|env| {
+                self.verifier()
+                    .verify(
+                        env,
+                        ANNOTATION_TYPE,
+                        Some(&peer.institution),
+                        SystemTime::now(),
+                    )
+                    .map_err(|e| bad(format!("annotation signature: {e}")))?;
+                let a = pb::Annotation::decode(env.payload.as_slice())
+                    .map_err(|e| bad(e.to_string()))?;
+                if a.borrower_key != q.borrower.as_bytes() {
+                    return Err(bad("an annotation is about another borrower".into()));
+                }
+                Ok(a)
+            })
+            .collect()
     }
 
     /// Verifies a receipt and that its entry is exactly our request.

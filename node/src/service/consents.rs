@@ -33,6 +33,8 @@ pub struct ConsentRequest {
     pub not_before_ms: i64,
     pub not_after_ms: i64,
     pub authorization_sha256: Vec<u8>,
+    /// The officer issuing it (logged).
+    pub officer: String,
 }
 
 /// The log entry of a consent event.
@@ -43,6 +45,7 @@ fn consent_entry(
     grantee: &str,
     payload: &[u8],
     from: &str,
+    officer: &str,
 ) -> LogAppend {
     LogAppend {
         entry: pb::LogEntry {
@@ -54,6 +57,7 @@ fn consent_entry(
                 grantee_institution: grantee.to_owned(),
                 envelope_sha256: sha256(payload),
                 from_institution: from.to_owned(),
+                officer: officer.to_owned(),
             })),
         },
         query_index: None,
@@ -97,6 +101,7 @@ impl Node {
             &grant.grantee_institution,
             &envelope.payload,
             "",
+            &req.officer,
         );
         self.committer
             .commit(CommitRequest {
@@ -135,6 +140,7 @@ impl Node {
         &self,
         consent_id: &str,
         reason: &str,
+        officer: &str,
     ) -> Result<pb::RevokeConsentResponse, NodeError> {
         let (grant, grant_env) = self.issued_grant(consent_id).await?;
         let own = self.institution().to_string();
@@ -152,6 +158,7 @@ impl Node {
             &own,
             &envelope.payload,
             "",
+            officer,
         );
         let stored = self
             .committer
@@ -265,6 +272,7 @@ impl Node {
             from.as_str(),
             &envelope.payload,
             from.as_str(),
+            "",
         );
         let stored = self
             .committer

@@ -1,5 +1,6 @@
 //! Who asked about a borrower: every peer query about them in this node's
-//! log, answered or denied (the data subject's right to know who queried
+//! log, answered or denied, and every query this institution sent about
+//! them, each with the officer who asked (the data subject's right to know who queried
 //! them; docs/domain.md, law).
 
 use credshare_proto::v1 as pb;
@@ -11,20 +12,22 @@ use crate::domain::BorrowerKey;
 use crate::error::NodeError;
 
 impl Node {
-    /// Every peer query about `borrower` in this node's log, oldest first.
+    /// Every query about `borrower` in this node's log, received or sent,
+    /// oldest first.
     /// Reads the per-borrower index, then each entry: O(queries) reads.
     pub async fn query_history(
         &self,
         borrower: BorrowerKey,
     ) -> Result<Vec<pb::QueryHistoryItem>, NodeError> {
         let store = self.store.clone();
+        let own = self.institution().to_string();
         blocking::run(move || {
             let mut items = Vec::new();
             for leaf in store.query_history(&borrower)? {
                 let Some(bytes) = store.log_entry(leaf)? else {
                     continue;
                 };
-                items.extend(history_item(leaf, &bytes));
+                items.extend(history_item(leaf, &own, &bytes));
             }
             Ok(items)
         })
@@ -32,12 +35,29 @@ impl Node {
     }
 }
 
-/// The history line of one log entry, if it is a peer query.
-fn history_item(leaf: u64, bytes: &[u8]) -> Option<pb::QueryHistoryItem> {
+/// The history line of one log entry: a query received from a peer, or
+/// one this institution sent.
+fn history_item(leaf: u64, own: &str, bytes: &[u8]) -> Option<pb::QueryHistoryItem> {
     let entry = pb::LogEntry::decode(bytes).ok()?;
-    let Some(pb::log_entry::Kind::PeerQuery(q)) = entry.kind else {
-        return None;
-    };
+    match entry.kind? {
+        pb::log_entry::Kind::PeerQuery(q) => Some(received(leaf, entry.time_ms, q)),
+        pb::log_entry::Kind::OutgoingQuery(q) => Some(pb::QueryHistoryItem {
+            leaf_index: leaf,
+            time_ms: entry.time_ms,
+            requester_institution: own.to_owned(),
+            purpose: q.purpose,
+            scope: q.scope,
+            consent_id: q.consent_id,
+            decision: q.outcome,
+            officer: q.officer,
+            sent: true,
+            peer_institution: q.peer_institution,
+        }),
+        _ => None,
+    }
+}
+
+fn received(leaf: u64, time_ms: i64, q: pb::PeerQueryEntry) -> pb::QueryHistoryItem {
     let decision = if q.decision == pb::Decision::Answered as i32 {
         "ANSWERED".to_string()
     } else {
@@ -47,13 +67,16 @@ fn history_item(leaf: u64, bytes: &[u8]) -> Option<pb::QueryHistoryItem> {
             reason.as_str_name().trim_start_matches("DENIAL_REASON_")
         )
     };
-    Some(pb::QueryHistoryItem {
+    pb::QueryHistoryItem {
         leaf_index: leaf,
-        time_ms: entry.time_ms,
+        time_ms,
         requester_institution: q.requester_institution,
         purpose: q.purpose,
         scope: q.scope,
         consent_id: q.consent_id,
         decision,
-    })
+        officer: q.requester_officer,
+        sent: false,
+        peer_institution: String::new(),
+    }
 }

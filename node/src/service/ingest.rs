@@ -12,7 +12,7 @@
 use credshare_proto::v1 as pb;
 use futures::{Stream, StreamExt};
 
-use super::Node;
+use super::{Actor, Node};
 use crate::blocking;
 use crate::domain::BorrowerKey;
 use crate::error::NodeError;
@@ -47,7 +47,7 @@ impl Node {
     pub async fn import<S, E>(
         &self,
         mut messages: S,
-        actor: &str,
+        actor: &Actor,
     ) -> Result<pb::ImportRecordsResponse, ImportError<E>>
     where
         S: Stream<Item = Result<Vec<pb::ImportRow>, E>> + Unpin,
@@ -90,7 +90,8 @@ impl Node {
             merge(&mut response, done?);
         }
         tracing::info!(
-            caller = %actor,
+            caller = %actor.identity,
+            officer = %actor.officer,
             stored = response.stored,
             unchanged = response.unchanged,
             rejected = response.rejected,
@@ -105,7 +106,7 @@ impl Node {
     pub async fn put_record(
         &self,
         record: Option<pb::RecordInput>,
-        actor: &str,
+        actor: &Actor,
     ) -> Result<(pb::WriteOutcome, pb::StoredRecord), NodeError> {
         let row = pb::ImportRow {
             row_number: 1,
@@ -145,7 +146,7 @@ impl Node {
     async fn ingest(
         &self,
         rows: Vec<pb::ImportRow>,
-        actor: &str,
+        actor: &Actor,
     ) -> Result<pb::ImportRecordsResponse, NodeError> {
         let (prepared, mut rejections) = self.prepare(rows).await?;
         let mut summary = pb::ImportRecordsResponse::default();
@@ -192,14 +193,15 @@ impl Node {
     async fn commit_writes(
         &self,
         writes: Vec<RecordWrite>,
-        actor: &str,
+        actor: &Actor,
     ) -> Result<Vec<WriteResult>, NodeError> {
         let borrowers: Vec<BorrowerKey> = writes.iter().map(|w| w.borrower_key).collect();
         let reply = self
             .committer
             .commit(CommitRequest {
                 records: writes,
-                record_actor: actor.to_owned(),
+                record_actor: actor.identity.clone(),
+                record_officer: actor.officer.clone(),
                 ..Default::default()
             })
             .await?;

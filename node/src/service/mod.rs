@@ -12,13 +12,16 @@
 //! | [`Node::issue_consent`], [`Node::revoke_consent`], [`Node::list_consents`], [`Node::receive_revocation`] | consents this institution holds and revocations it receives | [`consents`] |
 //! | [`Node::deliver_outbox`], [`Node::spawn_delivery`] | push revocations to peers until acknowledged | [`delivery`] |
 //! | [`Node::import`], [`Node::put_record`], [`Node::borrower_records`] | validate, sign and store records | [`ingest`] |
+//! | [`Node::open_dispute`], [`Node::resolve_dispute`], [`Node::list_disputes`], [`Node::annotate`], [`Node::dispute_counts`] | disputes and annotations of this node's records | [`disputes`] |
 //! | [`Node::query_history`] | who asked about a borrower | [`history`] |
 //! | [`Node::due_visits`] | post-loan visits due | [`visits`] |
 //! | [`Node::checkpoint`], [`Node::log_entries`], [`Node::inclusion_proof`], [`Node::consistency_proof`] | serve a regulator's audit of the log | [`audit_log`] |
+//! | [`Node::watch_query`], [`Node::oversight_flags`], [`Node::oversight_report`] | count query patterns, raise and log flags | [`oversight`] |
 //! | [`Node::status`], [`Node::node_info`] | figures for operators and peers | [`status`] |
 //! | [`Node::reload_trust`], [`Node::spawn_trust_watcher`] | take in new CRLs, certificates and signer keys while running | [`trust`] |
 //!
-//! The caches that keep the peer-query path off the store are in [`caches`].
+//! The caches that keep the peer-query path off the store are in [`caches`];
+//! the per-reason query counters `Status` shows in [`reason_counts`].
 
 pub mod answer;
 pub mod assess;
@@ -26,9 +29,12 @@ pub mod audit_log;
 pub mod caches;
 pub mod consents;
 pub mod delivery;
+pub mod disputes;
 pub mod history;
 pub mod ingest;
 pub mod membership;
+pub mod oversight;
+pub mod reason_counts;
 pub mod status;
 pub mod trust;
 pub mod visits;
@@ -45,6 +51,15 @@ use crate::signing::{SignatureVerifier, Signer};
 use crate::storage::{Committer, StorageError, Store};
 use crate::trust::Trust;
 use caches::{GrantCache, IndicatorCache, RateLimiter, RevocationSet};
+
+/// Who acts on this node: the caller's identity (`admin:BANK-A`) and the
+/// officer its certificate names, empty for none (Regulation art. 22:
+/// every staff query registered with the person). Logged with each action.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Actor {
+    pub identity: String,
+    pub officer: String,
+}
 
 /// Addresses the node actually serves on (written to the ready file).
 #[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
@@ -72,9 +87,13 @@ pub struct Node {
     /// Every revocation this node holds.
     revocations: RevocationSet,
     /// SUMMARY indicators per borrower for today.
-    indicators: IndicatorCache,
+    pub(crate) indicators: IndicatorCache,
     /// Per-requester token buckets.
     limiter: RateLimiter,
+    /// Peer queries per reason since start.
+    reason_counts: reason_counts::ReasonCounts,
+    /// Query-pattern counts and flags, rebuilt from the log at start-up.
+    oversight: std::sync::Mutex<crate::domain::oversight::Oversight>,
     /// When the node started serving (for uptime).
     started: Instant,
     /// The same, as Unix ms (peers detect restarts by it).
@@ -108,6 +127,7 @@ impl Node {
         addrs: BoundAddrs,
     ) -> Result<Self, StorageError> {
         let revocations = RevocationSet::load(&store)?;
+        let oversight = oversight::rebuild_oversight(&store, &config.oversight)?;
         Ok(Self {
             config,
             store,
@@ -119,6 +139,8 @@ impl Node {
             revocations,
             indicators: IndicatorCache::default(),
             limiter: RateLimiter::default(),
+            reason_counts: Default::default(),
+            oversight: std::sync::Mutex::new(oversight),
             started: Instant::now(),
             started_at_ms: crate::domain::dates::now_ms(),
             peers_seen: caches::PeersSeen::default(),

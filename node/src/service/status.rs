@@ -18,6 +18,7 @@ impl Node {
             self.federation.health()
         );
         let figures = figures?;
+        let (disputes_open, disputes_overdue) = self.dispute_counts().await?;
         let (commit_batches, commit_requests) = self.committer.stats();
         let now = std::time::SystemTime::now();
         let mut warnings = self.trust.warnings(now);
@@ -47,6 +48,10 @@ impl Node {
                 .not_after()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as i64),
+            reason_counts: self.reason_counts.snapshot(),
+            oversight_flags: self.oversight_flags(),
+            disputes_open,
+            disputes_overdue,
         })
     }
 

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use credshare_proto::v1 as pb;
 use tokio::sync::{mpsc, oneshot};
 
+use super::annotations::AnnotationWrite;
 use super::consents::ConsentWrite;
 use super::records::{RecordWrite, WriteResult};
 use super::{StorageError, Store};
@@ -37,14 +38,18 @@ pub struct CommitRequest {
     /// Who wrote `records`; a `RecordBatchEntry` naming it is logged when
     /// at least one record is stored.
     pub record_actor: String,
+    /// The officer of `record_actor`, logged with it.
+    pub record_officer: String,
     pub log: Vec<LogAppend>,
     /// Consent state written in the same atomic batch.
     pub consents: Vec<ConsentWrite>,
+    /// Annotations written in the same atomic batch.
+    pub annotations: Vec<AnnotationWrite>,
 }
 
 impl CommitRequest {
     pub(super) fn weight(&self) -> usize {
-        self.records.len() + self.log.len() + self.consents.len() + 1
+        self.records.len() + self.log.len() + self.consents.len() + self.annotations.len() + 1
     }
 }
 

@@ -56,6 +56,9 @@ pub fn query_index_key(borrower_key: &[u8; 32], leaf: u64) -> Vec<u8> {
     k
 }
 
+/// Annotations: `N` ‖ borrower key ‖ annotation id.
+pub const ANNOTATION: u8 = b'N';
+
 /// Consent grants issued by this node: `G` ‖ consent id.
 pub const GRANT: u8 = b'G';
 /// Revocations (issued or received): `V` ‖ grantee ‖ 0x00 ‖ consent id.

@@ -16,9 +16,11 @@
 //! | `G` | consent id | grant envelope issued by this node |
 //! | `V` | grantee ‖ 0x00 ‖ consent id | revocation envelope (issued or received) |
 //! | `O` | peer ‖ 0x00 ‖ consent id | revocation envelope still to deliver |
+//! | `N` | borrower key ‖ annotation id | signed annotation (dispute mark, explanation, statement) |
 
 use std::path::{Path, PathBuf};
 
+pub mod annotations;
 pub mod commit;
 pub mod consents;
 pub mod durability;
@@ -27,6 +29,7 @@ pub mod log;
 
 pub mod records;
 
+pub use annotations::AnnotationWrite;
 pub use commit::{CommitReply, CommitRequest, CommittedCheckpoint, Committer, LogAppend};
 pub use consents::{ConsentWrite, OutboxItem};
 pub use records::{RecordKind, RecordWrite, WriteResult};

@@ -9,6 +9,7 @@ use std::io::Write as _;
 
 use anyhow::bail;
 use credshare_node::domain::codes::code_label;
+use credshare_node::domain::purpose::purpose_label;
 use credshare_proto::v1 as pb;
 use pb::log_entry::Kind;
 use prost::Message;
@@ -154,6 +155,15 @@ pub(crate) fn short_key(key: &[u8]) -> String {
     format!("{}{ellipsis}", hex::encode(shown))
 }
 
+/// ` officer <id>` for a summary line, empty when no officer is named.
+fn by_officer(officer: &str) -> String {
+    if officer.is_empty() {
+        String::new()
+    } else {
+        format!(" officer {officer}")
+    }
+}
+
 /// The first 16 characters of a hex key id.
 fn short_hex(id: &str) -> &str {
     id.get(..16).unwrap_or(id)
@@ -168,19 +178,23 @@ pub(crate) fn describe_entry(entry: &pb::LogEntry) -> EntryView {
         Some(Kind::RecordBatch(b)) => EntryView {
             kind: "record-batch",
             summary: format!(
-                "{} stored {} unchanged {} digest {}",
+                "{}{} stored {} unchanged {} digest {}",
                 b.actor,
+                by_officer(&b.officer),
                 b.stored,
                 b.unchanged,
                 short_key(&b.records_digest)
             ),
             json: json!({
                 "actor": b.actor,
+                "officer": b.officer,
                 "stored": b.stored,
                 "unchanged": b.unchanged,
                 "records_digest": short_key(&b.records_digest),
             }),
         },
+        Some(Kind::OversightFlag(f)) => oversight_flag(f.flag.as_ref()),
+        Some(Kind::Annotation(a)) => annotation(a),
         Some(Kind::SignerKey(k)) => EntryView {
             kind: "signer-key",
             summary: if k.previous_key_id.is_empty() {
@@ -201,14 +215,16 @@ pub(crate) fn describe_entry(entry: &pb::LogEntry) -> EntryView {
         Some(Kind::Admin(a)) => EntryView {
             kind: "admin",
             summary: format!(
-                "{} {} borrower {} {}",
+                "{}{} {} borrower {} {}",
                 a.actor,
+                by_officer(&a.officer),
                 a.action,
                 short_key(&a.borrower_key),
                 a.detail
             ),
             json: json!({
                 "actor": a.actor,
+                "officer": a.officer,
                 "action": a.action,
                 "borrower": short_key(&a.borrower_key),
                 "detail": a.detail,
@@ -222,14 +238,62 @@ pub(crate) fn describe_entry(entry: &pb::LogEntry) -> EntryView {
     }
 }
 
+fn annotation(a: &pb::AnnotationEntry) -> EntryView {
+    let kind = code_label::<pb::AnnotationType>(a.annotation_type);
+    let status = code_label::<pb::DisputeStatus>(a.dispute_status);
+    EntryView {
+        kind: "annotation",
+        summary: format!(
+            "{kind} {} record {} borrower {} dispute {} {status}{}",
+            a.annotation_id,
+            a.record_id,
+            short_key(&a.borrower_key),
+            a.dispute_id,
+            by_officer(&a.officer)
+        ),
+        json: json!({
+            "annotation_id": a.annotation_id,
+            "type": kind,
+            "record_id": a.record_id,
+            "borrower": short_key(&a.borrower_key),
+            "dispute_id": a.dispute_id,
+            "dispute_status": status,
+            "officer": a.officer,
+            "envelope_sha256": short_key(&a.envelope_sha256),
+        }),
+    }
+}
+
+fn oversight_flag(flag: Option<&pb::OversightFlag>) -> EntryView {
+    let f = flag.cloned().unwrap_or_default();
+    let pattern = code_label::<pb::OversightPattern>(f.pattern);
+    let purpose = purpose_label(f.purpose);
+    EntryView {
+        kind: "oversight-flag",
+        summary: format!(
+            "{pattern} by {} purpose {purpose}: {} in {} days (threshold {})",
+            f.requester_institution, f.count, f.window_days, f.threshold
+        ),
+        json: json!({
+            "requester": f.requester_institution,
+            "pattern": pattern,
+            "purpose": purpose,
+            "count": f.count,
+            "threshold": f.threshold,
+            "window_days": f.window_days,
+        }),
+    }
+}
+
 fn peer_query(q: &pb::PeerQueryEntry) -> EntryView {
     let decision = code_label::<pb::Decision>(q.decision);
-    let purpose = code_label::<pb::Purpose>(q.purpose);
+    let purpose = purpose_label(q.purpose);
     let scope = code_label::<pb::Scope>(q.scope);
     let reason = code_label::<pb::DenialReason>(q.denial_reason);
     let mut summary = format!(
-        "from {} {decision} borrower {} purpose {purpose} scope {scope} consent {}",
+        "from {}{} {decision} borrower {} purpose {purpose} scope {scope} consent {}",
         q.requester_institution,
+        by_officer(&q.requester_officer),
         short_key(&q.borrower_key),
         q.consent_id
     );
@@ -243,6 +307,7 @@ fn peer_query(q: &pb::PeerQueryEntry) -> EntryView {
         summary,
         json: json!({
             "requester": q.requester_institution,
+            "requester_officer": q.requester_officer,
             "decision": decision,
             "denial_reason": reason,
             "borrower": short_key(&q.borrower_key),
@@ -250,18 +315,20 @@ fn peer_query(q: &pb::PeerQueryEntry) -> EntryView {
             "scope": scope,
             "consent_id": q.consent_id,
             "disclosed_records": q.disclosed_records,
+            "relationship_sha256": hex::encode(&q.relationship_sha256),
             "response_sha256": short_key(&q.response_sha256),
         }),
     }
 }
 
 fn outgoing_query(q: &pb::OutgoingQueryEntry) -> EntryView {
-    let purpose = code_label::<pb::Purpose>(q.purpose);
+    let purpose = purpose_label(q.purpose);
     let scope = code_label::<pb::Scope>(q.scope);
     let mut summary = format!(
-        "to {} {} borrower {} purpose {purpose} scope {scope} consent {}",
+        "to {} {}{} borrower {} purpose {purpose} scope {scope} consent {}",
         q.peer_institution,
         q.outcome,
+        by_officer(&q.officer),
         short_key(&q.borrower_key),
         q.consent_id
     );
@@ -279,6 +346,7 @@ fn outgoing_query(q: &pb::OutgoingQueryEntry) -> EntryView {
         json: json!({
             "peer": q.peer_institution,
             "outcome": q.outcome,
+            "officer": q.officer,
             "borrower": short_key(&q.borrower_key),
             "purpose": purpose,
             "scope": scope,
@@ -301,6 +369,7 @@ fn consent(c: &pb::ConsentEntry) -> EntryView {
     if !c.from_institution.is_empty() {
         summary.push_str(&format!(" from {}", c.from_institution));
     }
+    summary.push_str(&by_officer(&c.officer));
     EntryView {
         kind: "consent",
         summary,
@@ -310,6 +379,7 @@ fn consent(c: &pb::ConsentEntry) -> EntryView {
             "borrower": short_key(&c.borrower_key),
             "grantee": c.grantee_institution,
             "from": c.from_institution,
+            "officer": c.officer,
             "envelope_sha256": short_key(&c.envelope_sha256),
         }),
     }

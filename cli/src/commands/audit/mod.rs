@@ -10,9 +10,11 @@
 //!   the log only grew since ([`verify`]).
 //! * `entries` — decoded entries; hashed borrower keys as short hex only
 //!   ([`entries`]).
+//! * `report` — every node's query-pattern flags ([`report`]).
 
 mod checkpoint;
 mod entries;
+mod report;
 mod session;
 mod verify;
 
@@ -26,6 +28,7 @@ use crate::output::Output;
 
 pub use checkpoint::CheckpointArgs;
 pub use entries::EntriesArgs;
+pub use report::ReportArgs;
 pub use session::AuditTarget;
 pub use verify::VerifyArgs;
 
@@ -40,6 +43,9 @@ pub enum AuditCommand {
     Verify(VerifyArgs),
     /// Show decoded log entries (hashed borrower keys as short hex only).
     Entries(EntriesArgs),
+    /// Every node's query-pattern flags (probing, approval without
+    /// lending), for the regulator.
+    Report(ReportArgs),
 }
 
 impl AuditCommand {
@@ -49,6 +55,7 @@ impl AuditCommand {
             AuditCommand::Checkpoint(args) => args.run(out).await,
             AuditCommand::Verify(args) => args.run(out).await,
             AuditCommand::Entries(args) => args.run(out).await,
+            AuditCommand::Report(args) => args.run(out).await,
         }
     }
 }

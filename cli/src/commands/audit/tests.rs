@@ -124,6 +124,8 @@ fn tally_counts_by_kind_and_decision() {
     tally.count(&entry(Kind::RecordBatch(Default::default())));
     tally.count(&entry(Kind::Admin(Default::default())));
     tally.count(&entry(Kind::SignerKey(Default::default())));
+    tally.count(&entry(Kind::OversightFlag(Default::default())));
+    tally.count(&entry(Kind::Annotation(Default::default())));
     tally.count(&pb::LogEntry::default());
     assert_eq!(
         tally,
@@ -135,6 +137,8 @@ fn tally_counts_by_kind_and_decision() {
             record_batches: 1,
             admin_mutations: 1,
             signer_keys: 1,
+            oversight_flags: 1,
+            annotations: 1,
             other: 1,
             last_signer_key: Some(String::new()),
         }
@@ -183,13 +187,14 @@ fn record_batches_name_the_actor_and_counts() {
             stored: 10,
             unchanged: 2,
             records_digest: vec![1; 32],
+            officer: "OFFICER-1".into(),
         })),
     };
     let view = describe_entry(&entry);
     assert_eq!(view.kind, "record-batch");
     assert_eq!(
         view.summary,
-        "urn:credshare:admin:BANK-A stored 10 unchanged 2 digest 010101010101…"
+        "urn:credshare:admin:BANK-A officer OFFICER-1 stored 10 unchanged 2 digest 010101010101…"
     );
 }
 

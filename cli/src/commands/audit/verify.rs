@@ -53,6 +53,8 @@ pub(crate) struct LogTally {
     pub record_batches: u64,
     pub admin_mutations: u64,
     pub signer_keys: u64,
+    pub oversight_flags: u64,
+    pub annotations: u64,
     pub other: u64,
     /// The key id of the newest `SignerKeyEntry`: the key in force.
     #[serde(skip)]
@@ -70,6 +72,8 @@ impl LogTally {
             Some(Kind::Consent(_)) => &mut self.consent_events,
             Some(Kind::RecordBatch(_)) => &mut self.record_batches,
             Some(Kind::Admin(_)) => &mut self.admin_mutations,
+            Some(Kind::OversightFlag(_)) => &mut self.oversight_flags,
+            Some(Kind::Annotation(_)) => &mut self.annotations,
             Some(Kind::SignerKey(k)) => {
                 self.last_signer_key = Some(k.key_id.clone());
                 &mut self.signer_keys
@@ -389,6 +393,8 @@ fn render_verified(v: &Verified) -> String {
         ("consent", t.consent_events.to_string()),
         ("record batches", t.record_batches.to_string()),
         ("admin changes", t.admin_mutations.to_string()),
+        ("oversight flags", t.oversight_flags.to_string()),
+        ("annotations", t.annotations.to_string()),
     ]);
     if t.other > 0 {
         pairs.push(("other", t.other.to_string()));

@@ -197,7 +197,7 @@ fn grant_requests(
             consent_id: format!("BANK-A-BENCH-{}", out.len()),
             borrower_key: key.as_bytes().to_vec(),
             grantee_institution: "BANK-A".into(),
-            purposes: vec![pb::Purpose::PostLoanManagement as i32],
+            purposes: vec![pb::Purpose::LoanApproval as i32],
             scope: pb::Scope::Summary as i32,
             not_before_ms: now - 60_000,
             not_after_ms: now + 86_400_000,
@@ -207,9 +207,11 @@ fn grant_requests(
         out.push(pb::QueryBorrowerRequest {
             consent: Some(signer.sign_envelope(CONSENT_GRANT_TYPE, grant.encode_to_vec())),
             borrower_key: key.as_bytes().to_vec(),
-            purpose: pb::Purpose::PostLoanManagement as i32,
+            purpose: pb::Purpose::LoanApproval as i32,
             scope: pb::Scope::Summary as i32,
             request_nonce: Vec::new(),
+            requester_officer: crate::pki::DEV_OFFICER.into(),
+            relationship: None,
         });
         if out.len() == n {
             break;

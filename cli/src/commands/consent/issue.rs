@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use base64::Engine;
 use credshare_node::domain::codes::code_label;
+use credshare_node::domain::purpose::purpose_label;
 use credshare_proto::v1 as pb;
 use prost::Message;
 use serde_json::json;
@@ -19,7 +20,7 @@ use crate::output::{ExitKind, Output};
 #[derive(Debug, Clone, clap::Args)]
 pub struct IssueArgs {
     /// Purposes the borrower agreed to; repeat for several.
-    #[arg(long = "purpose", value_enum, required = true)]
+    #[arg(long = "purpose", required = true)]
     pub purposes: Vec<PurposeArg>,
     #[arg(long, value_enum)]
     pub scope: ScopeArg,
@@ -120,7 +121,7 @@ fn grant_json(consent_id: &str, env: &pb::SignedEnvelope) -> serde_json::Value {
         "grant": {
             "borrower_key": hex::encode(&grant.borrower_key),
             "grantee_institution": grant.grantee_institution,
-            "purposes": grant.purposes.iter().map(|p| code_label::<pb::Purpose>(*p)).collect::<Vec<_>>(),
+            "purposes": grant.purposes.iter().map(|p| purpose_label(*p)).collect::<Vec<_>>(),
             "scope": code_label::<pb::Scope>(grant.scope),
             "not_before_ms": grant.not_before_ms,
             "not_after_ms": grant.not_after_ms,

@@ -2,6 +2,7 @@
 //! state and any revocation still being delivered.
 
 use credshare_node::domain::codes::code_label;
+use credshare_node::domain::purpose::purpose_label;
 use credshare_proto::v1 as pb;
 use prost::Message;
 use serde_json::json;
@@ -68,10 +69,7 @@ fn listed(c: &pb::ConsentSummary) -> Listed {
 }
 
 fn purposes(g: &pb::ConsentGrant) -> Vec<String> {
-    g.purposes
-        .iter()
-        .map(|p| code_label::<pb::Purpose>(*p).into_owned())
-        .collect()
+    g.purposes.iter().map(|p| purpose_label(*p)).collect()
 }
 
 fn listed_json(l: &Listed) -> serde_json::Value {

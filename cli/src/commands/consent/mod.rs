@@ -7,6 +7,7 @@ mod list;
 mod revoke;
 
 use anyhow::anyhow;
+use credshare_node::domain::Purpose;
 use credshare_proto::v1 as pb;
 
 use crate::output::Output;
@@ -35,21 +36,30 @@ impl ConsentCommand {
     }
 }
 
-/// Purposes a consent may name (Regulation art. 18–20).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum PurposeArg {
-    PostLoanManagement,
-    CreditApproval,
-    GuaranteeReview,
-}
+/// A query reason as typed on the command line (Regulation art. 18–20): the
+/// CLI name (`post-loan`, `loan-approval`, …, or the older
+/// `post-loan-management`), the upper-case name, or the two-digit code
+/// (`--purpose 24`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PurposeArg(pub Purpose);
 
 impl PurposeArg {
     pub fn proto(self) -> pb::Purpose {
-        match self {
-            PurposeArg::PostLoanManagement => pb::Purpose::PostLoanManagement,
-            PurposeArg::CreditApproval => pb::Purpose::CreditApproval,
-            PurposeArg::GuaranteeReview => pb::Purpose::GuaranteeReview,
-        }
+        self.0.to_wire()
+    }
+}
+
+impl std::str::FromStr for PurposeArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Purpose::parse(s).map(PurposeArg).ok_or_else(|| {
+            let allowed: Vec<String> = Purpose::ALL
+                .iter()
+                .map(|p| format!("{} ({:02})", p.cli_name(), p.code()))
+                .collect();
+            format!("not a query reason; allowed: {}", allowed.join(", "))
+        })
     }
 }
 

@@ -5,6 +5,7 @@
 use anyhow::Context;
 use credshare_node::domain::borrower::{BorrowerId, BorrowerKey, ConsortiumSecret};
 use credshare_node::domain::codes::code_label;
+use credshare_node::domain::purpose::purpose_label;
 use credshare_proto::v1 as pb;
 
 use super::{Demo, sample_dir, step};
@@ -27,7 +28,7 @@ pub(super) async fn run(demo: &Demo) -> anyhow::Result<()> {
     let mut admin = demo.admin(a).await?;
     let consent_id = issue_consent(demo, &mut admin, &key).await?;
     println!(
-        "   consent {consent_id} (DETAIL, POST_LOAN_MANAGEMENT, 90 days), signed by {}'s signer key",
+        "   consent {consent_id} (DETAIL, 02 LOAN_APPROVAL, 90 days), signed by {}'s signer key",
         a.institution
     );
     for (n, scope) in [(6, pb::Scope::Summary), (7, pb::Scope::Detail)] {
@@ -37,7 +38,7 @@ pub(super) async fn run(demo: &Demo) -> anyhow::Result<()> {
             scope.as_str_name().trim_start_matches("SCOPE_"),
             a.institution
         ));
-        let assessment = assess(&mut admin, &key, &consent_id, scope).await?;
+        let assessment = assess(&mut admin, &key, &consent_id, LOAN_APPROVAL, scope).await?;
         print!("{}", render_assessment(&assessment));
     }
     step(&format!(
@@ -45,8 +46,27 @@ pub(super) async fn run(demo: &Demo) -> anyhow::Result<()> {
         a.institution
     ));
     revoke_and_ask_again(&mut admin, &key, &consent_id).await?;
+    step(&format!(
+        "8b. {} asks again for post-loan management (reason 01): no consent, but its own signed credit record of the borrower proves it lends to them",
+        a.institution
+    ));
+    match assess(
+        &mut admin,
+        &key,
+        "",
+        pb::Purpose::PostLoanManagement,
+        pb::Scope::Summary,
+    )
+    .await
+    {
+        Ok(assessment) => print!("{}", render_assessment(&assessment)),
+        Err(e) => println!("   refused before asking anyone: {e:#}"),
+    }
     show_history(demo, &key).await
 }
+
+/// The reason of the consented queries of the demo.
+const LOAN_APPROVAL: pb::Purpose = pb::Purpose::LoanApproval;
 
 /// Step 5: BANK-A records the borrower's authorization letter as a consent.
 async fn issue_consent(
@@ -57,14 +77,14 @@ async fn issue_consent(
     let evidence = demo.root.join("authorization-letter.txt");
     std::fs::write(
         &evidence,
-        "Borrower authorizes BANK-A to query its credit information for post-loan management.",
+        "Borrower authorizes BANK-A to query its credit information for loan approval.",
     )?;
     let until = time::OffsetDateTime::now_utc().date() + time::Duration::days(90);
     let document = std::fs::read(&evidence)?;
     let issued = admin
         .issue_consent(pb::IssueConsentRequest {
             borrower_key: key.as_bytes().to_vec(),
-            purposes: vec![pb::Purpose::PostLoanManagement as i32],
+            purposes: vec![LOAN_APPROVAL as i32],
             scope: pb::Scope::Detail as i32,
             not_before_ms: 0,
             not_after_ms: end_of_day_ms(&until.to_string())?,
@@ -81,12 +101,13 @@ async fn assess(
     admin: &mut AdminClient,
     key: &BorrowerKey,
     consent_id: &str,
+    purpose: pb::Purpose,
     scope: pb::Scope,
 ) -> anyhow::Result<pb::Assessment> {
     let request = pb::AssessRequest {
         borrower_key: key.as_bytes().to_vec(),
         consent_id: consent_id.to_owned(),
-        purpose: pb::Purpose::PostLoanManagement as i32,
+        purpose: purpose as i32,
         scope: scope as i32,
         deadline_ms: 0,
     };
@@ -111,7 +132,7 @@ async fn revoke_and_ask_again(
         revoked.delivered_to.join(", "),
         none_if_empty(&revoked.pending)
     );
-    let denied = assess(admin, key, consent_id, pb::Scope::Summary).await?;
+    let denied = assess(admin, key, consent_id, LOAN_APPROVAL, pb::Scope::Summary).await?;
     for p in denied.peers.iter().filter(|p| !p.local) {
         println!(
             "   {}: {} ({}) — {}",
@@ -141,9 +162,11 @@ async fn show_history(demo: &Demo, key: &BorrowerKey) -> anyhow::Result<()> {
     );
     for i in &history.items {
         println!(
-            "     leaf {:>5}  {}  {}  {}",
+            "     leaf {:>5}  {} ({})  {}  {}  {}",
             i.leaf_index,
             i.requester_institution,
+            i.officer,
+            purpose_label(i.purpose),
             code_label::<pb::Scope>(i.scope),
             i.decision
         );

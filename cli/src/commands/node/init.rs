@@ -86,6 +86,8 @@ pub fn build_config(args: &InitArgs) -> anyhow::Result<NodeConfig> {
         storage: Default::default(),
         limits: Default::default(),
         policy: Default::default(),
+        staff: Default::default(),
+        oversight: Default::default(),
         visits: Default::default(),
         assessment: Default::default(),
         business_time_zone: Default::default(),

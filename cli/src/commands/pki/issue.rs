@@ -41,6 +41,11 @@ pub struct IssueArgs {
     /// always Ed25519: p256 is refused for them.
     #[arg(long, value_enum)]
     pub key_type: Option<KeyType>,
+    /// Officer id for an admin certificate (adds the SAN URI
+    /// urn:credshare:officer:<institution>:<id>); every action over the
+    /// certificate is logged with it (Regulation art. 22).
+    #[arg(long, value_name = "ID")]
+    pub officer: Option<String>,
     /// Output directory: <role>.crt, <role>.key and ca.crt are written here.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
@@ -92,9 +97,11 @@ impl IssueArgs {
         (params.days, params.not_before, params.not_after) =
             (self.days, self.not_before, self.not_after);
         params.key_type = self.key_type;
+        params.officer.clone_from(&self.officer);
         let issued = issue(&params)?;
         let value = json!({
             "identity": issued.identity.to_uri(),
+            "officer": issued.officer.as_ref().map(|o| o.to_uri()),
             "serial": issued.serial,
             "certificate": issued.cert_path,
             "key": issued.key_path,

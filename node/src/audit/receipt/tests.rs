@@ -173,6 +173,7 @@ fn sample_entry(i: u64) -> pb::LogEntry {
             stored: i as u32 + 1,
             unchanged: 0,
             records_digest: vec![i as u8; 32],
+            ..Default::default()
         })),
     }
 }

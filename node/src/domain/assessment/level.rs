@@ -166,6 +166,43 @@ impl Merged {
     }
 }
 
+/// `NO_DATA` when no answering institution holds any record of the
+/// borrower: an empty answer is absence of data, not good standing.
+pub(super) fn no_data_finding(contributions: &[Contribution]) -> Option<Finding> {
+    let answered: Vec<&Contribution> = contributions
+        .iter()
+        .filter(|c| c.status == pb::PeerStatus::Answered)
+        .collect();
+    let holds_anything = answered.iter().any(|c| {
+        c.indicators
+            .as_ref()
+            .is_some_and(|i| i.facility_count > 0 || i.visit_count > 0)
+    });
+    if holds_anything {
+        return None;
+    }
+    let names: Vec<&str> = answered.iter().map(|c| c.institution.as_str()).collect();
+    let text = if names.is_empty() {
+        "no institution answered: there is no data to assess".to_owned()
+    } else {
+        format!(
+            "no answering institution holds any record of the borrower ({} answered with none)",
+            names.join(", ")
+        )
+    };
+    Some((pb::AssessmentLevel::NoData, text))
+}
+
+/// What an incomplete assessment lacks: "BANK-C: timed out", one line per
+/// institution that did not answer.
+pub(super) fn missing_parts(contributions: &[Contribution]) -> Vec<String> {
+    contributions
+        .iter()
+        .filter(|c| c.status != pb::PeerStatus::Answered)
+        .map(|c| format!("{}: {}", c.institution, status_phrase(c)))
+        .collect()
+}
+
 /// "incomplete: BANK-C timed out; BANK-D denied the query (EXPIRED)".
 pub(super) fn completeness_finding(contributions: &[Contribution]) -> Option<Finding> {
     let missing: Vec<String> = contributions

@@ -484,12 +484,59 @@ fn an_incomplete_assessment_says_who_is_missing_and_why() {
     );
     assert_eq!(a.peers[1].detail, "deadline 2s");
     assert_eq!(a.peers.len(), 4);
+    assert_eq!(
+        a.missing,
+        [
+            "BANK-C: timed out",
+            "BANK-D: returned an invalid signature",
+            "BANK-E: was unreachable"
+        ]
+    );
+}
+
+#[test]
+fn nobody_holding_anything_is_no_data_never_green() {
+    let empty = pb::BorrowerIndicators::default();
+    let a = run(vec![
+        answered("BANK-A", empty.clone()),
+        answered("BANK-B", empty.clone()),
+    ]);
+    assert!(a.complete);
+    assert!(a.missing.is_empty());
+    assert_eq!(level(&a), L::NoData);
+    assert_eq!(
+        a.reasons,
+        [
+            "NO_DATA: no answering institution holds any record of the borrower (BANK-A, BANK-B answered with none)"
+        ]
+    );
+    // Incomplete and empty: NO_DATA first, then what is missing.
+    let a = run(vec![
+        answered("BANK-A", empty),
+        Contribution::failed(
+            "BANK-C",
+            pb::PeerStatus::TimedOut,
+            pb::DenialReason::Unspecified,
+            "",
+            1,
+        ),
+    ]);
+    assert_eq!(level(&a), L::NoData);
+    assert!(
+        a.reasons[1].starts_with("YELLOW: incomplete"),
+        "{:?}",
+        a.reasons
+    );
+    assert_eq!(a.missing, ["BANK-C: timed out"]);
+    // One institution with a record is data.
+    let a = run(vec![answered("BANK-A", healthy())]);
+    assert_eq!(level(&a), L::Green);
 }
 
 #[test]
 fn no_contributions_is_never_complete() {
     let a = run(vec![]);
     assert!(!a.complete);
-    assert_eq!(level(&a), L::Yellow);
+    assert_eq!(level(&a), L::NoData);
     assert_eq!(a.worst_risk_class, C::Unspecified as i32);
 }

@@ -134,7 +134,7 @@ fn a_grant_for_another_borrower_is_refused_without_naming_keys() {
 #[test]
 fn an_ungranted_or_unspecified_purpose_is_refused() {
     let mut q = Query::new();
-    q.purpose = Some(Purpose::CreditApproval);
+    q.purpose = Some(Purpose::LoanApproval);
     assert_eq!(
         reason(&grant(), &q),
         Err(pb::DenialReason::PurposeNotGranted)
@@ -235,9 +235,9 @@ fn policy_allowed_institutions_apply_when_listed() {
 #[test]
 fn policy_allowed_purposes_apply() {
     let mut g = grant();
-    g.purposes.push(pb::Purpose::CreditApproval as i32);
+    g.purposes.push(pb::Purpose::LoanApproval as i32);
     let mut q = Query::new();
-    q.purpose = Some(Purpose::CreditApproval);
+    q.purpose = Some(Purpose::LoanApproval);
     let policy = HolderPolicy {
         allowed_purposes: vec!["POST_LOAN_MANAGEMENT".into(), "not a purpose".into()],
         ..HolderPolicy::default()
@@ -375,11 +375,11 @@ fn purposes_parse_from_config_names() {
     );
     assert_eq!(
         Purpose::parse(" credit_approval "),
-        Some(Purpose::CreditApproval)
+        Some(Purpose::LoanApproval)
     );
     assert_eq!(
-        Purpose::parse("PURPOSE_GUARANTEE_REVIEW"),
-        Some(Purpose::GuaranteeReview)
+        Purpose::parse("PURPOSE_GUARANTEE_QUALIFICATION_REVIEW"),
+        Some(Purpose::GuaranteeQualificationReview)
     );
     assert_eq!(Purpose::parse("UNSPECIFIED"), None);
     assert_eq!(Purpose::parse("MARKETING"), None);

@@ -145,6 +145,9 @@ impl Writer {
             for write in &req.consents {
                 write.apply(&mut batch.batch);
             }
+            for write in &req.annotations {
+                write.apply(&mut batch.batch);
+            }
             per_job.push((results, leaves));
         }
         let BatchBuilder {
@@ -192,6 +195,7 @@ impl Writer {
         let entry = (stored > 0).then(|| {
             pb::log_entry::Kind::RecordBatch(pb::RecordBatchEntry {
                 actor: req.record_actor.clone(),
+                officer: req.record_officer.clone(),
                 stored,
                 unchanged,
                 records_digest: digest.finish().as_ref().to_vec(),
