@@ -165,6 +165,25 @@ pub(crate) fn describe_entry(entry: &pb::LogEntry) -> EntryView {
         },
         Some(Kind::OversightFlag(f)) => oversight_flag(f.flag.as_ref()),
         Some(Kind::Annotation(a)) => annotation(a),
+        Some(Kind::RetentionSweep(s)) => EntryView {
+            kind: "retention-sweep",
+            summary: format!(
+                "as of {} expired {} held {}{}{}",
+                s.as_of_date,
+                s.expired_versions,
+                s.held_versions,
+                if s.scheduled { " (scheduled)" } else { "" },
+                by_officer(&s.officer)
+            ),
+            json: json!({
+                "as_of_date": s.as_of_date,
+                "expired_versions": s.expired_versions,
+                "held_versions": s.held_versions,
+                "removed_sha256": s.removed_sha256.iter().map(hex::encode).collect::<Vec<_>>(),
+                "scheduled": s.scheduled,
+                "officer": s.officer,
+            }),
+        },
         Some(Kind::SignerKey(k)) => EntryView {
             kind: "signer-key",
             summary: if k.previous_key_id.is_empty() {
