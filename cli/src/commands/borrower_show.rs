@@ -114,7 +114,7 @@ fn minor(amount: i64) -> String {
     format!("{}.{:02}", amount / 100, (amount % 100).abs())
 }
 
-fn credit_json(c: &pb::CreditSummary) -> serde_json::Value {
+pub(crate) fn credit_json(c: &pb::CreditSummary) -> serde_json::Value {
     json!({
         "facility_id": c.facility_id, "version": c.version, "institution": c.institution_id,
         "facility_type": code_label::<pb::FacilityType>(c.facility_type), "currency": c.currency,
@@ -127,7 +127,7 @@ fn credit_json(c: &pb::CreditSummary) -> serde_json::Value {
     })
 }
 
-fn visit_json(v: &pb::VisitSummary) -> serde_json::Value {
+pub(crate) fn visit_json(v: &pb::VisitSummary) -> serde_json::Value {
     json!({
         "visit_id": v.visit_id, "version": v.version, "institution": v.institution_id, "facility_id": v.facility_id,
         "visit_date": v.visit_date, "visit_type": code_label::<pb::VisitType>(v.visit_type),

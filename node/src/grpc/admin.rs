@@ -235,4 +235,19 @@ impl pb::admin_service_server::AdminService for AdminApi {
             .await?;
         Ok(Response::new(swept))
     }
+
+    #[tracing::instrument(skip_all)]
+    async fn borrower_report(
+        &self,
+        request: Request<pb::BorrowerReportRequest>,
+    ) -> Result<Response<pb::BorrowerReportResponse>, Status> {
+        self.officer(&request)?;
+        let actor = auth::actor(&request)?;
+        let req = request.into_inner();
+        let key = borrower_key(&req.borrower_key)?;
+        let as_of = optional_date("as_of_date", &req.as_of_date)?;
+        Ok(Response::new(
+            self.node.borrower_report(key, as_of, &actor).await?,
+        ))
+    }
 }

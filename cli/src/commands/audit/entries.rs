@@ -165,6 +165,24 @@ pub(crate) fn describe_entry(entry: &pb::LogEntry) -> EntryView {
         },
         Some(Kind::OversightFlag(f)) => oversight_flag(f.flag.as_ref()),
         Some(Kind::Annotation(a)) => annotation(a),
+        Some(Kind::BorrowerReport(r)) => EntryView {
+            kind: "borrower-report",
+            summary: format!(
+                "report of borrower {} as of {}: {} records, {} queries{}",
+                short_key(&r.borrower_key),
+                r.as_of_date,
+                r.records,
+                r.queries,
+                by_officer(&r.officer)
+            ),
+            json: json!({
+                "borrower": short_key(&r.borrower_key),
+                "as_of_date": r.as_of_date,
+                "records": r.records,
+                "queries": r.queries,
+                "officer": r.officer,
+            }),
+        },
         Some(Kind::RetentionSweep(s)) => EntryView {
             kind: "retention-sweep",
             summary: format!(

@@ -56,6 +56,7 @@ pub(crate) struct LogTally {
     pub oversight_flags: u64,
     pub annotations: u64,
     pub retention_sweeps: u64,
+    pub borrower_reports: u64,
     pub other: u64,
     /// The key id of the newest `SignerKeyEntry`: the key in force.
     #[serde(skip)]
@@ -76,6 +77,7 @@ impl LogTally {
             Some(Kind::OversightFlag(_)) => &mut self.oversight_flags,
             Some(Kind::Annotation(_)) => &mut self.annotations,
             Some(Kind::RetentionSweep(_)) => &mut self.retention_sweeps,
+            Some(Kind::BorrowerReport(_)) => &mut self.borrower_reports,
             Some(Kind::SignerKey(k)) => {
                 self.last_signer_key = Some(k.key_id.clone());
                 &mut self.signer_keys
@@ -398,6 +400,7 @@ fn render_verified(v: &Verified) -> String {
         ("oversight flags", t.oversight_flags.to_string()),
         ("annotations", t.annotations.to_string()),
         ("retention sweeps", t.retention_sweeps.to_string()),
+        ("borrower reports", t.borrower_reports.to_string()),
     ]);
     if t.other > 0 {
         pairs.push(("other", t.other.to_string()));
