@@ -79,6 +79,11 @@ impl ReportArgs {
     }
 }
 
+/// The HTML page of a report, for the demo.
+pub(crate) fn render_html(id: &str, key_hex: &str, r: &pb::BorrowerReportResponse) -> String {
+    html::render(&report_json(id, key_hex, r))
+}
+
 /// The report's content.
 fn report_json(id: &str, key_hex: &str, r: &pb::BorrowerReportResponse) -> Value {
     let (mut credits, mut visits) = (Vec::new(), Vec::new());

@@ -170,10 +170,15 @@ mod tests {
         assert!(visit_expired(
             &bad,
             &facility,
-            &[bad.clone()],
+            std::slice::from_ref(&bad),
             d("2025-01-01")
         ));
-        assert!(!visit_expired(&bad, &[], &[bad.clone()], d("2040-01-01")));
+        assert!(!visit_expired(
+            &bad,
+            &[],
+            std::slice::from_ref(&bad),
+            d("2040-01-01")
+        ));
         assert!(!visit_expired(
             &visit("2010-01-01", false),
             &[],
