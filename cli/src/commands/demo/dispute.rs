@@ -60,7 +60,17 @@ pub(super) async fn run(demo: &Demo, raw_id: &str, key: &BorrowerKey) -> anyhow:
     )
     .await?;
     print!("{}", render_assessment(&assessment));
+    write_report(demo, &mut b_admin, raw_id, key).await
+}
 
+/// Step 8d: BANK-B's report of the borrower, as an HTML file.
+async fn write_report(
+    demo: &Demo,
+    b_admin: &mut crate::connection::AdminClient,
+    raw_id: &str,
+    key: &BorrowerKey,
+) -> anyhow::Result<()> {
+    let b = &demo.nodes[1];
     step(&format!(
         "8d. {} writes the borrower's own report: records, annotations, disputes and every query in two years (one printable HTML page)",
         b.institution
