@@ -3,7 +3,8 @@
 //! more than 5 years ago (dated by the records: the curing version, a later
 //! clean visit), a dry run changes nothing, the log still verifies, a peer
 //! no longer receives them, and re-sending an expired version does not
-//! restore it.
+//! restore it. A legal hold freezes a borrower: stored, not swept, not
+//! served.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -199,4 +200,84 @@ fn a_sweep_removes_exactly_the_expired_negative_versions() {
         .find(|p| p["institution"] == "BANK-B")
         .unwrap();
     assert_eq!(bank_b["visits"], 1, "{x:#}");
+}
+
+#[test]
+fn a_legal_hold_freezes_records_stored_unswept_unserved() {
+    use credshare_node::domain::borrower::{BorrowerId, BorrowerKey, ConsortiumSecret};
+    let c = Consortium::new().unwrap();
+    let secret = ConsortiumSecret::from_file(&c.secret()).unwrap();
+    let key = BorrowerKey::derive(&secret, &BorrowerId::parse(BORROWER).unwrap());
+    let hold = format!("[\"{}\"]", hex::encode(key.as_bytes()));
+    let nodes =
+        credshare_e2e::start_federation_with(&c, &[("CREDSHARE_RETENTION__LEGAL_HOLDS", &hold)])
+            .unwrap();
+    let (a, b) = (&nodes[0], &nodes[1]);
+    import(
+        &c,
+        b,
+        "visits-credit.csv",
+        CREDIT_HEADER,
+        "credit",
+        &[
+            "F-OLD,1,WORKING_CAPITAL,CNY,100000000,50000000,2018-01-01,2030-01-01,CREDIT,SUBSTANDARD,1000,1000,100,OVERDUE,2019-03-01",
+            "F-OLD,2,WORKING_CAPITAL,CNY,100000000,50000000,2018-01-01,2030-01-01,CREDIT,NORMAL,0,0,0,ACTIVE,2020-06-01",
+        ],
+    );
+    // Expired, but frozen: counted as held, not deleted.
+    let swept = json(&c, b, &["retention", "sweep"]);
+    assert_eq!(
+        (
+            swept["expired_versions"].as_u64(),
+            swept["held_versions"].as_u64()
+        ),
+        (Some(0), Some(1))
+    );
+    assert_eq!(record_ids(&c, b).0.len(), 1);
+    // Never served to a peer.
+    let letter = c.root().join("letter.txt");
+    std::fs::write(&letter, "authorization").unwrap();
+    let until = (credshare_node::domain::dates::BusinessZone::default().today()
+        + time::Duration::days(30))
+    .to_string();
+    let consent = json(
+        &c,
+        a,
+        &[
+            "consent",
+            "issue",
+            "--id",
+            BORROWER,
+            "--purpose",
+            "02",
+            "--scope",
+            "detail",
+            "--until",
+            &until,
+            "--evidence",
+            letter.to_str().unwrap(),
+        ],
+    );
+    let x = json(
+        &c,
+        a,
+        &[
+            "assess",
+            "--id",
+            BORROWER,
+            "--consent-id",
+            consent["consent_id"].as_str().unwrap(),
+            "--purpose",
+            "02",
+            "--scope",
+            "detail",
+        ],
+    );
+    let bank_b = x["peers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["institution"] == "BANK-B")
+        .unwrap();
+    assert_eq!(bank_b["facilities"], 0, "{x:#}");
 }
