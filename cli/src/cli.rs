@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 
 use crate::commands::{
     assess, audit, bench, borrower_show, consent, consortium, consortium_secret, demo, dispute,
-    history, node, node_info, pki, records_import, sample, status, visits_due,
+    history, node, node_info, pki, records_import, report, retention, sample, status, visits_due,
 };
 use crate::output::Output;
 
@@ -65,6 +65,12 @@ pub enum Command {
     Dispute(dispute::DisputeCommand),
     /// Add a provider explanation or a borrower statement to a record.
     Annotate(dispute::AnnotateArgs),
+    /// The borrower's own report: records, annotations, disputes and every
+    /// query about them in two years (HTML or JSON file).
+    Report(report::ReportArgs),
+    /// Retention of negative information (5 years after it ended).
+    #[command(subcommand)]
+    Retention(retention::RetentionCommand),
     /// Post-loan visits.
     #[command(subcommand)]
     Visits(VisitsCommand),
@@ -147,6 +153,8 @@ impl Command {
             Command::History(args) => args.run(out).await,
             Command::Dispute(command) => command.run(out).await,
             Command::Annotate(args) => args.run(out).await,
+            Command::Retention(command) => command.run(out).await,
+            Command::Report(args) => args.run(out).await,
             Command::Visits(VisitsCommand::Due(args)) => args.run(out).await,
             Command::Node(command) => command.run(out),
             Command::Audit(command) => command.run(out).await,

@@ -42,6 +42,7 @@ const CONFIG_SECTIONS: &[&str] = &[
     "policy",
     "staff",
     "oversight",
+    "retention",
     "visits",
     "assessment",
     "business_time_zone",
@@ -77,6 +78,8 @@ pub struct NodeConfig {
     /// Query-pattern thresholds (docs/domain.md "Query-pattern oversight").
     #[serde(default)]
     pub oversight: OversightConfig,
+    #[serde(default)]
+    pub retention: RetentionConfig,
     #[serde(default)]
     pub visits: VisitSchedule,
     /// Rates that convert debts to one currency for the assessment.
@@ -188,6 +191,15 @@ impl Default for StorageConfig {
             max_batch: 4096,
         }
     }
+}
+
+/// Retention (Regulation art. 16; PIPL art. 19, 47).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Borrower keys (64 hex characters) under a legal hold: their records
+    /// are frozen — stored, never swept, never served.
+    pub legal_holds: Vec<String>,
 }
 
 /// Staff accountability (Regulation art. 22).
@@ -404,6 +416,15 @@ impl NodeConfig {
                         "{p:?} is not a query reason; allowed: {} (or their codes)",
                         Purpose::ALL.map(Purpose::name).join(", ")
                     ),
+                ));
+            }
+        }
+        for (i, hold) in self.retention.legal_holds.iter().enumerate() {
+            let ok = hold.len() == 64 && hold.bytes().all(|b| b.is_ascii_hexdigit());
+            if !ok {
+                return Err(invalid(
+                    &format!("retention.legal_holds[{i}]"),
+                    "must be a borrower key: 64 hex characters",
                 ));
             }
         }

@@ -94,6 +94,7 @@ pub async fn serve(
         let run = run_listener(node.clone(), kind, tcp, policy, stop_rx.clone());
         tokio::spawn(run)
     });
+    node.spawn_retention(stop_rx.clone());
     node.spawn_delivery(
         Duration::from_millis(config.limits.outbox_retry_ms),
         stop_rx.clone(),

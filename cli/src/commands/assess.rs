@@ -322,6 +322,7 @@ pub fn assessment_json(a: &pb::Assessment) -> serde_json::Value {
             "facilities": p.indicators.as_ref().map_or(0, |i| i.facility_count),
             "live_facilities": p.indicators.as_ref().map_or(0, |i| i.live_facility_count),
             "settled_facilities": p.indicators.as_ref().map_or(0, |i| i.settled_facility_count),
+            "visits": p.indicators.as_ref().map_or(0, |i| i.visit_count),
             "receipt_leaf": p.receipt.as_ref().map(|r| r.leaf_index),
             "receipt_tree_size": p.receipt.as_ref().and_then(|r| r.proof.as_ref()).map(|x| x.tree_size),
             "records": p.records.iter().map(verified_json).collect::<Vec<_>>(),

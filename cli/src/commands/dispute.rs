@@ -195,7 +195,7 @@ impl AnnotateArgs {
     }
 }
 
-fn annotation_json(env: &pb::SignedEnvelope) -> serde_json::Value {
+pub(crate) fn annotation_json(env: &pb::SignedEnvelope) -> serde_json::Value {
     use prost::Message;
     let a = pb::Annotation::decode(env.payload.as_slice()).unwrap_or_default();
     json!({
@@ -228,7 +228,7 @@ fn print_response(out: &Output, r: &pb::DisputeResponse) {
     });
 }
 
-fn summary_json(d: &pb::DisputeSummary) -> serde_json::Value {
+pub(crate) fn summary_json(d: &pb::DisputeSummary) -> serde_json::Value {
     json!({
         "dispute_id": d.dispute_id,
         "borrower": hex::encode(&d.borrower_key),

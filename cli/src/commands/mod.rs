@@ -16,6 +16,8 @@ pub mod node;
 pub mod node_info;
 pub mod pki;
 pub mod records_import;
+pub mod report;
+pub mod retention;
 pub mod sample;
 pub mod status;
 pub mod visits_due;

@@ -16,6 +16,8 @@
 //!   disputed records.
 //! * [`oversight`] — query patterns a holder flags (probing, approval
 //!   without lending).
+//! * [`retention`] — when negative information expires (5 years after the
+//!   bad behaviour ended).
 //! * [`relationship`] — the post-loan rule: a reason-01 query's proof that
 //!   the requester lends to the borrower.
 //! * [`policy`] — the holder's own rules ([`HolderPolicy`]).
@@ -37,6 +39,7 @@ pub mod policy;
 pub mod purpose;
 pub mod records;
 pub mod relationship;
+pub mod retention;
 pub mod visits;
 
 pub use borrower::{BorrowerId, BorrowerKey, ConsortiumSecret, IdError, Rid, SecretError, Uscc};

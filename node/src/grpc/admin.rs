@@ -220,4 +220,34 @@ impl pb::admin_service_server::AdminService for AdminApi {
             annotation: Some(annotation),
         }))
     }
+
+    #[tracing::instrument(skip_all)]
+    async fn retention_sweep(
+        &self,
+        request: Request<pb::RetentionSweepRequest>,
+    ) -> Result<Response<pb::RetentionSweepResponse>, Status> {
+        let actor = auth::actor(&request)?;
+        let req = request.into_inner();
+        let as_of = optional_date("as_of_date", &req.as_of_date)?;
+        let swept = self
+            .node
+            .retention_sweep(as_of, req.dry_run, &actor, false)
+            .await?;
+        Ok(Response::new(swept))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn borrower_report(
+        &self,
+        request: Request<pb::BorrowerReportRequest>,
+    ) -> Result<Response<pb::BorrowerReportResponse>, Status> {
+        self.officer(&request)?;
+        let actor = auth::actor(&request)?;
+        let req = request.into_inner();
+        let key = borrower_key(&req.borrower_key)?;
+        let as_of = optional_date("as_of_date", &req.as_of_date)?;
+        Ok(Response::new(
+            self.node.borrower_report(key, as_of, &actor).await?,
+        ))
+    }
 }

@@ -256,6 +256,10 @@ impl Node {
         ),
         NodeError,
     > {
+        if self.on_legal_hold(borrower) {
+            // Frozen: stored, never served (PIPL art. 47).
+            return Ok((indicators_with_nothing(today), Vec::new(), Vec::new()));
+        }
         let (stored, _) = self.store.borrower_records(borrower)?;
         let (mut credits, mut visits) = (Vec::new(), Vec::new());
         let mut envelopes = Vec::with_capacity(stored.len());
@@ -347,6 +351,10 @@ fn query_entry(requester: &InstitutionId, query: &PeerQuery, basis: &Basis) -> p
         requester_officer: query.officer.clone(),
         ..Default::default()
     }
+}
+
+fn indicators_with_nothing(today: time::Date) -> pb::BorrowerIndicators {
+    disputes::indicators_with_disputes(&[], &[], &[], today)
 }
 
 fn envelope_digest(env: &pb::SignedEnvelope) -> [u8; 32] {

@@ -17,6 +17,8 @@
 //! | [`Node::due_visits`] | post-loan visits due | [`visits`] |
 //! | [`Node::checkpoint`], [`Node::log_entries`], [`Node::inclusion_proof`], [`Node::consistency_proof`] | serve a regulator's audit of the log | [`audit_log`] |
 //! | [`Node::watch_query`], [`Node::oversight_flags`], [`Node::oversight_report`] | count query patterns, raise and log flags | [`oversight`] |
+//! | [`Node::retention_sweep`], [`Node::spawn_retention`], [`Node::on_legal_hold`] | delete expired negative information; legal holds | [`retention`] |
+//! | [`Node::borrower_report`] | the borrower's own report | [`report`] |
 //! | [`Node::status`], [`Node::node_info`] | figures for operators and peers | [`status`] |
 //! | [`Node::reload_trust`], [`Node::spawn_trust_watcher`] | take in new CRLs, certificates and signer keys while running | [`trust`] |
 //!
@@ -35,6 +37,8 @@ pub mod ingest;
 pub mod membership;
 pub mod oversight;
 pub mod reason_counts;
+pub mod report;
+pub mod retention;
 pub mod status;
 pub mod trust;
 pub mod visits;

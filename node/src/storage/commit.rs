@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::annotations::AnnotationWrite;
 use super::consents::ConsentWrite;
-use super::records::{RecordWrite, WriteResult};
+use super::records::{RecordExpiry, RecordWrite, WriteResult};
 use super::{StorageError, Store};
 use crate::audit::Hash;
 use crate::domain::BorrowerKey;
@@ -45,11 +45,18 @@ pub struct CommitRequest {
     pub consents: Vec<ConsentWrite>,
     /// Annotations written in the same atomic batch.
     pub annotations: Vec<AnnotationWrite>,
+    /// Record bodies the retention sweep deletes (keys and hashes stay).
+    pub expiries: Vec<RecordExpiry>,
 }
 
 impl CommitRequest {
     pub(super) fn weight(&self) -> usize {
-        self.records.len() + self.log.len() + self.consents.len() + self.annotations.len() + 1
+        self.records.len()
+            + self.log.len()
+            + self.consents.len()
+            + self.annotations.len()
+            + self.expiries.len()
+            + 1
     }
 }
 

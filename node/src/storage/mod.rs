@@ -32,7 +32,7 @@ pub mod records;
 pub use annotations::AnnotationWrite;
 pub use commit::{CommitReply, CommitRequest, CommittedCheckpoint, Committer, LogAppend};
 pub use consents::{ConsentWrite, OutboxItem};
-pub use records::{RecordKind, RecordWrite, WriteResult};
+pub use records::{RecordExpiry, RecordHistory, RecordKind, RecordWrite, WriteResult};
 
 /// Name of the one sled tree.
 const TREE: &str = "credshare";

@@ -164,6 +164,9 @@ impl Store {
                 last_record = Some(record_part);
             }
         }
+        // A version whose body the retention sweep deleted is never served,
+        // nor any older one in its place.
+        current.retain(|r| r.envelope.is_some());
         Ok((current, history))
     }
 
@@ -221,4 +224,87 @@ fn newest_besides(versions: &[(u64, Vec<u8>)], base: Option<u64>) -> Option<u64>
 fn decode_record(bytes: &[u8]) -> Result<pb::StoredRecord, StorageError> {
     pb::StoredRecord::decode(bytes)
         .map_err(|e| StorageError::Corrupt(format!("stored record: {e}")))
+}
+
+/// Every stored version of one record, ascending.
+#[derive(Debug, Clone)]
+pub struct RecordHistory {
+    pub borrower_key: BorrowerKey,
+    pub kind: RecordKind,
+    pub record_id: String,
+    pub versions: Vec<(u64, pb::StoredRecord)>,
+}
+
+/// A version whose body the retention sweep deletes: its key and content
+/// hash stay, so the version rule still knows it (re-sending the same
+/// version is `Unchanged`, never a restore).
+#[derive(Debug, Clone)]
+pub struct RecordExpiry {
+    pub borrower_key: BorrowerKey,
+    pub kind: RecordKind,
+    pub record_id: String,
+    pub version: u64,
+    pub content_sha256: Vec<u8>,
+    pub stored_at_ms: i64,
+}
+
+impl RecordExpiry {
+    /// Adds this deletion to a sled batch (called by the writer).
+    pub(super) fn apply(&self, batch: &mut sled::Batch) {
+        let key = keys::record_key(
+            self.borrower_key.as_bytes(),
+            self.kind.tag(),
+            &self.record_id,
+            self.version,
+        );
+        let stub = pb::StoredRecord {
+            envelope: None,
+            content_sha256: self.content_sha256.clone(),
+            stored_at_ms: self.stored_at_ms,
+        };
+        batch.insert(key, stub.encode_to_vec());
+    }
+}
+
+impl Store {
+    /// Every record of every borrower with all its versions (one scan of
+    /// the records; for the retention sweep).
+    pub fn record_histories(&self) -> Result<Vec<RecordHistory>, StorageError> {
+        let mut out: Vec<RecordHistory> = Vec::new();
+        for item in self.tree.scan_prefix([keys::RECORD]) {
+            let (key, value) = item?;
+            let Some((borrower, kind, record_id, version)) = split_record_key(&key) else {
+                return Err(StorageError::Corrupt("malformed record key".into()));
+            };
+            let record = decode_record(&value)?;
+            match out.last_mut() {
+                Some(h)
+                    if h.borrower_key == borrower && h.kind == kind && h.record_id == record_id =>
+                {
+                    h.versions.push((version, record));
+                }
+                _ => out.push(RecordHistory {
+                    borrower_key: borrower,
+                    kind,
+                    record_id,
+                    versions: vec![(version, record)],
+                }),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `R` ‖ borrower key ‖ kind ‖ record id ‖ 0x00 ‖ version BE.
+fn split_record_key(key: &[u8]) -> Option<(BorrowerKey, RecordKind, String, u64)> {
+    let borrower = BorrowerKey::from_slice(key.get(1..33)?).ok()?;
+    let kind = match *key.get(33)? {
+        b'C' => RecordKind::Credit,
+        b'V' => RecordKind::Visit,
+        _ => return None,
+    };
+    let rest = key.get(34..key.len().checked_sub(9)?)?;
+    let record_id = String::from_utf8(rest.to_vec()).ok()?;
+    let version = u64::from_be_bytes(key.get(key.len() - 8..)?.try_into().ok()?);
+    Some((borrower, kind, record_id, version))
 }

@@ -175,26 +175,11 @@ pub(crate) fn describe_entry(entry: &pb::LogEntry) -> EntryView {
         Some(Kind::PeerQuery(q)) => peer_query(q),
         Some(Kind::OutgoingQuery(q)) => outgoing_query(q),
         Some(Kind::Consent(c)) => consent(c),
-        Some(Kind::RecordBatch(b)) => EntryView {
-            kind: "record-batch",
-            summary: format!(
-                "{}{} stored {} unchanged {} digest {}",
-                b.actor,
-                by_officer(&b.officer),
-                b.stored,
-                b.unchanged,
-                short_key(&b.records_digest)
-            ),
-            json: json!({
-                "actor": b.actor,
-                "officer": b.officer,
-                "stored": b.stored,
-                "unchanged": b.unchanged,
-                "records_digest": short_key(&b.records_digest),
-            }),
-        },
+        Some(Kind::RecordBatch(b)) => record_batch(b),
         Some(Kind::OversightFlag(f)) => oversight_flag(f.flag.as_ref()),
         Some(Kind::Annotation(a)) => annotation(a),
+        Some(Kind::BorrowerReport(r)) => borrower_report(r),
+        Some(Kind::RetentionSweep(sweep)) => retention_sweep(sweep),
         Some(Kind::SignerKey(k)) => EntryView {
             kind: "signer-key",
             summary: if k.previous_key_id.is_empty() {
@@ -235,6 +220,70 @@ pub(crate) fn describe_entry(entry: &pb::LogEntry) -> EntryView {
             summary: "entry of an unknown kind".into(),
             json: json!({}),
         },
+    }
+}
+
+fn record_batch(b: &pb::RecordBatchEntry) -> EntryView {
+    EntryView {
+        kind: "record-batch",
+        summary: format!(
+            "{}{} stored {} unchanged {} digest {}",
+            b.actor,
+            by_officer(&b.officer),
+            b.stored,
+            b.unchanged,
+            short_key(&b.records_digest)
+        ),
+        json: json!({
+            "actor": b.actor,
+            "officer": b.officer,
+            "stored": b.stored,
+            "unchanged": b.unchanged,
+            "records_digest": short_key(&b.records_digest),
+        }),
+    }
+}
+
+fn borrower_report(r: &pb::BorrowerReportEntry) -> EntryView {
+    EntryView {
+        kind: "borrower-report",
+        summary: format!(
+            "report of borrower {} as of {}: {} records, {} queries{}",
+            short_key(&r.borrower_key),
+            r.as_of_date,
+            r.records,
+            r.queries,
+            by_officer(&r.officer)
+        ),
+        json: json!({
+            "borrower": short_key(&r.borrower_key),
+            "as_of_date": r.as_of_date,
+            "records": r.records,
+            "queries": r.queries,
+            "officer": r.officer,
+        }),
+    }
+}
+
+fn retention_sweep(s: &pb::RetentionSweepEntry) -> EntryView {
+    EntryView {
+        kind: "retention-sweep",
+        summary: format!(
+            "as of {} expired {} held {}{}{}",
+            s.as_of_date,
+            s.expired_versions,
+            s.held_versions,
+            if s.scheduled { " (scheduled)" } else { "" },
+            by_officer(&s.officer)
+        ),
+        json: json!({
+            "as_of_date": s.as_of_date,
+            "expired_versions": s.expired_versions,
+            "held_versions": s.held_versions,
+            "removed_sha256": s.removed_sha256.iter().map(hex::encode).collect::<Vec<_>>(),
+            "scheduled": s.scheduled,
+            "officer": s.officer,
+        }),
     }
 }
 

@@ -126,6 +126,8 @@ fn tally_counts_by_kind_and_decision() {
     tally.count(&entry(Kind::SignerKey(Default::default())));
     tally.count(&entry(Kind::OversightFlag(Default::default())));
     tally.count(&entry(Kind::Annotation(Default::default())));
+    tally.count(&entry(Kind::RetentionSweep(Default::default())));
+    tally.count(&entry(Kind::BorrowerReport(Default::default())));
     tally.count(&pb::LogEntry::default());
     assert_eq!(
         tally,
@@ -139,6 +141,8 @@ fn tally_counts_by_kind_and_decision() {
             signer_keys: 1,
             oversight_flags: 1,
             annotations: 1,
+            retention_sweeps: 1,
+            borrower_reports: 1,
             other: 1,
             last_signer_key: Some(String::new()),
         }

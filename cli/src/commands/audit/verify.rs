@@ -55,6 +55,8 @@ pub(crate) struct LogTally {
     pub signer_keys: u64,
     pub oversight_flags: u64,
     pub annotations: u64,
+    pub retention_sweeps: u64,
+    pub borrower_reports: u64,
     pub other: u64,
     /// The key id of the newest `SignerKeyEntry`: the key in force.
     #[serde(skip)]
@@ -74,6 +76,8 @@ impl LogTally {
             Some(Kind::Admin(_)) => &mut self.admin_mutations,
             Some(Kind::OversightFlag(_)) => &mut self.oversight_flags,
             Some(Kind::Annotation(_)) => &mut self.annotations,
+            Some(Kind::RetentionSweep(_)) => &mut self.retention_sweeps,
+            Some(Kind::BorrowerReport(_)) => &mut self.borrower_reports,
             Some(Kind::SignerKey(k)) => {
                 self.last_signer_key = Some(k.key_id.clone());
                 &mut self.signer_keys
@@ -395,6 +399,8 @@ fn render_verified(v: &Verified) -> String {
         ("admin changes", t.admin_mutations.to_string()),
         ("oversight flags", t.oversight_flags.to_string()),
         ("annotations", t.annotations.to_string()),
+        ("retention sweeps", t.retention_sweeps.to_string()),
+        ("borrower reports", t.borrower_reports.to_string()),
     ]);
     if t.other > 0 {
         pairs.push(("other", t.other.to_string()));

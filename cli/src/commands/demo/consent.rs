@@ -1,6 +1,7 @@
 //! Steps 5–8 of the demo: a signed consent, audited queries at both scopes
 //! with verified receipts, revocation pushed to every peer, the denial that
-//! follows, and the holder's query log for the borrower.
+//! follows, a post-loan query without consent, and the holder's query log
+//! for the borrower (then [`super::dispute`]).
 
 use anyhow::Context;
 use credshare_node::domain::borrower::{BorrowerId, BorrowerKey, ConsortiumSecret};
@@ -62,14 +63,15 @@ pub(super) async fn run(demo: &Demo) -> anyhow::Result<()> {
         Ok(assessment) => print!("{}", render_assessment(&assessment)),
         Err(e) => println!("   refused before asking anyone: {e:#}"),
     }
-    show_history(demo, &key).await
+    show_history(demo, &key).await?;
+    super::dispute::run(demo, &raw_id, &key).await
 }
 
 /// The reason of the consented queries of the demo.
 const LOAN_APPROVAL: pb::Purpose = pb::Purpose::LoanApproval;
 
 /// Step 5: BANK-A records the borrower's authorization letter as a consent.
-async fn issue_consent(
+pub(super) async fn issue_consent(
     demo: &Demo,
     admin: &mut AdminClient,
     key: &BorrowerKey,
@@ -97,7 +99,7 @@ async fn issue_consent(
     Ok(issued.consent_id)
 }
 
-async fn assess(
+pub(super) async fn assess(
     admin: &mut AdminClient,
     key: &BorrowerKey,
     consent_id: &str,

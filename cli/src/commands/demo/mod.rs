@@ -9,6 +9,7 @@
 //! for people: it prints text whatever `--json` says.
 
 mod consent;
+mod dispute;
 mod story;
 
 use std::path::{Path, PathBuf};

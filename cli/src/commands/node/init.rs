@@ -88,6 +88,7 @@ pub fn build_config(args: &InitArgs) -> anyhow::Result<NodeConfig> {
         policy: Default::default(),
         staff: Default::default(),
         oversight: Default::default(),
+        retention: Default::default(),
         visits: Default::default(),
         assessment: Default::default(),
         business_time_zone: Default::default(),

@@ -29,6 +29,7 @@ fn healthy() -> pb::BorrowerIndicators {
         visit_count: 2,
         live_facility_count: 1,
         settled_facility_count: 0,
+        disputed: vec![],
     }
 }
 

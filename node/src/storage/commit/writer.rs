@@ -148,6 +148,9 @@ impl Writer {
             for write in &req.annotations {
                 write.apply(&mut batch.batch);
             }
+            for expiry in &req.expiries {
+                expiry.apply(&mut batch.batch);
+            }
             per_job.push((results, leaves));
         }
         let BatchBuilder {
