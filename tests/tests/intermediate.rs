@@ -66,10 +66,10 @@ fn consortium(root: &Path) {
     .unwrap();
     for bank in ["BANK-A", "BANK-B"] {
         for role in ["node", "admin", "signer"] {
-            let hosts: &[&str] = if role == "node" {
-                &["--ip", "127.0.0.1"]
-            } else {
-                &[]
+            let hosts: &[&str] = match role {
+                "node" => &["--ip", "127.0.0.1"],
+                "admin" => &["--officer", "OFFICER-1"],
+                _ => &[],
             };
             issue(&root.join("ca"), role, bank, &root.join(bank), hosts).unwrap();
         }
@@ -171,7 +171,7 @@ fn certificates_from_an_intermediate_ca_verify_everywhere() {
         "--id",
         id,
         "--purpose",
-        "post-loan-management",
+        "loan-approval",
         "--scope",
         "detail",
         "--valid-days",
@@ -185,7 +185,15 @@ fn certificates_from_an_intermediate_ca_verify_everywhere() {
         root,
         "BANK-A",
         &a,
-        &["assess", "--id", id, "--scope", "detail"],
+        &[
+            "assess",
+            "--id",
+            id,
+            "--purpose",
+            "loan-approval",
+            "--scope",
+            "detail",
+        ],
     );
     assert_eq!(code, Some(0), "{stderr}\n{stdout}");
     let assessment: serde_json::Value = serde_json::from_str(&stdout).unwrap();

@@ -55,9 +55,8 @@ fn direction(i: &pb::QueryHistoryItem) -> &'static str {
 }
 
 fn render(items: &[pb::QueryHistoryItem]) -> String {
-    let mut t = Table::new(
-        "LEAF|TIME|DIRECTION|REQUESTER|OFFICER|HOLDER|PURPOSE|SCOPE|CONSENT|DECISION",
-    );
+    let mut t =
+        Table::new("LEAF|TIME|DIRECTION|REQUESTER|OFFICER|HOLDER|PURPOSE|SCOPE|CONSENT|DECISION");
     for i in items {
         t.row(vec![
             i.leaf_index.to_string(),

@@ -17,10 +17,10 @@ use prost::Message;
 use serde_json::{Value, json};
 
 use super::audit::format_time_ms;
-use crate::records_view::{credit_json, visit_json};
 use super::dispute::{annotation_json, summary_json};
 use crate::connection::BorrowerArgs;
 use crate::output::Output;
+use crate::records_view::{credit_json, visit_json};
 
 /// The report's file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
