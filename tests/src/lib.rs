@@ -232,3 +232,85 @@ pub fn start_federation_with(
         .collect();
     federation::start_federation(consortium, &BANKS, &env)
 }
+
+/// Header of a credit-summary CSV (docs/domain.md, record fields).
+pub const CREDIT_HEADER: &str = "borrower_id,facility_id,version,facility_type,currency,contract_amount,outstanding_balance,open_date,maturity_date,guarantee_type,risk_class,overdue_principal,overdue_total,overdue_days,account_status,as_of_date";
+/// Header of a visit-summary CSV.
+pub const VISIT_HEADER: &str = "borrower_id,visit_id,version,facility_id,visit_date,visit_type,channel,fund_usage,operations,project_progress,collateral,guarantor,warning_signals,proposed_risk_class,action_taken,conclusion";
+
+/// Today in the business time zone plus `offset` days, `YYYY-MM-DD`.
+pub fn day(offset: i64) -> String {
+    let today = credshare_node::domain::dates::BusinessZone::default().today();
+    (today + time::Duration::days(offset)).to_string()
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> i64 {
+    credshare_node::domain::dates::now_ms()
+}
+
+/// `credshare --json ARGS` as `node`'s admin: (exit code, stdout, stderr).
+pub fn cli_json(
+    c: &Consortium,
+    node: &NodeProcess,
+    args: &[&str],
+) -> (Option<i32>, String, String) {
+    let out = c
+        .admin_cli(node)
+        .arg("--json")
+        .args(args)
+        .output()
+        .expect("running the credshare CLI");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// [`cli_json`] that must succeed; its stdout parsed as one JSON document.
+pub fn cli_ok_json(c: &Consortium, node: &NodeProcess, args: &[&str]) -> serde_json::Value {
+    let (code, stdout, stderr) = cli_json(c, node, args);
+    assert_eq!(code, Some(0), "{args:?}: {stdout} {stderr}");
+    serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: not one JSON document ({e}): {stdout}"))
+}
+
+/// A finished process's status and output, for assertion messages.
+pub fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// `text` without ANSI colour codes (node logs written by a terminal-less
+/// process may still carry them).
+pub fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(ch) = chars.next() {
+        if ch == '\x1b' {
+            chars.by_ref().find(|c| c.is_ascii_alphabetic());
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+/// Polls `check` every 100 ms until it holds; panics naming `what` after
+/// `limit`.
+pub async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    while !check().await {
+        assert!(start.elapsed() < limit, "not within {limit:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

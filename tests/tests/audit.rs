@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::SystemTime;
 
+use credshare_e2e::text;
 use credshare_e2e::{Consortium, NodeProcess, NodeSpec, bin, channel};
 use credshare_node::audit::{
     self, Checkpoint, Hash, RightEdge, leaf_hash, root_of_leaves, verify_checkpoint_consistency,
@@ -55,15 +56,6 @@ fn regulator_cli(c: &Consortium, node: &NodeProcess, args: &[&str]) -> Output {
         .env("HOME", c.root())
         .output()
         .unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn verifier(c: &Consortium) -> SignatureVerifier {

@@ -8,31 +8,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use credshare_e2e::{CREDIT_HEADER, cli_json as run, cli_ok_json as json, day};
 use credshare_e2e::{Consortium, NodeProcess, start_federation};
-use credshare_node::domain::dates::BusinessZone;
 use serde_json::Value;
 
 const BORROWER: &str = "USCC:91350100M000100Y43";
-const CREDIT_HEADER: &str = "borrower_id,facility_id,version,facility_type,currency,contract_amount,outstanding_balance,open_date,maturity_date,guarantee_type,risk_class,overdue_principal,overdue_total,overdue_days,account_status,as_of_date";
-
-fn day(offset: i64) -> String {
-    (BusinessZone::default().today() + time::Duration::days(offset)).to_string()
-}
-
-fn run(c: &Consortium, node: &NodeProcess, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = c.admin_cli(node).arg("--json").args(args).output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn json(c: &Consortium, node: &NodeProcess, args: &[&str]) -> Value {
-    let (code, stdout, stderr) = run(c, node, args);
-    assert_eq!(code, Some(0), "{args:?}: {stdout} {stderr}");
-    serde_json::from_str(&stdout).unwrap()
-}
 
 /// Imports credit rows of BORROWER at `node`.
 fn import(c: &Consortium, node: &NodeProcess, name: &str, rows: &[String]) {

@@ -7,22 +7,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use credshare_e2e::{Consortium, NodeProcess, NodeSpec, channel, credshare, free_port};
+use credshare_e2e::{eventually, now_ms};
 use credshare_proto::v1 as pb;
 
 type PeerClient = pb::peer_service_client::PeerServiceClient<tonic::transport::Channel>;
 type AdminClient = pb::admin_service_client::AdminServiceClient<tonic::transport::Channel>;
 
 const CONSORTIUM: &str = "TEST-CONSORTIUM";
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
 
 /// The operator's certificate, a draft and the signing of versions.
 struct Operator {
@@ -166,18 +160,6 @@ async fn status(c: &Consortium, node: &NodeProcess) -> pb::StatusResponse {
         .await
         .unwrap()
         .into_inner()
-}
-
-async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let start = Instant::now();
-    while !check().await {
-        assert!(start.elapsed() < limit, "not within {limit:?}: {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 /// A query by `as_bank` (its own signed grant) at `holder`: the status code.

@@ -7,19 +7,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use credshare_e2e::cli_json as cli;
 use credshare_e2e::{Consortium, NodeProcess, issue, start_federation};
 use serde_json::Value;
 
 const BORROWER: &str = "USCC:91350100M000100Y43";
-
-fn cli(c: &Consortium, node: &NodeProcess, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = c.admin_cli(node).arg("--json").args(args).output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn ok(c: &Consortium, node: &NodeProcess, args: &[&str]) -> String {
     let (code, stdout, stderr) = cli(c, node, args);

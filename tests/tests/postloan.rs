@@ -10,37 +10,17 @@
 
 use std::path::{Path, PathBuf};
 
+use credshare_e2e::{CREDIT_HEADER, VISIT_HEADER, cli_json as cli, day};
 use credshare_e2e::{Consortium, NodeProcess, start_federation_with};
-use credshare_node::domain::dates::BusinessZone;
 use credshare_proto::v1 as pb;
-use time::{Date, Duration};
 
 /// The crafted borrower (a valid USCC).
 const BORROWER: &str = "USCC:91350100M000100Y43";
-
-const CREDIT_HEADER: &str = "borrower_id,facility_id,version,facility_type,currency,contract_amount,outstanding_balance,open_date,maturity_date,guarantee_type,risk_class,overdue_principal,overdue_total,overdue_days,account_status,as_of_date";
-const VISIT_HEADER: &str = "borrower_id,visit_id,version,facility_id,visit_date,visit_type,channel,fund_usage,operations,project_progress,collateral,guarantor,warning_signals,proposed_risk_class,action_taken,conclusion";
-
-/// Today in the consortium's business time zone, and a day relative to it.
-fn day(offset: i64) -> String {
-    let today: Date = BusinessZone::default().today();
-    (today + Duration::days(offset)).to_string()
-}
 
 fn write(dir: &Path, name: &str, header: &str, rows: &[String]) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
     path
-}
-
-/// `credshare --json …` as `node`'s admin: (exit code, stdout, stderr).
-fn cli(c: &Consortium, node: &NodeProcess, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = c.admin_cli(node).arg("--json").args(args).output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// Imports `file` and returns (exit code, rejections as "row field: reason").

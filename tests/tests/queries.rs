@@ -3,8 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
+use credshare_e2e::now_ms;
 use credshare_e2e::{Consortium, NodeProcess, NodeSpec, channel, start_federation_with};
 use credshare_node::audit::receipt::{
     proof_hashes, verify_checkpoint_consistency, verify_receipt, verify_signed_checkpoint,
@@ -19,13 +20,6 @@ use prost::Message;
 
 type PeerClient = pb::peer_service_client::PeerServiceClient<tonic::transport::Channel>;
 type AdminClient = pb::admin_service_client::AdminServiceClient<tonic::transport::Channel>;
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
 
 fn signer(c: &Consortium, bank: &str) -> Signer {
     let dir = c.certs(bank);

@@ -10,21 +10,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use credshare_e2e::{CREDIT_HEADER, cli_json as cli, cli_ok_json as json, day};
 use credshare_e2e::{Consortium, NodeProcess, channel, start_federation_with};
 use credshare_node::domain::Purpose;
-use credshare_node::domain::dates::BusinessZone;
 use credshare_node::signing::{CREDIT_SUMMARY_TYPE, Signer, sha256};
 use credshare_proto::v1 as pb;
 use prost::Message;
 use serde_json::Value;
 
 const BORROWER: &str = "USCC:91350100M000100Y43";
-const CREDIT_HEADER: &str = "borrower_id,facility_id,version,facility_type,currency,contract_amount,outstanding_balance,open_date,maturity_date,guarantee_type,risk_class,overdue_principal,overdue_total,overdue_days,account_status,as_of_date";
-
-/// Today in the business time zone, shifted by `offset` days.
-fn day(offset: i64) -> String {
-    (BusinessZone::default().today() + time::Duration::days(offset)).to_string()
-}
 
 /// Imports one live facility of BORROWER at `node`, reported today.
 fn import_live_facility(c: &Consortium, node: &NodeProcess) {
@@ -48,22 +42,6 @@ fn import_live_facility(c: &Consortium, node: &NodeProcess) {
         ],
     );
     assert_eq!(code, Some(0), "{stdout} {stderr}");
-}
-
-/// `credshare --json …` as `node`'s admin: (exit code, stdout, stderr).
-fn cli(c: &Consortium, node: &NodeProcess, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = c.admin_cli(node).arg("--json").args(args).output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn json(c: &Consortium, node: &NodeProcess, args: &[&str]) -> Value {
-    let (code, stdout, stderr) = cli(c, node, args);
-    assert_eq!(code, Some(0), "{args:?}: {stderr}");
-    serde_json::from_str(&stdout).unwrap()
 }
 
 /// The reasons per node in `status --json`: label → (answered, denied, sent).

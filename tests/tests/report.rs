@@ -7,16 +7,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use credshare_e2e::{CREDIT_HEADER, day};
 use credshare_e2e::{Consortium, NodeProcess, start_federation};
-use credshare_node::domain::dates::BusinessZone;
 use serde_json::Value;
 
 const BORROWER: &str = "USCC:91350100M000100Y43";
-const CREDIT_HEADER: &str = "borrower_id,facility_id,version,facility_type,currency,contract_amount,outstanding_balance,open_date,maturity_date,guarantee_type,risk_class,overdue_principal,overdue_total,overdue_days,account_status,as_of_date";
-
-fn day(offset: i64) -> String {
-    (BusinessZone::default().today() + time::Duration::days(offset)).to_string()
-}
 
 fn json(c: &Consortium, node: &NodeProcess, args: &[&str]) -> Value {
     let out = c.admin_cli(node).arg("--json").args(args).output().unwrap();

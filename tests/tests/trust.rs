@@ -8,9 +8,10 @@
 
 use std::path::Path;
 use std::process::{Command, Output};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use credshare_e2e::{Consortium, NodeProcess, NodeSpec, bin, channel, credshare};
+use credshare_e2e::{eventually, now_ms, plain, text};
 use credshare_node::audit::receipt::verify_receipt;
 use credshare_node::pki::{self, InstitutionId};
 use credshare_node::signing::SignatureVerifier;
@@ -29,36 +30,6 @@ fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// `text` without ANSI colour codes.
-fn plain(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(ch) = chars.next() {
-        if ch == '\x1b' {
-            chars.by_ref().find(|c| c.is_ascii_alphabetic());
-        } else {
-            out.push(ch);
-        }
-    }
-    out
 }
 
 fn ca(c: &Consortium) -> String {
@@ -93,19 +64,6 @@ fn start(c: &Consortium, institution: &str, peers: &[(&str, u16)], port: u16) ->
         env: env(&[FAST_RELOAD, FAST_OUTBOX]),
     };
     NodeProcess::start(c, &spec).unwrap()
-}
-
-/// Polls `check` every 100 ms until it holds or `limit` passes.
-async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let start = Instant::now();
-    while !check().await {
-        assert!(start.elapsed() < limit, "not within {limit:?}: {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 async fn issue_consent(admin: &mut AdminClient, borrower: &[u8]) -> pb::IssueConsentResponse {
