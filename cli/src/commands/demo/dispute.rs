@@ -7,7 +7,7 @@ use credshare_node::signing::CREDIT_SUMMARY_TYPE;
 use credshare_proto::v1 as pb;
 use prost::Message;
 
-use super::consent::{assess, issue_consent};
+use super::calls::{assess, issue_consent};
 use super::{Demo, step};
 use crate::commands::assess::render_assessment;
 use crate::commands::report::render_html;

@@ -8,6 +8,7 @@
 //! ([`consent`]), then stops the nodes cleanly with SIGTERM. The story is
 //! for people: it prints text whatever `--json` says.
 
+mod calls;
 mod consent;
 mod dispute;
 mod story;
