@@ -20,30 +20,12 @@ use crate::domain::purpose::Purpose;
 use crate::domain::visits::VisitSchedule;
 use crate::pki::InstitutionId;
 
+mod env;
 mod membership;
 pub use membership::MembershipConfig;
 
 /// Prefix of every environment override.
 pub const ENV_PREFIX: &str = "CREDSHARE_";
-
-/// Top-level keys an environment override may address. Other `CREDSHARE_*`
-/// variables (the CLI's, Kubernetes service links) are not config keys.
-const CONFIG_SECTIONS: &[&str] = &[
-    "institution",
-    "data_dir",
-    "consortium_secret_file",
-    "listen",
-    "tls",
-    "signer",
-    "log",
-    "storage",
-    "limits",
-    "policy",
-    "visits",
-    "assessment",
-    "business_time_zone",
-    "membership",
-];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -275,9 +257,11 @@ impl NodeConfig {
             message,
         };
         let mut value: toml::Table = toml::from_str(text).map_err(|e| parse_err(e.to_string()))?;
-        apply_env_overrides(&mut value, env)?;
-        let config: NodeConfig =
-            NodeConfig::deserialize(value).map_err(|e| parse_err(e.to_string()))?;
+        let applied = env::apply_env_overrides(&mut value, env)?;
+        let config: NodeConfig = NodeConfig::deserialize(value).map_err(|e| {
+            let message = e.to_string();
+            env::name_unknown_key(&applied, &message).unwrap_or_else(|| parse_err(message))
+        })?;
         config.validate()?;
         Ok(config)
     }
@@ -446,54 +430,6 @@ impl NodeConfig {
             .origin
             .clone()
             .unwrap_or_else(|| format!("credshare.example/{}/query-log", self.institution))
-    }
-}
-
-/// Applies `CREDSHARE_A__B=value` overrides to a parsed TOML table.
-fn apply_env_overrides(
-    table: &mut toml::Table,
-    env: impl IntoIterator<Item = (String, String)>,
-) -> Result<(), ConfigError> {
-    for (var, raw) in env {
-        let Some(path) = var.strip_prefix(ENV_PREFIX) else {
-            continue;
-        };
-        let keys: Vec<String> = path.split("__").map(|k| k.to_ascii_lowercase()).collect();
-        if !CONFIG_SECTIONS.contains(&keys[0].as_str()) {
-            continue;
-        }
-        if keys.iter().any(String::is_empty) {
-            return Err(ConfigError::Env {
-                var,
-                message: "empty key segment".into(),
-            });
-        }
-        let value = parse_env_value(&raw);
-        let mut current = &mut *table;
-        for key in &keys[..keys.len() - 1] {
-            let entry = current
-                .entry(key.clone())
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-            current = entry.as_table_mut().ok_or_else(|| ConfigError::Env {
-                var: var.clone(),
-                message: format!("`{key}` is not a section"),
-            })?;
-        }
-        current.insert(keys[keys.len() - 1].clone(), value);
-    }
-    Ok(())
-}
-
-fn parse_env_value(raw: &str) -> toml::Value {
-    // `x = <raw>` parses for numbers, booleans, arrays and inline tables;
-    // anything else is a string. Dates stay strings too: config keys hold
-    // ISO dates as text.
-    match toml::from_str::<toml::Table>(&format!("x = {raw}"))
-        .ok()
-        .and_then(|mut t| t.remove("x"))
-    {
-        Some(toml::Value::Datetime(_)) | None => toml::Value::String(raw.to_owned()),
-        Some(value) => value,
     }
 }
 
