@@ -75,6 +75,43 @@ pub struct ListenConfig {
     /// If set, the bound addresses are written here as JSON once serving.
     #[serde(default)]
     pub ready_file: Option<PathBuf>,
+    /// Plain-HTTP listener for `/metrics`, `/livez` and `/readyz`; `"off"`
+    /// disables it. Default `127.0.0.1:9464` (loopback).
+    #[serde(default = "default_metrics_listen", with = "metrics_listen")]
+    pub metrics: Option<SocketAddr>,
+}
+
+/// The metrics listener's default address.
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9464";
+
+fn default_metrics_listen() -> Option<SocketAddr> {
+    DEFAULT_METRICS_LISTEN.parse().ok()
+}
+
+/// `listen.metrics`: an address, or `"off"`.
+mod metrics_listen {
+    use std::net::SocketAddr;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<SocketAddr>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(addr) => s.collect_str(addr),
+            None => s.serialize_str("off"),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+        let text = String::deserialize(d)?;
+        if text == "off" {
+            return Ok(None);
+        }
+        text.parse().map(Some).map_err(|_| {
+            serde::de::Error::custom(format!(
+                "listen.metrics: {text:?} is neither host:port nor \"off\""
+            ))
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -306,6 +343,15 @@ impl NodeConfig {
     fn validate_limits(&self) -> Result<(), ConfigError> {
         if self.listen.peer == self.listen.admin && self.listen.peer.port() != 0 {
             return Err(invalid("listen.admin", "must differ from listen.peer"));
+        }
+        if let Some(metrics) = self.listen.metrics
+            && metrics.port() != 0
+            && (metrics == self.listen.peer || metrics == self.listen.admin)
+        {
+            return Err(invalid(
+                "listen.metrics",
+                "must differ from listen.peer and listen.admin",
+            ));
         }
         let ranges: [(&str, u64, std::ops::RangeInclusive<u64>, &str); 6] = [
             (

@@ -16,6 +16,8 @@
 //! | [`Node::due_visits`] | post-loan visits due | [`visits`] |
 //! | [`Node::checkpoint`], [`Node::log_entries`], [`Node::inclusion_proof`], [`Node::consistency_proof`] | serve a regulator's audit of the log | [`audit_log`] |
 //! | [`Node::status`], [`Node::node_info`] | figures for operators and peers | [`status`] |
+//! | [`Node::readiness`] | whether the node should receive traffic (`/readyz`, gRPC health) | [`health`] |
+//! | [`Node::refresh_metrics`], [`Node::spawn_metrics_refresh`] | set the metrics gauges on a timer | [`observe`] |
 //! | [`Node::reload_trust`], [`Node::spawn_trust_watcher`] | take in new CRLs, certificates and signer keys while running | [`trust`] |
 //!
 //! The caches that keep the peer-query path off the store are in [`caches`].
@@ -26,9 +28,11 @@ pub mod audit_log;
 pub mod caches;
 pub mod consents;
 pub mod delivery;
+pub mod health;
 pub mod history;
 pub mod ingest;
 pub mod membership;
+pub mod observe;
 pub mod status;
 pub mod trust;
 pub mod visits;
@@ -40,6 +44,7 @@ use std::time::Instant;
 use crate::config::NodeConfig;
 use crate::federation::Federation;
 use crate::membership::Membership;
+use crate::metrics::Metrics;
 use crate::pki::InstitutionId;
 use crate::signing::{SignatureVerifier, Signer};
 use crate::storage::{Committer, StorageError, Store};
@@ -51,6 +56,9 @@ use caches::{GrantCache, IndicatorCache, RateLimiter, RevocationSet};
 pub struct BoundAddrs {
     pub peer: SocketAddr,
     pub admin: SocketAddr,
+    /// The plain-HTTP metrics and probe listener, if enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Everything a use case may need. Cheap to share (`Arc`).
@@ -84,6 +92,8 @@ pub struct Node {
     peers_seen: caches::PeersSeen,
     /// The consortium membership manifest in force, if configured.
     pub membership: Arc<Membership>,
+    /// Prometheus metrics (`/metrics`).
+    pub metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Node {
@@ -108,6 +118,7 @@ impl Node {
         addrs: BoundAddrs,
     ) -> Result<Self, StorageError> {
         let revocations = RevocationSet::load(&store)?;
+        let metrics = Arc::new(Metrics::new(committer.histograms()));
         Ok(Self {
             config,
             store,
@@ -123,6 +134,7 @@ impl Node {
             started_at_ms: crate::domain::dates::now_ms(),
             peers_seen: caches::PeersSeen::default(),
             membership,
+            metrics,
         })
     }
 
