@@ -225,7 +225,11 @@ async fn open_store(
         .and_then(|_| crate::audit::checkpoint::validate_key_name(&origin))
         .map_err(|e| ServeError::Startup(format!("config key `log.origin`: {e}")))?;
     blocking::run(move || {
-        let store = Store::open(&dir, cache)?;
+        let store = Store::open(&dir, cache).map_err(|e| match e {
+            // Retrying cannot help: stop as a configuration error does.
+            StorageError::FormatTooNew { .. } => ServeError::Config(e.to_string()),
+            other => ServeError::Storage(other),
+        })?;
         let started = std::time::Instant::now();
         let committer =
             Committer::start(store.clone(), signer, origin, max_batch).map_err(|e| match e {
