@@ -8,6 +8,7 @@
 //!   signals; shared by `credshare-node` and `credshare node run`.
 //! * [`server`] — assembly: `serve(config, listeners, shutdown)` opens keys,
 //!   store and peers, builds the state and runs both listeners.
+//! * [`restore`] — `credshare-node restore`: verify a backup, write it, declare a new log epoch.
 //! * [`probes`] — the plain-HTTP listener: `/metrics`, `/livez`, `/readyz`.
 //! * [`grpc`] — thin tonic services: authorize, convert, one call, respond;
 //!   the one mapping from errors to `tonic::Status`.
@@ -49,6 +50,7 @@ pub mod metrics;
 pub mod pki;
 pub mod probes;
 pub mod process;
+pub mod restore;
 pub mod server;
 pub mod service;
 pub mod signing;

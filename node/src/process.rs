@@ -9,7 +9,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::config::{LogFormat, NodeConfig};
+
+mod offline;
 use crate::server::{self, Listeners};
+pub use offline::{run_backup, run_restore};
 
 /// Exit code for a configuration error.
 pub const EXIT_CONFIG: u8 = 2;

@@ -35,6 +35,7 @@ fn storage_status(e: StorageError) -> Status {
     match e {
         StorageError::Closed => Status::unavailable("node is shutting down"),
         StorageError::Range(msg) => Status::out_of_range(msg),
+        StorageError::Backup(msg) => Status::failed_precondition(msg),
         StorageError::Open { .. }
         | StorageError::Sled(_)
         | StorageError::Sync(_)

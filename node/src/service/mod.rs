@@ -16,6 +16,7 @@
 //! | [`Node::due_visits`] | post-loan visits due | [`visits`] |
 //! | [`Node::checkpoint`], [`Node::log_entries`], [`Node::inclusion_proof`], [`Node::consistency_proof`] | serve a regulator's audit of the log | [`audit_log`] |
 //! | [`Node::status`], [`Node::node_info`] | figures for operators and peers | [`status`] |
+//! | [`Node::backup`] | a consistent online backup of the store | [`backup`] |
 //! | [`Node::readiness`] | whether the node should receive traffic (`/readyz`, gRPC health) | [`health`] |
 //! | [`Node::refresh_metrics`], [`Node::spawn_metrics_refresh`] | set the metrics gauges on a timer | [`observe`] |
 //! | [`Node::reload_trust`], [`Node::spawn_trust_watcher`] | take in new CRLs, certificates and signer keys while running | [`trust`] |
@@ -25,6 +26,7 @@
 pub mod answer;
 pub mod assess;
 pub mod audit_log;
+pub mod backup;
 pub mod caches;
 pub mod consents;
 pub mod delivery;

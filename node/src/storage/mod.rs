@@ -19,6 +19,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod backup;
 pub mod commit;
 pub mod consents;
 pub mod durability;
@@ -57,6 +58,8 @@ pub enum StorageError {
     OriginChanged { stored: String, configured: String },
     #[error("{0}")]
     Range(String),
+    #[error("backup: {0}")]
+    Backup(String),
     /// The store was written by a newer credshare.
     #[error(
         "the store in {dir} is format {found}, newer than this credshare-node {version} reads (format {supported}): run the newer credshare-node, or restore a backup made by this version (docs/operations.md, Upgrade)",
@@ -79,6 +82,9 @@ pub struct Store {
     pub(crate) tree: sled::Tree,
     dir: PathBuf,
     durable: std::sync::Arc<durability::DurableDir>,
+    /// Held (shared) by the writer for each batch and (exclusive) by a
+    /// backup, so a backup sees no batch half-applied.
+    pub(crate) write_gate: std::sync::Arc<std::sync::RwLock<()>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -126,6 +132,7 @@ impl Store {
             tree,
             dir: dir.to_owned(),
             durable,
+            write_gate: Default::default(),
         })
     }
 
