@@ -46,6 +46,7 @@ impl NodeProcess {
             listen: peer_listen,
             admin_listen: "127.0.0.1:0".parse()?,
             metrics_listen: None,
+            log_origin: None,
             secret: Some(site.secret.clone()),
             crl: Vec::new(),
             peers: spec

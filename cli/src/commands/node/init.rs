@@ -37,6 +37,11 @@ pub struct InitArgs {
     /// port 0 if the admin port is 0].
     #[arg(long, value_name = "ADDR|off")]
     pub metrics_listen: Option<String>,
+    /// The query log's checkpoint origin, e.g.
+    /// `credshare.bank-a.example/BANK-A/query-log`: set it once per
+    /// institution; it cannot change later [default: a placeholder].
+    #[arg(long)]
+    pub log_origin: Option<String>,
     /// Consortium secret file [default: <certs>/../consortium.secret].
     #[arg(long)]
     pub secret: Option<PathBuf>,
@@ -88,7 +93,10 @@ pub fn build_config(args: &InitArgs) -> anyhow::Result<NodeConfig> {
             cert: certs.join("signer.crt"),
             key: certs.join("signer.key"),
         },
-        log: LogConfig::default(),
+        log: LogConfig {
+            origin: args.log_origin.clone(),
+            ..LogConfig::default()
+        },
         storage: Default::default(),
         limits: Default::default(),
         policy: Default::default(),
