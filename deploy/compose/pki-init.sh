@@ -69,6 +69,8 @@ for bank in $BANKS; do
         --data /var/lib/credshare \
         --listen 0.0.0.0:7443 \
         --admin-listen 0.0.0.0:7444 \
+        --metrics-listen 0.0.0.0:9464 \
+        --log-origin "credshare.compose.example/$bank/query-log" \
         --secret "$PKI/consortium.secret" \
         --crl "$PKI/crl/ca.crl" \
         "$@" \

@@ -21,33 +21,12 @@ use crate::domain::purpose::Purpose;
 use crate::domain::visits::VisitSchedule;
 use crate::pki::InstitutionId;
 
+mod env;
 mod membership;
 pub use membership::MembershipConfig;
 
 /// Prefix of every environment override.
 pub const ENV_PREFIX: &str = "CREDSHARE_";
-
-/// Top-level keys an environment override may address. Other `CREDSHARE_*`
-/// variables (the CLI's, Kubernetes service links) are not config keys.
-const CONFIG_SECTIONS: &[&str] = &[
-    "institution",
-    "data_dir",
-    "consortium_secret_file",
-    "listen",
-    "tls",
-    "signer",
-    "log",
-    "storage",
-    "limits",
-    "policy",
-    "staff",
-    "oversight",
-    "retention",
-    "visits",
-    "assessment",
-    "business_time_zone",
-    "membership",
-];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -104,6 +83,43 @@ pub struct ListenConfig {
     /// If set, the bound addresses are written here as JSON once serving.
     #[serde(default)]
     pub ready_file: Option<PathBuf>,
+    /// Plain-HTTP listener for `/metrics`, `/livez` and `/readyz`; `"off"`
+    /// disables it. Default `127.0.0.1:9464` (loopback).
+    #[serde(default = "default_metrics_listen", with = "metrics_listen")]
+    pub metrics: Option<SocketAddr>,
+}
+
+/// The metrics listener's default address.
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9464";
+
+fn default_metrics_listen() -> Option<SocketAddr> {
+    DEFAULT_METRICS_LISTEN.parse().ok()
+}
+
+/// `listen.metrics`: an address, or `"off"`.
+mod metrics_listen {
+    use std::net::SocketAddr;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<SocketAddr>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(addr) => s.collect_str(addr),
+            None => s.serialize_str("off"),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+        let text = String::deserialize(d)?;
+        if text == "off" {
+            return Ok(None);
+        }
+        text.parse().map(Some).map_err(|_| {
+            serde::de::Error::custom(format!(
+                "listen.metrics: {text:?} is neither host:port nor \"off\""
+            ))
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -313,9 +329,11 @@ impl NodeConfig {
             message,
         };
         let mut value: toml::Table = toml::from_str(text).map_err(|e| parse_err(e.to_string()))?;
-        apply_env_overrides(&mut value, env)?;
-        let config: NodeConfig =
-            NodeConfig::deserialize(value).map_err(|e| parse_err(e.to_string()))?;
+        let applied = env::apply_env_overrides(&mut value, env)?;
+        let config: NodeConfig = NodeConfig::deserialize(value).map_err(|e| {
+            let message = e.to_string();
+            env::name_unknown_key(&applied, &message).unwrap_or_else(|| parse_err(message))
+        })?;
         config.validate()?;
         Ok(config)
     }
@@ -360,6 +378,15 @@ impl NodeConfig {
     fn validate_limits(&self) -> Result<(), ConfigError> {
         if self.listen.peer == self.listen.admin && self.listen.peer.port() != 0 {
             return Err(invalid("listen.admin", "must differ from listen.peer"));
+        }
+        if let Some(metrics) = self.listen.metrics
+            && metrics.port() != 0
+            && (metrics == self.listen.peer || metrics == self.listen.admin)
+        {
+            return Err(invalid(
+                "listen.metrics",
+                "must differ from listen.peer and listen.admin",
+            ));
         }
         let ranges: [(&str, u64, std::ops::RangeInclusive<u64>, &str); 6] = [
             (
@@ -506,54 +533,6 @@ impl NodeConfig {
             .origin
             .clone()
             .unwrap_or_else(|| format!("credshare.example/{}/query-log", self.institution))
-    }
-}
-
-/// Applies `CREDSHARE_A__B=value` overrides to a parsed TOML table.
-fn apply_env_overrides(
-    table: &mut toml::Table,
-    env: impl IntoIterator<Item = (String, String)>,
-) -> Result<(), ConfigError> {
-    for (var, raw) in env {
-        let Some(path) = var.strip_prefix(ENV_PREFIX) else {
-            continue;
-        };
-        let keys: Vec<String> = path.split("__").map(|k| k.to_ascii_lowercase()).collect();
-        if !CONFIG_SECTIONS.contains(&keys[0].as_str()) {
-            continue;
-        }
-        if keys.iter().any(String::is_empty) {
-            return Err(ConfigError::Env {
-                var,
-                message: "empty key segment".into(),
-            });
-        }
-        let value = parse_env_value(&raw);
-        let mut current = &mut *table;
-        for key in &keys[..keys.len() - 1] {
-            let entry = current
-                .entry(key.clone())
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-            current = entry.as_table_mut().ok_or_else(|| ConfigError::Env {
-                var: var.clone(),
-                message: format!("`{key}` is not a section"),
-            })?;
-        }
-        current.insert(keys[keys.len() - 1].clone(), value);
-    }
-    Ok(())
-}
-
-fn parse_env_value(raw: &str) -> toml::Value {
-    // `x = <raw>` parses for numbers, booleans, arrays and inline tables;
-    // anything else is a string. Dates stay strings too: config keys hold
-    // ISO dates as text.
-    match toml::from_str::<toml::Table>(&format!("x = {raw}"))
-        .ok()
-        .and_then(|mut t| t.remove("x"))
-    {
-        Some(toml::Value::Datetime(_)) | None => toml::Value::String(raw.to_owned()),
-        Some(value) => value,
     }
 }
 

@@ -8,6 +8,8 @@
 //!   signals; shared by `credshare-node` and `credshare node run`.
 //! * [`server`] — assembly: `serve(config, listeners, shutdown)` opens keys,
 //!   store and peers, builds the state and runs both listeners.
+//! * [`restore`] — `credshare-node restore`: verify a backup, write it, declare a new log epoch.
+//! * [`probes`] — the plain-HTTP listener: `/metrics`, `/livez`, `/readyz`.
 //! * [`grpc`] — thin tonic services: authorize, convert, one call, respond;
 //!   the one mapping from errors to `tonic::Status`.
 //! * [`service`] — the use cases (answer a peer, assess a borrower, consents
@@ -20,6 +22,7 @@
 //!   encoding, group commit and durability.
 //! * [`audit`] — the RFC 6962 Merkle query log: proofs, signed checkpoints,
 //!   receipts. Pure code.
+//! * [`metrics`] — the Prometheus registry and every metric family.
 //! * [`config`] — the node's TOML configuration with `CREDSHARE_*` overrides.
 //! * [`domain`] — identifiers and keys, records and their rules, consent,
 //!   assessment, visit schedule. No tonic, no sled.
@@ -43,8 +46,11 @@ pub mod error;
 pub mod federation;
 pub mod grpc;
 pub mod membership;
+pub mod metrics;
 pub mod pki;
+pub mod probes;
 pub mod process;
+pub mod restore;
 pub mod server;
 pub mod service;
 pub mod signing;

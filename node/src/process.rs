@@ -9,7 +9,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::config::{LogFormat, NodeConfig};
+
+mod offline;
 use crate::server::{self, Listeners};
+pub use offline::{run_backup, run_restore};
 
 /// Exit code for a configuration error.
 pub const EXIT_CONFIG: u8 = 2;
@@ -74,10 +77,18 @@ fn init_tracing(config: &NodeConfig) {
     let filter = tracing_subscriber::EnvFilter::new(&config.log.level);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour_wanted())
         .with_writer(std::io::stderr);
     // try_init: a second node in the same process (tests) keeps the first subscriber.
     let _ = match config.log.format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+/// Colour codes only on a terminal (a file or journald gets plain text),
+/// and never with `NO_COLOR` set (<https://no-color.org>).
+fn colour_wanted() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }

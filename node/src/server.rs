@@ -17,25 +17,33 @@ use crate::config::NodeConfig;
 use crate::federation::Federation;
 use crate::grpc::{self, Listener};
 use crate::membership::Membership;
+use crate::probes::ProbeState;
 use crate::service::{BoundAddrs, Node};
 use crate::signing::{SignerSlot, SigningError};
 use crate::storage::{Committer, StorageError, Store};
 use crate::tls::{self, HandshakePolicy, TlsError};
 use crate::trust::Trust;
 
-/// The two listeners of a node, already bound.
+/// The listeners of a node, already bound.
 #[derive(Debug)]
 pub struct Listeners {
     pub peer: TcpListener,
     pub admin: TcpListener,
+    /// Plain HTTP: `/metrics`, `/livez`, `/readyz` (`listen.metrics`).
+    pub metrics: Option<TcpListener>,
 }
 
 impl Listeners {
-    /// Binds both listen addresses of `config`.
+    /// Binds every listen address of `config`.
     pub async fn bind(config: &NodeConfig) -> std::io::Result<Self> {
+        let metrics = match config.listen.metrics {
+            Some(addr) => Some(TcpListener::bind(addr).await?),
+            None => None,
+        };
         Ok(Self {
             peer: TcpListener::bind(config.listen.peer).await?,
             admin: TcpListener::bind(config.listen.admin).await?,
+            metrics,
         })
     }
 }
@@ -82,9 +90,19 @@ pub async fn serve(
     let addrs = BoundAddrs {
         peer: listeners.peer.local_addr()?,
         admin: listeners.admin.local_addr()?,
+        metrics: listeners
+            .metrics
+            .as_ref()
+            .map(|l| l.local_addr())
+            .transpose()?,
     };
-    let node = Arc::new(assemble(config.clone(), trust.clone(), addrs).await?);
     let (stop_tx, stop_rx) = watch::channel(false);
+    // Probes answer from the start: live at once, ready once the node serves.
+    let probes = Arc::new(ProbeState::default());
+    if let Some(http) = listeners.metrics {
+        tokio::spawn(crate::probes::serve(http, probes.clone(), stop_rx.clone()));
+    }
+    let node = Arc::new(assemble(config.clone(), trust.clone(), addrs).await?);
     let serving = [
         (Listener::Peer, listeners.peer),
         (Listener::Admin, listeners.admin),
@@ -105,8 +123,10 @@ pub async fn serve(
     );
     node.spawn_trust_watcher(
         Duration::from_secs(u64::from(config.tls.reload_interval_seconds)),
-        stop_rx,
+        stop_rx.clone(),
     );
+    node.spawn_metrics_refresh(stop_rx);
+    probes.serving(node.clone());
     if let Some(path) = &config.listen.ready_file {
         write_ready_file(path, &addrs)?;
     }
@@ -114,6 +134,7 @@ pub async fn serve(
         institution = %config.institution,
         peer = %addrs.peer,
         admin = %addrs.admin,
+        metrics = ?addrs.metrics,
         "credshare node serving"
     );
     shutdown.await;
@@ -137,7 +158,7 @@ async fn assemble(
     trust: Arc<Trust>,
     addrs: BoundAddrs,
 ) -> Result<Node, ServeError> {
-    let (store, committer) = open_store(&config, trust.signer_slot()).await?;
+    let (store, committer, verify) = open_store(&config, trust.signer_slot()).await?;
     let membership = Arc::new(load_membership(&config, &trust)?);
     let peers = membership.peers().unwrap_or_else(|| config.peers.clone());
     let federation = Federation::new(trust.current().client_config.clone(), &peers)?;
@@ -145,6 +166,9 @@ async fn assemble(
         let node = Node::new(
             config, store, committer, trust, federation, membership, addrs,
         )?;
+        node.metrics
+            .startup_verify_seconds
+            .set(verify.as_secs_f64());
         Ok(node)
     })
     .await
@@ -193,7 +217,7 @@ async fn drain(
 async fn open_store(
     config: &NodeConfig,
     signer: Arc<SignerSlot>,
-) -> Result<(Store, Committer), ServeError> {
+) -> Result<(Store, Committer, Duration), ServeError> {
     let dir = config.data_dir.clone();
     let cache = config.storage.cache_capacity_mb;
     let origin = config.log_origin();
@@ -202,19 +226,24 @@ async fn open_store(
         .and_then(|_| crate::audit::checkpoint::validate_key_name(&origin))
         .map_err(|e| ServeError::Startup(format!("config key `log.origin`: {e}")))?;
     blocking::run(move || {
-        let store = Store::open(&dir, cache)?;
+        let store = Store::open(&dir, cache).map_err(|e| match e {
+            // Retrying cannot help: stop as a configuration error does.
+            StorageError::FormatTooNew { .. } => ServeError::Config(e.to_string()),
+            other => ServeError::Storage(other),
+        })?;
         let started = std::time::Instant::now();
         let committer =
             Committer::start(store.clone(), signer, origin, max_batch).map_err(|e| match e {
                 StorageError::OriginChanged { .. } => ServeError::Config(e.to_string()),
                 other => ServeError::Storage(other),
             })?;
+        let verify = started.elapsed();
         tracing::info!(
             log_size = committer.latest().size,
-            verify_ms = started.elapsed().as_millis() as u64,
+            verify_ms = verify.as_millis() as u64,
             "query log verified against its newest signed checkpoint"
         );
-        Ok::<_, ServeError>((store, committer))
+        Ok::<_, ServeError>((store, committer, verify))
     })
     .await
 }

@@ -69,6 +69,9 @@ pub fn status_json(s: &pb::StatusResponse) -> serde_json::Value {
         "uptime_seconds": s.uptime_seconds,
         "peer_listen": s.peer_listen,
         "admin_listen": s.admin_listen,
+        "metrics_listen": s.metrics_listen,
+        "ready": s.ready,
+        "not_ready_reason": s.not_ready_reason,
         "data_dir": s.data_dir,
         "records": s.record_count,
         "borrowers": s.borrower_count,
@@ -118,6 +121,21 @@ fn signer_key(s: &pb::StatusResponse) -> String {
     }
 }
 
+fn metrics_listen(s: &pb::StatusResponse) -> String {
+    match s.metrics_listen.as_str() {
+        "" => "off".into(),
+        addr => format!("http://{addr}/metrics"),
+    }
+}
+
+fn ready(s: &pb::StatusResponse) -> String {
+    if s.ready {
+        "yes".into()
+    } else {
+        format!("NO: {}", s.not_ready_reason)
+    }
+}
+
 /// The human form of a status: figures, then a table of peers.
 pub fn render_status(s: &pb::StatusResponse) -> String {
     let mut out = fields(&[
@@ -126,6 +144,8 @@ pub fn render_status(s: &pb::StatusResponse) -> String {
         ("uptime", format!("{}s", s.uptime_seconds)),
         ("peer listener", s.peer_listen.clone()),
         ("admin listener", s.admin_listen.clone()),
+        ("metrics", metrics_listen(s)),
+        ("ready", ready(s)),
         ("data dir", s.data_dir.clone()),
         ("records", s.record_count.to_string()),
         ("borrowers", s.borrower_count.to_string()),

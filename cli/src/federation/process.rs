@@ -24,6 +24,8 @@ pub struct NodeProcess {
     pub log_file: PathBuf,
     pub peer_addr: SocketAddr,
     pub admin_addr: SocketAddr,
+    /// The plain-HTTP metrics and probe listener, once serving.
+    pub metrics_addr: Option<SocketAddr>,
     program: NodeProgram,
     env: Vec<(String, String)>,
     child: Option<Child>,
@@ -43,6 +45,8 @@ impl NodeProcess {
             data: work.join("data"),
             listen: peer_listen,
             admin_listen: "127.0.0.1:0".parse()?,
+            metrics_listen: None,
+            log_origin: None,
             secret: Some(site.secret.clone()),
             crl: Vec::new(),
             peers: spec
@@ -61,6 +65,7 @@ impl NodeProcess {
             log_file: work.join("node.log"),
             peer_addr: peer_listen,
             admin_addr: init.admin_listen,
+            metrics_addr: None,
             program: site.program.clone(),
             env: spec.env.clone(),
             child: None,
@@ -109,6 +114,7 @@ impl NodeProcess {
                 let v: serde_json::Value = serde_json::from_str(&text)?;
                 self.peer_addr = v["peer"].as_str().context("peer")?.parse()?;
                 self.admin_addr = v["admin"].as_str().context("admin")?.parse()?;
+                self.metrics_addr = v["metrics"].as_str().map(str::parse).transpose()?;
                 return Ok(());
             }
             if let Some(status) = self

@@ -183,3 +183,46 @@ fn bad_zone_rates_and_schedule_name_the_key() {
         );
     }
 }
+
+#[test]
+fn unknown_config_variables_stop_the_node_naming_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = sample(dir.path());
+    let cases = [
+        ("CREDSHARE_LISTEN_PEER", "CREDSHARE_LISTEN__PEER"),
+        ("CREDSHARE_LISTN__PEER", "unknown config section `listn`"),
+        (
+            "CREDSHARE_LISTEN__PEERS",
+            "unknown config key `listen.peers`",
+        ),
+        (
+            "CREDSHARE_POLICY__MAX_SCOPES",
+            "unknown config key `policy.max_scopes`",
+        ),
+        ("CREDSHARE_LOG", "is a section"),
+        ("CREDSHARE_INSTITUTION__X", "is a key, not a section"),
+    ];
+    for (var, says) in cases {
+        let env = vec![(var.to_string(), "x".to_string())];
+        let err = NodeConfig::from_toml(&base, "t", env)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(var), "{var}: {err:?} should name it");
+        assert!(err.contains(says), "{var}: {err:?} should say {says:?}");
+    }
+}
+
+#[test]
+fn cli_and_harness_variables_are_not_config_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        "CERTS",
+        "SECRET",
+        "CRL",
+        "ADMIN_ADDR",
+        "CONFIG",
+        "PEER_SERVICE_HOST",
+    ]
+    .map(|v| (format!("CREDSHARE_{v}"), "x".to_string()));
+    NodeConfig::from_toml(&sample(dir.path()), "t", env).unwrap();
+}

@@ -153,6 +153,17 @@ impl pb::admin_service_server::AdminService for AdminApi {
     }
 
     #[tracing::instrument(skip_all)]
+    async fn backup(
+        &self,
+        request: Request<pb::BackupRequest>,
+    ) -> Result<Response<pb::BackupResponse>, Status> {
+        let caller = auth::caller(&request)?;
+        tracing::info!(caller = %caller.identity, "backup");
+        let out = request.into_inner().out_dir;
+        Ok(Response::new(self.node.backup(&out).await?))
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn status(
         &self,
         request: Request<pb::StatusRequest>,

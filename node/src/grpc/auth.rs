@@ -43,7 +43,12 @@ impl AccessRule {
             AccessRule::PeerNode => {
                 id.role == Role::Node || (OPEN_METHODS.contains(&method) && id.role != Role::Signer)
             }
-            AccessRule::OwnAdmin(own) => id.role == Role::Admin && &id.institution == own,
+            AccessRule::OwnAdmin(own) => {
+                // The node's own identity may ask for a backup: whoever holds
+                // its key (`credshare-node backup --config`) holds the node.
+                let own_node = id.role == Role::Node && method == "Backup";
+                &id.institution == own && (id.role == Role::Admin || own_node)
+            }
             AccessRule::Auditor(own) => {
                 id.role == Role::Regulator || (id.role == Role::Admin && &id.institution == own)
             }

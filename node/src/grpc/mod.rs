@@ -40,6 +40,7 @@ pub async fn routes(
 ) -> Result<Routes, tonic_reflection::server::Error> {
     let limit = node.config.limits.max_message_bytes;
     let own = node.institution().clone();
+    let node_ref = node.clone();
     let (reporter, health) = tonic_health::server::health_reporter();
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(credshare_proto::FILE_DESCRIPTOR_SET)
@@ -79,5 +80,35 @@ pub async fn routes(
             builder.add_service(Authorized::new(admin, AccessRule::OwnAdmin(own)));
         }
     }
+    spawn_health_follower(Arc::downgrade(&node_ref), reporter);
     Ok(builder.routes())
 }
+
+/// Keeps the overall `grpc.health.v1` status (service `""`) equal to the
+/// node's readiness (`/readyz`), until the node is dropped.
+fn spawn_health_follower(
+    node: std::sync::Weak<Node>,
+    reporter: tonic_health::server::HealthReporter,
+) {
+    use tonic_health::ServingStatus;
+    tokio::spawn(async move {
+        let mut last = None;
+        while let Some(node) = node.upgrade() {
+            let ready = node.readiness().is_ok();
+            drop(node);
+            if last != Some(ready) {
+                let status = if ready {
+                    ServingStatus::Serving
+                } else {
+                    ServingStatus::NotServing
+                };
+                reporter.set_service_status("", status).await;
+                last = Some(ready);
+            }
+            tokio::time::sleep(HEALTH_FOLLOW_INTERVAL).await;
+        }
+    });
+}
+
+/// How often the gRPC health status follows readiness.
+const HEALTH_FOLLOW_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);

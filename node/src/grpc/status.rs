@@ -35,12 +35,14 @@ fn storage_status(e: StorageError) -> Status {
     match e {
         StorageError::Closed => Status::unavailable("node is shutting down"),
         StorageError::Range(msg) => Status::out_of_range(msg),
+        StorageError::Backup(msg) => Status::failed_precondition(msg),
         StorageError::Open { .. }
         | StorageError::Sled(_)
         | StorageError::Sync(_)
         | StorageError::Corrupt(_)
         | StorageError::Tampered { .. }
         | StorageError::OriginChanged { .. }
+        | StorageError::FormatTooNew { .. }
         | StorageError::Task(_) => {
             tracing::error!(error = %e, "storage failure");
             Status::internal("storage failure")

@@ -65,8 +65,16 @@ impl Node {
         requester: &InstitutionId,
         query: PeerQuery,
     ) -> Result<pb::QueryBorrowerResponse, NodeError> {
-        self.limiter
-            .take(requester, self.config.policy.rate_limit_per_minute)?;
+        let started = std::time::Instant::now();
+        if let Err(e) = self
+            .limiter
+            .take(requester, self.config.policy.rate_limit_per_minute)
+        {
+            let peer = requester.to_string();
+            let label = crate::metrics::PeerLabel { peer };
+            self.metrics.rate_limited.get_or_create(&label).inc();
+            return Err(e);
+        }
         // One clock for the whole decision and its log entry.
         let now = SystemTime::now();
         let now_ms = unix_ms(now);
@@ -99,6 +107,7 @@ impl Node {
             None => QueryTally::Denied,
         };
         self.reason_counts.add(query.purpose, tally, 1);
+        self.count_query(requester, &query, &decision, started);
         tracing::info!(
             requester = %requester,
             officer = %query.officer,
@@ -120,6 +129,39 @@ impl Node {
             }),
             (None, Ok(_)) => Err(NodeError::internal("answer missing")),
         }
+    }
+
+    /// Counts an answered or denied query and its latency (metrics).
+    fn count_query(
+        &self,
+        requester: &InstitutionId,
+        query: &PeerQuery,
+        decision: &Result<(), Denial>,
+        started: std::time::Instant,
+    ) {
+        let reason = match decision {
+            Ok(_) => String::new(),
+            Err(denial) => denial
+                .reason
+                .as_str_name()
+                .trim_start_matches("DENIAL_REASON_")
+                .to_owned(),
+        };
+        let labels = crate::metrics::QueryLabels {
+            peer: requester.to_string(),
+            purpose: query.purpose.map_or("UNSPECIFIED", Purpose::name).into(),
+            scope: crate::domain::purpose::scope_name(query.scope).into(),
+            decision: if decision.is_ok() {
+                "ANSWERED"
+            } else {
+                "DENIED"
+            }
+            .into(),
+            reason,
+        };
+        self.metrics.queries.get_or_create(&labels).inc();
+        let took = started.elapsed().as_secs_f64();
+        self.metrics.query_seconds.observe(took);
     }
 
     /// Decides a query: reason 01 on its relationship record

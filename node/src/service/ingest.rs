@@ -89,6 +89,7 @@ impl Node {
         while let Some(done) = in_flight.next().await {
             merge(&mut response, done?);
         }
+        self.count_import(&response);
         tracing::info!(
             caller = %actor.identity,
             officer = %actor.officer,
@@ -215,6 +216,23 @@ impl Node {
                 .map(|(_, b)| b),
         );
         Ok(reply.records)
+    }
+}
+
+impl Node {
+    /// Counts imported rows by outcome (metrics).
+    fn count_import(&self, response: &pb::ImportRecordsResponse) {
+        let counts = [
+            ("stored", response.stored),
+            ("unchanged", response.unchanged),
+            ("rejected", response.rejected),
+        ];
+        for (outcome, n) in counts {
+            let label = crate::metrics::OutcomeLabel {
+                outcome: outcome.into(),
+            };
+            self.metrics.import_rows.get_or_create(&label).inc_by(n);
+        }
     }
 }
 

@@ -20,6 +20,9 @@
 //! | [`Node::retention_sweep`], [`Node::spawn_retention`], [`Node::on_legal_hold`] | delete expired negative information; legal holds | [`retention`] |
 //! | [`Node::borrower_report`] | the borrower's own report | [`report`] |
 //! | [`Node::status`], [`Node::node_info`] | figures for operators and peers | [`status`] |
+//! | [`Node::backup`] | a consistent online backup of the store | [`backup`] |
+//! | [`Node::readiness`] | whether the node should receive traffic (`/readyz`, gRPC health) | [`health`] |
+//! | [`Node::refresh_metrics`], [`Node::spawn_metrics_refresh`] | set the metrics gauges on a timer | [`observe`] |
 //! | [`Node::reload_trust`], [`Node::spawn_trust_watcher`] | take in new CRLs, certificates and signer keys while running | [`trust`] |
 //!
 //! The caches that keep the peer-query path off the store are in [`caches`];
@@ -28,13 +31,16 @@
 pub mod answer;
 pub mod assess;
 pub mod audit_log;
+pub mod backup;
 pub mod caches;
 pub mod consents;
 pub mod delivery;
 pub mod disputes;
+pub mod health;
 pub mod history;
 pub mod ingest;
 pub mod membership;
+pub mod observe;
 pub mod oversight;
 pub mod reason_counts;
 pub mod report;
@@ -50,6 +56,7 @@ use std::time::Instant;
 use crate::config::NodeConfig;
 use crate::federation::Federation;
 use crate::membership::Membership;
+use crate::metrics::Metrics;
 use crate::pki::InstitutionId;
 use crate::signing::{SignatureVerifier, Signer};
 use crate::storage::{Committer, StorageError, Store};
@@ -70,6 +77,9 @@ pub struct Actor {
 pub struct BoundAddrs {
     pub peer: SocketAddr,
     pub admin: SocketAddr,
+    /// The plain-HTTP metrics and probe listener, if enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Everything a use case may need. Cheap to share (`Arc`).
@@ -107,6 +117,8 @@ pub struct Node {
     peers_seen: caches::PeersSeen,
     /// The consortium membership manifest in force, if configured.
     pub membership: Arc<Membership>,
+    /// Prometheus metrics (`/metrics`).
+    pub metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Node {
@@ -132,6 +144,7 @@ impl Node {
     ) -> Result<Self, StorageError> {
         let revocations = RevocationSet::load(&store)?;
         let oversight = oversight::rebuild_oversight(&store, &config.oversight)?;
+        let metrics = Arc::new(Metrics::new(committer.histograms()));
         Ok(Self {
             config,
             store,
@@ -149,6 +162,7 @@ impl Node {
             started_at_ms: crate::domain::dates::now_ms(),
             peers_seen: caches::PeersSeen::default(),
             membership,
+            metrics,
         })
     }
 

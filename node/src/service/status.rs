@@ -25,6 +25,7 @@ impl Node {
         warnings.extend(self.trust.refusal(now));
         warnings.extend(self.membership.warnings(now));
         let signer = self.signer();
+        let readiness = self.readiness();
         Ok(pb::StatusResponse {
             institution_id: self.institution().to_string(),
             version: crate::VERSION.into(),
@@ -43,6 +44,13 @@ impl Node {
             commit_requests,
             warnings,
             membership_version: self.membership.version(),
+            ready: readiness.is_ok(),
+            not_ready_reason: readiness.err().unwrap_or_default(),
+            metrics_listen: self
+                .addrs
+                .metrics
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
             signer_key_id: signer.key_id().to_owned(),
             signer_not_after_ms: signer
                 .not_after()

@@ -140,6 +140,8 @@ pub struct CommitStats {
     pub batches: std::sync::atomic::AtomicU64,
     /// Requests those batches carried.
     pub requests: std::sync::atomic::AtomicU64,
+    /// Commit latency, batch size and fsync time (Prometheus).
+    pub histograms: crate::metrics::CommitHistograms,
 }
 
 impl std::fmt::Debug for Job {
@@ -213,11 +215,20 @@ impl Committer {
     /// Writes `request` durably; resolves once it is on disk.
     pub async fn commit(&self, request: CommitRequest) -> Result<CommitReply, StorageError> {
         let (reply, rx) = oneshot::channel();
+        let started = Instant::now();
         self.tx
             .send(Job { request, reply })
             .await
             .map_err(|_| StorageError::Closed)?;
-        rx.await.map_err(|_| StorageError::Closed)?
+        let reply = rx.await.map_err(|_| StorageError::Closed)?;
+        let took = started.elapsed().as_secs_f64();
+        self.stats.histograms.commit_seconds.observe(took);
+        reply
+    }
+
+    /// The writer's histograms, to register with the node's metrics.
+    pub fn histograms(&self) -> &crate::metrics::CommitHistograms {
+        &self.stats.histograms
     }
 
     /// Counters since start.

@@ -21,9 +21,11 @@
 use std::path::{Path, PathBuf};
 
 pub mod annotations;
+pub mod backup;
 pub mod commit;
 pub mod consents;
 pub mod durability;
+pub mod format;
 mod keys;
 pub mod log;
 
@@ -59,6 +61,18 @@ pub enum StorageError {
     OriginChanged { stored: String, configured: String },
     #[error("{0}")]
     Range(String),
+    #[error("backup: {0}")]
+    Backup(String),
+    /// The store was written by a newer credshare.
+    #[error(
+        "the store in {dir} is format {found}, newer than this credshare-node {version} reads (format {supported}): run the newer credshare-node, or restore a backup made by this version (docs/operations.md, Upgrade)",
+        version = crate::VERSION
+    )]
+    FormatTooNew {
+        dir: String,
+        found: u32,
+        supported: u32,
+    },
     /// A blocking task that read or wrote the store failed.
     #[error(transparent)]
     Task(#[from] crate::blocking::TaskFailed),
@@ -71,6 +85,9 @@ pub struct Store {
     pub(crate) tree: sled::Tree,
     dir: PathBuf,
     durable: std::sync::Arc<durability::DurableDir>,
+    /// Held (shared) by the writer for each batch and (exclusive) by a
+    /// backup, so a backup sees no batch half-applied.
+    pub(crate) write_gate: std::sync::Arc<std::sync::RwLock<()>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -99,6 +116,10 @@ impl Store {
             source,
         };
         std::fs::create_dir_all(dir).map_err(|e| open_err(sled::Error::Io(e)))?;
+        let format = format::check_and_upgrade(dir)?;
+        if let format::FormatCheck::Upgraded { from, backup } = &format {
+            tracing::warn!(from, to = format::CURRENT, backup = %backup.display(), "store upgraded; the copy taken before can be deleted once the node runs well");
+        }
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(cache_capacity_mb * 1024 * 1024)
@@ -114,6 +135,7 @@ impl Store {
             tree,
             dir: dir.to_owned(),
             durable,
+            write_gate: Default::default(),
         })
     }
 

@@ -180,6 +180,16 @@ pub(crate) fn describe_entry(entry: &pb::LogEntry) -> EntryView {
         Some(Kind::Annotation(a)) => annotation(a),
         Some(Kind::BorrowerReport(r)) => borrower_report(r),
         Some(Kind::RetentionSweep(sweep)) => retention_sweep(sweep),
+        Some(Kind::Epoch(e)) => EntryView {
+            kind: "epoch",
+            summary: format!("EPOCH {} begins: {}", e.epoch, e.statement),
+            json: json!({
+                "epoch": e.epoch,
+                "restored_size": e.restored_size,
+                "backup_taken_ms": e.backup_taken_ms,
+                "statement": e.statement,
+            }),
+        },
         Some(Kind::SignerKey(k)) => EntryView {
             kind: "signer-key",
             summary: if k.previous_key_id.is_empty() {

@@ -9,7 +9,7 @@ use credshare_proto::v1 as pb;
 use pb::log_entry::Kind;
 
 use super::entries::{clamp_range, describe_entry, short_key};
-use super::verify::{InclusionProofs, LogTally, locate_mismatch};
+use super::verify::{EpochBreak, InclusionProofs, LogTally, locate_mismatch};
 
 /// Complete-subtree hashes of a tree built from `leaves`.
 struct MemoryTree {
@@ -116,19 +116,26 @@ fn tally_counts_by_kind_and_decision() {
         decision: decision as i32,
         ..Default::default()
     };
-    tally.count(&entry(Kind::PeerQuery(query(pb::Decision::Answered))));
-    tally.count(&entry(Kind::PeerQuery(query(pb::Decision::Answered))));
-    tally.count(&entry(Kind::PeerQuery(query(pb::Decision::Denied))));
-    tally.count(&entry(Kind::OutgoingQuery(Default::default())));
-    tally.count(&entry(Kind::Consent(Default::default())));
-    tally.count(&entry(Kind::RecordBatch(Default::default())));
-    tally.count(&entry(Kind::Admin(Default::default())));
-    tally.count(&entry(Kind::SignerKey(Default::default())));
-    tally.count(&entry(Kind::OversightFlag(Default::default())));
-    tally.count(&entry(Kind::Annotation(Default::default())));
-    tally.count(&entry(Kind::RetentionSweep(Default::default())));
-    tally.count(&entry(Kind::BorrowerReport(Default::default())));
-    tally.count(&pb::LogEntry::default());
+    tally.count(0, &entry(Kind::PeerQuery(query(pb::Decision::Answered))));
+    tally.count(0, &entry(Kind::PeerQuery(query(pb::Decision::Answered))));
+    tally.count(0, &entry(Kind::PeerQuery(query(pb::Decision::Denied))));
+    tally.count(0, &entry(Kind::OutgoingQuery(Default::default())));
+    tally.count(0, &entry(Kind::Consent(Default::default())));
+    tally.count(0, &entry(Kind::RecordBatch(Default::default())));
+    tally.count(0, &entry(Kind::Admin(Default::default())));
+    tally.count(0, &entry(Kind::SignerKey(Default::default())));
+    tally.count(0, &entry(Kind::OversightFlag(Default::default())));
+    tally.count(0, &entry(Kind::Annotation(Default::default())));
+    tally.count(0, &entry(Kind::RetentionSweep(Default::default())));
+    tally.count(0, &entry(Kind::BorrowerReport(Default::default())));
+    tally.count(0, &pb::LogEntry::default());
+    let epoch = pb::LogEpochEntry {
+        epoch: 2,
+        restored_size: 9,
+        statement: "restored".into(),
+        ..Default::default()
+    };
+    tally.count(9, &entry(Kind::Epoch(epoch)));
     assert_eq!(
         tally,
         LogTally {
@@ -145,6 +152,12 @@ fn tally_counts_by_kind_and_decision() {
             borrower_reports: 1,
             other: 1,
             last_signer_key: Some(String::new()),
+            epoch_breaks: vec![EpochBreak {
+                index: 9,
+                epoch: 2,
+                restored_size: 9,
+                statement: "restored".into(),
+            }],
         }
     );
 }

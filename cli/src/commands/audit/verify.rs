@@ -61,10 +61,30 @@ pub(crate) struct LogTally {
     /// The key id of the newest `SignerKeyEntry`: the key in force.
     #[serde(skip)]
     pub last_signer_key: Option<String>,
+    /// Declared epoch breaks (restores from a backup), in log order.
+    pub epoch_breaks: Vec<EpochBreak>,
+}
+
+/// A `LogEpochEntry`: where a new epoch starts and what it says was lost.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct EpochBreak {
+    pub index: u64,
+    pub epoch: u32,
+    pub restored_size: u64,
+    pub statement: String,
+}
+
+impl EpochBreak {
+    fn describe(&self) -> String {
+        format!(
+            "at entry {}: epoch {} begins (declared, signed): {}",
+            self.index, self.epoch, self.statement
+        )
+    }
 }
 
 impl LogTally {
-    pub(crate) fn count(&mut self, entry: &pb::LogEntry) {
+    pub(crate) fn count(&mut self, index: u64, entry: &pb::LogEntry) {
         let counter = match &entry.kind {
             Some(Kind::PeerQuery(q)) if q.decision == pb::Decision::Denied as i32 => {
                 &mut self.peer_queries_denied
@@ -81,6 +101,15 @@ impl LogTally {
             Some(Kind::SignerKey(k)) => {
                 self.last_signer_key = Some(k.key_id.clone());
                 &mut self.signer_keys
+            }
+            Some(Kind::Epoch(e)) => {
+                self.epoch_breaks.push(EpochBreak {
+                    index,
+                    epoch: e.epoch,
+                    restored_size: e.restored_size,
+                    statement: e.statement.clone(),
+                });
+                return;
             }
             None => &mut self.other,
         };
@@ -135,7 +164,11 @@ async fn run_checks(args: &VerifyArgs, out: &Output) -> anyhow::Result<Verified>
     }
     check_signing_key(&newest, &tally)?;
     let extends = match &args.from_checkpoint {
-        Some(path) => Some(check_extends(&mut session, path, &checkpoint, &leaves).await?),
+        Some(path) => Some(
+            check_extends(&mut session, path, &checkpoint, &leaves)
+                .await
+                .map_err(|e| explain_epoch(e, &tally))?,
+        ),
         None => None,
     };
     Ok(Verified {
@@ -143,6 +176,20 @@ async fn run_checks(args: &VerifyArgs, out: &Output) -> anyhow::Result<Verified>
         tally,
         extends,
     })
+}
+
+/// A failed extension check, with the declared epoch breaks that explain
+/// it: a checkpoint saved during an epoch that a restore ended cannot be
+/// extended past the restore point.
+fn explain_epoch(e: anyhow::Error, tally: &LogTally) -> anyhow::Error {
+    match tally.epoch_breaks.last() {
+        Some(b) => e.context(format!(
+            "the log declares a new epoch {}: a checkpoint of the earlier epoch larger than {} is not part of this log",
+            b.describe(),
+            b.restored_size
+        )),
+        None => e,
+    }
 }
 
 /// The log says which key signs it: the newest checkpoint must be signed by
@@ -172,7 +219,7 @@ async fn download(
             let entry = pb::LogEntry::decode(bytes.as_slice()).with_context(|| {
                 format!("query log entry {index} fails verification: it is not a LogEntry")
             })?;
-            tally.count(&entry);
+            tally.count(index, &entry);
             leaves.push(leaf_hash(&bytes));
             bar.inc(1);
             Ok(())
@@ -404,6 +451,10 @@ fn render_verified(v: &Verified) -> String {
     ]);
     if t.other > 0 {
         pairs.push(("other", t.other.to_string()));
+    }
+    let breaks: Vec<String> = t.epoch_breaks.iter().map(EpochBreak::describe).collect();
+    for b in &breaks {
+        pairs.push(("EPOCH BREAK", b.clone()));
     }
     let mut out = fields(&pairs);
     out.push_str("OK: the query log verifies\n");

@@ -32,6 +32,16 @@ pub struct InitArgs {
     /// Admin listener address (your officers and operators).
     #[arg(long, default_value = "127.0.0.1:7444")]
     pub admin_listen: SocketAddr,
+    /// Plain-HTTP metrics and probe listener (`/metrics`, `/livez`,
+    /// `/readyz`), or `off` [default: the admin listener's host, its port + 1;
+    /// port 0 if the admin port is 0].
+    #[arg(long, value_name = "ADDR|off")]
+    pub metrics_listen: Option<String>,
+    /// The query log's checkpoint origin, e.g.
+    /// `credshare.bank-a.example/BANK-A/query-log`: set it once per
+    /// institution; it cannot change later [default: a placeholder].
+    #[arg(long)]
+    pub log_origin: Option<String>,
     /// Consortium secret file [default: <certs>/../consortium.secret].
     #[arg(long)]
     pub secret: Option<PathBuf>,
@@ -67,6 +77,7 @@ pub fn build_config(args: &InitArgs) -> anyhow::Result<NodeConfig> {
         listen: ListenConfig {
             peer: args.listen,
             admin: args.admin_listen,
+            metrics: metrics_listen(args)?,
             ready_file: args.ready_file.as_ref().map(|p| absolute(p)).transpose()?,
         },
         tls: TlsConfig {
@@ -82,7 +93,10 @@ pub fn build_config(args: &InitArgs) -> anyhow::Result<NodeConfig> {
             cert: certs.join("signer.crt"),
             key: certs.join("signer.key"),
         },
-        log: LogConfig::default(),
+        log: LogConfig {
+            origin: args.log_origin.clone(),
+            ..LogConfig::default()
+        },
         storage: Default::default(),
         limits: Default::default(),
         policy: Default::default(),
@@ -128,6 +142,24 @@ fn peers(values: &[String]) -> anyhow::Result<Vec<PeerConfig>> {
         });
     }
     Ok(peers)
+}
+
+/// `--metrics-listen`, or next to the admin listener.
+fn metrics_listen(args: &InitArgs) -> anyhow::Result<Option<SocketAddr>> {
+    match args.metrics_listen.as_deref() {
+        Some("off") => Ok(None),
+        Some(addr) => Ok(Some(addr.parse().context("--metrics-listen")?)),
+        None => {
+            let mut addr = args.admin_listen;
+            addr.set_port(match addr.port() {
+                0 => 0,
+                p => p
+                    .checked_add(1)
+                    .context("--admin-listen port 65535: set --metrics-listen")?,
+            });
+            Ok(Some(addr))
+        }
+    }
 }
 
 impl InitArgs {

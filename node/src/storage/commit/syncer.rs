@@ -28,7 +28,10 @@ impl Syncer {
     pub fn complete(&mut self, batches: Vec<Applied>) {
         let started = Instant::now();
         let synced = self.store.sync();
-        self.timing.record("sync", started.elapsed());
+        let took = started.elapsed();
+        self.timing.record("sync", took);
+        let fsync = &self.stats.histograms.fsync_seconds;
+        fsync.observe(took.as_secs_f64());
         match synced {
             Ok(()) => batches.into_iter().for_each(|b| self.acknowledge(b)),
             Err(e) => {
@@ -56,6 +59,8 @@ impl Syncer {
         }
         let batch_requests = jobs.len();
         self.stats.batches.fetch_add(1, Relaxed);
+        let sizes = &self.stats.histograms.batch_requests;
+        sizes.observe(batch_requests as f64);
         self.stats
             .requests
             .fetch_add(batch_requests as u64, Relaxed);

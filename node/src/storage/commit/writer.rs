@@ -69,6 +69,9 @@ impl Writer {
         if let Some(reason) = poisoned {
             return fail(jobs, &reason);
         }
+        // A backup holds the gate exclusively: no batch is half in its copy.
+        let gate = self.store.write_gate.clone();
+        let _gate = gate.read().unwrap_or_else(|p| p.into_inner());
         let started = Instant::now();
         let mut edge = self.edge.clone();
         let mut overlay = ProofOverlay::default();
