@@ -171,6 +171,9 @@ pub struct StorageConfig {
     pub cache_capacity_mb: u64,
     /// Most entries or records one group commit takes.
     pub max_batch: usize,
+    /// Free space kept in the data directory's file system, MiB: below it
+    /// writes are refused (health `NOT_SERVING`) until space is freed.
+    pub min_free_mb: u64,
 }
 
 impl Default for StorageConfig {
@@ -178,6 +181,7 @@ impl Default for StorageConfig {
         Self {
             cache_capacity_mb: 256,
             max_batch: 4096,
+            min_free_mb: 64,
         }
     }
 }

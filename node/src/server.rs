@@ -197,11 +197,13 @@ async fn open_store(
     let cache = config.storage.cache_capacity_mb;
     let origin = config.log_origin();
     let max_batch = config.storage.max_batch;
+    let reserve = config.storage.min_free_mb.saturating_mul(1024 * 1024);
     crate::audit::checkpoint::validate_origin(&origin)
         .and_then(|_| crate::audit::checkpoint::validate_key_name(&origin))
         .map_err(|e| ServeError::Startup(format!("config key `log.origin`: {e}")))?;
     blocking::run(move || {
         let store = Store::open(&dir, cache)?;
+        store.health().set_reserve(reserve);
         let started = std::time::Instant::now();
         let committer =
             Committer::start(store.clone(), signer, origin, max_batch).map_err(|e| match e {

@@ -35,6 +35,18 @@ fn storage_status(e: StorageError) -> Status {
     match e {
         StorageError::Closed => Status::unavailable("node is shutting down"),
         StorageError::Range(msg) => Status::out_of_range(msg),
+        StorageError::Fault(fault) => {
+            tracing::debug!(%fault, "write refused: store unhealthy");
+            match fault {
+                crate::storage::StoreFault::LowSpace { .. } => {
+                    Status::unavailable("storage unavailable: disk space low, retry later")
+                }
+                crate::storage::StoreFault::SpaceUnknown(_)
+                | crate::storage::StoreFault::SyncFailed(_) => {
+                    Status::unavailable("storage unavailable")
+                }
+            }
+        }
         StorageError::Open { .. }
         | StorageError::Sled(_)
         | StorageError::Sync(_)

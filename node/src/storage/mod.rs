@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 pub mod commit;
 pub mod consents;
 pub mod durability;
+pub mod health;
 mod keys;
 pub mod log;
 
@@ -29,6 +30,7 @@ pub mod records;
 
 pub use commit::{CommitReply, CommitRequest, CommittedCheckpoint, Committer, LogAppend};
 pub use consents::{ConsentWrite, OutboxItem};
+pub use health::{StoreFault, StoreHealth};
 pub use records::{RecordKind, RecordWrite, WriteResult};
 
 /// Name of the one sled tree.
@@ -47,6 +49,9 @@ pub enum StorageError {
     Corrupt(String),
     #[error("store is shutting down")]
     Closed,
+    /// The store refuses writes for now ([`health`]).
+    #[error("store refuses writes: {0}")]
+    Fault(StoreFault),
     #[error("query log entry {index} fails verification: {reason}")]
     Tampered { index: u64, reason: String },
     /// The configured origin is not the one the log was signed under.
@@ -68,6 +73,7 @@ pub struct Store {
     pub(crate) tree: sled::Tree,
     dir: PathBuf,
     durable: std::sync::Arc<durability::DurableDir>,
+    health: std::sync::Arc<StoreHealth>,
 }
 
 impl std::fmt::Debug for Store {
@@ -111,12 +117,18 @@ impl Store {
             tree,
             dir: dir.to_owned(),
             durable,
+            health: std::sync::Arc::new(StoreHealth::new(0)),
         })
     }
 
     /// Directory of the store.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Whether writes are accepted now, and why not; see [`health`].
+    pub fn health(&self) -> &std::sync::Arc<StoreHealth> {
+        &self.health
     }
 
     /// Makes every applied write durable: sled flush, then fdatasync of its

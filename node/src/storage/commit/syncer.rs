@@ -35,6 +35,7 @@ impl Syncer {
                 let reason = format!("store sync failed: {e}");
                 tracing::error!(error = %e, "fsync failed: refusing every further write");
                 *self.poison.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.clone());
+                self.store.health().sync_failed(e.to_string());
                 for b in batches {
                     fail(b.jobs, &reason);
                 }
