@@ -201,6 +201,9 @@ pub struct LimitsConfig {
     pub outbox_retry_ms: u64,
     /// Deadline of one peer's answer during an assessment, ms.
     pub peer_deadline_ms: u64,
+    /// Interval of the aggregated log entry of rate-limited calls (one per
+    /// peer) and of the purge of revocations of expired grants, seconds.
+    pub refused_log_interval_seconds: u64,
 }
 
 impl Default for LimitsConfig {
@@ -212,6 +215,7 @@ impl Default for LimitsConfig {
             shutdown_grace_seconds: 10,
             outbox_retry_ms: 5_000,
             peer_deadline_ms: 3_000,
+            refused_log_interval_seconds: 60,
         }
     }
 }
@@ -390,6 +394,18 @@ impl NodeConfig {
         if self.policy.rate_limit_per_minute == 0 {
             return Err(invalid(
                 "policy.rate_limit_per_minute",
+                "must be at least 1",
+            ));
+        }
+        if self.policy.revocation_rate_limit_per_minute == 0 {
+            return Err(invalid(
+                "policy.revocation_rate_limit_per_minute",
+                "must be at least 1",
+            ));
+        }
+        if self.limits.refused_log_interval_seconds == 0 {
+            return Err(invalid(
+                "limits.refused_log_interval_seconds",
                 "must be at least 1",
             ));
         }

@@ -98,6 +98,10 @@ pub async fn serve(
         Duration::from_millis(config.limits.outbox_retry_ms),
         stop_rx.clone(),
     );
+    node.spawn_upkeep(
+        Duration::from_secs(config.limits.refused_log_interval_seconds),
+        stop_rx.clone(),
+    );
     node.spawn_membership_watcher(
         Duration::from_secs(u64::from(config.membership.poll_seconds)),
         stop_rx.clone(),

@@ -7,20 +7,24 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use credshare_e2e::{AdminClient, Consortium, NodeProcess, NodeSpec, admin_client, status};
+use credshare_e2e::{
+    AdminClient, Consortium, NodeProcess, NodeSpec, admin_client, channel, status,
+};
+use credshare_node::signing::{CONSENT_REVOCATION_TYPE, Signer};
 use credshare_node::tls::TlsMaterial;
 use credshare_proto::v1 as pb;
+use prost::Message;
 use tonic_health::ServingStatus;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
 const ADMIN_SERVICE: &str = "credshare.v1.AdminService";
 
-fn credit(facility: &str) -> pb::CreditSummary {
+fn credit(institution: &str, facility: &str) -> pb::CreditSummary {
     pb::CreditSummary {
         facility_id: facility.into(),
         version: 1,
-        institution_id: "BANK-A".into(),
+        institution_id: institution.into(),
         borrower_key: vec![5; 32],
         facility_type: pb::FacilityType::WorkingCapital as i32,
         currency: "CNY".into(),
@@ -37,8 +41,19 @@ fn credit(facility: &str) -> pb::CreditSummary {
 }
 
 async fn put(admin: &mut AdminClient, facility: &str) -> Result<(), tonic::Status> {
+    put_as(admin, "BANK-A", facility).await
+}
+
+async fn put_as(
+    admin: &mut AdminClient,
+    institution: &str,
+    facility: &str,
+) -> Result<(), tonic::Status> {
     let record = pb::RecordInput {
-        record: Some(pb::record_input::Record::Credit(credit(facility))),
+        record: Some(pb::record_input::Record::Credit(credit(
+            institution,
+            facility,
+        ))),
     };
     admin
         .put_record(pb::PutRecordRequest {
@@ -149,4 +164,201 @@ async fn a_full_disk_turns_health_not_serving_and_heals_when_space_is_freed() {
     let mut admin = admin_client(&tls, a.admin_addr).await.unwrap();
     assert_eq!(status(&mut admin).await.unwrap().record_count, 2);
     a.stop().unwrap();
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+fn revocation(signer: &Signer, id: &str, reason_bytes: usize) -> pb::SignedEnvelope {
+    let revocation = pb::ConsentRevocation {
+        consent_id: id.into(),
+        grantee_institution: "BANK-A".into(),
+        grant_sha256: vec![1; 32],
+        grant_not_after_ms: now_ms() + 3_600_000,
+        revoked_at_ms: now_ms(),
+        reason: "x".repeat(reason_bytes),
+    };
+    signer.sign_envelope(CONSENT_REVOCATION_TYPE, revocation.encode_to_vec())
+}
+
+async fn log_size(admin: &mut AdminClient) -> u64 {
+    status(admin).await.unwrap().log_size
+}
+
+/// Entries appended since `start`, once the log stops growing (the
+/// aggregate of refusals comes within the 1 s interval set here).
+async fn new_entries(c: &Consortium, node: &NodeProcess, start: u64) -> Vec<pb::LogEntry> {
+    let admin_tls = c.tls(&node.institution, "admin").unwrap();
+    let mut admin = admin_client(&admin_tls, node.admin_addr).await.unwrap();
+    let mut size = log_size(&mut admin).await;
+    loop {
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let now = log_size(&mut admin).await;
+        if now == size {
+            break;
+        }
+        size = now;
+    }
+    let mut audit = pb::audit_service_client::AuditServiceClient::new(
+        channel(&admin_tls, node.admin_addr).await.unwrap(),
+    );
+    let mut stream = audit
+        .get_entries(pb::GetEntriesRequest { start, end: size })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut out = Vec::new();
+    while let Some(item) = stream.message().await.unwrap() {
+        out.push(pb::LogEntry::decode(item.entry.as_slice()).unwrap());
+    }
+    out
+}
+
+/// (aggregate entries, refused queries, refused revocations, other
+/// entries but the signer key's)
+fn tally(entries: &[pb::LogEntry]) -> (u64, u64, u64, u64) {
+    let mut t = (0, 0, 0, 0);
+    for e in entries {
+        match &e.kind {
+            Some(pb::log_entry::Kind::RateLimited(r)) => {
+                t.0 += 1;
+                t.1 += r.refused_queries;
+                t.2 += r.refused_revocations;
+            }
+            // Logged with the node's first write.
+            Some(pb::log_entry::Kind::SignerKey(_)) => {}
+            _ => t.3 += 1,
+        }
+    }
+    t
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_floods_are_bounded_and_large_revocations_refused() {
+    let c = Consortium::new().unwrap();
+    let mut spec = NodeSpec::new("BANK-B");
+    spec.env = vec![
+        (
+            "CREDSHARE_POLICY__REVOCATION_RATE_LIMIT_PER_MINUTE".into(),
+            "20".into(),
+        ),
+        (
+            "CREDSHARE_LIMITS__REFUSED_LOG_INTERVAL_SECONDS".into(),
+            "1".into(),
+        ),
+    ];
+    let b = NodeProcess::start(&c, &spec).unwrap();
+    let mut admin = admin_client(&c.tls("BANK-B", "admin").unwrap(), b.admin_addr)
+        .await
+        .unwrap();
+    let dir = c.certs("BANK-A");
+    let signer = Signer::load(&dir.join("signer.crt"), &dir.join("signer.key")).unwrap();
+    let node_tls = c.tls("BANK-A", "node").unwrap();
+    let mut peer = pb::peer_service_client::PeerServiceClient::new(
+        channel(&node_tls, b.peer_addr).await.unwrap(),
+    );
+    let before = log_size(&mut admin).await;
+
+    // A 264 KB revocation (once stored as a sled blob) is refused outright.
+    let big = revocation(&signer, "BIG", 264_000);
+    let err = peer
+        .notify_revocation(pb::NotifyRevocationRequest {
+            revocation: Some(big),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
+
+    // A flood of 500: 20 accepted (the bucket), the rest refused unlogged.
+    let (mut accepted, mut limited) = (0, 0);
+    let started = Instant::now();
+    for i in 0..500 {
+        let request = pb::NotifyRevocationRequest {
+            revocation: Some(revocation(&signer, &format!("R-{i}"), 10)),
+        };
+        match peer.notify_revocation(request).await {
+            Ok(_) => accepted += 1,
+            Err(e) if e.code() == tonic::Code::ResourceExhausted => limited += 1,
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    let flood_s = started.elapsed().as_secs();
+    assert!((20..=22).contains(&accepted), "{accepted} accepted");
+    assert_eq!(accepted + limited, 500);
+    // One entry per accepted revocation, one aggregate per interval.
+    let entries = new_entries(&c, &b, before).await;
+    let (aggregates, _, refused, others) = tally(&entries);
+    assert_eq!(refused, limited);
+    assert_eq!(others, accepted);
+    assert!(
+        aggregates <= flood_s + 2,
+        "{aggregates} aggregates in {flood_s} s"
+    );
+    eprintln!(
+        "FIGURE: revocation flood of 500 in {flood_s} s: log grew by {} entries ({accepted} accepted + {aggregates} aggregates)",
+        entries.len()
+    );
+    // The store still works.
+    put_as(&mut admin, "BANK-B", "F-1").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_flood_costs_one_aggregated_log_entry() {
+    let c = Consortium::new().unwrap();
+    let mut spec = NodeSpec::new("BANK-B");
+    spec.env = vec![
+        (
+            "CREDSHARE_POLICY__RATE_LIMIT_PER_MINUTE".into(),
+            "10".into(),
+        ),
+        (
+            "CREDSHARE_LIMITS__REFUSED_LOG_INTERVAL_SECONDS".into(),
+            "1".into(),
+        ),
+    ];
+    let b = NodeProcess::start(&c, &spec).unwrap();
+    let mut admin = admin_client(&c.tls("BANK-B", "admin").unwrap(), b.admin_addr)
+        .await
+        .unwrap();
+    let node_tls = c.tls("BANK-A", "node").unwrap();
+    let mut peer = pb::peer_service_client::PeerServiceClient::new(
+        channel(&node_tls, b.peer_addr).await.unwrap(),
+    );
+    let before = log_size(&mut admin).await;
+    let ask = pb::QueryBorrowerRequest {
+        consent: Some(pb::SignedEnvelope::default()),
+        borrower_key: vec![5; 32],
+        purpose: pb::Purpose::PostLoanManagement as i32,
+        scope: pb::Scope::Summary as i32,
+        request_nonce: vec![],
+    };
+    let mut limited = 0u64;
+    let started = Instant::now();
+    for _ in 0..2000 {
+        match peer.query_borrower(ask.clone()).await {
+            Err(e) if e.code() == tonic::Code::ResourceExhausted => limited += 1,
+            Err(e) => assert_eq!(e.code(), tonic::Code::PermissionDenied, "{e:?}"),
+            Ok(_) => panic!("a query without consent was answered"),
+        }
+    }
+    assert!(limited >= 1985, "{limited} limited");
+    let flood_s = started.elapsed().as_secs();
+    let denied = 2000 - limited;
+    let entries = new_entries(&c, &b, before).await;
+    let (aggregates, refused, _, others) = tally(&entries);
+    assert_eq!(refused, limited);
+    assert_eq!(others, denied);
+    assert!(
+        aggregates <= flood_s + 2,
+        "{aggregates} aggregates in {flood_s} s"
+    );
+    let bytes: usize = entries.iter().map(|e| e.encoded_len()).sum();
+    eprintln!(
+        "FIGURE: query flood of 2000 in {flood_s} s (limit 10/min): log grew by {} entries, {bytes} bytes ({denied} denials + {aggregates} aggregates of {limited} refusals)",
+        entries.len()
+    );
 }

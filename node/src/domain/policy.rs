@@ -22,6 +22,8 @@ pub struct HolderPolicy {
     pub clock_skew_seconds: u32,
     /// Peer queries per requesting institution per minute.
     pub rate_limit_per_minute: u32,
+    /// Revocations a peer may push per minute.
+    pub revocation_rate_limit_per_minute: u32,
 }
 
 impl Default for HolderPolicy {
@@ -36,7 +38,8 @@ impl Default for HolderPolicy {
             max_scope: Scope::Detail,
             max_validity_days: 366,
             clock_skew_seconds: 300,
-            rate_limit_per_minute: 600_000,
+            rate_limit_per_minute: 600,
+            revocation_rate_limit_per_minute: 60,
         }
     }
 }

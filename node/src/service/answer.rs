@@ -48,8 +48,15 @@ impl Node {
         requester: &InstitutionId,
         query: PeerQuery,
     ) -> Result<pb::QueryBorrowerResponse, NodeError> {
-        self.limiter
-            .take(requester, self.config.policy.rate_limit_per_minute)?;
+        // Before any verification or store read: a flood costs a counter.
+        if let Err(e) = self
+            .limiter
+            .take(requester, self.config.policy.rate_limit_per_minute)
+        {
+            self.refusals
+                .count(requester, super::refused::Refused::Query);
+            return Err(e);
+        }
         // One clock for the whole decision and its log entry.
         let now = SystemTime::now();
         let now_ms = unix_ms(now);

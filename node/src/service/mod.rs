@@ -9,7 +9,9 @@
 //! |---|---|---|
 //! | [`Node::answer_query`] | answer a peer's consented query (holder side) | [`answer`] |
 //! | [`Node::assess`] | assess a borrower across peers (requester side) | [`assess`] |
-//! | [`Node::issue_consent`], [`Node::revoke_consent`], [`Node::list_consents`], [`Node::receive_revocation`] | consents this institution holds and revocations it receives | [`consents`] |
+//! | [`Node::issue_consent`], [`Node::revoke_consent`], [`Node::list_consents`] | consents this institution holds | [`consents`] |
+//! | [`Node::receive_revocation`], [`Node::purge_expired_revocations`] | revocations received as a holder, bounded and purged | [`revocations`] |
+//! | [`Node::log_refusals`], [`Node::spawn_upkeep`] | rate-limited calls logged once per peer per interval | [`refused`] |
 //! | [`Node::deliver_outbox`], [`Node::spawn_delivery`] | push revocations to peers until acknowledged | [`delivery`] |
 //! | [`Node::import`], [`Node::put_record`], [`Node::borrower_records`] | validate, sign and store records | [`ingest`] |
 //! | [`Node::query_history`] | who asked about a borrower | [`history`] |
@@ -29,6 +31,8 @@ pub mod delivery;
 pub mod history;
 pub mod ingest;
 pub mod membership;
+pub mod refused;
+pub mod revocations;
 pub mod status;
 pub mod trust;
 pub mod visits;
@@ -75,6 +79,8 @@ pub struct Node {
     indicators: IndicatorCache,
     /// Per-requester token buckets.
     limiter: RateLimiter,
+    /// Calls refused by `limiter`, logged in aggregate ([`refused`]).
+    refusals: refused::RefusalTally,
     /// When the node started serving (for uptime).
     started: Instant,
     /// The same, as Unix ms (peers detect restarts by it).
@@ -119,6 +125,7 @@ impl Node {
             revocations,
             indicators: IndicatorCache::default(),
             limiter: RateLimiter::default(),
+            refusals: refused::RefusalTally::default(),
             started: Instant::now(),
             started_at_ms: crate::domain::dates::now_ms(),
             peers_seen: caches::PeersSeen::default(),

@@ -29,7 +29,7 @@ pub mod log;
 pub mod records;
 
 pub use commit::{CommitReply, CommitRequest, CommittedCheckpoint, Committer, LogAppend};
-pub use consents::{ConsentWrite, OutboxItem};
+pub use consents::{ConsentWrite, HeldRevocation, OutboxItem};
 pub use health::{StoreFault, StoreHealth};
 pub use records::{RecordKind, RecordWrite, WriteResult};
 

@@ -181,6 +181,23 @@ pub(crate) fn describe_entry(entry: &pb::LogEntry) -> EntryView {
                 "records_digest": short_key(&b.records_digest),
             }),
         },
+        Some(Kind::RateLimited(r)) => EntryView {
+            kind: "rate-limited",
+            summary: format!(
+                "{} refused {} queries {} revocations over {} s",
+                r.institution,
+                r.refused_queries,
+                r.refused_revocations,
+                (r.window_end_ms - r.window_start_ms).max(0) / 1000
+            ),
+            json: json!({
+                "institution": r.institution,
+                "refused_queries": r.refused_queries,
+                "refused_revocations": r.refused_revocations,
+                "window_start_ms": r.window_start_ms,
+                "window_end_ms": r.window_end_ms,
+            }),
+        },
         Some(Kind::SignerKey(k)) => EntryView {
             kind: "signer-key",
             summary: if k.previous_key_id.is_empty() {

@@ -53,6 +53,8 @@ pub(crate) struct LogTally {
     pub record_batches: u64,
     pub admin_mutations: u64,
     pub signer_keys: u64,
+    /// Aggregated entries of rate-limited calls (one per peer per minute).
+    pub rate_limited_windows: u64,
     pub other: u64,
     /// The key id of the newest `SignerKeyEntry`: the key in force.
     #[serde(skip)]
@@ -70,6 +72,7 @@ impl LogTally {
             Some(Kind::Consent(_)) => &mut self.consent_events,
             Some(Kind::RecordBatch(_)) => &mut self.record_batches,
             Some(Kind::Admin(_)) => &mut self.admin_mutations,
+            Some(Kind::RateLimited(_)) => &mut self.rate_limited_windows,
             Some(Kind::SignerKey(k)) => {
                 self.last_signer_key = Some(k.key_id.clone());
                 &mut self.signer_keys
