@@ -163,11 +163,6 @@ impl RevocationSet {
             .map(|(key, _)| key.clone())
             .collect()
     }
-
-    /// Number held (memory figure).
-    pub fn len(&self) -> usize {
-        self.set.read().unwrap_or_else(|p| p.into_inner()).len()
-    }
 }
 
 /// Each peer's process start time as last seen (Unix ms).

@@ -124,6 +124,7 @@ fn tally_counts_by_kind_and_decision() {
     tally.count(&entry(Kind::RecordBatch(Default::default())));
     tally.count(&entry(Kind::Admin(Default::default())));
     tally.count(&entry(Kind::SignerKey(Default::default())));
+    tally.count(&entry(Kind::RateLimited(Default::default())));
     tally.count(&pb::LogEntry::default());
     assert_eq!(
         tally,
@@ -135,6 +136,7 @@ fn tally_counts_by_kind_and_decision() {
             record_batches: 1,
             admin_mutations: 1,
             signer_keys: 1,
+            rate_limited_windows: 1,
             other: 1,
             last_signer_key: Some(String::new()),
         }
