@@ -126,9 +126,11 @@ fn entry_line(index: u64, entry: &pb::LogEntry, json: bool) -> String {
         return object.to_string();
     }
     let time = crate::dates::time(entry.time_ms);
+    // The summary holds peer-supplied text (a denied query's consent id).
     format!(
         "{index:>8}  {time:<33}  {:<14}  {}",
-        view.kind, view.summary
+        view.kind,
+        crate::output::escape_controls(&view.summary)
     )
 }
 
