@@ -232,15 +232,22 @@ async fn run_listener(
     stop: watch::Receiver<bool>,
 ) -> Result<(), ServeError> {
     let limits = node.config.limits.clone();
+    let network = node.config.network.clone();
     let routes = grpc::routes(node, listener).await?;
     let name = match listener {
         Listener::Peer => "peer",
         Listener::Admin => "admin",
     };
-    let incoming = tls::accept_authenticated(tcp, policy, stop.clone(), name);
+    let incoming =
+        tls::accept_authenticated(tcp, policy, stop.clone(), name, network.accept_limits());
     let mut stop_signal = stop;
     tonic::transport::Server::builder()
         .max_concurrent_streams(limits.max_concurrent_streams)
+        .http2_keepalive_interval(Some(Duration::from_secs(
+            network.keepalive_interval_seconds,
+        )))
+        .http2_keepalive_timeout(Some(Duration::from_secs(network.keepalive_timeout_seconds)))
+        .http2_max_header_list_size(network.max_header_list_bytes)
         .tcp_nodelay(true)
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, async move {

@@ -362,3 +362,48 @@ async fn a_query_flood_costs_one_aggregated_log_entry() {
         entries.len()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_neither_block_handshakes_nor_flood_the_log() {
+    let c = Consortium::new().unwrap();
+    let b = NodeProcess::start(&c, &NodeSpec::new("BANK-B")).unwrap();
+    // 500 idle TCP connections from another loopback address: past its
+    // per-address cap they are refused, the rest wait for a first byte
+    // without holding a handshake slot.
+    let mut idle = Vec::new();
+    for _ in 0..500 {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        if let Ok(s) = socket.connect(b.peer_addr).await {
+            idle.push(s);
+        }
+    }
+    assert!(idle.len() >= 400, "{} connected", idle.len());
+    let started = Instant::now();
+    let tls = c.tls("BANK-B", "admin").unwrap();
+    let mut admin = admin_client(&tls, b.admin_addr).await.unwrap();
+    status(&mut admin).await.unwrap();
+    let node_tls = c.tls("BANK-A", "node").unwrap();
+    let mut peer = pb::peer_service_client::PeerServiceClient::new(
+        channel(&node_tls, b.peer_addr).await.unwrap(),
+    );
+    peer.get_node_info(pb::GetNodeInfoRequest {}).await.unwrap();
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(3),
+        "legitimate calls took {took:?}"
+    );
+    eprintln!(
+        "FIGURE: with {} idle connections open, an mTLS call completed in {} ms",
+        idle.len(),
+        took.as_millis()
+    );
+    drop(idle);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let warnings = b.log().lines().filter(|l| l.contains("WARN")).count();
+    assert!(
+        warnings <= 2,
+        "{warnings} WARN lines for 500 probes:\n{}",
+        b.log()
+    );
+}

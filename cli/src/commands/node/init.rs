@@ -85,6 +85,7 @@ pub fn build_config(args: &InitArgs) -> anyhow::Result<NodeConfig> {
         log: LogConfig::default(),
         storage: Default::default(),
         limits: Default::default(),
+        network: Default::default(),
         policy: Default::default(),
         visits: Default::default(),
         assessment: Default::default(),
