@@ -407,3 +407,40 @@ async fn idle_connections_neither_block_handshakes_nor_flood_the_log() {
         b.log()
     );
 }
+
+async fn reflect(material: &TlsMaterial, addr: std::net::SocketAddr) -> tonic::Code {
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::{ServerReflectionRequest, server_reflection_request};
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(server_reflection_request::MessageRequest::ListServices(
+            String::new(),
+        )),
+    };
+    let mut client = ServerReflectionClient::new(channel(material, addr).await.unwrap());
+    match client
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+    {
+        Ok(mut stream) => match stream.get_mut().message().await {
+            Ok(_) => tonic::Code::Ok,
+            Err(e) => e.code(),
+        },
+        Err(e) => e.code(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reflection_is_for_admins_and_regulators_only() {
+    let c = Consortium::new().unwrap();
+    let b = NodeProcess::start(&c, &NodeSpec::new("BANK-B")).unwrap();
+    let node = c.tls("BANK-A", "node").unwrap();
+    assert_eq!(
+        reflect(&node, b.peer_addr).await,
+        tonic::Code::PermissionDenied
+    );
+    let regulator = c.tls("REG-1", "regulator").unwrap();
+    assert_eq!(reflect(&regulator, b.peer_addr).await, tonic::Code::Ok);
+    let admin = c.tls("BANK-B", "admin").unwrap();
+    assert_eq!(reflect(&admin, b.admin_addr).await, tonic::Code::Ok);
+}

@@ -61,7 +61,11 @@ pub async fn routes(
     let mut builder = Routes::builder();
     builder
         .add_service(health)
-        .add_service(reflection)
+        // Reflection maps the whole API: admins and regulators only.
+        .add_service(Authorized::new(
+            reflection,
+            AccessRule::Auditor(own.clone()),
+        ))
         .add_service(
             Authorized::new(audit, AccessRule::Auditor(own.clone()))
                 .members_only(node.membership.clone()),
