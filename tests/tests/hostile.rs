@@ -444,3 +444,59 @@ async fn reflection_is_for_admins_and_regulators_only() {
     let admin = c.tls("BANK-B", "admin").unwrap();
     assert_eq!(reflect(&admin, b.admin_addr).await, tonic::Code::Ok);
 }
+
+/// Copies the regular files of `from` into `to`, but `skip`.
+fn copy_files(from: &Path, to: &Path, skip: &str) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == skip {
+            continue;
+        }
+        if entry.file_type().unwrap().is_dir() {
+            copy_files(&entry.path(), &to.join(&name), skip);
+        } else {
+            std::fs::copy(entry.path(), to.join(&name)).unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_lost_its_tail_refuses_to_start_naming_both_sizes() {
+    let c = Consortium::new().unwrap();
+    let mut a = NodeProcess::start(&c, &NodeSpec::new("BANK-A")).unwrap();
+    let tls = c.tls("BANK-A", "admin").unwrap();
+    let mut admin = admin_client(&tls, a.admin_addr).await.unwrap();
+    put(&mut admin, "F-1").await.unwrap();
+    a.stop().unwrap();
+    let old = c.root().join("old-store");
+    copy_files(&a.data_dir, &old, "high-water");
+
+    a.restart().unwrap();
+    let mut admin = admin_client(&tls, a.admin_addr).await.unwrap();
+    for i in 2..6 {
+        put(&mut admin, &format!("F-{i}")).await.unwrap();
+    }
+    let acknowledged = log_size(&mut admin).await;
+    a.stop().unwrap();
+
+    // The store's files go back in time; the high-water file does not.
+    let high_water = std::fs::read(a.data_dir.join("high-water")).unwrap();
+    std::fs::remove_dir_all(&a.data_dir).unwrap();
+    copy_files(&old, &a.data_dir, "high-water");
+    std::fs::write(a.data_dir.join("high-water"), high_water).unwrap();
+    let out = Command::new(credshare_e2e::bin("credshare-node"))
+        .arg("--config")
+        .arg(&a.config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("but {acknowledged} were acknowledged"))
+            && stderr.contains("holds 2 entries"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Restore the data directory"), "{stderr}");
+}

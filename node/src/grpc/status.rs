@@ -53,6 +53,7 @@ fn storage_status(e: StorageError) -> Status {
         | StorageError::Corrupt(_)
         | StorageError::Tampered { .. }
         | StorageError::OriginChanged { .. }
+        | StorageError::TailLost { .. }
         | StorageError::Task(_) => {
             tracing::error!(error = %e, "storage failure");
             Status::internal("storage failure")

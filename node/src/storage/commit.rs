@@ -149,6 +149,10 @@ impl Committer {
         max_batch: usize,
     ) -> Result<Self, StorageError> {
         let (edge, last_certificate) = store.verify_log(&origin)?;
+        if let Some(mark) = super::high_water::HighWater::read(store.dir())? {
+            mark.check(edge.size(), edge.root(), store.dir())?;
+        }
+        let high_water = super::high_water::HighWaterFile::open(store.dir())?;
         let signing_key_id = last_certificate.map(|der| crate::pki::fingerprint(&der));
         let current = signer.current();
         if let Some(old) = &signing_key_id
@@ -176,6 +180,7 @@ impl Committer {
             stats: stats.clone(),
             poison: poison.clone(),
             timing: Default::default(),
+            high_water,
         };
         let last_signed = latest
             .read()

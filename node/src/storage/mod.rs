@@ -23,6 +23,7 @@ pub mod commit;
 pub mod consents;
 pub mod durability;
 pub mod health;
+pub mod high_water;
 mod keys;
 pub mod log;
 
@@ -59,6 +60,15 @@ pub enum StorageError {
         "config key `log.origin`: the query log was signed as {stored:?}, but the configuration says {configured:?}; the origin is part of the log's identity and cannot change (set log.origin = {stored:?})"
     )]
     OriginChanged { stored: String, configured: String },
+    /// The log is shorter than the newest checkpoint made durable before.
+    #[error(
+        "the query log holds {log_size} entries but {high_water} were acknowledged (recorded in {file}): the store lost acknowledged entries, and peers hold receipts for them. Refusing to start, which would sign a diverging log. Restore the data directory from a backup taken at or after size {high_water}; only if the loss is accepted and reported to the regulator, move {file} aside to start from the shorter log"
+    )]
+    TailLost {
+        log_size: u64,
+        high_water: u64,
+        file: String,
+    },
     #[error("{0}")]
     Range(String),
     /// A blocking task that read or wrote the store failed.
