@@ -61,6 +61,10 @@ impl HighWater {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e.into()),
         };
+        // Created at start-up, nothing recorded yet (no write since).
+        if bytes.is_empty() {
+            return Ok(None);
+        }
         Self::decode(&bytes).map(Some).ok_or_else(|| {
             StorageError::Corrupt(format!(
                 "{} is damaged ({} bytes, checksum mismatch)",
@@ -128,6 +132,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(HighWater::read(dir.path()).unwrap(), None);
         let mut file = HighWaterFile::open(dir.path()).unwrap();
+        assert_eq!(HighWater::read(dir.path()).unwrap(), None, "opened, empty");
         file.record(HighWater {
             size: 3,
             root: [1; 32],
