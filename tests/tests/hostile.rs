@@ -500,3 +500,27 @@ async fn a_store_that_lost_its_tail_refuses_to_start_naming_both_sizes() {
     );
     assert!(stderr.contains("Restore the data directory"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undecodable_request_is_an_invalid_argument() {
+    let c = Consortium::new().unwrap();
+    let b = NodeProcess::start(&c, &NodeSpec::new("BANK-B")).unwrap();
+    let tls = c.tls("BANK-B", "admin").unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel(&tls, b.admin_addr).await.unwrap());
+    grpc.ready().await.unwrap();
+    // A string field where PutRecord expects a message: its bytes (tag 15,
+    // wire type 7) do not decode as a RecordInput.
+    let garbage = HealthCheckRequest {
+        service: "\u{7f}\u{7f}\u{7f}".into(),
+    };
+    let codec: tonic_prost::ProstCodec<HealthCheckRequest, pb::PutRecordResponse> =
+        tonic_prost::ProstCodec::default();
+    let path = http::uri::PathAndQuery::from_static("/credshare.v1.AdminService/PutRecord");
+    let err = grpc
+        .unary(tonic::Request::new(garbage), path, codec)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
+    let mut admin = admin_client(&tls, b.admin_addr).await.unwrap();
+    assert_eq!(status(&mut admin).await.unwrap().record_count, 0);
+}

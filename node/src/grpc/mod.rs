@@ -7,6 +7,7 @@
 //! * [`auth`] — the access rules, enforced by one tower layer.
 //! * [`convert`] — wire requests into use-case inputs and domain types.
 //! * [`health`] — `grpc.health.v1` following the store's health.
+//! * [`undecodable`] — `INVALID_ARGUMENT` for requests that do not decode.
 //! * [`status`] — the one mapping from errors to `tonic::Status`.
 
 pub mod admin;
@@ -16,6 +17,7 @@ pub mod convert;
 pub mod health;
 pub mod peer;
 pub mod status;
+pub mod undecodable;
 
 use std::sync::Arc;
 
