@@ -146,7 +146,9 @@ async fn a_full_disk_turns_health_not_serving_and_heals_when_space_is_freed() {
     let err = put(&mut admin, "F-2").await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::Unavailable, "{err:?}");
     wait_for_health(&tls, &a, ServingStatus::NotServing).await;
-    assert_eq!(status(&mut admin).await.unwrap().record_count, 1);
+    let full = status(&mut admin).await.unwrap();
+    assert_eq!(full.record_count, 1);
+    assert!(full.storage_fault.contains("disk space low"), "{full:?}");
 
     // Space freed: serving again without a restart.
     std::fs::remove_file(&filler).unwrap();
@@ -157,6 +159,7 @@ async fn a_full_disk_turns_health_not_serving_and_heals_when_space_is_freed() {
         freed.elapsed().as_millis()
     );
     put(&mut admin, "F-3").await.unwrap();
+    assert_eq!(status(&mut admin).await.unwrap().storage_fault, "");
 
     // Every acknowledged row survives a restart.
     a.stop().unwrap();

@@ -23,6 +23,15 @@ impl Node {
         let mut warnings = self.trust.warnings(now);
         warnings.extend(self.trust.refusal(now));
         warnings.extend(self.membership.warnings(now));
+        let storage_fault = self
+            .committer
+            .health()
+            .fault()
+            .map(|f| f.to_string())
+            .unwrap_or_default();
+        if !storage_fault.is_empty() {
+            warnings.push(storage_fault.clone());
+        }
         let signer = self.signer();
         Ok(pb::StatusResponse {
             institution_id: self.institution().to_string(),
@@ -41,6 +50,7 @@ impl Node {
             commit_batches,
             commit_requests,
             warnings,
+            storage_fault,
             membership_version: self.membership.version(),
             signer_key_id: signer.key_id().to_owned(),
             signer_not_after_ms: signer
