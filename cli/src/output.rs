@@ -22,7 +22,7 @@ use std::process::ExitCode;
 use serde::Serialize;
 use serde_json::json;
 
-pub use table::{Table, fields};
+pub use table::{Table, escape_controls, fields};
 
 pub const EXIT_FAILURE: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;

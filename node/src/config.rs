@@ -51,6 +51,8 @@ pub struct NodeConfig {
     #[serde(default)]
     pub limits: LimitsConfig,
     #[serde(default)]
+    pub network: NetworkConfig,
+    #[serde(default)]
     pub policy: HolderPolicy,
     #[serde(default)]
     pub staff: StaffConfig,
@@ -198,6 +200,9 @@ pub struct StorageConfig {
     pub cache_capacity_mb: u64,
     /// Most entries or records one group commit takes.
     pub max_batch: usize,
+    /// Free space kept in the data directory's file system, MiB: below it
+    /// writes are refused (health `NOT_SERVING`) until space is freed.
+    pub min_free_mb: u64,
 }
 
 impl Default for StorageConfig {
@@ -205,6 +210,7 @@ impl Default for StorageConfig {
         Self {
             cache_capacity_mb: 256,
             max_batch: 4096,
+            min_free_mb: 64,
         }
     }
 }
@@ -251,6 +257,9 @@ pub struct LimitsConfig {
     pub outbox_retry_ms: u64,
     /// Deadline of one peer's answer during an assessment, ms.
     pub peer_deadline_ms: u64,
+    /// Interval of the aggregated log entry of rate-limited calls (one per
+    /// peer) and of the purge of revocations of expired grants, seconds.
+    pub refused_log_interval_seconds: u64,
 }
 
 impl Default for LimitsConfig {
@@ -262,6 +271,95 @@ impl Default for LimitsConfig {
             shutdown_grace_seconds: 10,
             outbox_retry_ms: 5_000,
             peer_deadline_ms: 3_000,
+            refused_log_interval_seconds: 60,
+        }
+    }
+}
+
+/// Connection limits of each listener (docs/operations.md, "Limits").
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkConfig {
+    /// Open connections at once per listener.
+    pub max_connections: usize,
+    /// Open connections at once per listener from one IP address.
+    pub max_connections_per_ip: usize,
+    /// Longest wait for a new connection's first byte, ms.
+    pub first_byte_timeout_ms: u64,
+    /// Longest a TLS handshake may take, ms.
+    pub handshake_timeout_ms: u64,
+    /// Handshakes in progress at once per listener.
+    pub max_pending_handshakes: usize,
+    /// HTTP/2 keepalive ping interval, seconds; a peer that does not answer
+    /// within `keepalive_timeout_seconds` is disconnected.
+    pub keepalive_interval_seconds: u64,
+    pub keepalive_timeout_seconds: u64,
+    /// Largest HTTP/2 header list accepted, bytes.
+    pub max_header_list_bytes: u32,
+    /// At most one WARN line per this many seconds about failed or refused
+    /// connections (with their count).
+    pub failure_log_interval_seconds: u64,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 1024,
+            max_connections_per_ip: 64,
+            first_byte_timeout_ms: 5_000,
+            handshake_timeout_ms: 10_000,
+            max_pending_handshakes: 256,
+            keepalive_interval_seconds: 30,
+            keepalive_timeout_seconds: 10,
+            max_header_list_bytes: 16 * 1024,
+            failure_log_interval_seconds: 60,
+        }
+    }
+}
+
+impl NetworkConfig {
+    /// The accept loop's limits.
+    pub fn accept_limits(&self) -> crate::tls::AcceptLimits {
+        use std::time::Duration;
+        crate::tls::AcceptLimits {
+            max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
+            first_byte_timeout: Duration::from_millis(self.first_byte_timeout_ms),
+            handshake_timeout: Duration::from_millis(self.handshake_timeout_ms),
+            max_pending_handshakes: self.max_pending_handshakes,
+            failure_log_interval: Duration::from_secs(self.failure_log_interval_seconds),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let positive = [
+            ("network.max_connections", self.max_connections as u64),
+            (
+                "network.max_connections_per_ip",
+                self.max_connections_per_ip as u64,
+            ),
+            ("network.first_byte_timeout_ms", self.first_byte_timeout_ms),
+            ("network.handshake_timeout_ms", self.handshake_timeout_ms),
+            (
+                "network.max_pending_handshakes",
+                self.max_pending_handshakes as u64,
+            ),
+            (
+                "network.keepalive_interval_seconds",
+                self.keepalive_interval_seconds,
+            ),
+            (
+                "network.keepalive_timeout_seconds",
+                self.keepalive_timeout_seconds,
+            ),
+            (
+                "network.max_header_list_bytes",
+                u64::from(self.max_header_list_bytes),
+            ),
+        ];
+        match positive.iter().find(|(_, v)| *v == 0) {
+            Some((key, _)) => Err(invalid(key, "must be at least 1")),
+            None => Ok(()),
         }
     }
 }
@@ -342,6 +440,7 @@ impl NodeConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.validate_files()?;
         self.validate_limits()?;
+        self.network.validate()?;
         self.validate_policy()?;
         self.visits.validate().map_err(field_invalid)?;
         self.assessment.validate().map_err(field_invalid)?;
@@ -473,6 +572,18 @@ impl NodeConfig {
         if self.policy.rate_limit_per_minute == 0 {
             return Err(invalid(
                 "policy.rate_limit_per_minute",
+                "must be at least 1",
+            ));
+        }
+        if self.policy.revocation_rate_limit_per_minute == 0 {
+            return Err(invalid(
+                "policy.revocation_rate_limit_per_minute",
+                "must be at least 1",
+            ));
+        }
+        if self.limits.refused_log_interval_seconds == 0 {
+            return Err(invalid(
+                "limits.refused_log_interval_seconds",
                 "must be at least 1",
             ));
         }

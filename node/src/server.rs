@@ -117,6 +117,10 @@ pub async fn serve(
         Duration::from_millis(config.limits.outbox_retry_ms),
         stop_rx.clone(),
     );
+    node.spawn_upkeep(
+        Duration::from_secs(config.limits.refused_log_interval_seconds),
+        stop_rx.clone(),
+    );
     node.spawn_membership_watcher(
         Duration::from_secs(u64::from(config.membership.poll_seconds)),
         stop_rx.clone(),
@@ -222,6 +226,7 @@ async fn open_store(
     let cache = config.storage.cache_capacity_mb;
     let origin = config.log_origin();
     let max_batch = config.storage.max_batch;
+    let reserve = config.storage.min_free_mb.saturating_mul(1024 * 1024);
     crate::audit::checkpoint::validate_origin(&origin)
         .and_then(|_| crate::audit::checkpoint::validate_key_name(&origin))
         .map_err(|e| ServeError::Startup(format!("config key `log.origin`: {e}")))?;
@@ -231,6 +236,7 @@ async fn open_store(
             StorageError::FormatTooNew { .. } => ServeError::Config(e.to_string()),
             other => ServeError::Storage(other),
         })?;
+        store.health().set_reserve(reserve);
         let started = std::time::Instant::now();
         let committer =
             Committer::start(store.clone(), signer, origin, max_batch).map_err(|e| match e {
@@ -256,15 +262,22 @@ async fn run_listener(
     stop: watch::Receiver<bool>,
 ) -> Result<(), ServeError> {
     let limits = node.config.limits.clone();
+    let network = node.config.network.clone();
     let routes = grpc::routes(node, listener).await?;
     let name = match listener {
         Listener::Peer => "peer",
         Listener::Admin => "admin",
     };
-    let incoming = tls::accept_authenticated(tcp, policy, stop.clone(), name);
+    let incoming =
+        tls::accept_authenticated(tcp, policy, stop.clone(), name, network.accept_limits());
     let mut stop_signal = stop;
     tonic::transport::Server::builder()
         .max_concurrent_streams(limits.max_concurrent_streams)
+        .http2_keepalive_interval(Some(Duration::from_secs(
+            network.keepalive_interval_seconds,
+        )))
+        .http2_keepalive_timeout(Some(Duration::from_secs(network.keepalive_timeout_seconds)))
+        .http2_max_header_list_size(network.max_header_list_bytes)
         .tcp_nodelay(true)
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, async move {

@@ -28,7 +28,10 @@ use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use crate::pki::{self, Identity, Officer, PkiError, Role};
 
+mod admission;
 mod first_flight;
+pub use admission::AcceptLimits;
+use admission::{Admission, FailureLog, Slot};
 use first_flight::{Prefetched, await_first_flight};
 
 /// Longest [`connect_channel`] waits after its handshake for the server's
@@ -37,11 +40,6 @@ pub const FIRST_FLIGHT_WAIT: Duration = Duration::from_millis(500);
 
 /// The stream a client channel runs on.
 type ClientStream = hyper_util::rt::TokioIo<Prefetched<tokio_rustls::client::TlsStream<TcpStream>>>;
-
-/// Longest a TLS handshake may take before the connection is dropped.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Most handshakes in progress at once per listener.
-pub const MAX_PENDING_HANDSHAKES: usize = 256;
 
 /// Certificates, key and CRLs of one TLS identity, plus the consortium trust.
 #[derive(Clone)]
@@ -281,6 +279,8 @@ pub struct AuthenticatedStream {
     inner: tokio_rustls::server::TlsStream<TcpStream>,
     info: CallerInfo,
     registration: Option<Registration>,
+    /// This connection's place under the connection caps.
+    _slot: Option<Slot>,
 }
 
 fn withdrawn() -> io::Error {
@@ -343,20 +343,28 @@ impl AsyncWrite for AuthenticatedStream {
     }
 }
 
-/// Accepts TCP connections, completes TLS handshakes concurrently (bounded,
-/// with a timeout) with the configuration `policy` gives at that moment,
-/// and yields only connections whose client certificate carries a
-/// consortium identity, registered with the policy's [`Connections`].
-/// Failed or refused handshakes are logged and dropped: they never reach
-/// gRPC. Stops when `shutdown` changes.
+/// Accepts TCP connections within the caps of `limits`, completes TLS
+/// handshakes concurrently (bounded, with a timeout; no handshake slot is
+/// held while waiting for a client's first byte) with the configuration
+/// `policy` gives at that moment, and yields only connections whose client
+/// certificate carries a consortium identity, registered with the policy's
+/// [`Connections`]. Failed or refused connections are counted and logged
+/// once per interval: they never reach gRPC. Stops when `shutdown` changes.
 pub fn accept_authenticated(
     listener: TcpListener,
     policy: Arc<dyn HandshakePolicy>,
     mut shutdown: watch::Receiver<bool>,
     listener_name: &'static str,
+    limits: AcceptLimits,
 ) -> tokio_stream::wrappers::ReceiverStream<Result<AuthenticatedStream, io::Error>> {
     let (tx, rx) = mpsc::channel(64);
-    let permits = Arc::new(Semaphore::new(MAX_PENDING_HANDSHAKES));
+    let accept = Arc::new(Accept {
+        handshakes: Arc::new(Semaphore::new(limits.max_pending_handshakes)),
+        admission: Admission::new(&limits),
+        failures: FailureLog::new(listener_name, limits.failure_log_interval),
+        listener_name,
+        limits,
+    });
     tokio::spawn(async move {
         loop {
             let (tcp, remote) = tokio::select! {
@@ -370,29 +378,24 @@ pub fn accept_authenticated(
                     }
                 },
             };
-            let config = match policy.server_config() {
-                Ok(config) => config,
+            let slot = match accept.admission.admit(remote.ip()) {
+                Ok(slot) => slot,
                 Err(reason) => {
-                    tracing::warn!(listener = listener_name, %remote, %reason, "connection refused");
+                    accept.failures.record(remote, reason);
                     continue;
                 }
             };
-            let Ok(permit) = permits.clone().acquire_owned().await else {
-                break;
-            };
-            let (tx, policy) = (tx.clone(), policy.clone());
+            let (accept, tx, policy) = (accept.clone(), tx.clone(), policy.clone());
             tokio::spawn(async move {
-                let _permit = permit;
-                match handshake(&TlsAcceptor::from(config), tcp, remote).await {
-                    Ok(mut stream) => {
-                        let chain = stream.chain();
-                        stream.registration = Some(policy.connections().register(chain));
-                        tracing::debug!(listener = listener_name, %remote, caller = %stream.info.identity, "connection authenticated");
+                match accept
+                    .authenticate(tcp, remote, slot, policy.as_ref())
+                    .await
+                {
+                    Ok(stream) => {
                         let _ = tx.send(Ok(stream)).await;
                     }
-                    Err(e) => {
-                        tracing::warn!(listener = listener_name, %remote, error = %e, "TLS handshake refused");
-                    }
+                    Err(Refusal::Failed(e)) => accept.failures.record(remote, &e),
+                    Err(Refusal::Logged) => {}
                 }
             });
         }
@@ -400,13 +403,79 @@ pub fn accept_authenticated(
     tokio_stream::wrappers::ReceiverStream::new(rx)
 }
 
+/// Why a connection was not authenticated.
+enum Refusal {
+    /// Still to be counted in the failure log.
+    Failed(String),
+    /// Already counted.
+    Logged,
+}
+
+/// The state one listener's accept loop shares with its handshakes.
+struct Accept {
+    handshakes: Arc<Semaphore>,
+    admission: Arc<Admission>,
+    failures: FailureLog,
+    listener_name: &'static str,
+    limits: AcceptLimits,
+}
+
+impl Accept {
+    /// Waits for the first byte (no slot held), then takes a handshake
+    /// slot and completes the handshake within its timeout.
+    async fn authenticate(
+        &self,
+        tcp: TcpStream,
+        remote: SocketAddr,
+        slot: Slot,
+        policy: &dyn HandshakePolicy,
+    ) -> Result<AuthenticatedStream, Refusal> {
+        let mut first = [0u8; 1];
+        match tokio::time::timeout(self.limits.first_byte_timeout, tcp.peek(&mut first)).await {
+            Err(_) => {
+                return Err(Refusal::Failed(
+                    "no data before the first-byte timeout".into(),
+                ));
+            }
+            Ok(Err(e)) => return Err(Refusal::Failed(e.to_string())),
+            Ok(Ok(0)) => return Err(Refusal::Failed("closed before sending anything".into())),
+            Ok(Ok(_)) => {}
+        }
+        let config = match policy.server_config() {
+            Ok(config) => config,
+            Err(reason) => {
+                // Logged while the connection is still open, so the log
+                // line precedes the client's view of the refusal.
+                self.failures.record(remote, &reason);
+                return Err(Refusal::Logged);
+            }
+        };
+        let _permit = self
+            .handshakes
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Refusal::Failed("shutting down".into()))?;
+        let acceptor = TlsAcceptor::from(config);
+        let mut stream = handshake(&acceptor, tcp, remote, self.limits.handshake_timeout)
+            .await
+            .map_err(Refusal::Failed)?;
+        stream._slot = Some(slot);
+        let chain = stream.chain();
+        stream.registration = Some(policy.connections().register(chain));
+        tracing::debug!(listener = self.listener_name, %remote, caller = %stream.info.identity, "connection authenticated");
+        Ok(stream)
+    }
+}
+
 async fn handshake(
     acceptor: &TlsAcceptor,
     tcp: TcpStream,
     remote: SocketAddr,
+    timeout: Duration,
 ) -> Result<AuthenticatedStream, String> {
     let _ = tcp.set_nodelay(true);
-    let tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp))
+    let tls = tokio::time::timeout(timeout, acceptor.accept(tcp))
         .await
         .map_err(|_| "handshake timed out".to_string())?
         .map_err(|e| e.to_string())?;
@@ -428,6 +497,7 @@ async fn handshake(
             officer,
         },
         registration: None,
+        _slot: None,
     })
 }
 

@@ -399,6 +399,9 @@ async fn credshare_audit_verifies_and_catches_rewritten_history() {
     // and a fresh audit passes, but the regulator's saved checkpoints
     // expose the rewrite.
     rewrite_history(&node.data_dir, &c.certs("BANK-A"), true);
+    // The high-water file (same size, the honest root) would stop this
+    // forgery at start-up too; a thorough forger removes it.
+    std::fs::remove_file(node.data_dir.join("high-water")).unwrap();
     node.spawn(&[]).unwrap();
     let out = regulator_cli(&c, &node, &["verify"]);
     assert!(out.status.success(), "{}", text(&out));

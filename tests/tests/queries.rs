@@ -388,6 +388,7 @@ async fn answers_carry_verifiable_receipts_and_every_denial_reason_is_logged() {
         .await
         .query_history(pb::QueryHistoryRequest {
             borrower_key: borrower.to_vec(),
+            ..Default::default()
         })
         .await
         .unwrap()

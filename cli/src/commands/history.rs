@@ -10,6 +10,9 @@ use serde_json::json;
 use crate::connection::BorrowerArgs;
 use crate::output::{Output, Table};
 
+/// Items asked for per call (the node's largest page).
+const PAGE_SIZE: u32 = 10_000;
+
 /// Options of `credshare history`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct HistoryArgs {
@@ -20,13 +23,23 @@ pub struct HistoryArgs {
 impl HistoryArgs {
     pub async fn run(&self, out: &Output) -> anyhow::Result<()> {
         let (mut client, key) = self.borrower.connect().await?;
-        let items = client
-            .query_history(pb::QueryHistoryRequest {
-                borrower_key: key.as_bytes().to_vec(),
-            })
-            .await?
-            .into_inner()
-            .items;
+        let mut items = Vec::new();
+        let mut from_leaf = 0;
+        loop {
+            let page = client
+                .query_history(pb::QueryHistoryRequest {
+                    borrower_key: key.as_bytes().to_vec(),
+                    from_leaf,
+                    page_size: PAGE_SIZE,
+                })
+                .await?
+                .into_inner();
+            items.extend(page.items);
+            if !page.more || page.next_leaf <= from_leaf && from_leaf != 0 {
+                break;
+            }
+            from_leaf = page.next_leaf;
+        }
         let value: Vec<_> = items.iter().map(item_json).collect();
         out.print(&value, || {
             format!(
@@ -67,6 +80,7 @@ fn render(items: &[pb::QueryHistoryItem]) -> String {
             i.peer_institution.clone(),
             purpose_label(i.purpose),
             code_label::<pb::Scope>(i.scope).into(),
+            // Peer-supplied for denied queries: Table escapes controls.
             i.consent_id.clone(),
             i.decision.clone(),
         ]);

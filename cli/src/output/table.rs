@@ -18,8 +18,11 @@ impl Table {
         }
     }
 
+    /// Adds a row; control characters in cells are escaped (cells may
+    /// hold peer-supplied text that must not move the cursor or forge rows).
     pub fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells);
+        self.rows
+            .push(cells.into_iter().map(|c| escape_controls(&c)).collect());
     }
 
     pub fn render(&self) -> String {
@@ -59,4 +62,36 @@ pub fn fields(pairs: &[(&str, String)]) -> String {
         .iter()
         .map(|(k, v)| format!("{k:<w$}  {v}\n"))
         .collect()
+}
+
+/// `text` with every control character (newline and ESC included) shown as
+/// a Rust escape, e.g. `\n`, `\u{1b}`; other text unchanged.
+pub fn escape_controls(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod escape_tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_in_cells() {
+        assert_eq!(escape_controls("C-1\n12  FORGED"), "C-1\\n12  FORGED");
+        assert_eq!(escape_controls("C-1\n\u{1b}[2J"), "C-1\\n\\u{1b}[2J");
+        assert_eq!(escape_controls("同意-1"), "同意-1");
+        let mut t = Table::new("A");
+        t.row(vec!["x\ny".into()]);
+        assert_eq!(t.render().lines().count(), 2, "{}", t.render());
+    }
 }

@@ -70,8 +70,34 @@ pub(super) enum Source<R: Read> {
     Jsonl(JsonlSource<R>),
 }
 
+/// Bytes read since the current CSV record began, shared with [`Capped`].
+type RecordBytes = std::rc::Rc<std::cell::Cell<u64>>;
+
+/// A reader that fails once one CSV record passes [`MAX_LINE_BYTES`] (to
+/// within the CSV reader's 8 KiB buffer), so one huge field cannot
+/// exhaust memory: the csv crate buffers a whole record.
+pub(super) struct Capped<R> {
+    inner: R,
+    read: RecordBytes,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.read.get() > MAX_LINE_BYTES as u64 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("the row is longer than {MAX_LINE_BYTES} bytes"),
+            ));
+        }
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n as u64);
+        Ok(n)
+    }
+}
+
 pub(super) struct CsvSource<R: Read> {
-    reader: csv::Reader<R>,
+    reader: csv::Reader<Capped<R>>,
+    record_bytes: RecordBytes,
     headers: csv::StringRecord,
     columns: &'static [&'static str],
     /// For each of `columns`, its field index in the file.
@@ -93,9 +119,14 @@ impl<R: Read> Source<R> {
     /// Reads and checks the header row: every column known, none twice,
     /// every required one present.
     pub(super) fn csv(reader: R, columns: &'static [&'static str]) -> Result<Self, RowsError> {
+        let record_bytes = RecordBytes::default();
+        let capped = Capped {
+            inner: reader,
+            read: record_bytes.clone(),
+        };
         let mut reader = csv::ReaderBuilder::new()
             .trim(csv::Trim::All)
-            .from_reader(reader);
+            .from_reader(capped);
         let headers = reader
             .headers()
             .map_err(|e| RowsError::Header(csv_reason(&e, None)))?
@@ -124,8 +155,10 @@ impl<R: Read> Source<R> {
         if !missing.is_empty() {
             return Err(RowsError::MissingColumns(missing));
         }
+        record_bytes.set(0);
         Ok(Self::Csv(CsvSource {
             reader,
+            record_bytes,
             headers,
             columns,
             positions,
@@ -160,6 +193,7 @@ impl<R: Read> CsvSource<R> {
             return None;
         }
         let read = self.reader.read_record(&mut self.record);
+        self.record_bytes.set(0);
         if matches!(read, Ok(false)) {
             self.done = true;
             return None;

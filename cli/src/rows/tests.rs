@@ -397,3 +397,20 @@ fn formats_follow_the_extension_and_files_open() {
         Err(RowsError::Open { .. })
     ));
 }
+
+#[test]
+fn a_huge_csv_field_is_refused_naming_its_row() {
+    let header = "facility_id,version\n";
+    let mut text = String::from(header);
+    text.push_str("F-1,1\n");
+    text.push_str("F-2,");
+    text.push_str(&"9".repeat(3 * super::source::MAX_LINE_BYTES));
+    text.push('\n');
+    let reader = std::io::Cursor::new(text.into_bytes());
+    let mut source = super::source::Source::csv(reader, &["facility_id", "version"]).unwrap();
+    assert!(source.next_row().unwrap().is_ok());
+    let err = source.next_row().unwrap().err().unwrap();
+    assert_eq!(err.row, 2);
+    assert!(err.reason.contains("longer than"), "{}", err.reason);
+    assert!(source.next_row().is_none(), "reading stops");
+}

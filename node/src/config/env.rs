@@ -24,6 +24,7 @@ const SECTIONS: &[&str] = &[
     "log",
     "storage",
     "limits",
+    "network",
     "policy",
     "staff",
     "oversight",

@@ -324,7 +324,7 @@ impl fmt::Debug for BorrowerId {
 /// True if `text` contains a valid USCC or RID anywhere (case-insensitive),
 /// e.g. in a free-text conclusion. Cost: O(len × 18).
 pub fn contains_identifier(text: &str, today: Date) -> bool {
-    let upper: Vec<char> = text.to_uppercase().chars().collect();
+    let upper: Vec<char> = undisguised(text).to_uppercase().chars().collect();
     upper.windows(ID_LEN).any(|window| {
         if !window.iter().all(|&c| uscc_value(c).is_some()) {
             return false;
@@ -332,6 +332,23 @@ pub fn contains_identifier(text: &str, today: Date) -> bool {
         let candidate: String = window.iter().collect();
         Uscc::parse(&candidate).is_ok() || Rid::parse_at(&candidate, today).is_ok()
     })
+}
+
+/// `text` as an identifier hidden in it would read: full-width forms as
+/// ASCII (the NFKC mapping of U+FF01–U+FF5E, the form identifiers take when
+/// typed on a CJK keyboard), with spaces, dashes and zero-width characters
+/// removed.
+pub fn undisguised(text: &str) -> String {
+    text.chars()
+        .filter_map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0),
+            c if c.is_whitespace() => None,
+            '-' | '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{FE58}' | '\u{FE63}' => None,
+            '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}' => None,
+            c => Some(c),
+        })
+        .filter(|c| *c != '-')
+        .collect()
 }
 
 mod keys;

@@ -27,6 +27,8 @@ pub struct HolderPolicy {
     /// A post-loan query's relationship record must have been reported
     /// (as-of date) within this many days.
     pub relationship_max_age_days: u32,
+    /// Revocations a peer may push per minute.
+    pub revocation_rate_limit_per_minute: u32,
 }
 
 impl Default for HolderPolicy {
@@ -37,8 +39,9 @@ impl Default for HolderPolicy {
             max_scope: Scope::Detail,
             max_validity_days: 366,
             clock_skew_seconds: 300,
-            rate_limit_per_minute: 600_000,
+            rate_limit_per_minute: 600,
             relationship_max_age_days: 45,
+            revocation_rate_limit_per_minute: 60,
         }
     }
 }

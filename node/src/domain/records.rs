@@ -44,7 +44,7 @@ pub fn is_non_performing(class: pb::RiskClass) -> bool {
 /// Checks a credit summary against every rule of docs/domain.md. `today` is the
 /// latest acceptable as-of date: today in the business time zone.
 pub fn validate_credit(r: &pb::CreditSummary, today: Date) -> Result<(), FieldError> {
-    check_record_id("facility_id", &r.facility_id)?;
+    check_record_id("facility_id", &r.facility_id, today)?;
     check_origin(r.version, &r.institution_id, &r.borrower_key)?;
     let facility: pb::FacilityType = enum_field("facility_type", r.facility_type)?;
     check_currency(&r.currency)?;
@@ -62,9 +62,9 @@ pub fn validate_credit(r: &pb::CreditSummary, today: Date) -> Result<(), FieldEr
 /// Checks a visit summary against every rule of docs/domain.md. `today` is the
 /// latest acceptable visit date: today in the business time zone.
 pub fn validate_visit(r: &pb::VisitSummary, today: Date) -> Result<(), FieldError> {
-    check_record_id("visit_id", &r.visit_id)?;
+    check_record_id("visit_id", &r.visit_id, today)?;
     check_origin(r.version, &r.institution_id, &r.borrower_key)?;
-    check_record_id("facility_id", &r.facility_id)?;
+    check_record_id("facility_id", &r.facility_id, today)?;
     check_not_future(
         "visit_date",
         parse_date("visit_date", &r.visit_date)?,
@@ -84,7 +84,12 @@ pub fn validate_visit(r: &pb::VisitSummary, today: Date) -> Result<(), FieldErro
 }
 
 /// Record ids: 1..=64 bytes of printable ASCII, no whitespace.
-fn check_record_id(field: &'static str, id: &str) -> Result<(), FieldError> {
+/// Record ids travel to peers at DETAIL scope: no identifier in them
+/// (a raw USCC as a facility id), in any disguise.
+fn check_record_id(field: &'static str, id: &str, today: Date) -> Result<(), FieldError> {
+    if contains_identifier(id, today) {
+        return Err(FieldError::new(field, "must not contain identifiers"));
+    }
     if id.is_empty() {
         return Err(FieldError::new(field, "is empty"));
     }

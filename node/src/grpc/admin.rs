@@ -147,9 +147,13 @@ impl pb::admin_service_server::AdminService for AdminApi {
         request: Request<pb::QueryHistoryRequest>,
     ) -> Result<Response<pb::QueryHistoryResponse>, Status> {
         self.officer(&request)?;
-        let key = borrower_key(&request.into_inner().borrower_key)?;
-        let items = self.node.query_history(key).await?;
-        Ok(Response::new(pb::QueryHistoryResponse { items }))
+        let request = request.into_inner();
+        let key = borrower_key(&request.borrower_key)?;
+        let page = self
+            .node
+            .query_history(key, request.from_leaf, request.page_size)
+            .await?;
+        Ok(Response::new(page))
     }
 
     #[tracing::instrument(skip_all)]

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::SystemTime;
 
-use futures::future::Either;
+use futures::TryFutureExt;
+use futures::future::{Either, MapOk};
 use tonic::body::Body;
 use tonic::server::NamedService;
 use tonic::{Request, Status};
@@ -174,13 +175,16 @@ impl<S: NamedService> NamedService for Authorized<S> {
     const NAME: &'static str = S::NAME;
 }
 
+use super::undecodable::{RewriteFn, undecodable_is_invalid};
+
 impl<S, B> Service<http::Request<B>> for Authorized<S>
 where
     S: Service<http::Request<B>, Response = http::Response<Body>> + NamedService,
 {
     type Response = http::Response<Body>;
     type Error = S::Error;
-    type Future = Either<S::Future, Ready<Result<http::Response<Body>, S::Error>>>;
+    type Future =
+        Either<MapOk<S::Future, RewriteFn>, Ready<Result<http::Response<Body>, S::Error>>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -197,7 +201,11 @@ where
                 _ => Ok(()),
             });
         match checked {
-            Ok(()) => Either::Left(self.inner.call(request)),
+            Ok(()) => Either::Left(
+                self.inner
+                    .call(request)
+                    .map_ok(undecodable_is_invalid as RewriteFn),
+            ),
             Err(status) => Either::Right(ready(Ok(status.into_http()))),
         }
     }

@@ -6,14 +6,18 @@
 //! * [`audit`] — `AuditService`, for regulators (and own admins).
 //! * [`auth`] — the access rules, enforced by one tower layer.
 //! * [`convert`] — wire requests into use-case inputs and domain types.
+//! * [`health`] — `grpc.health.v1` following the store's health.
+//! * [`undecodable`] — `INVALID_ARGUMENT` for requests that do not decode.
 //! * [`status`] — the one mapping from errors to `tonic::Status`.
 
 pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod convert;
+pub mod health;
 pub mod peer;
 pub mod status;
+pub mod undecodable;
 
 use std::sync::Arc;
 
@@ -22,6 +26,9 @@ use tonic::service::Routes;
 
 use crate::service::Node;
 use auth::{AccessRule, Authorized};
+
+type PeerServer = pb::peer_service_server::PeerServiceServer<peer::PeerApi>;
+type AdminServer = pb::admin_service_server::AdminServiceServer<admin::AdminApi>;
 
 /// Which listener a router is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,10 +59,16 @@ pub async fn routes(
     reporter
         .set_serving::<pb::audit_service_server::AuditServiceServer<audit::AuditApi>>()
         .await;
+    let store_health = node.committer.health();
+    let dir = node.store.dir().to_owned();
     let mut builder = Routes::builder();
     builder
         .add_service(health)
-        .add_service(reflection)
+        // Reflection maps the whole API: admins and regulators only.
+        .add_service(Authorized::new(
+            reflection,
+            AccessRule::Auditor(own.clone()),
+        ))
         .add_service(
             Authorized::new(audit, AccessRule::Auditor(own.clone()))
                 .members_only(node.membership.clone()),
@@ -65,18 +78,24 @@ pub async fn routes(
             let members = node.membership.clone();
             let peer = pb::peer_service_server::PeerServiceServer::new(peer::PeerApi::new(node))
                 .max_decoding_message_size(limit);
-            reporter
-                .set_serving::<pb::peer_service_server::PeerServiceServer<peer::PeerApi>>()
-                .await;
+            health::follow_store(
+                reporter.clone(),
+                store_health.clone(),
+                dir,
+                vec![<PeerServer as tonic::server::NamedService>::NAME],
+            );
             builder.add_service(Authorized::new(peer, AccessRule::PeerNode).members_only(members));
         }
         Listener::Admin => {
             let admin =
                 pb::admin_service_server::AdminServiceServer::new(admin::AdminApi::new(node))
                     .max_decoding_message_size(limit);
-            reporter
-                .set_serving::<pb::admin_service_server::AdminServiceServer<admin::AdminApi>>()
-                .await;
+            health::follow_store(
+                reporter.clone(),
+                store_health.clone(),
+                dir,
+                vec![<AdminServer as tonic::server::NamedService>::NAME],
+            );
             builder.add_service(Authorized::new(admin, AccessRule::OwnAdmin(own)));
         }
     }

@@ -36,6 +36,18 @@ fn storage_status(e: StorageError) -> Status {
         StorageError::Closed => Status::unavailable("node is shutting down"),
         StorageError::Range(msg) => Status::out_of_range(msg),
         StorageError::Backup(msg) => Status::failed_precondition(msg),
+        StorageError::Fault(fault) => {
+            tracing::debug!(%fault, "write refused: store unhealthy");
+            match fault {
+                crate::storage::StoreFault::LowSpace { .. } => {
+                    Status::unavailable("storage unavailable: disk space low, retry later")
+                }
+                crate::storage::StoreFault::SpaceUnknown(_)
+                | crate::storage::StoreFault::SyncFailed(_) => {
+                    Status::unavailable("storage unavailable")
+                }
+            }
+        }
         StorageError::Open { .. }
         | StorageError::Sled(_)
         | StorageError::Sync(_)
@@ -43,6 +55,7 @@ fn storage_status(e: StorageError) -> Status {
         | StorageError::Tampered { .. }
         | StorageError::OriginChanged { .. }
         | StorageError::FormatTooNew { .. }
+        | StorageError::TailLost { .. }
         | StorageError::Task(_) => {
             tracing::error!(error = %e, "storage failure");
             Status::internal("storage failure")

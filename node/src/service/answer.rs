@@ -66,6 +66,7 @@ impl Node {
         query: PeerQuery,
     ) -> Result<pb::QueryBorrowerResponse, NodeError> {
         let started = std::time::Instant::now();
+        // Before any verification or store read: a flood costs a counter.
         if let Err(e) = self
             .limiter
             .take(requester, self.config.policy.rate_limit_per_minute)
@@ -73,6 +74,8 @@ impl Node {
             let peer = requester.to_string();
             let label = crate::metrics::PeerLabel { peer };
             self.metrics.rate_limited.get_or_create(&label).inc();
+            self.refusals
+                .count(requester, super::refused::Refused::Query);
             return Err(e);
         }
         // One clock for the whole decision and its log entry.
@@ -234,7 +237,10 @@ impl Node {
         let signer = match self.verifier().verify(env, CONSENT_GRANT_TYPE, None, now) {
             Ok(signer) => signer,
             Err(e) => {
-                let id = decoded.map(|g| g.consent_id).unwrap_or_default();
+                // Unverified: only its hash reaches the log and the history.
+                let id = decoded
+                    .map(|g| unverified_id(&g.consent_id))
+                    .unwrap_or_default();
                 let denial = Denial::new(signing_denial(&e), format!("consent envelope: {e}"));
                 return Err((denial, id));
             }
@@ -430,4 +436,26 @@ fn unix_ms(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)
         .as_millis() as i64
+}
+
+/// How an unverified consent id is recorded: a prefix of its SHA-256, so a
+/// peer cannot write text of its choice into the log, history or terminal,
+/// yet the grantee can still match it against the id it sent.
+fn unverified_id(consent_id: &str) -> String {
+    if consent_id.is_empty() {
+        return String::new();
+    }
+    let digest = crate::signing::sha256(consent_id.as_bytes());
+    format!("unverified-sha256:{}", hex::encode(&digest[..16]))
+}
+
+#[cfg(test)]
+mod unverified_tests {
+    #[test]
+    fn unverified_consent_ids_are_recorded_as_hashes() {
+        let id = super::unverified_id("C-1\n  12  FORGED\u{1b}[2J");
+        assert!(id.starts_with("unverified-sha256:"), "{id}");
+        assert!(id.chars().all(|c| c.is_ascii_graphic()), "{id}");
+        assert_eq!(super::unverified_id(""), "");
+    }
 }

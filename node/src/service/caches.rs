@@ -16,7 +16,7 @@
 //!   day. Record writes invalidate the borrowers they touch; a fill that
 //!   raced with any record write is dropped, so no stale entry survives.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Instant, SystemTime};
 
@@ -25,7 +25,7 @@ use credshare_proto::v1 as pb;
 use crate::domain::BorrowerKey;
 use crate::error::NodeError;
 use crate::pki::InstitutionId;
-use crate::storage::{StorageError, Store};
+use crate::storage::{HeldRevocation, StorageError, Store};
 
 /// Verified grants kept in the cache, at most.
 const GRANT_CACHE_ENTRIES: usize = 16_384;
@@ -69,14 +69,29 @@ impl GrantCache {
 #[derive(Debug, Default)]
 pub struct RateLimiter {
     buckets: Mutex<HashMap<InstitutionId, (f64, Instant)>>,
+    revocation_buckets: Mutex<HashMap<InstitutionId, (f64, Instant)>>,
 }
 
 impl RateLimiter {
-    /// Takes one token for `who`, or says when it would be available.
+    /// Takes one query token for `who`, or says when it would be available.
     pub fn take(&self, who: &InstitutionId, per_minute: u32) -> Result<(), NodeError> {
+        Self::take_from(&self.buckets, who, per_minute, "queries")
+    }
+
+    /// Takes one revocation token for `who` (a bucket of its own).
+    pub fn take_revocation(&self, who: &InstitutionId, per_minute: u32) -> Result<(), NodeError> {
+        Self::take_from(&self.revocation_buckets, who, per_minute, "revocations")
+    }
+
+    fn take_from(
+        buckets: &Mutex<HashMap<InstitutionId, (f64, Instant)>>,
+        who: &InstitutionId,
+        per_minute: u32,
+        what: &str,
+    ) -> Result<(), NodeError> {
         let capacity = f64::from(per_minute);
         let now = Instant::now();
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let mut buckets = buckets.lock().unwrap_or_else(|p| p.into_inner());
         let (tokens, last) = buckets.entry(who.clone()).or_insert((capacity, now));
         *tokens =
             (*tokens + now.duration_since(*last).as_secs_f64() * capacity / 60.0).min(capacity);
@@ -86,44 +101,67 @@ impl RateLimiter {
             Ok(())
         } else {
             Err(NodeError::RateLimited(format!(
-                "{who} exceeds {per_minute} queries per minute; retry later"
+                "{who} exceeds {per_minute} {what} per minute; retry later"
             )))
         }
     }
 }
 
-/// Revocations (grantee, consent id) held by this node.
+/// Revocations (grantee, consent id) held by this node, each with the
+/// not-after of the grant it revokes: kept until then, then purged.
 #[derive(Debug, Default)]
 pub struct RevocationSet {
-    set: RwLock<HashSet<(String, String)>>,
+    set: RwLock<HashMap<(String, String), i64>>,
 }
 
 impl RevocationSet {
     /// Loads every stored revocation (one prefix scan at start-up).
     pub fn load(store: &Store) -> Result<Self, StorageError> {
+        let held = store.revocations()?.into_iter().map(|r| {
+            let HeldRevocation {
+                grantee,
+                consent_id,
+                grant_not_after_ms,
+            } = r;
+            ((grantee, consent_id), grant_not_after_ms)
+        });
         Ok(Self {
-            set: RwLock::new(store.revocations()?.into_iter().collect()),
+            set: RwLock::new(held.collect()),
         })
     }
 
     pub fn contains(&self, grantee: &str, consent_id: &str) -> bool {
         let set = self.set.read().unwrap_or_else(|p| p.into_inner());
-        set.contains(&(grantee.to_owned(), consent_id.to_owned()))
+        set.contains_key(&(grantee.to_owned(), consent_id.to_owned()))
     }
 
     /// Claims a revocation about to be stored: false if it is already held
     /// (or being stored by a concurrent call), so it is stored and logged
     /// once. A claim counts at once for queries; [`Self::release`] it if
     /// the store fails.
-    pub fn claim(&self, grantee: &str, consent_id: &str) -> bool {
+    pub fn claim(&self, grantee: &str, consent_id: &str, grant_not_after_ms: i64) -> bool {
         let mut set = self.set.write().unwrap_or_else(|p| p.into_inner());
-        set.insert((grantee.to_owned(), consent_id.to_owned()))
+        let key = (grantee.to_owned(), consent_id.to_owned());
+        if set.contains_key(&key) {
+            return false;
+        }
+        set.insert(key, grant_not_after_ms);
+        true
     }
 
     /// Withdraws a claim whose revocation could not be stored.
     pub fn release(&self, grantee: &str, consent_id: &str) {
         let mut set = self.set.write().unwrap_or_else(|p| p.into_inner());
         set.remove(&(grantee.to_owned(), consent_id.to_owned()));
+    }
+
+    /// Revocations whose grant expired before `before_ms`.
+    pub fn expired(&self, before_ms: i64) -> Vec<(String, String)> {
+        let set = self.set.read().unwrap_or_else(|p| p.into_inner());
+        set.iter()
+            .filter(|(_, not_after)| **not_after < before_ms)
+            .map(|(key, _)| key.clone())
+            .collect()
     }
 }
 
@@ -256,8 +294,10 @@ mod tests {
     #[test]
     fn revocations_are_found_by_grantee_and_id() {
         let set = RevocationSet::default();
-        assert!(set.claim("BANK-A", "X"));
-        assert!(!set.claim("BANK-A", "X"), "claimed once");
+        assert!(set.claim("BANK-A", "X", 100));
+        assert!(!set.claim("BANK-A", "X", 100), "claimed once");
+        assert_eq!(set.expired(100), Vec::<(String, String)>::new());
+        assert_eq!(set.expired(101), vec![("BANK-A".into(), "X".into())]);
         assert!(set.contains("BANK-A", "X"));
         assert!(!set.contains("BANK-B", "X"));
         set.release("BANK-A", "X");

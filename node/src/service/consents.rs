@@ -3,8 +3,6 @@
 //! written authorization; revocations it issues (delivered to every peer by
 //! [`super::delivery`]); and revocations it receives as a holder.
 
-use std::time::SystemTime;
-
 use credshare_proto::v1 as pb;
 use prost::Message;
 
@@ -12,14 +10,13 @@ use super::Node;
 use crate::blocking;
 use crate::domain::{BorrowerKey, consent, dates::now_ms};
 use crate::error::NodeError;
-use crate::pki::InstitutionId;
 use crate::signing::{CONSENT_GRANT_TYPE, CONSENT_REVOCATION_TYPE, sha256};
 use crate::storage::{CommitRequest, ConsentWrite, LogAppend};
 
 /// Longest revocation reason kept, characters.
 const MAX_REASON_CHARS: usize = 200;
 /// Longest consent id a received revocation may carry, bytes.
-const MAX_CONSENT_ID_BYTES: usize = 128;
+pub(super) const MAX_CONSENT_ID_BYTES: usize = 128;
 
 /// A grant an officer asks this node to issue (from `IssueConsent`).
 #[derive(Debug, Clone)]
@@ -38,7 +35,7 @@ pub struct ConsentRequest {
 }
 
 /// The log entry of a consent event.
-fn consent_entry(
+pub(super) fn consent_entry(
     action: pb::ConsentAction,
     consent_id: &str,
     borrower: &[u8],
@@ -144,7 +141,7 @@ impl Node {
     ) -> Result<pb::RevokeConsentResponse, NodeError> {
         let (grant, grant_env) = self.issued_grant(consent_id).await?;
         let own = self.institution().to_string();
-        if !self.revocations.claim(&own, consent_id) {
+        if !self.revocations.claim(&own, consent_id, grant.not_after_ms) {
             return Err(NodeError::FailedPrecondition(format!(
                 "consent {consent_id} is already revoked"
             )));
@@ -229,69 +226,6 @@ impl Node {
                 }),
         );
         writes
-    }
-
-    /// A revocation pushed by the grantee's node. Verified (signature,
-    /// chain, originator == the calling node), stored, logged. Returns
-    /// whether it was new.
-    pub async fn receive_revocation(
-        &self,
-        envelope: pb::SignedEnvelope,
-        from: &InstitutionId,
-    ) -> Result<bool, NodeError> {
-        self.verifier().verify(
-            &envelope,
-            CONSENT_REVOCATION_TYPE,
-            Some(from),
-            SystemTime::now(),
-        )?;
-        let revocation =
-            pb::ConsentRevocation::decode(envelope.payload.as_slice()).map_err(|e| {
-                NodeError::invalid("revocation", format!("payload does not decode: {e}"))
-            })?;
-        if revocation.grantee_institution != from.as_str() {
-            return Err(NodeError::invalid(
-                "revocation.grantee_institution",
-                format!("{from} may only revoke its own consents"),
-            ));
-        }
-        let id = &revocation.consent_id;
-        if id.is_empty() || id.len() > MAX_CONSENT_ID_BYTES {
-            return Err(NodeError::invalid(
-                "revocation.consent_id",
-                format!("must be 1-{MAX_CONSENT_ID_BYTES} bytes"),
-            ));
-        }
-        if !self.revocations.claim(from.as_str(), id) {
-            return Ok(false);
-        }
-        let log = consent_entry(
-            pb::ConsentAction::RevocationReceived,
-            id,
-            &[],
-            from.as_str(),
-            &envelope.payload,
-            from.as_str(),
-            "",
-        );
-        let stored = self
-            .committer
-            .commit(CommitRequest {
-                log: vec![log],
-                consents: vec![ConsentWrite::Revocation {
-                    grantee: from.to_string(),
-                    consent_id: id.clone(),
-                    envelope,
-                }],
-                ..Default::default()
-            })
-            .await;
-        if let Err(e) = stored {
-            self.revocations.release(from.as_str(), id);
-            return Err(e.into());
-        }
-        tracing::info!(grantee = %from, consent_id = %id, "revocation received");
-        Ok(true)
     }
 
     /// Grants this node issued, with their state and pending deliveries;

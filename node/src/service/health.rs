@@ -17,8 +17,10 @@ impl Node {
     /// the first reason it cannot.
     pub fn readiness(&self) -> Result<(), String> {
         let now = SystemTime::now();
-        // Issue 10 (store faults): the committer's fault state belongs here,
-        // first: a store that cannot be written is never ready.
+        // First: a store that cannot be written is never ready.
+        if let Some(fault) = self.committer.health().fault() {
+            return Err(format!("store refuses writes: {fault}"));
+        }
         self.disk_room()?;
         if let Some(refusal) = self.trust.refusal(now) {
             return Err(refusal);

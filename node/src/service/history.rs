@@ -11,25 +11,60 @@ use crate::blocking;
 use crate::domain::BorrowerKey;
 use crate::error::NodeError;
 
+/// Items in a page when the caller names no size.
+pub const DEFAULT_PAGE: usize = 1_000;
+/// Most items in one page.
+pub const MAX_PAGE: usize = 10_000;
+
 impl Node {
-    /// Every query about `borrower` in this node's log, received or sent,
-    /// oldest first.
-    /// Reads the per-borrower index, then each entry: O(queries) reads.
-    pub async fn query_history(
+    /// Every query about `borrower`, all pages (the borrower's report).
+    pub async fn all_query_history(
         &self,
         borrower: BorrowerKey,
     ) -> Result<Vec<pb::QueryHistoryItem>, NodeError> {
+        let (mut items, mut from) = (Vec::new(), 0);
+        loop {
+            let page = self.query_history(borrower, from, MAX_PAGE as u32).await?;
+            items.extend(page.items);
+            if !page.more {
+                return Ok(items);
+            }
+            from = page.next_leaf;
+        }
+    }
+
+    /// One page of the queries about `borrower` in this node's log,
+    /// received or sent, oldest first, from leaf `from_leaf` on: at most
+    /// `page_size` items (0: [`DEFAULT_PAGE`], capped at [`MAX_PAGE`]).
+    /// Reads the per-borrower index, then each entry: O(page) reads.
+    pub async fn query_history(
+        &self,
+        borrower: BorrowerKey,
+        from_leaf: u64,
+        page_size: u32,
+    ) -> Result<pb::QueryHistoryResponse, NodeError> {
+        let page = match page_size as usize {
+            0 => DEFAULT_PAGE,
+            n => n.min(MAX_PAGE),
+        };
         let store = self.store.clone();
         let own = self.institution().to_string();
         blocking::run(move || {
-            let mut items = Vec::new();
-            for leaf in store.query_history(&borrower)? {
+            let mut leaves = store.query_history(&borrower, from_leaf, page + 1)?;
+            let next = (leaves.len() > page).then(|| leaves[page]);
+            leaves.truncate(page);
+            let mut items = Vec::with_capacity(leaves.len());
+            for leaf in leaves {
                 let Some(bytes) = store.log_entry(leaf)? else {
                     continue;
                 };
                 items.extend(history_item(leaf, &own, &bytes));
             }
-            Ok(items)
+            Ok(pb::QueryHistoryResponse {
+                items,
+                more: next.is_some(),
+                next_leaf: next.unwrap_or_default(),
+            })
         })
         .await
     }

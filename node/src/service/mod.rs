@@ -9,7 +9,9 @@
 //! |---|---|---|
 //! | [`Node::answer_query`] | answer a peer's consented query (holder side) | [`answer`] |
 //! | [`Node::assess`] | assess a borrower across peers (requester side) | [`assess`] |
-//! | [`Node::issue_consent`], [`Node::revoke_consent`], [`Node::list_consents`], [`Node::receive_revocation`] | consents this institution holds and revocations it receives | [`consents`] |
+//! | [`Node::issue_consent`], [`Node::revoke_consent`], [`Node::list_consents`] | consents this institution holds | [`consents`] |
+//! | [`Node::receive_revocation`], [`Node::purge_expired_revocations`] | revocations received as a holder, bounded and purged | [`revocations`] |
+//! | [`Node::log_refusals`], [`Node::spawn_upkeep`] | rate-limited calls logged once per peer per interval | [`refused`] |
 //! | [`Node::deliver_outbox`], [`Node::spawn_delivery`] | push revocations to peers until acknowledged | [`delivery`] |
 //! | [`Node::import`], [`Node::put_record`], [`Node::borrower_records`] | validate, sign and store records | [`ingest`] |
 //! | [`Node::open_dispute`], [`Node::resolve_dispute`], [`Node::list_disputes`], [`Node::annotate`], [`Node::dispute_counts`] | disputes and annotations of this node's records | [`disputes`] |
@@ -43,8 +45,10 @@ pub mod membership;
 pub mod observe;
 pub mod oversight;
 pub mod reason_counts;
+pub mod refused;
 pub mod report;
 pub mod retention;
+pub mod revocations;
 pub mod status;
 pub mod trust;
 pub mod visits;
@@ -108,6 +112,8 @@ pub struct Node {
     reason_counts: reason_counts::ReasonCounts,
     /// Query-pattern counts and flags, rebuilt from the log at start-up.
     oversight: std::sync::Mutex<crate::domain::oversight::Oversight>,
+    /// Calls refused by `limiter`, logged in aggregate ([`refused`]).
+    refusals: refused::RefusalTally,
     /// When the node started serving (for uptime).
     started: Instant,
     /// The same, as Unix ms (peers detect restarts by it).
@@ -158,6 +164,7 @@ impl Node {
             limiter: RateLimiter::default(),
             reason_counts: Default::default(),
             oversight: std::sync::Mutex::new(oversight),
+            refusals: refused::RefusalTally::default(),
             started: Instant::now(),
             started_at_ms: crate::domain::dates::now_ms(),
             peers_seen: caches::PeersSeen::default(),

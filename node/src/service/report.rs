@@ -41,7 +41,7 @@ impl Node {
             .list_disputes(Some(borrower), false, Some(as_of))
             .await?;
         let queries: Vec<pb::QueryHistoryItem> = self
-            .query_history(borrower)
+            .all_query_history(borrower)
             .await?
             .into_iter()
             .filter(|q| {

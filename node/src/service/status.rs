@@ -24,6 +24,15 @@ impl Node {
         let mut warnings = self.trust.warnings(now);
         warnings.extend(self.trust.refusal(now));
         warnings.extend(self.membership.warnings(now));
+        let storage_fault = self
+            .committer
+            .health()
+            .fault()
+            .map(|f| f.to_string())
+            .unwrap_or_default();
+        if !storage_fault.is_empty() {
+            warnings.push(storage_fault.clone());
+        }
         let signer = self.signer();
         let readiness = self.readiness();
         Ok(pb::StatusResponse {
@@ -43,6 +52,7 @@ impl Node {
             commit_batches,
             commit_requests,
             warnings,
+            storage_fault,
             membership_version: self.membership.version(),
             ready: readiness.is_ok(),
             not_ready_reason: readiness.err().unwrap_or_default(),

@@ -131,6 +131,7 @@ pub struct Committer {
     tx: mpsc::Sender<Job>,
     latest: Arc<std::sync::RwLock<Arc<CommittedCheckpoint>>>,
     stats: Arc<CommitStats>,
+    health: Arc<super::StoreHealth>,
 }
 
 /// Counters of the writer since start.
@@ -162,6 +163,10 @@ impl Committer {
         max_batch: usize,
     ) -> Result<Self, StorageError> {
         let (edge, last_certificate) = store.verify_log(&origin)?;
+        if let Some(mark) = super::high_water::HighWater::read(store.dir())? {
+            mark.check(edge.size(), edge.root(), store.dir())?;
+        }
+        let high_water = super::high_water::HighWaterFile::open(store.dir())?;
         let signing_key_id = last_certificate.map(|der| crate::pki::fingerprint(&der));
         let current = signer.current();
         if let Some(old) = &signing_key_id
@@ -179,6 +184,7 @@ impl Committer {
                 .unwrap_or_default(),
         });
         let latest = Arc::new(std::sync::RwLock::new(latest));
+        let health = store.health().clone();
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let stats = Arc::new(CommitStats::default());
         let poison = Arc::new(std::sync::Mutex::new(None));
@@ -188,6 +194,7 @@ impl Committer {
             stats: stats.clone(),
             poison: poison.clone(),
             timing: Default::default(),
+            high_water,
         };
         let last_signed = latest
             .read()
@@ -209,7 +216,12 @@ impl Committer {
             .name("credshare-writer".into())
             .spawn(move || writer.run(rx))
             .map_err(StorageError::Sync)?;
-        Ok(Self { tx, latest, stats })
+        Ok(Self {
+            tx,
+            latest,
+            stats,
+            health,
+        })
     }
 
     /// Writes `request` durably; resolves once it is on disk.
@@ -240,6 +252,12 @@ impl Committer {
         )
     }
 
+    /// The store's health: [`super::StoreHealth::is_healthy`] is one atomic
+    /// load, [`super::StoreHealth::fault`] says why writes are refused.
+    pub fn health(&self) -> Arc<super::StoreHealth> {
+        self.health.clone()
+    }
+
     /// The newest durable checkpoint.
     pub fn latest(&self) -> Arc<CommittedCheckpoint> {
         match self.latest.read() {
@@ -255,6 +273,13 @@ pub(super) struct Applied {
     pub(super) per_job: Vec<(Vec<WriteResult>, Vec<u64>)>,
     pub(super) checkpoint: Arc<CommittedCheckpoint>,
     pub(super) overlay: Arc<ProofOverlay>,
+}
+
+/// Answers every job of a batch with the store's fault.
+pub(super) fn refuse(jobs: Vec<Job>, fault: &super::StoreFault) {
+    for job in jobs {
+        let _ = job.reply.send(Err(StorageError::Fault(fault.clone())));
+    }
 }
 
 /// Answers every job of a batch with the same error.

@@ -40,6 +40,8 @@ pub enum ConsentWrite {
     },
     /// `peer` acknowledged (or no longer needs) the revocation.
     OutboxDone { peer: String, consent_id: String },
+    /// A held revocation whose grant has expired: nothing left to refuse.
+    RevocationPurged { grantee: String, consent_id: String },
 }
 
 impl ConsentWrite {
@@ -66,8 +68,21 @@ impl ConsentWrite {
             ConsentWrite::OutboxDone { peer, consent_id } => {
                 batch.remove(outbox_key(peer, consent_id))
             }
+            ConsentWrite::RevocationPurged {
+                grantee,
+                consent_id,
+            } => batch.remove(revocation_key(grantee, consent_id)),
         }
     }
+}
+
+/// A revocation held by this node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldRevocation {
+    pub grantee: String,
+    pub consent_id: String,
+    /// Kept until then (Unix ms), then purged.
+    pub grant_not_after_ms: i64,
 }
 
 fn grant_key(consent_id: &str) -> Vec<u8> {
@@ -131,11 +146,26 @@ impl Store {
     }
 
     /// (grantee, consent id) of every stored revocation.
-    pub fn revocations(&self) -> Result<Vec<(String, String)>, StorageError> {
+    /// Every revocation held: (grantee, consent id, the revoked grant's
+    /// not-after, Unix ms).
+    pub fn revocations(&self) -> Result<Vec<HeldRevocation>, StorageError> {
         self.tree
             .scan_prefix([keys::REVOCATION])
-            .keys()
-            .map(|k| split_pair(&k?, "revocation"))
+            .map(|item| {
+                let (k, v) = item?;
+                let (grantee, consent_id) = split_pair(&k, "revocation")?;
+                let named = |e: String| {
+                    StorageError::Corrupt(format!("revocation key {grantee}/{consent_id}: {e}"))
+                };
+                let envelope = decode_envelope(&v).map_err(|e| named(e.to_string()))?;
+                let revocation = pb::ConsentRevocation::decode(envelope.payload.as_slice())
+                    .map_err(|e| named(e.to_string()))?;
+                Ok(HeldRevocation {
+                    grantee,
+                    consent_id,
+                    grant_not_after_ms: revocation.grant_not_after_ms,
+                })
+            })
             .collect()
     }
 

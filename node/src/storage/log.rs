@@ -109,14 +109,22 @@ impl Store {
         Ok(out)
     }
 
-    /// Leaf indexes of the peer queries about one borrower, oldest first.
-    pub fn query_history(&self, borrower_key: &BorrowerKey) -> Result<Vec<u64>, StorageError> {
-        let mut prefix = vec![keys::QUERY_INDEX];
-        prefix.extend_from_slice(borrower_key.as_bytes());
+    /// Leaf indexes of the peer queries about one borrower, oldest first:
+    /// at most `limit` from `from_leaf` on. O(limit) reads.
+    pub fn query_history(
+        &self,
+        borrower_key: &BorrowerKey,
+        from_leaf: u64,
+        limit: usize,
+    ) -> Result<Vec<u64>, StorageError> {
+        let start = keys::query_index_key(borrower_key.as_bytes(), from_leaf);
+        let prefix = &start[..start.len() - 8];
         self.tree
-            .scan_prefix(&prefix)
+            .range(start.as_slice()..)
             .keys()
-            .map(|k| be_u64(&k?[33..]))
+            .take_while(|k| k.as_ref().map_or(true, |k| k.starts_with(prefix)))
+            .take(limit)
+            .map(|k| be_u64(&k?[prefix.len()..]))
             .collect()
     }
 

@@ -26,6 +26,8 @@ pub mod commit;
 pub mod consents;
 pub mod durability;
 pub mod format;
+pub mod health;
+pub mod high_water;
 mod keys;
 pub mod log;
 
@@ -33,7 +35,8 @@ pub mod records;
 
 pub use annotations::AnnotationWrite;
 pub use commit::{CommitReply, CommitRequest, CommittedCheckpoint, Committer, LogAppend};
-pub use consents::{ConsentWrite, OutboxItem};
+pub use consents::{ConsentWrite, HeldRevocation, OutboxItem};
+pub use health::{StoreFault, StoreHealth};
 pub use records::{RecordExpiry, RecordHistory, RecordKind, RecordWrite, WriteResult};
 
 /// Name of the one sled tree.
@@ -52,6 +55,9 @@ pub enum StorageError {
     Corrupt(String),
     #[error("store is shutting down")]
     Closed,
+    /// The store refuses writes for now ([`health`]).
+    #[error("store refuses writes: {0}")]
+    Fault(StoreFault),
     #[error("query log entry {index} fails verification: {reason}")]
     Tampered { index: u64, reason: String },
     /// The configured origin is not the one the log was signed under.
@@ -59,6 +65,15 @@ pub enum StorageError {
         "config key `log.origin`: the query log was signed as {stored:?}, but the configuration says {configured:?}; the origin is part of the log's identity and cannot change (set log.origin = {stored:?})"
     )]
     OriginChanged { stored: String, configured: String },
+    /// The log is shorter than the newest checkpoint made durable before.
+    #[error(
+        "the query log holds {log_size} entries but {high_water} were acknowledged (recorded in {file}): the store lost acknowledged entries, and peers hold receipts for them. Refusing to start, which would sign a diverging log. Restore the data directory from a backup taken at or after size {high_water}; only if the loss is accepted and reported to the regulator, move {file} aside to start from the shorter log"
+    )]
+    TailLost {
+        log_size: u64,
+        high_water: u64,
+        file: String,
+    },
     #[error("{0}")]
     Range(String),
     #[error("backup: {0}")]
@@ -88,6 +103,7 @@ pub struct Store {
     /// Held (shared) by the writer for each batch and (exclusive) by a
     /// backup, so a backup sees no batch half-applied.
     pub(crate) write_gate: std::sync::Arc<std::sync::RwLock<()>>,
+    health: std::sync::Arc<StoreHealth>,
 }
 
 impl std::fmt::Debug for Store {
@@ -136,12 +152,18 @@ impl Store {
             dir: dir.to_owned(),
             durable,
             write_gate: Default::default(),
+            health: std::sync::Arc::new(StoreHealth::new(0)),
         })
     }
 
     /// Directory of the store.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Whether writes are accepted now, and why not; see [`health`].
+    pub fn health(&self) -> &std::sync::Arc<StoreHealth> {
+        &self.health
     }
 
     /// Makes every applied write durable: sled flush, then fdatasync of its

@@ -127,9 +127,11 @@ fn entry_line(index: u64, entry: &pb::LogEntry, json: bool) -> String {
         return object.to_string();
     }
     let time = crate::dates::time(entry.time_ms);
+    // The summary holds peer-supplied text (a denied query's consent id).
     format!(
         "{index:>8}  {time:<33}  {:<14}  {}",
-        view.kind, view.summary
+        view.kind,
+        crate::output::escape_controls(&view.summary)
     )
 }
 
@@ -188,6 +190,23 @@ pub(crate) fn describe_entry(entry: &pb::LogEntry) -> EntryView {
                 "restored_size": e.restored_size,
                 "backup_taken_ms": e.backup_taken_ms,
                 "statement": e.statement,
+            }),
+        },
+        Some(Kind::RateLimited(r)) => EntryView {
+            kind: "rate-limited",
+            summary: format!(
+                "{} refused {} queries {} revocations over {} s",
+                r.institution,
+                r.refused_queries,
+                r.refused_revocations,
+                (r.window_end_ms - r.window_start_ms).max(0) / 1000
+            ),
+            json: json!({
+                "institution": r.institution,
+                "refused_queries": r.refused_queries,
+                "refused_revocations": r.refused_revocations,
+                "window_start_ms": r.window_start_ms,
+                "window_end_ms": r.window_end_ms,
             }),
         },
         Some(Kind::SignerKey(k)) => EntryView {

@@ -128,6 +128,7 @@ fn tally_counts_by_kind_and_decision() {
     tally.count(0, &entry(Kind::Annotation(Default::default())));
     tally.count(0, &entry(Kind::RetentionSweep(Default::default())));
     tally.count(0, &entry(Kind::BorrowerReport(Default::default())));
+    tally.count(0, &entry(Kind::RateLimited(Default::default())));
     tally.count(0, &pb::LogEntry::default());
     let epoch = pb::LogEpochEntry {
         epoch: 2,
@@ -150,6 +151,7 @@ fn tally_counts_by_kind_and_decision() {
             annotations: 1,
             retention_sweeps: 1,
             borrower_reports: 1,
+            rate_limited_windows: 1,
             other: 1,
             last_signer_key: Some(String::new()),
             epoch_breaks: vec![EpochBreak {

@@ -57,6 +57,8 @@ pub(crate) struct LogTally {
     pub annotations: u64,
     pub retention_sweeps: u64,
     pub borrower_reports: u64,
+    /// Aggregated entries of rate-limited calls (one per peer per minute).
+    pub rate_limited_windows: u64,
     pub other: u64,
     /// The key id of the newest `SignerKeyEntry`: the key in force.
     #[serde(skip)]
@@ -98,6 +100,7 @@ impl LogTally {
             Some(Kind::Annotation(_)) => &mut self.annotations,
             Some(Kind::RetentionSweep(_)) => &mut self.retention_sweeps,
             Some(Kind::BorrowerReport(_)) => &mut self.borrower_reports,
+            Some(Kind::RateLimited(_)) => &mut self.rate_limited_windows,
             Some(Kind::SignerKey(k)) => {
                 self.last_signer_key = Some(k.key_id.clone());
                 &mut self.signer_keys

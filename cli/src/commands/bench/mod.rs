@@ -48,7 +48,12 @@ impl BenchNode {
     fn start(dir: Option<&Path>, institution: &str) -> anyhow::Result<Self> {
         let ws = Workspace::create(dir)?;
         let site = ws.site(NodeProgram::this_cli()?);
-        let mut nodes = start_federation(&site, &[institution], &[])?;
+        // The bench measures throughput, not the rate limit.
+        let unlimited = [(
+            "CREDSHARE_POLICY__RATE_LIMIT_PER_MINUTE".to_owned(),
+            "1000000000".to_owned(),
+        )];
+        let mut nodes = start_federation(&site, &[institution], &unlimited)?;
         let node = nodes
             .pop()
             .ok_or_else(|| anyhow::anyhow!("no node started"))?;

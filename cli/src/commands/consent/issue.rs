@@ -46,12 +46,43 @@ pub struct IssueArgs {
     pub borrower: BorrowerArgs,
 }
 
+/// Largest evidence document hashed: a scanned authorization is a few MB;
+/// past this it is not one (`/dev/zero` would never end).
+const MAX_EVIDENCE_BYTES: u64 = 512 * 1024 * 1024;
+
+/// SHA-256 of the file at `path`, read as a stream in 64 KiB blocks (constant
+/// memory); refused past `max` bytes, naming the file and the limit.
+fn hash_evidence(path: &std::path::Path, max: u64) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut reader = file.take(max + 1);
+    let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut block = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = reader
+            .read(&mut block)
+            .with_context(|| format!("reading {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        if total > max {
+            anyhow::bail!(
+                "{}: evidence larger than {max} bytes; not an authorization document",
+                path.display()
+            );
+        }
+        digest.update(&block[..n]);
+    }
+    Ok(digest.finish().as_ref().to_vec())
+}
+
 impl IssueArgs {
     pub async fn run(&self, out: &Output) -> anyhow::Result<()> {
         let not_after_ms = self.not_after_ms()?;
         let (mut client, key) = self.borrower.connect().await?;
-        let document = std::fs::read(&self.evidence)
-            .with_context(|| format!("reading {}", self.evidence.display()))?;
+        let evidence_sha256 = hash_evidence(&self.evidence, MAX_EVIDENCE_BYTES)?;
         let response = client
             .issue_consent(pb::IssueConsentRequest {
                 borrower_key: key.as_bytes().to_vec(),
@@ -59,9 +90,7 @@ impl IssueArgs {
                 scope: self.scope.proto() as i32,
                 not_before_ms: 0,
                 not_after_ms,
-                authorization_sha256: ring::digest::digest(&ring::digest::SHA256, &document)
-                    .as_ref()
-                    .to_vec(),
+                authorization_sha256: evidence_sha256,
             })
             .await?
             .into_inner();
@@ -136,4 +165,22 @@ fn grant_json(consent_id: &str, env: &pb::SignedEnvelope) -> serde_json::Value {
             "certificate": env.signatures.first().map(|s| b64.encode(&s.certificate)),
         },
     })
+}
+
+#[cfg(test)]
+mod evidence_tests {
+    use super::*;
+
+    #[test]
+    fn evidence_is_hashed_as_a_stream_and_capped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("auth.pdf");
+        std::fs::write(&path, vec![7u8; 200_000]).unwrap();
+        let want = ring::digest::digest(&ring::digest::SHA256, &[7u8; 200_000]);
+        assert_eq!(hash_evidence(&path, 200_000).unwrap(), want.as_ref());
+        let err = hash_evidence(&path, 199_999).unwrap_err().to_string();
+        assert!(err.contains("larger than 199999"), "{err}");
+        let err = hash_evidence(std::path::Path::new("/dev/zero"), 1 << 20).unwrap_err();
+        assert!(err.to_string().contains("/dev/zero"), "{err}");
+    }
 }

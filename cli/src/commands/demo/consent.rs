@@ -107,6 +107,7 @@ async fn show_history(demo: &Demo, key: &BorrowerKey) -> anyhow::Result<()> {
         .await?
         .query_history(pb::QueryHistoryRequest {
             borrower_key: key.as_bytes().to_vec(),
+            ..Default::default()
         })
         .await?
         .into_inner();

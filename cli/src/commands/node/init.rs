@@ -99,6 +99,7 @@ pub fn build_config(args: &InitArgs) -> anyhow::Result<NodeConfig> {
         },
         storage: Default::default(),
         limits: Default::default(),
+        network: Default::default(),
         policy: Default::default(),
         staff: Default::default(),
         oversight: Default::default(),

@@ -402,6 +402,28 @@ fn conclusion_must_not_contain_identifiers() {
 }
 
 #[test]
+fn disguised_identifiers_are_found_in_free_text_and_record_ids() {
+    for text in [
+        "Met the CFO of 9135 0100 M000 100Y 43 on site.",
+        "Met the CFO of 913501-00M000-100Y43.",
+        "Met the CFO of 91350100\u{200B}M000100Y43.",
+        "Met the CFO of ９１３５０１００Ｍ０００１００Ｙ４３.",
+        "保证人身份证 110105-19491231-002x 已核实",
+    ] {
+        let err = visit_fault(|r| r.conclusion = text.into());
+        assert_eq!(
+            err.to_string(),
+            "conclusion: must not contain identifiers",
+            "{text}"
+        );
+    }
+    let err = credit_fault(|r| r.facility_id = "91350100M000100Y43".into());
+    assert_eq!(err.to_string(), "facility_id: must not contain identifiers");
+    let err = visit_fault(|r| r.visit_id = "V-91350100M000100Y43".into());
+    assert_eq!(err.to_string(), "visit_id: must not contain identifiers");
+}
+
+#[test]
 fn overdue_principal_cannot_exceed_the_balance() {
     let err = credit_fault(|r| {
         r.outstanding_balance = 1_000;

@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use super::{Applied, CommitReply, CommitStats, CommittedCheckpoint, StageTiming, fail};
-use crate::storage::Store;
+use crate::storage::high_water::{HighWater, HighWaterFile};
+use crate::storage::{StorageError, Store};
 
 pub(super) struct Syncer {
     pub store: Store,
@@ -21,13 +22,18 @@ pub(super) struct Syncer {
     pub stats: Arc<CommitStats>,
     pub poison: Arc<Mutex<Option<String>>>,
     pub timing: StageTiming,
+    /// Size and root of the newest durable checkpoint, outside the store.
+    pub high_water: HighWaterFile,
 }
 
 impl Syncer {
     /// Makes `batches` durable and answers their requests.
     pub fn complete(&mut self, batches: Vec<Applied>) {
         let started = Instant::now();
-        let synced = self.store.sync();
+        let synced = self
+            .store
+            .sync()
+            .and_then(|()| self.raise_high_water(&batches));
         let took = started.elapsed();
         self.timing.record("sync", took);
         let fsync = &self.stats.histograms.fsync_seconds;
@@ -38,11 +44,29 @@ impl Syncer {
                 let reason = format!("store sync failed: {e}");
                 tracing::error!(error = %e, "fsync failed: refusing every further write");
                 *self.poison.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.clone());
+                self.store.health().sync_failed(e.to_string());
                 for b in batches {
                     fail(b.jobs, &reason);
                 }
             }
         }
+    }
+
+    /// Records the batches' newest checkpoint after the store sync, so the
+    /// file is never ahead of the store.
+    fn raise_high_water(&mut self, batches: &[Applied]) -> Result<(), StorageError> {
+        let Some(newest) = batches.iter().map(|b| &b.checkpoint).max_by_key(|c| c.size) else {
+            return Ok(());
+        };
+        if newest.size == 0 {
+            return Ok(());
+        }
+        let mark = HighWater {
+            size: newest.size,
+            root: newest.root,
+        };
+        self.high_water.record(mark)?;
+        Ok(())
     }
 
     fn acknowledge(&self, applied: Applied) {

@@ -129,3 +129,51 @@ async fn batch_overlays_prove_every_new_leaf_without_store_reads() {
         .unwrap_err();
     assert!(err.to_string().contains("log.origin"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_history_pages_through_100_000_entries_about_one_borrower() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 64).unwrap();
+    let committer = Committer::start(
+        store.clone(),
+        Arc::new(SignerSlot::new(signer())),
+        "credshare.example/BANK-A/query-log".into(),
+        100_000,
+    )
+    .unwrap();
+    let borrower = BorrowerKey::from_slice(&[7; 32]).unwrap();
+    let other = BorrowerKey::from_slice(&[8; 32]).unwrap();
+    for chunk in 0..10u64 {
+        let mut log: Vec<LogAppend> = (0..10_000)
+            .map(|k| LogAppend {
+                query_index: Some(borrower),
+                ..entry(chunk * 10_000 + k)
+            })
+            .collect();
+        log.push(LogAppend {
+            query_index: Some(other),
+            ..entry(0)
+        });
+        committer
+            .commit(CommitRequest {
+                log,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    let (mut from, mut seen, mut pages) = (0u64, 0usize, 0);
+    loop {
+        let leaves = store.query_history(&borrower, from, 10_001).unwrap();
+        let more = leaves.len() > 10_000;
+        seen += leaves.len().min(10_000);
+        pages += 1;
+        if !more {
+            break;
+        }
+        from = leaves[10_000];
+    }
+    assert_eq!(seen, 100_000);
+    assert_eq!(pages, 10);
+    assert_eq!(store.query_history(&other, 0, 100).unwrap().len(), 10);
+}

@@ -9,7 +9,9 @@ use credshare_proto::v1 as pb;
 use prost::Message;
 use tokio::sync::mpsc;
 
-use super::{Applied, CommitRequest, CommittedCheckpoint, Job, ProofOverlay, StageTiming, fail};
+use super::{
+    Applied, CommitRequest, CommittedCheckpoint, Job, ProofOverlay, StageTiming, fail, refuse,
+};
 use crate::audit::{self, Checkpoint, RightEdge};
 use crate::domain::BorrowerKey;
 use crate::domain::dates::now_ms;
@@ -68,6 +70,10 @@ impl Writer {
             .clone();
         if let Some(reason) = poisoned {
             return fail(jobs, &reason);
+        }
+        // Never let sled meet a full disk: its write errors are sticky.
+        if let Err(StorageError::Fault(fault)) = self.store.health().check_space(self.store.dir()) {
+            return refuse(jobs, &fault);
         }
         // A backup holds the gate exclusively: no batch is half in its copy.
         let gate = self.store.write_gate.clone();
