@@ -44,7 +44,7 @@ pub(super) async fn run(demo: &Demo) -> anyhow::Result<()> {
         print!("{}", render_assessment(&assessment));
     }
     step(&format!(
-        "8. {} revokes the consent; the revocation is pushed to every peer, and the next query is denied",
+        "8. {} revokes the consent; the revocation is pushed to every peer, and it refuses to send the revoked consent again",
         a.institution
     ));
     revoke_and_ask_again(&mut admin, &key, &consent_id).await?;
@@ -86,16 +86,20 @@ async fn revoke_and_ask_again(
         revoked.delivered_to.join(", "),
         none_if_empty(&revoked.pending)
     );
-    let denied = assess(admin, key, consent_id, LOAN_APPROVAL, pb::Scope::Summary).await?;
-    for p in denied.peers.iter().filter(|p| !p.local) {
-        println!(
-            "   {}: {} ({}) — {}",
-            p.institution_id,
-            code_label::<pb::PeerStatus>(p.status),
-            code_label::<pb::DenialReason>(p.denial_reason),
-            p.detail
-        );
+    // The requesting node knows the consent is revoked: nothing is sent.
+    match assess(admin, key, consent_id, LOAN_APPROVAL, pb::Scope::Summary).await {
+        Err(e) => {
+            let why = e
+                .downcast_ref::<tonic::Status>()
+                .map_or_else(|| format!("{e:#}"), |s| s.message().to_owned());
+            println!("   asked again: refused by {}'s own node: {why}", "BANK-A");
+        }
+        Ok(_) => anyhow::bail!("a revoked consent was used for an assessment"),
     }
+    println!(
+        "   every peer that acknowledged the revocation would deny the grant as REVOKED; \
+         peers that join later or come back from a backup are told again"
+    );
     Ok(())
 }
 
