@@ -92,7 +92,7 @@ async fn revoke_and_ask_again(
             let why = e
                 .downcast_ref::<tonic::Status>()
                 .map_or_else(|| format!("{e:#}"), |s| s.message().to_owned());
-            println!("   asked again: refused by {}'s own node: {why}", "BANK-A");
+            println!("   asked again: refused by BANK-A's own node: {why}");
         }
         Ok(_) => anyhow::bail!("a revoked consent was used for an assessment"),
     }
