@@ -314,3 +314,41 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// `credshare audit ARGS` as the regulator REG-1 against `node`'s peer
+/// listener, with the CA's CRL.
+pub fn regulator_audit(c: &Consortium, node: &NodeProcess, args: &[&str]) -> std::process::Output {
+    Command::new(bin("credshare"))
+        .arg("audit")
+        .args(args)
+        .arg("--node")
+        .arg(node.peer_addr.to_string())
+        .arg("--certs")
+        .arg(c.certs("REG-1"))
+        .arg("--crl")
+        .arg(c.ca_dir().join("ca.crl"))
+        .env("HOME", c.root())
+        .output()
+        .expect("running the credshare CLI")
+}
+
+/// A minimal valid NORMAL credit summary of borrower key `[5; 32]`.
+pub fn credit_fixture(institution: &str, facility: &str) -> pb::CreditSummary {
+    pb::CreditSummary {
+        facility_id: facility.into(),
+        version: 1,
+        institution_id: institution.into(),
+        borrower_key: vec![5; 32],
+        facility_type: pb::FacilityType::WorkingCapital as i32,
+        currency: "CNY".into(),
+        contract_amount: 1_000,
+        outstanding_balance: 500,
+        open_date: "2024-01-10".into(),
+        maturity_date: "2027-01-10".into(),
+        guarantee_type: pb::GuaranteeType::Credit as i32,
+        risk_class: pb::RiskClass::Normal as i32,
+        as_of_date: "2026-01-31".into(),
+        account_status: pb::AccountStatus::Active as i32,
+        ..Default::default()
+    }
+}

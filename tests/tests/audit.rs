@@ -6,11 +6,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::SystemTime;
 
+use credshare_e2e::regulator_audit as regulator_cli;
 use credshare_e2e::text;
-use credshare_e2e::{Consortium, NodeProcess, NodeSpec, bin, channel};
+use credshare_e2e::{Consortium, NodeProcess, NodeSpec, channel};
 use credshare_node::audit::{
     self, Checkpoint, Hash, RightEdge, leaf_hash, root_of_leaves, verify_checkpoint_consistency,
     verify_receipt, verify_signed_checkpoint,
@@ -40,22 +40,6 @@ fn import_sample(c: &Consortium, node: &NodeProcess, borrowers: u64, seed: u64) 
         .output()
         .unwrap();
     assert!(result.status.success(), "{}", text(&result));
-}
-
-/// `credshare audit <args>` as the regulator REG-1 against BANK-A's peer listener.
-fn regulator_cli(c: &Consortium, node: &NodeProcess, args: &[&str]) -> Output {
-    Command::new(bin("credshare"))
-        .arg("audit")
-        .args(args)
-        .arg("--node")
-        .arg(node.peer_addr.to_string())
-        .arg("--certs")
-        .arg(c.certs("REG-1"))
-        .arg("--crl")
-        .arg(c.ca_dir().join("ca.crl"))
-        .env("HOME", c.root())
-        .output()
-        .unwrap()
 }
 
 fn verifier(c: &Consortium) -> SignatureVerifier {

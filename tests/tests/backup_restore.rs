@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use credshare_e2e::{Consortium, NodeProcess, bin, channel, start_federation};
+use credshare_e2e::regulator_audit as regulator;
+use credshare_e2e::{Consortium, bin, channel, start_federation};
 use credshare_node::audit::receipt::verify_receipt;
 use credshare_node::pki::InstitutionId;
 use credshare_node::signing::{CONSENT_GRANT_TYPE, SignatureVerifier, Signer};
@@ -67,21 +68,6 @@ async fn query_b(c: &Consortium, b_addr: std::net::SocketAddr, n: u64) -> pb::Re
         .await
         .unwrap();
     response.into_inner().receipt.unwrap()
-}
-
-fn regulator(c: &Consortium, node: &NodeProcess, args: &[&str]) -> Output {
-    Command::new(bin("credshare"))
-        .arg("audit")
-        .args(args)
-        .arg("--node")
-        .arg(node.peer_addr.to_string())
-        .arg("--certs")
-        .arg(c.certs("REG-1"))
-        .arg("--crl")
-        .arg(c.ca_dir().join("ca.crl"))
-        .env("HOME", c.root())
-        .output()
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use credshare_e2e::credit_fixture as credit;
 use credshare_e2e::{
     AdminClient, Consortium, NodeProcess, NodeSpec, admin_client, channel, status,
 };
@@ -19,26 +20,6 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
 const ADMIN_SERVICE: &str = "credshare.v1.AdminService";
-
-fn credit(institution: &str, facility: &str) -> pb::CreditSummary {
-    pb::CreditSummary {
-        facility_id: facility.into(),
-        version: 1,
-        institution_id: institution.into(),
-        borrower_key: vec![5; 32],
-        facility_type: pb::FacilityType::WorkingCapital as i32,
-        currency: "CNY".into(),
-        contract_amount: 1_000,
-        outstanding_balance: 500,
-        open_date: "2024-01-10".into(),
-        maturity_date: "2027-01-10".into(),
-        guarantee_type: pb::GuaranteeType::Credit as i32,
-        risk_class: pb::RiskClass::Normal as i32,
-        as_of_date: "2026-01-31".into(),
-        account_status: pb::AccountStatus::Active as i32,
-        ..Default::default()
-    }
-}
 
 async fn put(admin: &mut AdminClient, facility: &str) -> Result<(), tonic::Status> {
     put_as(admin, "BANK-A", facility).await

@@ -5,30 +5,11 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use credshare_e2e::credit_fixture as credit;
 use credshare_e2e::{Consortium, NodeProcess, NodeSpec, admin_client, channel, status};
 use credshare_node::signing::{CONSENT_GRANT_TYPE, Signer};
 use credshare_proto::v1 as pb;
 use prost::Message;
-
-fn credit(institution: &str, facility: &str) -> pb::CreditSummary {
-    pb::CreditSummary {
-        facility_id: facility.into(),
-        version: 1,
-        institution_id: institution.into(),
-        borrower_key: vec![5; 32],
-        facility_type: pb::FacilityType::WorkingCapital as i32,
-        currency: "CNY".into(),
-        contract_amount: 1_000,
-        outstanding_balance: 500,
-        open_date: "2024-01-10".into(),
-        maturity_date: "2027-01-10".into(),
-        guarantee_type: pb::GuaranteeType::Credit as i32,
-        risk_class: pb::RiskClass::Normal as i32,
-        as_of_date: "2026-01-31".into(),
-        account_status: pb::AccountStatus::Active as i32,
-        ..Default::default()
-    }
-}
 
 fn row(n: u64, c: pb::CreditSummary) -> pb::ImportRow {
     pb::ImportRow {
