@@ -26,33 +26,51 @@ pub struct Shown<'a, T> {
 
 /// Facilities, one row each; a KEY column when `key_column`.
 pub fn render_credits(credits: &[Shown<'_, pb::CreditSummary>], key_column: bool) -> String {
-    let mut header =
-        "FACILITY|V|TYPE|CONTRACT|OUTSTANDING|CLASS|OVERDUE|STATUS|OPENED|MATURES|AS OF"
-            .to_string();
-    if key_column {
-        header.push_str("|KEY");
-    }
+    let rows = credits.iter().map(|s| (credit_cells(s.record), s.key_id));
+    keyed_table(
+        "FACILITY|V|TYPE|CONTRACT|OUTSTANDING|CLASS|OVERDUE|STATUS|OPENED|MATURES|AS OF",
+        key_column,
+        rows,
+    )
+    .render()
+}
+
+fn credit_cells(c: &pb::CreditSummary) -> Vec<String> {
+    vec![
+        c.facility_id.clone(),
+        c.version.to_string(),
+        code_label::<pb::FacilityType>(c.facility_type).into(),
+        money(&c.currency, c.contract_amount),
+        money(&c.currency, c.outstanding_balance),
+        code_label::<pb::RiskClass>(c.risk_class).into(),
+        overdue(c),
+        code_label::<pb::AccountStatus>(c.account_status).into(),
+        c.open_date.clone(),
+        c.maturity_date.clone(),
+        c.as_of_date.clone(),
+    ]
+}
+
+/// A table of `header` with one row per `(cells, key id)`; with
+/// `key_column`, a KEY column of short key ids.
+fn keyed_table<'a>(
+    header: &str,
+    key_column: bool,
+    rows: impl IntoIterator<Item = (Vec<String>, Option<&'a str>)>,
+) -> Table {
+    let header = if key_column {
+        format!("{header}|KEY")
+    } else {
+        header.to_owned()
+    };
     let mut t = Table::new(&header);
-    for Shown { record: c, key_id } in credits {
-        let mut row = vec![
-            c.facility_id.clone(),
-            c.version.to_string(),
-            code_label::<pb::FacilityType>(c.facility_type).into(),
-            money(&c.currency, c.contract_amount),
-            money(&c.currency, c.outstanding_balance),
-            code_label::<pb::RiskClass>(c.risk_class).into(),
-            overdue(c),
-            code_label::<pb::AccountStatus>(c.account_status).into(),
-            c.open_date.clone(),
-            c.maturity_date.clone(),
-            c.as_of_date.clone(),
-        ];
+    for (mut row, key_id) in rows {
         if key_column {
             row.push(short_key(key_id.unwrap_or_default()));
         }
         t.row(row);
     }
-    t.render()
+    t
 }
 
 /// Visits newest first, then their conclusions as a list.
@@ -61,21 +79,13 @@ pub fn render_visits(visits: &[Shown<'_, pb::VisitSummary>], key_column: bool) -
     sorted.sort_by(|a, b| {
         (&b.record.visit_date, &b.record.visit_id).cmp(&(&a.record.visit_date, &a.record.visit_id))
     });
-    let mut header =
-        "DATE|VISIT|FACILITY|TYPE|CHANNEL|FUNDS|OPERATIONS|PROJECT|COLLATERAL|GUARANTOR|SIGNALS|PROPOSED|ACTION"
-            .to_string();
-    if key_column {
-        header.push_str("|KEY");
-    }
-    let mut t = Table::new(&header);
-    for Shown { record: v, key_id } in &sorted {
-        let mut row = visit_cells(v);
-        if key_column {
-            row.push(short_key(key_id.unwrap_or_default()));
-        }
-        t.row(row);
-    }
-    let mut out = t.render();
+    let rows = sorted.iter().map(|s| (visit_cells(s.record), s.key_id));
+    let mut out = keyed_table(
+        "DATE|VISIT|FACILITY|TYPE|CHANNEL|FUNDS|OPERATIONS|PROJECT|COLLATERAL|GUARANTOR|SIGNALS|PROPOSED|ACTION",
+        key_column,
+        rows,
+    )
+    .render();
     let concluded: Vec<_> = sorted
         .iter()
         .filter(|s| !s.record.conclusion.is_empty())

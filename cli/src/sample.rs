@@ -38,7 +38,8 @@ use findings::{Severity, Traits};
 use profile::Health;
 pub use profile::SampleProfile;
 pub use stats::{Figure, SampleStats, read_stats};
-use visits::{Visit, VisitPlan};
+use timeline::VisitPlan;
+use visits::Visit;
 
 // Facilities, their contract terms and identifiers; visits, their dates
 // and their findings; the portfolio's rates; the read-back statistics.

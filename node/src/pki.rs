@@ -138,12 +138,7 @@ impl Identity {
 
     /// Parses `urn:credshare:<role>:<institution>`.
     pub fn from_uri(uri: &str) -> Result<Self, PkiError> {
-        let rest = uri
-            .strip_prefix(URN_PREFIX)
-            .ok_or_else(|| PkiError::BadIdentity(format!("{uri:?} is not a credshare URN")))?;
-        let (role, inst) = rest
-            .split_once(':')
-            .ok_or_else(|| PkiError::BadIdentity(format!("{uri:?} lacks an institution")))?;
+        let (role, inst) = split_urn(uri, URN_PREFIX, "a credshare URN", "an institution")?;
         Ok(Self::new(role.parse()?, InstitutionId::parse(inst)?))
     }
 
@@ -167,6 +162,20 @@ impl Identity {
             )),
         }
     }
+}
+
+/// Splits `<prefix><first>:<rest>` into `(first, rest)`; the errors say
+/// that `uri` is not `what` or lacks its `second` part.
+fn split_urn<'u>(
+    uri: &'u str,
+    prefix: &str,
+    what: &str,
+    second: &str,
+) -> Result<(&'u str, &'u str), PkiError> {
+    uri.strip_prefix(prefix)
+        .ok_or_else(|| PkiError::BadIdentity(format!("{uri:?} is not {what}")))?
+        .split_once(':')
+        .ok_or_else(|| PkiError::BadIdentity(format!("{uri:?} lacks {second}")))
 }
 
 impl fmt::Display for Identity {

@@ -26,6 +26,8 @@ pub fn certificate_public_key(cert_der: &[u8]) -> Result<[u8; 32], String> {
 }
 
 #[cfg(test)]
+pub(crate) mod test_ca;
+#[cfg(test)]
 mod tests;
 
 /// Payload type of a signed `CreditSummary`.

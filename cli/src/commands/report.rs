@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use super::audit::format_time_ms;
 use super::dispute::{annotation_json, summary_json};
+use super::status::reason_count_json;
 use crate::connection::BorrowerArgs;
 use crate::output::Output;
 use crate::records_view::{credit_json, visit_json};
@@ -122,13 +123,11 @@ fn report_json(id: &str, key_hex: &str, r: &pb::BorrowerReportResponse) -> Value
             "scope": code_label::<pb::Scope>(q.scope),
             "outcome": q.decision,
         })).collect::<Vec<_>>(),
-        "summary_by_reason": r.reason_counts.iter().map(|c| json!({
-            "reason": purpose_label(c.purpose),
-            "answered": c.answered,
-            "denied": c.denied,
-            "sent": c.sent,
-            "total": c.answered + c.denied + c.sent,
-        })).collect::<Vec<_>>(),
+        "summary_by_reason": r.reason_counts.iter().map(|c| {
+            let mut value = reason_count_json(c);
+            value["total"] = json!(c.answered + c.denied + c.sent);
+            value
+        }).collect::<Vec<_>>(),
     })
 }
 

@@ -62,6 +62,29 @@ pub async fn fetch_status(mut client: AdminClient) -> anyhow::Result<pb::StatusR
 }
 
 /// The JSON form of a status.
+/// An oversight flag (`status` and `audit report` show them).
+pub(crate) fn oversight_flag_json(f: &pb::OversightFlag) -> serde_json::Value {
+    json!({
+        "requester": f.requester_institution,
+        "purpose": purpose_label(f.purpose),
+        "pattern": code_label::<pb::OversightPattern>(f.pattern),
+        "count": f.count,
+        "threshold": f.threshold,
+        "window_days": f.window_days,
+    })
+}
+
+/// Queries of one purpose: answered, denied and sent (`status` and the
+/// borrower's `report` show them).
+pub(crate) fn reason_count_json(c: &pb::ReasonCount) -> serde_json::Value {
+    json!({
+        "reason": purpose_label(c.purpose),
+        "answered": c.answered,
+        "denied": c.denied,
+        "sent": c.sent,
+    })
+}
+
 pub fn status_json(s: &pb::StatusResponse) -> serde_json::Value {
     json!({
         "institution": s.institution_id,
@@ -83,20 +106,8 @@ pub fn status_json(s: &pb::StatusResponse) -> serde_json::Value {
         "warnings": s.warnings,
         "disputes_open": s.disputes_open,
         "disputes_overdue": s.disputes_overdue,
-        "oversight_flags": s.oversight_flags.iter().map(|f| json!({
-            "requester": f.requester_institution,
-            "purpose": purpose_label(f.purpose),
-            "pattern": code_label::<pb::OversightPattern>(f.pattern),
-            "count": f.count,
-            "threshold": f.threshold,
-            "window_days": f.window_days,
-        })).collect::<Vec<_>>(),
-        "queries_by_reason": s.reason_counts.iter().map(|r| json!({
-            "reason": purpose_label(r.purpose),
-            "answered": r.answered,
-            "denied": r.denied,
-            "sent": r.sent,
-        })).collect::<Vec<_>>(),
+        "oversight_flags": s.oversight_flags.iter().map(oversight_flag_json).collect::<Vec<_>>(),
+        "queries_by_reason": s.reason_counts.iter().map(reason_count_json).collect::<Vec<_>>(),
         "peers": s.peers.iter().map(|p| json!({
             "institution": p.institution_id,
             "reachable": p.reachable,

@@ -40,6 +40,12 @@ fn read(format: FileFormat, kind: RecordKind, text: &str) -> Vec<Result<ParsedRo
         .collect()
 }
 
+/// Reads credit CSV rows under the standard header.
+fn read_credit_csv(lines: &[String]) -> Vec<Result<ParsedRow, RowError>> {
+    let text = [&[CREDIT_HEADER.to_owned()], lines].concat().join("\n");
+    read(FileFormat::Csv, RecordKind::Credit, &text)
+}
+
 fn open_err(format: FileFormat, kind: RecordKind, text: &str) -> RowsError {
     match RecordReader::from_reader(text.as_bytes(), format, kind, ctx()) {
         Ok(_) => panic!("header should be refused"),
@@ -63,13 +69,10 @@ fn visit_of(row: &ParsedRow) -> &pb::VisitSummary {
 
 #[test]
 fn csv_credit_rows_are_hashed_stamped_and_numbered() {
-    let text = [
-        CREDIT_HEADER.to_owned(),
+    let rows = read_credit_csv(&[
         credit_line(&format!("USCC:{USCC}"), "LN-1", "NORMAL", 0),
         credit_line(&format!("rid:{}", RID.to_lowercase()), "LN-2", "normal", 0),
-    ]
-    .join("\n");
-    let rows = read(FileFormat::Csv, RecordKind::Credit, &text);
+    ]);
     assert_eq!(rows.len(), 2);
     let first = rows[0].as_ref().unwrap();
     let second = rows[1].as_ref().unwrap();
@@ -89,15 +92,12 @@ fn csv_credit_rows_are_hashed_stamped_and_numbered() {
 
 #[test]
 fn row_errors_name_row_and_field_and_reading_goes_on() {
-    let text = [
-        CREDIT_HEADER.to_owned(),
+    let rows = read_credit_csv(&[
         credit_line(USCC, "LN-1", "NORMAL", 0),
         credit_line(USCC, "LN-2", "BEST", 0),
         credit_line(USCC, "LN-3", "NORMAL", 95),
         credit_line(RID, "LN-4", "SUBSTANDARD", 95),
-    ]
-    .join("\n");
-    let rows = read(FileFormat::Csv, RecordKind::Credit, &text);
+    ]);
     assert!(rows[0].is_ok());
     let err = rows[1].as_ref().unwrap_err();
     assert_eq!((err.row, err.field.as_str()), (2, "risk_class"));
@@ -118,14 +118,11 @@ fn row_errors_name_row_and_field_and_reading_goes_on() {
 fn bad_identifiers_are_reported_without_the_identifier() {
     let bad_uscc = "91350100M000100Y44";
     let bad_rid = "110105194912310021";
-    let text = [
-        CREDIT_HEADER.to_owned(),
+    let rows = read_credit_csv(&[
         credit_line(bad_uscc, "LN-1", "NORMAL", 0),
         credit_line(&format!("RID:{bad_rid}"), "LN-2", "NORMAL", 0),
         credit_line("", "LN-3", "NORMAL", 0),
-    ]
-    .join("\n");
-    let rows = read(FileFormat::Csv, RecordKind::Credit, &text);
+    ]);
     for (row, raw) in rows.iter().zip([bad_uscc, bad_rid, "-"]) {
         let err = row.as_ref().unwrap_err();
         assert_eq!(err.field, "borrower_id");
@@ -137,15 +134,12 @@ fn bad_identifiers_are_reported_without_the_identifier() {
 
 #[test]
 fn nothing_a_reader_yields_contains_a_raw_identifier() {
-    let text = [
-        CREDIT_HEADER.to_owned(),
+    for row in read_credit_csv(&[
         credit_line(USCC, "LN-1", "NORMAL", 0),
         credit_line(RID, "LN-2", "LOSS", 400),
         credit_line(USCC, "LN-3", "91350100M000100Y43", 0),
         credit_line(RID, "LN-4", "NORMAL", 0).replace("500000000", RID),
-    ]
-    .join("\n");
-    for row in read(FileFormat::Csv, RecordKind::Credit, &text) {
+    ]) {
         let shown = format!("{row:?}");
         assert!(!shown.contains(USCC) && !shown.contains(RID), "{shown}");
     }

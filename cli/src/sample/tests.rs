@@ -50,26 +50,20 @@ fn read_back(
     inst: &str,
     summary: &SampleSummary,
 ) -> (Vec<pb::CreditSummary>, Vec<pb::VisitSummary>) {
-    let mut credits = Vec::new();
-    for row in RecordReader::open(&summary.credit_file, RecordKind::Credit, ctx(inst)).unwrap() {
-        match row
-            .unwrap_or_else(|e| panic!("{inst} credit {e}"))
-            .record
-            .record
-        {
-            Some(pb::record_input::Record::Credit(c)) => credits.push(c),
-            other => panic!("{other:?}"),
-        }
-    }
-    let mut visits = Vec::new();
-    for row in RecordReader::open(&summary.visits_file, RecordKind::Visit, ctx(inst)).unwrap() {
-        match row
-            .unwrap_or_else(|e| panic!("{inst} visit {e}"))
-            .record
-            .record
-        {
-            Some(pb::record_input::Record::Visit(v)) => visits.push(v),
-            other => panic!("{other:?}"),
+    use pb::record_input::Record;
+    let (mut credits, mut visits) = (Vec::new(), Vec::new());
+    let files = [
+        (&summary.credit_file, RecordKind::Credit),
+        (&summary.visits_file, RecordKind::Visit),
+    ];
+    for (file, kind) in files {
+        for row in RecordReader::open(file, kind, ctx(inst)).unwrap() {
+            let row = row.unwrap_or_else(|e| panic!("{inst} {kind:?} {e}"));
+            match (kind, row.record.record) {
+                (RecordKind::Credit, Some(Record::Credit(c))) => credits.push(c),
+                (RecordKind::Visit, Some(Record::Visit(v))) => visits.push(v),
+                (_, other) => panic!("{other:?}"),
+            }
         }
     }
     (credits, visits)

@@ -36,6 +36,15 @@ pub(super) struct Planned {
     pub channel: pb::VisitChannel,
 }
 
+/// How the visits of one facility are made.
+pub(super) struct VisitPlan<'a> {
+    pub schedule: &'a VisitSchedule,
+    pub adherence: f64,
+    /// Behind schedule as of today (skips the last visit due).
+    pub behind: bool,
+    pub today: Date,
+}
+
 /// The next FIRST or ROUTINE visit: when it is due, when it is made.
 #[derive(Clone, Copy)]
 struct Step {
@@ -61,21 +70,14 @@ pub(super) struct Planner<'a> {
 }
 
 impl<'a> Planner<'a> {
-    pub(super) fn new(
-        rng: &'a mut StdRng,
-        facility: &'a Facility,
-        schedule: &'a VisitSchedule,
-        adherence: f64,
-        behind: bool,
-        today: Date,
-    ) -> Self {
+    pub(super) fn new(rng: &'a mut StdRng, facility: &'a Facility, plan: &VisitPlan<'a>) -> Self {
         Self {
             rng,
             facility,
-            schedule,
-            adherence,
-            behind: behind && facility.history.live,
-            today,
+            schedule: plan.schedule,
+            adherence: plan.adherence,
+            behind: plan.behind && facility.history.live,
+            today: plan.today,
             out: Vec::new(),
             last_routine: None,
             recorded: pb::RiskClass::Normal,

@@ -8,16 +8,14 @@
 //! schedules after it.
 
 use credshare_node::domain::codes::code_name;
-use credshare_node::domain::visits::VisitSchedule;
 use credshare_proto::v1 as pb;
 use rand::Rng;
 use rand::rngs::StdRng;
-use time::Date;
 
 use super::Borrower;
 use super::facility::Facility;
 use super::findings::{Findings, Severity, Traits, conclusion, severity};
-use super::timeline::{Planned, Planner};
+use super::timeline::{Planned, Planner, VisitPlan};
 
 /// A visit as written to `visits.csv`.
 pub(super) struct Visit {
@@ -27,15 +25,6 @@ pub(super) struct Visit {
     proposed: pb::RiskClass,
     action: pb::ActionTaken,
     conclusion: String,
-}
-
-/// How the visits of one facility are made.
-pub(super) struct VisitPlan<'a> {
-    pub schedule: &'a VisitSchedule,
-    pub adherence: f64,
-    /// Behind schedule as of today (skips the last visit due).
-    pub behind: bool,
-    pub today: Date,
 }
 
 impl Visit {
@@ -55,15 +44,7 @@ impl Visit {
             disputed: rng.random_bool(0.4),
             guarantor_sued: rng.random_bool(0.4),
         };
-        let planned = Planner::new(
-            rng,
-            facility,
-            plan.schedule,
-            plan.adherence,
-            plan.behind,
-            plan.today,
-        )
-        .plan();
+        let planned = Planner::new(rng, facility, plan).plan();
         let mut before = pb::RiskClass::Normal;
         (planned.into_iter().enumerate())
             .map(|(i, planned)| {

@@ -56,21 +56,29 @@ pub enum LogBoundsError {
 /// `latest` is the size of the newest durable checkpoint (0 when none).
 /// The caller still has to find a stored checkpoint at the returned size.
 pub fn checkpoint_size(requested: u64, latest: u64) -> Result<u64, LogBoundsError> {
-    match (requested, latest) {
-        (0, 0) => Err(LogBoundsError::EmptyLog),
-        (0, latest) => Ok(latest),
-        (size, latest) if size > latest => Err(LogBoundsError::NoCheckpoint { size, latest }),
-        (size, _) => Ok(size),
-    }
+    requested_size(requested, latest, |size, latest| {
+        LogBoundsError::NoCheckpoint { size, latest }
+    })
 }
 
 /// The tree size a proof is asked against: `0` means the latest; sizes
 /// beyond the latest checkpoint are out of range.
 pub fn proof_tree_size(requested: u64, latest: u64) -> Result<u64, LogBoundsError> {
+    requested_size(requested, latest, |size, latest| {
+        LogBoundsError::BeyondLog { size, latest }
+    })
+}
+
+/// `requested`, or `latest` for 0; `beyond(size, latest)` past the latest.
+fn requested_size(
+    requested: u64,
+    latest: u64,
+    beyond: fn(u64, u64) -> LogBoundsError,
+) -> Result<u64, LogBoundsError> {
     match (requested, latest) {
         (0, 0) => Err(LogBoundsError::EmptyLog),
         (0, latest) => Ok(latest),
-        (size, latest) if size > latest => Err(LogBoundsError::BeyondLog { size, latest }),
+        (size, latest) if size > latest => Err(beyond(size, latest)),
         (size, _) => Ok(size),
     }
 }

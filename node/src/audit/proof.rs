@@ -99,27 +99,21 @@ pub fn verify_inclusion(
         expected,
         actual: proof.len(),
     };
-    let mut fn_ = leaf_index;
-    let mut sn = tree_size - 1;
+    let mut walk = Walk::new(leaf_index, tree_size - 1);
     let mut r = *leaf;
     for p in proof {
-        if sn == 0 {
+        if walk.at_root() {
             return Err(wrong_length);
         }
-        if fn_ & 1 == 1 || fn_ == sn {
+        if walk.sibling_on_left() {
             r = node_hash(p, &r);
-            // Skip the levels where this node has no right sibling.
-            while fn_ & 1 == 0 && fn_ != 0 {
-                fn_ >>= 1;
-                sn >>= 1;
-            }
+            walk.skip_levels_without_right_sibling();
         } else {
             r = node_hash(&r, p);
         }
-        fn_ >>= 1;
-        sn >>= 1;
+        walk.up();
     }
-    if sn != 0 {
+    if !walk.at_root() {
         return Err(wrong_length);
     }
     if r != *root {
@@ -185,32 +179,61 @@ fn fold_consistency(
     first: &Hash,
     rest: &[Hash],
 ) -> Option<(Hash, Hash)> {
-    let mut fn_ = old_size - 1;
-    let mut sn = new_size - 1;
-    while fn_ & 1 == 1 {
-        fn_ >>= 1;
-        sn >>= 1;
+    let mut walk = Walk::new(old_size - 1, new_size - 1);
+    while walk.fn_ & 1 == 1 {
+        walk.up();
     }
     let mut fr = *first;
     let mut sr = *first;
     for c in rest {
-        if sn == 0 {
+        if walk.at_root() {
             return None;
         }
-        if fn_ & 1 == 1 || fn_ == sn {
+        if walk.sibling_on_left() {
             fr = node_hash(c, &fr);
             sr = node_hash(c, &sr);
-            while fn_ & 1 == 0 && fn_ != 0 {
-                fn_ >>= 1;
-                sn >>= 1;
-            }
+            walk.skip_levels_without_right_sibling();
         } else {
             sr = node_hash(&sr, c);
         }
-        fn_ >>= 1;
-        sn >>= 1;
+        walk.up();
     }
-    (sn == 0).then_some((fr, sr))
+    walk.at_root().then_some((fr, sr))
+}
+
+/// The position of the RFC 9162 verification walks (§2.1.3.2, §2.1.4.2):
+/// `fn_` the node's index and `sn` the last index at the current level.
+struct Walk {
+    fn_: u64,
+    sn: u64,
+}
+
+impl Walk {
+    fn new(fn_: u64, sn: u64) -> Self {
+        Self { fn_, sn }
+    }
+
+    fn at_root(&self) -> bool {
+        self.sn == 0
+    }
+
+    /// Whether the next proof hash is the left sibling of the running one.
+    fn sibling_on_left(&self) -> bool {
+        self.fn_ & 1 == 1 || self.fn_ == self.sn
+    }
+
+    /// After a left sibling: skip the levels where this node has no right
+    /// sibling.
+    fn skip_levels_without_right_sibling(&mut self) {
+        while self.fn_ & 1 == 0 && self.fn_ != 0 {
+            self.up();
+        }
+    }
+
+    fn up(&mut self) {
+        self.fn_ >>= 1;
+        self.sn >>= 1;
+    }
 }
 
 /// Fails a proof whose length the index arithmetic rules out. The RFC

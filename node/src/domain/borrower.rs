@@ -136,14 +136,7 @@ impl Uscc {
                 *slot = value;
             }
         }
-        let expected = uscc_check_char(&values);
-        if chars[17] != expected {
-            return Err(IdError::CheckCharacter {
-                kind: "USCC",
-                expected,
-                found: chars[17],
-            });
-        }
+        check_character("USCC", chars[17], uscc_check_char(&values))?;
         let mut body = ['0'; 8];
         body.copy_from_slice(&chars[8..16]);
         let org_expected = org_code_check_char(&body).unwrap_or('?');
@@ -159,6 +152,19 @@ impl Uscc {
     /// The normalized code.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// The check character (the 18th) must be `expected`.
+fn check_character(kind: &'static str, found: char, expected: char) -> Result<(), IdError> {
+    if found == expected {
+        Ok(())
+    } else {
+        Err(IdError::CheckCharacter {
+            kind,
+            expected,
+            found,
+        })
     }
 }
 
@@ -201,14 +207,7 @@ impl Rid {
             }
         }
         check_birth_date(&id[6..14], today)?;
-        let expected = rid_check_char(&digits);
-        if chars[17] != expected {
-            return Err(IdError::CheckCharacter {
-                kind: "RID",
-                expected,
-                found: chars[17],
-            });
-        }
+        check_character("RID", chars[17], rid_check_char(&digits))?;
         Ok(Self(id))
     }
 

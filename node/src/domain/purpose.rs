@@ -232,20 +232,28 @@ mod tests {
     }
 
     #[test]
-    fn old_spellings_still_parse() {
-        assert_eq!(
-            Purpose::parse("post-loan-management"),
-            Some(Purpose::PostLoanManagement)
-        );
-        assert_eq!(
-            Purpose::parse("post-loan"),
-            Some(Purpose::PostLoanManagement)
-        );
-        assert_eq!(
-            Purpose::parse("CREDIT_APPROVAL"),
-            Some(Purpose::LoanApproval)
-        );
-        assert_eq!(Purpose::parse("GUARANTEE_REVIEW"), None);
+    fn purposes_parse_from_config_names_and_old_spellings() {
+        use Purpose::{GuaranteeQualificationReview, LoanApproval, PostLoanManagement};
+        let cases = [
+            ("POST_LOAN_MANAGEMENT", Some(PostLoanManagement)),
+            (" credit_approval ", Some(LoanApproval)),
+            (
+                "PURPOSE_GUARANTEE_QUALIFICATION_REVIEW",
+                Some(GuaranteeQualificationReview),
+            ),
+            ("UNSPECIFIED", None),
+            ("MARKETING", None),
+            ("", None),
+            // Old spellings.
+            ("post-loan-management", Some(PostLoanManagement)),
+            ("post-loan", Some(PostLoanManagement)),
+            ("CREDIT_APPROVAL", Some(LoanApproval)),
+            ("GUARANTEE_REVIEW", None),
+        ];
+        for (name, expected) in cases {
+            assert_eq!(Purpose::parse(name), expected, "{name:?}");
+        }
+        assert_eq!(PostLoanManagement.name(), "POST_LOAN_MANAGEMENT");
         let approvals: Vec<u8> = Purpose::ALL
             .iter()
             .filter(|p| p.is_approval())

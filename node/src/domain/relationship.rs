@@ -111,14 +111,19 @@ mod tests {
         }
     }
 
-    fn check(r: &pb::CreditSummary, signer: &str) -> Result<(), String> {
-        let requester = InstitutionId::parse("BANK-A").unwrap();
-        let ctx = RelationshipContext {
-            requester: &requester,
+    /// BANK-A asks about borrower `[7; 32]` on 2026-12-03; records may be 45 days old.
+    fn context(requester: &InstitutionId) -> RelationshipContext<'_> {
+        RelationshipContext {
+            requester,
             borrower_key: &[7; 32],
             today: parse_iso_date("2026-12-03").unwrap(),
             max_age_days: 45,
-        };
+        }
+    }
+
+    fn check(r: &pb::CreditSummary, signer: &str) -> Result<(), String> {
+        let requester = InstitutionId::parse("BANK-A").unwrap();
+        let ctx = context(&requester);
         check_relationship(r, &InstitutionId::parse(signer).unwrap(), &ctx).map_err(|d| {
             assert_eq!(d.reason, pb::DenialReason::NoRelationship);
             d.message
@@ -165,12 +170,7 @@ mod tests {
     #[test]
     fn the_newest_live_record_is_picked() {
         let requester = InstitutionId::parse("BANK-A").unwrap();
-        let ctx = RelationshipContext {
-            requester: &requester,
-            borrower_key: &[7; 32],
-            today: parse_iso_date("2026-12-03").unwrap(),
-            max_age_days: 45,
-        };
+        let ctx = context(&requester);
         let a = record("BANK-A", pb::AccountStatus::Active, "2026-11-01");
         let b = record("BANK-A", pb::AccountStatus::Active, "2026-11-20");
         let settled = record("BANK-A", pb::AccountStatus::Settled, "2026-12-01");

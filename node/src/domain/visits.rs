@@ -22,140 +22,24 @@
 //! Visits dated after `today` are ignored (the schedule can be evaluated as
 //! of a past date). Settled facilities need no visits.
 
+mod regular;
+mod schedule;
 mod triggers;
 
 use std::collections::HashMap;
 
 use credshare_proto::v1 as pb;
-use serde::{Deserialize, Serialize};
 use time::{Date, Duration};
 
-use super::codes::{code_name, parse_code};
+use super::codes::code_name;
 use super::dates::parse_iso_date;
-use super::field::FieldError;
 use super::indicators::known_risk_class;
+use regular::{first_visit, recovery_visit, routine_visit};
+use schedule::Rules;
+pub use schedule::VisitSchedule;
 
 /// Overdue beyond this many days calls for a FOCUSED visit.
 pub const FOCUSED_OVERDUE_DAYS: u32 = 60;
-
-/// The post-loan visit schedule (`[visits]` in the node config): intervals
-/// in days and the channels that satisfy each kind of obligation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct VisitSchedule {
-    /// FIRST visit due this many days after disbursement (1..=30).
-    pub first_visit_days: u32,
-    /// ROUTINE interval for NORMAL facilities (1..=366).
-    pub normal_interval_days: u32,
-    /// ROUTINE interval for SPECIAL_MENTION facilities (1..=366).
-    pub special_mention_interval_days: u32,
-    /// ROUTINE interval for non-performing facilities (1..=366).
-    pub non_performing_interval_days: u32,
-    /// FOCUSED visit due this many days after its trigger (1..=30).
-    pub focused_visit_days: u32,
-    /// Recovery visits of written-off facilities (0 = none; 0..=366).
-    pub written_off_interval_days: u32,
-    /// Channels whose visit counts as the FIRST visit.
-    pub first_visit_channels: Vec<String>,
-    /// Channels whose visit counts as a ROUTINE visit.
-    pub routine_visit_channels: Vec<String>,
-    /// Channels whose FOCUSED or SPECIAL visit answers a FOCUSED trigger.
-    pub focused_visit_channels: Vec<String>,
-}
-
-impl Default for VisitSchedule {
-    fn default() -> Self {
-        Self {
-            first_visit_days: 15,
-            normal_interval_days: 90,
-            special_mention_interval_days: 30,
-            non_performing_interval_days: 30,
-            focused_visit_days: 7,
-            written_off_interval_days: 180,
-            first_visit_channels: vec!["ONSITE".into()],
-            routine_visit_channels: vec!["ONSITE".into(), "VIDEO".into()],
-            focused_visit_channels: vec!["ONSITE".into()],
-        }
-    }
-}
-
-impl VisitSchedule {
-    /// Checks ranges and channel names; the error names the `visits.` key.
-    pub fn validate(&self) -> Result<(), FieldError> {
-        let ranges = [
-            ("visits.first_visit_days", self.first_visit_days, 1, 30),
-            (
-                "visits.normal_interval_days",
-                self.normal_interval_days,
-                1,
-                366,
-            ),
-            (
-                "visits.special_mention_interval_days",
-                self.special_mention_interval_days,
-                1,
-                366,
-            ),
-            (
-                "visits.non_performing_interval_days",
-                self.non_performing_interval_days,
-                1,
-                366,
-            ),
-            ("visits.focused_visit_days", self.focused_visit_days, 1, 30),
-            (
-                "visits.written_off_interval_days",
-                self.written_off_interval_days,
-                0,
-                366,
-            ),
-        ];
-        for (key, value, min, max) in ranges {
-            if !(min..=max).contains(&value) {
-                return Err(FieldError::new(
-                    key,
-                    format!("must be {min}..={max} days, found {value}"),
-                ));
-            }
-        }
-        self.rules().map(|_| ())
-    }
-
-    /// The schedule with its channel names parsed.
-    fn rules(&self) -> Result<Rules<'_>, FieldError> {
-        let parse =
-            |key: &'static str, names: &[String]| -> Result<Vec<pb::VisitChannel>, FieldError> {
-                if names.is_empty() {
-                    return Err(FieldError::new(key, "must name at least one channel"));
-                }
-                names
-                    .iter()
-                    .map(|n| parse_code(key, n))
-                    .collect::<Result<_, _>>()
-            };
-        Ok(Rules {
-            schedule: self,
-            first: parse("visits.first_visit_channels", &self.first_visit_channels)?,
-            routine: parse(
-                "visits.routine_visit_channels",
-                &self.routine_visit_channels,
-            )?,
-            focused: parse(
-                "visits.focused_visit_channels",
-                &self.focused_visit_channels,
-            )?,
-        })
-    }
-}
-
-/// A schedule with its channels parsed, for one evaluation.
-#[derive(Debug)]
-struct Rules<'a> {
-    schedule: &'a VisitSchedule,
-    first: Vec<pb::VisitChannel>,
-    routine: Vec<pb::VisitChannel>,
-    focused: Vec<pb::VisitChannel>,
-}
 
 /// One facility: every stored version of its credit summary (oldest
 /// first; the last is current) and the current versions of its visits.
@@ -356,100 +240,6 @@ fn add_days(date: Date, days: u32) -> Option<Date> {
 fn channel_list(channels: &[pb::VisitChannel]) -> String {
     let names: Vec<&str> = channels.iter().map(|c| code_name(*c)).collect();
     names.join(" or ")
-}
-
-/// FIRST, until a visit through a FIRST channel on or after disbursement.
-fn first_visit(
-    open_date: Date,
-    history: &[DatedVisit<'_>],
-    rules: &Rules<'_>,
-) -> Option<Obligation> {
-    if history
-        .iter()
-        .any(|v| v.date >= open_date && v.through(&rules.first))
-    {
-        return None;
-    }
-    let days = rules.schedule.first_visit_days;
-    Some(Obligation {
-        kind: pb::VisitType::First,
-        since: open_date,
-        due: add_days(open_date, days)?,
-        reason: format!("first visit within {days} days of disbursement on {open_date}"),
-        satisfied_by: format!(
-            "any visit {} on or after {open_date}",
-            channel_list(&rules.first)
-        ),
-    })
-}
-
-/// ROUTINE, after the last visit through a ROUTINE channel (the FIRST
-/// obligation covers a facility never visited that way).
-fn routine_visit(
-    credit: &pb::CreditSummary,
-    history: &[DatedVisit<'_>],
-    rules: &Rules<'_>,
-) -> Option<Obligation> {
-    let last = history.iter().rev().find(|v| v.through(&rules.routine))?;
-    let schedule = rules.schedule;
-    let class = known_risk_class(credit.risk_class).unwrap_or(pb::RiskClass::Normal);
-    let interval = match class {
-        pb::RiskClass::SpecialMention => schedule.special_mention_interval_days,
-        pb::RiskClass::Substandard | pb::RiskClass::Doubtful | pb::RiskClass::Loss => {
-            schedule.non_performing_interval_days
-        }
-        pb::RiskClass::Normal | pb::RiskClass::Unspecified => schedule.normal_interval_days,
-    };
-    Some(Obligation {
-        kind: pb::VisitType::Routine,
-        since: last.date,
-        due: add_days(last.date, interval)?,
-        reason: format!(
-            "routine visit every {interval} days for a {} facility; last visit {}",
-            code_name(class),
-            last.date
-        ),
-        satisfied_by: format!(
-            "any visit {} after {}",
-            channel_list(&rules.routine),
-            last.date
-        ),
-    })
-}
-
-/// Recovery visits of a written-off facility, every
-/// `written_off_interval_days` after the last ROUTINE-channel visit made
-/// since the write-off (or after the write-off itself).
-fn recovery_visit(
-    state: &FacilityVisitState<'_>,
-    history: &[DatedVisit<'_>],
-    rules: &Rules<'_>,
-) -> Option<Obligation> {
-    let interval = rules.schedule.written_off_interval_days;
-    if interval == 0 {
-        return None;
-    }
-    let written_off = triggers::status_since(state, pb::AccountStatus::WrittenOff)?;
-    let last = history
-        .iter()
-        .rev()
-        .find(|v| v.date >= written_off && v.through(&rules.routine))
-        .map(|v| v.date);
-    let since = last.unwrap_or(written_off);
-    Some(Obligation {
-        kind: pb::VisitType::Routine,
-        since,
-        due: add_days(since, interval)?,
-        reason: match last {
-            Some(d) => format!(
-                "recovery visit every {interval} days for a facility written off on {written_off}; last visit {d}"
-            ),
-            None => {
-                format!("recovery visit within {interval} days of the write-off on {written_off}")
-            }
-        },
-        satisfied_by: format!("any visit {} after {since}", channel_list(&rules.routine)),
-    })
 }
 
 #[cfg(test)]

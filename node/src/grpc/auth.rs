@@ -228,86 +228,48 @@ mod tests {
     #[test]
     fn rules_follow_the_trust_model() {
         let a = InstitutionId::parse("BANK-A").unwrap();
-        let cases = [
+        let own_admin = AccessRule::OwnAdmin(a.clone());
+        let auditor = AccessRule::Auditor(a);
+        // (rule, [(caller, method, permitted)]); callers are urn:credshare:…
+        type Calls = &'static [(&'static str, &'static str, bool)];
+        let cases: [(&AccessRule, Calls); 3] = [
             (
-                AccessRule::PeerNode,
-                "urn:credshare:node:BANK-B",
-                "QueryBorrower",
-                true,
+                &AccessRule::PeerNode,
+                &[
+                    ("node:BANK-B", "QueryBorrower", true),
+                    ("regulator:REG-1", "QueryBorrower", false),
+                    ("admin:BANK-A", "QueryBorrower", false),
+                    ("admin:BANK-A", "GetNodeInfo", true),
+                    ("signer:BANK-A", "GetNodeInfo", false),
+                ],
             ),
             (
-                AccessRule::PeerNode,
-                "urn:credshare:regulator:REG-1",
-                "QueryBorrower",
-                false,
+                &own_admin,
+                &[
+                    ("admin:BANK-A", "Status", true),
+                    ("admin:BANK-B", "Status", false),
+                    ("node:BANK-A", "Status", false),
+                ],
             ),
             (
-                AccessRule::PeerNode,
-                "urn:credshare:admin:BANK-A",
-                "QueryBorrower",
-                false,
-            ),
-            (
-                AccessRule::PeerNode,
-                "urn:credshare:admin:BANK-A",
-                "GetNodeInfo",
-                true,
-            ),
-            (
-                AccessRule::PeerNode,
-                "urn:credshare:signer:BANK-A",
-                "GetNodeInfo",
-                false,
-            ),
-            (
-                AccessRule::OwnAdmin(a.clone()),
-                "urn:credshare:admin:BANK-A",
-                "Status",
-                true,
-            ),
-            (
-                AccessRule::OwnAdmin(a.clone()),
-                "urn:credshare:admin:BANK-B",
-                "Status",
-                false,
-            ),
-            (
-                AccessRule::OwnAdmin(a.clone()),
-                "urn:credshare:node:BANK-A",
-                "Status",
-                false,
-            ),
-            (
-                AccessRule::Auditor(a.clone()),
-                "urn:credshare:regulator:REG-1",
-                "GetCheckpoint",
-                true,
-            ),
-            (
-                AccessRule::Auditor(a.clone()),
-                "urn:credshare:admin:BANK-A",
-                "GetCheckpoint",
-                true,
-            ),
-            (
-                AccessRule::Auditor(a.clone()),
-                "urn:credshare:admin:BANK-B",
-                "GetCheckpoint",
-                false,
-            ),
-            (
-                AccessRule::Auditor(a),
-                "urn:credshare:node:BANK-B",
-                "GetCheckpoint",
-                false,
+                &auditor,
+                &[
+                    ("regulator:REG-1", "GetCheckpoint", true),
+                    ("admin:BANK-A", "GetCheckpoint", true),
+                    ("admin:BANK-B", "GetCheckpoint", false),
+                    ("node:BANK-B", "GetCheckpoint", false),
+                ],
             ),
         ];
-        for (rule, uri, method, ok) in cases {
-            assert_eq!(
-                rule.permits(&info(uri), method),
-                ok,
-                "{rule:?} {uri} {method}"
-            );
+        for (rule, calls) in cases {
+            for &(caller, method, ok) in calls {
+                let uri = format!("urn:credshare:{caller}");
+                assert_eq!(
+                    rule.permits(&info(&uri), method),
+                    ok,
+                    "{rule:?} {uri} {method}"
+                );
+            }
         }
     }
 

@@ -56,12 +56,8 @@ impl Officer {
 
     /// Parses `urn:credshare:officer:<institution>:<id>`.
     pub fn from_uri(uri: &str) -> Result<Self, PkiError> {
-        let rest = uri
-            .strip_prefix(OFFICER_URN_PREFIX)
-            .ok_or_else(|| PkiError::BadIdentity(format!("{uri:?} is not an officer URN")))?;
-        let (inst, id) = rest
-            .split_once(':')
-            .ok_or_else(|| PkiError::BadIdentity(format!("{uri:?} lacks an officer id")))?;
+        let (inst, id) =
+            super::split_urn(uri, OFFICER_URN_PREFIX, "an officer URN", "an officer id")?;
         Self::new(InstitutionId::parse(inst)?, id)
     }
 

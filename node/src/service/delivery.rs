@@ -16,6 +16,7 @@ use credshare_proto::v1 as pb;
 use prost::Message;
 
 use super::Node;
+use super::periodic::spawn_every;
 use crate::blocking;
 use crate::domain::dates::now_ms;
 use crate::error::NodeError;
@@ -173,15 +174,12 @@ impl Node {
     pub fn spawn_delivery(
         self: &Arc<Self>,
         interval: Duration,
-        mut stop: tokio::sync::watch::Receiver<bool>,
+        stop: tokio::sync::watch::Receiver<bool>,
     ) {
         let node = self.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = stop.wait_for(|s| *s) => break,
-                    _ = tokio::time::sleep(interval) => {}
-                }
+        spawn_every(interval, stop, false, move |_| {
+            let node = node.clone();
+            async move {
                 if let Err(e) = node.deliver_outbox().await {
                     tracing::warn!(error = %e, "revocation outbox pass failed");
                 }

@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 use credshare_proto::v1 as pb;
 
 use super::Node;
+use super::periodic::spawn_every;
 use crate::blocking;
 use crate::config::PeerConfig;
 use crate::error::NodeError;
@@ -125,18 +126,15 @@ impl Node {
     pub fn spawn_membership_watcher(
         self: &Arc<Self>,
         interval: Duration,
-        mut stop: tokio::sync::watch::Receiver<bool>,
+        stop: tokio::sync::watch::Receiver<bool>,
     ) {
         if !self.membership.enabled() {
             return;
         }
         let node = self.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = stop.wait_for(|s| *s) => break,
-                    _ = tokio::time::sleep(interval) => {}
-                }
+        spawn_every(interval, stop, false, move |_| {
+            let node = node.clone();
+            async move {
                 if let Err(e) = node.ask_peers_for_manifest().await {
                     tracing::warn!(error = %e, "asking peers for a newer membership manifest failed");
                 }

@@ -44,6 +44,7 @@ pub mod ingest;
 pub mod membership;
 pub mod observe;
 pub mod oversight;
+mod periodic;
 pub mod reason_counts;
 pub mod refused;
 pub mod report;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use credshare_proto::v1 as pb;
 
 use super::Node;
+use super::periodic::{Pass, spawn_every};
 use crate::domain::dates::now_ms;
 use crate::error::NodeError;
 use crate::pki::InstitutionId;
@@ -121,20 +122,17 @@ impl Node {
     pub fn spawn_upkeep(
         self: &Arc<Self>,
         interval: Duration,
-        mut stop: tokio::sync::watch::Receiver<bool>,
+        stop: tokio::sync::watch::Receiver<bool>,
     ) {
         let node = self.clone();
-        tokio::spawn(async move {
-            loop {
-                let stopping = tokio::select! {
-                    _ = stop.wait_for(|s| *s) => true,
-                    _ = tokio::time::sleep(interval) => false,
-                };
+        spawn_every(interval, stop, true, move |pass| {
+            let node = node.clone();
+            async move {
                 if let Err(e) = node.log_refusals().await {
                     tracing::warn!(error = %e, "logging refused calls failed");
                 }
-                if stopping {
-                    break;
+                if pass == Pass::Last {
+                    return;
                 }
                 if let Err(e) = node.purge_expired_revocations().await {
                     tracing::warn!(error = %e, "purging expired revocations failed");

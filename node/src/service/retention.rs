@@ -124,6 +124,20 @@ impl Node {
     }
 }
 
+/// Decodes `payload` and files it under its borrower and facility (a
+/// payload that does not decode is left out).
+fn by_facility<T: Message + Default>(
+    map: &mut HashMap<(BorrowerKey, String), Vec<T>>,
+    borrower: BorrowerKey,
+    payload: &[u8],
+    facility: impl Fn(&T) -> &String,
+) {
+    if let Ok(record) = T::decode(payload) {
+        let key = (borrower, facility(&record).clone());
+        map.entry(key).or_default().push(record);
+    }
+}
+
 /// Decides every expired version of every record.
 fn plan_sweep(histories: Vec<RecordHistory>, holds: &[BorrowerKey], as_of: Date) -> SweepPlan {
     let mut credits: HashMap<(BorrowerKey, String), Vec<pb::CreditSummary>> = HashMap::new();
@@ -133,20 +147,14 @@ fn plan_sweep(histories: Vec<RecordHistory>, holds: &[BorrowerKey], as_of: Date)
             let Some(env) = &r.envelope else { continue };
             match env.payload_type.as_str() {
                 CREDIT_SUMMARY_TYPE => {
-                    if let Ok(c) = pb::CreditSummary::decode(env.payload.as_slice()) {
-                        credits
-                            .entry((h.borrower_key, c.facility_id.clone()))
-                            .or_default()
-                            .push(c);
-                    }
+                    by_facility(&mut credits, h.borrower_key, &env.payload, |c| {
+                        &c.facility_id
+                    });
                 }
                 VISIT_SUMMARY_TYPE => {
-                    if let Ok(v) = pb::VisitSummary::decode(env.payload.as_slice()) {
-                        visits
-                            .entry((h.borrower_key, v.facility_id.clone()))
-                            .or_default()
-                            .push(v);
-                    }
+                    by_facility(&mut visits, h.borrower_key, &env.payload, |v| {
+                        &v.facility_id
+                    });
                 }
                 _ => {}
             }

@@ -3,143 +3,14 @@
 
 use std::time::{Duration, SystemTime};
 
-use rcgen::{
-    BasicConstraints, CertificateParams, CertificateRevocationListParams, CertifiedIssuer, DnType,
-    ExtendedKeyUsagePurpose, IsCa, KeyIdMethod, KeyPair, KeyUsagePurpose, RevokedCertParams,
-    SanType, SerialNumber,
-};
-use rustls_pki_types::{
-    CertificateDer, CertificateRevocationListDer, PrivateKeyDer, PrivatePkcs8KeyDer,
-};
 use time::OffsetDateTime;
 
+use super::test_ca::{Leaf, TestCa};
 use super::*;
 use crate::pki::{Identity, InstitutionId, Role};
 
 fn inst(id: &str) -> InstitutionId {
     InstitutionId::parse(id).unwrap()
-}
-
-struct TestCa {
-    issuer: CertifiedIssuer<'static, KeyPair>,
-    next_serial: u64,
-    signer_eku: bool,
-}
-
-/// A leaf certificate with its key and serial.
-struct Leaf {
-    cert: CertificateDer<'static>,
-    key: PrivateKeyDer<'static>,
-    serial: SerialNumber,
-}
-
-impl TestCa {
-    fn new(name: &str) -> Self {
-        let mut params = CertificateParams::default();
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let key = KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
-        let issuer = CertifiedIssuer::self_signed(params, key).unwrap();
-        Self {
-            issuer,
-            next_serial: 1000,
-            signer_eku: true,
-        }
-    }
-
-    fn ca_der(&self) -> CertificateDer<'static> {
-        self.issuer.der().clone()
-    }
-
-    /// Issues a certificate with the profile of `profile` but the SAN URI of
-    /// `role`, valid in `[not_before, not_after)`.
-    fn leaf_with(
-        &mut self,
-        role: Role,
-        profile: Role,
-        id: &str,
-        validity: (OffsetDateTime, OffsetDateTime),
-    ) -> Leaf {
-        self.next_serial += 1;
-        let serial = SerialNumber::from(self.next_serial);
-        let mut params = CertificateParams::default();
-        params.distinguished_name = rcgen::DistinguishedName::new();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, format!("{role} {id}"));
-        let uri = Identity::new(role, inst(id)).to_uri();
-        params.subject_alt_names = vec![SanType::URI(uri.try_into().unwrap())];
-        params.serial_number = Some(serial.clone());
-        (params.not_before, params.not_after) = validity;
-        params.use_authority_key_identifier_extension = true;
-        if profile == Role::Signer {
-            params.key_usages = vec![
-                KeyUsagePurpose::DigitalSignature,
-                KeyUsagePurpose::ContentCommitment,
-            ];
-            // id-kp-documentSigning, as `credshare pki issue` sets it; every
-            // other test certificate of this profile has it, and
-            // `signer_without_eku_is_accepted` covers the EKU-less form.
-            if self.signer_eku {
-                params.extended_key_usages = vec![ExtendedKeyUsagePurpose::Other(vec![
-                    1, 3, 6, 1, 5, 5, 7, 3, 36,
-                ])];
-            }
-        } else {
-            params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-            params.extended_key_usages = vec![
-                ExtendedKeyUsagePurpose::ServerAuth,
-                ExtendedKeyUsagePurpose::ClientAuth,
-            ];
-        }
-        let key = KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        Leaf {
-            cert: cert.der().clone(),
-            key: PrivatePkcs8KeyDer::from(key.serialize_der()).into(),
-            serial,
-        }
-    }
-
-    fn leaf(&mut self, role: Role, id: &str) -> Leaf {
-        let now = OffsetDateTime::now_utc();
-        let validity = (
-            now - time::Duration::days(1),
-            now + time::Duration::days(30),
-        );
-        self.leaf_with(role, role, id, validity)
-    }
-
-    fn signer(&mut self, id: &str) -> Signer {
-        let leaf = self.leaf(Role::Signer, id);
-        Signer::from_der(leaf.cert, &leaf.key).unwrap()
-    }
-
-    fn crl(&self, revoked: &[&SerialNumber]) -> CertificateRevocationListDer<'static> {
-        let now = OffsetDateTime::now_utc();
-        let params = CertificateRevocationListParams {
-            this_update: now - time::Duration::hours(1),
-            next_update: now + time::Duration::days(7),
-            crl_number: SerialNumber::from(1u64),
-            issuing_distribution_point: None,
-            revoked_certs: revoked
-                .iter()
-                .map(|serial| RevokedCertParams {
-                    serial_number: (*serial).clone(),
-                    revocation_time: now - time::Duration::minutes(5),
-                    reason_code: Some(rcgen::RevocationReason::KeyCompromise),
-                    invalidity_date: None,
-                })
-                .collect(),
-            key_identifier_method: KeyIdMethod::Sha256,
-        };
-        params.signed_by(&self.issuer).unwrap().der().clone()
-    }
-
-    fn verifier(&self, revoked: &[&SerialNumber]) -> SignatureVerifier {
-        SignatureVerifier::new(vec![self.ca_der()], vec![self.crl(revoked)]).unwrap()
-    }
 }
 
 fn now() -> SystemTime {
@@ -148,6 +19,16 @@ fn now() -> SystemTime {
 
 fn envelope(signer: &Signer) -> pb::SignedEnvelope {
     signer.sign_envelope(CREDIT_SUMMARY_TYPE, b"credit summary bytes".to_vec())
+}
+
+/// BANK-A's signer, a verifier trusting its CA (nothing revoked) and a
+/// credit summary envelope BANK-A signed.
+fn signed_by_bank_a() -> (Signer, SignatureVerifier, pb::SignedEnvelope) {
+    let mut ca = TestCa::new("Test CA");
+    let signer = ca.signer("BANK-A");
+    let verifier = ca.verifier(&[]);
+    let env = envelope(&signer);
+    (signer, verifier, env)
 }
 
 fn assert_bad_signature(result: Result<VerifiedSigner, SigningError>) {
@@ -175,10 +56,7 @@ fn pae_matches_the_dsse_known_answer() {
 
 #[test]
 fn sign_verify_round_trip() {
-    let mut ca = TestCa::new("Test CA");
-    let signer = ca.signer("BANK-A");
-    let verifier = ca.verifier(&[]);
-    let env = envelope(&signer);
+    let (signer, verifier, env) = signed_by_bank_a();
     assert_eq!(env.signatures[0].keyid, signer.key_id());
     let verified = verifier
         .verify(&env, CREDIT_SUMMARY_TYPE, Some(&inst("BANK-A")), now())
@@ -209,53 +87,32 @@ fn signer_without_eku_is_accepted() {
 }
 
 #[test]
-fn flipped_bytes_are_bad_signatures() {
-    let mut ca = TestCa::new("Test CA");
-    let signer = ca.signer("BANK-A");
-    let verifier = ca.verifier(&[]);
-    let env = envelope(&signer);
-
-    let mut payload = env.clone();
-    payload.payload[0] ^= 1;
-    assert_bad_signature(verifier.verify(&payload, CREDIT_SUMMARY_TYPE, None, now()));
-
-    let mut sig = env.clone();
-    sig.signatures[0].sig[10] ^= 1;
-    assert_bad_signature(verifier.verify(&sig, CREDIT_SUMMARY_TYPE, None, now()));
-
-    // A flipped type fails the type check, and fails the signature even when
-    // the verifier expects the flipped type.
+fn tampered_and_malformed_envelopes_are_bad_signatures() {
+    let (signer, verifier, env) = signed_by_bank_a();
+    let bad = |e: &pb::SignedEnvelope, ty: &str| {
+        assert_bad_signature(verifier.verify(e, ty, None, now()));
+    };
+    let tampered: [fn(&mut pb::SignedEnvelope); 7] = [
+        |e| e.payload[0] ^= 1,
+        |e| e.signatures[0].sig[10] ^= 1,
+        // A flipped type fails the type check (and the signature: below).
+        |e| e.payload_type = VISIT_SUMMARY_TYPE.into(),
+        |e| e.signatures[0].keyid = "00".repeat(32),
+        |e| e.signatures.clear(),
+        |e| e.signatures.push(e.signatures[0].clone()),
+        |e| e.signatures[0].sig.truncate(63),
+    ];
+    for tamper in tampered {
+        let mut changed = env.clone();
+        tamper(&mut changed);
+        bad(&changed, CREDIT_SUMMARY_TYPE);
+    }
+    // A flipped type fails the signature even when the verifier expects it.
     let mut ty = env.clone();
     ty.payload_type = VISIT_SUMMARY_TYPE.into();
-    assert_bad_signature(verifier.verify(&ty, CREDIT_SUMMARY_TYPE, None, now()));
-    assert_bad_signature(verifier.verify(&ty, VISIT_SUMMARY_TYPE, None, now()));
-
-    let mut keyid = env.clone();
-    keyid.signatures[0].keyid = "00".repeat(32);
-    assert_bad_signature(verifier.verify(&keyid, CREDIT_SUMMARY_TYPE, None, now()));
-}
-
-#[test]
-fn malformed_envelopes_are_bad_signatures() {
-    let mut ca = TestCa::new("Test CA");
-    let signer = ca.signer("BANK-A");
-    let verifier = ca.verifier(&[]);
-    let env = envelope(&signer);
-
-    let mut none = env.clone();
-    none.signatures.clear();
-    assert_bad_signature(verifier.verify(&none, CREDIT_SUMMARY_TYPE, None, now()));
-
-    let mut two = env.clone();
-    two.signatures.push(env.signatures[0].clone());
-    assert_bad_signature(verifier.verify(&two, CREDIT_SUMMARY_TYPE, None, now()));
-
+    bad(&ty, VISIT_SUMMARY_TYPE);
     let big = signer.sign_envelope(CREDIT_SUMMARY_TYPE, vec![0; MAX_PAYLOAD_BYTES + 1]);
-    assert_bad_signature(verifier.verify(&big, CREDIT_SUMMARY_TYPE, None, now()));
-
-    let mut short = env.clone();
-    short.signatures[0].sig.truncate(63);
-    assert_bad_signature(verifier.verify(&short, CREDIT_SUMMARY_TYPE, None, now()));
+    bad(&big, CREDIT_SUMMARY_TYPE);
 }
 
 #[test]
@@ -326,10 +183,7 @@ fn unix_ms(t: SystemTime) -> i64 {
 
 #[test]
 fn cached_signer_does_not_outlive_its_certificate() {
-    let mut ca = TestCa::new("Test CA");
-    let signer = ca.signer("BANK-A");
-    let verifier = ca.verifier(&[]);
-    let env = envelope(&signer);
+    let (signer, verifier, env) = signed_by_bank_a();
     assert!(
         verifier
             .verify(&env, CREDIT_SUMMARY_TYPE, None, now())

@@ -9,6 +9,7 @@ use credshare_proto::v1 as pb;
 use serde_json::json;
 
 use super::format_time_ms;
+use crate::commands::status::oversight_flag_json;
 use crate::connection::ConnectionArgs;
 use crate::output::{ExitKind, Output, Table};
 
@@ -57,15 +58,9 @@ impl ReportArgs {
 }
 
 fn flag_json(f: &pb::OversightFlag) -> serde_json::Value {
-    json!({
-        "requester": f.requester_institution,
-        "purpose": purpose_label(f.purpose),
-        "pattern": code_label::<pb::OversightPattern>(f.pattern),
-        "count": f.count,
-        "threshold": f.threshold,
-        "window_days": f.window_days,
-        "raised_at_ms": f.raised_at_ms,
-    })
+    let mut value = oversight_flag_json(f);
+    value["raised_at_ms"] = json!(f.raised_at_ms);
+    value
 }
 
 fn report_json(reports: &[NodeReport]) -> serde_json::Value {

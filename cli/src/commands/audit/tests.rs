@@ -8,8 +8,10 @@ use credshare_node::audit::{Hash, RightEdge, SubtreeHashes, inclusion_proof, lea
 use credshare_proto::v1 as pb;
 use pb::log_entry::Kind;
 
-use super::entries::{clamp_range, describe_entry, short_key};
-use super::verify::{EpochBreak, InclusionProofs, LogTally, locate_mismatch};
+use super::entries::clamp_range;
+use super::entries::describe::{describe_entry, short_key};
+use super::verify::bisect::{InclusionProofs, locate_mismatch};
+use super::verify::tally::{EpochBreak, LogTally};
 
 /// Complete-subtree hashes of a tree built from `leaves`.
 struct MemoryTree {

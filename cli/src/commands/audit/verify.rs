@@ -16,18 +16,23 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use credshare_node::audit::{
-    Checkpoint, Hash, leaf_hash, node_hash, root_of_leaves, verify_checkpoint_consistency,
-};
+use credshare_node::audit::{Checkpoint, Hash, leaf_hash, root_of_leaves};
 use credshare_proto::v1 as pb;
-use pb::log_entry::Kind;
 use prost::Message;
 use serde_json::json;
 
 use super::checkpoint::checkpoint_json;
 use super::session::{AuditSession, AuditTarget, FetchedCheckpoint};
-use super::{base64_root, checkpoint_time, read_note};
+use super::{base64_root, checkpoint_time};
 use crate::output::{Output, fields};
+
+pub(super) mod bisect;
+mod extends;
+pub(super) mod tally;
+
+use bisect::{SignedTree, locate_mismatch};
+use extends::check_extends;
+use tally::{EpochBreak, LogTally};
 
 /// Options of `credshare audit verify`.
 #[derive(Debug, Clone, clap::Args)]
@@ -41,83 +46,6 @@ pub struct VerifyArgs {
     pub save_checkpoint: Option<PathBuf>,
     #[command(flatten)]
     pub target: AuditTarget,
-}
-
-/// Entries by kind.
-#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
-pub(crate) struct LogTally {
-    pub peer_queries_answered: u64,
-    pub peer_queries_denied: u64,
-    pub outgoing_queries: u64,
-    pub consent_events: u64,
-    pub record_batches: u64,
-    pub admin_mutations: u64,
-    pub signer_keys: u64,
-    pub oversight_flags: u64,
-    pub annotations: u64,
-    pub retention_sweeps: u64,
-    pub borrower_reports: u64,
-    /// Aggregated entries of rate-limited calls (one per peer per minute).
-    pub rate_limited_windows: u64,
-    pub other: u64,
-    /// The key id of the newest `SignerKeyEntry`: the key in force.
-    #[serde(skip)]
-    pub last_signer_key: Option<String>,
-    /// Declared epoch breaks (restores from a backup), in log order.
-    pub epoch_breaks: Vec<EpochBreak>,
-}
-
-/// A `LogEpochEntry`: where a new epoch starts and what it says was lost.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub(crate) struct EpochBreak {
-    pub index: u64,
-    pub epoch: u32,
-    pub restored_size: u64,
-    pub statement: String,
-}
-
-impl EpochBreak {
-    fn describe(&self) -> String {
-        format!(
-            "at entry {}: epoch {} begins (declared, signed): {}",
-            self.index, self.epoch, self.statement
-        )
-    }
-}
-
-impl LogTally {
-    pub(crate) fn count(&mut self, index: u64, entry: &pb::LogEntry) {
-        let counter = match &entry.kind {
-            Some(Kind::PeerQuery(q)) if q.decision == pb::Decision::Denied as i32 => {
-                &mut self.peer_queries_denied
-            }
-            Some(Kind::PeerQuery(_)) => &mut self.peer_queries_answered,
-            Some(Kind::OutgoingQuery(_)) => &mut self.outgoing_queries,
-            Some(Kind::Consent(_)) => &mut self.consent_events,
-            Some(Kind::RecordBatch(_)) => &mut self.record_batches,
-            Some(Kind::Admin(_)) => &mut self.admin_mutations,
-            Some(Kind::OversightFlag(_)) => &mut self.oversight_flags,
-            Some(Kind::Annotation(_)) => &mut self.annotations,
-            Some(Kind::RetentionSweep(_)) => &mut self.retention_sweeps,
-            Some(Kind::BorrowerReport(_)) => &mut self.borrower_reports,
-            Some(Kind::RateLimited(_)) => &mut self.rate_limited_windows,
-            Some(Kind::SignerKey(k)) => {
-                self.last_signer_key = Some(k.key_id.clone());
-                &mut self.signer_keys
-            }
-            Some(Kind::Epoch(e)) => {
-                self.epoch_breaks.push(EpochBreak {
-                    index,
-                    epoch: e.epoch,
-                    restored_size: e.restored_size,
-                    statement: e.statement.clone(),
-                });
-                return;
-            }
-            None => &mut self.other,
-        };
-        *counter += 1;
-    }
 }
 
 /// What a successful run established.
@@ -243,147 +171,6 @@ fn progress_bar(size: u64, out: &Output) -> indicatif::ProgressBar {
         bar.set_style(style);
     }
     bar
-}
-
-/// Checks that the log, whose entries are `leaves` under the verified
-/// `newest` checkpoint, extends the checkpoint saved at `path`.
-async fn check_extends(
-    session: &mut AuditSession,
-    path: &std::path::Path,
-    newest: &Checkpoint,
-    leaves: &[Hash],
-) -> anyhow::Result<Checkpoint> {
-    let note = read_note(path)?;
-    let saved = Checkpoint::parse_unverified(&note)
-        .with_context(|| format!("{} is not a checkpoint note", path.display()))?;
-    check_same_log_not_shorter(&saved, newest)?;
-    // The node's checkpoint at the saved size carries the signer
-    // certificate of its time: the saved note must verify with it.
-    let at_saved_size = session.checkpoint(saved.size).await.with_context(|| {
-        format!(
-            "the node no longer serves its checkpoint of size {} (saved one is from {})",
-            saved.size,
-            checkpoint_time(saved.timestamp_ms)
-        )
-    })?;
-    let saved = session
-        .verify_note(
-            &note,
-            &at_saved_size.signer_certificate,
-            Some(&newest.origin),
-        )
-        .context("the saved checkpoint's signature does not verify")?
-        .checkpoint;
-    if at_saved_size.signed.checkpoint.root != saved.root {
-        bail!(
-            "history was rewritten: the node signed two different logs of size {} (saved root {}, now {})",
-            saved.size,
-            base64_root(&saved.root),
-            base64_root(&at_saved_size.signed.checkpoint.root)
-        );
-    }
-    let proof = session.consistency_proof(saved.size, newest.size).await?;
-    verify_checkpoint_consistency(&saved, newest, &proof).map_err(|e| {
-        // Downloaded leaves pin down which check failed beyond the proof.
-        let prefix = usize::try_from(saved.size).unwrap_or(usize::MAX);
-        let still = leaves.get(..prefix).map(root_of_leaves) == Some(saved.root);
-        anyhow::anyhow!(
-            "the newest checkpoint does not extend the saved one: {e}; the first {} entries {} hash to the saved root",
-            saved.size,
-            if still { "still" } else { "no longer" }
-        )
-    })?;
-    Ok(saved)
-}
-
-/// The saved checkpoint is of the same log and no longer than the newest.
-fn check_same_log_not_shorter(saved: &Checkpoint, newest: &Checkpoint) -> anyhow::Result<()> {
-    if saved.origin != newest.origin {
-        bail!(
-            "the saved checkpoint is of log {:?}, but the node serves log {:?}",
-            saved.origin,
-            newest.origin
-        );
-    }
-    if saved.size > newest.size {
-        bail!(
-            "history was dropped: the saved checkpoint has {} entries, the node's newest only {}",
-            saved.size,
-            newest.size
-        );
-    }
-    Ok(())
-}
-
-/// Inclusion proofs in one signed tree, for [`locate_mismatch`].
-pub(crate) trait InclusionProofs {
-    /// The proof of `leaf` in the tree (sibling hashes from the leaf up).
-    async fn proof_of(&mut self, leaf: u64) -> anyhow::Result<Vec<Hash>>;
-}
-
-/// The node's tree of `size` leaves, through its `AuditService`.
-struct SignedTree<'a> {
-    session: &'a mut AuditSession,
-    size: u64,
-}
-
-impl InclusionProofs for SignedTree<'_> {
-    async fn proof_of(&mut self, leaf: u64) -> anyhow::Result<Vec<Hash>> {
-        self.session.inclusion_proof(leaf, self.size).await
-    }
-}
-
-/// Finds the first leaf whose hash differs from the tree signed with root
-/// `root`, given `leaves` that do not hash to it. Walks down the RFC 9162
-/// tree: at each node it asks for inclusion proofs of the first leaf of
-/// each child, checks the two claimed child hashes combine into the hash
-/// already established (so the node cannot mislead the search), and
-/// descends into the left-most child that differs. 2 proofs per level;
-/// O(n log n) hashing over the downloaded leaves.
-pub(crate) async fn locate_mismatch(
-    leaves: &[Hash],
-    root: Hash,
-    tree: &mut impl InclusionProofs,
-) -> anyhow::Result<u64> {
-    let (mut start, mut end) = (0usize, leaves.len());
-    let mut expected = root;
-    let mut depth = 0usize;
-    while end - start > 1 {
-        let mid = start + split_point(end - start);
-        let right = sibling_at(&tree.proof_of(start as u64).await?, depth, start)?;
-        let left = sibling_at(&tree.proof_of(mid as u64).await?, depth, mid)?;
-        if node_hash(&left, &right) != expected {
-            bail!(
-                "the node's inclusion proofs contradict its signed root for entries [{start}, {end})"
-            );
-        }
-        if root_of_leaves(&leaves[start..mid]) != left {
-            (end, expected) = (mid, left);
-        } else {
-            (start, expected) = (mid, right);
-        }
-        depth += 1;
-    }
-    if leaves.get(start) == Some(&expected) {
-        bail!("the downloaded entries do not hash to the signed root, but no entry differs");
-    }
-    Ok(start as u64)
-}
-
-/// The proof hash at `depth` levels below the root (proofs list siblings
-/// from the leaf up).
-fn sibling_at(proof: &[Hash], depth: usize, leaf: usize) -> anyhow::Result<Hash> {
-    proof
-        .len()
-        .checked_sub(depth + 1)
-        .and_then(|i| proof.get(i))
-        .copied()
-        .with_context(|| format!("the inclusion proof of entry {leaf} is too short"))
-}
-
-/// RFC 9162's k: the largest power of two smaller than `n` (`n >= 2`).
-fn split_point(n: usize) -> usize {
-    1usize << (usize::BITS - 1 - (n - 1).leading_zeros())
 }
 
 fn verified_json(v: &Verified) -> serde_json::Value {

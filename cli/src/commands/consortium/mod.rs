@@ -119,28 +119,19 @@ impl ManifestCommand {
                 roles,
                 purposes,
             } => {
-                let mut draft = Draft::read(manifest)?;
                 let member = DraftMember::new(institution, addresses, roles, purposes)?;
-                draft.upsert(member);
-                draft.write(manifest)?;
-                report(
-                    out,
-                    &draft,
-                    &format!("{institution} in {}", manifest.display()),
-                );
+                let what = format!("{institution} in {}", manifest.display());
+                edit_draft(manifest, &what, out, |draft| {
+                    draft.upsert(member);
+                    Ok(())
+                })?;
             }
             ManifestCommand::Remove {
                 manifest,
                 institution,
             } => {
-                let mut draft = Draft::read(manifest)?;
-                draft.remove(institution)?;
-                draft.write(manifest)?;
-                report(
-                    out,
-                    &draft,
-                    &format!("{institution} removed from {}", manifest.display()),
-                );
+                let what = format!("{institution} removed from {}", manifest.display());
+                edit_draft(manifest, &what, out, |draft| draft.remove(institution))?;
             }
             ManifestCommand::Sign {
                 manifest,
@@ -152,6 +143,21 @@ impl ManifestCommand {
         }
         Ok(())
     }
+}
+
+/// Reads the draft at `manifest`, applies `change`, writes it back and
+/// reports `what` was done.
+fn edit_draft(
+    manifest: &std::path::Path,
+    what: &str,
+    out: &Output,
+    change: impl FnOnce(&mut Draft) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut draft = Draft::read(manifest)?;
+    change(&mut draft)?;
+    draft.write(manifest)?;
+    report(out, &draft, what);
+    Ok(())
 }
 
 fn report(out: &Output, draft: &Draft, what: &str) {

@@ -5,20 +5,16 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::time::SystemTime;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose, SanType,
-};
 use ring::signature::Ed25519KeyPair;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use time::OffsetDateTime;
+use rustls_pki_types::PrivateKeyDer;
 
 use super::*;
 use crate::audit::checkpoint::CheckpointError;
 use crate::audit::merkle::{RightEdge, SubtreeHashes};
 use crate::audit::proof::{consistency_proof, inclusion_proof};
-use crate::pki::{Identity, Role};
+use crate::pki::Role;
 use crate::signing::Signer;
+use crate::signing::test_ca::{Leaf, TestCa};
 
 const ORIGIN: &str = "credshare.example/BANK-A/query-log";
 
@@ -26,63 +22,11 @@ fn inst(id: &str) -> InstitutionId {
     InstitutionId::parse(id).unwrap()
 }
 
-/// A consortium CA that issues signer and TLS certificates.
-struct TestCa {
-    issuer: CertifiedIssuer<'static, KeyPair>,
-}
-
-impl TestCa {
-    fn new() -> Self {
-        let mut params = CertificateParams::default();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "Test Consortium CA");
-        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let key = KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
-        Self {
-            issuer: CertifiedIssuer::self_signed(params, key).unwrap(),
-        }
-    }
-
-    /// A certificate of `role` for `id` with its PKCS#8 Ed25519 key.
-    fn leaf(&self, role: Role, id: &str) -> (CertificateDer<'static>, PrivateKeyDer<'static>) {
-        let mut params = CertificateParams::default();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, format!("{role} {id}"));
-        let uri = Identity::new(role, inst(id)).to_uri();
-        params.subject_alt_names = vec![SanType::URI(uri.try_into().unwrap())];
-        let now = OffsetDateTime::now_utc();
-        params.not_before = now - time::Duration::days(1);
-        params.not_after = now + time::Duration::days(30);
-        params.use_authority_key_identifier_extension = true;
-        if role == Role::Signer {
-            params.key_usages = vec![
-                KeyUsagePurpose::DigitalSignature,
-                KeyUsagePurpose::ContentCommitment,
-            ];
-        } else {
-            params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-            params.extended_key_usages = vec![
-                ExtendedKeyUsagePurpose::ServerAuth,
-                ExtendedKeyUsagePurpose::ClientAuth,
-            ];
-        }
-        let key = KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        let key = PrivatePkcs8KeyDer::from(key.serialize_der()).into();
-        (cert.der().clone(), key)
-    }
-
-    fn signer(&self, id: &str) -> Signer {
-        let (cert, key) = self.leaf(Role::Signer, id);
-        Signer::from_der(cert, &key).unwrap()
-    }
-
-    /// Trusts this CA; no CRL (revocation is covered by the signing tests).
-    fn verifier(&self) -> SignatureVerifier {
-        SignatureVerifier::new(vec![self.issuer.der().clone()], Vec::new()).unwrap()
+/// The checkpoint error a receipt failed with; panics on any other outcome.
+fn checkpoint_error(result: Result<VerifiedReceipt, ReceiptError>) -> CheckpointError {
+    match result {
+        Err(ReceiptError::Checkpoint(e)) => e,
+        other => panic!("{other:?}"),
     }
 }
 
@@ -186,10 +130,10 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let ca = TestCa::new();
+    let mut ca = TestCa::new("Test Consortium CA");
     Fixture {
         signer: ca.signer("BANK-A"),
-        verifier: ca.verifier(),
+        verifier: ca.verifier(&[]),
         log: MemoryLog::with_entries(13),
         ca,
     }
@@ -340,7 +284,7 @@ fn a_wrong_proof_is_rejected() {
 
 #[test]
 fn another_institutions_signer_is_rejected() {
-    let f = fixture();
+    let mut f = fixture();
     let signer_b = f.ca.signer("BANK-B");
     // BANK-B signed the checkpoint and attached its own certificate.
     let receipt = f.log.receipt(3, &signer_b);
@@ -353,12 +297,11 @@ fn another_institutions_signer_is_rejected() {
     // BANK-B signed, but BANK-A's certificate is attached.
     let mut receipt = f.log.receipt(3, &signer_b);
     receipt.signer_certificate = f.signer.certificate_der().to_vec();
-    assert!(matches!(
-        f.verify(&receipt),
-        Err(ReceiptError::Checkpoint(
-            CheckpointError::NoMatchingSignature { .. }
-        ))
-    ));
+    let error = checkpoint_error(f.verify(&receipt));
+    assert!(
+        matches!(error, CheckpointError::NoMatchingSignature { .. }),
+        "{error:?}"
+    );
 }
 
 #[test]
@@ -391,8 +334,8 @@ fn a_wrong_holder_is_rejected() {
 
 #[test]
 fn a_node_certificate_is_not_a_signer() {
-    let f = fixture();
-    let (cert, key) = f.ca.leaf(Role::Node, "BANK-A");
+    let mut f = fixture();
+    let Leaf { cert, key, .. } = f.ca.leaf(Role::Node, "BANK-A");
     let mut receipt = f.log.receipt(3, &f.signer);
     let note = f.log.checkpoint(13).sign(ORIGIN, &ed25519(&key));
     receipt.checkpoint = Some(pb::Checkpoint { signed_note: note });
@@ -407,7 +350,7 @@ fn a_node_certificate_is_not_a_signer() {
 #[test]
 fn a_signer_of_another_ca_is_untrusted() {
     let f = fixture();
-    let foreign = TestCa::new().signer("BANK-A");
+    let foreign = TestCa::new("Test Consortium CA").signer("BANK-A");
     let result = f.verify(&f.log.receipt(3, &foreign));
     assert!(
         matches!(result, Err(ReceiptError::UntrustedSigner(_))),
@@ -421,12 +364,11 @@ fn a_tampered_note_is_rejected() {
     let mut receipt = f.log.receipt(3, &f.signer);
     let note = &mut receipt.checkpoint.as_mut().unwrap().signed_note;
     *note = note.replacen("\n13\n", "\n14\n", 1);
-    assert!(matches!(
-        f.verify(&receipt),
-        Err(ReceiptError::Checkpoint(
-            CheckpointError::BadSignature { .. }
-        ))
-    ));
+    let error = checkpoint_error(f.verify(&receipt));
+    assert!(
+        matches!(error, CheckpointError::BadSignature { .. }),
+        "{error:?}"
+    );
 }
 
 #[test]

@@ -55,6 +55,19 @@ fn with_signals(signals: &[(W, &str)]) -> pb::BorrowerIndicators {
     }
 }
 
+/// `ind` with `exposures` instead of its own.
+fn exposed(
+    mut ind: pb::BorrowerIndicators,
+    exposures: Vec<pb::CurrencyExposure>,
+) -> pb::BorrowerIndicators {
+    ind.exposures = exposures;
+    ind
+}
+
+fn assert_no_reason(a: &pb::Assessment, matches: impl Fn(&String) -> bool) {
+    assert!(!a.reasons.iter().any(matches), "{:?}", a.reasons);
+}
+
 fn answered(inst: &str, ind: pb::BorrowerIndicators) -> Contribution {
     Contribution::answered(inst, inst == "BANK-A", ind, None, 5)
 }
@@ -101,14 +114,15 @@ fn a_healthy_complete_borrower_is_green_without_reasons() {
 
 #[test]
 fn sums_are_per_currency_and_denied_peers_are_listed_but_not_summed() {
-    let mut b = healthy();
-    b.exposures = vec![
-        exposure("CNY", 5_000, 4_000, 1_000),
-        exposure("USD", 300, 200, 0),
-    ];
+    let mut b = exposed(
+        healthy(),
+        vec![
+            exposure("CNY", 5_000, 4_000, 1_000),
+            exposure("USD", 300, 200, 0),
+        ],
+    );
     b.facility_count = 3;
-    let mut c = healthy();
-    c.exposures = vec![exposure("EUR", 10, 10, 10)];
+    let c = exposed(healthy(), vec![exposure("EUR", 10, 10, 10)]);
     let denied = Contribution {
         // A denied peer's indicators (if any slipped through) never count.
         indicators: Some(c),
@@ -148,11 +162,13 @@ fn sums_are_per_currency_and_denied_peers_are_listed_but_not_summed() {
 
 #[test]
 fn share_over_90_is_computed_over_all_debt_at_the_stated_rates() {
-    let mut ind = healthy();
-    ind.exposures = vec![
-        exposure("CNY", 10_000, 10_000, 1_000),
-        exposure("USD", 900, 900, 300),
-    ];
+    let ind = exposed(
+        healthy(),
+        vec![
+            exposure("CNY", 10_000, 10_000, 1_000),
+            exposure("USD", 900, 900, 300),
+        ],
+    );
     let a = run(vec![answered("BANK-A", ind)]);
     // USD 9.00 = CNY 63.90 (6,390 fen), of which USD 3.00 = CNY 21.30 over
     // 90 days: (1,000 + 2,130) / (10,000 + 6,390) = 19.09 % (rounded down).
@@ -162,11 +178,7 @@ fn share_over_90_is_computed_over_all_debt_at_the_stated_rates() {
         a.share_basis,
         "CNY equivalent at the rates of 2026-06-29: USD 7.1000"
     );
-    assert!(
-        !a.reasons.iter().any(|r| r.starts_with("RED")),
-        "{:?}",
-        a.reasons
-    );
+    assert_no_reason(&a, |r| r.starts_with("RED"));
 }
 
 #[test]
@@ -174,20 +186,28 @@ fn a_small_foreign_currency_default_is_not_red_across_a_large_performing_book() 
     // The case: CNY 8,000,000.00 NORMAL at BANK-B; USD 50,000.00
     // 100 days overdue (SUBSTANDARD) at BANK-C. USD 50,000 × 7.1 = CNY
     // 355,000; 355,000 / 8,355,000 = 4.24 %: ORANGE at most, never RED.
-    let mut b = with_class(C::Normal, 0);
-    b.exposures = vec![exposure("CNY", 800_000_000, 800_000_000, 0)];
-    let mut c = with_class(C::Substandard, 100);
-    c.exposures = vec![exposure("USD", 5_000_000, 5_000_000, 5_000_000)];
+    let b = exposed(
+        with_class(C::Normal, 0),
+        vec![exposure("CNY", 800_000_000, 800_000_000, 0)],
+    );
+    let c = exposed(
+        with_class(C::Substandard, 100),
+        vec![exposure("USD", 5_000_000, 5_000_000, 5_000_000)],
+    );
     let a = run(vec![answered("BANK-B", b), answered("BANK-C", c)]);
     assert_eq!(a.over_90_days_share_bp, 424);
     assert_eq!(level(&a), L::Orange, "{:?}", a.reasons);
     assert!(has_reason(&a, "ORANGE", "SUBSTANDARD reported by BANK-C"));
     assert!(has_reason(&a, "ORANGE", "100 days overdue"));
     // Above 20 % the RED reason shows the figures and the rates used.
-    let mut small = with_class(C::Normal, 0);
-    small.exposures = vec![exposure("CNY", 100_000_000, 100_000_000, 0)];
-    let mut c = with_class(C::Substandard, 100);
-    c.exposures = vec![exposure("USD", 5_000_000, 5_000_000, 5_000_000)];
+    let small = exposed(
+        with_class(C::Normal, 0),
+        vec![exposure("CNY", 100_000_000, 100_000_000, 0)],
+    );
+    let c = exposed(
+        with_class(C::Substandard, 100),
+        vec![exposure("USD", 5_000_000, 5_000_000, 5_000_000)],
+    );
     let a = run(vec![answered("BANK-B", small), answered("BANK-C", c)]);
     // 355,000 / 1,355,000 = 26.19 %.
     assert_eq!(a.over_90_days_share_bp, 2_619);
@@ -200,11 +220,13 @@ fn a_small_foreign_currency_default_is_not_red_across_a_large_performing_book() 
 
 #[test]
 fn a_currency_without_a_rate_is_named_not_guessed() {
-    let mut ind = healthy();
-    ind.exposures = vec![
-        exposure("CNY", 10_000, 10_000, 0),
-        exposure("EUR", 500, 500, 500),
-    ];
+    let ind = exposed(
+        healthy(),
+        vec![
+            exposure("CNY", 10_000, 10_000, 0),
+            exposure("EUR", 500, 500, 500),
+        ],
+    );
     let a = run(vec![answered("BANK-A", ind)]);
     assert_eq!(a.over_90_days_share_bp, 0);
     assert!(
@@ -237,19 +259,13 @@ fn lenders_with_only_settled_facilities_are_not_counted() {
     // multi-lender borrowing (four).
     assert_eq!(a.lender_count, 3);
     assert_eq!(a.settled_only_lenders, vec!["BANK-D"]);
-    assert!(
-        !a.reasons.iter().any(|r| r.contains("multi-lender")),
-        "{:?}",
-        a.reasons
-    );
+    assert_no_reason(&a, |r| r.contains("multi-lender"));
 }
 
 #[test]
 fn share_rule_needs_more_than_twenty_percent_across_institutions() {
-    let mut b = healthy();
-    b.exposures = vec![exposure("CNY", 1_000, 1_000, 500)];
-    let mut c = healthy();
-    c.exposures = vec![exposure("CNY", 1_500, 1_500, 0)];
+    let b = exposed(healthy(), vec![exposure("CNY", 1_000, 1_000, 500)]);
+    let c = exposed(healthy(), vec![exposure("CNY", 1_500, 1_500, 0)]);
     // Exactly 20.00% across BANK-B and BANK-C: not more than 20%.
     let a = run(vec![answered("BANK-B", b.clone()), answered("BANK-C", c)]);
     assert_eq!(a.over_90_days_share_bp, 2_000);
@@ -262,11 +278,13 @@ fn share_rule_needs_more_than_twenty_percent_across_institutions() {
 
 #[test]
 fn hostile_amounts_neither_overflow_nor_exceed_100_percent() {
-    let mut ind = healthy();
-    ind.exposures = vec![
-        exposure("CNY", i64::MAX, i64::MAX, i64::MAX),
-        exposure("EUR", -5, -5, 9),
-    ];
+    let ind = exposed(
+        healthy(),
+        vec![
+            exposure("CNY", i64::MAX, i64::MAX, i64::MAX),
+            exposure("EUR", -5, -5, 9),
+        ],
+    );
     let a = run(vec![
         answered("BANK-A", ind.clone()),
         answered("BANK-B", ind),

@@ -65,6 +65,18 @@ fn decide_with(
     })
 }
 
+/// The denial of `query` under `grant` signed by `signer` (default policy).
+fn denial(grant: &pb::ConsentGrant, signer: &str, query: &Query) -> Denial {
+    decide(
+        grant,
+        &inst(signer),
+        &query.ctx(),
+        false,
+        &HolderPolicy::default(),
+    )
+    .unwrap_err()
+}
+
 fn reason(grant: &pb::ConsentGrant, query: &Query) -> Result<(), pb::DenialReason> {
     decide_with(grant, query, false, &HolderPolicy::default())
 }
@@ -81,14 +93,7 @@ fn a_matching_grant_is_accepted() {
 fn a_grant_signed_by_another_institution_is_untrusted() {
     let g = grant();
     let q = Query::new();
-    let denial = decide(
-        &g,
-        &inst("BANK-B"),
-        &q.ctx(),
-        false,
-        &HolderPolicy::default(),
-    )
-    .unwrap_err();
+    let denial = denial(&g, "BANK-B", &q);
     assert_eq!(denial.reason, pb::DenialReason::UntrustedSigner);
     assert!(denial.message.contains("BANK-B"), "{}", denial.message);
 }
@@ -104,14 +109,7 @@ fn a_grant_for_another_grantee_is_refused() {
 fn signer_check_comes_before_grantee_check() {
     let mut q = Query::new();
     q.requester = inst("BANK-C");
-    let denial = decide(
-        &grant(),
-        &inst("BANK-C"),
-        &q.ctx(),
-        false,
-        &HolderPolicy::default(),
-    )
-    .unwrap_err();
+    let denial = denial(&grant(), "BANK-C", &q);
     assert_eq!(denial.reason, pb::DenialReason::UntrustedSigner);
 }
 
@@ -119,14 +117,7 @@ fn signer_check_comes_before_grantee_check() {
 fn a_grant_for_another_borrower_is_refused_without_naming_keys() {
     let mut q = Query::new();
     q.borrower_key = vec![8; 32];
-    let denial = decide(
-        &grant(),
-        &inst("BANK-A"),
-        &q.ctx(),
-        false,
-        &HolderPolicy::default(),
-    )
-    .unwrap_err();
+    let denial = denial(&grant(), "BANK-A", &q);
     assert_eq!(denial.reason, pb::DenialReason::WrongBorrower);
     assert!(!denial.message.contains("0808") && !denial.message.contains("0707"));
 }
@@ -365,26 +356,6 @@ fn consent_state_follows_the_window_and_revocation() {
         consent_state(&g, false, g.not_after_ms + 1),
         pb::ConsentState::Expired
     );
-}
-
-#[test]
-fn purposes_parse_from_config_names() {
-    assert_eq!(
-        Purpose::parse("POST_LOAN_MANAGEMENT"),
-        Some(Purpose::PostLoanManagement)
-    );
-    assert_eq!(
-        Purpose::parse(" credit_approval "),
-        Some(Purpose::LoanApproval)
-    );
-    assert_eq!(
-        Purpose::parse("PURPOSE_GUARANTEE_QUALIFICATION_REVIEW"),
-        Some(Purpose::GuaranteeQualificationReview)
-    );
-    assert_eq!(Purpose::parse("UNSPECIFIED"), None);
-    assert_eq!(Purpose::parse("MARKETING"), None);
-    assert_eq!(Purpose::parse(""), None);
-    assert_eq!(Purpose::PostLoanManagement.name(), "POST_LOAN_MANAGEMENT");
 }
 
 #[test]

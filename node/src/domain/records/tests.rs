@@ -54,6 +54,23 @@ fn visit() -> pb::VisitSummary {
     }
 }
 
+/// The field a change to a valid record must be refused for, and the change.
+type Fault<T> = (&'static str, fn(&mut T));
+
+/// Each change, applied to a valid credit summary, is refused naming its field.
+fn assert_credit_faults(cases: &[Fault<pb::CreditSummary>]) {
+    for (i, (field, change)) in cases.iter().enumerate() {
+        assert_eq!(credit_fault(change).field, *field, "case {i}");
+    }
+}
+
+/// Each change, applied to a valid visit summary, is refused naming its field.
+fn assert_visit_faults(cases: &[Fault<pb::VisitSummary>]) {
+    for (i, (field, change)) in cases.iter().enumerate() {
+        assert_eq!(visit_fault(change).field, *field, "case {i}");
+    }
+}
+
 /// Applies `change` to a valid credit summary and returns the field at fault.
 fn credit_fault(change: impl FnOnce(&mut pb::CreditSummary)) -> FieldError {
     let mut r = credit();
@@ -79,54 +96,35 @@ fn record_ids_are_bounded_printable_ascii() {
         credit_fault(|r| r.facility_id.clear()).to_string(),
         "facility_id: is empty"
     );
-    assert_eq!(
-        credit_fault(|r| r.facility_id = "A".repeat(65)).field,
-        "facility_id"
-    );
-    assert_eq!(
-        credit_fault(|r| r.facility_id = "LN 1".into()).field,
-        "facility_id"
-    );
-    assert_eq!(
-        credit_fault(|r| r.facility_id = "LN\u{7}1".into()).field,
-        "facility_id"
-    );
-    assert_eq!(
-        credit_fault(|r| r.facility_id = "贷款1".into()).field,
-        "facility_id"
-    );
+    assert_credit_faults(&[
+        ("facility_id", |r| r.facility_id = "A".repeat(65)),
+        ("facility_id", |r| r.facility_id = "LN 1".into()),
+        ("facility_id", |r| r.facility_id = "LN\u{7}1".into()),
+        ("facility_id", |r| r.facility_id = "贷款1".into()),
+    ]);
     let mut ok = credit();
     ok.facility_id = "A".repeat(64);
     assert_eq!(validate_credit(&ok, TODAY), Ok(()));
-    assert_eq!(visit_fault(|r| r.visit_id.clear()).field, "visit_id");
-    assert_eq!(
-        visit_fault(|r| r.facility_id = "x\ty".into()).field,
-        "facility_id"
-    );
+    assert_visit_faults(&[
+        ("visit_id", |r| r.visit_id.clear()),
+        ("facility_id", |r| r.facility_id = "x\ty".into()),
+    ]);
 }
 
 #[test]
 fn origin_fields() {
-    assert_eq!(credit_fault(|r| r.version = 0).field, "version");
-    assert_eq!(
-        credit_fault(|r| r.institution_id = "bank-a".into()).field,
-        "institution_id"
-    );
-    assert_eq!(
-        credit_fault(|r| r.institution_id.clear()).field,
-        "institution_id"
-    );
+    assert_credit_faults(&[
+        ("version", |r| r.version = 0),
+        ("institution_id", |r| r.institution_id = "bank-a".into()),
+        ("institution_id", |r| r.institution_id.clear()),
+    ]);
     let err = credit_fault(|r| r.borrower_key = vec![1; 31]);
     assert_eq!(err.to_string(), "borrower_key: must be 32 bytes, found 31");
-    assert_eq!(visit_fault(|r| r.version = 0).field, "version");
-    assert_eq!(
-        visit_fault(|r| r.borrower_key.clear()).field,
-        "borrower_key"
-    );
-    assert_eq!(
-        visit_fault(|r| r.institution_id = "B".into()).field,
-        "institution_id"
-    );
+    assert_visit_faults(&[
+        ("version", |r| r.version = 0),
+        ("borrower_key", |r| r.borrower_key.clear()),
+        ("institution_id", |r| r.institution_id = "B".into()),
+    ]);
 }
 
 #[test]
@@ -135,24 +133,14 @@ fn credit_enums_must_be_set_and_known() {
         credit_fault(|r| r.facility_type = 0).to_string(),
         "facility_type: is not set"
     );
-    assert_eq!(
-        credit_fault(|r| r.facility_type = 11).field,
-        "facility_type"
-    );
-    assert_eq!(
-        credit_fault(|r| r.guarantee_type = 0).field,
-        "guarantee_type"
-    );
-    assert_eq!(credit_fault(|r| r.risk_class = 0).field, "risk_class");
-    assert_eq!(credit_fault(|r| r.risk_class = -1).field, "risk_class");
-    assert_eq!(
-        credit_fault(|r| r.account_status = 0).field,
-        "account_status"
-    );
-    assert_eq!(
-        credit_fault(|r| r.account_status = 6).field,
-        "account_status"
-    );
+    assert_credit_faults(&[
+        ("facility_type", |r| r.facility_type = 11),
+        ("guarantee_type", |r| r.guarantee_type = 0),
+        ("risk_class", |r| r.risk_class = 0),
+        ("risk_class", |r| r.risk_class = -1),
+        ("account_status", |r| r.account_status = 0),
+        ("account_status", |r| r.account_status = 6),
+    ]);
 }
 
 #[test]
@@ -171,18 +159,11 @@ fn currency_must_be_active_iso_4217() {
 
 #[test]
 fn amounts() {
-    assert_eq!(
-        credit_fault(|r| r.contract_amount = 0).field,
-        "contract_amount"
-    );
-    assert_eq!(
-        credit_fault(|r| r.contract_amount = -5).field,
-        "contract_amount"
-    );
-    assert_eq!(
-        credit_fault(|r| r.outstanding_balance = -1).field,
-        "outstanding_balance"
-    );
+    assert_credit_faults(&[
+        ("contract_amount", |r| r.contract_amount = 0),
+        ("contract_amount", |r| r.contract_amount = -5),
+        ("outstanding_balance", |r| r.outstanding_balance = -1),
+    ]);
     let err = credit_fault(|r| r.outstanding_balance = r.contract_amount + 1);
     assert_eq!(err.field, "outstanding_balance");
     assert!(err.reason.contains("REVOLVING_LINE"), "{err}");
@@ -200,15 +181,11 @@ fn amounts() {
 
 #[test]
 fn credit_dates() {
-    assert_eq!(
-        credit_fault(|r| r.open_date = "2024-3-1".into()).field,
-        "open_date"
-    );
-    assert_eq!(
-        credit_fault(|r| r.maturity_date = "2027-02-30".into()).field,
-        "maturity_date"
-    );
-    assert_eq!(credit_fault(|r| r.as_of_date.clear()).field, "as_of_date");
+    assert_credit_faults(&[
+        ("open_date", |r| r.open_date = "2024-3-1".into()),
+        ("maturity_date", |r| r.maturity_date = "2027-02-30".into()),
+        ("as_of_date", |r| r.as_of_date.clear()),
+    ]);
     let err = credit_fault(|r| r.maturity_date = "2024-02-29".into());
     assert_eq!(
         err.to_string(),
@@ -216,10 +193,7 @@ fn credit_dates() {
     );
     let err = credit_fault(|r| r.as_of_date = "2026-01-16".into());
     assert_eq!(err.to_string(), "as_of_date: 2026-01-16 is in the future");
-    assert_eq!(
-        credit_fault(|r| r.open_date = "2026-01-16".into()).field,
-        "open_date"
-    );
+    assert_credit_faults(&[("open_date", |r| r.open_date = "2026-01-16".into())]);
     // Maturity on the open date is a valid (if short) facility; as of that
     // day it has not matured yet.
     let mut same_day = credit();
@@ -238,14 +212,10 @@ fn overdue_amounts_and_days_agree() {
     let mut ok = credit();
     overdue(&mut ok);
     assert_eq!(validate_credit(&ok, TODAY), Ok(()));
-    assert_eq!(
-        credit_fault(|r| r.overdue_principal = -1).field,
-        "overdue_principal"
-    );
-    assert_eq!(
-        credit_fault(|r| r.overdue_total = -1).field,
-        "overdue_total"
-    );
+    assert_credit_faults(&[
+        ("overdue_principal", |r| r.overdue_principal = -1),
+        ("overdue_total", |r| r.overdue_total = -1),
+    ]);
     let err = credit_fault(|r| {
         overdue(r);
         r.overdue_principal = 1_201;
@@ -329,39 +299,26 @@ fn account_status_consistency() {
 
 #[test]
 fn visit_date_and_enums() {
-    assert_eq!(
-        visit_fault(|r| r.visit_date = "2026-01-16".into()).field,
-        "visit_date"
-    );
-    assert_eq!(
-        visit_fault(|r| r.visit_date = "20260110".into()).field,
-        "visit_date"
-    );
-    assert_eq!(visit_fault(|r| r.visit_type = 0).field, "visit_type");
-    assert_eq!(visit_fault(|r| r.channel = 9).field, "channel");
-    assert_eq!(visit_fault(|r| r.fund_usage = 0).field, "fund_usage");
-    assert_eq!(visit_fault(|r| r.operations = 0).field, "operations");
-    assert_eq!(
-        visit_fault(|r| r.project_progress = 0).field,
-        "project_progress"
-    );
-    assert_eq!(visit_fault(|r| r.collateral = 0).field, "collateral");
-    assert_eq!(visit_fault(|r| r.guarantor = 0).field, "guarantor");
-    assert_eq!(
-        visit_fault(|r| r.proposed_risk_class = 0).field,
-        "proposed_risk_class"
-    );
-    assert_eq!(visit_fault(|r| r.action_taken = 0).field, "action_taken");
+    assert_visit_faults(&[
+        ("visit_date", |r| r.visit_date = "2026-01-16".into()),
+        ("visit_date", |r| r.visit_date = "20260110".into()),
+        ("visit_type", |r| r.visit_type = 0),
+        ("channel", |r| r.channel = 9),
+        ("fund_usage", |r| r.fund_usage = 0),
+        ("operations", |r| r.operations = 0),
+        ("project_progress", |r| r.project_progress = 0),
+        ("collateral", |r| r.collateral = 0),
+        ("guarantor", |r| r.guarantor = 0),
+        ("proposed_risk_class", |r| r.proposed_risk_class = 0),
+        ("action_taken", |r| r.action_taken = 0),
+    ]);
 }
 
 #[test]
 fn warning_signals_are_known_and_unique() {
     let err = visit_fault(|r| r.warning_signals.push(0));
     assert_eq!(err.to_string(), "warning_signals: entry 3: is not set");
-    assert_eq!(
-        visit_fault(|r| r.warning_signals.push(99)).field,
-        "warning_signals"
-    );
+    assert_visit_faults(&[("warning_signals", |r| r.warning_signals.push(99))]);
     let err = visit_fault(|r| {
         r.warning_signals
             .push(pb::WarningSignal::FinDeterioration as i32)

@@ -445,58 +445,27 @@ fn versions_and_visits_are_grouped_by_borrower_and_facility() {
 #[test]
 fn schedule_ranges_and_channels_are_checked_naming_the_key() {
     assert_eq!(VisitSchedule::default().validate(), Ok(()));
-    let cases = [
-        (
-            VisitSchedule {
-                first_visit_days: 0,
-                ..Default::default()
-            },
-            "visits.first_visit_days",
-        ),
-        (
-            VisitSchedule {
-                first_visit_days: 31,
-                ..Default::default()
-            },
-            "visits.first_visit_days",
-        ),
-        (
-            VisitSchedule {
-                normal_interval_days: 4000,
-                ..Default::default()
-            },
-            "visits.normal_interval_days",
-        ),
-        (
-            VisitSchedule {
-                focused_visit_days: 0,
-                ..Default::default()
-            },
-            "visits.focused_visit_days",
-        ),
-        (
-            VisitSchedule {
-                written_off_interval_days: 400,
-                ..Default::default()
-            },
-            "visits.written_off_interval_days",
-        ),
-        (
-            VisitSchedule {
-                focused_visit_channels: vec!["CARRIER_PIGEON".into()],
-                ..Default::default()
-            },
-            "visits.focused_visit_channels",
-        ),
-        (
-            VisitSchedule {
-                routine_visit_channels: vec![],
-                ..Default::default()
-            },
-            "visits.routine_visit_channels",
-        ),
+    type Fault = (&'static str, fn(&mut VisitSchedule));
+    let cases: [Fault; 7] = [
+        ("visits.first_visit_days", |s| s.first_visit_days = 0),
+        ("visits.first_visit_days", |s| s.first_visit_days = 31),
+        ("visits.normal_interval_days", |s| {
+            s.normal_interval_days = 4000
+        }),
+        ("visits.focused_visit_days", |s| s.focused_visit_days = 0),
+        ("visits.written_off_interval_days", |s| {
+            s.written_off_interval_days = 400
+        }),
+        ("visits.focused_visit_channels", |s| {
+            s.focused_visit_channels = vec!["CARRIER_PIGEON".into()]
+        }),
+        ("visits.routine_visit_channels", |s| {
+            s.routine_visit_channels = vec![]
+        }),
     ];
-    for (schedule, key) in cases {
+    for (key, change) in cases {
+        let mut schedule = VisitSchedule::default();
+        change(&mut schedule);
         assert_eq!(schedule.validate().unwrap_err().field, key);
     }
 }

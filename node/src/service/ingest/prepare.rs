@@ -41,6 +41,31 @@ impl Known {
             Known::Credit(v, _) | Known::Visit(v, _) => *v,
         }
     }
+
+    fn kind(&self) -> RecordKind {
+        match self {
+            Known::Credit(..) => RecordKind::Credit,
+            Known::Visit(..) => RecordKind::Visit,
+        }
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        match self {
+            Known::Credit(_, c) => c.encode_to_vec(),
+            Known::Visit(_, v) => v.encode_to_vec(),
+        }
+    }
+
+    /// Whether `next` may follow this version of the same record.
+    fn check_successor(&self, next: &Known) -> Result<(), FieldError> {
+        match (self, next) {
+            (Known::Credit(_, stored), Known::Credit(_, next)) => {
+                check_credit_successor(stored, next)
+            }
+            (Known::Visit(_, stored), Known::Visit(_, next)) => check_visit_successor(stored, next),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Prepares the rows of one message.
@@ -118,29 +143,8 @@ impl Preparer {
             Ok(key) => key,
             Err(e) => return Ok(Err(e)),
         };
-        let known = self.known(RecordKind::Credit, key, &c.facility_id)?;
-        if let Some(Known::Credit(version, stored)) = &known
-            && *version < c.version
-            && let Err(e) = check_credit_successor(stored, &c)
-        {
-            return Ok(Err(e));
-        }
-        let write = self.sign(
-            RecordKind::Credit,
-            key,
-            &c.facility_id,
-            c.version,
-            known.as_ref(),
-            c.encode_to_vec(),
-        );
-        self.remember(
-            RecordKind::Credit,
-            key,
-            &c.facility_id,
-            Known::Credit(c.version, Box::new(c.clone())),
-            known,
-        );
-        Ok(Ok(write))
+        let id = c.facility_id.clone();
+        self.stage(key, &id, Known::Credit(c.version, Box::new(c)))
     }
 
     fn prepare_visit(
@@ -161,28 +165,29 @@ impl Preparer {
         if let Err(e) = check_visit_facility(&v, facility.as_deref()) {
             return Ok(Err(e));
         }
-        let known = self.known(RecordKind::Visit, key, &v.visit_id)?;
-        if let Some(Known::Visit(version, stored)) = &known
-            && *version < v.version
-            && let Err(e) = check_visit_successor(stored, &v)
+        let id = v.visit_id.clone();
+        self.stage(key, &id, Known::Visit(v.version, Box::new(v)))
+    }
+
+    /// Stages a checked record: refuses a newer version that breaks the
+    /// rules of the one it follows, signs it and remembers it for later
+    /// rows of this message.
+    fn stage(
+        &mut self,
+        key: BorrowerKey,
+        id: &str,
+        next: Known,
+    ) -> Result<Result<RecordWrite, FieldError>, StorageError> {
+        let kind = next.kind();
+        let known = self.known(kind, key, id)?;
+        if let Some(stored) = &known
+            && stored.version() < next.version()
+            && let Err(e) = stored.check_successor(&next)
         {
             return Ok(Err(e));
         }
-        let write = self.sign(
-            RecordKind::Visit,
-            key,
-            &v.visit_id,
-            v.version,
-            known.as_ref(),
-            v.encode_to_vec(),
-        );
-        self.remember(
-            RecordKind::Visit,
-            key,
-            &v.visit_id,
-            Known::Visit(v.version, Box::new(v.clone())),
-            known,
-        );
+        let write = self.sign(kind, key, id, next.version(), known.as_ref(), next.encode());
+        self.remember(kind, key, id, next, known);
         Ok(Ok(write))
     }
 
