@@ -154,22 +154,10 @@ pub fn issue(params: &IssueParams) -> anyhow::Result<IssuedCertificate> {
     let (not_before, not_after) = validity(params, ca.not_after)?;
 
     let identity = Identity::new(role, params.institution.clone());
-    let mut cert_params = CertificateParams::default();
-    cert_params.distinguished_name = rcgen::DistinguishedName::new();
-    let id = identity.institution.as_str();
-    cert_params
-        .distinguished_name
-        .push(DnType::CommonName, format!("{role} {id}"));
-    cert_params
-        .distinguished_name
-        .push(DnType::OrganizationName, id);
-    cert_params.subject_alt_names = subject_alt_names(&identity, officer.as_ref(), params)?;
     let serial = ca::random_serial()?;
+    let mut cert_params = certificate_params(&identity, officer.as_ref(), params)?;
     cert_params.serial_number = Some(serial.clone());
-    cert_params.not_before = not_before;
-    cert_params.not_after = not_after;
-    (cert_params.key_usages, cert_params.extended_key_usages) = profile(role);
-    cert_params.use_authority_key_identifier_extension = true;
+    (cert_params.not_before, cert_params.not_after) = (not_before, not_after);
 
     let key = keys::generate(key_type)?;
     let key_pem = keys::private_key_pem(&key)?;
@@ -200,6 +188,29 @@ pub fn issue(params: &IssueParams) -> anyhow::Result<IssuedCertificate> {
         not_after,
         fingerprint: pki::fingerprint(cert.der()),
     })
+}
+
+/// Names, SANs and the key usages of `identity`'s role; serial and
+/// validity are the caller's.
+fn certificate_params(
+    identity: &Identity,
+    officer: Option<&Officer>,
+    params: &IssueParams,
+) -> anyhow::Result<CertificateParams> {
+    let role = identity.role;
+    let id = identity.institution.as_str();
+    let mut cert_params = CertificateParams::default();
+    cert_params.distinguished_name = rcgen::DistinguishedName::new();
+    cert_params
+        .distinguished_name
+        .push(DnType::CommonName, format!("{role} {id}"));
+    cert_params
+        .distinguished_name
+        .push(DnType::OrganizationName, id);
+    cert_params.subject_alt_names = subject_alt_names(identity, officer, params)?;
+    (cert_params.key_usages, cert_params.extended_key_usages) = profile(role);
+    cert_params.use_authority_key_identifier_extension = true;
+    Ok(cert_params)
 }
 
 /// The officer of an admin certificate; other roles name none.

@@ -142,18 +142,7 @@ pub fn assess(
     let level_with_disputed = if disputed.is_empty() {
         level
     } else {
-        let with: Vec<Contribution> = contributions
-            .iter()
-            .cloned()
-            .map(|mut c| {
-                c.indicators = c.indicators.as_ref().map(disputes::with_disputed_figures);
-                c
-            })
-            .collect();
-        evaluate(&with, today, rates)
-            .1
-            .first()
-            .map_or(pb::AssessmentLevel::Green, |(level, _)| *level)
+        level_with_disputed_figures(&contributions, today, rates)
     };
     pb::Assessment {
         borrower_key: borrower_key.to_vec(),
@@ -182,6 +171,27 @@ pub fn assess(
         level_with_disputed: level_with_disputed as i32,
         peers: contributions.into_iter().map(peer_outcome).collect(),
     }
+}
+
+/// The level the contributions would get with their disputed records'
+/// figures counted.
+fn level_with_disputed_figures(
+    contributions: &[Contribution],
+    today: Date,
+    rates: &RateTable,
+) -> pb::AssessmentLevel {
+    let with: Vec<Contribution> = contributions
+        .iter()
+        .cloned()
+        .map(|mut c| {
+            c.indicators = c.indicators.as_ref().map(disputes::with_disputed_figures);
+            c
+        })
+        .collect();
+    evaluate(&with, today, rates)
+        .1
+        .first()
+        .map_or(pb::AssessmentLevel::Green, |(level, _)| *level)
 }
 
 /// The merged figures and every finding, most severe first (NO_DATA, which

@@ -59,8 +59,6 @@ pub async fn routes(
     reporter
         .set_serving::<pb::audit_service_server::AuditServiceServer<audit::AuditApi>>()
         .await;
-    let store_health = node.committer.health();
-    let dir = node.store.dir().to_owned();
     let mut builder = Routes::builder();
     builder
         .add_service(health)
@@ -73,32 +71,28 @@ pub async fn routes(
             Authorized::new(audit, AccessRule::Auditor(own.clone()))
                 .members_only(node.membership.clone()),
         );
-    match listener {
+    let served = match listener {
         Listener::Peer => {
             let members = node.membership.clone();
             let peer = pb::peer_service_server::PeerServiceServer::new(peer::PeerApi::new(node))
                 .max_decoding_message_size(limit);
-            health::follow_store(
-                reporter.clone(),
-                store_health.clone(),
-                dir,
-                vec![<PeerServer as tonic::server::NamedService>::NAME],
-            );
             builder.add_service(Authorized::new(peer, AccessRule::PeerNode).members_only(members));
+            <PeerServer as tonic::server::NamedService>::NAME
         }
         Listener::Admin => {
             let admin =
                 pb::admin_service_server::AdminServiceServer::new(admin::AdminApi::new(node))
                     .max_decoding_message_size(limit);
-            health::follow_store(
-                reporter.clone(),
-                store_health.clone(),
-                dir,
-                vec![<AdminServer as tonic::server::NamedService>::NAME],
-            );
             builder.add_service(Authorized::new(admin, AccessRule::OwnAdmin(own)));
+            <AdminServer as tonic::server::NamedService>::NAME
         }
-    }
+    };
+    health::follow_store(
+        reporter.clone(),
+        node_ref.committer.health(),
+        node_ref.store.dir().to_owned(),
+        vec![served],
+    );
     spawn_health_follower(Arc::downgrade(&node_ref), reporter);
     Ok(builder.routes())
 }

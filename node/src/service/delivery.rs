@@ -14,9 +14,9 @@ use std::time::Duration;
 
 use credshare_proto::v1 as pb;
 use prost::Message;
+use tokio::sync::watch;
 
 use super::Node;
-use super::periodic::spawn_every;
 use crate::blocking;
 use crate::domain::dates::now_ms;
 use crate::error::NodeError;
@@ -171,18 +171,10 @@ impl Node {
 
     /// Retries the revocation outbox until `stop` turns true: one pass
     /// every `interval`.
-    pub fn spawn_delivery(
-        self: &Arc<Self>,
-        interval: Duration,
-        stop: tokio::sync::watch::Receiver<bool>,
-    ) {
-        let node = self.clone();
-        spawn_every(interval, stop, false, move |_| {
-            let node = node.clone();
-            async move {
-                if let Err(e) = node.deliver_outbox().await {
-                    tracing::warn!(error = %e, "revocation outbox pass failed");
-                }
+    pub fn spawn_delivery(self: &Arc<Self>, interval: Duration, stop: watch::Receiver<bool>) {
+        self.spawn_every(interval, stop, false, |node, _| async move {
+            if let Err(e) = node.deliver_outbox().await {
+                tracing::warn!(error = %e, "revocation outbox pass failed");
             }
         });
     }

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use credshare_proto::v1 as pb;
+use tokio::sync::watch;
 
 use super::Node;
-use super::periodic::spawn_every;
 use crate::blocking;
 use crate::config::PeerConfig;
 use crate::error::NodeError;
@@ -126,18 +126,14 @@ impl Node {
     pub fn spawn_membership_watcher(
         self: &Arc<Self>,
         interval: Duration,
-        stop: tokio::sync::watch::Receiver<bool>,
+        stop: watch::Receiver<bool>,
     ) {
         if !self.membership.enabled() {
             return;
         }
-        let node = self.clone();
-        spawn_every(interval, stop, false, move |_| {
-            let node = node.clone();
-            async move {
-                if let Err(e) = node.ask_peers_for_manifest().await {
-                    tracing::warn!(error = %e, "asking peers for a newer membership manifest failed");
-                }
+        self.spawn_every(interval, stop, false, |node, _| async move {
+            if let Err(e) = node.ask_peers_for_manifest().await {
+                tracing::warn!(error = %e, "asking peers for a newer membership manifest failed");
             }
         });
     }

@@ -26,6 +26,7 @@
 //! | [`Node::readiness`] | whether the node should receive traffic (`/readyz`, gRPC health) | [`health`] |
 //! | [`Node::refresh_metrics`], [`Node::spawn_metrics_refresh`] | set the metrics gauges on a timer | [`observe`] |
 //! | [`Node::reload_trust`], [`Node::spawn_trust_watcher`] | take in new CRLs, certificates and signer keys while running | [`trust`] |
+//! | `Node::spawn_every` | the loop behind the periodic background passes | `periodic` |
 //!
 //! The caches that keep the peer-query path off the store are in [`caches`];
 //! the per-reason query counters `Status` shows in [`reason_counts`].

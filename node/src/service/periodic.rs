@@ -3,9 +3,12 @@
 //! when the shutdown signal turns true.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
+
+use super::Node;
 
 /// Why a pass runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,31 +19,36 @@ pub(crate) enum Pass {
     Last,
 }
 
-/// Spawns a task that runs `pass(Pass::Due)` every `interval` until `stop`
-/// turns true, then `pass(Pass::Last)` once when `last_pass` is set. A pass
-/// reports its own failures (the loop goes on).
-pub(crate) fn spawn_every<F, Fut>(
-    interval: Duration,
-    mut stop: watch::Receiver<bool>,
-    last_pass: bool,
-    mut pass: F,
-) where
-    F: FnMut(Pass) -> Fut + Send + 'static,
-    Fut: Future<Output = ()> + Send,
-{
-    tokio::spawn(async move {
-        loop {
-            let stopping = tokio::select! {
-                _ = stop.wait_for(|s| *s) => true,
-                _ = tokio::time::sleep(interval) => false,
-            };
-            if stopping {
-                if last_pass {
-                    pass(Pass::Last).await;
+impl Node {
+    /// Spawns a task that runs `pass(node, Pass::Due)` every `interval`
+    /// until `stop` turns true, then `pass(node, Pass::Last)` once when
+    /// `last_pass` is set. A pass reports its own failures (the loop goes
+    /// on).
+    pub(crate) fn spawn_every<F, Fut>(
+        self: &Arc<Self>,
+        interval: Duration,
+        mut stop: watch::Receiver<bool>,
+        last_pass: bool,
+        pass: F,
+    ) where
+        F: Fn(Arc<Node>, Pass) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send,
+    {
+        let node = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let stopping = tokio::select! {
+                    _ = stop.wait_for(|s| *s) => true,
+                    _ = tokio::time::sleep(interval) => false,
+                };
+                if stopping {
+                    if last_pass {
+                        pass(node.clone(), Pass::Last).await;
+                    }
+                    break;
                 }
-                break;
+                pass(node.clone(), Pass::Due).await;
             }
-            pass(Pass::Due).await;
-        }
-    });
+        });
+    }
 }

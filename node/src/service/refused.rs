@@ -11,7 +11,7 @@ use std::time::Duration;
 use credshare_proto::v1 as pb;
 
 use super::Node;
-use super::periodic::{Pass, spawn_every};
+use super::periodic::Pass;
 use crate::domain::dates::now_ms;
 use crate::error::NodeError;
 use crate::pki::InstitutionId;
@@ -124,19 +124,15 @@ impl Node {
         interval: Duration,
         stop: tokio::sync::watch::Receiver<bool>,
     ) {
-        let node = self.clone();
-        spawn_every(interval, stop, true, move |pass| {
-            let node = node.clone();
-            async move {
-                if let Err(e) = node.log_refusals().await {
-                    tracing::warn!(error = %e, "logging refused calls failed");
-                }
-                if pass == Pass::Last {
-                    return;
-                }
-                if let Err(e) = node.purge_expired_revocations().await {
-                    tracing::warn!(error = %e, "purging expired revocations failed");
-                }
+        self.spawn_every(interval, stop, true, |node, pass| async move {
+            if let Err(e) = node.log_refusals().await {
+                tracing::warn!(error = %e, "logging refused calls failed");
+            }
+            if pass == Pass::Last {
+                return;
+            }
+            if let Err(e) = node.purge_expired_revocations().await {
+                tracing::warn!(error = %e, "purging expired revocations failed");
             }
         });
     }

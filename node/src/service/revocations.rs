@@ -76,25 +76,7 @@ impl Node {
         envelope: pb::SignedEnvelope,
         from: &InstitutionId,
     ) -> Result<bool, NodeError> {
-        let size = envelope.encoded_len();
-        if size > MAX_REVOCATION_ENVELOPE_BYTES {
-            return Err(NodeError::invalid(
-                "revocation",
-                format!("{size} bytes; at most {MAX_REVOCATION_ENVELOPE_BYTES} accepted"),
-            ));
-        }
-        let per_minute = self.config.policy.revocation_rate_limit_per_minute;
-        if let Err(e) = self.limiter.take_revocation(from, per_minute) {
-            self.refusals.count(from, Refused::Revocation);
-            return Err(e);
-        }
-        let now = SystemTime::now();
-        self.verifier()
-            .verify(&envelope, CONSENT_REVOCATION_TYPE, Some(from), now)?;
-        let revocation =
-            pb::ConsentRevocation::decode(envelope.payload.as_slice()).map_err(|e| {
-                NodeError::invalid("revocation", format!("payload does not decode: {e}"))
-            })?;
+        let revocation = self.admit_revocation(&envelope, from)?;
         let policy = &self.config.policy;
         let skew_ms = i64::from(policy.clock_skew_seconds) * 1000;
         let keep_until = match check(
@@ -111,6 +93,50 @@ impl Node {
         if !self.revocations.claim(from.as_str(), id, keep_until) {
             return Ok(false);
         }
+        if let Err(e) = self.store_revocation(from, id, envelope).await {
+            self.revocations.release(from.as_str(), id);
+            return Err(e);
+        }
+        tracing::info!(grantee = %from, consent_id = %id.escape_debug(), "revocation received");
+        Ok(true)
+    }
+
+    /// The size bound, the rate limit and the signature (chain, originator
+    /// == the calling node), then the payload decoded.
+    fn admit_revocation(
+        &self,
+        envelope: &pb::SignedEnvelope,
+        from: &InstitutionId,
+    ) -> Result<pb::ConsentRevocation, NodeError> {
+        let size = envelope.encoded_len();
+        if size > MAX_REVOCATION_ENVELOPE_BYTES {
+            return Err(NodeError::invalid(
+                "revocation",
+                format!("{size} bytes; at most {MAX_REVOCATION_ENVELOPE_BYTES} accepted"),
+            ));
+        }
+        let per_minute = self.config.policy.revocation_rate_limit_per_minute;
+        if let Err(e) = self.limiter.take_revocation(from, per_minute) {
+            self.refusals.count(from, Refused::Revocation);
+            return Err(e);
+        }
+        self.verifier().verify(
+            envelope,
+            CONSENT_REVOCATION_TYPE,
+            Some(from),
+            SystemTime::now(),
+        )?;
+        pb::ConsentRevocation::decode(envelope.payload.as_slice())
+            .map_err(|e| NodeError::invalid("revocation", format!("payload does not decode: {e}")))
+    }
+
+    /// Stores a received revocation and logs it, in one commit.
+    async fn store_revocation(
+        &self,
+        from: &InstitutionId,
+        id: &str,
+        envelope: pb::SignedEnvelope,
+    ) -> Result<(), NodeError> {
         let log = consent_entry(
             pb::ConsentAction::RevocationReceived,
             id,
@@ -120,24 +146,18 @@ impl Node {
             from.as_str(),
             "",
         );
-        let stored = self
-            .committer
+        self.committer
             .commit(CommitRequest {
                 log: vec![log],
                 consents: vec![ConsentWrite::Revocation {
                     grantee: from.to_string(),
-                    consent_id: id.clone(),
+                    consent_id: id.to_owned(),
                     envelope,
                 }],
                 ..Default::default()
             })
-            .await;
-        if let Err(e) = stored {
-            self.revocations.release(from.as_str(), id);
-            return Err(e.into());
-        }
-        tracing::info!(grantee = %from, consent_id = %id.escape_debug(), "revocation received");
-        Ok(true)
+            .await?;
+        Ok(())
     }
 
     /// Drops every revocation whose grant has expired, from the store and

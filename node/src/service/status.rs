@@ -20,19 +20,7 @@ impl Node {
         let figures = figures?;
         let (disputes_open, disputes_overdue) = self.dispute_counts().await?;
         let (commit_batches, commit_requests) = self.committer.stats();
-        let now = std::time::SystemTime::now();
-        let mut warnings = self.trust.warnings(now);
-        warnings.extend(self.trust.refusal(now));
-        warnings.extend(self.membership.warnings(now));
-        let storage_fault = self
-            .committer
-            .health()
-            .fault()
-            .map(|f| f.to_string())
-            .unwrap_or_default();
-        if !storage_fault.is_empty() {
-            warnings.push(storage_fault.clone());
-        }
+        let (warnings, storage_fault) = self.warnings();
         let signer = self.signer();
         let readiness = self.readiness();
         Ok(pb::StatusResponse {
@@ -71,6 +59,25 @@ impl Node {
             disputes_open,
             disputes_overdue,
         })
+    }
+
+    /// What an operator must act on (trust, membership, a storage fault),
+    /// and the storage fault alone (empty when none).
+    fn warnings(&self) -> (Vec<String>, String) {
+        let now = std::time::SystemTime::now();
+        let mut warnings = self.trust.warnings(now);
+        warnings.extend(self.trust.refusal(now));
+        warnings.extend(self.membership.warnings(now));
+        let storage_fault = self
+            .committer
+            .health()
+            .fault()
+            .map(|f| f.to_string())
+            .unwrap_or_default();
+        if !storage_fault.is_empty() {
+            warnings.push(storage_fault.clone());
+        }
+        (warnings, storage_fault)
     }
 
     /// This node's identity, for any consortium member.
