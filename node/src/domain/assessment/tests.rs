@@ -64,6 +64,11 @@ fn exposed(
     ind
 }
 
+/// The assessment of BANK-A's answer alone: healthy, with `exposures`.
+fn one_lender(exposures: Vec<pb::CurrencyExposure>) -> pb::Assessment {
+    run(vec![answered("BANK-A", exposed(healthy(), exposures))])
+}
+
 fn assert_no_reason(a: &pb::Assessment, matches: impl Fn(&String) -> bool) {
     assert!(!a.reasons.iter().any(matches), "{:?}", a.reasons);
 }
@@ -162,14 +167,10 @@ fn sums_are_per_currency_and_denied_peers_are_listed_but_not_summed() {
 
 #[test]
 fn share_over_90_is_computed_over_all_debt_at_the_stated_rates() {
-    let ind = exposed(
-        healthy(),
-        vec![
-            exposure("CNY", 10_000, 10_000, 1_000),
-            exposure("USD", 900, 900, 300),
-        ],
-    );
-    let a = run(vec![answered("BANK-A", ind)]);
+    let a = one_lender(vec![
+        exposure("CNY", 10_000, 10_000, 1_000),
+        exposure("USD", 900, 900, 300),
+    ]);
     // USD 9.00 = CNY 63.90 (6,390 fen), of which USD 3.00 = CNY 21.30 over
     // 90 days: (1,000 + 2,130) / (10,000 + 6,390) = 19.09 % (rounded down).
     // The worst single currency (USD, 33.33 %) no longer decides.
@@ -220,14 +221,10 @@ fn a_small_foreign_currency_default_is_not_red_across_a_large_performing_book() 
 
 #[test]
 fn a_currency_without_a_rate_is_named_not_guessed() {
-    let ind = exposed(
-        healthy(),
-        vec![
-            exposure("CNY", 10_000, 10_000, 0),
-            exposure("EUR", 500, 500, 500),
-        ],
-    );
-    let a = run(vec![answered("BANK-A", ind)]);
+    let a = one_lender(vec![
+        exposure("CNY", 10_000, 10_000, 0),
+        exposure("EUR", 500, 500, 500),
+    ]);
     assert_eq!(a.over_90_days_share_bp, 0);
     assert!(
         a.share_basis.ends_with("excluding EUR (no rate)"),

@@ -54,7 +54,8 @@ fn visit() -> pb::VisitSummary {
     }
 }
 
-/// The field a change to a valid record must be refused for, and the change.
+/// The field (or message) a change to a valid record must be refused with,
+/// and the change.
 type Fault<T> = (&'static str, fn(&mut T));
 
 /// Each change, applied to a valid credit summary, is refused naming its field.
@@ -68,6 +69,20 @@ fn assert_credit_faults(cases: &[Fault<pb::CreditSummary>]) {
 fn assert_visit_faults(cases: &[Fault<pb::VisitSummary>]) {
     for (i, (field, change)) in cases.iter().enumerate() {
         assert_eq!(visit_fault(change).field, *field, "case {i}");
+    }
+}
+
+/// Each change, applied to a valid credit summary, is refused with its message.
+fn assert_credit_messages(cases: &[Fault<pb::CreditSummary>]) {
+    for (message, change) in cases {
+        assert_eq!(credit_fault(change).to_string(), *message);
+    }
+}
+
+/// Each change, applied to a valid visit summary, is refused with its message.
+fn assert_visit_messages(cases: &[Fault<pb::VisitSummary>]) {
+    for (message, change) in cases {
+        assert_eq!(visit_fault(change).to_string(), *message);
     }
 }
 
@@ -118,8 +133,9 @@ fn origin_fields() {
         ("institution_id", |r| r.institution_id = "bank-a".into()),
         ("institution_id", |r| r.institution_id.clear()),
     ]);
-    let err = credit_fault(|r| r.borrower_key = vec![1; 31]);
-    assert_eq!(err.to_string(), "borrower_key: must be 32 bytes, found 31");
+    assert_credit_messages(&[("borrower_key: must be 32 bytes, found 31", |r| {
+        r.borrower_key = vec![1; 31]
+    })]);
     assert_visit_faults(&[
         ("version", |r| r.version = 0),
         ("borrower_key", |r| r.borrower_key.clear()),
@@ -186,13 +202,15 @@ fn credit_dates() {
         ("maturity_date", |r| r.maturity_date = "2027-02-30".into()),
         ("as_of_date", |r| r.as_of_date.clear()),
     ]);
-    let err = credit_fault(|r| r.maturity_date = "2024-02-29".into());
-    assert_eq!(
-        err.to_string(),
-        "maturity_date: 2024-02-29 is before open_date 2024-03-01"
-    );
-    let err = credit_fault(|r| r.as_of_date = "2026-01-16".into());
-    assert_eq!(err.to_string(), "as_of_date: 2026-01-16 is in the future");
+    assert_credit_messages(&[
+        (
+            "maturity_date: 2024-02-29 is before open_date 2024-03-01",
+            |r| r.maturity_date = "2024-02-29".into(),
+        ),
+        ("as_of_date: 2026-01-16 is in the future", |r| {
+            r.as_of_date = "2026-01-16".into()
+        }),
+    ]);
     assert_credit_faults(&[("open_date", |r| r.open_date = "2026-01-16".into())]);
     // Maturity on the open date is a valid (if short) facility; as of that
     // day it has not matured yet.
@@ -260,16 +278,15 @@ fn minimum_class_thresholds() {
 
 #[test]
 fn risk_class_must_not_be_better_than_overdue_days_allow() {
-    let err = credit_fault(|r| {
-        r.overdue_principal = 1;
-        r.overdue_total = 2;
-        r.overdue_days = 95;
-        r.account_status = pb::AccountStatus::Overdue as i32;
-    });
-    assert_eq!(
-        err.to_string(),
-        "risk_class: risk class NORMAL is better than 95 overdue days allow (at least SUBSTANDARD)"
-    );
+    assert_credit_messages(&[(
+        "risk_class: risk class NORMAL is better than 95 overdue days allow (at least SUBSTANDARD)",
+        |r| {
+            r.overdue_principal = 1;
+            r.overdue_total = 2;
+            r.overdue_days = 95;
+            r.account_status = pb::AccountStatus::Overdue as i32;
+        },
+    )]);
     let mut worse_is_fine = credit();
     worse_is_fine.risk_class = pb::RiskClass::Doubtful as i32;
     assert_eq!(validate_credit(&worse_is_fine, TODAY), Ok(()));
@@ -277,11 +294,10 @@ fn risk_class_must_not_be_better_than_overdue_days_allow() {
 
 #[test]
 fn account_status_consistency() {
-    let err = credit_fault(|r| r.account_status = pb::AccountStatus::Settled as i32);
-    assert_eq!(
-        err.to_string(),
-        "account_status: SETTLED requires outstanding_balance 0"
-    );
+    assert_credit_messages(&[(
+        "account_status: SETTLED requires outstanding_balance 0",
+        |r| r.account_status = pb::AccountStatus::Settled as i32,
+    )]);
     let err = credit_fault(|r| r.account_status = pb::AccountStatus::Overdue as i32);
     assert_eq!(err.field, "account_status");
     let err = credit_fault(|r| {
@@ -316,16 +332,15 @@ fn visit_date_and_enums() {
 
 #[test]
 fn warning_signals_are_known_and_unique() {
-    let err = visit_fault(|r| r.warning_signals.push(0));
-    assert_eq!(err.to_string(), "warning_signals: entry 3: is not set");
+    assert_visit_messages(&[("warning_signals: entry 3: is not set", |r| {
+        r.warning_signals.push(0)
+    })]);
     assert_visit_faults(&[("warning_signals", |r| r.warning_signals.push(99))]);
-    let err = visit_fault(|r| {
-        r.warning_signals
-            .push(pb::WarningSignal::FinDeterioration as i32)
-    });
-    assert_eq!(
-        err.to_string(),
-        "warning_signals: FIN_DETERIORATION is listed twice"
+    assert_visit_messages(
+        &[("warning_signals: FIN_DETERIORATION is listed twice", |r| {
+            r.warning_signals
+                .push(pb::WarningSignal::FinDeterioration as i32)
+        })],
     );
     let mut none = visit();
     none.warning_signals.clear();
@@ -374,41 +389,41 @@ fn disguised_identifiers_are_found_in_free_text_and_record_ids() {
             "{text}"
         );
     }
-    let err = credit_fault(|r| r.facility_id = "91350100M000100Y43".into());
-    assert_eq!(err.to_string(), "facility_id: must not contain identifiers");
-    let err = visit_fault(|r| r.visit_id = "V-91350100M000100Y43".into());
-    assert_eq!(err.to_string(), "visit_id: must not contain identifiers");
+    assert_credit_messages(&[("facility_id: must not contain identifiers", |r| {
+        r.facility_id = "91350100M000100Y43".into()
+    })]);
+    assert_visit_messages(&[("visit_id: must not contain identifiers", |r| {
+        r.visit_id = "V-91350100M000100Y43".into()
+    })]);
 }
 
 #[test]
 fn overdue_principal_cannot_exceed_the_balance() {
-    let err = credit_fault(|r| {
-        r.outstanding_balance = 1_000;
-        r.overdue_principal = 1_500;
-        r.overdue_total = 1_600;
-        r.overdue_days = 5;
-    });
-    assert_eq!(
-        err.to_string(),
-        "overdue_principal: 1500 exceeds outstanding_balance 1000"
-    );
+    assert_credit_messages(&[(
+        "overdue_principal: 1500 exceeds outstanding_balance 1000",
+        |r| {
+            r.outstanding_balance = 1_000;
+            r.overdue_principal = 1_500;
+            r.overdue_total = 1_600;
+            r.overdue_days = 5;
+        },
+    )]);
 }
 
 #[test]
 fn overdue_days_cannot_exceed_the_age_of_the_facility() {
     // Opened 2025-12-15, as of 2026-01-15: 31 days old, 95 days overdue.
-    let err = credit_fault(|r| {
-        r.open_date = "2025-12-15".into();
-        r.overdue_principal = 1;
-        r.overdue_total = 2;
-        r.overdue_days = 95;
-        r.risk_class = pb::RiskClass::Substandard as i32;
-        r.account_status = pb::AccountStatus::Overdue as i32;
-    });
-    assert_eq!(
-        err.to_string(),
-        "overdue_days: 95 days overdue, but the facility was opened on 2025-12-15, 31 days before as_of_date 2026-01-15"
-    );
+    assert_credit_messages(&[(
+        "overdue_days: 95 days overdue, but the facility was opened on 2025-12-15, 31 days before as_of_date 2026-01-15",
+        |r| {
+            r.open_date = "2025-12-15".into();
+            r.overdue_principal = 1;
+            r.overdue_total = 2;
+            r.overdue_days = 95;
+            r.risk_class = pb::RiskClass::Substandard as i32;
+            r.account_status = pb::AccountStatus::Overdue as i32;
+        },
+    )]);
     // 31 days overdue on a 31-day-old facility is possible.
     let mut ok = credit();
     ok.open_date = "2025-12-15".into();
@@ -436,16 +451,16 @@ fn a_matured_balance_must_be_overdue() {
 
 #[test]
 fn written_off_is_a_loss_and_restructured_at_least_special_mention() {
-    let err = credit_fault(|r| r.account_status = pb::AccountStatus::WrittenOff as i32);
-    assert_eq!(
-        err.to_string(),
-        "risk_class: a WRITTEN_OFF facility is at least LOSS, found NORMAL"
-    );
-    let err = credit_fault(|r| r.account_status = pb::AccountStatus::Restructured as i32);
-    assert_eq!(
-        err.to_string(),
-        "risk_class: a RESTRUCTURED facility is at least SPECIAL_MENTION, found NORMAL"
-    );
+    assert_credit_messages(&[
+        (
+            "risk_class: a WRITTEN_OFF facility is at least LOSS, found NORMAL",
+            |r| r.account_status = pb::AccountStatus::WrittenOff as i32,
+        ),
+        (
+            "risk_class: a RESTRUCTURED facility is at least SPECIAL_MENTION, found NORMAL",
+            |r| r.account_status = pb::AccountStatus::Restructured as i32,
+        ),
+    ]);
     let mut restructured = credit();
     restructured.account_status = pb::AccountStatus::Restructured as i32;
     restructured.risk_class = pb::RiskClass::SpecialMention as i32;

@@ -4,6 +4,19 @@ use super::*;
 use crate::signing::Signer;
 use crate::signing::test_ca::TestCa;
 
+/// A test CA, a verifier trusting it, BANK-B's signer and borrower [7; 32].
+fn bank_b_fixture() -> (TestCa, SignatureVerifier, Signer, BorrowerKey) {
+    let mut ca = TestCa::new("Test CA");
+    let verifier = ca.verifier(&[]);
+    let bank_b = ca.signer("BANK-B");
+    (
+        ca,
+        verifier,
+        bank_b,
+        BorrowerKey::from_slice(&[7; 32]).unwrap(),
+    )
+}
+
 fn credit(signer: &Signer, borrower: &BorrowerKey) -> pb::SignedEnvelope {
     let record = pb::CreditSummary {
         facility_id: "F-1".into(),
@@ -17,10 +30,7 @@ fn credit(signer: &Signer, borrower: &BorrowerKey) -> pb::SignedEnvelope {
 
 #[test]
 fn verified_records_are_decoded_with_their_signer_and_envelope() {
-    let mut ca = TestCa::new("Test CA");
-    let verifier = ca.verifier(&[]);
-    let bank_b = ca.signer("BANK-B");
-    let borrower = BorrowerKey::from_slice(&[7; 32]).unwrap();
+    let (mut ca, verifier, bank_b, borrower) = bank_b_fixture();
     let env = credit(&bank_b, &borrower);
     let originator = InstitutionId::parse("BANK-B").unwrap();
     let verified = verify_records(
@@ -44,10 +54,7 @@ fn verified_records_are_decoded_with_their_signer_and_envelope() {
 
 #[test]
 fn a_tampered_foreign_or_misaddressed_record_fails_and_is_named() {
-    let mut ca = TestCa::new("Test CA");
-    let verifier = ca.verifier(&[]);
-    let bank_b = ca.signer("BANK-B");
-    let borrower = BorrowerKey::from_slice(&[7; 32]).unwrap();
+    let (mut ca, verifier, bank_b, borrower) = bank_b_fixture();
     let originator = InstitutionId::parse("BANK-B").unwrap();
     let good = credit(&bank_b, &borrower);
     let check = |records: &[pb::SignedEnvelope]| {
