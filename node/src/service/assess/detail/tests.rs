@@ -54,7 +54,7 @@ fn verified_records_are_decoded_with_their_signer_and_envelope() {
 
 #[test]
 fn a_tampered_foreign_or_misaddressed_record_fails_and_is_named() {
-    let (_, verifier, bank_b, borrower) = bank_b_fixture();
+    let (mut ca, verifier, bank_b, borrower) = bank_b_fixture();
     let originator = InstitutionId::parse("BANK-B").unwrap();
     let good = credit(&bank_b, &borrower);
     let check = |records: &[pb::SignedEnvelope]| {
