@@ -158,21 +158,17 @@ fn revoked_signer_is_untrusted() {
 fn expired_and_not_yet_valid_signers_are_untrusted() {
     let mut ca = TestCa::new("Test CA");
     let verifier = ca.verifier(&[]);
-    let past = (
-        rcgen::date_time_ymd(2020, 1, 1),
-        rcgen::date_time_ymd(2021, 1, 1),
-    );
-    let expired = ca.leaf_with(Role::Signer, Role::Signer, "BANK-A", past);
-    let signer = Signer::from_der(expired.cert, &expired.key).unwrap();
-    assert_untrusted(verifier.verify(&envelope(&signer), CREDIT_SUMMARY_TYPE, None, now()));
-
-    let future = (
-        rcgen::date_time_ymd(2200, 1, 1),
-        rcgen::date_time_ymd(2201, 1, 1),
-    );
-    let early = ca.leaf_with(Role::Signer, Role::Signer, "BANK-A", future);
-    let signer = Signer::from_der(early.cert, &early.key).unwrap();
-    assert_untrusted(verifier.verify(&envelope(&signer), CREDIT_SUMMARY_TYPE, None, now()));
+    // Valid 2020 to 2021 (expired), then 2200 to 2201 (not yet valid).
+    for (from, until) in [(2020, 2021), (2200, 2201)] {
+        let validity = (
+            rcgen::date_time_ymd(from, 1, 1),
+            rcgen::date_time_ymd(until, 1, 1),
+        );
+        let leaf = ca.leaf_with(Role::Signer, Role::Signer, "BANK-A", validity);
+        let signer = Signer::from_der(leaf.cert, &leaf.key).unwrap();
+        let envelope = envelope(&signer);
+        assert_untrusted(verifier.verify(&envelope, CREDIT_SUMMARY_TYPE, None, now()));
+    }
 }
 
 fn unix_ms(t: SystemTime) -> i64 {

@@ -16,6 +16,14 @@ use crate::pki::Role;
 use crate::signing::Signer;
 use crate::signing::test_ca::{Leaf, TestCa};
 
+/// Asserts that `value` matches `pattern`, printing it when it does not.
+macro_rules! assert_matches {
+    ($value:expr, $pattern:pat) => {{
+        let value = &$value;
+        assert!(matches!(value, $pattern), "{value:?}");
+    }};
+}
+
 const ORIGIN: &str = "credshare.example/BANK-A/query-log";
 
 fn inst(id: &str) -> InstitutionId {
@@ -298,10 +306,7 @@ fn another_institutions_signer_is_rejected() {
     let mut receipt = f.log.receipt(3, &signer_b);
     receipt.signer_certificate = f.signer.certificate_der().to_vec();
     let error = checkpoint_error(f.verify(&receipt));
-    assert!(
-        matches!(error, CheckpointError::NoMatchingSignature { .. }),
-        "{error:?}"
-    );
+    assert_matches!(error, CheckpointError::NoMatchingSignature { .. });
 }
 
 #[test]
@@ -315,10 +320,7 @@ fn a_wrong_holder_is_rejected() {
         None,
         SystemTime::now(),
     );
-    assert!(
-        matches!(result, Err(ReceiptError::WrongHolder { .. })),
-        "{result:?}"
-    );
+    assert_matches!(result, Err(ReceiptError::WrongHolder { .. }));
     let result = verify_receipt(
         &receipt,
         &f.verifier,
@@ -326,10 +328,7 @@ fn a_wrong_holder_is_rejected() {
         Some("credshare.example/BANK-C/query-log"),
         SystemTime::now(),
     );
-    assert!(
-        matches!(result, Err(ReceiptError::WrongOrigin { .. })),
-        "{result:?}"
-    );
+    assert_matches!(result, Err(ReceiptError::WrongOrigin { .. }));
 }
 
 #[test]
@@ -341,10 +340,7 @@ fn a_node_certificate_is_not_a_signer() {
     receipt.checkpoint = Some(pb::Checkpoint { signed_note: note });
     receipt.signer_certificate = cert.to_vec();
     let result = f.verify(&receipt);
-    assert!(
-        matches!(result, Err(ReceiptError::UntrustedSigner(_))),
-        "{result:?}"
-    );
+    assert_matches!(result, Err(ReceiptError::UntrustedSigner(_)));
 }
 
 #[test]
@@ -352,10 +348,7 @@ fn a_signer_of_another_ca_is_untrusted() {
     let f = fixture();
     let foreign = TestCa::new("Test Consortium CA").signer("BANK-A");
     let result = f.verify(&f.log.receipt(3, &foreign));
-    assert!(
-        matches!(result, Err(ReceiptError::UntrustedSigner(_))),
-        "{result:?}"
-    );
+    assert_matches!(result, Err(ReceiptError::UntrustedSigner(_)));
 }
 
 #[test]
@@ -365,10 +358,7 @@ fn a_tampered_note_is_rejected() {
     let note = &mut receipt.checkpoint.as_mut().unwrap().signed_note;
     *note = note.replacen("\n13\n", "\n14\n", 1);
     let error = checkpoint_error(f.verify(&receipt));
-    assert!(
-        matches!(error, CheckpointError::BadSignature { .. }),
-        "{error:?}"
-    );
+    assert_matches!(error, CheckpointError::BadSignature { .. });
 }
 
 #[test]

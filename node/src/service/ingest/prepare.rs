@@ -120,44 +120,56 @@ impl Preparer {
         &mut self,
         input: Option<pb::RecordInput>,
     ) -> Result<Result<RecordWrite, FieldError>, StorageError> {
-        let Some(record) = input.and_then(|r| r.record) else {
+        let Some(mut record) = input.and_then(|r| r.record) else {
             return Ok(Err(FieldError::new(
                 "record",
                 "row carries no credit or visit record",
             )));
         };
+        let key = match self.checked_key(&mut record) {
+            Ok(key) => key,
+            Err(e) => return Ok(Err(e)),
+        };
         match record {
-            pb::record_input::Record::Credit(c) => self.prepare_credit(c),
-            pb::record_input::Record::Visit(v) => self.prepare_visit(v),
+            pb::record_input::Record::Credit(c) => {
+                let id = c.facility_id.clone();
+                self.stage(key, &id, Known::Credit(c.version, Box::new(c)))
+            }
+            pb::record_input::Record::Visit(v) => self.prepare_visit(key, v),
         }
     }
 
-    fn prepare_credit(
-        &mut self,
-        mut c: pb::CreditSummary,
-    ) -> Result<Result<RecordWrite, FieldError>, StorageError> {
-        let checked = own_institution(&mut c.institution_id, &self.institution)
-            .and_then(|()| validate_credit(&c, self.today))
-            .and_then(|()| borrower_key(&c.borrower_key));
-        let key = match checked {
-            Ok(key) => key,
-            Err(e) => return Ok(Err(e)),
+    /// The originator filled in (or checked: this node stores only its
+    /// own institution's records), the record's own rules, then its
+    /// borrower key.
+    fn checked_key(
+        &self,
+        record: &mut pb::record_input::Record,
+    ) -> Result<BorrowerKey, FieldError> {
+        use pb::record_input::Record;
+        match record {
+            Record::Credit(c) => own_institution(&mut c.institution_id, &self.institution)?,
+            Record::Visit(v) => own_institution(&mut v.institution_id, &self.institution)?,
+        }
+        let borrower = match record {
+            Record::Credit(c) => {
+                validate_credit(c, self.today)?;
+                &c.borrower_key
+            }
+            Record::Visit(v) => {
+                validate_visit(v, self.today)?;
+                &v.borrower_key
+            }
         };
-        let id = c.facility_id.clone();
-        self.stage(key, &id, Known::Credit(c.version, Box::new(c)))
+        borrower_key(borrower)
     }
 
+    /// A visit also needs its facility: known and disbursed by its date.
     fn prepare_visit(
         &mut self,
-        mut v: pb::VisitSummary,
+        key: BorrowerKey,
+        v: pb::VisitSummary,
     ) -> Result<Result<RecordWrite, FieldError>, StorageError> {
-        let checked = own_institution(&mut v.institution_id, &self.institution)
-            .and_then(|()| validate_visit(&v, self.today))
-            .and_then(|()| borrower_key(&v.borrower_key));
-        let key = match checked {
-            Ok(key) => key,
-            Err(e) => return Ok(Err(e)),
-        };
         let facility = match self.known(RecordKind::Credit, key, &v.facility_id)? {
             Some(Known::Credit(_, c)) => Some(c),
             _ => None,
