@@ -73,6 +73,22 @@ impl Output {
         }
     }
 
+    /// Prints a list: one JSON array of `json(item)` with `--json`, else
+    /// `human(items)`.
+    pub fn print_list<T>(
+        &self,
+        items: &[T],
+        json: impl Fn(&T) -> serde_json::Value,
+        human: impl FnOnce(&[T]) -> String,
+    ) {
+        if self.json {
+            let value: Vec<_> = items.iter().map(json).collect();
+            stdout(&format!("{}\n", to_pretty(&value)));
+        } else {
+            stdout(&human(items));
+        }
+    }
+
     /// Prints human text; nothing with `--json`.
     pub fn text(&self, text: impl std::fmt::Display) {
         if !self.json {

@@ -24,15 +24,7 @@ pub enum DisputeCommand {
     List(ListArgs),
 }
 
-impl DisputeCommand {
-    pub async fn run(&self, out: &Output) -> anyhow::Result<()> {
-        match self {
-            DisputeCommand::Open(args) => args.run(out).await,
-            DisputeCommand::Resolve(args) => args.run(out).await,
-            DisputeCommand::List(args) => args.run(out).await,
-        }
-    }
-}
+run_subcommands!(DisputeCommand: Open, Resolve, List);
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct OpenArgs {
@@ -141,8 +133,7 @@ impl ListArgs {
             .await?
             .into_inner()
             .disputes;
-        let value: Vec<_> = list.iter().map(summary_json).collect();
-        out.print(&value, || render(&list));
+        out.print_list(&list, summary_json, render);
         Ok(())
     }
 }

@@ -40,13 +40,12 @@ impl HistoryArgs {
             }
             from_leaf = page.next_leaf;
         }
-        let value: Vec<_> = items.iter().map(item_json).collect();
-        out.print(&value, || {
+        out.print_list(&items, item_json, |items| {
             format!(
                 "{} queries about borrower {}\n{}",
                 items.len(),
                 key.short(),
-                render(&items)
+                render(items)
             )
         });
         Ok(())

@@ -2,6 +2,21 @@
 //! and its `run`, printing through [`Output`](crate::output::Output).
 //! Command groups with several subcommands are folders.
 
+/// `impl $group { pub async fn run(&self, out) }` for a group of
+/// subcommands whose arguments each have an async `run(&self, out)`.
+macro_rules! run_subcommands {
+    ($group:ident: $($subcommand:ident),+ $(,)?) => {
+        impl $group {
+            /// Runs the chosen subcommand, printing through `out`.
+            pub async fn run(&self, out: &$crate::output::Output) -> anyhow::Result<()> {
+                match self {
+                    $($group::$subcommand(args) => args.run(out).await,)+
+                }
+            }
+        }
+    };
+}
+
 pub mod assess;
 pub mod audit;
 pub mod bench;

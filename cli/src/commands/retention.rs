@@ -14,13 +14,7 @@ pub enum RetentionCommand {
     Sweep(SweepArgs),
 }
 
-impl RetentionCommand {
-    pub async fn run(&self, out: &Output) -> anyhow::Result<()> {
-        match self {
-            RetentionCommand::Sweep(args) => args.run(out).await,
-        }
-    }
-}
+run_subcommands!(RetentionCommand: Sweep);
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct SweepArgs {

@@ -37,8 +37,7 @@ impl DueArgs {
             .await?
             .into_inner()
             .visits;
-        let value: Vec<_> = visits.iter().map(due_json).collect();
-        out.print(&value, || render(&visits));
+        out.print_list(&visits, due_json, render);
         Ok(())
     }
 }

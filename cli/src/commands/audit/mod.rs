@@ -24,8 +24,6 @@ mod tests;
 use anyhow::Context;
 use credshare_node::audit;
 
-use crate::output::Output;
-
 pub use checkpoint::CheckpointArgs;
 pub use entries::EntriesArgs;
 pub use report::ReportArgs;
@@ -48,17 +46,7 @@ pub enum AuditCommand {
     Report(ReportArgs),
 }
 
-impl AuditCommand {
-    /// Runs one `credshare audit` command.
-    pub async fn run(&self, out: &Output) -> anyhow::Result<()> {
-        match self {
-            AuditCommand::Checkpoint(args) => args.run(out).await,
-            AuditCommand::Verify(args) => args.run(out).await,
-            AuditCommand::Entries(args) => args.run(out).await,
-            AuditCommand::Report(args) => args.run(out).await,
-        }
-    }
-}
+run_subcommands!(AuditCommand: Checkpoint, Verify, Entries, Report);
 
 pub(crate) fn base64_root(root: &audit::Hash) -> String {
     use base64::Engine as _;

@@ -48,8 +48,7 @@ impl ListArgs {
             .await?
             .into_inner();
         let rows: Vec<Listed> = r.consents.iter().map(listed).collect();
-        let value: Vec<_> = rows.iter().map(listed_json).collect();
-        out.print(&value, || render(&rows));
+        out.print_list(&rows, listed_json, render);
         Ok(())
     }
 }

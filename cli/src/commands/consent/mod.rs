@@ -10,8 +10,6 @@ use anyhow::anyhow;
 use credshare_node::domain::Purpose;
 use credshare_proto::v1 as pb;
 
-use crate::output::Output;
-
 pub use issue::IssueArgs;
 pub use list::ListArgs;
 pub use revoke::{RevokeArgs, none_if_empty};
@@ -26,15 +24,7 @@ pub enum ConsentCommand {
     List(ListArgs),
 }
 
-impl ConsentCommand {
-    pub async fn run(&self, out: &Output) -> anyhow::Result<()> {
-        match self {
-            ConsentCommand::Issue(args) => args.run(out).await,
-            ConsentCommand::Revoke(args) => args.run(out).await,
-            ConsentCommand::List(args) => args.run(out).await,
-        }
-    }
-}
+run_subcommands!(ConsentCommand: Issue, Revoke, List);
 
 /// A query reason as typed on the command line (Regulation art. 18–20): the
 /// CLI name (`post-loan`, `loan-approval`, …, or the older
