@@ -21,7 +21,7 @@ use crate::probes::ProbeState;
 use crate::service::{BoundAddrs, Node};
 use crate::signing::{SignerSlot, SigningError};
 use crate::storage::{Committer, StorageError, Store};
-use crate::tls::{self, HandshakePolicy, TlsError};
+use crate::tls::{self, BudgetLayer, BufferBudget, HandshakePolicy, TlsError};
 use crate::trust::Trust;
 
 /// The listeners of a node, already bound.
@@ -103,13 +103,20 @@ pub async fn serve(
         tokio::spawn(crate::probes::serve(http, probes.clone(), stop_rx.clone()));
     }
     let node = Arc::new(assemble(config.clone(), trust.clone(), addrs).await?);
+    // One budget for both listeners: bytes of unfinished request messages.
+    let budget = config.network.buffer_budget();
     let serving = [
         (Listener::Peer, listeners.peer),
         (Listener::Admin, listeners.admin),
     ]
     .map(|(kind, tcp)| {
         let policy: Arc<dyn HandshakePolicy> = trust.clone();
-        let run = run_listener(node.clone(), kind, tcp, policy, stop_rx.clone());
+        let run = run_listener(
+            node.clone(),
+            kind,
+            (tcp, policy, budget.clone()),
+            stop_rx.clone(),
+        );
         tokio::spawn(run)
     });
     node.spawn_retention(stop_rx.clone());
@@ -254,11 +261,12 @@ async fn open_store(
     .await
 }
 
+/// Serves one listener: its accepted connections, within the connection
+/// limits and the node-wide `budget` of buffered request bytes.
 async fn run_listener(
     node: Arc<Node>,
     listener: Listener,
-    tcp: TcpListener,
-    policy: Arc<dyn HandshakePolicy>,
+    (tcp, policy, budget): (TcpListener, Arc<dyn HandshakePolicy>, Arc<BufferBudget>),
     stop: watch::Receiver<bool>,
 ) -> Result<(), ServeError> {
     let limits = node.config.limits.clone();
@@ -278,7 +286,11 @@ async fn run_listener(
         )))
         .http2_keepalive_timeout(Some(Duration::from_secs(network.keepalive_timeout_seconds)))
         .http2_max_header_list_size(network.max_header_list_bytes)
+        .initial_stream_window_size(network.initial_stream_window_bytes)
+        .initial_connection_window_size(network.initial_connection_window_bytes)
+        .http2_adaptive_window(Some(false))
         .tcp_nodelay(true)
+        .layer(BudgetLayer::new(budget))
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, async move {
             let _ = stop_signal.wait_for(|stop| *stop).await;
