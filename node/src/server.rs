@@ -103,40 +103,8 @@ pub async fn serve(
         tokio::spawn(crate::probes::serve(http, probes.clone(), stop_rx.clone()));
     }
     let node = Arc::new(assemble(config.clone(), trust.clone(), addrs).await?);
-    // One budget for both listeners: bytes of unfinished request messages.
-    let budget = config.network.buffer_budget();
-    let serving = [
-        (Listener::Peer, listeners.peer),
-        (Listener::Admin, listeners.admin),
-    ]
-    .map(|(kind, tcp)| {
-        let policy: Arc<dyn HandshakePolicy> = trust.clone();
-        let run = run_listener(
-            node.clone(),
-            kind,
-            (tcp, policy, budget.clone()),
-            stop_rx.clone(),
-        );
-        tokio::spawn(run)
-    });
-    node.spawn_retention(stop_rx.clone());
-    node.spawn_delivery(
-        Duration::from_millis(config.limits.outbox_retry_ms),
-        stop_rx.clone(),
-    );
-    node.spawn_upkeep(
-        Duration::from_secs(config.limits.refused_log_interval_seconds),
-        stop_rx.clone(),
-    );
-    node.spawn_membership_watcher(
-        Duration::from_secs(u64::from(config.membership.poll_seconds)),
-        stop_rx.clone(),
-    );
-    node.spawn_trust_watcher(
-        Duration::from_secs(u64::from(config.tls.reload_interval_seconds)),
-        stop_rx.clone(),
-    );
-    node.spawn_metrics_refresh(stop_rx);
+    let serving = spawn_listeners(&node, &trust, [listeners.peer, listeners.admin], &stop_rx);
+    spawn_tasks(&node, &config, stop_rx);
     probes.serving(node.clone());
     if let Some(path) = &config.listen.ready_file {
         write_ready_file(path, &addrs)?;
@@ -160,6 +128,51 @@ pub async fn serve(
     blocking::run(move || store.close()).await?;
     tracing::info!("credshare node stopped");
     Ok(())
+}
+
+/// Starts the peer and admin gRPC listeners (in that order), sharing one
+/// budget of bytes buffered for unfinished request messages.
+fn spawn_listeners(
+    node: &Arc<Node>,
+    trust: &Arc<Trust>,
+    [peer, admin]: [TcpListener; 2],
+    stop: &watch::Receiver<bool>,
+) -> [tokio::task::JoinHandle<Result<(), ServeError>>; 2] {
+    let budget = node.config.network.buffer_budget();
+    [(Listener::Peer, peer), (Listener::Admin, admin)].map(|(kind, tcp)| {
+        let policy: Arc<dyn HandshakePolicy> = trust.clone();
+        let run = run_listener(
+            node.clone(),
+            kind,
+            tcp,
+            policy,
+            budget.clone(),
+            stop.clone(),
+        );
+        tokio::spawn(run)
+    })
+}
+
+/// Starts the node's periodic tasks; they end when `stop` turns true.
+fn spawn_tasks(node: &Arc<Node>, config: &NodeConfig, stop: watch::Receiver<bool>) {
+    node.spawn_retention(stop.clone());
+    node.spawn_delivery(
+        Duration::from_millis(config.limits.outbox_retry_ms),
+        stop.clone(),
+    );
+    node.spawn_upkeep(
+        Duration::from_secs(config.limits.refused_log_interval_seconds),
+        stop.clone(),
+    );
+    node.spawn_membership_watcher(
+        Duration::from_secs(u64::from(config.membership.poll_seconds)),
+        stop.clone(),
+    );
+    node.spawn_trust_watcher(
+        Duration::from_secs(u64::from(config.tls.reload_interval_seconds)),
+        stop.clone(),
+    );
+    node.spawn_metrics_refresh(stop);
 }
 
 /// Opens the store (verifying the log) and the peer clients, and builds
@@ -266,7 +279,9 @@ async fn open_store(
 async fn run_listener(
     node: Arc<Node>,
     listener: Listener,
-    (tcp, policy, budget): (TcpListener, Arc<dyn HandshakePolicy>, Arc<BufferBudget>),
+    tcp: TcpListener,
+    policy: Arc<dyn HandshakePolicy>,
+    budget: Arc<BufferBudget>,
     stop: watch::Receiver<bool>,
 ) -> Result<(), ServeError> {
     let limits = node.config.limits.clone();
