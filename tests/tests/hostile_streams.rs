@@ -190,6 +190,14 @@ async fn unfinished_messages_on_256_streams_keep_memory_under_the_cap() {
         hwm < base_hwm.max(base_rss) + RSS_CAP,
         "VmHWM {hwm} against a baseline of {base_hwm}"
     );
+    // The refusals name the connection's identity in the (debug) log.
+    let log = b.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("buffered request bytes over budget")
+                && l.contains("regulator:REG-1 from 127.0.0.1:")),
+        "{log}"
+    );
     drop(open);
     drop(raw);
 }
@@ -247,4 +255,8 @@ async fn a_connection_without_open_streams_is_closed_after_the_idle_timeout() {
         .unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;
     status(&mut admin).await.unwrap();
+    // Closed quietly: a debug line each, no warning or error.
+    let log = b.log();
+    assert!(log.contains("idle connection closed"), "{log}");
+    assert!(!log.contains(" WARN ") && !log.contains(" ERROR "), "{log}");
 }

@@ -12,7 +12,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::HandshakePolicy;
 use super::admission::{AcceptLimits, Admission, FailureLog, Slot};
-use super::load::IdleTimer;
+use super::load::{ConnectionLoad, IdleTimer};
 use super::stream::{AuthenticatedStream, CallerInfo};
 use crate::pki::{self, Identity, Officer, Role};
 
@@ -165,6 +165,7 @@ async fn handshake(
     let identity = Identity::from_cert_der(leaf).map_err(|e| e.to_string())?;
     let officer = caller_officer(&identity, leaf)?;
     let cert_fingerprint = pki::fingerprint(leaf);
+    let load = Arc::new(ConnectionLoad::new(format!("{identity} from {remote}")));
     Ok(AuthenticatedStream {
         inner: tls,
         info: CallerInfo {
@@ -172,7 +173,7 @@ async fn handshake(
             remote,
             cert_fingerprint,
             officer,
-            load: Arc::default(),
+            load,
         },
         registration: None,
         _slot: None,

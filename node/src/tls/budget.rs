@@ -178,6 +178,8 @@ impl HttpBody for BudgetedBody {
         if let Some(data) = frame.data_ref()
             && let Err(refused) = self.account(data)
         {
+            // Debug only: a client could otherwise flood the log.
+            tracing::debug!(caller = %self.conn.caller(), reason = %refused.message(), "request refused: buffered request bytes over budget");
             self.release_all();
             return Poll::Ready(Some(Err(refused)));
         }

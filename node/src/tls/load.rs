@@ -20,6 +20,8 @@ pub struct ConnectionLoad {
     open_streams: AtomicUsize,
     /// When the last stream closed (or the connection was accepted).
     idle_since: Mutex<Instant>,
+    /// Who holds the connection, for log lines: identity and address.
+    caller: String,
 }
 
 impl Default for ConnectionLoad {
@@ -28,11 +30,25 @@ impl Default for ConnectionLoad {
             buffered: AtomicUsize::new(0),
             open_streams: AtomicUsize::new(0),
             idle_since: Mutex::new(Instant::now()),
+            caller: String::new(),
         }
     }
 }
 
 impl ConnectionLoad {
+    /// The load of a new connection of `caller` (identity and address).
+    pub fn new(caller: String) -> Self {
+        Self {
+            caller,
+            ..Self::default()
+        }
+    }
+
+    /// Who holds the connection (identity and address).
+    pub fn caller(&self) -> &str {
+        &self.caller
+    }
+
     /// Counts a stream open until the guard is dropped.
     pub fn stream_opened(self: &Arc<Self>) -> StreamGuard {
         self.open_streams.fetch_add(1, Ordering::SeqCst);
