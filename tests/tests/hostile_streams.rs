@@ -10,11 +10,13 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use credshare_e2e::{Consortium, NodeProcess, NodeSpec, admin_client, status};
+use credshare_e2e::{Consortium, NodeProcess, NodeSpec, admin_client, channel, status};
 use credshare_node::tls::TlsMaterial;
 use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
 
 /// The message length each attacking stream announces: the default
 /// `limits.max_message_bytes`, so the node accepts the prefix.
@@ -159,8 +161,18 @@ async fn unfinished_messages_on_256_streams_keep_memory_under_the_cap() {
         }
     }
     let (rss, hwm) = memory(pid);
-    // A legitimate call on another connection still succeeds meanwhile.
+    // Legitimate calls on other connections still succeed meanwhile, also
+    // one carrying a 3 MiB message (a health check of an unknown service:
+    // NOT_FOUND once it has arrived whole).
     status(&mut admin).await.unwrap();
+    let big = HealthCheckRequest {
+        service: "x".repeat(3 * 1024 * 1024),
+    };
+    let err = HealthClient::new(channel(&regulator, b.peer_addr).await.unwrap())
+        .check(big)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::NotFound, "{err:?}");
     eprintln!(
         "FIGURE: 256 streams announcing 4 MiB each on one connection: {} refused (RESOURCE_EXHAUSTED) after {:.1} MiB pushed in all, {} open holding {:.1} MiB; node VmRSS {:.1} -> {:.1} MiB (+{:.1}), VmHWM {:.1} -> {:.1} MiB; cap baseline + {} MiB",
         refused.len(),
