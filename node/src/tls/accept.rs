@@ -21,8 +21,9 @@ use crate::pki::{self, Identity, Officer, Role};
 /// held while waiting for a client's first byte) with the configuration
 /// `policy` gives at that moment, and yields only connections whose client
 /// certificate carries a consortium identity, registered with the policy's
-/// [`Connections`]. Failed or refused connections are counted and logged
-/// once per interval: they never reach gRPC. Stops when `shutdown` changes.
+/// [`Connections`](super::Connections). Failed or refused connections are
+/// counted and logged once per interval: they never reach gRPC. Stops when
+/// `shutdown` changes.
 pub fn accept_authenticated(
     listener: TcpListener,
     policy: Arc<dyn HandshakePolicy>,
