@@ -21,7 +21,7 @@ use crate::probes::ProbeState;
 use crate::service::{BoundAddrs, Node};
 use crate::signing::{SignerSlot, SigningError};
 use crate::storage::{Committer, StorageError, Store};
-use crate::tls::{self, HandshakePolicy, TlsError};
+use crate::tls::{self, BudgetLayer, BufferBudget, HandshakePolicy, TlsError};
 use crate::trust::Trust;
 
 /// The listeners of a node, already bound.
@@ -103,33 +103,8 @@ pub async fn serve(
         tokio::spawn(crate::probes::serve(http, probes.clone(), stop_rx.clone()));
     }
     let node = Arc::new(assemble(config.clone(), trust.clone(), addrs).await?);
-    let serving = [
-        (Listener::Peer, listeners.peer),
-        (Listener::Admin, listeners.admin),
-    ]
-    .map(|(kind, tcp)| {
-        let policy: Arc<dyn HandshakePolicy> = trust.clone();
-        let run = run_listener(node.clone(), kind, tcp, policy, stop_rx.clone());
-        tokio::spawn(run)
-    });
-    node.spawn_retention(stop_rx.clone());
-    node.spawn_delivery(
-        Duration::from_millis(config.limits.outbox_retry_ms),
-        stop_rx.clone(),
-    );
-    node.spawn_upkeep(
-        Duration::from_secs(config.limits.refused_log_interval_seconds),
-        stop_rx.clone(),
-    );
-    node.spawn_membership_watcher(
-        Duration::from_secs(u64::from(config.membership.poll_seconds)),
-        stop_rx.clone(),
-    );
-    node.spawn_trust_watcher(
-        Duration::from_secs(u64::from(config.tls.reload_interval_seconds)),
-        stop_rx.clone(),
-    );
-    node.spawn_metrics_refresh(stop_rx);
+    let serving = spawn_listeners(&node, &trust, [listeners.peer, listeners.admin], &stop_rx);
+    spawn_tasks(&node, &config, stop_rx);
     probes.serving(node.clone());
     if let Some(path) = &config.listen.ready_file {
         write_ready_file(path, &addrs)?;
@@ -153,6 +128,51 @@ pub async fn serve(
     blocking::run(move || store.close()).await?;
     tracing::info!("credshare node stopped");
     Ok(())
+}
+
+/// Starts the peer and admin gRPC listeners (in that order), sharing one
+/// budget of bytes buffered for unfinished request messages.
+fn spawn_listeners(
+    node: &Arc<Node>,
+    trust: &Arc<Trust>,
+    [peer, admin]: [TcpListener; 2],
+    stop: &watch::Receiver<bool>,
+) -> [tokio::task::JoinHandle<Result<(), ServeError>>; 2] {
+    let budget = node.config.network.buffer_budget();
+    [(Listener::Peer, peer), (Listener::Admin, admin)].map(|(kind, tcp)| {
+        let policy: Arc<dyn HandshakePolicy> = trust.clone();
+        let run = run_listener(
+            node.clone(),
+            kind,
+            tcp,
+            policy,
+            budget.clone(),
+            stop.clone(),
+        );
+        tokio::spawn(run)
+    })
+}
+
+/// Starts the node's periodic tasks; they end when `stop` turns true.
+fn spawn_tasks(node: &Arc<Node>, config: &NodeConfig, stop: watch::Receiver<bool>) {
+    node.spawn_retention(stop.clone());
+    node.spawn_delivery(
+        Duration::from_millis(config.limits.outbox_retry_ms),
+        stop.clone(),
+    );
+    node.spawn_upkeep(
+        Duration::from_secs(config.limits.refused_log_interval_seconds),
+        stop.clone(),
+    );
+    node.spawn_membership_watcher(
+        Duration::from_secs(u64::from(config.membership.poll_seconds)),
+        stop.clone(),
+    );
+    node.spawn_trust_watcher(
+        Duration::from_secs(u64::from(config.tls.reload_interval_seconds)),
+        stop.clone(),
+    );
+    node.spawn_metrics_refresh(stop);
 }
 
 /// Opens the store (verifying the log) and the peer clients, and builds
@@ -254,11 +274,14 @@ async fn open_store(
     .await
 }
 
+/// Serves one listener: its accepted connections, within the connection
+/// limits and the node-wide `budget` of buffered request bytes.
 async fn run_listener(
     node: Arc<Node>,
     listener: Listener,
     tcp: TcpListener,
     policy: Arc<dyn HandshakePolicy>,
+    budget: Arc<BufferBudget>,
     stop: watch::Receiver<bool>,
 ) -> Result<(), ServeError> {
     let limits = node.config.limits.clone();
@@ -278,7 +301,11 @@ async fn run_listener(
         )))
         .http2_keepalive_timeout(Some(Duration::from_secs(network.keepalive_timeout_seconds)))
         .http2_max_header_list_size(network.max_header_list_bytes)
+        .initial_stream_window_size(network.initial_stream_window_bytes)
+        .initial_connection_window_size(network.initial_connection_window_bytes)
+        .http2_adaptive_window(Some(false))
         .tcp_nodelay(true)
+        .layer(BudgetLayer::new(budget))
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, async move {
             let _ = stop_signal.wait_for(|stop| *stop).await;

@@ -226,3 +226,49 @@ fn cli_and_harness_variables_are_not_config_keys() {
     .map(|v| (format!("CREDSHARE_{v}"), "x".to_string()));
     NodeConfig::from_toml(&sample(dir.path()), "t", env).unwrap();
 }
+
+#[test]
+fn buffer_limits_and_idle_timeout_are_checked_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = sample(dir.path());
+    let c = NodeConfig::from_toml(&base, "t", no_env()).unwrap();
+    assert_eq!(c.network.idle_timeout_seconds, 300);
+    assert_eq!(c.network.max_buffered_bytes_per_connection, 16 << 20);
+    assert_eq!(c.network.max_buffered_bytes, 256 << 20);
+    let cases = [
+        (
+            "[network]\nmax_buffered_bytes_per_connection = 1048576\n",
+            "network.max_buffered_bytes_per_connection",
+            "limits.max_message_bytes (4194304)",
+        ),
+        (
+            "[network]\nmax_buffered_bytes = 8388608\n",
+            "network.max_buffered_bytes",
+            "at least network.max_buffered_bytes_per_connection",
+        ),
+        (
+            "[network]\ninitial_stream_window_bytes = 100\n",
+            "network.initial_stream_window_bytes",
+            "65535..=2147483647",
+        ),
+        (
+            "[network]\ninitial_connection_window_bytes = 4294967295\n",
+            "network.initial_connection_window_bytes",
+            "65535..=2147483647",
+        ),
+        (
+            "[network]\nidle_timeout_seconds = 0\n",
+            "network.idle_timeout_seconds",
+            "at least 1",
+        ),
+    ];
+    for (section, key, message) in cases {
+        let err = NodeConfig::from_toml(&format!("{base}\n{section}"), "t", no_env())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(key) && err.contains(message),
+            "{err:?} should name {key}: {message}"
+        );
+    }
+}

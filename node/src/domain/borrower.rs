@@ -10,6 +10,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use time::{Date, Month};
+use unicode_normalization::UnicodeNormalization;
 
 use super::dates::latest_date_anywhere;
 #[cfg(test)]
@@ -333,21 +334,30 @@ pub fn contains_identifier(text: &str, today: Date) -> bool {
     })
 }
 
-/// `text` as an identifier hidden in it would read: full-width forms as
-/// ASCII (the NFKC mapping of U+FF01–U+FF5E, the form identifiers take when
-/// typed on a CJK keyboard), with spaces, dashes and zero-width characters
-/// removed.
+/// `text` as an identifier hidden in it would read: its NFKC form (full-width
+/// forms, the way identifiers are typed on a CJK keyboard, circled and
+/// superscript digits, compatibility ligatures and the like become plain
+/// ASCII), with spaces, dashes and zero-width characters then removed.
 pub fn undisguised(text: &str) -> String {
-    text.chars()
-        .filter_map(|c| match c {
-            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0),
-            c if c.is_whitespace() => None,
-            '-' | '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{FE58}' | '\u{FE63}' => None,
-            '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}' => None,
-            c => Some(c),
-        })
-        .filter(|c| *c != '-')
-        .collect()
+    text.nfkc().filter(|&c| !is_separator(c)).collect()
+}
+
+/// Characters that may be slipped between an identifier's characters
+/// without changing how it reads: white space, dashes, zero-width and
+/// invisible formatting characters (after NFKC).
+fn is_separator(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '-' | '\u{2010}'..='\u{2015}'
+                | '\u{2212}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{FEFF}'
+                | '\u{00AD}'
+                | '\u{180E}'
+        )
 }
 
 mod keys;

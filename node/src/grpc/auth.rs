@@ -222,6 +222,7 @@ mod tests {
             remote: "127.0.0.1:1".parse().unwrap(),
             cert_fingerprint: String::new(),
             officer: None,
+            load: Default::default(),
         }
     }
 

@@ -30,6 +30,7 @@ pub mod health;
 pub mod high_water;
 mod keys;
 pub mod log;
+mod open_guard;
 
 pub mod records;
 
@@ -127,24 +128,9 @@ pub struct StoreFigures {
 impl Store {
     /// Opens (creating if needed) the store in `dir` with an explicit cache.
     pub fn open(dir: &Path, cache_capacity_mb: u64) -> Result<Self, StorageError> {
-        let open_err = |source| StorageError::Open {
-            path: dir.display().to_string(),
-            source,
-        };
-        std::fs::create_dir_all(dir).map_err(|e| open_err(sled::Error::Io(e)))?;
-        let format = format::check_and_upgrade(dir)?;
-        if let format::FormatCheck::Upgraded { from, backup } = &format {
-            tracing::warn!(from, to = format::CURRENT, backup = %backup.display(), "store upgraded; the copy taken before can be deleted once the node runs well");
-        }
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(cache_capacity_mb * 1024 * 1024)
-            .mode(sled::Mode::HighThroughput)
-            // We flush explicitly at every group commit.
-            .flush_every_ms(None)
-            .open()
-            .map_err(open_err)?;
-        let tree = db.open_tree(TREE)?;
+        let opened = open_guard::catch_panics(|| open_db(dir, cache_capacity_mb))
+            .map_err(|panic| damaged(dir, &format!("sled failed while reading it: {panic}")))??;
+        let (db, tree) = opened;
         let durable = std::sync::Arc::new(durability::DurableDir::open(dir)?);
         Ok(Self {
             db,
@@ -206,4 +192,49 @@ pub(crate) fn be_u64(bytes: &[u8]) -> Result<u64, StorageError> {
         StorageError::Corrupt(format!("expected 8 key bytes, found {}", bytes.len()))
     })?;
     Ok(u64::from_be_bytes(arr))
+}
+
+/// Checks the format (upgrading an older store) and opens sled. A file
+/// that cannot be read as what it should be is [`damaged`]; an I/O error
+/// (permissions, a missing directory) is reported as such.
+fn open_db(dir: &Path, cache_capacity_mb: u64) -> Result<(sled::Db, sled::Tree), StorageError> {
+    std::fs::create_dir_all(dir).map_err(|e| StorageError::Open {
+        path: dir.display().to_string(),
+        source: sled::Error::Io(e),
+    })?;
+    let format = format::check_and_upgrade(dir).map_err(|e| match e {
+        StorageError::Sync(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            damaged(dir, &format!("{}: {e}", format::MARKER))
+        }
+        StorageError::Corrupt(reason) => damaged(dir, &reason),
+        other => other,
+    })?;
+    if let format::FormatCheck::Upgraded { from, backup } = &format {
+        tracing::warn!(from, to = format::CURRENT, backup = %backup.display(), "store upgraded; the copy taken before can be deleted once the node runs well");
+    }
+    let sled_err = |e: sled::Error| match e {
+        sled::Error::Io(_) => StorageError::Open {
+            path: dir.display().to_string(),
+            source: e,
+        },
+        other => damaged(dir, &other.to_string()),
+    };
+    let db = sled::Config::new()
+        .path(dir)
+        .cache_capacity(cache_capacity_mb * 1024 * 1024)
+        .mode(sled::Mode::HighThroughput)
+        // We flush explicitly at every group commit.
+        .flush_every_ms(None)
+        .open()
+        .map_err(sled_err)?;
+    let tree = db.open_tree(TREE).map_err(sled_err)?;
+    Ok((db, tree))
+}
+
+/// The store in `dir` cannot be read: what happened and what to do.
+fn damaged(dir: &Path, reason: &str) -> StorageError {
+    StorageError::Corrupt(format!(
+        "the store in {} cannot be read ({reason}). Its files are damaged: do not edit or delete them. Move the data directory aside and restore it from a backup (`credshare-node restore --from BACKUP --config CONFIG`, docs/operations.md \"Restore\")",
+        dir.display()
+    ))
 }

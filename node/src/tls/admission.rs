@@ -26,6 +26,9 @@ pub struct AcceptLimits {
     pub max_pending_handshakes: usize,
     /// At most one WARN line per this interval about failed handshakes.
     pub failure_log_interval: Duration,
+    /// An authenticated connection without any open stream this long is
+    /// closed.
+    pub idle_timeout: Duration,
 }
 
 /// The connection caps of one listener.
@@ -140,6 +143,7 @@ mod tests {
             handshake_timeout: Duration::from_secs(1),
             max_pending_handshakes: 1,
             failure_log_interval: Duration::from_secs(1),
+            idle_timeout: Duration::from_secs(1),
         }
     }
 

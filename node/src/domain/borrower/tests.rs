@@ -341,3 +341,28 @@ fn endless_secret_files_are_refused_without_reading_them_whole() {
     let err = ConsortiumSecret::from_file(Path::new("/dev/zero")).unwrap_err();
     assert!(matches!(err, SecretError::TooLong { .. }), "{err}");
 }
+
+#[test]
+fn nfkc_only_forms_of_identifiers_are_found() {
+    // Superscript and mathematical bold digits, circled capitals.
+    let uscc = "⁹¹³⁵⁰¹⁰⁰Ⓜ𝟎𝟎𝟎𝟏𝟎𝟎Ⓨ⁴³";
+    // Circled numbers of one and two digits, a Roman numeral ten.
+    let rid = "⑪⓪①⓪⑤⑲④⑨⑫㉛⓪⓪②Ⅹ";
+    assert_eq!(undisguised(uscc), USCC);
+    assert_eq!(undisguised(rid), RID);
+    for disguised in [uscc, rid] {
+        assert!(
+            contains_identifier(&format!("see {disguised}, checked"), TODAY),
+            "{disguised}"
+        );
+    }
+    // NFKC first, then the separators it leaves: a no-break space, a
+    // full-width hyphen-minus (NFKC: '-'), a word joiner, a soft hyphen.
+    let spaced = "⁹¹³⁵\u{00A0}⁰¹⁰⁰－Ⓜ𝟎𝟎\u{2060}𝟎𝟏𝟎𝟎\u{00AD}Ⓨ⁴³";
+    assert!(contains_identifier(spaced, TODAY), "{spaced}");
+    // Compatibility ligatures read as their letters.
+    assert_eq!(undisguised("ﬁle ﬂow ①Ａ"), "fileflow1A");
+    // A wrong check character stays no identifier in any form.
+    assert!(!contains_identifier("⁹¹³⁵⁰¹⁰⁰Ⓜ𝟎𝟎𝟎𝟏𝟎𝟎Ⓨ⁴⁴", TODAY));
+    assert!(!contains_identifier("①②③④⑤ ⑥⑦⑧⑨", TODAY));
+}

@@ -381,6 +381,10 @@ fn disguised_identifiers_are_found_in_free_text_and_record_ids() {
         "Met the CFO of 91350100\u{200B}M000100Y43.",
         "Met the CFO of ９１３５０１００Ｍ０００１００Ｙ４３.",
         "保证人身份证 110105-19491231-002x 已核实",
+        // Forms only NFKC undoes: superscripts, bold digits, circled
+        // letters and numbers, a Roman numeral ten.
+        "Met the CFO of ⁹¹³⁵⁰¹⁰⁰Ⓜ𝟎𝟎𝟎𝟏𝟎𝟎Ⓨ⁴³.",
+        "保证人身份证 ⑪⓪①⓪⑤⑲④⑨⑫㉛⓪⓪②Ⅹ 已核实",
     ] {
         let err = visit_fault(|r| r.conclusion = text.into());
         assert_eq!(
@@ -389,9 +393,14 @@ fn disguised_identifiers_are_found_in_free_text_and_record_ids() {
             "{text}"
         );
     }
-    assert_credit_messages(&[("facility_id: must not contain identifiers", |r| {
-        r.facility_id = "91350100M000100Y43".into()
-    })]);
+    assert_credit_messages(&[
+        ("facility_id: must not contain identifiers", |r| {
+            r.facility_id = "91350100M000100Y43".into()
+        }),
+        ("facility_id: must not contain identifiers", |r| {
+            r.facility_id = "F-⁹¹³⁵⁰¹⁰⁰Ⓜ𝟎𝟎𝟎𝟏𝟎𝟎Ⓨ⁴³".into()
+        }),
+    ]);
     assert_visit_messages(&[("visit_id: must not contain identifiers", |r| {
         r.visit_id = "V-91350100M000100Y43".into()
     })]);
