@@ -14,7 +14,8 @@
 //! raised, and clears when its count falls below the threshold. Pure state:
 //! the node logs the flags and rebuilds the state from its log.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -80,16 +81,45 @@ pub struct Flag {
 
 type FlagKey = (String, Purpose, Pattern);
 
-/// The counting state of one holder.
+/// A requester, interned: the consortium's members, a handful of names.
+type Requester = Arc<str>;
+/// What a pattern counts per: requester and reason.
+type CountKey = (Requester, Purpose);
+
+/// An approval query whose follow-up period has not ended.
+#[derive(Debug)]
+struct Approval {
+    time_ms: i64,
+    requester: Requester,
+    purpose: Purpose,
+    borrower: Vec<u8>,
+}
+
+/// The counting state of one holder. Every count is kept up to date as
+/// events arrive and age out, so [`Oversight::observe`] and
+/// [`Oversight::evaluate`] cost O(1) amortized per query (plus the few
+/// count keys), not a scan of the window: the node calls both under one
+/// lock for every query it answers.
 #[derive(Debug, Default)]
 pub struct Oversight {
     config: OversightConfig,
-    /// Answered queries about borrowers not held: (time, requester, reason).
-    probes: VecDeque<(i64, String, Purpose)>,
-    /// Approval queries: (time, requester, reason, borrower).
-    approvals: VecDeque<(i64, String, Purpose, Vec<u8>)>,
-    /// Post-loan query times per (requester, borrower).
-    post_loan: HashMap<(String, Vec<u8>), Vec<i64>>,
+    /// Requester names seen (authenticated members only).
+    requesters: HashSet<Requester>,
+    /// Answered queries about borrowers not held, in time order.
+    probes: VecDeque<(i64, CountKey)>,
+    /// `probes` counted per key.
+    probe_counts: HashMap<CountKey, u64>,
+    /// Approval queries still within their follow-up period, in time order.
+    pending: VecDeque<Approval>,
+    /// Approvals whose follow-up ended without lending: (end, key), in
+    /// order of end, while the end is within the window.
+    unfollowed: VecDeque<(i64, CountKey)>,
+    /// `unfollowed` counted per key.
+    unfollowed_counts: HashMap<CountKey, u64>,
+    /// Post-loan query times per (requester, borrower), oldest first.
+    post_loan: HashMap<(Requester, Vec<u8>), VecDeque<i64>>,
+    /// The same queries in time order, to age them out.
+    post_loan_order: VecDeque<(i64, (Requester, Vec<u8>))>,
     /// Flags raised (and logged) and still in force.
     raised: BTreeMap<FlagKey, Flag>,
 }
@@ -104,25 +134,27 @@ impl Oversight {
 
     /// Takes in one query (events arrive in time order).
     pub fn observe(&mut self, e: &QueryEvent) {
+        let requester = self.intern(&e.requester);
         if e.answered && !e.held {
-            self.probes
-                .push_back((e.time_ms, e.requester.clone(), e.purpose));
+            let key = (requester.clone(), e.purpose);
+            *self.probe_counts.entry(key.clone()).or_default() += 1;
+            self.probes.push_back((e.time_ms, key));
         }
         if e.purpose.is_approval() {
-            self.approvals.push_back((
-                e.time_ms,
-                e.requester.clone(),
-                e.purpose,
-                e.borrower.clone(),
-            ));
+            self.pending.push_back(Approval {
+                time_ms: e.time_ms,
+                requester: requester.clone(),
+                purpose: e.purpose,
+                borrower: e.borrower.clone(),
+            });
         }
         if e.purpose == Purpose::PostLoanManagement {
-            self.post_loan
-                .entry((e.requester.clone(), e.borrower.clone()))
-                .or_default()
-                .push(e.time_ms);
+            let key = (requester, e.borrower.clone());
+            let times = self.post_loan.entry(key.clone()).or_default();
+            times.push_back(e.time_ms);
+            self.post_loan_order.push_back((e.time_ms, key));
         }
-        self.prune(e.time_ms);
+        self.advance(e.time_ms);
     }
 
     /// Restores a flag found in the log (it was logged when raised).
@@ -134,8 +166,8 @@ impl Oversight {
     /// Counts at `now_ms`: returns the flags newly raised (to be logged)
     /// and clears those whose count fell below the threshold.
     pub fn evaluate(&mut self, now_ms: i64) -> Vec<Flag> {
-        self.prune(now_ms);
-        let counts = self.counts(now_ms);
+        self.advance(now_ms);
+        let counts = self.counts();
         self.raised.retain(|key, _| counts.contains_key(key));
         let mut new = Vec::new();
         for (key, count) in counts {
@@ -170,147 +202,89 @@ impl Oversight {
         }
     }
 
+    fn intern(&mut self, name: &str) -> Requester {
+        if let Some(known) = self.requesters.get(name) {
+            return known.clone();
+        }
+        let name: Requester = Arc::from(name);
+        self.requesters.insert(name.clone());
+        name
+    }
+
     /// Counts at or above their threshold, per flag key.
-    fn counts(&self, now_ms: i64) -> BTreeMap<FlagKey, u64> {
-        let mut counts: BTreeMap<FlagKey, u64> = BTreeMap::new();
-        for (_, requester, purpose) in &self.probes {
-            *counts
-                .entry((requester.clone(), *purpose, Pattern::Probing))
-                .or_default() += 1;
-        }
-        let follow_up = i64::from(self.config.follow_up_days) * MS_PER_DAY;
-        let window = i64::from(self.config.window_days) * MS_PER_DAY;
-        for (t, requester, purpose, borrower) in &self.approvals {
-            let matured = t + follow_up;
-            if matured > now_ms || matured < now_ms - window {
-                continue;
-            }
-            let followed = self
-                .post_loan
-                .get(&(requester.clone(), borrower.clone()))
-                .is_some_and(|times| times.iter().any(|p| p > t && *p <= matured));
-            if !followed {
-                *counts
-                    .entry((requester.clone(), *purpose, Pattern::ApprovalWithoutLending))
-                    .or_default() += 1;
+    fn counts(&self) -> BTreeMap<FlagKey, u64> {
+        let mut counts = BTreeMap::new();
+        for (pattern, per_key) in [
+            (Pattern::Probing, &self.probe_counts),
+            (Pattern::ApprovalWithoutLending, &self.unfollowed_counts),
+        ] {
+            let threshold = u64::from(self.threshold(pattern));
+            for ((requester, purpose), count) in per_key {
+                if threshold > 0 && *count >= threshold {
+                    counts.insert((requester.to_string(), *purpose, pattern), *count);
+                }
             }
         }
-        counts.retain(|key, count| {
-            let threshold = self.threshold(key.2);
-            threshold > 0 && *count >= u64::from(threshold)
-        });
         counts
     }
 
-    /// Drops what no count can use any more.
-    fn prune(&mut self, now_ms: i64) {
+    /// Moves the counts to `now_ms`: probes leave the window, approvals
+    /// whose follow-up period ended are judged (lent to or not), judged
+    /// approvals leave the window, and post-loan queries no pending
+    /// approval can use are dropped.
+    fn advance(&mut self, now_ms: i64) {
         let window = i64::from(self.config.window_days) * MS_PER_DAY;
-        let keep_approvals = window + i64::from(self.config.follow_up_days) * MS_PER_DAY;
-        while self.probes.front().is_some_and(|p| p.0 < now_ms - window) {
-            self.probes.pop_front();
+        let follow_up = i64::from(self.config.follow_up_days) * MS_PER_DAY;
+        while let Some((_, key)) = pop_if(&mut self.probes, |p| p.0 < now_ms - window) {
+            uncount(&mut self.probe_counts, &key);
         }
-        while self
-            .approvals
-            .front()
-            .is_some_and(|a| a.0 < now_ms - keep_approvals)
-        {
-            self.approvals.pop_front();
+        while let Some(a) = pop_if(&mut self.pending, |a| a.time_ms + follow_up <= now_ms) {
+            let ended = a.time_ms + follow_up;
+            let lending = (a.requester, a.borrower);
+            let followed = self
+                .post_loan
+                .get(&lending)
+                .is_some_and(|times| times.iter().any(|p| *p > a.time_ms && *p <= ended));
+            if !followed && ended >= now_ms - window {
+                let key = (lending.0, a.purpose);
+                *self.unfollowed_counts.entry(key.clone()).or_default() += 1;
+                self.unfollowed.push_back((ended, key));
+            }
         }
-        self.post_loan.retain(|_, times| {
-            times.retain(|t| *t >= now_ms - keep_approvals);
-            !times.is_empty()
-        });
+        while let Some((_, key)) = pop_if(&mut self.unfollowed, |u| u.0 < now_ms - window) {
+            uncount(&mut self.unfollowed_counts, &key);
+        }
+        // A pending approval is younger than `follow_up`; only later
+        // post-loan queries can follow it.
+        while let Some((_, key)) = pop_if(&mut self.post_loan_order, |p| p.0 < now_ms - follow_up) {
+            if let Some(times) = self.post_loan.get_mut(&key) {
+                times.pop_front();
+                if times.is_empty() {
+                    self.post_loan.remove(&key);
+                }
+            }
+        }
+    }
+}
+
+/// The front of `queue` when `old` holds for it.
+fn pop_if<T>(queue: &mut VecDeque<T>, old: impl Fn(&T) -> bool) -> Option<T> {
+    if queue.front().is_some_and(old) {
+        queue.pop_front()
+    } else {
+        None
+    }
+}
+
+/// Takes one off `key`'s count, dropping the key at zero.
+fn uncount(counts: &mut HashMap<CountKey, u64>, key: &CountKey) {
+    if let Some(count) = counts.get_mut(key) {
+        *count -= 1;
+        if *count == 0 {
+            counts.remove(key);
+        }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn event(day: i64, requester: &str, purpose: Purpose, borrower: u8, held: bool) -> QueryEvent {
-        QueryEvent {
-            time_ms: day * MS_PER_DAY,
-            requester: requester.into(),
-            purpose,
-            borrower: vec![borrower; 32],
-            answered: true,
-            held,
-        }
-    }
-
-    fn config() -> OversightConfig {
-        OversightConfig {
-            window_days: 30,
-            probing_threshold: 3,
-            follow_up_days: 90,
-            approval_without_lending_threshold: 2,
-        }
-    }
-
-    #[test]
-    fn probing_is_flagged_once_then_clears_after_the_window() {
-        let mut o = Oversight::new(config());
-        let plm = Purpose::PostLoanManagement;
-        for (day, borrower) in [(1, 1), (2, 2)] {
-            o.observe(&event(day, "BANK-A", plm, borrower, false));
-            assert!(o.evaluate(day * MS_PER_DAY).is_empty());
-        }
-        // Held borrowers and other requesters do not count.
-        o.observe(&event(3, "BANK-A", plm, 9, true));
-        o.observe(&event(3, "BANK-C", plm, 3, false));
-        assert!(o.evaluate(3 * MS_PER_DAY).is_empty());
-        o.observe(&event(4, "BANK-A", plm, 4, false));
-        let raised = o.evaluate(4 * MS_PER_DAY);
-        assert_eq!(raised.len(), 1);
-        assert_eq!(raised[0].pattern, Pattern::Probing);
-        assert_eq!(
-            (raised[0].requester.as_str(), raised[0].count),
-            ("BANK-A", 3)
-        );
-        // Raised once.
-        o.observe(&event(5, "BANK-A", plm, 5, false));
-        assert!(o.evaluate(5 * MS_PER_DAY).is_empty());
-        assert_eq!(o.flags()[0].count, 4);
-        // 30 days after the second probe, only two remain: cleared.
-        assert!(o.evaluate(33 * MS_PER_DAY).is_empty());
-        assert!(o.flags().is_empty());
-    }
-
-    #[test]
-    fn approvals_without_lending_are_flagged_after_the_follow_up() {
-        let mut o = Oversight::new(config());
-        let loan = Purpose::LoanApproval;
-        o.observe(&event(0, "BANK-A", loan, 1, true));
-        o.observe(&event(1, "BANK-A", loan, 2, true));
-        o.observe(&event(2, "BANK-A", loan, 3, true));
-        // Borrower 3 is lent to: a post-loan query within 90 days.
-        o.observe(&event(50, "BANK-A", Purpose::PostLoanManagement, 3, true));
-        assert!(o.evaluate(89 * MS_PER_DAY).is_empty());
-        let raised = o.evaluate(91 * MS_PER_DAY);
-        assert_eq!(raised.len(), 1);
-        assert_eq!(raised[0].pattern, Pattern::ApprovalWithoutLending);
-        assert_eq!(raised[0].purpose, loan);
-        assert_eq!(raised[0].count, 2);
-        // Not counted once matured beyond the window.
-        assert!(o.evaluate(125 * MS_PER_DAY).is_empty());
-        assert!(o.flags().is_empty());
-    }
-
-    #[test]
-    fn a_zero_threshold_turns_a_pattern_off() {
-        let mut o = Oversight::new(OversightConfig {
-            probing_threshold: 0,
-            ..config()
-        });
-        for day in 0..10 {
-            o.observe(&event(
-                day,
-                "BANK-A",
-                Purpose::LoanApproval,
-                day as u8,
-                false,
-            ));
-        }
-        assert!(o.evaluate(10 * MS_PER_DAY).is_empty());
-    }
-}
+mod tests;

@@ -1,28 +1,29 @@
 //! Answer a peer's query — the holder's side (docs/design.md §4, §5):
-//! verify the grant (cached by hash) or, for post-loan management (reason
-//! 01), the requester's relationship record ([`post_loan`]), decide, build the answer, log
-//! the query durably through the group commit, and only then release the
-//! answer with its receipt. Denials are logged exactly like answers.
+//! decide on the grant (cached by hash) or, for post-loan management
+//! (reason 01), the requester's relationship record ([`decide`],
+//! [`post_loan`]), build the answer ([`disclosure`]), log the query durably
+//! through the group commit, and only then release the answer with its
+//! receipt. Denials are logged exactly like answers.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use credshare_proto::v1 as pb;
 use prost::Message;
 
+mod decide;
+mod disclosure;
 mod post_loan;
 
 use super::Node;
-use super::caches::VerifiedGrant;
 use super::reason_counts::QueryTally;
 use crate::audit;
-use crate::domain::consent::{self, Denial};
-use crate::domain::{BorrowerKey, Purpose, Scope, disputes};
+use crate::domain::consent::Denial;
+use crate::domain::{BorrowerKey, Purpose, Scope};
 use crate::error::NodeError;
 use crate::pki::InstitutionId;
-use crate::signing::{
-    CONSENT_GRANT_TYPE, CREDIT_SUMMARY_TYPE, SigningError, VISIT_SUMMARY_TYPE, sha256,
-};
+use crate::signing::sha256;
 use crate::storage::{CommitReply, CommitRequest, LogAppend};
+use decide::Basis;
 
 /// Longest request nonce accepted, bytes.
 pub const MAX_NONCE_BYTES: usize = 64;
@@ -44,18 +45,6 @@ pub struct PeerQuery {
     pub nonce: Vec<u8>,
     /// The requester's officer, checked at the edge; empty for none.
     pub officer: String,
-}
-
-/// The grant of a query: verified, or refused with the consent id it
-/// carries (when its payload decodes), for the log.
-type GrantDecision = Result<VerifiedGrant, (Denial, String)>;
-
-/// What a decision rested on, for the log: the consent id the query named,
-/// or the content hash of its relationship record (reason 01).
-#[derive(Debug, Default)]
-struct Basis {
-    consent_id: String,
-    relationship_sha256: Vec<u8>,
 }
 
 impl Node {
@@ -166,173 +155,6 @@ impl Node {
         let took = started.elapsed().as_secs_f64();
         self.metrics.query_seconds.observe(took);
     }
-
-    /// Decides a query: reason 01 on its relationship record
-    /// ([`post_loan`]), every other reason on its consent grant; local
-    /// policy applies to both.
-    fn decide(
-        &self,
-        requester: &InstitutionId,
-        query: &PeerQuery,
-        now: SystemTime,
-        now_ms: i64,
-    ) -> (Result<(), Denial>, Basis) {
-        let ctx = consent::QueryContext {
-            requester,
-            borrower_key: query.borrower.as_bytes(),
-            purpose: query.purpose,
-            scope: query.scope,
-            now_ms,
-        };
-        if query.purpose == Some(Purpose::PostLoanManagement) {
-            return self.decide_post_loan(&ctx, query.relationship.as_ref(), now);
-        }
-        let Some(envelope) = &query.consent else {
-            let message = format!(
-                "reason {} needs the borrower's consent grant; only 01 post-loan management goes without one",
-                query
-                    .purpose
-                    .map_or("00 UNSPECIFIED".into(), Purpose::label)
-            );
-            let denial = Denial::new(pb::DenialReason::NoRelationship, message);
-            return (Err(denial), Basis::default());
-        };
-        let verified = match self.verified_grant(envelope, now) {
-            Ok(verified) => verified,
-            Err((denial, consent_id)) => {
-                let basis = Basis {
-                    consent_id,
-                    ..Default::default()
-                };
-                return (Err(denial), basis);
-            }
-        };
-        let revoked = self.revocations.contains(
-            &verified.grant.grantee_institution,
-            &verified.grant.consent_id,
-        );
-        let outcome = consent::decide(
-            &verified.grant,
-            &verified.signer,
-            &ctx,
-            revoked,
-            &self.config.policy,
-        );
-        let basis = Basis {
-            consent_id: verified.grant.consent_id,
-            ..Default::default()
-        };
-        (outcome, basis)
-    }
-
-    /// Verifies a grant envelope (or finds it in the cache) and decodes it,
-    /// once. A refused envelope still names its consent id when its payload
-    /// decodes, so the denial is logged under it.
-    fn verified_grant(&self, env: &pb::SignedEnvelope, now: SystemTime) -> GrantDecision {
-        let digest = envelope_digest(env);
-        if let Some(hit) = self.grants.get(&digest, now) {
-            return Ok(hit);
-        }
-        let decoded = pb::ConsentGrant::decode(env.payload.as_slice());
-        let signer = match self.verifier().verify(env, CONSENT_GRANT_TYPE, None, now) {
-            Ok(signer) => signer,
-            Err(e) => {
-                // Unverified: only its hash reaches the log and the history.
-                let id = decoded
-                    .map(|g| unverified_id(&g.consent_id))
-                    .unwrap_or_default();
-                let denial = Denial::new(signing_denial(&e), format!("consent envelope: {e}"));
-                return Err((denial, id));
-            }
-        };
-        let grant = decoded.map_err(|e| {
-            let message = format!("consent payload does not decode: {e}");
-            (
-                Denial::new(pb::DenialReason::BadSignature, message),
-                String::new(),
-            )
-        })?;
-        let verified = VerifiedGrant {
-            grant,
-            signer: signer.identity.institution.clone(),
-            cert_not_after: signer.not_after,
-        };
-        self.grants.insert(digest, verified.clone());
-        Ok(verified)
-    }
-
-    /// The answer: indicators always, records at DETAIL. SUMMARY answers
-    /// come from the indicator cache when they can.
-    pub(crate) async fn build_answer(
-        &self,
-        borrower: BorrowerKey,
-        scope: Scope,
-    ) -> Result<pb::BorrowerAnswer, NodeError> {
-        let today = self.config.business_time_zone.today();
-        let (cached, generation) = self.indicators.get(&borrower, today);
-        let (indicators, envelopes, annotations) = match cached {
-            Some(hit) if scope != Scope::Detail => ((*hit).clone(), Vec::new(), Vec::new()),
-            _ => {
-                let (indicators, envelopes, annotations) = self.read_borrower(&borrower, today)?;
-                let shared = std::sync::Arc::new(indicators.clone());
-                self.indicators.fill(borrower, today, generation, shared);
-                (indicators, envelopes, annotations)
-            }
-        };
-        let detail = scope == Scope::Detail;
-        Ok(pb::BorrowerAnswer {
-            institution_id: self.institution().to_string(),
-            scope: scope.to_wire() as i32,
-            indicators: Some(indicators),
-            records: if detail { envelopes } else { Vec::new() },
-            annotations: if detail { annotations } else { Vec::new() },
-        })
-    }
-
-    /// Current records of a borrower: their indicators (disputed records
-    /// left out and listed apart), envelopes, and signed annotations.
-    #[allow(clippy::type_complexity)]
-    fn read_borrower(
-        &self,
-        borrower: &BorrowerKey,
-        today: time::Date,
-    ) -> Result<
-        (
-            pb::BorrowerIndicators,
-            Vec<pb::SignedEnvelope>,
-            Vec<pb::SignedEnvelope>,
-        ),
-        NodeError,
-    > {
-        if self.on_legal_hold(borrower) {
-            // Frozen: stored, never served (PIPL art. 47).
-            return Ok((indicators_with_nothing(today), Vec::new(), Vec::new()));
-        }
-        let (stored, _) = self.store.borrower_records(borrower)?;
-        let (mut credits, mut visits) = (Vec::new(), Vec::new());
-        let mut envelopes = Vec::with_capacity(stored.len());
-        for r in stored {
-            let Some(env) = r.envelope else { continue };
-            match env.payload_type.as_str() {
-                CREDIT_SUMMARY_TYPE => {
-                    credits.extend(pb::CreditSummary::decode(env.payload.as_slice()).ok())
-                }
-                VISIT_SUMMARY_TYPE => {
-                    visits.extend(pb::VisitSummary::decode(env.payload.as_slice()).ok())
-                }
-                _ => {}
-            }
-            envelopes.push(env);
-        }
-        let annotations = self.store.annotations(Some(borrower))?;
-        let marks: Vec<pb::Annotation> = annotations
-            .iter()
-            .filter_map(|e| pb::Annotation::decode(e.payload.as_slice()).ok())
-            .collect();
-        let indicators = disputes::indicators_with_disputes(&credits, &visits, &marks, today);
-        Ok((indicators, envelopes, annotations))
-    }
-
     /// Appends the entry durably and returns its receipt.
     async fn log_peer_query(
         &self,
@@ -401,61 +223,8 @@ fn query_entry(requester: &InstitutionId, query: &PeerQuery, basis: &Basis) -> p
     }
 }
 
-fn indicators_with_nothing(today: time::Date) -> pb::BorrowerIndicators {
-    disputes::indicators_with_disputes(&[], &[], &[], today)
-}
-
-fn envelope_digest(env: &pb::SignedEnvelope) -> [u8; 32] {
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    ctx.update(env.payload_type.as_bytes());
-    ctx.update(&[0]);
-    ctx.update(&env.payload);
-    for s in &env.signatures {
-        ctx.update(&[0]);
-        ctx.update(s.keyid.as_bytes());
-        ctx.update(&s.sig);
-        ctx.update(&s.certificate);
-    }
-    let mut out = [0u8; 32];
-    out.copy_from_slice(ctx.finish().as_ref());
-    out
-}
-
-fn signing_denial(e: &SigningError) -> pb::DenialReason {
-    match e {
-        SigningError::UntrustedSigner(_) | SigningError::WrongOriginator { .. } => {
-            pb::DenialReason::UntrustedSigner
-        }
-        SigningError::BadSignature(_) | SigningError::Pki(_) | SigningError::Setup(_) => {
-            pb::DenialReason::BadSignature
-        }
-    }
-}
-
 fn unix_ms(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)
         .as_millis() as i64
-}
-
-/// How an unverified consent id is recorded: a prefix of its SHA-256, so a
-/// peer cannot write text of its choice into the log, history or terminal,
-/// yet the grantee can still match it against the id it sent.
-fn unverified_id(consent_id: &str) -> String {
-    if consent_id.is_empty() {
-        return String::new();
-    }
-    let digest = crate::signing::sha256(consent_id.as_bytes());
-    format!("unverified-sha256:{}", hex::encode(&digest[..16]))
-}
-
-#[cfg(test)]
-mod unverified_tests {
-    #[test]
-    fn unverified_consent_ids_are_recorded_as_hashes() {
-        let id = super::unverified_id("C-1\n  12  FORGED\u{1b}[2J");
-        assert!(id.starts_with("unverified-sha256:"), "{id}");
-        assert!(id.chars().all(|c| c.is_ascii_graphic()), "{id}");
-        assert_eq!(super::unverified_id(""), "");
-    }
 }

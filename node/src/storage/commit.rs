@@ -2,8 +2,10 @@
 //! waiting request, drains what else is waiting (up to `max_batch`), decides
 //! record versions, appends log entries to the Merkle tree, signs ONE
 //! checkpoint for the batch, applies one atomic sled batch, flushes and
-//! fdatasyncs — and only then answers every request. Under load, batches
-//! grow and the fsync and the signature are shared.
+//! fdatasyncs; a release thread then raises the high-water file (its
+//! fdatasync overlapping the writer's next batch) — and only then answers
+//! every request ([`syncer`]). Under load, batches grow and the fsync and
+//! the signature are shared.
 
 use std::sync::Arc;
 use std::thread;
@@ -188,13 +190,26 @@ impl Committer {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let stats = Arc::new(CommitStats::default());
         let poison = Arc::new(std::sync::Mutex::new(None));
-        let syncer = syncer::Syncer {
+        let (release, released) = std::sync::mpsc::sync_channel(syncer::RELEASE_QUEUE);
+        let releaser = syncer::Releaser {
             store: store.clone(),
             latest: latest.clone(),
             stats: stats.clone(),
             poison: poison.clone(),
             timing: Default::default(),
             high_water,
+            failed: None,
+        };
+        thread::Builder::new()
+            .name("credshare-release".into())
+            .spawn(move || releaser.run(released))
+            .map_err(StorageError::Sync)?;
+        let syncer = syncer::Syncer {
+            store: store.clone(),
+            stats: stats.clone(),
+            poison: poison.clone(),
+            timing: Default::default(),
+            release,
         };
         let last_signed = latest
             .read()

@@ -5,8 +5,9 @@
 //!
 //! The file is one fixed 48-byte record — size (u64 BE), root (32 bytes),
 //! the first 8 bytes of SHA-256 over both — overwritten in place and
-//! `fdatasync`ed by the writer after each batch's store sync (so it is
-//! never ahead of the store). A write within one sector is not torn on
+//! `fdatasync`ed by the group commit's release thread after each batch's
+//! store sync and before its replies (so it is never ahead of the store,
+//! and never behind a checkpoint a reply disclosed). A write within one sector is not torn on
 //! the devices we run on; the checksum catches it if it is.
 
 use std::fs::{File, OpenOptions};

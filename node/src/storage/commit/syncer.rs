@@ -1,14 +1,25 @@
-//! The durability step of group commit: flush and fdatasync what the writer
-//! applied, then answer the batch's requests. A failed fsync poisons the
-//! store: the page cache state is unknown, so nothing after it is ever
-//! acknowledged.
+//! The durability step of group commit, in two stages:
 //!
-//! It runs on the writer thread, right after the apply. (Running it on a
-//! thread of its own, so the next batch is applied during the fsync, was
-//! measured slower here: batches shrank, and every extra apply holds sled's
-//! global batch lock, which stalls every reader.)
+//! 1. [`Syncer`], on the writer thread right after the apply: flush and
+//!    fdatasync the store, then hand the batch over to
+//! 2. [`Releaser`], a thread of its own: raise the high-water file to the
+//!    newest checkpoint handed over (one write and one fdatasync for all
+//!    batches waiting), and only then answer the batches' requests.
+//!
+//! So the high-water file is never ahead of the store (it names a batch only
+//! after that batch's store sync) and is durable before any reply discloses
+//! the batch's checkpoint, while its fdatasync overlaps the writer's next
+//! apply and store sync instead of adding to them.
+//!
+//! A failed fsync in either stage poisons the store: the page cache state
+//! is unknown, so nothing after it is ever acknowledged.
+//!
+//! (Running the store sync itself on another thread, so the next batch is
+//! applied during it, was measured slower here: batches shrank, and every
+//! extra apply holds sled's global batch lock, which stalls every reader.)
 
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
@@ -16,7 +27,46 @@ use super::{Applied, CommitReply, CommitStats, CommittedCheckpoint, StageTiming,
 use crate::storage::high_water::{HighWater, HighWaterFile};
 use crate::storage::{StorageError, Store};
 
+/// Store-synced batches waiting for the releaser, at most; the writer
+/// waits when it is full.
+pub(super) const RELEASE_QUEUE: usize = 64;
+
+/// The writer thread's half: the store sync.
 pub(super) struct Syncer {
+    pub store: Store,
+    pub stats: Arc<CommitStats>,
+    pub poison: Arc<Mutex<Option<String>>>,
+    pub timing: StageTiming,
+    /// To the [`Releaser`].
+    pub release: SyncSender<Applied>,
+}
+
+impl Syncer {
+    /// Makes `applied` durable in the store and hands it to the releaser;
+    /// on failure poisons the store and fails the batch.
+    pub fn complete(&mut self, applied: Applied) {
+        let started = Instant::now();
+        let synced = self.store.sync();
+        let took = started.elapsed();
+        self.timing.record("sync", took);
+        let fsync = &self.stats.histograms.fsync_seconds;
+        fsync.observe(took.as_secs_f64());
+        match synced {
+            Ok(()) => {
+                if let Err(lost) = self.release.send(applied) {
+                    fail(lost.0.jobs, "the release thread stopped");
+                }
+            }
+            Err(e) => {
+                let reason = poison(&self.poison, &self.store, "store sync", &e);
+                fail(applied.jobs, &reason);
+            }
+        }
+    }
+}
+
+/// The release thread: high water, then answers.
+pub(super) struct Releaser {
     pub store: Store,
     pub latest: Arc<RwLock<Arc<CommittedCheckpoint>>>,
     pub stats: Arc<CommitStats>,
@@ -24,36 +74,40 @@ pub(super) struct Syncer {
     pub timing: StageTiming,
     /// Size and root of the newest durable checkpoint, outside the store.
     pub high_water: HighWaterFile,
+    /// Set when a high-water write failed: every later batch fails too.
+    pub failed: Option<String>,
 }
 
-impl Syncer {
-    /// Makes `batches` durable and answers their requests.
-    pub fn complete(&mut self, batches: Vec<Applied>) {
+impl Releaser {
+    /// Releases batches in the order the writer synced them, every batch
+    /// waiting at once, until the writer is gone.
+    pub fn run(mut self, batches: Receiver<Applied>) {
+        while let Ok(first) = batches.recv() {
+            let mut waiting = vec![first];
+            waiting.extend(batches.try_iter());
+            self.release(waiting);
+        }
+    }
+
+    fn release(&mut self, batches: Vec<Applied>) {
+        if let Some(reason) = &self.failed {
+            return batches.into_iter().for_each(|b| fail(b.jobs, reason));
+        }
         let started = Instant::now();
-        let synced = self
-            .store
-            .sync()
-            .and_then(|()| self.raise_high_water(&batches));
-        let took = started.elapsed();
-        self.timing.record("sync", took);
-        let fsync = &self.stats.histograms.fsync_seconds;
-        fsync.observe(took.as_secs_f64());
-        match synced {
+        let recorded = self.raise_high_water(&batches);
+        self.timing.record("high-water", started.elapsed());
+        match recorded {
             Ok(()) => batches.into_iter().for_each(|b| self.acknowledge(b)),
             Err(e) => {
-                let reason = format!("store sync failed: {e}");
-                tracing::error!(error = %e, "fsync failed: refusing every further write");
-                *self.poison.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.clone());
-                self.store.health().sync_failed(e.to_string());
-                for b in batches {
-                    fail(b.jobs, &reason);
-                }
+                let reason = poison(&self.poison, &self.store, "high-water sync", &e);
+                self.failed = Some(reason.clone());
+                batches.into_iter().for_each(|b| fail(b.jobs, &reason));
             }
         }
     }
 
-    /// Records the batches' newest checkpoint after the store sync, so the
-    /// file is never ahead of the store.
+    /// Records the batches' newest checkpoint; every one of them is
+    /// already durable in the store, so the file is never ahead of it.
     fn raise_high_water(&mut self, batches: &[Applied]) -> Result<(), StorageError> {
         let Some(newest) = batches.iter().map(|b| &b.checkpoint).max_by_key(|c| c.size) else {
             return Ok(());
@@ -98,4 +152,19 @@ impl Syncer {
             }));
         }
     }
+}
+
+/// Marks the store failed after `step` failed with `e`: the writer refuses
+/// every later batch and health turns `NOT_SERVING`. Returns the reason.
+fn poison(
+    poison: &Mutex<Option<String>>,
+    store: &Store,
+    step: &str,
+    e: &dyn std::fmt::Display,
+) -> String {
+    let reason = format!("{step} failed: {e}");
+    tracing::error!(error = %e, step, "fsync failed: refusing every further write");
+    *poison.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.clone());
+    store.health().sync_failed(e.to_string());
+    reason
 }

@@ -177,3 +177,57 @@ async fn query_history_pages_through_100_000_entries_about_one_borrower() {
     assert_eq!(pages, 10);
     assert_eq!(store.query_history(&other, 0, 100).unwrap().len(), 10);
 }
+
+/// The release thread raises the high-water file before any reply leaves:
+/// whatever a reply discloses, the file already names at least that size
+/// (and never more than the store holds), under concurrent batches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_reply_leaves_after_the_high_water_names_its_checkpoint() {
+    use crate::storage::high_water::HighWater;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 16).unwrap();
+    let committer = Committer::start(
+        store.clone(),
+        Arc::new(SignerSlot::new(signer())),
+        "credshare.example/BANK-A/query-log".into(),
+        64,
+    )
+    .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..400u64 {
+        let (committer, store, dir) = (committer.clone(), store.clone(), dir.path().to_owned());
+        tasks.push(tokio::spawn(async move {
+            let request = CommitRequest {
+                log: vec![entry(i)],
+                ..Default::default()
+            };
+            let reply = committer.commit(request).await.unwrap();
+            // A read racing the release thread's overwrite may see a torn
+            // record (the checksum says so); read again.
+            let read = move || (0..1000).find_map(|_| HighWater::read(&dir).ok());
+            let mark = tokio::task::spawn_blocking(read)
+                .await
+                .unwrap()
+                .expect("a readable high-water file")
+                .expect("a high-water mark once a batch was acknowledged");
+            assert!(
+                mark.size >= reply.checkpoint.size,
+                "{mark:?} behind {}",
+                reply.checkpoint.size
+            );
+            assert!(
+                mark.size <= store.log_size().unwrap(),
+                "{mark:?} ahead of the store"
+            );
+            reply.batch_requests
+        }));
+    }
+    let mut shared = 0;
+    for task in tasks {
+        shared = shared.max(task.await.unwrap());
+    }
+    assert!(shared > 1, "concurrent requests shared no batch");
+    let mark = HighWater::read(dir.path()).unwrap().unwrap();
+    assert_eq!(mark.size, committer.latest().size);
+    assert_eq!(mark.size, store.log_size().unwrap());
+}

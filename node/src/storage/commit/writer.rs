@@ -105,7 +105,7 @@ impl Writer {
                     checkpoint,
                     overlay: Arc::new(overlay),
                 };
-                self.syncer.complete(vec![applied]);
+                self.syncer.complete(applied);
             }
             Err(e) => {
                 tracing::error!(error = %e, "group commit failed");
