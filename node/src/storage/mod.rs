@@ -32,6 +32,7 @@ mod keys;
 pub mod log;
 
 pub mod records;
+pub mod verify;
 
 pub use annotations::AnnotationWrite;
 pub use commit::{CommitReply, CommitRequest, CommittedCheckpoint, Committer, LogAppend};
