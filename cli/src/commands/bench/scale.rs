@@ -5,7 +5,7 @@
 //! the node's start-up time at that size — beside the same figures at a
 //! reference size (10,000 borrowers by default), for the ratios.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -126,29 +126,13 @@ impl ScaleBenchArgs {
         let records = fetch_status(bench.admin().await?).await?.record_count;
         let filled = data_bytes(&data)?;
         let rss_idle = proc_status_kib(bench.node.pid(), "VmRSS:");
-        out.text(format!(
-            "  measuring: C={}, {} s per phase",
-            self.concurrency,
-            self.duration.max(1)
-        ));
-        let requests = Arc::new(grant_requests(&bench, &credit, 1000)?);
-        let channels = connect_as_bank_a(&bench, self.connections).await?;
-        let phase = Duration::from_secs(self.duration.max(1));
-        let c = self.concurrency;
-        let health = run_phase(&channels, c, phase, requests.clone(), false).await;
-        let before = fetch_status(bench.admin().await?).await?.log_size;
-        let bytes_before = data_bytes(&data)?;
-        let audited = run_phase(&channels, c, phase, requests, true).await;
-        let entries = fetch_status(bench.admin().await?).await?.log_size - before;
-        let log_bytes = data_bytes(&data)?.saturating_sub(bytes_before);
-        let pid = bench.node.pid();
-        let (rss_load, rss_peak) = (proc_status_kib(pid, "VmRSS:"), rss_kib(pid));
-        drop(channels);
+        let load = self.query_load(&bench, &credit, out).await?;
         bench.node.stop()?;
-        if log_entries > 0 {
-            append_synthetic_entries(&bench, log_entries, out).await?;
-        }
-        let startup = time_restart(&mut bench.node, out)?;
+        let log_size = match log_entries {
+            0 => load.log_size,
+            n => append_synthetic_entries(&bench, n, out).await?,
+        };
+        let startup = time_restart(&mut bench.node, log_size, out)?;
         bench.node.stop()?;
         Ok(SizeFigures {
             borrowers,
@@ -158,15 +142,50 @@ impl ScaleBenchArgs {
             store_bytes_empty: empty,
             store_bytes_imported: filled,
             bytes_per_record: filled.saturating_sub(empty) as f64 / records.max(1) as f64,
-            log_entries_measured: entries,
-            bytes_per_log_entry: log_bytes as f64 / entries.max(1) as f64,
+            log_entries_measured: load.entries,
+            bytes_per_log_entry: load.bytes as f64 / load.entries.max(1) as f64,
             rss_idle_kib: rss_idle,
-            rss_load_kib: rss_load,
-            rss_peak_kib: rss_peak,
-            audited_over_health: audited.rate() / health.rate().max(1e-9),
-            health: (&health).into(),
-            audited: (&audited).into(),
+            rss_load_kib: load.rss,
+            rss_peak_kib: load.rss_peak,
+            audited_over_health: load.audited.rate() / load.health.rate().max(1e-9),
+            health: (&load.health).into(),
+            audited: (&load.audited).into(),
             startup,
+        })
+    }
+
+    /// The health phase, then the audited phase, measuring the log's
+    /// growth on disk during the latter and the node's memory after it.
+    async fn query_load(
+        &self,
+        bench: &BenchNode,
+        credit: &Path,
+        out: &Output,
+    ) -> anyhow::Result<QueryLoad> {
+        out.text(format!(
+            "  measuring: C={}, {} s per phase",
+            self.concurrency,
+            self.duration.max(1)
+        ));
+        let data = &bench.node.data_dir;
+        let requests = Arc::new(grant_requests(bench, credit, 1000)?);
+        let channels = connect_as_bank_a(bench, self.connections).await?;
+        let phase = Duration::from_secs(self.duration.max(1));
+        let c = self.concurrency;
+        let health = run_phase(&channels, c, phase, requests.clone(), false).await;
+        let before = fetch_status(bench.admin().await?).await?.log_size;
+        let bytes_before = data_bytes(data)?;
+        let audited = run_phase(&channels, c, phase, requests, true).await;
+        let log_size = fetch_status(bench.admin().await?).await?.log_size;
+        let pid = bench.node.pid();
+        Ok(QueryLoad {
+            health,
+            audited,
+            entries: log_size - before,
+            log_size,
+            bytes: data_bytes(data)?.saturating_sub(bytes_before),
+            rss: proc_status_kib(pid, "VmRSS:"),
+            rss_peak: rss_kib(pid),
         })
     }
 
@@ -177,72 +196,13 @@ impl ScaleBenchArgs {
             self.concurrency,
             self.duration.max(1)
         );
-        let row = |t: &mut String, name: &str, f: &dyn Fn(&SizeFigures) -> String| {
+        for (name, cell) in ROWS {
             t.push_str(&format!("  {name:<34}"));
             for s in sizes {
-                t.push_str(&format!(" {:>16}", f(s)));
+                t.push_str(&format!(" {:>16}", cell(s)));
             }
             t.push('\n');
-        };
-        let kib =
-            |v: Option<u64>| v.map_or("n/a".into(), |k| format!("{:.0} MB", k as f64 / 1024.0));
-        row(&mut t, "borrowers", &|s| s.borrowers.to_string());
-        row(&mut t, "records stored", &|s| s.records.to_string());
-        row(&mut t, "import rows/s", &|s| {
-            format!("{:.0}", s.import_rows_per_second)
-        });
-        row(
-            &mut t,
-            "store after import",
-            &|s| mb(s.store_bytes_imported),
-        );
-        row(&mut t, "bytes per record", &|s| {
-            format!("{:.0}", s.bytes_per_record)
-        });
-        row(&mut t, "log entries in the audited phase", &|s| {
-            s.log_entries_measured.to_string()
-        });
-        row(&mut t, "bytes per log entry", &|s| {
-            format!("{:.0}", s.bytes_per_log_entry)
-        });
-        row(&mut t, "node RSS idle (after import)", &|s| {
-            kib(s.rss_idle_kib)
-        });
-        row(
-            &mut t,
-            "node RSS under query load",
-            &|s| kib(s.rss_load_kib),
-        );
-        row(&mut t, "node RSS peak (VmHWM)", &|s| kib(s.rss_peak_kib));
-        row(&mut t, "health Check req/s", &|s| {
-            format!("{:.0}", s.health.per_second)
-        });
-        row(&mut t, "health p50 / p99 ms", &|s| {
-            format!("{:.2} / {:.2}", s.health.p50_ms, s.health.p99_ms)
-        });
-        row(&mut t, "audited QueryBorrower req/s", &|s| {
-            format!("{:.0}", s.audited.per_second)
-        });
-        row(&mut t, "audited p50 / p99 ms", &|s| {
-            format!("{:.2} / {:.2}", s.audited.p50_ms, s.audited.p99_ms)
-        });
-        row(&mut t, "audited / health", &|s| {
-            format!("{:.2}", s.audited_over_health)
-        });
-        row(&mut t, "errors (health, audited)", &|s| {
-            format!("{}, {}", s.health.errors, s.audited.errors)
-        });
-        row(&mut t, "log entries at restart", &|s| {
-            s.startup.log_entries.to_string()
-        });
-        row(&mut t, "start-up to serving", &|s| {
-            format!("{:.2} s", s.startup.seconds_to_serving)
-        });
-        row(&mut t, "background full log check", &|s| {
-            s.startup
-                .full_check_seconds
-                .map_or("n/a".into(), |v| format!("{v:.2} s"))
-        });
+        }
         if let [reference, .., at] = sizes {
             t.push_str(&format!(
                 "  ratios {} / {} borrowers: audited p99 {:.2}, RSS under load {:.2}, bytes per record {:.2}\n",
@@ -257,6 +217,75 @@ impl ScaleBenchArgs {
     }
 }
 
+/// What the query phases measured.
+struct QueryLoad {
+    health: Phase,
+    audited: Phase,
+    /// Log entries the audited phase added, and the bytes the data
+    /// directory grew by meanwhile.
+    entries: u64,
+    bytes: u64,
+    /// The log's size after the audited phase.
+    log_size: u64,
+    rss: Option<u64>,
+    rss_peak: Option<u64>,
+}
+
+type Cell = fn(&SizeFigures) -> String;
+
+/// The rows of the text table.
+const ROWS: [(&str, Cell); 19] = [
+    ("borrowers", |s| s.borrowers.to_string()),
+    ("records stored", |s| s.records.to_string()),
+    ("import rows/s", |s| {
+        format!("{:.0}", s.import_rows_per_second)
+    }),
+    ("store after import", |s| mb(s.store_bytes_imported)),
+    ("bytes per record", |s| format!("{:.0}", s.bytes_per_record)),
+    ("log entries in the audited phase", |s| {
+        s.log_entries_measured.to_string()
+    }),
+    ("bytes per log entry", |s| {
+        format!("{:.0}", s.bytes_per_log_entry)
+    }),
+    ("node RSS idle (after import)", |s| kib(s.rss_idle_kib)),
+    ("node RSS after the audited phase", |s| kib(s.rss_load_kib)),
+    ("node RSS peak (VmHWM)", |s| kib(s.rss_peak_kib)),
+    ("health Check req/s", |s| {
+        format!("{:.0}", s.health.per_second)
+    }),
+    ("health p50 / p99 ms", |s| {
+        format!("{:.2} / {:.2}", s.health.p50_ms, s.health.p99_ms)
+    }),
+    ("audited QueryBorrower req/s", |s| {
+        format!("{:.0}", s.audited.per_second)
+    }),
+    ("audited p50 / p99 ms", |s| {
+        format!("{:.2} / {:.2}", s.audited.p50_ms, s.audited.p99_ms)
+    }),
+    ("audited / health", |s| {
+        format!("{:.2}", s.audited_over_health)
+    }),
+    ("errors (health, audited)", |s| {
+        format!("{}, {}", s.health.errors, s.audited.errors)
+    }),
+    ("log entries at restart", |s| {
+        s.startup.log_entries.to_string()
+    }),
+    ("start-up to serving", |s| {
+        format!("{:.2} s", s.startup.seconds_to_serving)
+    }),
+    ("background full log check", |s| {
+        s.startup
+            .full_check_seconds
+            .map_or("n/a".into(), |v| format!("{v:.2} s"))
+    }),
+];
+
 fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+fn kib(v: Option<u64>) -> String {
+    v.map_or("n/a".into(), |k| format!("{:.0} MiB", k as f64 / 1024.0))
 }

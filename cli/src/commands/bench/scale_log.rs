@@ -42,12 +42,13 @@ pub(super) fn data_bytes(dir: &Path) -> anyhow::Result<u64> {
 /// Appends `n` administrative entries marked as synthetic ("bench scale:
 /// synthetic log entry") to the stopped node's log, in batches of
 /// [`SYNTHETIC_BATCH`], each signed and made durable by the node's own
-/// writer code with the node's signer. About the size of a peer query entry.
+/// writer code with the node's signer. About the size of a peer query
+/// entry. Returns the log size after, once the store is closed.
 pub(super) async fn append_synthetic_entries(
     bench: &BenchNode,
     n: u64,
     out: &Output,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<u64> {
     let node = &bench.node;
     let config = NodeConfig::load(&node.config, std::iter::empty())?;
     let certs = bench.ws.pki.join(&node.institution);
@@ -55,6 +56,7 @@ pub(super) async fn append_synthetic_entries(
     let bar = progress(n, out);
     let started = Instant::now();
     let runtime = tokio::runtime::Handle::current();
+    let dir = config.data_dir.clone();
     let handle = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         let store = Store::open(&config.data_dir, config.storage.cache_capacity_mb)?;
         let slot = Arc::new(SignerSlot::new(Arc::new(signer)));
@@ -82,7 +84,20 @@ pub(super) async fn append_synthetic_entries(
         "  appended {n} synthetic log entries in {:.1} s",
         started.elapsed().as_secs_f64()
     ));
-    Ok(())
+    closed_log_size(&dir).await
+}
+
+/// The log size of the store in `dir` once this process's writer thread
+/// has let go of it (it ends shortly after its committer is dropped).
+async fn closed_log_size(dir: &Path) -> anyhow::Result<u64> {
+    let started = Instant::now();
+    loop {
+        match Store::open(dir, 16) {
+            Ok(store) => return Ok(store.log_size()?),
+            Err(e) if started.elapsed() > Duration::from_secs(60) => return Err(e.into()),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
 }
 
 fn synthetic(i: u64) -> LogAppend {
@@ -124,12 +139,14 @@ pub(super) struct Restart {
     pub(super) full_check_seconds: Option<f64>,
 }
 
-/// Starts the stopped node, timing it to serving (its ready file), then
-/// waits for the background check of the whole log to pass.
-pub(super) fn time_restart(node: &mut NodeProcess, out: &Output) -> anyhow::Result<Restart> {
-    let log_entries = Store::open(&node.data_dir, 16)
-        .and_then(|s| s.log_size())
-        .context("reading the log size")?;
+/// Starts the stopped node holding `log_entries` entries, timing it to
+/// serving (its ready file), then waits for the background check of the
+/// whole log to pass.
+pub(super) fn time_restart(
+    node: &mut NodeProcess,
+    log_entries: u64,
+    out: &Output,
+) -> anyhow::Result<Restart> {
     out.text(format!("  restarting the node ({log_entries} log entries)"));
     let skip = node.log().len();
     let started = Instant::now();
