@@ -23,7 +23,7 @@ pub struct ScaleBenchArgs {
     /// Keep the work directories (one per size: PKI, config, store, node log) here.
     #[arg(long)]
     pub dir: Option<PathBuf>,
-    /// Sample borrowers imported into the node (about 5.3 records each).
+    /// Sample borrowers imported into the node (about 10 credit and visit records each).
     #[arg(long, default_value_t = 100_000)]
     pub borrowers: u64,
     /// The reference size measured in the same run, for the ratios (0: none).
