@@ -153,10 +153,10 @@ impl std::fmt::Debug for Job {
 
 impl Committer {
     /// Verifies the stored log's newest part ([`Store::open_log`]; the
-    /// rest is checked in the background, `storage::verify`), then starts the writer thread, which signs
-    /// with whatever signer `signer` holds at each batch; when that key is
-    /// not the one that signed the newest checkpoint, the next batch logs a
-    /// `SignerKeyEntry` first.
+    /// rest is checked in the background, `storage::verify`), then starts
+    /// the writer thread, which signs with whatever signer `signer` holds
+    /// at each batch; when that key is not the one that signed the newest
+    /// checkpoint, the next batch logs a `SignerKeyEntry` first.
     pub fn start(
         store: Store,
         signer: Arc<SignerSlot>,
