@@ -77,6 +77,8 @@ struct SizeFigures {
     bytes_per_record: f64,
     log_entries_measured: u64,
     bytes_per_log_entry: f64,
+    /// Growth per synthetic entry (`--log-entries`, big batches).
+    bytes_per_synthetic_entry: Option<f64>,
     rss_idle_kib: Option<u64>,
     rss_load_kib: Option<u64>,
     rss_peak_kib: Option<u64>,
@@ -128,10 +130,12 @@ impl ScaleBenchArgs {
         let rss_idle = proc_status_kib(bench.node.pid(), "VmRSS:");
         let load = self.query_load(&bench, &credit, out).await?;
         bench.node.stop()?;
+        let before_synthetic = data_bytes(&data)?;
         let log_size = match log_entries {
             0 => load.log_size,
             n => append_synthetic_entries(&bench, n, out).await?,
         };
+        let synthetic_bytes = data_bytes(&data)?.saturating_sub(before_synthetic);
         let startup = time_restart(&mut bench.node, log_size, out)?;
         bench.node.stop()?;
         Ok(SizeFigures {
@@ -144,6 +148,8 @@ impl ScaleBenchArgs {
             bytes_per_record: filled.saturating_sub(empty) as f64 / records.max(1) as f64,
             log_entries_measured: load.entries,
             bytes_per_log_entry: load.bytes as f64 / load.entries.max(1) as f64,
+            bytes_per_synthetic_entry: (log_entries > 0)
+                .then(|| synthetic_bytes as f64 / log_entries as f64),
             rss_idle_kib: rss_idle,
             rss_load_kib: load.rss,
             rss_peak_kib: load.rss_peak,
@@ -234,7 +240,7 @@ struct QueryLoad {
 type Cell = fn(&SizeFigures) -> String;
 
 /// The rows of the text table.
-const ROWS: [(&str, Cell); 19] = [
+const ROWS: [(&str, Cell); 20] = [
     ("borrowers", |s| s.borrowers.to_string()),
     ("records stored", |s| s.records.to_string()),
     ("import rows/s", |s| {
@@ -247,6 +253,10 @@ const ROWS: [(&str, Cell); 19] = [
     }),
     ("bytes per log entry", |s| {
         format!("{:.0}", s.bytes_per_log_entry)
+    }),
+    ("bytes per synthetic log entry", |s| {
+        s.bytes_per_synthetic_entry
+            .map_or("n/a".into(), |b| format!("{b:.0}"))
     }),
     ("node RSS idle (after import)", |s| kib(s.rss_idle_kib)),
     ("node RSS after the audited phase", |s| kib(s.rss_load_kib)),
