@@ -80,6 +80,20 @@ fn latency_buckets() -> impl Iterator<Item = f64> {
 
 type FloatGauge = Gauge<f64, AtomicU64>;
 
+/// Progress of the background check of the whole query log
+/// (`storage::verify`), registered here.
+#[derive(Debug, Clone, Default)]
+pub struct LogVerifyGauges {
+    /// Entries re-hashed so far.
+    pub checked_entries: Gauge,
+    /// Entries to check: the log size verified at start-up.
+    pub target_entries: Gauge,
+    /// 0 running, 1 passed, -1 failed (writes refused), 2 stopped at shutdown.
+    pub state: Gauge,
+    /// Seconds the check took (set when it ends).
+    pub seconds: FloatGauge,
+}
+
 /// Every metric of the node.
 #[derive(Debug)]
 pub struct Metrics {
@@ -102,6 +116,7 @@ pub struct Metrics {
     pub free_bytes: Gauge,
     pub ready: Gauge,
     pub startup_verify_seconds: FloatGauge,
+    pub log_verify: LogVerifyGauges,
 }
 
 impl Metrics {
@@ -127,6 +142,7 @@ impl Metrics {
             free_bytes: Gauge::default(),
             ready: Gauge::default(),
             startup_verify_seconds: FloatGauge::default(),
+            log_verify: LogVerifyGauges::default(),
         };
         m.register(commit);
         m
@@ -238,8 +254,29 @@ impl Metrics {
         r.register("ready", "1 while /readyz answers 200", self.ready.clone());
         r.register(
             "startup_verify_seconds",
-            "Time the start-up check of the query log took",
+            "Time the start-up check of the query log's newest part took",
             self.startup_verify_seconds.clone(),
+        );
+        let v = &self.log_verify;
+        r.register(
+            "log_verify_checked_entries",
+            "Entries the background check of the whole query log has re-hashed",
+            v.checked_entries.clone(),
+        );
+        r.register(
+            "log_verify_target_entries",
+            "Entries the background check covers (the log size at start-up)",
+            v.target_entries.clone(),
+        );
+        r.register(
+            "log_verify_state",
+            "Background log check: 0 running, 1 passed, -1 failed (writes refused), 2 stopped",
+            v.state.clone(),
+        );
+        r.register(
+            "log_verify_duration_seconds",
+            "Time the background check of the whole query log took",
+            v.seconds.clone(),
         );
     }
 

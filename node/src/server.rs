@@ -20,6 +20,7 @@ use crate::membership::Membership;
 use crate::probes::ProbeState;
 use crate::service::{BoundAddrs, Node};
 use crate::signing::{SignerSlot, SigningError};
+use crate::storage::verify::{FullCheck, spawn_full_check};
 use crate::storage::{Committer, StorageError, Store};
 use crate::tls::{self, BudgetLayer, BufferBudget, HandshakePolicy, TlsError};
 use crate::trust::Trust;
@@ -102,7 +103,7 @@ pub async fn serve(
     if let Some(http) = listeners.metrics {
         tokio::spawn(crate::probes::serve(http, probes.clone(), stop_rx.clone()));
     }
-    let node = Arc::new(assemble(config.clone(), trust.clone(), addrs).await?);
+    let node = Arc::new(assemble(config.clone(), trust.clone(), addrs, stop_rx.clone()).await?);
     let serving = spawn_listeners(&node, &trust, [listeners.peer, listeners.admin], &stop_rx);
     spawn_tasks(&node, &config, stop_rx);
     probes.serving(node.clone());
@@ -175,24 +176,34 @@ fn spawn_tasks(node: &Arc<Node>, config: &NodeConfig, stop: watch::Receiver<bool
     node.spawn_metrics_refresh(stop);
 }
 
-/// Opens the store (verifying the log) and the peer clients, and builds
-/// the shared state around the loaded trust.
+/// Opens the store (verifying the log's newest part) and the peer
+/// clients, builds the shared state around the loaded trust, and starts
+/// the background check of the whole log (stopped by `stop`).
 async fn assemble(
     config: Arc<NodeConfig>,
     trust: Arc<Trust>,
     addrs: BoundAddrs,
+    stop: watch::Receiver<bool>,
 ) -> Result<Node, ServeError> {
     let (store, committer, verify) = open_store(&config, trust.signer_slot()).await?;
     let membership = Arc::new(load_membership(&config, &trust)?);
     let peers = membership.peers().unwrap_or_else(|| config.peers.clone());
     let federation = Federation::new(trust.current().client_config.clone(), &peers)?;
     blocking::run(move || {
+        let verified = committer.latest();
         let node = Node::new(
             config, store, committer, trust, federation, membership, addrs,
         )?;
         node.metrics
             .startup_verify_seconds
             .set(verify.as_secs_f64());
+        spawn_full_check(FullCheck {
+            store: node.store.clone(),
+            size: verified.size,
+            root: verified.root,
+            gauges: node.metrics.log_verify.clone(),
+            stop,
+        })?;
         Ok(node)
     })
     .await
@@ -236,8 +247,9 @@ async fn drain(
     Ok(())
 }
 
-/// Opens the store and starts the writer, which first verifies the whole
-/// query log against the newest signed checkpoint.
+/// Opens the store and starts the writer, which first verifies the query
+/// log's newest part against the newest signed checkpoint and the
+/// high-water mark ([`Store::open_log`]): O(newest batch + log n).
 async fn open_store(
     config: &NodeConfig,
     signer: Arc<SignerSlot>,
@@ -267,7 +279,7 @@ async fn open_store(
         tracing::info!(
             log_size = committer.latest().size,
             verify_ms = verify.as_millis() as u64,
-            "query log verified against its newest signed checkpoint"
+            "query log's newest part verified against its newest signed checkpoint; the rest is checked in the background"
         );
         Ok::<_, ServeError>((store, committer, verify))
     })

@@ -301,6 +301,28 @@ pub fn plain(text: &str) -> String {
     out
 }
 
+/// `GET path` over plain HTTP/1.1 (the metrics and probe listener):
+/// (status code, body). Panics when the listener does not answer.
+#[allow(clippy::unwrap_used)]
+pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let code = text[9..12].parse().unwrap();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    (code, body)
+}
+
 /// Polls `check` every 100 ms until it holds; panics naming `what` after
 /// `limit`.
 pub async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)

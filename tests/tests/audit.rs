@@ -1,16 +1,19 @@
 //! The regulator's side of the query log, against real nodes: the
 //! `AuditService` API verified from the CA alone, `credshare audit`, who may
-//! call it, and tampering with the store while the node is down
-//! (docs/design.md §5, invariant 6).
+//! call it, and tampering with the store while the node is down: found
+//! before serving in the log's newest part, by the background check of
+//! the whole log deeper in (docs/design.md §5, invariant 6).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use credshare_e2e::regulator_audit as regulator_cli;
 use credshare_e2e::text;
-use credshare_e2e::{Consortium, NodeProcess, NodeSpec, channel};
+use credshare_e2e::{
+    Consortium, NodeProcess, NodeSpec, admin_client, channel, credit_fixture, eventually, status,
+};
 use credshare_node::audit::{
     self, Checkpoint, Hash, RightEdge, leaf_hash, root_of_leaves, verify_checkpoint_consistency,
     verify_receipt, verify_signed_checkpoint,
@@ -23,6 +26,9 @@ use pb::audit_service_client::AuditServiceClient;
 use prost::Message;
 use tonic::Code;
 use tonic::transport::Channel;
+use tonic_health::ServingStatus;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
 
 const ORIGIN: &str = "credshare.example/BANK-A/query-log";
 
@@ -477,33 +483,94 @@ fn rewrite_history(data_dir: &Path, certs: &Path, drop_old_checkpoints: bool) {
     db.flush().unwrap();
 }
 
-#[test]
-fn an_edited_or_dropped_entry_stops_the_node() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_or_dropped_entry_stops_the_node() {
     let c = Consortium::new().unwrap();
     let mut node = NodeProcess::start(&c, &NodeSpec::new("BANK-A")).unwrap();
     import_sample(&c, &node, 10, 9);
     node.stop().unwrap();
     let store: PathBuf = node.data_dir.clone();
-
-    // One flipped byte in entry 2.
-    let original = edit_store(&store, |tree| {
-        let original = tree.get(entry_key(2)).unwrap().unwrap().to_vec();
-        let mut edited = original.clone();
-        edited[original.len() / 2] ^= 0x01;
-        tree.insert(entry_key(2), edited).unwrap();
-        original
+    let last = edit_store(&store, |tree| {
+        let (key, _) = tree.scan_prefix([b'L']).next_back().unwrap().unwrap();
+        u64::from_be_bytes(key[1..].try_into().unwrap())
     });
+    // Entry 1 is in the first batch: several signed checkpoints ago.
+    assert!(last >= 3, "several batches, one checkpoint each: {last}");
+
+    // One flipped byte in the newest batch: found before serving.
+    let original = flip_entry(&store, last);
     let err = respawn_fails(&mut node);
     assert!(
-        err.contains("query log entry 2 fails verification"),
+        err.contains(&format!("query log entry {last} fails verification")),
         "{err}"
     );
+    put_entry(&store, last, original);
 
-    // Restored, the node starts again.
-    edit_store(&store, |tree| {
-        tree.insert(entry_key(2), original).unwrap();
-    });
+    // One flipped byte deep in the log: the node serves at once, and the
+    // background check of the whole log finds it and stops serving.
+    let original = flip_entry(&store, 1);
     node.spawn(&[]).unwrap();
+    let why = not_ready_reason(&c, &node).await;
+    assert!(
+        why.contains("query log entry 1 fails verification"),
+        "{why}"
+    );
+    let http = node.metrics_addr.unwrap();
+    let (code, body) = credshare_e2e::http_get(http, "/readyz");
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("query log entry 1 fails"), "{body}");
+    let (_, metrics) = credshare_e2e::http_get(http, "/metrics");
+    assert!(
+        metrics.contains("credshare_log_verify_state -1"),
+        "{metrics}"
+    );
+    let tls = c.tls("BANK-A", "admin").unwrap();
+    let ch = channel(&tls, node.admin_addr).await.unwrap();
+    let health = HealthClient::new(ch.clone());
+    eventually(Duration::from_secs(10), "gRPC health NOT_SERVING", || {
+        let mut health = health.clone();
+        async move {
+            let status = health
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .status;
+            status == ServingStatus::NotServing as i32
+        }
+    })
+    .await;
+    let mut admin = pb::admin_service_client::AdminServiceClient::new(ch);
+    let refused = admin
+        .put_record(pb::PutRecordRequest {
+            record: Some(pb::RecordInput {
+                record: Some(pb::record_input::Record::Credit(credit_fixture(
+                    "BANK-A", "F-AFTER",
+                ))),
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
+    node.stop().unwrap();
+    assert_eq!(
+        edit_store(&store, |tree| tree.scan_prefix([b'L']).count() as u64),
+        last + 1,
+        "nothing was written on top of the bad entry"
+    );
+
+    // Restored, the node starts again and the background check passes.
+    put_entry(&store, 1, original);
+    node.spawn(&[]).unwrap();
+    let http = node.metrics_addr.unwrap();
+    eventually(Duration::from_secs(10), "background check passed", || {
+        let (_, metrics) = credshare_e2e::http_get(http, "/metrics");
+        async move { metrics.contains("credshare_log_verify_state 1") }
+    })
+    .await;
+    assert_eq!(credshare_e2e::http_get(http, "/readyz").0, 200);
     node.stop().unwrap();
 
     // The last entry dropped.
@@ -514,6 +581,35 @@ fn an_edited_or_dropped_entry_stops_the_node() {
     let err = respawn_fails(&mut node);
     assert!(err.contains("fails verification"), "{err}");
     assert!(err.contains("newest checkpoint says size"), "{err}");
+}
+
+/// Flips one byte in the middle of entry `index`; returns the original.
+fn flip_entry(dir: &Path, index: u64) -> Vec<u8> {
+    edit_store(dir, |tree| {
+        let original = tree.get(entry_key(index)).unwrap().unwrap().to_vec();
+        let mut edited = original.clone();
+        edited[original.len() / 2] ^= 0x01;
+        tree.insert(entry_key(index), edited).unwrap();
+        original
+    })
+}
+
+fn put_entry(dir: &Path, index: u64, bytes: Vec<u8>) {
+    edit_store(dir, |tree| {
+        tree.insert(entry_key(index), bytes).unwrap();
+    });
+}
+
+/// Waits until the node's `Status` says it is not ready; returns why.
+async fn not_ready_reason(c: &Consortium, node: &NodeProcess) -> String {
+    let tls = c.tls("BANK-A", "admin").unwrap();
+    let admin = admin_client(&tls, node.admin_addr).await.unwrap();
+    eventually(Duration::from_secs(30), "node reports not ready", || {
+        let mut admin = admin.clone();
+        async move { !status(&mut admin).await.unwrap().ready }
+    })
+    .await;
+    status(&mut admin.clone()).await.unwrap().not_ready_reason
 }
 
 fn edit_store<T>(dir: &Path, edit: impl FnOnce(&sled::Tree) -> T) -> T {

@@ -6,33 +6,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use credshare_e2e::http_get as get;
 use credshare_e2e::{Consortium, NodeProcess, NodeSpec, channel, credshare, start_federation};
 use credshare_node::signing::{CONSENT_GRANT_TYPE, Signer};
 use credshare_proto::v1 as pb;
 use prost::Message;
-
-/// `GET path` over plain HTTP/1.1: (status code, body).
-fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let code = text[9..12].parse().unwrap();
-    let body = text
-        .split_once("\r\n\r\n")
-        .map_or("", |(_, b)| b)
-        .to_owned();
-    (code, body)
-}
 
 fn now_ms() -> i64 {
     SystemTime::now()

@@ -43,7 +43,8 @@ fn storage_status(e: StorageError) -> Status {
                     Status::unavailable("storage unavailable: disk space low, retry later")
                 }
                 crate::storage::StoreFault::SpaceUnknown(_)
-                | crate::storage::StoreFault::SyncFailed(_) => {
+                | crate::storage::StoreFault::SyncFailed(_)
+                | crate::storage::StoreFault::LogTampered { .. } => {
                     Status::unavailable("storage unavailable")
                 }
             }

@@ -11,8 +11,10 @@ use super::Node;
 pub const MIN_FREE_BYTES: u64 = 64 * 1024 * 1024;
 
 impl Node {
-    /// `Ok` while the node can do its work: its start-up log check passed
-    /// (a `Node` exists only after it), the store can be written, and its
+    /// `Ok` while the node can do its work: its start-up check of the log's
+    /// newest part passed (a `Node` exists only after it), the background
+    /// check of the whole log has found nothing (a mismatch is a store
+    /// fault naming the entry), the store can be written, and its
     /// certificates, CRLs and membership manifest are in force. `Err` names
     /// the first reason it cannot.
     pub fn readiness(&self) -> Result<(), String> {

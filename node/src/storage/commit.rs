@@ -154,17 +154,18 @@ impl std::fmt::Debug for Job {
 }
 
 impl Committer {
-    /// Verifies the stored log, then starts the writer thread, which signs
-    /// with whatever signer `signer` holds at each batch; when that key is
-    /// not the one that signed the newest checkpoint, the next batch logs a
-    /// `SignerKeyEntry` first.
+    /// Verifies the stored log's newest part ([`Store::open_log`]; the
+    /// rest is checked in the background, `storage::verify`), then starts
+    /// the writer thread, which signs with whatever signer `signer` holds
+    /// at each batch; when that key is not the one that signed the newest
+    /// checkpoint, the next batch logs a `SignerKeyEntry` first.
     pub fn start(
         store: Store,
         signer: Arc<SignerSlot>,
         origin: String,
         max_batch: usize,
     ) -> Result<Self, StorageError> {
-        let (edge, last_certificate) = store.verify_log(&origin)?;
+        let (edge, last_certificate) = store.open_log(&origin)?;
         if let Some(mark) = super::high_water::HighWater::read(store.dir())? {
             mark.check(edge.size(), edge.root(), store.dir())?;
         }

@@ -29,12 +29,16 @@ pub enum StoreFault {
     SpaceUnknown(String),
     /// A flush or fsync failed: nothing more is written until a restart.
     SyncFailed(String),
+    /// The background re-verification of the query log found entry
+    /// `index` bad ([`super::verify`]): nothing more is signed on top of
+    /// it. Permanent: restore the data directory from a backup.
+    LogTampered { index: u64, reason: String },
 }
 
 impl StoreFault {
     /// Whether the fault goes away without a restart once its cause does.
     pub fn clears_by_itself(&self) -> bool {
-        !matches!(self, Self::SyncFailed(_))
+        !matches!(self, Self::SyncFailed(_) | Self::LogTampered { .. })
     }
 }
 
@@ -49,6 +53,10 @@ impl std::fmt::Display for StoreFault {
             Self::SyncFailed(e) => write!(
                 f,
                 "store sync failed ({e}); writes refused until the node is restarted"
+            ),
+            Self::LogTampered { index, reason } => write!(
+                f,
+                "query log entry {index} fails verification: {reason} (found by the background check of the whole log); writes refused, restore the data directory from a backup (docs/operations.md, Restore)"
             ),
         }
     }
@@ -99,12 +107,8 @@ impl StoreHealth {
             Err(e) => Some(StoreFault::SpaceUnknown(e.to_string())),
         };
         let mut fault = self.fault.write().unwrap_or_else(|p| p.into_inner());
-        if matches!(*fault, Some(StoreFault::SyncFailed(_))) {
-            return Err(StorageError::Fault(
-                fault
-                    .clone()
-                    .unwrap_or_else(|| StoreFault::SyncFailed(String::new())),
-            ));
+        if let Some(permanent) = fault.as_ref().filter(|f| !f.clears_by_itself()) {
+            return Err(StorageError::Fault(permanent.clone()));
         }
         if *fault != found {
             match &found {
@@ -122,6 +126,14 @@ impl StoreHealth {
         let mut fault = self.fault.write().unwrap_or_else(|p| p.into_inner());
         self.healthy_flag.store(false, Ordering::Release);
         *fault = Some(StoreFault::SyncFailed(reason));
+    }
+
+    /// Records that the query log fails verification at `index`;
+    /// permanent until restart (which checks the log again).
+    pub(crate) fn log_tampered(&self, index: u64, reason: String) {
+        let mut fault = self.fault.write().unwrap_or_else(|p| p.into_inner());
+        self.healthy_flag.store(false, Ordering::Release);
+        *fault = Some(StoreFault::LogTampered { index, reason });
     }
 }
 
@@ -152,5 +164,25 @@ mod tests {
         let fault = health.fault().unwrap();
         assert!(!fault.clears_by_itself());
         assert!(fault.to_string().contains("restarted"));
+    }
+
+    #[test]
+    fn a_tampered_log_is_permanent_and_names_the_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let health = StoreHealth::new(0);
+        health.log_tampered(17, "entry does not match its stored leaf hash".into());
+        assert!(
+            health.check_space(dir.path()).is_err(),
+            "free space clears nothing"
+        );
+        assert!(!health.is_healthy());
+        let fault = health.fault().unwrap();
+        assert!(!fault.clears_by_itself());
+        assert!(
+            fault
+                .to_string()
+                .contains("query log entry 17 fails verification"),
+            "{fault}"
+        );
     }
 }

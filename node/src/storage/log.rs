@@ -92,21 +92,24 @@ impl Store {
         audit::consistency_proof(self, old_size, new_size).map_err(merkle_err)
     }
 
-    /// (tree size, root) of every stored checkpoint, oldest first. The notes
-    /// are parsed, not verified: only the newest one's signature matters at
-    /// start-up, and it is verified separately.
-    fn checkpoint_roots(&self) -> Result<Vec<(u64, Hash)>, StorageError> {
-        let mut out = Vec::new();
-        for item in self.tree.scan_prefix([keys::CHECKPOINT]) {
+    /// (tree size, root) of every stored checkpoint of a size in
+    /// `[from, to]`, oldest first. The notes are parsed, not verified: only
+    /// the newest one's signature matters, and it is verified separately.
+    pub(crate) fn checkpoint_roots(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> impl DoubleEndedIterator<Item = Result<(u64, Hash), StorageError>> + use<> {
+        let range = keys::indexed(keys::CHECKPOINT, from)..=keys::indexed(keys::CHECKPOINT, to);
+        self.tree.range(range).map(|item| {
             let (_, v) = item?;
             let stored = pb::GetCheckpointResponse::decode(v.as_ref())
                 .map_err(|e| StorageError::Corrupt(format!("stored checkpoint: {e}")))?;
             let note = stored.checkpoint.map(|c| c.signed_note).unwrap_or_default();
             let cp = Checkpoint::parse_unverified(&note)
                 .map_err(|e| StorageError::Corrupt(format!("stored checkpoint: {e}")))?;
-            out.push((cp.size, cp.root));
-        }
-        Ok(out)
+            Ok((cp.size, cp.root))
+        })
     }
 
     /// Leaf indexes of the peer queries about one borrower, oldest first:
@@ -133,37 +136,18 @@ impl Store {
     /// with the signer certificate stored beside it (so a rotated signer
     /// key is fine) under the log's `origin` (a changed origin is refused).
     /// Returns the right edge to continue appending from and the
-    /// certificate that signed the newest checkpoint. O(n) at start-up.
+    /// certificate that signed the newest checkpoint. O(n): `restore` uses
+    /// it; start-up checks the newest part only ([`Store::open_log`]) and
+    /// the rest in the background ([`super::verify`]).
     pub fn verify_log(&self, origin: &str) -> Result<(RightEdge, Option<Vec<u8>>), StorageError> {
-        let edge = self.rebuild_log()?;
+        let edge = self.replay(RightEdge::empty(), u64::MAX, &mut |_| true)?;
         let Some(latest) = self.checkpoint(None)? else {
             return match edge.size() {
                 0 => Ok((edge, None)),
                 n => Err(tampered(0, &format!("{n} entries but no checkpoint"))),
             };
         };
-        let note = latest.checkpoint.map(|c| c.signed_note).unwrap_or_default();
-        let claimed = Checkpoint::parse_unverified(&note).map_err(|e| StorageError::Tampered {
-            index: edge.size(),
-            reason: format!("newest checkpoint: {e}"),
-        })?;
-        if claimed.origin != origin {
-            return Err(StorageError::OriginChanged {
-                stored: claimed.origin,
-                configured: origin.to_owned(),
-            });
-        }
-        let public_key = certificate_public_key(&latest.signer_certificate).map_err(|e| {
-            StorageError::Tampered {
-                index: edge.size(),
-                reason: format!("newest checkpoint's signer certificate: {e}"),
-            }
-        })?;
-        let cp =
-            Checkpoint::verify(&note, origin, &public_key).map_err(|e| StorageError::Tampered {
-                index: edge.size(),
-                reason: format!("newest checkpoint: {e}"),
-            })?;
+        let cp = verify_newest(&latest, origin, edge.size())?;
         if cp.size != edge.size() || cp.root != edge.root() {
             // A shorter log is missing its tail: the first absent entry is bad.
             let index = cp.size.min(edge.size());
@@ -179,16 +163,23 @@ impl Store {
         Ok((edge, Some(latest.signer_certificate)))
     }
 
-    /// Re-hashes every entry in order, checking each against its stored
+    /// Re-hashes the entries from `edge.size()` up to `end` (or the last
+    /// one) in order, extending `edge`, checking each against its stored
     /// leaf and subtree hashes and every stored checkpoint's root on the
-    /// way (to name the first bad range of a rewrite).
-    fn rebuild_log(&self) -> Result<RightEdge, StorageError> {
-        let mut edge = RightEdge::empty();
-        let mut signed = self.checkpoint_roots()?.into_iter().peekable();
-        let mut last_good = 0u64;
-        for item in self.tree.scan_prefix([keys::LOG_ENTRY]) {
-            let (key, entry) = item?;
-            let index = be_u64(&key[1..])?;
+    /// way (to name the first bad range of a rewrite). `progress` is told
+    /// the size reached every [`PROGRESS_EVERY`] entries; returning false
+    /// stops the replay early (at that size).
+    pub(crate) fn replay(
+        &self,
+        mut edge: RightEdge,
+        end: u64,
+        progress: &mut dyn FnMut(u64) -> bool,
+    ) -> Result<RightEdge, StorageError> {
+        let start = edge.size();
+        let mut signed = self.checkpoint_roots(start, end).peekable();
+        let mut last_good = start;
+        for item in self.log_entries(start, end) {
+            let (index, entry) = item?;
             if index != edge.size() {
                 return Err(tampered(
                     edge.size(),
@@ -207,7 +198,10 @@ impl Store {
                     ));
                 }
             }
-            while let Some((size, root)) = signed.next_if(|(size, _)| *size <= edge.size()) {
+            while let Some(next) =
+                signed.next_if(|c| c.as_ref().map_or(true, |(s, _)| *s <= edge.size()))
+            {
+                let (size, root) = next?;
                 if size == edge.size() && root != edge.root() {
                     return Err(tampered(
                         last_good,
@@ -218,12 +212,51 @@ impl Store {
                 }
                 last_good = size;
             }
+            if edge.size().is_multiple_of(PROGRESS_EVERY) && !progress(edge.size()) {
+                break;
+            }
         }
         Ok(edge)
     }
 }
 
-fn tampered(index: u64, reason: &str) -> StorageError {
+/// How often [`Store::replay`] reports progress, entries.
+pub(crate) const PROGRESS_EVERY: u64 = 4096;
+
+/// Parses the newest stored checkpoint, checks its origin and verifies
+/// its signature with the certificate stored beside it.
+pub(crate) fn verify_newest(
+    latest: &pb::GetCheckpointResponse,
+    origin: &str,
+    log_size: u64,
+) -> Result<Checkpoint, StorageError> {
+    let note = latest
+        .checkpoint
+        .as_ref()
+        .map(|c| c.signed_note.as_str())
+        .unwrap_or_default();
+    let claimed = Checkpoint::parse_unverified(note).map_err(|e| StorageError::Tampered {
+        index: log_size,
+        reason: format!("newest checkpoint: {e}"),
+    })?;
+    if claimed.origin != origin {
+        return Err(StorageError::OriginChanged {
+            stored: claimed.origin,
+            configured: origin.to_owned(),
+        });
+    }
+    let public_key =
+        certificate_public_key(&latest.signer_certificate).map_err(|e| StorageError::Tampered {
+            index: log_size,
+            reason: format!("newest checkpoint's signer certificate: {e}"),
+        })?;
+    Checkpoint::verify(note, origin, &public_key).map_err(|e| StorageError::Tampered {
+        index: log_size,
+        reason: format!("newest checkpoint: {e}"),
+    })
+}
+
+pub(crate) fn tampered(index: u64, reason: &str) -> StorageError {
     StorageError::Tampered {
         index,
         reason: reason.to_owned(),

@@ -33,6 +33,7 @@ pub mod log;
 mod open_guard;
 
 pub mod records;
+pub mod verify;
 
 pub use annotations::AnnotationWrite;
 pub use commit::{CommitReply, CommitRequest, CommittedCheckpoint, Committer, LogAppend};

@@ -1,10 +1,12 @@
-//! `credshare bench import | query`: benchmarks against real node processes
+//! `credshare bench import | query | scale`: benchmarks against real node processes
 //! on this machine (started through [`crate::federation`]), each beside a
 //! baseline measured in the same run. Figures are for people: they print as
 //! text whatever `--json` says.
 
 mod import;
 mod query;
+mod scale;
+mod scale_log;
 
 use std::path::Path;
 
@@ -18,6 +20,7 @@ use crate::rows::ImportContext;
 
 pub use import::ImportBenchArgs;
 pub use query::QueryBenchArgs;
+pub use scale::ScaleBenchArgs;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum BenchCommand {
@@ -25,13 +28,17 @@ pub enum BenchCommand {
     Import(ImportBenchArgs),
     /// Audited QueryBorrower throughput and latency beside health checks.
     Query(QueryBenchArgs),
+    /// Disk, memory, import, query and start-up figures at N borrowers,
+    /// beside a reference size measured in the same run.
+    Scale(ScaleBenchArgs),
 }
 
 impl BenchCommand {
-    pub async fn run(&self, _out: &Output) -> anyhow::Result<()> {
+    pub async fn run(&self, out: &Output) -> anyhow::Result<()> {
         match self {
             BenchCommand::Import(args) => args.run().await,
             BenchCommand::Query(args) => args.run().await,
+            BenchCommand::Scale(args) => args.run(out).await,
         }
     }
 }
@@ -78,10 +85,15 @@ impl BenchNode {
 
 /// Peak resident set of a process, from /proc (Linux).
 fn rss_kib(pid: Option<u32>) -> Option<u64> {
+    proc_status_kib(pid, "VmHWM:")
+}
+
+/// A `kB` field of `/proc/<pid>/status` (`VmRSS:`, `VmHWM:`), Linux only.
+fn proc_status_kib(pid: Option<u32>, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;
     status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))
+        .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
 }

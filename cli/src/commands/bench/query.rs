@@ -41,18 +41,18 @@ pub struct QueryBenchArgs {
 }
 
 /// Figures of one phase.
-struct Phase {
-    ok: u64,
-    errors: u64,
-    seconds: f64,
+pub(super) struct Phase {
+    pub(super) ok: u64,
+    pub(super) errors: u64,
+    pub(super) seconds: f64,
     latencies_us: Vec<u64>,
 }
 
 impl Phase {
-    fn rate(&self) -> f64 {
+    pub(super) fn rate(&self) -> f64 {
         self.ok as f64 / self.seconds
     }
-    fn pct(&self, p: f64) -> f64 {
+    pub(super) fn pct(&self, p: f64) -> f64 {
         quantile(&self.latencies_us, p) as f64 / 1000.0
     }
 }
@@ -65,10 +65,10 @@ impl QueryBenchArgs {
             self.borrowers
         );
         let mut bench = BenchNode::start(self.dir.as_deref(), "BANK-B")?;
-        let credit = load_holder(&bench, self.borrowers).await?;
+        let (credit, _) = load_holder(&bench, self.borrowers, &Output::new(true)).await?;
         // BANK-A asks: one signed grant per borrower for a working set of borrowers.
         let requests = Arc::new(grant_requests(&bench, &credit, 1000)?);
-        let channels = self.connect_as_bank_a(&bench).await?;
+        let channels = connect_as_bank_a(&bench, self.connections).await?;
         let duration = Duration::from_secs(self.duration.max(1));
         println!(
             "measuring: concurrency {}, {} connections, {} s per phase",
@@ -85,18 +85,6 @@ impl QueryBenchArgs {
         bench.node.stop()?;
         self.report(&health, &audited, &before, &after, rss);
         Ok(())
-    }
-
-    /// mTLS connections to the holder's peer listener with BANK-A's node
-    /// certificate.
-    async fn connect_as_bank_a(&self, bench: &BenchNode) -> anyhow::Result<Vec<Channel>> {
-        let peer_addr = bench.node.peer_addr.to_string();
-        let bank_a = Resolved::from_certs_dir(&bench.ws.pki.join("BANK-A"), "node", &peer_addr);
-        let mut channels = Vec::new();
-        for _ in 0..self.connections.max(1) {
-            channels.push(bank_a.channel(&peer_addr).await?);
-        }
-        Ok(channels)
     }
 
     fn report(
@@ -151,29 +139,59 @@ impl QueryBenchArgs {
     }
 }
 
-/// Writes the holder's sample and imports it; returns the credit file.
-async fn load_holder(bench: &BenchNode, borrowers: u64) -> anyhow::Result<std::path::PathBuf> {
+/// mTLS connections to the holder's peer listener with BANK-A's node
+/// certificate.
+pub(super) async fn connect_as_bank_a(
+    bench: &BenchNode,
+    connections: usize,
+) -> anyhow::Result<Vec<Channel>> {
+    let peer_addr = bench.node.peer_addr.to_string();
+    let bank_a = Resolved::from_certs_dir(&bench.ws.pki.join("BANK-A"), "node", &peer_addr);
+    let mut channels = Vec::new();
+    for _ in 0..connections.max(1) {
+        channels.push(bank_a.channel(&peer_addr).await?);
+    }
+    Ok(channels)
+}
+
+/// Rows imported and the seconds it took, over every file of a sample.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub(super) struct Imported {
+    pub(super) rows: u64,
+    pub(super) seconds: f64,
+}
+
+/// Writes the holder's sample and imports it (a progress spinner unless
+/// `out` is JSON); returns the credit file and what was imported.
+pub(super) async fn load_holder(
+    bench: &BenchNode,
+    borrowers: u64,
+    out: &Output,
+) -> anyhow::Result<(std::path::PathBuf, Imported)> {
     let holder = InstitutionId::parse(&bench.node.institution)?;
-    let out = bench.ws.root.join("sample");
-    let sample = crate::sample::write_sample(&holder, borrowers, 5, &out)?;
+    let dir = bench.ws.root.join("sample");
+    let sample = crate::sample::write_sample(&holder, borrowers, 5, &dir)?;
+    let mut imported = Imported::default();
     for (file, kind) in [
         (&sample.credit_file, RecordKind::Credit),
         (&sample.visits_file, RecordKind::Visit),
     ] {
         let context = bench.import_context(&holder)?;
-        // JSON output: an ack event per call, no progress bar.
-        let quiet = Output::new(true);
-        let t = import_file(bench.admin().await?, file, kind, context, &quiet).await?;
-        println!(
-            "  imported {} rows ({:.0} rows/s)",
-            t.rows, t.rows_per_second
-        );
+        let t = import_file(bench.admin().await?, file, kind, context, out).await?;
+        imported.rows += t.rows;
+        imported.seconds += t.seconds;
+        if !out.is_json() {
+            println!(
+                "  imported {} rows ({:.0} rows/s)",
+                t.rows, t.rows_per_second
+            );
+        }
     }
-    Ok(sample.credit_file)
+    Ok((sample.credit_file, imported))
 }
 
 /// Requests for `n` distinct borrowers of the holder, each with its grant.
-fn grant_requests(
+pub(super) fn grant_requests(
     bench: &BenchNode,
     credit: &std::path::Path,
     n: usize,
@@ -220,7 +238,7 @@ fn grant_requests(
     Ok(out)
 }
 
-async fn run_phase(
+pub(super) async fn run_phase(
     channels: &[Channel],
     concurrency: usize,
     duration: Duration,
