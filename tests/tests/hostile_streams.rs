@@ -21,15 +21,10 @@ use tonic_health::pb::health_client::HealthClient;
 /// The message length each attacking stream announces: the default
 /// `limits.max_message_bytes`, so the node accepts the prefix.
 const ANNOUNCED: usize = 4 * 1024 * 1024;
-/// `network.max_buffered_bytes_per_connection`'s default.
-const CONNECTION_BUDGET: u64 = 16 * 1024 * 1024;
-/// `network.initial_connection_window_bytes`'s default: what a client may
-/// have sent that the node has not read yet (the refusal of a stream that
-/// crosses the budget may come after its last byte was sent).
-const CONNECTION_WINDOW: u64 = 1024 * 1024;
-/// The cap the test holds the node to: the connection's budget (16 MiB),
-/// its HTTP/2 connection window (1 MiB), and room for allocator slack and
-/// the 256 streams' bookkeeping.
+/// The cap the test holds the node to: the connection's budget
+/// (`network.max_buffered_bytes_per_connection`, 16 MiB), its HTTP/2
+/// connection window (1 MiB), and room for allocator slack and the 256
+/// streams' bookkeeping.
 const RSS_CAP: u64 = 64 * 1024 * 1024;
 
 /// A raw HTTP/2 connection over mTLS, its driver task, and when it closed.
@@ -174,7 +169,7 @@ async fn unfinished_messages_on_256_streams_keep_memory_under_the_cap() {
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::NotFound, "{err:?}");
     eprintln!(
-        "FIGURE: 256 streams announcing 4 MiB each on one connection: {} refused (RESOURCE_EXHAUSTED) after {:.1} MiB pushed in all, {} open holding {:.1} MiB; node VmRSS {:.1} -> {:.1} MiB (+{:.1}), VmHWM {:.1} -> {:.1} MiB; cap baseline + {} MiB",
+        "FIGURE: 256 streams announcing 4 MiB each on one connection: {} refused (RESOURCE_EXHAUSTED) after {:.1} MiB pushed in all, {} not refused when they had pushed all but the last byte ({:.1} MiB); node VmRSS {:.1} -> {:.1} MiB (+{:.1}), VmHWM {:.1} -> {:.1} MiB; cap baseline + {} MiB",
         refused.len(),
         pushed_refused as f64 / MIB,
         open.len(),
@@ -186,14 +181,12 @@ async fn unfinished_messages_on_256_streams_keep_memory_under_the_cap() {
         hwm as f64 / MIB,
         RSS_CAP / 1024 / 1024,
     );
-    // Every refusal is RESOURCE_EXHAUSTED (8), and the streams not refused
-    // hold no more than the connection's budget and window.
+    // Every refusal is RESOURCE_EXHAUSTED (8). (How many bytes the streams
+    // not yet refused hold is the client's view only: the node reads a
+    // chunk, and so opens the window for the next, before it refuses it.
+    // What the node holds is measured by its memory.)
     assert!(!refused.is_empty(), "no stream was refused");
     assert!(refused.iter().all(|c| c == "8"), "{refused:?}");
-    assert!(
-        held <= CONNECTION_BUDGET + CONNECTION_WINDOW,
-        "{held} bytes held open"
-    );
     assert!(
         rss < base_rss + RSS_CAP,
         "VmRSS {rss} against a baseline of {base_rss}"
