@@ -152,6 +152,7 @@ impl Metrics {
         self.register_traffic(commit);
         self.register_store();
         self.register_trust();
+        self.register_log_verify();
     }
 
     fn register_traffic(&mut self, commit: &CommitHistograms) {
@@ -252,6 +253,10 @@ impl Metrics {
             self.free_bytes.clone(),
         );
         r.register("ready", "1 while /readyz answers 200", self.ready.clone());
+    }
+
+    fn register_log_verify(&mut self) {
+        let r = &mut self.registry;
         r.register(
             "startup_verify_seconds",
             "Time the start-up check of the query log's newest part took",

@@ -56,17 +56,7 @@ impl Node {
     ) -> Result<pb::QueryBorrowerResponse, NodeError> {
         let started = std::time::Instant::now();
         // Before any verification or store read: a flood costs a counter.
-        if let Err(e) = self
-            .limiter
-            .take(requester, self.config.policy.rate_limit_per_minute)
-        {
-            let peer = requester.to_string();
-            let label = crate::metrics::PeerLabel { peer };
-            self.metrics.rate_limited.get_or_create(&label).inc();
-            self.refusals
-                .count(requester, super::refused::Refused::Query);
-            return Err(e);
-        }
+        self.admit_query(requester)?;
         // One clock for the whole decision and its log entry.
         let now = SystemTime::now();
         let now_ms = unix_ms(now);
@@ -121,6 +111,19 @@ impl Node {
             }),
             (None, Ok(_)) => Err(NodeError::internal("answer missing")),
         }
+    }
+
+    /// Takes one query from `requester`'s rate limit; a refusal costs a
+    /// counter and a tally for the aggregated log entry, nothing more.
+    fn admit_query(&self, requester: &InstitutionId) -> Result<(), NodeError> {
+        let limit = self.config.policy.rate_limit_per_minute;
+        self.limiter.take(requester, limit).inspect_err(|_| {
+            let peer = requester.to_string();
+            let label = crate::metrics::PeerLabel { peer };
+            self.metrics.rate_limited.get_or_create(&label).inc();
+            self.refusals
+                .count(requester, super::refused::Refused::Query);
+        })
     }
 
     /// Counts an answered or denied query and its latency (metrics).

@@ -147,6 +147,38 @@ pub struct CommitStats {
     pub histograms: crate::metrics::CommitHistograms,
 }
 
+/// Starts the release thread (high-water fdatasync, then the replies) and
+/// returns the syncer the writer hands each stored batch to.
+fn spawn_releaser(
+    store: &Store,
+    latest: &Arc<std::sync::RwLock<Arc<CommittedCheckpoint>>>,
+    stats: &Arc<CommitStats>,
+    poison: &Arc<std::sync::Mutex<Option<String>>>,
+    high_water: super::high_water::HighWaterFile,
+) -> Result<syncer::Syncer, StorageError> {
+    let (release, released) = std::sync::mpsc::sync_channel(syncer::RELEASE_QUEUE);
+    let releaser = syncer::Releaser {
+        store: store.clone(),
+        latest: latest.clone(),
+        stats: stats.clone(),
+        poison: poison.clone(),
+        timing: Default::default(),
+        high_water,
+        failed: None,
+    };
+    thread::Builder::new()
+        .name("credshare-release".into())
+        .spawn(move || releaser.run(released))
+        .map_err(StorageError::Sync)?;
+    Ok(syncer::Syncer {
+        store: store.clone(),
+        stats: stats.clone(),
+        poison: poison.clone(),
+        timing: Default::default(),
+        release,
+    })
+}
+
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Job").finish_non_exhaustive()
@@ -186,36 +218,12 @@ impl Committer {
                 .map(|c| c.signed_note)
                 .unwrap_or_default(),
         });
-        let latest = Arc::new(std::sync::RwLock::new(latest));
         let health = store.health().clone();
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let stats = Arc::new(CommitStats::default());
         let poison = Arc::new(std::sync::Mutex::new(None));
-        let (release, released) = std::sync::mpsc::sync_channel(syncer::RELEASE_QUEUE);
-        let releaser = syncer::Releaser {
-            store: store.clone(),
-            latest: latest.clone(),
-            stats: stats.clone(),
-            poison: poison.clone(),
-            timing: Default::default(),
-            high_water,
-            failed: None,
-        };
-        thread::Builder::new()
-            .name("credshare-release".into())
-            .spawn(move || releaser.run(released))
-            .map_err(StorageError::Sync)?;
-        let syncer = syncer::Syncer {
-            store: store.clone(),
-            stats: stats.clone(),
-            poison: poison.clone(),
-            timing: Default::default(),
-            release,
-        };
-        let last_signed = latest
-            .read()
-            .map(|g| g.clone())
-            .unwrap_or_else(|p| p.into_inner().clone());
+        let latest_slot = Arc::new(std::sync::RwLock::new(latest.clone()));
+        let syncer = spawn_releaser(&store, &latest_slot, &stats, &poison, high_water)?;
         let mut writer = writer::Writer {
             store,
             signer,
@@ -223,7 +231,7 @@ impl Committer {
             origin,
             max_batch,
             edge,
-            last_signed,
+            last_signed: latest,
             poison,
             syncer,
             timing: Default::default(),
@@ -234,7 +242,7 @@ impl Committer {
             .map_err(StorageError::Sync)?;
         Ok(Self {
             tx,
-            latest,
+            latest: latest_slot,
             stats,
             health,
         })
