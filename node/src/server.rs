@@ -156,6 +156,7 @@ fn spawn_listeners(
 
 /// Starts the node's periodic tasks; they end when `stop` turns true.
 fn spawn_tasks(node: &Arc<Node>, config: &NodeConfig, stop: watch::Receiver<bool>) {
+    node.spawn_oversight_rebuild(stop.clone());
     node.spawn_retention(stop.clone());
     node.spawn_delivery(
         Duration::from_millis(config.limits.outbox_retry_ms),
@@ -191,9 +192,14 @@ async fn assemble(
     let federation = Federation::new(trust.current().client_config.clone(), &peers)?;
     blocking::run(move || {
         let verified = committer.latest();
+        let started = std::time::Instant::now();
         let node = Node::new(
             config, store, committer, trust, federation, membership, addrs,
         )?;
+        tracing::info!(
+            ms = started.elapsed().as_millis() as u64,
+            "node state assembled (oversight counts rebuilt in the background)"
+        );
         node.metrics
             .startup_verify_seconds
             .set(verify.as_secs_f64());
@@ -263,11 +269,16 @@ async fn open_store(
         .and_then(|_| crate::audit::checkpoint::validate_key_name(&origin))
         .map_err(|e| ServeError::Startup(format!("config key `log.origin`: {e}")))?;
     blocking::run(move || {
+        let opening = std::time::Instant::now();
         let store = Store::open(&dir, cache).map_err(|e| match e {
             // Retrying cannot help: stop as a configuration error does.
             StorageError::FormatTooNew { .. } => ServeError::Config(e.to_string()),
             other => ServeError::Storage(other),
         })?;
+        tracing::info!(
+            open_ms = opening.elapsed().as_millis() as u64,
+            "store opened"
+        );
         store.health().set_reserve(reserve);
         let started = std::time::Instant::now();
         let committer =

@@ -2,8 +2,9 @@
 //! about borrowers no peer holds; each holder counts the answered queries
 //! per requester and reason, raises a PROBING flag once at its threshold
 //! (one log entry), shows it in `status`, keeps it across a restart (counts
-//! rebuilt from the log) and serves it to the regulator's
-//! `credshare audit report --nodes …`.
+//! rebuilt from the log in the background, a query decided meanwhile
+//! counted once and the flag not raised again) and serves it to the
+//! regulator's `credshare audit report --nodes …`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -92,6 +93,27 @@ fn probe(c: &Consortium, a: &NodeProcess, id: &str) {
     );
 }
 
+/// Waits until `node`'s oversight counts are rebuilt (no "oversight counts
+/// rebuilding" warning in `status`).
+fn wait_rebuilt(c: &Consortium, node: &NodeProcess) {
+    let started = std::time::Instant::now();
+    loop {
+        let status = cli(c, node, &["status"]);
+        let warnings = status["warnings"].as_array().unwrap();
+        if !warnings
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("oversight"))
+        {
+            return;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "oversight counts still rebuilding: {warnings:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 fn flags(c: &Consortium, node: &NodeProcess) -> Vec<(String, String, String, u64)> {
     cli(c, node, &["status"])["oversight_flags"]
         .as_array()
@@ -113,7 +135,7 @@ fn probing_raises_one_flag_that_the_regulator_sees() {
     let c = Consortium::new().unwrap();
     let env = [("CREDSHARE_OVERSIGHT__PROBING_THRESHOLD", "3")];
     let mut nodes = start_federation_with(&c, &env).unwrap();
-    let ids = unheld_borrowers(&c, 4);
+    let ids = unheld_borrowers(&c, 5);
     for id in &ids[..2] {
         probe(&c, &nodes[0], id);
     }
@@ -134,10 +156,16 @@ fn probing_raises_one_flag_that_the_regulator_sees() {
     assert_eq!(logged[0]["requester"], "BANK-A");
     assert_eq!(logged[0]["count"], 3);
 
-    // Rebuilt from the log after a restart.
+    // Rebuilt from the log after a restart, in the background: a probe
+    // decided right after the restart (during the rebuild or after it) is
+    // counted once, and the flag restored from the log is not raised again.
     assert!(nodes[1].stop().unwrap().success());
     nodes[1].restart().unwrap();
+    probe(&c, &nodes[0], &ids[4]);
+    wait_rebuilt(&c, &nodes[1]);
     assert_eq!(flags(&c, &nodes[1])[0].0, "BANK-A");
+    assert_eq!(flags(&c, &nodes[1])[0].3, 5);
+    assert_eq!(entries_of(&c, &nodes[1], "oversight-flag").len(), 1);
 
     // The regulator lists every node's flags.
     let addrs = format!("{},{}", nodes[1].peer_addr, nodes[2].peer_addr);

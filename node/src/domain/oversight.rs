@@ -21,6 +21,8 @@ use serde::{Deserialize, Serialize};
 
 use super::purpose::Purpose;
 
+pub mod rebuild;
+
 const MS_PER_DAY: i64 = 86_400_000;
 
 /// Thresholds (`[oversight]`); a threshold of 0 turns its pattern off.

@@ -91,6 +91,6 @@ impl pb::audit_service_server::AuditService for AuditApi {
     ) -> Result<Response<pb::OversightReport>, Status> {
         let caller = auth::caller(&request)?.identity.clone();
         tracing::debug!(caller = %caller, "get_oversight_report");
-        Ok(Response::new(self.node.oversight_report()))
+        Ok(Response::new(self.node.oversight_report()?))
     }
 }

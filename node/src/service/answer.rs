@@ -83,7 +83,7 @@ impl Node {
         let receipt = self
             .log_peer_query(entry.clone(), query.borrower, now_ms)
             .await?;
-        self.watch_query(&entry, now_ms).await;
+        self.watch_query(&entry, now_ms, receipt.leaf_index).await;
         let tally = match answer {
             Some(_) => QueryTally::Answered,
             None => QueryTally::Denied,

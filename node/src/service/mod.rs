@@ -112,8 +112,9 @@ pub struct Node {
     limiter: RateLimiter,
     /// Peer queries per reason since start.
     reason_counts: reason_counts::ReasonCounts,
-    /// Query-pattern counts and flags, rebuilt from the log at start-up.
-    oversight: std::sync::Mutex<crate::domain::oversight::Oversight>,
+    /// Query-pattern counts and flags, rebuilt from the log in the
+    /// background from start-up on.
+    oversight: std::sync::Mutex<crate::domain::oversight::rebuild::Tracker>,
     /// Calls refused by `limiter`, logged in aggregate ([`refused`]).
     refusals: refused::RefusalTally,
     /// When the node started serving (for uptime).
@@ -151,7 +152,9 @@ impl Node {
         addrs: BoundAddrs,
     ) -> Result<Self, StorageError> {
         let revocations = RevocationSet::load(&store)?;
-        let oversight = oversight::rebuild_oversight(&store, &config.oversight)?;
+        // Rebuilt after the node serves (`spawn_oversight_rebuild`).
+        let oversight =
+            crate::domain::oversight::rebuild::Tracker::rebuilding(committer.latest().size);
         let metrics = Arc::new(Metrics::new(committer.histograms()));
         Ok(Self {
             config,

@@ -3,29 +3,47 @@
 //! ([`crate::domain::oversight`]); a flag is logged once, when raised
 //! (`OversightFlagEntry`), shown in `Status` and served to regulators
 //! (`AuditService.GetOversightReport`). The counts are rebuilt from the log
-//! at start-up ([`rebuild_oversight`]).
+//! in the background after the node serves ([`Node::spawn_oversight_rebuild`],
+//! [`crate::domain::oversight::rebuild`]): start-up does not grow with the
+//! log. Until the rebuild is done, queries are counted by it (they are in
+//! the log), `Status` warns "oversight counts rebuilding" and the report is
+//! refused.
+
+use std::sync::{Arc, MutexGuard};
+use std::time::{Duration, Instant};
 
 use credshare_proto::v1 as pb;
 use prost::Message;
+use tokio::sync::watch;
 
 use super::Node;
+use crate::blocking;
 use crate::domain::Purpose;
 use crate::domain::dates::now_ms;
-use crate::domain::oversight::{Flag, Oversight, OversightConfig, Pattern, QueryEvent};
+use crate::domain::oversight::rebuild::{Logged, Rebuild, Tracker};
+use crate::domain::oversight::{Flag, Pattern, QueryEvent};
+use crate::error::NodeError;
 use crate::storage::{CommitRequest, LogAppend, StorageError, Store};
 
+/// The rebuild reads the log without the tracker's lock until at most this
+/// many entries remain, then reads those under it (live queries wait).
+const LOCKED_TAIL: u64 = 1024;
+/// Entries read between two progress updates (and checks for shutdown).
+const CHUNK: u64 = 65_536;
+/// How often the rebuild logs its progress.
+const PROGRESS_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
 impl Node {
-    /// Counts a query this node just decided and logged, and logs every
-    /// flag it raises. A failure to log a flag is reported, not returned:
-    /// the query's answer is already durable.
-    pub(crate) async fn watch_query(&self, entry: &pb::PeerQueryEntry, time_ms: i64) {
-        let raised = {
-            let mut oversight = self.oversight.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(event) = query_event(entry, time_ms) {
-                oversight.observe(&event);
-            }
-            oversight.evaluate(time_ms)
-        };
+    /// Counts a query this node just decided and logged at `index`, and
+    /// logs every flag it raises. A failure to log a flag is reported, not
+    /// returned: the query's answer is already durable.
+    pub(crate) async fn watch_query(&self, entry: &pb::PeerQueryEntry, time_ms: i64, index: u64) {
+        let event = query_event(entry, time_ms);
+        let raised = self.tracker().live(index, event.as_ref(), time_ms);
+        self.log_flags(raised).await;
+    }
+
+    async fn log_flags(&self, raised: Vec<Flag>) {
         if raised.is_empty() {
             return;
         }
@@ -41,7 +59,7 @@ impl Node {
                 );
                 LogAppend {
                     entry: pb::LogEntry {
-                        time_ms,
+                        time_ms: flag.raised_at_ms,
                         kind: Some(pb::log_entry::Kind::OversightFlag(pb::OversightFlagEntry {
                             flag: Some(flag_to_wire(flag)),
                         })),
@@ -59,51 +77,132 @@ impl Node {
         }
     }
 
-    /// The flags in force.
-    pub fn oversight_flags(&self) -> Vec<pb::OversightFlag> {
-        let oversight = self.oversight.lock().unwrap_or_else(|e| e.into_inner());
-        oversight.flags().iter().map(flag_to_wire).collect()
+    fn tracker(&self) -> MutexGuard<'_, Tracker> {
+        self.oversight.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The regulator's report of this node.
-    pub fn oversight_report(&self) -> pb::OversightReport {
-        pb::OversightReport {
+    /// The flags in force (none while the counts are rebuilt).
+    pub fn oversight_flags(&self) -> Vec<pb::OversightFlag> {
+        let flags = self.tracker().flags().unwrap_or_default();
+        flags.iter().map(flag_to_wire).collect()
+    }
+
+    /// Why the flags are not known yet, if they are not.
+    pub fn oversight_warning(&self) -> Option<String> {
+        self.tracker().warning()
+    }
+
+    /// The regulator's report of this node; refused until the counts are
+    /// rebuilt (an empty report would claim there is no flag).
+    pub fn oversight_report(&self) -> Result<pb::OversightReport, NodeError> {
+        let flags = {
+            let tracker = self.tracker();
+            let Some(flags) = tracker.flags() else {
+                let why = tracker.warning().unwrap_or_default();
+                return Err(NodeError::FailedPrecondition(format!("{why}; retry later")));
+            };
+            flags
+        };
+        Ok(pb::OversightReport {
             institution_id: self.institution().to_string(),
             generated_at_ms: now_ms(),
-            flags: self.oversight_flags(),
+            flags: flags.iter().map(flag_to_wire).collect(),
+        })
+    }
+
+    /// Rebuilds the counts from the log on a task of its own, then logs
+    /// the flags raised by the queries decided meanwhile. Stops at `stop`.
+    pub fn spawn_oversight_rebuild(self: &Arc<Self>, stop: watch::Receiver<bool>) {
+        let node = self.clone();
+        tokio::spawn(async move {
+            let rebuilding = node.clone();
+            let done = blocking::run(move || rebuilding.rebuild_counts(&stop)).await;
+            match done {
+                Ok(Some(raised)) => node.log_flags(raised).await,
+                Ok(None) => tracing::info!("oversight rebuild stopped at shutdown"),
+                Err(e) => node.rebuild_failed(e.to_string()),
+            }
+        });
+    }
+
+    fn rebuild_failed(&self, reason: String) {
+        tracing::error!(error = %reason, "oversight counts could not be rebuilt");
+        *self.tracker() = Tracker::Failed(reason);
+    }
+
+    /// Reads the log into a [`Rebuild`] (its last part under the lock) and
+    /// hands it to the tracker; `None` when stopped or already live.
+    fn rebuild_counts(
+        &self,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<Option<Vec<Flag>>, StorageError> {
+        let Some(live_from) = self.tracker().live_from() else {
+            return Ok(None);
+        };
+        let mut rebuild = Rebuild::new(self.config.oversight.clone(), live_from);
+        let started = Instant::now();
+        let mut logged = started;
+        loop {
+            let size = self.store.log_size()?;
+            if size.saturating_sub(rebuild.next()) <= LOCKED_TAIL {
+                break;
+            }
+            let end = size.min(rebuild.next() + CHUNK);
+            read_log(&self.store, &mut rebuild, end)?;
+            self.tracker().progress(rebuild.next(), size);
+            if *stop.borrow() {
+                return Ok(None);
+            }
+            if logged.elapsed() >= PROGRESS_LOG_INTERVAL {
+                logged = Instant::now();
+                tracing::info!(read = rebuild.next(), size, "oversight rebuild progress");
+            }
         }
+        let mut tracker = self.tracker();
+        read_log(&self.store, &mut rebuild, self.store.log_size()?)?;
+        let read = rebuild.next();
+        let raised = tracker.complete(rebuild);
+        drop(tracker);
+        tracing::info!(
+            entries = read,
+            live_from,
+            raised = raised.len(),
+            seconds = started.elapsed().as_secs_f64(),
+            "oversight counts rebuilt from the query log; counting live"
+        );
+        Ok(Some(raised))
     }
 }
 
-/// Rebuilds the counts and the flags in force from the whole log (one
-/// scan; blocking). Flags are not re-evaluated here: the next query does,
-/// and logs any newly raised.
-pub fn rebuild_oversight(
-    store: &Store,
-    config: &OversightConfig,
-) -> Result<Oversight, StorageError> {
-    let mut oversight = Oversight::new(config.clone());
-    let size = store.log_size()?;
-    for item in store.log_entries(0, size) {
-        let (_, bytes) = item?;
-        let Ok(entry) = pb::LogEntry::decode(bytes.as_slice()) else {
-            continue;
+/// Takes the log's entries from `rebuild.next()` up to `end` in.
+fn read_log(store: &Store, rebuild: &mut Rebuild, end: u64) -> Result<(), StorageError> {
+    for item in store.log_entries(rebuild.next(), end) {
+        let (index, bytes) = item?;
+        let logged = match pb::LogEntry::decode(bytes.as_slice()) {
+            Ok(entry) => logged(entry),
+            Err(_) => Logged::Other,
         };
-        match entry.kind {
-            Some(pb::log_entry::Kind::PeerQuery(q)) => {
-                if let Some(event) = query_event(&q, entry.time_ms) {
-                    oversight.observe(&event);
-                }
-            }
-            Some(pb::log_entry::Kind::OversightFlag(f)) => {
-                if let Some(flag) = f.flag.as_ref().and_then(flag_from_wire) {
-                    oversight.restore(flag);
-                }
-            }
-            _ => {}
-        }
+        rebuild
+            .take(index, logged)
+            .map_err(|e| StorageError::Corrupt(e.to_string()))?;
     }
-    Ok(oversight)
+    Ok(())
+}
+
+fn logged(entry: pb::LogEntry) -> Logged {
+    match entry.kind {
+        Some(pb::log_entry::Kind::PeerQuery(q)) => Logged::Query {
+            time_ms: entry.time_ms,
+            event: query_event(&q, entry.time_ms),
+        },
+        Some(pb::log_entry::Kind::OversightFlag(f)) => {
+            match f.flag.as_ref().and_then(flag_from_wire) {
+                Some(flag) => Logged::Flag(flag),
+                None => Logged::Other,
+            }
+        }
+        _ => Logged::Other,
+    }
 }
 
 /// The event of a logged peer query; `None` for an unknown reason. A

@@ -68,6 +68,7 @@ impl Node {
         let mut warnings = self.trust.warnings(now);
         warnings.extend(self.trust.refusal(now));
         warnings.extend(self.membership.warnings(now));
+        warnings.extend(self.oversight_warning());
         let storage_fault = self
             .committer
             .health()
