@@ -241,7 +241,7 @@ async fn bad_config_exits_non_zero_naming_the_key() {
     let text = std::fs::read_to_string(&node.config).unwrap();
     let cases = [
         (
-            text.replace("cache_capacity_mb = 256", "cache_capacity_mb = 0"),
+            text.replace("cache_capacity_mb = 64", "cache_capacity_mb = 0"),
             "storage.cache_capacity_mb",
         ),
         (

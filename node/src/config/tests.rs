@@ -43,7 +43,7 @@ fn valid_config_loads_with_defaults() {
     let dir = tempfile::tempdir().unwrap();
     let c = NodeConfig::from_toml(&sample(dir.path()), "t", no_env()).unwrap();
     assert_eq!(c.institution.as_str(), "BANK-A");
-    assert_eq!(c.storage.cache_capacity_mb, 256);
+    assert_eq!(c.storage.cache_capacity_mb, 64);
     assert_eq!(c.log_origin(), "credshare.example/BANK-A/query-log");
 }
 
@@ -55,7 +55,7 @@ fn env_overrides_apply_by_path() {
             "CREDSHARE_LISTEN__PEER".to_string(),
             "127.0.0.1:0".to_string(),
         ),
-        ("CREDSHARE_STORAGE__CACHE_CAPACITY_MB".into(), "64".into()),
+        ("CREDSHARE_STORAGE__CACHE_CAPACITY_MB".into(), "128".into()),
         ("CREDSHARE_LOG__FORMAT".into(), "json".into()),
         ("CREDSHARE_CONFIG".into(), "ignored".into()),
         ("CREDSHARE_CERTS".into(), "ignored".into()),
@@ -64,7 +64,7 @@ fn env_overrides_apply_by_path() {
     ];
     let c = NodeConfig::from_toml(&sample(dir.path()), "t", env).unwrap();
     assert_eq!(c.listen.peer.port(), 0);
-    assert_eq!(c.storage.cache_capacity_mb, 64);
+    assert_eq!(c.storage.cache_capacity_mb, 128);
     assert_eq!(c.log.format, LogFormat::Json);
 }
 

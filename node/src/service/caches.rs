@@ -13,8 +13,9 @@
 //!   extended after each durable revocation.
 //! * [`PeersSeen`] — each peer's start time, to re-announce revocations.
 //! * [`IndicatorCache`] — SUMMARY indicators per borrower for one calendar
-//!   day. Record writes invalidate the borrowers they touch; a fill that
-//!   raced with any record write is dropped, so no stale entry survives.
+//!   day, at most [`INDICATOR_CACHE_BYTES`]. Record writes invalidate the
+//!   borrowers they touch; a fill that raced with any record write is
+//!   dropped, so no stale entry survives.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -186,13 +187,23 @@ impl PeersSeen {
     }
 }
 
-/// Most borrowers kept; the cache is cleared when full.
-const INDICATOR_CACHE_ENTRIES: usize = 200_000;
+/// Most bytes the indicator cache holds (estimated by [`entry_bytes`]);
+/// the cache is cleared when a fill would pass it. 32 MiB hold about
+/// 100,000 borrowers with a few facilities each.
+pub const INDICATOR_CACHE_BYTES: usize = 32 * 1024 * 1024;
 
-/// SUMMARY indicators by borrower, valid for one `day`.
-#[derive(Debug, Default)]
+/// SUMMARY indicators by borrower, valid for one `day`; at most
+/// [`INDICATOR_CACHE_BYTES`].
+#[derive(Debug)]
 pub struct IndicatorCache {
     inner: Mutex<CacheInner>,
+    capacity_bytes: usize,
+}
+
+impl Default for IndicatorCache {
+    fn default() -> Self {
+        Self::with_capacity_bytes(INDICATOR_CACHE_BYTES)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -201,9 +212,40 @@ struct CacheInner {
     generation: u64,
     day: Option<time::Date>,
     entries: HashMap<BorrowerKey, Arc<pb::BorrowerIndicators>>,
+    /// Sum of [`entry_bytes`] over `entries`.
+    bytes: usize,
+}
+
+impl CacheInner {
+    fn clear(&mut self) {
+        // A new map: `clear()` would keep the old table's allocation.
+        self.entries = HashMap::new();
+        self.bytes = 0;
+    }
+}
+
+/// Estimated heap bytes of one cached entry: the map slot, the shared
+/// value and what its strings and lists hold.
+fn entry_bytes(value: &pb::BorrowerIndicators) -> usize {
+    use std::mem::size_of;
+    let slot = size_of::<BorrowerKey>() + size_of::<Arc<pb::BorrowerIndicators>>() + 8;
+    let shared = 2 * size_of::<usize>() + size_of::<pb::BorrowerIndicators>();
+    let lists = value.exposures.len() * size_of::<pb::CurrencyExposure>()
+        + value.recent_signals.len() * size_of::<pb::SignalObservation>()
+        + value.disputed.len() * size_of::<pb::DisputedRecord>();
+    // The strings' bytes are at most their encoded length.
+    slot + shared + lists + prost::Message::encoded_len(value)
 }
 
 impl IndicatorCache {
+    /// A cache of at most `capacity_bytes` (estimated).
+    pub fn with_capacity_bytes(capacity_bytes: usize) -> Self {
+        Self {
+            inner: Mutex::default(),
+            capacity_bytes,
+        }
+    }
+
     /// The cached indicators of `borrower` for `day`, and the generation to
     /// hand back to [`fill`](Self::fill) on a miss.
     pub fn get(
@@ -213,7 +255,7 @@ impl IndicatorCache {
     ) -> (Option<Arc<pb::BorrowerIndicators>>, u64) {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         if inner.day != Some(day) {
-            inner.entries.clear();
+            inner.clear();
             inner.day = Some(day);
         }
         (inner.entries.get(borrower).cloned(), inner.generation)
@@ -227,14 +269,25 @@ impl IndicatorCache {
         generation: u64,
         value: Arc<pb::BorrowerIndicators>,
     ) {
+        let cost = entry_bytes(&value);
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if inner.generation != generation || inner.day != Some(day) {
+        if inner.generation != generation || inner.day != Some(day) || cost > self.capacity_bytes {
             return;
         }
-        if inner.entries.len() >= INDICATOR_CACHE_ENTRIES {
-            inner.entries.clear();
+        if let Some(old) = inner.entries.remove(&borrower) {
+            inner.bytes -= entry_bytes(&old);
+        }
+        if inner.bytes + cost > self.capacity_bytes {
+            inner.clear();
         }
         inner.entries.insert(borrower, value);
+        inner.bytes += cost;
+    }
+
+    /// Entries and estimated bytes held now.
+    pub fn usage(&self) -> (usize, usize) {
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        (inner.entries.len(), inner.bytes)
     }
 
     /// Call after records of `borrowers` were written.
@@ -242,7 +295,9 @@ impl IndicatorCache {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         inner.generation += 1;
         for b in borrowers {
-            inner.entries.remove(b);
+            if let Some(old) = inner.entries.remove(b) {
+                inner.bytes -= entry_bytes(&old);
+            }
         }
     }
 }
@@ -280,6 +335,39 @@ mod tests {
         assert_eq!(cache.get(&key(1), day).0.unwrap().facility_count, 2);
         cache.invalidate([&key(1)]);
         assert!(cache.get(&key(1), day).0.is_none(), "a write invalidates");
+    }
+
+    #[test]
+    fn the_indicator_cache_holds_at_most_its_bytes() {
+        let day = time::macros::date!(2026 - 11 - 30);
+        let one = entry_bytes(&ind(1));
+        let cache = IndicatorCache::with_capacity_bytes(3 * one);
+        for b in 0..3 {
+            let (_, g) = cache.get(&key(b), day);
+            cache.fill(key(b), day, g, ind(1));
+        }
+        assert_eq!(cache.usage(), (3, 3 * one));
+        let (_, g) = cache.get(&key(0), day);
+        cache.fill(key(0), day, g, ind(1));
+        assert_eq!(cache.usage(), (3, 3 * one), "a refill replaces, not adds");
+        let (_, g) = cache.get(&key(3), day);
+        cache.fill(key(3), day, g, ind(1));
+        assert_eq!(cache.usage(), (1, one), "past its capacity it starts over");
+        assert!(cache.get(&key(0), day).0.is_none());
+        assert_eq!(cache.get(&key(3), day).0.unwrap().facility_count, 1);
+        cache.invalidate([&key(3)]);
+        assert_eq!(cache.usage(), (0, 0), "invalidation gives the bytes back");
+        let big = Arc::new(pb::BorrowerIndicators {
+            last_visit_date: "x".repeat(4 * one),
+            ..Default::default()
+        });
+        let (_, g) = cache.get(&key(4), day);
+        cache.fill(key(4), day, g, big);
+        assert_eq!(
+            cache.usage(),
+            (0, 0),
+            "an entry larger than the cache is not kept"
+        );
     }
 
     #[test]
