@@ -97,6 +97,13 @@ impl NodeProcess {
             .args(&self.program.args)
             .arg("--config")
             .arg(&self.config)
+            // As the deploy image and the systemd unit run nodes: two glibc
+            // malloc arenas (the default, 8 per core, about doubles RSS under
+            // load); a value the caller sets wins.
+            .env(
+                "MALLOC_ARENA_MAX",
+                std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "2".into()),
+            )
             .envs(env.iter().cloned())
             .envs(self.program.env.iter().cloned())
             .stdout(log.try_clone()?)
