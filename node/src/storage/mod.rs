@@ -33,6 +33,8 @@ pub mod log;
 mod open_guard;
 
 pub mod records;
+#[cfg(test)]
+pub(crate) mod test_log;
 pub mod verify;
 
 pub use annotations::AnnotationWrite;

@@ -1,22 +1,7 @@
 use super::*;
 use crate::audit::{SubtreeHashes, verify_inclusion};
-use crate::signing::Signer;
+use crate::storage::test_log::{self, entry, signer};
 use prost::Message;
-use rcgen::{CertificateParams, KeyPair, SanType};
-use rustls_pki_types::{CertificateDer, PrivatePkcs8KeyDer};
-
-/// A self-signed signer certificate is enough here: the writer only signs.
-fn signer() -> Arc<Signer> {
-    let mut params = CertificateParams::default();
-    params.subject_alt_names = vec![SanType::URI(
-        "urn:credshare:signer:BANK-A".try_into().unwrap(),
-    )];
-    let key = KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
-    let cert = params.self_signed(&key).unwrap();
-    let der = CertificateDer::from(cert.der().to_vec());
-    let pkcs8 = PrivatePkcs8KeyDer::from(key.serialize_der());
-    Arc::new(Signer::from_der(der, &pkcs8.into()).unwrap())
-}
 
 /// Only the overlay: a miss is an error, so the test proves no store read is needed.
 struct OverlayOnly<'a>(&'a ProofOverlay);
@@ -32,31 +17,11 @@ impl SubtreeHashes for OverlayOnly<'_> {
     }
 }
 
-fn entry(i: u64) -> LogAppend {
-    LogAppend {
-        entry: pb::LogEntry {
-            time_ms: i as i64,
-            kind: Some(pb::log_entry::Kind::Admin(pb::AdminMutationEntry {
-                actor: "test".into(),
-                action: format!("entry {i}"),
-                ..Default::default()
-            })),
-        },
-        query_index: None,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batch_overlays_prove_every_new_leaf_without_store_reads() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), 16).unwrap();
-    let committer = Committer::start(
-        store.clone(),
-        Arc::new(SignerSlot::new(signer())),
-        "credshare.example/BANK-A/query-log".into(),
-        64,
-    )
-    .unwrap();
+    let committer = test_log::committer(&store, signer(), 64);
     // Leaf 0 is the entry that records the signer key's first use.
     let mut next = 1u64;
     // Batch sizes that cross many power-of-two boundaries.
@@ -98,13 +63,7 @@ async fn batch_overlays_prove_every_new_leaf_without_store_reads() {
     assert_eq!(edge.size(), next);
     let old_key = crate::pki::fingerprint(&cert.unwrap());
     let rotated = signer();
-    let committer = Committer::start(
-        store.clone(),
-        Arc::new(SignerSlot::new(rotated.clone())),
-        "credshare.example/BANK-A/query-log".into(),
-        64,
-    )
-    .unwrap();
+    let committer = test_log::committer(&store, rotated.clone(), 64);
     let reply = committer
         .commit(CommitRequest {
             log: vec![entry(next)],
@@ -134,13 +93,7 @@ async fn batch_overlays_prove_every_new_leaf_without_store_reads() {
 async fn query_history_pages_through_100_000_entries_about_one_borrower() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), 64).unwrap();
-    let committer = Committer::start(
-        store.clone(),
-        Arc::new(SignerSlot::new(signer())),
-        "credshare.example/BANK-A/query-log".into(),
-        100_000,
-    )
-    .unwrap();
+    let committer = test_log::committer(&store, signer(), 100_000);
     let borrower = BorrowerKey::from_slice(&[7; 32]).unwrap();
     let other = BorrowerKey::from_slice(&[8; 32]).unwrap();
     for chunk in 0..10u64 {
@@ -186,13 +139,7 @@ async fn every_reply_leaves_after_the_high_water_names_its_checkpoint() {
     use crate::storage::high_water::HighWater;
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), 16).unwrap();
-    let committer = Committer::start(
-        store.clone(),
-        Arc::new(SignerSlot::new(signer())),
-        "credshare.example/BANK-A/query-log".into(),
-        64,
-    )
-    .unwrap();
+    let committer = test_log::committer(&store, signer(), 64);
     let mut tasks = Vec::new();
     for i in 0..400u64 {
         let (committer, store, dir) = (committer.clone(), store.clone(), dir.path().to_owned());

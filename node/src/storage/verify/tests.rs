@@ -1,55 +1,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
-
-use credshare_proto::v1 as pb;
-use rcgen::{CertificateParams, KeyPair, SanType};
-use rustls_pki_types::{CertificateDer, PrivatePkcs8KeyDer};
-
 use super::*;
-use crate::signing::{Signer, SignerSlot};
-use crate::storage::{CommitRequest, Committer, LogAppend, StoreFault};
+use crate::storage::{CommitRequest, StoreFault};
 
-const ORIGIN: &str = "credshare.example/BANK-A/query-log";
-
-fn signer() -> Arc<Signer> {
-    let mut params = CertificateParams::default();
-    params.subject_alt_names = vec![SanType::URI(
-        "urn:credshare:signer:BANK-A".try_into().unwrap(),
-    )];
-    let key = KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
-    let cert = params.self_signed(&key).unwrap();
-    let der = CertificateDer::from(cert.der().to_vec());
-    let pkcs8 = PrivatePkcs8KeyDer::from(key.serialize_der());
-    Arc::new(Signer::from_der(der, &pkcs8.into()).unwrap())
-}
-
-fn entry(i: u64) -> LogAppend {
-    LogAppend {
-        entry: pb::LogEntry {
-            time_ms: i as i64,
-            kind: Some(pb::log_entry::Kind::Admin(pb::AdminMutationEntry {
-                actor: "test".into(),
-                action: format!("entry {i}"),
-                ..Default::default()
-            })),
-        },
-        query_index: None,
-    }
-}
+use crate::storage::test_log::{self, ORIGIN, entry, signer};
 
 /// A store whose log holds `batches` batches of `per_batch` entries, each
 /// with its signed checkpoint, the writer stopped.
 async fn store_with_log(batches: u64, per_batch: u64) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), 16).unwrap();
-    let committer = Committer::start(
-        store.clone(),
-        Arc::new(SignerSlot::new(signer())),
-        ORIGIN.into(),
-        64,
-    )
-    .unwrap();
+    let committer = test_log::committer(&store, signer(), 64);
     for b in 0..batches {
         let log = (0..per_batch).map(|i| entry(b * per_batch + i)).collect();
         committer
