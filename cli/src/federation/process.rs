@@ -97,12 +97,12 @@ impl NodeProcess {
             .args(&self.program.args)
             .arg("--config")
             .arg(&self.config)
-            // As the deploy image and the systemd unit run nodes: two glibc
+            // As the deploy image and the systemd unit run nodes: four glibc
             // malloc arenas (the default, 8 per core, about doubles RSS under
             // load); a value the caller sets wins.
             .env(
                 "MALLOC_ARENA_MAX",
-                std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "2".into()),
+                std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "4".into()),
             )
             .envs(env.iter().cloned())
             .envs(self.program.env.iter().cloned())
