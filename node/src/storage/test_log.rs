@@ -1,0 +1,54 @@
+//! Fixtures shared by the storage unit tests: a signer, log entries and a
+//! committer over a store in a temporary directory.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use credshare_proto::v1 as pb;
+use rcgen::{CertificateParams, KeyPair, SanType};
+use rustls_pki_types::{CertificateDer, PrivatePkcs8KeyDer};
+
+use crate::signing::{Signer, SignerSlot};
+use crate::storage::{Committer, LogAppend, Store};
+
+/// The log origin the storage tests sign.
+pub const ORIGIN: &str = "credshare.example/BANK-A/query-log";
+
+/// A self-signed signer certificate is enough here: the writer only signs.
+pub fn signer() -> Arc<Signer> {
+    let mut params = CertificateParams::default();
+    params.subject_alt_names = vec![SanType::URI(
+        "urn:credshare:signer:BANK-A".try_into().unwrap(),
+    )];
+    let key = KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let der = CertificateDer::from(cert.der().to_vec());
+    let pkcs8 = PrivatePkcs8KeyDer::from(key.serialize_der());
+    Arc::new(Signer::from_der(der, &pkcs8.into()).unwrap())
+}
+
+/// Log entry `i`: an admin mutation that names its number.
+pub fn entry(i: u64) -> LogAppend {
+    LogAppend {
+        entry: pb::LogEntry {
+            time_ms: i as i64,
+            kind: Some(pb::log_entry::Kind::Admin(pb::AdminMutationEntry {
+                actor: "test".into(),
+                action: format!("entry {i}"),
+                ..Default::default()
+            })),
+        },
+        query_index: None,
+    }
+}
+
+/// The writer over `store`, signing with `signer` under [`ORIGIN`].
+pub fn committer(store: &Store, signer: Arc<Signer>, max_batch: usize) -> Committer {
+    Committer::start(
+        store.clone(),
+        Arc::new(SignerSlot::new(signer)),
+        ORIGIN.into(),
+        max_batch,
+    )
+    .unwrap()
+}
