@@ -9,7 +9,7 @@ use rcgen::{CertificateParams, KeyPair, SanType};
 use rustls_pki_types::{CertificateDer, PrivatePkcs8KeyDer};
 
 use crate::signing::{Signer, SignerSlot};
-use crate::storage::{Committer, LogAppend, Store};
+use crate::storage::{CommitRequest, Committer, LogAppend, Store};
 
 /// The log origin the storage tests sign.
 pub const ORIGIN: &str = "credshare.example/BANK-A/query-log";
@@ -51,4 +51,15 @@ pub fn committer(store: &Store, signer: Arc<Signer>, max_batch: usize) -> Commit
         max_batch,
     )
     .unwrap()
+}
+
+/// Commits `log` as one request with nothing else in it.
+pub async fn commit_log(committer: &Committer, log: Vec<LogAppend>) {
+    committer
+        .commit(CommitRequest {
+            log,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
 }

@@ -107,13 +107,7 @@ async fn query_history_pages_through_100_000_entries_about_one_borrower() {
             query_index: Some(other),
             ..entry(0)
         });
-        committer
-            .commit(CommitRequest {
-                log,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        test_log::commit_log(&committer, log).await;
     }
     let (mut from, mut seen, mut pages) = (0u64, 0usize, 0);
     loop {

@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
-use crate::storage::{CommitRequest, StoreFault};
+use crate::storage::StoreFault;
 
 use crate::storage::test_log::{self, ORIGIN, entry, signer};
 
@@ -13,13 +13,7 @@ async fn store_with_log(batches: u64, per_batch: u64) -> (tempfile::TempDir, Sto
     let committer = test_log::committer(&store, signer(), 64);
     for b in 0..batches {
         let log = (0..per_batch).map(|i| entry(b * per_batch + i)).collect();
-        committer
-            .commit(CommitRequest {
-                log,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        test_log::commit_log(&committer, log).await;
     }
     drop(committer);
     store.sync().unwrap();
