@@ -188,8 +188,8 @@ impl Consortium {
     }
 }
 
-/// A free port on 127.0.0.1 (bound and released; peers need to know each
-/// other's peer ports before the nodes start).
+/// A free port on 127.0.0.1, below the ephemeral range and different on
+/// each call (see [`federation::free_port`]).
 pub fn free_port() -> u16 {
     federation::free_port().expect("bind 127.0.0.1:0")
 }

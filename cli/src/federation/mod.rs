@@ -132,9 +132,33 @@ pub fn start_federation(
     Ok(nodes)
 }
 
-/// A free port on 127.0.0.1 (bound and released; peers need to know each
-/// other's peer ports before the nodes start).
+/// Ports handed out by [`free_port`]: below Linux's ephemeral range
+/// (32768–60999 by default), so no outgoing connection of ours or anyone
+/// else's can take a port between the moment it is picked and the moment a
+/// node binds it. (An ephemeral port bound and released, as `bind(:0)`
+/// gives, was taken by a client socket in that gap in CI.)
+const PORT_RANGE: std::ops::Range<u16> = 20_000..32_000;
+
+/// A free port on 127.0.0.1 (probed by binding it, then released; peers
+/// need to know each other's peer ports before the nodes start). Each call
+/// in a process gets a different port, starting from an offset drawn from
+/// the process id and the clock so two processes rarely walk the same ports.
 pub fn free_port() -> anyhow::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("bind 127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let span = u32::from(PORT_RANGE.end - PORT_RANGE.start);
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0)
+        ^ std::process::id().wrapping_mul(2_654_435_761);
+    let _ = NEXT.compare_exchange(u32::MAX, seed % span, Ordering::SeqCst, Ordering::SeqCst);
+    for _ in 0..span {
+        let offset = NEXT.fetch_add(1, Ordering::SeqCst) % span;
+        let port = PORT_RANGE.start + offset as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    anyhow::bail!("no free port on 127.0.0.1 in {PORT_RANGE:?}")
 }
