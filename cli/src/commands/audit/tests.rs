@@ -131,6 +131,7 @@ fn tally_counts_by_kind_and_decision() {
     tally.count(0, &entry(Kind::RetentionSweep(Default::default())));
     tally.count(0, &entry(Kind::BorrowerReport(Default::default())));
     tally.count(0, &entry(Kind::RateLimited(Default::default())));
+    tally.count(0, &entry(Kind::WitnessEvidence(Default::default())));
     tally.count(0, &pb::LogEntry::default());
     let epoch = pb::LogEpochEntry {
         epoch: 2,
@@ -154,6 +155,7 @@ fn tally_counts_by_kind_and_decision() {
             retention_sweeps: 1,
             borrower_reports: 1,
             rate_limited_windows: 1,
+            witness_evidence: 1,
             other: 1,
             last_signer_key: Some(String::new()),
             epoch_breaks: vec![EpochBreak {

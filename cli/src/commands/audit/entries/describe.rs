@@ -60,6 +60,7 @@ pub(crate) fn describe_entry(entry: &pb::LogEntry) -> EntryView {
         Some(Kind::RetentionSweep(sweep)) => retention_sweep(sweep),
         Some(Kind::Epoch(e)) => epoch(e),
         Some(Kind::RateLimited(r)) => rate_limited(r),
+        Some(Kind::WitnessEvidence(w)) => witness_evidence(w),
         Some(Kind::SignerKey(k)) => signer_key(k),
         Some(Kind::Admin(a)) => admin(a),
         None => EntryView {
@@ -351,6 +352,23 @@ fn admin(a: &pb::AdminMutationEntry) -> EntryView {
             "action": a.action,
             "borrower": short_key(&a.borrower_key),
             "detail": a.detail,
+        }),
+    }
+}
+
+fn witness_evidence(w: &pb::WitnessEvidenceEntry) -> EntryView {
+    EntryView {
+        kind: "witness-evidence",
+        summary: format!(
+            "witnessed {} ({}): conflicting checkpoint offered: {}",
+            w.institution, w.origin, w.conflict
+        ),
+        json: json!({
+            "institution": w.institution,
+            "origin": w.origin,
+            "conflict": w.conflict,
+            "held_checkpoint": w.held_checkpoint,
+            "offered_checkpoint": w.offered_checkpoint,
         }),
     }
 }

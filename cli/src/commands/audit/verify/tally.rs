@@ -20,6 +20,8 @@ pub(crate) struct LogTally {
     pub borrower_reports: u64,
     /// Aggregated entries of rate-limited calls (one per peer per minute).
     pub rate_limited_windows: u64,
+    /// Conflicting checkpoints this node saw as a witness of a peer's log.
+    pub witness_evidence: u64,
     pub other: u64,
     /// The key id of the newest `SignerKeyEntry`: the key in force.
     #[serde(skip)]
@@ -62,6 +64,7 @@ impl LogTally {
             Some(Kind::RetentionSweep(_)) => &mut self.retention_sweeps,
             Some(Kind::BorrowerReport(_)) => &mut self.borrower_reports,
             Some(Kind::RateLimited(_)) => &mut self.rate_limited_windows,
+            Some(Kind::WitnessEvidence(_)) => &mut self.witness_evidence,
             Some(Kind::SignerKey(k)) => {
                 self.last_signer_key = Some(k.key_id.clone());
                 &mut self.signer_keys
