@@ -109,40 +109,36 @@ impl NodeConfig {
                 ));
             }
         }
-        if self.oversight.window_days == 0 || self.oversight.follow_up_days == 0 {
-            return Err(invalid(
-                "oversight.window_days/follow_up_days",
-                "must be at least 1",
-            ));
-        }
-        if self.policy.relationship_max_age_days == 0 {
-            return Err(invalid(
+        at_least_one(&[
+            (
+                "oversight.window_days",
+                u64::from(self.oversight.window_days),
+            ),
+            (
+                "oversight.follow_up_days",
+                u64::from(self.oversight.follow_up_days),
+            ),
+            (
                 "policy.relationship_max_age_days",
-                "must be at least 1",
-            ));
-        }
-        if self.policy.max_validity_days == 0 {
-            return Err(invalid("policy.max_validity_days", "must be at least 1"));
-        }
-        if self.policy.rate_limit_per_minute == 0 {
-            return Err(invalid(
+                u64::from(self.policy.relationship_max_age_days),
+            ),
+            (
+                "policy.max_validity_days",
+                u64::from(self.policy.max_validity_days),
+            ),
+            (
                 "policy.rate_limit_per_minute",
-                "must be at least 1",
-            ));
-        }
-        if self.policy.revocation_rate_limit_per_minute == 0 {
-            return Err(invalid(
+                u64::from(self.policy.rate_limit_per_minute),
+            ),
+            (
                 "policy.revocation_rate_limit_per_minute",
-                "must be at least 1",
-            ));
-        }
-        if self.limits.refused_log_interval_seconds == 0 {
-            return Err(invalid(
+                u64::from(self.policy.revocation_rate_limit_per_minute),
+            ),
+            (
                 "limits.refused_log_interval_seconds",
-                "must be at least 1",
-            ));
-        }
-        Ok(())
+                self.limits.refused_log_interval_seconds,
+            ),
+        ])
     }
 
     pub(super) fn validate_membership(&self) -> Result<(), ConfigError> {
@@ -162,10 +158,7 @@ impl NodeConfig {
                 format!("{} is not a file", file.display()),
             ));
         }
-        if m.poll_seconds == 0 {
-            return Err(invalid("membership.poll_seconds", "must be at least 1"));
-        }
-        Ok(())
+        at_least_one(&[("membership.poll_seconds", u64::from(m.poll_seconds))])
     }
 
     pub(super) fn validate_peers(&self) -> Result<(), ConfigError> {
@@ -191,5 +184,14 @@ impl NodeConfig {
             }
         }
         Ok(())
+    }
+}
+
+/// The first key whose value is 0, as an error: each of these counts or
+/// periods must be at least 1.
+fn at_least_one(values: &[(&str, u64)]) -> Result<(), ConfigError> {
+    match values.iter().find(|(_, value)| *value == 0) {
+        Some((key, _)) => Err(invalid(key, "must be at least 1")),
+        None => Ok(()),
     }
 }
