@@ -114,9 +114,17 @@ impl Node {
             SystemTime::now(),
         )
         .map_err(|e| invalid(format!("receipt: {e}")))?;
-        outgoing.peer_leaf_index = verified.leaf_index;
+        // The holder signed this checkpoint: it goes into our log as is, so
+        // a regulator can hold the holder to it (`audit cross-check`).
+        outgoing.peer_leaf_index = Some(verified.leaf_index);
         outgoing.peer_tree_size = verified.tree_size;
         outgoing.peer_root_hash = verified.root.to_vec();
+        outgoing.peer_checkpoint = receipt
+            .checkpoint
+            .as_ref()
+            .map(|c| c.signed_note.clone())
+            .unwrap_or_default();
+        outgoing.peer_signer_key_id = crate::pki::fingerprint(&receipt.signer_certificate);
         let Some(pb::log_entry::Kind::PeerQuery(entry)) = verified.entry.kind else {
             return Err(invalid("receipt entry is not a peer query".into()));
         };
