@@ -14,10 +14,10 @@ use super::verify::bisect::{InclusionProofs, locate_mismatch};
 use super::verify::tally::{EpochBreak, LogTally};
 
 /// Complete-subtree hashes of a tree built from `leaves`.
-struct MemoryTree {
+pub(super) struct MemoryTree {
     hashes: HashMap<(u8, u64), Hash>,
-    size: u64,
-    root: Hash,
+    pub(super) size: u64,
+    pub(super) root: Hash,
 }
 
 impl SubtreeHashes for MemoryTree {
@@ -29,7 +29,7 @@ impl SubtreeHashes for MemoryTree {
 }
 
 impl MemoryTree {
-    fn new(leaves: &[Hash]) -> Self {
+    pub(super) fn new(leaves: &[Hash]) -> Self {
         let mut edge = RightEdge::empty();
         let mut hashes = HashMap::new();
         for leaf in leaves {
