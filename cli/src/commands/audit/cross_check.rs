@@ -33,7 +33,7 @@ use super::session::AuditSession;
 use crate::connection::ConnectionArgs;
 use crate::output::{ExitKind, Output};
 use collect::LogView;
-use evidence::{Fit, check_recorded, entry_evidence, fits_current};
+use evidence::{Fit, check_recorded, entry_evidence};
 use matcher::{Finding, FindingKind, MatchCounts};
 
 /// Options of `credshare audit cross-check`.
@@ -201,73 +201,12 @@ fn conflict_finding(recorded: &collect::RecordedCheckpoint, why: &str, evidence:
     }
 }
 
-/// Every witness evidence entry in any log, re-verified; when the named
-/// log is audited, both checkpoints are also checked against it.
+/// Every witness evidence entry in any log, re-verified ([`witness`]).
 async fn witness_findings(sessions: &mut [AuditSession], logs: &[LogView]) -> Vec<Finding> {
     let mut findings = Vec::new();
     for (w, log) in logs.iter().enumerate() {
         for (index, entry) in &log.witness {
-            let named = position(logs, &entry.institution);
-            let others: Vec<&[u8]> = named
-                .map(|n| {
-                    logs[n]
-                        .signer_certificates
-                        .values()
-                        .map(Vec::as_slice)
-                        .collect()
-                })
-                .unwrap_or_default();
-            let verdict = witness::recheck(
-                entry,
-                sessions[w].verifier(),
-                &others,
-                std::time::SystemTime::now(),
-            );
-            let mut fits = serde_json::Map::new();
-            let mut detail = verdict.detail.clone();
-            if let Some(n) = named {
-                let current = logs[n].newest.signed.checkpoint.clone();
-                for (name, cp) in [("held", &verdict.held), ("offered", &verdict.offered)] {
-                    if let Ok(cp) = cp {
-                        let fit = fits_current(&mut sessions[n], &current, cp).await;
-                        if let Fit::Conflicts(why) = &fit {
-                            detail.push_str(&format!(
-                                "; the {name} checkpoint conflicts with the log now: {why}"
-                            ));
-                        }
-                        fits.insert(format!("{name}_fits_log_now"), fit.json());
-                    }
-                }
-            }
-            let mut evidence = serde_json::Map::new();
-            evidence.insert(
-                "witness_evidence".into(),
-                json!({
-                    "witness": log.institution,
-                    "index": index,
-                    "log": entry.institution,
-                    "origin": entry.origin,
-                    "conflict_claimed": entry.conflict,
-                    "held_checkpoint": entry.held_checkpoint,
-                    "offered_checkpoint": entry.offered_checkpoint,
-                    "signatures_verified": verdict.held.is_ok() && verdict.offered.is_ok(),
-                    "conflict_proven_by_signatures": verdict.proven,
-                    "current_log": Value::Object(fits),
-                }),
-            );
-            findings.push(Finding {
-                kind: FindingKind::WitnessEvidence,
-                requester: log.institution.clone(),
-                holder: entry.institution.clone(),
-                nonce: Vec::new(),
-                sent: None,
-                received: None,
-                detail: format!(
-                    "{} witnessed conflicting checkpoints of {}'s log at its entry {index}: {detail}",
-                    log.institution, entry.institution
-                ),
-                evidence,
-            });
+            findings.push(witness::finding(sessions, logs, w, *index, entry).await);
         }
     }
     findings

@@ -297,7 +297,7 @@ fn evidence(
 
 #[test]
 fn witness_evidence_is_reverified_from_the_ca_alone() {
-    let (_dir, verifier, bank_a, bank_b) = dev_pki();
+    let (_dir, verifier, bank_a, _) = dev_pki();
     let now = SystemTime::now();
     let t = credshare_node::domain::dates::now_ms() - 60_000;
     let (_, held) = signed_tree(8, usize::MAX, t, &bank_a);
@@ -323,6 +323,15 @@ fn witness_evidence_is_reverified_from_the_ca_alone() {
         now,
     );
     assert!(v.proven.unwrap().contains("shrank"));
+}
+
+#[test]
+fn witness_evidence_that_proves_nothing_is_said_to() {
+    let (_dir, verifier, bank_a, bank_b) = dev_pki();
+    let now = SystemTime::now();
+    let t = credshare_node::domain::dates::now_ms() - 60_000;
+    let (_, held) = signed_tree(8, usize::MAX, t, &bank_a);
+    let (_, other) = signed_tree(8, 5, t + 1, &bank_a);
     // A larger tree with a proof that links it: no conflict, said so.
     let (tree, larger) = signed_tree(11, usize::MAX, t + 3, &bank_a);
     let proof = consistency_proof(&tree, 8, 11).unwrap();

@@ -12,8 +12,93 @@ use credshare_node::audit::{Checkpoint, receipt::proof_hashes, verify_checkpoint
 use credshare_node::pki::InstitutionId;
 use credshare_node::signing::SignatureVerifier;
 use credshare_proto::v1 as pb;
+use serde_json::{Value, json};
 
+use super::collect::LogView;
+use super::evidence::{Fit, fits_current};
+use super::matcher::{Finding, FindingKind};
+use super::position;
 use crate::commands::audit::checkpoint_time;
+use crate::commands::audit::session::AuditSession;
+
+/// The finding for evidence entry `index` of log `w`: re-checked from the
+/// CA ([`recheck`]) and, when the named log is audited, both checkpoints
+/// held against that log as served now.
+pub(crate) async fn finding(
+    sessions: &mut [AuditSession],
+    logs: &[LogView],
+    w: usize,
+    index: u64,
+    entry: &pb::WitnessEvidenceEntry,
+) -> Finding {
+    let named = position(logs, &entry.institution);
+    let others: Vec<&[u8]> = named
+        .map(|n| {
+            logs[n]
+                .signer_certificates
+                .values()
+                .map(Vec::as_slice)
+                .collect()
+        })
+        .unwrap_or_default();
+    let verdict = recheck(entry, sessions[w].verifier(), &others, SystemTime::now());
+    let mut fits = serde_json::Map::new();
+    let mut detail = verdict.detail.clone();
+    if let Some(n) = named {
+        let current = logs[n].newest.signed.checkpoint.clone();
+        for (name, cp) in [("held", &verdict.held), ("offered", &verdict.offered)] {
+            let Ok(cp) = cp else { continue };
+            let fit = fits_current(&mut sessions[n], &current, cp).await;
+            if let Fit::Conflicts(why) = &fit {
+                detail.push_str(&format!(
+                    "; the {name} checkpoint conflicts with the log now: {why}"
+                ));
+            }
+            fits.insert(format!("{name}_fits_log_now"), fit.json());
+        }
+    }
+    let witness = &logs[w].institution;
+    let mut evidence = serde_json::Map::new();
+    evidence.insert(
+        "witness_evidence".into(),
+        evidence_json(witness, index, entry, &verdict, fits),
+    );
+    Finding {
+        kind: FindingKind::WitnessEvidence,
+        requester: witness.clone(),
+        holder: entry.institution.clone(),
+        nonce: Vec::new(),
+        sent: None,
+        received: None,
+        detail: format!(
+            "{witness} witnessed conflicting checkpoints of {}'s log at its entry {index}: {detail}",
+            entry.institution
+        ),
+        evidence,
+    }
+}
+
+/// The entry's two signed checkpoints and what their re-check found.
+fn evidence_json(
+    witness: &str,
+    index: u64,
+    entry: &pb::WitnessEvidenceEntry,
+    verdict: &WitnessVerdict,
+    fits: serde_json::Map<String, Value>,
+) -> Value {
+    json!({
+        "witness": witness,
+        "index": index,
+        "log": entry.institution,
+        "origin": entry.origin,
+        "conflict_claimed": entry.conflict,
+        "held_checkpoint": entry.held_checkpoint,
+        "offered_checkpoint": entry.offered_checkpoint,
+        "signatures_verified": verdict.held.is_ok() && verdict.offered.is_ok(),
+        "conflict_proven_by_signatures": verdict.proven,
+        "current_log": Value::Object(fits),
+    })
+}
 
 /// What a witness evidence entry shows, re-checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
