@@ -30,7 +30,7 @@ use anyhow::Context;
 use serde_json::{Value, json};
 
 use super::session::AuditSession;
-use crate::connection::ConnectionArgs;
+use crate::connection::{ConnectionArgs, Resolved};
 use crate::output::{ExitKind, Output};
 use collect::LogView;
 use evidence::{Fit, check_recorded, entry_evidence};
@@ -73,45 +73,68 @@ impl CrossCheckArgs {
         {
             nodes.push(node.clone());
         }
-        if nodes.len() < 2 {
-            return Err(ExitKind::Usage(
-                "a cross-check needs at least two nodes: --nodes A,B[,C…]".into(),
-            )
-            .into());
-        }
-        let mut sessions = Vec::new();
-        let mut logs: Vec<LogView> = Vec::new();
-        for node in &nodes {
-            let mut session = AuditSession::open(&resolved, node).await?;
-            let log = collect::download(&mut session, out).await?;
-            if let Some(twin) = logs.iter().find(|l| l.institution == log.institution) {
-                return Err(ExitKind::Usage(format!(
-                    "{} and {} both serve the log of {}",
-                    twin.node, log.node, log.institution
-                ))
-                .into());
-            }
-            sessions.push(session);
-            logs.push(log);
-        }
-        let settle_ms = i64::from(self.settle_seconds) * 1000;
-        let (mut findings, counts) = matcher::match_logs(&logs, settle_ms);
-        let checkpoints_checked = check_checkpoints(&mut sessions, &logs, &mut findings).await;
-        findings.extend(witness_findings(&mut sessions, &logs).await);
-        attach_entries(&mut sessions, &logs, &mut findings).await;
-        let report = CrossCheck {
-            logs,
-            findings,
-            counts,
-            checkpoints_checked,
-            settle_seconds: self.settle_seconds,
-        };
+        let report = cross_check(&resolved, &nodes, self.settle_seconds, out).await?;
         out.print(&render::json(&report), || render::text(&report));
-        match report.findings.len() {
+        report.outcome()
+    }
+}
+
+impl CrossCheck {
+    /// The exit status: findings are exit code 3.
+    pub(crate) fn outcome(&self) -> anyhow::Result<()> {
+        match self.findings.len() {
             0 => Ok(()),
             n => Err(ExitKind::Partial(format!("{n} cross-check findings")).into()),
         }
     }
+
+    /// The report for people.
+    pub(crate) fn render(&self) -> String {
+        render::text(self)
+    }
+}
+
+/// Cross-checks the logs of `nodes`, as the identity `resolved` names.
+/// Progress goes to stderr (unless `out` is JSON).
+pub(crate) async fn cross_check(
+    resolved: &Resolved,
+    nodes: &[String],
+    settle_seconds: u32,
+    out: &Output,
+) -> anyhow::Result<CrossCheck> {
+    if nodes.len() < 2 {
+        return Err(ExitKind::Usage(
+            "a cross-check needs at least two nodes: --nodes A,B[,C…]".into(),
+        )
+        .into());
+    }
+    let mut sessions = Vec::new();
+    let mut logs: Vec<LogView> = Vec::new();
+    for node in nodes {
+        let mut session = AuditSession::open(resolved, node).await?;
+        let log = collect::download(&mut session, out).await?;
+        if let Some(twin) = logs.iter().find(|l| l.institution == log.institution) {
+            return Err(ExitKind::Usage(format!(
+                "{} and {} both serve the log of {}",
+                twin.node, log.node, log.institution
+            ))
+            .into());
+        }
+        sessions.push(session);
+        logs.push(log);
+    }
+    let settle_ms = i64::from(settle_seconds) * 1000;
+    let (mut findings, counts) = matcher::match_logs(&logs, settle_ms);
+    let checkpoints_checked = check_checkpoints(&mut sessions, &logs, &mut findings).await;
+    findings.extend(witness_findings(&mut sessions, &logs).await);
+    attach_entries(&mut sessions, &logs, &mut findings).await;
+    Ok(CrossCheck {
+        logs,
+        findings,
+        counts,
+        checkpoints_checked,
+        settle_seconds,
+    })
 }
 
 /// Position of `institution`'s log among the audited ones.

@@ -16,7 +16,7 @@
 //!   ([`cross_check`]).
 
 mod checkpoint;
-mod cross_check;
+pub(crate) mod cross_check;
 mod entries;
 mod report;
 mod session;

@@ -99,6 +99,7 @@ pub(super) fn text(c: &CrossCheck) -> String {
                 format!("{} sent, {} received", l.sent.len(), l.received.len()),
             ),
         ]));
+        out.push('\n');
     }
     let n = &c.counts;
     out.push_str(&fields(&[
@@ -117,9 +118,10 @@ pub(super) fn text(c: &CrossCheck) -> String {
         return out;
     }
     for f in &c.findings {
+        out.push('\n');
         out.push_str(&finding_text(f));
     }
-    out.push_str(&format!("FINDINGS: {}\n", c.findings.len()));
+    out.push_str(&format!("\nFINDINGS: {}\n", c.findings.len()));
     out
 }
 
