@@ -39,9 +39,9 @@ use matcher::{Finding, FindingKind, MatchCounts};
 /// Options of `credshare audit cross-check`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CrossCheckArgs {
-    /// The nodes whose logs to cross-check (their peer listeners, as a
-    /// regulator), HOST:PORT, comma-separated or repeated; `--node` adds
-    /// one more.
+    /// The nodes whose logs to cross-check, at least two (their peer
+    /// listeners, as a regulator), HOST:PORT, comma-separated or repeated.
+    /// `--node` (and `CREDSHARE_ADMIN_ADDR`) are not used.
     #[arg(long, value_delimiter = ',', value_name = "HOST:PORT")]
     pub nodes: Vec<String>,
     /// Seconds a requester may take to log a query it sent (its per-peer
@@ -67,13 +67,7 @@ pub(crate) struct CrossCheck {
 impl CrossCheckArgs {
     pub async fn run(&self, out: &Output) -> anyhow::Result<()> {
         let resolved = self.conn.resolve_auditor()?;
-        let mut nodes = self.nodes.clone();
-        if let Some(node) = &resolved.node
-            && !nodes.contains(node)
-        {
-            nodes.push(node.clone());
-        }
-        let report = cross_check(&resolved, &nodes, self.settle_seconds, out).await?;
+        let report = cross_check(&resolved, &self.nodes, self.settle_seconds, out).await?;
         out.print(&render::json(&report), || render::text(&report));
         report.outcome()
     }
