@@ -9,9 +9,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
+use std::process::Command;
 
 use credshare_e2e::{
-    CREDIT_HEADER, Consortium, NodeProcess, cli_json, cli_ok_json, day, regulator_audit,
+    CREDIT_HEADER, Consortium, NodeProcess, bin, cli_json, cli_ok_json, day, regulator_audit,
     start_federation, text,
 };
 use credshare_node::audit::{Checkpoint, RightEdge, leaf_hash};
@@ -267,6 +268,21 @@ fn a_requester_that_omits_a_query_is_reported() {
             "{f:#}"
         );
     }
+
+    // Only regulators may cross-check peers' logs: a bank's admin is
+    // refused (exit code 4), and one node is not a cross-check (2).
+    let all: Vec<String> = nodes.iter().map(|n| n.peer_addr.to_string()).collect();
+    let out = Command::new(bin("credshare"))
+        .args(["--json", "audit", "cross-check", "--nodes", &all.join(",")])
+        .arg("--certs")
+        .arg(c.certs("BANK-A"))
+        .env("HOME", c.root())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let out = regulator_audit(&c, &nodes[0], &["cross-check", "--nodes", &all[0]]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("at least two nodes"), "{}", text(&out));
 }
 
 /// Key of `prefix` ‖ `index` (u64 BE) in the store.

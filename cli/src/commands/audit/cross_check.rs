@@ -9,7 +9,8 @@
 //!
 //! Exit codes: 0 every log verifies and every query is consistent; 3 there
 //! are findings; 4 a node refused the caller; 5 a node could not be
-//! reached; 1 a log could not be downloaded or does not verify.
+//! reached; 1 a log could not be downloaded or does not verify; 2 fewer
+//! than two nodes, or two addresses serving one log.
 //!
 //! Memory: per query one small record (nonce, parties, borrower key,
 //! purpose, scope, indexes), one per distinct recorded holder checkpoint,
