@@ -33,9 +33,10 @@ use serde_json::{Value, json};
 use super::session::AuditSession;
 use crate::connection::{ConnectionArgs, Resolved};
 use crate::output::{ExitKind, Output};
-use collect::LogView;
+use collect::{LogView, position};
 use evidence::{Fit, check_recorded, entry_evidence};
-use matcher::{Finding, FindingKind, MatchCounts};
+use matcher::{Finding, FindingKind};
+pub(crate) use render::CrossCheck;
 
 /// Options of `credshare audit cross-check`.
 #[derive(Debug, Clone, clap::Args)]
@@ -55,37 +56,12 @@ pub struct CrossCheckArgs {
     pub conn: ConnectionArgs,
 }
 
-/// What a cross-check established.
-pub(crate) struct CrossCheck {
-    pub logs: Vec<LogView>,
-    pub findings: Vec<Finding>,
-    pub counts: MatchCounts,
-    /// Distinct recorded holder checkpoints checked against holders' logs.
-    pub checkpoints_checked: u64,
-    pub settle_seconds: u32,
-}
-
 impl CrossCheckArgs {
     pub async fn run(&self, out: &Output) -> anyhow::Result<()> {
         let resolved = self.conn.resolve_auditor()?;
         let report = cross_check(&resolved, &self.nodes, self.settle_seconds, out).await?;
         out.print(&render::json(&report), || render::text(&report));
         report.outcome()
-    }
-}
-
-impl CrossCheck {
-    /// The exit status: findings are exit code 3.
-    pub(crate) fn outcome(&self) -> anyhow::Result<()> {
-        match self.findings.len() {
-            0 => Ok(()),
-            n => Err(ExitKind::Partial(format!("{n} cross-check findings")).into()),
-        }
-    }
-
-    /// The report for people.
-    pub(crate) fn render(&self) -> String {
-        render::text(self)
     }
 }
 
@@ -130,11 +106,6 @@ pub(crate) async fn cross_check(
         checkpoints_checked,
         settle_seconds,
     })
-}
-
-/// Position of `institution`'s log among the audited ones.
-fn position(logs: &[LogView], institution: &str) -> Option<usize> {
-    logs.iter().position(|l| l.institution == institution)
 }
 
 /// Re-verifies every distinct holder checkpoint a requester recorded and

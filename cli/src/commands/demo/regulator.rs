@@ -18,7 +18,11 @@ pub(super) async fn run(demo: &Demo) -> anyhow::Result<()> {
     // The demo's queries are all answered and logged: judge every one.
     let report = cross_check(&regulator, &nodes, 0, &Output::default()).await?;
     for line in report.render().lines() {
-        println!("   {line}");
+        if line.is_empty() {
+            println!();
+        } else {
+            println!("   {line}");
+        }
     }
     report.outcome()
 }

@@ -95,6 +95,11 @@ pub(crate) struct LogView {
     pub tally: LogTally,
 }
 
+/// Position of `institution`'s log among the audited ones.
+pub(crate) fn position(logs: &[LogView], institution: &str) -> Option<usize> {
+    logs.iter().position(|l| l.institution == institution)
+}
+
 /// Downloads and verifies the whole log of the session's node.
 pub(crate) async fn download(session: &mut AuditSession, out: &Output) -> anyhow::Result<LogView> {
     let newest = session.checkpoint(0).await?;

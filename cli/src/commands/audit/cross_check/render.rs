@@ -1,4 +1,4 @@
-//! A cross-check for people (a summary per log, the counts, each finding
+//! A cross-check's report ([`CrossCheck`]) for people (a summary per log, the counts, each finding
 //! with its evidence in short) and for machines (`--json`, field names
 //! stable: `consistent`, `logs`, `counts`, `findings[].kind|requester|
 //! holder|nonce|detail|evidence`).
@@ -8,12 +8,36 @@ use credshare_node::domain::purpose::purpose_label;
 use credshare_proto::v1 as pb;
 use serde_json::{Value, json};
 
-use super::CrossCheck;
 use super::collect::LogView;
-use super::matcher::{Finding, FindingKind};
+use super::matcher::{Finding, FindingKind, MatchCounts};
 use crate::commands::audit::entries::describe::short_key;
 use crate::commands::audit::{base64_root, checkpoint_time};
-use crate::output::fields;
+use crate::output::{ExitKind, fields};
+
+/// What a cross-check established.
+pub(crate) struct CrossCheck {
+    pub logs: Vec<LogView>,
+    pub findings: Vec<Finding>,
+    pub counts: MatchCounts,
+    /// Distinct recorded holder checkpoints checked against holders' logs.
+    pub checkpoints_checked: u64,
+    pub settle_seconds: u32,
+}
+
+impl CrossCheck {
+    /// The exit status: findings are exit code 3.
+    pub(crate) fn outcome(&self) -> anyhow::Result<()> {
+        match self.findings.len() {
+            0 => Ok(()),
+            n => Err(ExitKind::Partial(format!("{n} cross-check findings")).into()),
+        }
+    }
+
+    /// The report for people.
+    pub(crate) fn render(&self) -> String {
+        text(self)
+    }
+}
 
 pub(super) fn json(c: &CrossCheck) -> Value {
     let mut counts = json!(c.counts);

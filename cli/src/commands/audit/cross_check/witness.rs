@@ -14,10 +14,9 @@ use credshare_node::signing::SignatureVerifier;
 use credshare_proto::v1 as pb;
 use serde_json::{Value, json};
 
-use super::collect::LogView;
+use super::collect::{LogView, position};
 use super::evidence::{Fit, fits_current};
 use super::matcher::{Finding, FindingKind};
-use super::position;
 use crate::commands::audit::checkpoint_time;
 use crate::commands::audit::session::AuditSession;
 
