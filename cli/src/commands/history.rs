@@ -58,7 +58,27 @@ fn item_json(i: &pb::QueryHistoryItem) -> serde_json::Value {
         "purpose": purpose_label(i.purpose), "scope": code_label::<pb::Scope>(i.scope),
         "consent_id": i.consent_id, "decision": i.decision, "officer": i.officer,
         "direction": direction(i), "peer": i.peer_institution,
+        "receipt": receipt_json(i), "request_nonce": hex::encode(&i.request_nonce),
     })
+}
+
+/// A sent query's receipt: `{leaf_index, tree_size}`, or null without one
+/// (and for a query received, whose receipt is in this node's own log).
+fn receipt_json(i: &pb::QueryHistoryItem) -> serde_json::Value {
+    match i.receipt_leaf_index {
+        Some(leaf) => json!({"leaf_index": leaf, "tree_size": i.receipt_tree_size}),
+        None => serde_json::Value::Null,
+    }
+}
+
+/// The RECEIPT column: the holder's leaf and tree size for a query sent
+/// (`none` without a receipt); empty for a query received.
+fn receipt_cell(i: &pb::QueryHistoryItem) -> String {
+    match (i.sent, i.receipt_leaf_index) {
+        (false, _) => String::new(),
+        (true, Some(leaf)) => format!("leaf {leaf} of {}", i.receipt_tree_size),
+        (true, None) => "none".into(),
+    }
 }
 
 /// `RECEIVED` for a peer's query about the borrower, `SENT` for ours.
@@ -67,8 +87,9 @@ fn direction(i: &pb::QueryHistoryItem) -> &'static str {
 }
 
 fn render(items: &[pb::QueryHistoryItem]) -> String {
-    let mut t =
-        Table::new("LEAF|TIME|DIRECTION|REQUESTER|OFFICER|HOLDER|PURPOSE|SCOPE|CONSENT|DECISION");
+    let mut t = Table::new(
+        "LEAF|TIME|DIRECTION|REQUESTER|OFFICER|HOLDER|PURPOSE|SCOPE|CONSENT|DECISION|RECEIPT",
+    );
     for i in items {
         t.row(vec![
             i.leaf_index.to_string(),
@@ -82,6 +103,7 @@ fn render(items: &[pb::QueryHistoryItem]) -> String {
             // Peer-supplied for denied queries: Table escapes controls.
             i.consent_id.clone(),
             i.decision.clone(),
+            receipt_cell(i),
         ]);
     }
     t.render()

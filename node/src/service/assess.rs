@@ -218,6 +218,7 @@ impl Node {
             scope: q.scope.to_wire() as i32,
             consent_id: q.consent_id.to_owned(),
             officer: q.officer.to_owned(),
+            request_nonce: nonce.to_vec(),
             relationship_sha256: q
                 .basis
                 .relationship

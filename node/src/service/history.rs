@@ -87,6 +87,9 @@ fn history_item(leaf: u64, own: &str, bytes: &[u8]) -> Option<pb::QueryHistoryIt
             officer: q.officer,
             sent: true,
             peer_institution: q.peer_institution,
+            receipt_leaf_index: q.peer_leaf_index,
+            receipt_tree_size: q.peer_tree_size,
+            request_nonce: q.request_nonce,
         }),
         _ => None,
     }
@@ -113,5 +116,8 @@ fn received(leaf: u64, time_ms: i64, q: pb::PeerQueryEntry) -> pb::QueryHistoryI
         officer: q.requester_officer,
         sent: false,
         peer_institution: String::new(),
+        receipt_leaf_index: None,
+        receipt_tree_size: 0,
+        request_nonce: q.request_nonce,
     }
 }

@@ -11,8 +11,12 @@
 //! * `entries` — decoded entries; hashed borrower keys as short hex only
 //!   ([`entries`]).
 //! * `report` — every node's query-pattern flags ([`report`]).
+//! * `cross-check` — every node's log held against the others': queries
+//!   one side did not log, checkpoints that conflict, witness evidence
+//!   ([`cross_check`]).
 
 mod checkpoint;
+pub(crate) mod cross_check;
 mod entries;
 mod report;
 mod session;
@@ -25,6 +29,7 @@ use anyhow::Context;
 use credshare_node::audit;
 
 pub use checkpoint::CheckpointArgs;
+pub use cross_check::CrossCheckArgs;
 pub use entries::EntriesArgs;
 pub use report::ReportArgs;
 pub use session::AuditTarget;
@@ -44,9 +49,15 @@ pub enum AuditCommand {
     /// Every node's query-pattern flags (probing, approval without
     /// lending), for the regulator.
     Report(ReportArgs),
+    /// Hold every node's log against the others': queries the holder or
+    /// the requester did not log, holder checkpoints that do not fit the
+    /// holder's log, witness evidence; each with its signed evidence.
+    /// Exits 0 when consistent, 3 with findings, 4 refused, 5 unreachable,
+    /// 1 when a log cannot be downloaded or does not verify.
+    CrossCheck(CrossCheckArgs),
 }
 
-run_subcommands!(AuditCommand: Checkpoint, Verify, Entries, Report);
+run_subcommands!(AuditCommand: Checkpoint, Verify, Entries, Report, CrossCheck);
 
 pub(crate) fn base64_root(root: &audit::Hash) -> String {
     use base64::Engine as _;

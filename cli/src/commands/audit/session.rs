@@ -11,7 +11,7 @@ use credshare_node::pki::{self, InstitutionId};
 use credshare_node::signing::SignatureVerifier;
 use credshare_proto::v1 as pb;
 
-use crate::connection::{AuditClient, ConnectionArgs};
+use crate::connection::{AuditClient, ConnectionArgs, Resolved};
 
 /// Which node's log, as whom.
 #[derive(Debug, Clone, clap::Args)]
@@ -64,7 +64,11 @@ impl AuditTarget {
     }
 }
 
-fn load_verifier(ca: &std::path::Path, crls: &[PathBuf]) -> anyhow::Result<SignatureVerifier> {
+/// The verifier of the consortium CA (and CRLs) an audit checks with.
+pub(crate) fn load_verifier(
+    ca: &std::path::Path,
+    crls: &[PathBuf],
+) -> anyhow::Result<SignatureVerifier> {
     let anchors = pki::load_certs(ca)?;
     let mut lists = Vec::new();
     for path in crls {
@@ -74,6 +78,48 @@ fn load_verifier(ca: &std::path::Path, crls: &[PathBuf]) -> anyhow::Result<Signa
 }
 
 impl AuditSession {
+    /// A session with the node at `node`, as the identity `resolved` names
+    /// (one of several nodes a command audits).
+    pub(crate) async fn open(resolved: &Resolved, node: &str) -> anyhow::Result<AuditSession> {
+        let verifier = load_verifier(&resolved.ca, &resolved.crl)?;
+        let client = resolved.audit_client(node).await?;
+        Ok(AuditSession {
+            client,
+            verifier,
+            holder: None,
+            node: node.to_owned(),
+        })
+    }
+
+    /// The consortium CA's verifier this session checks with.
+    pub(crate) fn verifier(&self) -> &SignatureVerifier {
+        &self.verifier
+    }
+
+    /// The address this session talks to.
+    pub(crate) fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// Verifies a signed note from the CA alone, with the certificate,
+    /// holder and origin given (not this session's `--institution`).
+    pub(crate) fn verify_note_of(
+        &self,
+        note: &str,
+        signer_certificate: &[u8],
+        holder: &InstitutionId,
+        expected_origin: Option<&str>,
+    ) -> Result<SignedCheckpoint, audit::receipt::ReceiptError> {
+        audit::verify_signed_checkpoint(
+            note,
+            signer_certificate,
+            &self.verifier,
+            Some(holder),
+            expected_origin,
+            SystemTime::now(),
+        )
+    }
+
     /// Fetches the checkpoint at `size` (0 = latest) and verifies it from
     /// the CA: signer chain, signer institution (if `--institution`), note
     /// signature.

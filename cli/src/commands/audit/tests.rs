@@ -14,10 +14,10 @@ use super::verify::bisect::{InclusionProofs, locate_mismatch};
 use super::verify::tally::{EpochBreak, LogTally};
 
 /// Complete-subtree hashes of a tree built from `leaves`.
-struct MemoryTree {
+pub(super) struct MemoryTree {
     hashes: HashMap<(u8, u64), Hash>,
-    size: u64,
-    root: Hash,
+    pub(super) size: u64,
+    pub(super) root: Hash,
 }
 
 impl SubtreeHashes for MemoryTree {
@@ -29,7 +29,7 @@ impl SubtreeHashes for MemoryTree {
 }
 
 impl MemoryTree {
-    fn new(leaves: &[Hash]) -> Self {
+    pub(super) fn new(leaves: &[Hash]) -> Self {
         let mut edge = RightEdge::empty();
         let mut hashes = HashMap::new();
         for leaf in leaves {
@@ -199,6 +199,46 @@ fn hashed_keys_are_shown_short_and_nothing_else_identifies() {
     assert!(!view.summary.contains(&full));
     assert!(!view.json.to_string().contains(&full));
     assert_eq!(view.json["borrower"], "abababababab…");
+}
+
+#[test]
+fn outgoing_entries_tell_no_receipt_from_leaf_zero_and_show_the_nonce() {
+    let outgoing = |leaf: Option<u64>| pb::LogEntry {
+        time_ms: 0,
+        kind: Some(Kind::OutgoingQuery(pb::OutgoingQueryEntry {
+            peer_institution: "BANK-B".into(),
+            outcome: if leaf.is_some() {
+                "ANSWERED"
+            } else {
+                "TIMED_OUT"
+            }
+            .into(),
+            peer_leaf_index: leaf,
+            peer_tree_size: leaf.map_or(0, |l| l + 1),
+            request_nonce: vec![0x5a; 16],
+            peer_checkpoint: leaf.map_or(String::new(), |_| "note".into()),
+            ..Default::default()
+        })),
+    };
+    let none = describe_entry(&outgoing(None));
+    assert!(none.summary.contains("TIMED_OUT"), "{}", none.summary);
+    assert!(none.summary.contains(" no receipt"), "{}", none.summary);
+    assert_eq!(none.json["receipt"], false);
+    assert!(none.json["peer_leaf_index"].is_null());
+    let zero = describe_entry(&outgoing(Some(0)));
+    assert!(
+        zero.summary
+            .contains("receipt: leaf 0 of 1 root - (signed checkpoint recorded)"),
+        "{}",
+        zero.summary
+    );
+    assert_eq!(zero.json["receipt"], true);
+    assert_eq!(zero.json["peer_leaf_index"], 0);
+    assert_eq!(zero.json["request_nonce"], "5a".repeat(16));
+    assert!(
+        zero.summary
+            .ends_with(&format!("nonce {}", "5a".repeat(16)))
+    );
 }
 
 #[test]

@@ -126,7 +126,10 @@ fn explain_epoch(e: anyhow::Error, tally: &LogTally) -> anyhow::Error {
 /// The log says which key signs it: the newest checkpoint must be signed by
 /// the key of the log's newest `SignerKeyEntry` (logs written before key
 /// entries existed have none, and are checked by signature alone).
-fn check_signing_key(newest: &FetchedCheckpoint, tally: &LogTally) -> anyhow::Result<()> {
+pub(super) fn check_signing_key(
+    newest: &FetchedCheckpoint,
+    tally: &LogTally,
+) -> anyhow::Result<()> {
     let signed_by = credshare_node::pki::fingerprint(&newest.signer_certificate);
     match &tally.last_signer_key {
         Some(in_force) if *in_force != signed_by => bail!(
@@ -160,7 +163,7 @@ async fn download(
     Ok((leaves, tally))
 }
 
-fn progress_bar(size: u64, out: &Output) -> indicatif::ProgressBar {
+pub(super) fn progress_bar(size: u64, out: &Output) -> indicatif::ProgressBar {
     if out.is_json() {
         return indicatif::ProgressBar::hidden();
     }

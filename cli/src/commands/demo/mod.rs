@@ -5,12 +5,14 @@
 //! 127.0.0.1, shows each node's status and that every node reaches the
 //! others over mTLS, generates and imports sample data for each bank
 //! ([`story`]), walks through consent, audited queries and revocation
-//! ([`consent`]), then stops the nodes cleanly with SIGTERM. The story is
+//! ([`consent`]), has the regulator cross-check the three logs
+//! ([`regulator`]), then stops the nodes cleanly with SIGTERM. The story is
 //! for people: it prints text whatever `--json` says.
 
 mod calls;
 mod consent;
 mod dispute;
+mod regulator;
 mod story;
 
 use std::path::{Path, PathBuf};

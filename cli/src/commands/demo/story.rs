@@ -12,7 +12,7 @@ use crate::import::import_file;
 use crate::output::Output;
 use crate::rows::{ImportContext, RecordKind};
 
-/// Steps 3–8; the nodes are stopped by the caller whatever happens.
+/// Steps 3–8e; the nodes are stopped by the caller whatever happens.
 pub(super) async fn run(demo: &Demo, args: &DemoArgs) -> anyhow::Result<()> {
     step("3. each node's status, and whether it reaches its peers over mTLS");
     for n in &demo.nodes {
@@ -30,7 +30,8 @@ pub(super) async fn run(demo: &Demo, args: &DemoArgs) -> anyhow::Result<()> {
     for n in &demo.nodes {
         import_sample(demo, n, args).await?;
     }
-    super::consent::run(demo).await
+    super::consent::run(demo).await?;
+    super::regulator::run(demo).await
 }
 
 /// Writes one bank's sample and imports both files into its node.

@@ -114,9 +114,6 @@ impl Node {
             SystemTime::now(),
         )
         .map_err(|e| invalid(format!("receipt: {e}")))?;
-        outgoing.peer_leaf_index = verified.leaf_index;
-        outgoing.peer_tree_size = verified.tree_size;
-        outgoing.peer_root_hash = verified.root.to_vec();
         let Some(pb::log_entry::Kind::PeerQuery(entry)) = verified.entry.kind else {
             return Err(invalid("receipt entry is not a peer query".into()));
         };
@@ -127,6 +124,18 @@ impl Node {
         if !ours {
             return Err(invalid("receipt entry does not record this request".into()));
         }
+        // The holder signed that it logged this very request: the receipt
+        // goes into our log with its signed checkpoint, so a regulator can
+        // hold the holder to it (`credshare audit cross-check`).
+        outgoing.peer_leaf_index = Some(verified.leaf_index);
+        outgoing.peer_tree_size = verified.tree_size;
+        outgoing.peer_root_hash = verified.root.to_vec();
+        outgoing.peer_checkpoint = receipt
+            .checkpoint
+            .as_ref()
+            .map(|c| c.signed_note.clone())
+            .unwrap_or_default();
+        outgoing.peer_signer_key_id = crate::pki::fingerprint(&receipt.signer_certificate);
         Ok(entry)
     }
 }

@@ -214,6 +214,7 @@ fn peer_query(q: &pb::PeerQueryEntry) -> EntryView {
             "disclosed_records": q.disclosed_records,
             "relationship_sha256": hex::encode(&q.relationship_sha256),
             "response_sha256": short_key(&q.response_sha256),
+            "request_nonce": hex::encode(&q.request_nonce),
         }),
     }
 }
@@ -229,13 +230,21 @@ fn outgoing_query(q: &pb::OutgoingQueryEntry) -> EntryView {
         short_key(&q.borrower_key),
         q.consent_id
     );
-    if q.peer_tree_size > 0 {
-        summary.push_str(&format!(
-            " receipt: leaf {} of {} root {}",
-            q.peer_leaf_index,
+    match q.peer_leaf_index {
+        Some(leaf) => summary.push_str(&format!(
+            " receipt: leaf {leaf} of {} root {} (signed checkpoint {})",
             q.peer_tree_size,
-            short_key(&q.peer_root_hash)
-        ));
+            short_key(&q.peer_root_hash),
+            if q.peer_checkpoint.is_empty() {
+                "not recorded"
+            } else {
+                "recorded"
+            }
+        )),
+        None => summary.push_str(" no receipt"),
+    }
+    if !q.request_nonce.is_empty() {
+        summary.push_str(&format!(" nonce {}", hex::encode(&q.request_nonce)));
     }
     EntryView {
         kind: "outgoing-query",
@@ -248,9 +257,13 @@ fn outgoing_query(q: &pb::OutgoingQueryEntry) -> EntryView {
             "purpose": purpose,
             "scope": scope,
             "consent_id": q.consent_id,
+            "receipt": q.peer_leaf_index.is_some(),
             "peer_leaf_index": q.peer_leaf_index,
             "peer_tree_size": q.peer_tree_size,
             "peer_root_hash": short_key(&q.peer_root_hash),
+            "peer_checkpoint": q.peer_checkpoint,
+            "peer_signer_key_id": q.peer_signer_key_id,
+            "request_nonce": hex::encode(&q.request_nonce),
         }),
     }
 }
