@@ -32,6 +32,8 @@ pub struct Listeners {
     pub admin: TcpListener,
     /// Plain HTTP: `/metrics`, `/livez`, `/readyz` (`listen.metrics`).
     pub metrics: Option<TcpListener>,
+    /// The discovery service's mTLS listener (`discovery.listen`).
+    pub discovery: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -41,10 +43,15 @@ impl Listeners {
             Some(addr) => Some(TcpListener::bind(addr).await?),
             None => None,
         };
+        let discovery = match &config.discovery {
+            Some(d) => Some(TcpListener::bind(d.listen).await?),
+            None => None,
+        };
         Ok(Self {
             peer: TcpListener::bind(config.listen.peer).await?,
             admin: TcpListener::bind(config.listen.admin).await?,
             metrics,
+            discovery,
         })
     }
 }
@@ -96,6 +103,11 @@ pub async fn serve(
             .as_ref()
             .map(|l| l.local_addr())
             .transpose()?,
+        discovery: listeners
+            .discovery
+            .as_ref()
+            .map(|l| l.local_addr())
+            .transpose()?,
     };
     let (stop_tx, stop_rx) = watch::channel(false);
     // Probes answer from the start: live at once, ready once the node serves.
@@ -104,7 +116,11 @@ pub async fn serve(
         tokio::spawn(crate::probes::serve(http, probes.clone(), stop_rx.clone()));
     }
     let node = Arc::new(assemble(config.clone(), trust.clone(), addrs, stop_rx.clone()).await?);
-    let serving = spawn_listeners(&node, &trust, [listeners.peer, listeners.admin], &stop_rx);
+    let mut serving: Vec<_> =
+        spawn_listeners(&node, &trust, [listeners.peer, listeners.admin], &stop_rx).into();
+    if let Some(tcp) = listeners.discovery {
+        serving.push(spawn_discovery(&node, &trust, tcp, &stop_rx).await?);
+    }
     spawn_tasks(&node, &config, stop_rx);
     probes.serving(node.clone());
     if let Some(path) = &config.listen.ready_file {
@@ -115,6 +131,7 @@ pub async fn serve(
         peer = %addrs.peer,
         admin = %addrs.admin,
         metrics = ?addrs.metrics,
+        discovery = ?addrs.discovery,
         "credshare node serving"
     );
     shutdown.await;
@@ -142,16 +159,46 @@ fn spawn_listeners(
     let budget = node.config.network.buffer_budget();
     [(Listener::Peer, peer), (Listener::Admin, admin)].map(|(kind, tcp)| {
         let policy: Arc<dyn HandshakePolicy> = trust.clone();
-        let run = run_listener(
-            node.clone(),
-            kind,
-            tcp,
-            policy,
-            budget.clone(),
-            stop.clone(),
-        );
-        tokio::spawn(run)
+        let (node, budget, stop) = (node.clone(), budget.clone(), stop.clone());
+        tokio::spawn(async move {
+            let routes = grpc::routes(node.clone(), kind).await?;
+            let name = match kind {
+                Listener::Peer => "peer",
+                Listener::Admin => "admin",
+            };
+            run_listener(node, name, routes, tcp, policy, budget, stop).await
+        })
     })
+}
+
+/// Opens the discovery service (key, directory counts, the budget window
+/// replayed from the log) and starts its listener.
+async fn spawn_discovery(
+    node: &Arc<Node>,
+    trust: &Arc<Trust>,
+    tcp: TcpListener,
+    stop: &watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<Result<(), ServeError>>, ServeError> {
+    let config = node.config.discovery.clone().ok_or_else(|| {
+        ServeError::Startup("discovery listener bound without [discovery]".into())
+    })?;
+    let opened = node.clone();
+    let discovery = blocking::run(move || {
+        crate::discovery::Discovery::open(opened, config).map_err(ServeError::Config)
+    })
+    .await?;
+    let routes = grpc::discovery_routes(node.clone(), Arc::new(discovery)).await;
+    let policy: Arc<dyn HandshakePolicy> = trust.clone();
+    let budget = node.config.network.buffer_budget();
+    Ok(tokio::spawn(run_listener(
+        node.clone(),
+        "discovery",
+        routes,
+        tcp,
+        policy,
+        budget,
+        stop.clone(),
+    )))
 }
 
 /// Starts the node's periodic tasks; they end when `stop` turns true.
@@ -236,7 +283,7 @@ fn load_membership(config: &NodeConfig, trust: &Trust) -> Result<Membership, Ser
 
 /// Waits for the listeners to finish their in-flight calls, at most `grace`.
 async fn drain(
-    serving: [tokio::task::JoinHandle<Result<(), ServeError>>; 2],
+    serving: Vec<tokio::task::JoinHandle<Result<(), ServeError>>>,
     grace: Duration,
 ) -> Result<(), ServeError> {
     match tokio::time::timeout(grace, futures::future::join_all(serving)).await {
@@ -301,7 +348,8 @@ async fn open_store(
 /// limits and the node-wide `budget` of buffered request bytes.
 async fn run_listener(
     node: Arc<Node>,
-    listener: Listener,
+    name: &'static str,
+    routes: tonic::service::Routes,
     tcp: TcpListener,
     policy: Arc<dyn HandshakePolicy>,
     budget: Arc<BufferBudget>,
@@ -309,11 +357,6 @@ async fn run_listener(
 ) -> Result<(), ServeError> {
     let limits = node.config.limits.clone();
     let network = node.config.network.clone();
-    let routes = grpc::routes(node, listener).await?;
-    let name = match listener {
-        Listener::Peer => "peer",
-        Listener::Admin => "admin",
-    };
     let incoming =
         tls::accept_authenticated(tcp, policy, stop.clone(), name, network.accept_limits());
     let mut stop_signal = stop;
