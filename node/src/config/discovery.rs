@@ -72,7 +72,10 @@ impl DiscoveryConfig {
             return Err(invalid("discovery.window_seconds", "must be 60..=2678400"));
         }
         if !(1..=86_400).contains(&self.receipt_ttl_seconds) {
-            return Err(invalid("discovery.receipt_ttl_seconds", "must be 1..=86400"));
+            return Err(invalid(
+                "discovery.receipt_ttl_seconds",
+                "must be 1..=86400",
+            ));
         }
         if !(1..=1_000).contains(&self.enrolment_factor) {
             return Err(invalid("discovery.enrolment_factor", "must be 1..=1000"));

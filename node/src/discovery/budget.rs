@@ -98,7 +98,11 @@ impl Budgets {
             )],
             Some(purpose) => {
                 let mut l = vec![
-                    (Counter::Member(inst.clone()), config.member_budget, Exceeded::Member),
+                    (
+                        Counter::Member(inst.clone()),
+                        config.member_budget,
+                        Exceeded::Member,
+                    ),
                     (
                         Counter::Officer(inst.clone(), who.officer.clone()),
                         config.officer_budget,
@@ -106,7 +110,11 @@ impl Budgets {
                     ),
                 ];
                 if let Some(b) = config.purpose_budget(purpose) {
-                    l.push((Counter::Purpose(inst.clone(), purpose), b, Exceeded::Purpose));
+                    l.push((
+                        Counter::Purpose(inst.clone(), purpose),
+                        b,
+                        Exceeded::Purpose,
+                    ));
                 }
                 l
             }
@@ -126,7 +134,14 @@ impl Budgets {
 
     /// Counts a past evaluation (or refusal) without checking it: the
     /// start-up replay of the window from the log.
-    pub fn record(&mut self, config: &DiscoveryConfig, who: &Spender, n: u64, refused: bool, now_ms: i64) {
+    pub fn record(
+        &mut self,
+        config: &DiscoveryConfig,
+        who: &Spender,
+        n: u64,
+        refused: bool,
+        now_ms: i64,
+    ) {
         self.roll(window_of(config, now_ms));
         let inst = who.institution.clone();
         let counters = match (refused, who.purpose) {
@@ -153,7 +168,12 @@ impl Budgets {
     }
 
     /// A member's use of the window holding `now_ms`.
-    pub fn member_use(&mut self, config: &DiscoveryConfig, institution: &str, now_ms: i64) -> MemberUse {
+    pub fn member_use(
+        &mut self,
+        config: &DiscoveryConfig,
+        institution: &str,
+        now_ms: i64,
+    ) -> MemberUse {
         self.roll(window_of(config, now_ms));
         let i = institution.to_owned();
         MemberUse {
@@ -232,7 +252,11 @@ mod tests {
             institution: "BANK-Z".into(),
             ..who("", None)
         };
-        assert_eq!(b.spend(&c, &other, 1, T), Err(Exceeded::Enrolment), "undeclared");
+        assert_eq!(
+            b.spend(&c, &other, 1, T),
+            Err(Exceeded::Enrolment),
+            "undeclared"
+        );
     }
 
     #[test]

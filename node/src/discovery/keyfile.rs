@@ -112,7 +112,10 @@ impl KeyFile {
         })?;
         let raw: KeyFileText = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
         if raw.format != FORMAT {
-            return Err(invalid(format!("format is {:?}, expected {FORMAT:?}", raw.format)));
+            return Err(invalid(format!(
+                "format is {:?}, expected {FORMAT:?}",
+                raw.format
+            )));
         }
         let bytes = hex::decode(&raw.scalar).map_err(|e| invalid(format!("scalar: {e}")))?;
         let scalar = scalar_from_bytes(&bytes).map_err(|e| invalid(format!("scalar: {e}")))?;
@@ -126,7 +129,11 @@ impl KeyFile {
             _ => raw.index == 0,
         };
         if !index_ok {
-            return Err(invalid(format!("index {} does not fit part {:?}", raw.index, raw.part.as_str())));
+            return Err(invalid(format!(
+                "index {} does not fit part {:?}",
+                raw.index,
+                raw.part.as_str()
+            )));
         }
         if hex::encode(file.public_key()) != raw.public_key.to_ascii_lowercase() {
             return Err(invalid("public_key does not match the scalar".into()));

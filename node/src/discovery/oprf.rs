@@ -280,7 +280,8 @@ impl BlindBatch {
             });
         }
         let pk = decode_point(public_key, 0).map_err(|_| OprfError::InvalidPublicKey)?;
-        let proof = Proof::<Ristretto255>::deserialize(proof).map_err(|_| OprfError::InvalidProof)?;
+        let proof =
+            Proof::<Ristretto255>::deserialize(proof).map_err(|_| OprfError::InvalidProof)?;
         let messages = evaluated
             .iter()
             .enumerate()
@@ -290,8 +291,9 @@ impl BlindBatch {
                     .map_err(|_| OprfError::InvalidElement { index })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let outputs = VoprfClient::batch_finalize(&self.inputs, &self.clients, &messages, &proof, pk)
-            .map_err(|_| OprfError::ProofFailed)?;
+        let outputs =
+            VoprfClient::batch_finalize(&self.inputs, &self.clients, &messages, &proof, pk)
+                .map_err(|_| OprfError::ProofFailed)?;
         outputs
             .map(|o| {
                 let o = o.map_err(|_| OprfError::ProofFailed)?;

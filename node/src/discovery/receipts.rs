@@ -61,7 +61,13 @@ pub struct ReceiptBook {
 impl ReceiptBook {
     /// Issues a receipt for `institution` bound to `consent_sha256`,
     /// valid until `expires_ms`; returns its id (128 random bits, hex).
-    pub fn issue(&mut self, institution: &str, consent_sha256: [u8; 32], now_ms: i64, expires_ms: i64) -> String {
+    pub fn issue(
+        &mut self,
+        institution: &str,
+        consent_sha256: [u8; 32],
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> String {
         self.purge(now_ms);
         if self.receipts.len() >= MAX_OUTSTANDING
             && let Some(oldest) = self
@@ -144,20 +150,38 @@ mod tests {
     fn a_receipt_is_single_use_and_bound_to_member_and_consent() {
         let mut book = ReceiptBook::default();
         let id = book.issue("BANK-A", [1; 32], T, T + 1000);
-        assert_eq!(book.redeem(&id, "BANK-B", &[1; 32], T), Err(ReceiptRefusal::OtherMember));
-        assert_eq!(book.redeem(&id, "BANK-A", &[2; 32], T), Err(ReceiptRefusal::OtherConsent));
+        assert_eq!(
+            book.redeem(&id, "BANK-B", &[1; 32], T),
+            Err(ReceiptRefusal::OtherMember)
+        );
+        assert_eq!(
+            book.redeem(&id, "BANK-A", &[2; 32], T),
+            Err(ReceiptRefusal::OtherConsent)
+        );
         assert_eq!(book.redeem(&id, "BANK-A", &[1; 32], T), Ok(()));
-        assert_eq!(book.redeem(&id, "BANK-A", &[1; 32], T), Err(ReceiptRefusal::Used));
-        assert_eq!(book.redeem("nope", "BANK-A", &[1; 32], T), Err(ReceiptRefusal::Unknown));
+        assert_eq!(
+            book.redeem(&id, "BANK-A", &[1; 32], T),
+            Err(ReceiptRefusal::Used)
+        );
+        assert_eq!(
+            book.redeem("nope", "BANK-A", &[1; 32], T),
+            Err(ReceiptRefusal::Unknown)
+        );
     }
 
     #[test]
     fn a_receipt_expires() {
         let mut book = ReceiptBook::default();
         let id = book.issue("BANK-A", [1; 32], T, T + 1000);
-        assert_eq!(book.redeem(&id, "BANK-A", &[1; 32], T + 1000), Err(ReceiptRefusal::Expired));
+        assert_eq!(
+            book.redeem(&id, "BANK-A", &[1; 32], T + 1000),
+            Err(ReceiptRefusal::Expired)
+        );
         // Forgotten once well past expiry.
         book.issue("BANK-A", [1; 32], T + 1000 + GRACE_MS, T + 2000 + GRACE_MS);
-        assert_eq!(book.redeem(&id, "BANK-A", &[1; 32], T), Err(ReceiptRefusal::Unknown));
+        assert_eq!(
+            book.redeem(&id, "BANK-A", &[1; 32], T),
+            Err(ReceiptRefusal::Unknown)
+        );
     }
 }

@@ -147,7 +147,8 @@ impl Discovery {
         let spent = lock(&self.budgets).spend(&self.config, &spender, n as u64, now);
         if let Err(exceeded) = spent {
             entry.refused = exceeded.as_str().into();
-            self.log(Kind::DiscoveryEvaluation(entry), Vec::new()).await?;
+            self.log(Kind::DiscoveryEvaluation(entry), Vec::new())
+                .await?;
             tracing::warn!(member = %who.institution, officer = %who.officer, budget = exceeded.as_str(), count = n, "evaluation refused: over budget");
             return Err(NodeError::RateLimited(format!(
                 "{}: {n} evaluations exceed the {} budget of this window (docs/operations.md, Discovery service)",
@@ -179,7 +180,9 @@ impl Discovery {
             response.receipt_id = id;
             response.receipt_expires_ms = expires;
         }
-        response.log_index = self.log(Kind::DiscoveryEvaluation(entry), Vec::new()).await?;
+        response.log_index = self
+            .log(Kind::DiscoveryEvaluation(entry), Vec::new())
+            .await?;
         Ok(response)
     }
 
@@ -191,17 +194,24 @@ impl Discovery {
         receipt_id: &str,
         consent_sha256: &[u8],
     ) -> Result<pb::LookupHoldersResponse, NodeError> {
-        let pseudonym: [u8; 32] = pseudonym
-            .try_into()
-            .map_err(|_| NodeError::invalid("pseudonym", format!("must be {PSEUDONYM_BYTES} bytes")))?;
+        let pseudonym: [u8; 32] = pseudonym.try_into().map_err(|_| {
+            NodeError::invalid("pseudonym", format!("must be {PSEUDONYM_BYTES} bytes"))
+        })?;
         if consent_sha256.len() != 32 {
-            return Err(NodeError::invalid("consent_sha256", "must be 32 bytes (a SHA-256)"));
+            return Err(NodeError::invalid(
+                "consent_sha256",
+                "must be 32 bytes (a SHA-256)",
+            ));
         }
         if receipt_id.is_empty() || receipt_id.len() > 64 {
-            return Err(NodeError::invalid("receipt_id", "required, at most 64 characters"));
+            return Err(NodeError::invalid(
+                "receipt_id",
+                "required, at most 64 characters",
+            ));
         }
         let now = now_ms();
-        let redeemed = lock(&self.receipts).redeem(receipt_id, &who.institution, consent_sha256, now);
+        let redeemed =
+            lock(&self.receipts).redeem(receipt_id, &who.institution, consent_sha256, now);
         lock(&self.budgets).count_lookup(&self.config, &who.institution, now);
         let mut entry = pb::DiscoveryLookupEntry {
             institution: who.institution.clone(),
@@ -244,8 +254,14 @@ impl Discovery {
             for p in unique {
                 let holds = store.holds(&inst, &p)?;
                 match (withdraw, holds) {
-                    (false, false) => writes.push(DirectoryWrite::Register { pseudonym: p, institution: inst.clone() }),
-                    (true, true) => writes.push(DirectoryWrite::Withdraw { pseudonym: p, institution: inst.clone() }),
+                    (false, false) => writes.push(DirectoryWrite::Register {
+                        pseudonym: p,
+                        institution: inst.clone(),
+                    }),
+                    (true, true) => writes.push(DirectoryWrite::Withdraw {
+                        pseudonym: p,
+                        institution: inst.clone(),
+                    }),
                     _ => unchanged += 1,
                 }
             }
@@ -254,7 +270,11 @@ impl Discovery {
         .await?;
         let before = lock(&self.held).get(&who.institution).copied().unwrap_or(0);
         let changed = writes.len() as u64;
-        let held = if withdraw { before.saturating_sub(changed) } else { before + changed };
+        let held = if withdraw {
+            before.saturating_sub(changed)
+        } else {
+            before + changed
+        };
         let portfolio = self.config.portfolio(&who.institution);
         let over = held > portfolio;
         let entry = pb::DiscoveryDirectoryEntry {
@@ -271,15 +291,23 @@ impl Discovery {
         if over {
             tracing::warn!(member = %who.institution, held, declared_portfolio = portfolio, "member holds more pseudonyms than its declared portfolio: flagged");
         }
-        Ok(DirectoryChange { changed: changed as u32, unchanged, held, portfolio, over, log_index })
+        Ok(DirectoryChange {
+            changed: changed as u32,
+            unchanged,
+            held,
+            portfolio,
+            over,
+            log_index,
+        })
     }
 
     /// Figures per member for the regulator.
     pub async fn status(&self) -> Result<pb::DiscoveryStatusResponse, NodeError> {
         let store = self.node.store.clone();
-        let (pseudonyms, log_size) =
-            blocking::run(move || Ok::<_, crate::storage::StorageError>((store.pseudonym_count()?, store.log_size()?)))
-                .await?;
+        let (pseudonyms, log_size) = blocking::run(move || {
+            Ok::<_, crate::storage::StorageError>((store.pseudonym_count()?, store.log_size()?))
+        })
+        .await?;
         let held = lock(&self.held).clone();
         let now = now_ms();
         let mut budgets = lock(&self.budgets);
@@ -331,7 +359,10 @@ fn check_elements(blinded: &[Vec<u8>]) -> Result<(), NodeError> {
     if blinded.is_empty() || blinded.len() > MAX_ELEMENTS_PER_CALL {
         return Err(NodeError::invalid(
             "blinded_elements",
-            format!("between 1 and {MAX_ELEMENTS_PER_CALL} per call, got {}", blinded.len()),
+            format!(
+                "between 1 and {MAX_ELEMENTS_PER_CALL} per call, got {}",
+                blinded.len()
+            ),
         ));
     }
     for (i, b) in blinded.iter().enumerate() {
@@ -344,7 +375,10 @@ fn check_pseudonyms(pseudonyms: &[Vec<u8>]) -> Result<BTreeSet<[u8; 32]>, NodeEr
     if pseudonyms.is_empty() || pseudonyms.len() > MAX_ELEMENTS_PER_CALL {
         return Err(NodeError::invalid(
             "pseudonyms",
-            format!("between 1 and {MAX_ELEMENTS_PER_CALL} per call, got {}", pseudonyms.len()),
+            format!(
+                "between 1 and {MAX_ELEMENTS_PER_CALL} per call, got {}",
+                pseudonyms.len()
+            ),
         ));
     }
     pseudonyms
@@ -352,7 +386,10 @@ fn check_pseudonyms(pseudonyms: &[Vec<u8>]) -> Result<BTreeSet<[u8; 32]>, NodeEr
         .enumerate()
         .map(|(i, p)| {
             p.as_slice().try_into().map_err(|_| {
-                NodeError::invalid("pseudonyms", format!("pseudonym {i} is not {PSEUDONYM_BYTES} bytes"))
+                NodeError::invalid(
+                    "pseudonyms",
+                    format!("pseudonym {i} is not {PSEUDONYM_BYTES} bytes"),
+                )
             })
         })
         .collect()
@@ -360,7 +397,10 @@ fn check_pseudonyms(pseudonyms: &[Vec<u8>]) -> Result<BTreeSet<[u8; 32]>, NodeEr
 
 /// The current window's budget counts, replayed from the log's newest
 /// entries back to the window's start.
-fn replay_window(node: &Node, config: &DiscoveryConfig) -> Result<Budgets, crate::storage::StorageError> {
+fn replay_window(
+    node: &Node,
+    config: &DiscoveryConfig,
+) -> Result<Budgets, crate::storage::StorageError> {
     use prost::Message;
     let mut budgets = Budgets::default();
     let now = now_ms();
@@ -368,15 +408,23 @@ fn replay_window(node: &Node, config: &DiscoveryConfig) -> Result<Budgets, crate
     let mut index = node.store.log_size()?;
     while index > 0 {
         index -= 1;
-        let Some(bytes) = node.store.log_entry(index)? else { break };
-        let Ok(entry) = pb::LogEntry::decode(bytes.as_slice()) else { continue };
+        let Some(bytes) = node.store.log_entry(index)? else {
+            break;
+        };
+        let Ok(entry) = pb::LogEntry::decode(bytes.as_slice()) else {
+            continue;
+        };
         if entry.time_ms < start {
             break;
         }
         match entry.kind {
             Some(Kind::DiscoveryEvaluation(e)) => {
                 let who = Spender {
-                    purpose: if e.enrolment { None } else { Purpose::from_wire(e.purpose) },
+                    purpose: if e.enrolment {
+                        None
+                    } else {
+                        Purpose::from_wire(e.purpose)
+                    },
                     institution: e.institution,
                     officer: e.officer,
                 };

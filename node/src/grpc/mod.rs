@@ -101,7 +101,10 @@ pub async fn routes(
 
 /// The discovery listener's services: `DiscoveryService`, `AuditService`
 /// over the discovery log (regulators), and gRPC health.
-pub async fn discovery_routes(node: Arc<Node>, discovery: Arc<crate::discovery::Discovery>) -> Routes {
+pub async fn discovery_routes(
+    node: Arc<Node>,
+    discovery: Arc<crate::discovery::Discovery>,
+) -> Routes {
     let limit = node.config.limits.max_message_bytes;
     let own = node.institution().clone();
     let (reporter, health) = tonic_health::server::health_reporter();

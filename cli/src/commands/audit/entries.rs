@@ -17,6 +17,7 @@ use super::session::AuditTarget;
 use crate::output::Output;
 
 pub(super) mod describe;
+mod discovery;
 use describe::describe_entry;
 
 /// Options of `credshare audit entries`.

@@ -18,8 +18,14 @@ fn rfc9497_voprf_ristretto255_sha512_vectors() {
         "c803e2cc6b05fc15064549b5920659ca4a77b2cca6f04f6b357009335476ad4e"
     );
     let vectors = [
-        ("00", "b58cfbe118e0cb94d79b5fd6a6dafb98764dff49c14e1770b566e42402da1a7da4d8527693914139caee5bd03903af43a491351d23b430948dd50cde10d32b3c"),
-        ("5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a", "8a9a2f3c7f085b65933594309041fc1898d42d0858e59f90814ae90571a6df60356f4610bf816f27afdd84f47719e480906d27ecd994985890e5f539e7ea74b6"),
+        (
+            "00",
+            "b58cfbe118e0cb94d79b5fd6a6dafb98764dff49c14e1770b566e42402da1a7da4d8527693914139caee5bd03903af43a491351d23b430948dd50cde10d32b3c",
+        ),
+        (
+            "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a",
+            "8a9a2f3c7f085b65933594309041fc1898d42d0858e59f90814ae90571a6df60356f4610bf816f27afdd84f47719e480906d27ecd994985890e5f539e7ea74b6",
+        ),
     ];
     for (input, output) in vectors {
         let input = unhex(input);

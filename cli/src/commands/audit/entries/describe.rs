@@ -34,7 +34,7 @@ pub(crate) fn short_key(key: &[u8]) -> String {
 }
 
 /// ` officer <id>` for a summary line, empty when no officer is named.
-fn by_officer(officer: &str) -> String {
+pub(super) fn by_officer(officer: &str) -> String {
     if officer.is_empty() {
         String::new()
     } else {
@@ -61,6 +61,9 @@ pub(crate) fn describe_entry(entry: &pb::LogEntry) -> EntryView {
         Some(Kind::Epoch(e)) => epoch(e),
         Some(Kind::RateLimited(r)) => rate_limited(r),
         Some(Kind::WitnessEvidence(w)) => witness_evidence(w),
+        Some(Kind::DiscoveryEvaluation(e)) => super::discovery::evaluation(e),
+        Some(Kind::DiscoveryLookup(l)) => super::discovery::lookup(l),
+        Some(Kind::DiscoveryDirectory(d)) => super::discovery::directory(d),
         Some(Kind::SignerKey(k)) => signer_key(k),
         Some(Kind::Admin(a)) => admin(a),
         None => EntryView {

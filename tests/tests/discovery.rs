@@ -1,0 +1,638 @@
+//! The discovery service end to end: a real `credshare-node` with
+//! `[discovery]` (the regulator's, institution DISC-1), real bank
+//! certificates, the real `credshare discovery` CLI. Two banks enrol their
+//! borrowers by blinded evaluation; lookups return exactly the holders;
+//! budgets refuse with RESOURCE_EXHAUSTED (logged, and still after a
+//! restart); receipts are single use and bound to a consent hash;
+//! withdrawn pseudonyms are not returned, and only the holder can withdraw
+//! its own; registering beyond the declared portfolio is flagged; the
+//! discovery log verifies with `credshare audit verify`; no raw identifier
+//! reaches the service's data directory or log. Stage 2: the regulator's
+//! part and two custodians' shares give the stage-1 pseudonyms.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use credshare_cli::commands::discovery::ServiceArgs;
+use credshare_cli::commands::discovery::client::{Services, Use};
+use credshare_cli::commands::discovery::enrol::read_ids;
+use credshare_cli::connection::ConnectionArgs;
+use credshare_e2e::{Consortium, NodeProcess, NodeSpec, bin, credshare, free_port, issue, text};
+use credshare_node::domain::borrower::BorrowerId;
+use credshare_node::domain::purpose::Purpose;
+use credshare_proto::v1 as pb;
+use serde_json::Value;
+
+/// Issues node and signer certificates for a discovery-mode institution.
+fn service_certs(c: &Consortium, institution: &str) {
+    let out = c.certs(institution);
+    issue(
+        &c.ca_dir(),
+        "node",
+        institution,
+        &out,
+        &["--ip", "127.0.0.1", "--dns", "localhost"],
+    )
+    .unwrap();
+    issue(&c.ca_dir(), "signer", institution, &out, &[]).unwrap();
+}
+
+/// Starts `institution` as a discovery service with `key` and `extra`
+/// `[discovery]` overrides; returns it and its discovery address.
+fn start_service(
+    c: &Consortium,
+    institution: &str,
+    key: &Path,
+    extra: &[(&str, &str)],
+) -> (NodeProcess, String) {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut spec = NodeSpec::new(institution);
+    spec.env = vec![
+        ("CREDSHARE_DISCOVERY__LISTEN".into(), addr.clone()),
+        (
+            "CREDSHARE_DISCOVERY__KEY_FILE".into(),
+            key.display().to_string(),
+        ),
+    ];
+    spec.env.extend(
+        extra
+            .iter()
+            .map(|(k, v)| (format!("CREDSHARE_DISCOVERY__{k}"), v.to_string())),
+    );
+    (NodeProcess::start(c, &spec).unwrap(), addr)
+}
+
+/// `credshare --json discovery ARGS` with `certs`: (exit code, stdout, stderr).
+/// Without `certs` (`""`): a ceremony command, which takes none.
+fn discovery(c: &Consortium, certs: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let mut cmd = Command::new(bin("credshare"));
+    cmd.args(["--json", "discovery"])
+        .args(args)
+        .env("HOME", c.root());
+    if !certs.is_empty() {
+        cmd.arg("--certs")
+            .arg(c.certs(certs))
+            .arg("--crl")
+            .arg(c.ca_dir().join("ca.crl"));
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn discovery_ok(c: &Consortium, certs: &str, args: &[&str]) -> Value {
+    let (code, stdout, stderr) = discovery(c, certs, args);
+    assert_eq!(code, Some(0), "{args:?}: {stdout} {stderr}");
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+fn holders(c: &Consortium, addr: &str, id: &str, extra: &[&str]) -> Vec<String> {
+    let mut args = vec![
+        "lookup",
+        "--discovery",
+        addr,
+        "--id",
+        id,
+        "--purpose",
+        "loan-approval",
+        "--consent-sha256",
+        CONSENT,
+    ];
+    args.extend_from_slice(extra);
+    let v = discovery_ok(c, "BANK-A", &args);
+    v["holders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap().to_owned())
+        .collect()
+}
+
+const CONSENT: &str = "1111111111111111111111111111111111111111111111111111111111111111";
+
+/// A bank's sample records (same seed: 30% of borrowers shared).
+fn sample(c: &Consortium, bank: &str, borrowers: u64) -> PathBuf {
+    let out = c.root().join(format!("sample-{bank}"));
+    credshare(&[
+        "sample",
+        "--institution",
+        bank,
+        "--borrowers",
+        &borrowers.to_string(),
+        "--seed",
+        "11",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .unwrap();
+    out.join("credit.csv")
+}
+
+fn ids(file: &Path) -> BTreeSet<String> {
+    read_ids(file)
+        .unwrap()
+        .iter()
+        .map(|i| i.normalized().to_owned())
+        .collect()
+}
+
+/// A gRPC client of the discovery service with `bank`'s admin certificate.
+async fn services(c: &Consortium, bank: &str, addr: &str) -> Services {
+    Services::connect(&ServiceArgs {
+        discovery: addr.into(),
+        custodian: Vec::new(),
+        public_key: None,
+        conn: ConnectionArgs {
+            certs: Some(c.certs(bank)),
+            ..blank_conn()
+        },
+    })
+    .await
+    .unwrap()
+}
+
+fn blank_conn() -> ConnectionArgs {
+    ConnectionArgs {
+        node: None,
+        certs: None,
+        cert: None,
+        key: None,
+        ca: None,
+        crl: Vec::new(),
+        secret: None,
+        profile: None,
+    }
+}
+
+fn loan(consent: [u8; 32]) -> Use {
+    Use::Assessment {
+        purpose: Purpose::LoanApproval,
+        consent_sha256: consent,
+    }
+}
+
+/// Every file under `dir`, concatenated (lossy UTF-8) with raw bytes.
+fn all_bytes(dir: &Path, into: &mut Vec<u8>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            all_bytes(&path, into);
+        } else {
+            into.extend(std::fs::read(&path).unwrap_or_default());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holders_are_found_only_through_budgeted_logged_receipts() {
+    let c = Consortium::new().unwrap();
+    service_certs(&c, "DISC-1");
+    let key = c.root().join("oprf.key");
+    discovery_ok(&c, "", &["keygen", "--out", key.to_str().unwrap()]);
+    let (mut disc, addr) = start_service(
+        &c,
+        "DISC-1",
+        &key,
+        &[
+            ("PORTFOLIOS", "{BANK-A = 1000, BANK-B = 10}"),
+            ("ENROLMENT_FACTOR", "10"),
+            ("PURPOSE_BUDGETS", "{credit-card-approval = 1}"),
+        ],
+    );
+
+    // Two banks enrol; BANK-B registers more than its declared 10.
+    let (file_a, file_b) = (sample(&c, "BANK-A", 30), sample(&c, "BANK-B", 30));
+    let (ids_a, ids_b) = (ids(&file_a), ids(&file_b));
+    let a = discovery_ok(
+        &c,
+        "BANK-A",
+        &[
+            "enrol",
+            "--discovery",
+            &addr,
+            "--file",
+            file_a.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(a["registered"], ids_a.len() as u64, "{a}");
+    assert_eq!(a["over_portfolio"], false);
+    let b = discovery_ok(
+        &c,
+        "BANK-B",
+        &[
+            "enrol",
+            "--discovery",
+            &addr,
+            "--file",
+            file_b.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(b["over_portfolio"], true, "{b}");
+    let again = discovery_ok(
+        &c,
+        "BANK-A",
+        &[
+            "enrol",
+            "--discovery",
+            &addr,
+            "--file",
+            file_a.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        (again["registered"].as_u64(), again["unchanged"].as_u64()),
+        (Some(0), Some(ids_a.len() as u64))
+    );
+
+    // Lookups return exactly the holders.
+    let shared = ids_a
+        .intersection(&ids_b)
+        .next()
+        .expect("a shared borrower")
+        .clone();
+    let only_a = ids_a.difference(&ids_b).next().unwrap().clone();
+    let only_b = ids_b.difference(&ids_a).next().unwrap().clone();
+    assert_eq!(holders(&c, &addr, &shared, &[]), ["BANK-A", "BANK-B"]);
+    assert_eq!(holders(&c, &addr, &only_a, &[]), ["BANK-A"]);
+    assert_eq!(
+        holders(&c, &addr, "USCC:91350100M000100Y43", &[]),
+        Vec::<String>::new()
+    );
+
+    // Receipts: single use, bound to the member and the consent hash.
+    let mut bank_a = services(&c, "BANK-A", &addr).await;
+    let id = BorrowerId::parse(&shared).unwrap();
+    let ev = bank_a
+        .pseudonyms(std::slice::from_ref(&id), loan([7; 32]))
+        .await
+        .unwrap();
+    let lookup = |receipt: &str, consent: [u8; 32]| pb::LookupHoldersRequest {
+        pseudonym: ev.pseudonyms[0].0.to_vec(),
+        receipt_id: receipt.into(),
+        consent_sha256: consent.to_vec(),
+    };
+    let other_consent = bank_a
+        .discovery
+        .lookup(lookup(&ev.receipt_id, [8; 32]))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        other_consent.code(),
+        tonic::Code::FailedPrecondition,
+        "{other_consent:?}"
+    );
+    assert!(other_consent.message().contains("RECEIPT_OTHER_CONSENT"));
+    let mut bank_b = services(&c, "BANK-B", &addr).await;
+    let stolen = bank_b
+        .discovery
+        .lookup(lookup(&ev.receipt_id, [7; 32]))
+        .await
+        .unwrap_err();
+    assert!(
+        stolen.message().contains("RECEIPT_OTHER_MEMBER"),
+        "{stolen:?}"
+    );
+    let found = bank_a
+        .discovery
+        .lookup(lookup(&ev.receipt_id, [7; 32]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(found.holders, ["BANK-A", "BANK-B"]);
+    let reused = bank_a
+        .discovery
+        .lookup(lookup(&ev.receipt_id, [7; 32]))
+        .await
+        .unwrap_err();
+    assert!(reused.message().contains("RECEIPT_USED"), "{reused:?}");
+    let unknown = bank_a
+        .discovery
+        .lookup(lookup("00112233", [7; 32]))
+        .await
+        .unwrap_err();
+    assert!(unknown.message().contains("RECEIPT_UNKNOWN"), "{unknown:?}");
+    // An enrolment evaluation gives no receipt: nothing to look up with.
+    let enrol = bank_a
+        .pseudonyms(std::slice::from_ref(&id), Use::Enrolment)
+        .await
+        .unwrap();
+    assert!(enrol.receipt_id.is_empty());
+    let unbound = bank_a
+        .discovery
+        .lookup(lookup("", [7; 32]))
+        .await
+        .unwrap_err();
+    assert_eq!(unbound.code(), tonic::Code::InvalidArgument);
+
+    // Invalid group elements and sizes: INVALID_ARGUMENT, nothing spent.
+    for bad in [
+        vec![vec![0u8; 32]],
+        vec![vec![1u8; 31]],
+        vec![vec![0xffu8; 32]],
+        Vec::new(),
+    ] {
+        let req = pb::EvaluateRequest {
+            blinded_elements: bad,
+            enrolment: true,
+            ..Default::default()
+        };
+        let e = bank_a.discovery.evaluate(req).await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
+    }
+    let over = pb::EvaluateRequest {
+        blinded_elements: vec![ev_elem(); 10_001],
+        enrolment: true,
+        ..Default::default()
+    };
+    let e = bank_a.discovery.evaluate(over).await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument);
+    assert!(e.message().contains("10000"), "{e:?}");
+
+    // Budgets: the second credit-card evaluation is refused and logged.
+    let card = Use::Assessment {
+        purpose: Purpose::CreditCardApproval,
+        consent_sha256: [9; 32],
+    };
+    bank_a
+        .pseudonyms(std::slice::from_ref(&id), card)
+        .await
+        .unwrap();
+    let refused = bank_a
+        .pseudonyms(std::slice::from_ref(&id), card)
+        .await
+        .unwrap_err();
+    let status = refused
+        .downcast_ref::<tonic::Status>()
+        .expect("a gRPC status");
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+    assert!(status.message().contains("PURPOSE_BUDGET"));
+
+    // Withdrawal: only the holder's own; withdrawn ones are not returned.
+    let one = c.root().join("one.txt");
+    std::fs::write(&one, format!("{only_b}\n")).unwrap();
+    let w = discovery_ok(
+        &c,
+        "BANK-A",
+        &[
+            "withdraw",
+            "--discovery",
+            &addr,
+            "--file",
+            one.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        (w["withdrawn"].as_u64(), w["unchanged"].as_u64()),
+        (Some(0), Some(1)),
+        "{w}"
+    );
+    std::fs::write(&one, format!("{shared}\n")).unwrap();
+    let w = discovery_ok(
+        &c,
+        "BANK-B",
+        &[
+            "withdraw",
+            "--discovery",
+            &addr,
+            "--file",
+            one.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(w["withdrawn"].as_u64(), Some(1), "{w}");
+    assert_eq!(holders(&c, &addr, &shared, &[]), ["BANK-A"]);
+    assert_eq!(holders(&c, &addr, &only_b, &[]), ["BANK-B"]);
+
+    // The regulator's figures: the flag and the refusal.
+    let s = discovery_ok(&c, "REG-1", &["status", "--discovery", &addr]);
+    let member = |m: &str| {
+        s["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["institution"] == m)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(member("BANK-B")["over_portfolio"], true, "{s}");
+    assert_eq!(member("BANK-A")["over_portfolio"], false);
+    assert!(member("BANK-A")["refused"].as_u64().unwrap() >= 1, "{s}");
+    let (code, _, err) = discovery(&c, "BANK-A", &["status", "--discovery", &addr]);
+    assert_eq!(code, Some(4), "a member may not read the figures: {err}");
+
+    // A restart keeps the directory and the window's budget use.
+    disc.stop().unwrap();
+    disc.restart().unwrap();
+    assert_eq!(holders(&c, &addr, &shared, &[]), ["BANK-A"]);
+    let mut bank_a = services(&c, "BANK-A", &addr).await;
+    let refused = bank_a
+        .pseudonyms(std::slice::from_ref(&id), card)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.downcast_ref::<tonic::Status>().unwrap().code(),
+        tonic::Code::ResourceExhausted
+    );
+
+    // The discovery log verifies, on the discovery listener too, and names the refusals.
+    for node in [addr.clone(), disc.peer_addr.to_string()] {
+        let out = Command::new(bin("credshare"))
+            .args(["audit", "verify", "--node", &node, "--certs"])
+            .arg(c.certs("REG-1"))
+            .arg("--crl")
+            .arg(c.ca_dir().join("ca.crl"))
+            .env("HOME", c.root())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("discovery"),
+            "{}",
+            text(&out)
+        );
+    }
+    let out = Command::new(bin("credshare"))
+        .args(["--json", "audit", "entries", "--node", &addr, "--certs"])
+        .arg(c.certs("REG-1"))
+        .env("HOME", c.root())
+        .output()
+        .unwrap();
+    let entries = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        entries.contains("PURPOSE_BUDGET") && entries.contains("RECEIPT_USED"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        entries.contains("\"over_portfolio\": true") || entries.contains("\"over_portfolio\":true")
+    );
+
+    // No raw identifier in the service's data directory or its log.
+    disc.stop().unwrap();
+    let mut bytes = Vec::new();
+    all_bytes(&disc.data_dir, &mut bytes);
+    bytes.extend(std::fs::read(&disc.log_file).unwrap());
+    let hay = String::from_utf8_lossy(&bytes);
+    for id in ids_a.iter().chain(&ids_b) {
+        assert!(
+            !hay.contains(id.as_str()),
+            "a raw borrower id reached the discovery service's files"
+        );
+    }
+}
+
+fn ev_elem() -> Vec<u8> {
+    credshare_node::discovery::oprf::BlindBatch::inputs(vec![b"x".to_vec()]).blinded[0].clone()
+}
+
+/// Stage 2: the whole key split into the regulator's part and three
+/// custodian shares; a member combining the regulator and two custodians
+/// finds holders enrolled under the stage-1 key (no re-enrolment).
+#[test]
+fn threshold_evaluation_finds_stage_one_enrolments() {
+    let c = Consortium::new().unwrap();
+    for inst in ["DISC-1", "CUST-1", "CUST-3"] {
+        service_certs(&c, inst);
+    }
+    let key = c.root().join("oprf.key");
+    let v = discovery_ok(&c, "", &["keygen", "--out", key.to_str().unwrap()]);
+    let public_key = v["public_key"].as_str().unwrap().to_owned();
+    let (mut disc, addr) = start_service(&c, "DISC-1", &key, &[("PORTFOLIOS", "{BANK-A = 100}")]);
+    let file = sample(&c, "BANK-A", 5);
+    discovery_ok(
+        &c,
+        "BANK-A",
+        &[
+            "enrol",
+            "--discovery",
+            &addr,
+            "--file",
+            file.to_str().unwrap(),
+            "--public-key",
+            &public_key,
+        ],
+    );
+    let borrower = ids(&file).into_iter().next().unwrap();
+
+    // The ceremony: split, and check the shares recombine to the key.
+    let shares = c.root().join("shares");
+    discovery_ok(
+        &c,
+        "",
+        &[
+            "share",
+            "--key",
+            key.to_str().unwrap(),
+            "--out-dir",
+            shares.to_str().unwrap(),
+        ],
+    );
+    let share = |n: &str| shares.join(n).display().to_string();
+    let recovered = c.root().join("recovered.key");
+    let v = discovery_ok(
+        &c,
+        "",
+        &[
+            "combine",
+            "--regulator",
+            &share("regulator.key"),
+            "--custodian",
+            &share("custodian-1.key"),
+            "--custodian",
+            &share("custodian-3.key"),
+            "--public-key",
+            &public_key,
+            "--out",
+            recovered.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(v["public_key"], public_key.as_str());
+    use std::os::unix::fs::PermissionsExt;
+    for f in [
+        "regulator.key",
+        "custodian-1.key",
+        "custodian-2.key",
+        "custodian-3.key",
+    ] {
+        let mode = std::fs::metadata(shares.join(f))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{f}");
+    }
+    let (code, _, err) = discovery(
+        &c,
+        "",
+        &[
+            "combine",
+            "--regulator",
+            &share("regulator.key"),
+            "--custodian",
+            &share("custodian-1.key"),
+            "--custodian",
+            &share("custodian-1.key"),
+            "--out",
+            c.root().join("x.key").to_str().unwrap(),
+        ],
+    );
+    assert_ne!(code, Some(0), "one custodian twice must not combine: {err}");
+
+    // The regulator's service now holds k_R; custodians 1 and 3 their shares.
+    disc.stop().unwrap();
+    let env: Vec<(String, String)> = vec![
+        ("CREDSHARE_DISCOVERY__LISTEN".into(), addr.clone()),
+        (
+            "CREDSHARE_DISCOVERY__KEY_FILE".into(),
+            share("regulator.key"),
+        ),
+        (
+            "CREDSHARE_DISCOVERY__PORTFOLIOS".into(),
+            "{BANK-A = 100}".into(),
+        ),
+    ];
+    disc.spawn(&env).unwrap();
+    let k1 = PathBuf::from(share("custodian-1.key"));
+    let k3 = PathBuf::from(share("custodian-3.key"));
+    let (_c1, addr1) = start_service(&c, "CUST-1", &k1, &[]);
+    let (_c3, addr3) = start_service(&c, "CUST-3", &k3, &[]);
+    let found = holders(
+        &c,
+        &addr,
+        &borrower,
+        &[
+            "--custodian",
+            &addr1,
+            "--custodian",
+            &addr3,
+            "--public-key",
+            &public_key,
+        ],
+    );
+    assert_eq!(found, ["BANK-A"]);
+    // Stage 1 alone against the regulator's part fails the pinned key.
+    let (code, _, err) = discovery(
+        &c,
+        "BANK-A",
+        &[
+            "lookup",
+            "--discovery",
+            &addr,
+            "--id",
+            &borrower,
+            "--purpose",
+            "loan-approval",
+            "--consent-sha256",
+            CONSENT,
+            "--public-key",
+            &public_key,
+        ],
+    );
+    assert_ne!(code, Some(0));
+    assert!(err.contains("pinned"), "{err}");
+}
