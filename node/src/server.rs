@@ -95,20 +95,7 @@ pub async fn serve(
             .await?
     };
     let trust = Arc::new(trust);
-    let addrs = BoundAddrs {
-        peer: listeners.peer.local_addr()?,
-        admin: listeners.admin.local_addr()?,
-        metrics: listeners
-            .metrics
-            .as_ref()
-            .map(|l| l.local_addr())
-            .transpose()?,
-        discovery: listeners
-            .discovery
-            .as_ref()
-            .map(|l| l.local_addr())
-            .transpose()?,
-    };
+    let addrs = bound_addrs(&listeners)?;
     let (stop_tx, stop_rx) = watch::channel(false);
     // Probes answer from the start: live at once, ready once the node serves.
     let probes = Arc::new(ProbeState::default());
@@ -118,9 +105,7 @@ pub async fn serve(
     let node = Arc::new(assemble(config.clone(), trust.clone(), addrs, stop_rx.clone()).await?);
     let mut serving: Vec<_> =
         spawn_listeners(&node, &trust, [listeners.peer, listeners.admin], &stop_rx).into();
-    if let Some(tcp) = listeners.discovery {
-        serving.push(spawn_discovery(&node, &trust, tcp, &stop_rx).await?);
-    }
+    serving.extend(spawn_discovery(&node, &trust, listeners.discovery, &stop_rx).await?);
     spawn_tasks(&node, &config, stop_rx);
     probes.serving(node.clone());
     if let Some(path) = &config.listen.ready_file {
@@ -148,6 +133,24 @@ pub async fn serve(
     Ok(())
 }
 
+/// The addresses the listeners are bound to.
+fn bound_addrs(listeners: &Listeners) -> std::io::Result<BoundAddrs> {
+    Ok(BoundAddrs {
+        peer: listeners.peer.local_addr()?,
+        admin: listeners.admin.local_addr()?,
+        metrics: listeners
+            .metrics
+            .as_ref()
+            .map(|l| l.local_addr())
+            .transpose()?,
+        discovery: listeners
+            .discovery
+            .as_ref()
+            .map(|l| l.local_addr())
+            .transpose()?,
+    })
+}
+
 /// Starts the peer and admin gRPC listeners (in that order), sharing one
 /// budget of bytes buffered for unfinished request messages.
 fn spawn_listeners(
@@ -171,14 +174,17 @@ fn spawn_listeners(
     })
 }
 
-/// Opens the discovery service (key, directory counts, the budget window
-/// replayed from the log) and starts its listener.
+/// With `[discovery]`: opens the discovery service (key, directory
+/// counts, the budget window replayed from the log) and starts its listener.
 async fn spawn_discovery(
     node: &Arc<Node>,
     trust: &Arc<Trust>,
-    tcp: TcpListener,
+    tcp: Option<TcpListener>,
     stop: &watch::Receiver<bool>,
-) -> Result<tokio::task::JoinHandle<Result<(), ServeError>>, ServeError> {
+) -> Result<Option<tokio::task::JoinHandle<Result<(), ServeError>>>, ServeError> {
+    let Some(tcp) = tcp else {
+        return Ok(None);
+    };
     let config = node.config.discovery.clone().ok_or_else(|| {
         ServeError::Startup("discovery listener bound without [discovery]".into())
     })?;
@@ -190,7 +196,7 @@ async fn spawn_discovery(
     let routes = grpc::discovery_routes(node.clone(), Arc::new(discovery)).await;
     let policy: Arc<dyn HandshakePolicy> = trust.clone();
     let budget = node.config.network.buffer_budget();
-    Ok(tokio::spawn(run_listener(
+    Ok(Some(tokio::spawn(run_listener(
         node.clone(),
         "discovery",
         routes,
@@ -198,7 +204,7 @@ async fn spawn_discovery(
         policy,
         budget,
         stop.clone(),
-    )))
+    ))))
 }
 
 /// Starts the node's periodic tasks; they end when `stop` turns true.

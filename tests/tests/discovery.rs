@@ -189,13 +189,44 @@ fn all_bytes(dir: &Path, into: &mut Vec<u8>) {
     }
 }
 
+/// The world of the main test: the service, the banks' borrowers.
+struct World {
+    c: Consortium,
+    disc: NodeProcess,
+    addr: String,
+    ids_a: BTreeSet<String>,
+    ids_b: BTreeSet<String>,
+    /// Held by both banks; by BANK-B only.
+    shared: String,
+    only_b: String,
+}
+
+fn card() -> Use {
+    Use::Assessment {
+        purpose: Purpose::CreditCardApproval,
+        consent_sha256: [9; 32],
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn holders_are_found_only_through_budgeted_logged_receipts() {
-    let c = Consortium::new().unwrap();
-    service_certs(&c, "DISC-1");
+    let mut w = enrol_two_banks();
+    receipts_are_single_use_and_bound(&w).await;
+    bad_input_and_budgets_are_refused(&w).await;
+    withdrawals_and_figures(&w);
+    restart_keeps_directory_and_budgets(&mut w).await;
+    log_verifies_and_holds_no_identifier(&mut w);
+}
+
+/// Two banks enrol; BANK-B beyond its declared portfolio; lookups return
+/// exactly the holders.
+fn enrol_two_banks() -> World {
+    let consortium = Consortium::new().unwrap();
+    let c = &consortium;
+    service_certs(c, "DISC-1");
     let key = c.root().join("oprf.key");
-    discovery_ok(&c, "", &["keygen", "--out", key.to_str().unwrap()]);
-    let (mut disc, addr) = start_service(
+    discovery_ok(c, "", &["keygen", "--out", key.to_str().unwrap()]);
+    let (disc, addr) = start_service(
         &c,
         "DISC-1",
         &key,
@@ -207,7 +238,7 @@ async fn holders_are_found_only_through_budgeted_logged_receipts() {
     );
 
     // Two banks enrol; BANK-B registers more than its declared 10.
-    let (file_a, file_b) = (sample(&c, "BANK-A", 30), sample(&c, "BANK-B", 30));
+    let (file_a, file_b) = (sample(c, "BANK-A", 30), sample(c, "BANK-B", 30));
     let (ids_a, ids_b) = (ids(&file_a), ids(&file_b));
     let a = discovery_ok(
         &c,
@@ -258,15 +289,27 @@ async fn holders_are_found_only_through_budgeted_logged_receipts() {
         .clone();
     let only_a = ids_a.difference(&ids_b).next().unwrap().clone();
     let only_b = ids_b.difference(&ids_a).next().unwrap().clone();
-    assert_eq!(holders(&c, &addr, &shared, &[]), ["BANK-A", "BANK-B"]);
-    assert_eq!(holders(&c, &addr, &only_a, &[]), ["BANK-A"]);
+    assert_eq!(holders(c, &addr, &shared, &[]), ["BANK-A", "BANK-B"]);
+    assert_eq!(holders(c, &addr, &only_a, &[]), ["BANK-A"]);
     assert_eq!(
-        holders(&c, &addr, "USCC:91350100M000100Y43", &[]),
+        holders(c, &addr, "USCC:91350100M000100Y43", &[]),
         Vec::<String>::new()
     );
+    World {
+        c: consortium,
+        disc,
+        addr,
+        ids_a,
+        ids_b,
+        shared,
+        only_b,
+    }
+}
 
+async fn receipts_are_single_use_and_bound(w: &World) {
+    let (c, addr, shared) = (&w.c, w.addr.as_str(), &w.shared);
     // Receipts: single use, bound to the member and the consent hash.
-    let mut bank_a = services(&c, "BANK-A", &addr).await;
+    let mut bank_a = services(c, "BANK-A", addr).await;
     let id = BorrowerId::parse(&shared).unwrap();
     let ev = bank_a
         .pseudonyms(std::slice::from_ref(&id), loan([7; 32]))
@@ -288,7 +331,7 @@ async fn holders_are_found_only_through_budgeted_logged_receipts() {
         "{other_consent:?}"
     );
     assert!(other_consent.message().contains("RECEIPT_OTHER_CONSENT"));
-    let mut bank_b = services(&c, "BANK-B", &addr).await;
+    let mut bank_b = services(c, "BANK-B", addr).await;
     let stolen = bank_b
         .discovery
         .lookup(lookup(&ev.receipt_id, [7; 32]))
@@ -329,7 +372,12 @@ async fn holders_are_found_only_through_budgeted_logged_receipts() {
         .await
         .unwrap_err();
     assert_eq!(unbound.code(), tonic::Code::InvalidArgument);
+}
 
+async fn bad_input_and_budgets_are_refused(w: &World) {
+    let (c, addr) = (&w.c, w.addr.as_str());
+    let mut bank_a = services(c, "BANK-A", addr).await;
+    let id = BorrowerId::parse(&w.shared).unwrap();
     // Invalid group elements and sizes: INVALID_ARGUMENT, nothing spent.
     for bad in [
         vec![vec![0u8; 32]],
@@ -355,10 +403,7 @@ async fn holders_are_found_only_through_budgeted_logged_receipts() {
     assert!(e.message().contains("10000"), "{e:?}");
 
     // Budgets: the second credit-card evaluation is refused and logged.
-    let card = Use::Assessment {
-        purpose: Purpose::CreditCardApproval,
-        consent_sha256: [9; 32],
-    };
+    let card = card();
     bank_a
         .pseudonyms(std::slice::from_ref(&id), card)
         .await
@@ -372,7 +417,11 @@ async fn holders_are_found_only_through_budgeted_logged_receipts() {
         .expect("a gRPC status");
     assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
     assert!(status.message().contains("PURPOSE_BUDGET"));
+}
 
+fn withdrawals_and_figures(w: &World) {
+    let (c, addr) = (&w.c, w.addr.as_str());
+    let (shared, only_b) = (&w.shared, &w.only_b);
     // Withdrawal: only the holder's own; withdrawn ones are not returned.
     let one = c.root().join("one.txt");
     std::fs::write(&one, format!("{only_b}\n")).unwrap();
@@ -405,11 +454,11 @@ async fn holders_are_found_only_through_budgeted_logged_receipts() {
         ],
     );
     assert_eq!(w["withdrawn"].as_u64(), Some(1), "{w}");
-    assert_eq!(holders(&c, &addr, &shared, &[]), ["BANK-A"]);
-    assert_eq!(holders(&c, &addr, &only_b, &[]), ["BANK-B"]);
+    assert_eq!(holders(c, addr, &shared, &[]), ["BANK-A"]);
+    assert_eq!(holders(c, addr, &only_b, &[]), ["BANK-B"]);
 
     // The regulator's figures: the flag and the refusal.
-    let s = discovery_ok(&c, "REG-1", &["status", "--discovery", &addr]);
+    let s = discovery_ok(c, "REG-1", &["status", "--discovery", &addr]);
     let member = |m: &str| {
         s["members"]
             .as_array()
@@ -422,25 +471,32 @@ async fn holders_are_found_only_through_budgeted_logged_receipts() {
     assert_eq!(member("BANK-B")["over_portfolio"], true, "{s}");
     assert_eq!(member("BANK-A")["over_portfolio"], false);
     assert!(member("BANK-A")["refused"].as_u64().unwrap() >= 1, "{s}");
-    let (code, _, err) = discovery(&c, "BANK-A", &["status", "--discovery", &addr]);
+    let (code, _, err) = discovery(c, "BANK-A", &["status", "--discovery", &addr]);
     assert_eq!(code, Some(4), "a member may not read the figures: {err}");
+}
 
-    // A restart keeps the directory and the window's budget use.
+async fn restart_keeps_directory_and_budgets(w: &mut World) {
+    let disc = &mut w.disc;
     disc.stop().unwrap();
     disc.restart().unwrap();
-    assert_eq!(holders(&c, &addr, &shared, &[]), ["BANK-A"]);
-    let mut bank_a = services(&c, "BANK-A", &addr).await;
+    let (c, addr) = (&w.c, w.addr.as_str());
+    assert_eq!(holders(c, addr, &w.shared, &[]), ["BANK-A"]);
+    let mut bank_a = services(c, "BANK-A", addr).await;
+    let id = BorrowerId::parse(&w.shared).unwrap();
     let refused = bank_a
-        .pseudonyms(std::slice::from_ref(&id), card)
+        .pseudonyms(std::slice::from_ref(&id), card())
         .await
         .unwrap_err();
     assert_eq!(
         refused.downcast_ref::<tonic::Status>().unwrap().code(),
         tonic::Code::ResourceExhausted
     );
+}
 
+fn log_verifies_and_holds_no_identifier(w: &mut World) {
+    let (c, addr, disc) = (&w.c, w.addr.as_str(), &mut w.disc);
     // The discovery log verifies, on the discovery listener too, and names the refusals.
-    for node in [addr.clone(), disc.peer_addr.to_string()] {
+    for node in [addr.to_owned(), disc.peer_addr.to_string()] {
         let out = Command::new(bin("credshare"))
             .args(["audit", "verify", "--node", &node, "--certs"])
             .arg(c.certs("REG-1"))
@@ -457,7 +513,7 @@ async fn holders_are_found_only_through_budgeted_logged_receipts() {
         );
     }
     let out = Command::new(bin("credshare"))
-        .args(["--json", "audit", "entries", "--node", &addr, "--certs"])
+        .args(["--json", "audit", "entries", "--node", addr, "--certs"])
         .arg(c.certs("REG-1"))
         .env("HOME", c.root())
         .output()
@@ -478,7 +534,7 @@ async fn holders_are_found_only_through_budgeted_logged_receipts() {
     all_bytes(&disc.data_dir, &mut bytes);
     bytes.extend(std::fs::read(&disc.log_file).unwrap());
     let hay = String::from_utf8_lossy(&bytes);
-    for id in ids_a.iter().chain(&ids_b) {
+    for id in w.ids_a.iter().chain(&w.ids_b) {
         assert!(
             !hay.contains(id.as_str()),
             "a raw borrower id reached the discovery service's files"
@@ -495,15 +551,15 @@ fn ev_elem() -> Vec<u8> {
 /// finds holders enrolled under the stage-1 key (no re-enrolment).
 #[test]
 fn threshold_evaluation_finds_stage_one_enrolments() {
-    let c = Consortium::new().unwrap();
+    let c = &Consortium::new().unwrap();
     for inst in ["DISC-1", "CUST-1", "CUST-3"] {
-        service_certs(&c, inst);
+        service_certs(c, inst);
     }
     let key = c.root().join("oprf.key");
-    let v = discovery_ok(&c, "", &["keygen", "--out", key.to_str().unwrap()]);
+    let v = discovery_ok(c, "", &["keygen", "--out", key.to_str().unwrap()]);
     let public_key = v["public_key"].as_str().unwrap().to_owned();
-    let (mut disc, addr) = start_service(&c, "DISC-1", &key, &[("PORTFOLIOS", "{BANK-A = 100}")]);
-    let file = sample(&c, "BANK-A", 5);
+    let (mut disc, addr) = start_service(c, "DISC-1", &key, &[("PORTFOLIOS", "{BANK-A = 100}")]);
+    let file = sample(c, "BANK-A", 5);
     discovery_ok(
         &c,
         "BANK-A",
@@ -599,8 +655,8 @@ fn threshold_evaluation_finds_stage_one_enrolments() {
     disc.spawn(&env).unwrap();
     let k1 = PathBuf::from(share("custodian-1.key"));
     let k3 = PathBuf::from(share("custodian-3.key"));
-    let (_c1, addr1) = start_service(&c, "CUST-1", &k1, &[]);
-    let (_c3, addr3) = start_service(&c, "CUST-3", &k3, &[]);
+    let (_c1, addr1) = start_service(c, "CUST-1", &k1, &[]);
+    let (_c3, addr3) = start_service(c, "CUST-3", &k3, &[]);
     let found = holders(
         &c,
         &addr,

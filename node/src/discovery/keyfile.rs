@@ -105,7 +105,7 @@ impl KeyFile {
             path: name.clone(),
             reason,
         };
-        check_private(path).map_err(|reason| invalid(reason))?;
+        check_private(path).map_err(&invalid)?;
         let text = std::fs::read_to_string(path).map_err(|source| KeyFileError::Io {
             path: name.clone(),
             source,

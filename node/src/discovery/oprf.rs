@@ -263,7 +263,7 @@ impl BlindBatch {
         public_key: &[u8],
     ) -> Result<Vec<Pseudonym>, OprfError> {
         let outputs = self.verified_outputs(evaluated, proof, public_key)?;
-        Ok(outputs.iter().map(|o| pseudonym_of(o)).collect())
+        Ok(outputs.iter().map(pseudonym_of).collect())
     }
 
     /// Full 64-byte outputs after verifying the proof.

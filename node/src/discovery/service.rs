@@ -3,15 +3,21 @@
 //! before it answers. Errors are [`NodeError`]s, mapped to gRPC codes in
 //! `grpc/status.rs`: INVALID_ARGUMENT for malformed input (nothing logged),
 //! RESOURCE_EXHAUSTED over budget and FAILED_PRECONDITION for a receipt
-//! that does not fit (both logged).
+//! that does not fit (both logged). Directory changes are in [`directory`],
+//! the regulator's figures and the start-up replay in [`figures`].
 
-use std::collections::{BTreeMap, BTreeSet};
+mod directory;
+mod figures;
+
+pub use directory::DirectoryChange;
+
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use credshare_proto::v1 as pb;
 use pb::log_entry::Kind;
 
-use super::budget::{Budgets, Spender, window_start_ms};
+use super::budget::{Budgets, Spender};
 use super::keyfile::{KeyFile, KeyPart};
 use super::oprf::{MAX_ELEMENTS_PER_CALL, OprfKey, PSEUDONYM_BYTES, decode_point};
 use super::receipts::ReceiptBook;
@@ -76,7 +82,7 @@ impl Discovery {
             .map_err(|e| format!("config key `discovery.key_file`: {e}"))?;
         let key = OprfKey::from_scalar(&file.scalar).map_err(|e| e.to_string())?;
         let held = node.store.holdings().map_err(|e| e.to_string())?;
-        let budgets = replay_window(&node, &config).map_err(|e| e.to_string())?;
+        let budgets = figures::replay_window(&node, &config).map_err(|e| e.to_string())?;
         tracing::info!(
             part = file.part.as_str(),
             public_key = %hex::encode(key.public_key()),
@@ -146,15 +152,7 @@ impl Discovery {
         let now = now_ms();
         let spent = lock(&self.budgets).spend(&self.config, &spender, n as u64, now);
         if let Err(exceeded) = spent {
-            entry.refused = exceeded.as_str().into();
-            self.log(Kind::DiscoveryEvaluation(entry), Vec::new())
-                .await?;
-            tracing::warn!(member = %who.institution, officer = %who.officer, budget = exceeded.as_str(), count = n, "evaluation refused: over budget");
-            return Err(NodeError::RateLimited(format!(
-                "{}: {n} evaluations exceed the {} budget of this window (docs/operations.md, Discovery service)",
-                who.institution,
-                exceeded.as_str()
-            )));
+            return Err(self.refuse(who, entry, exceeded).await);
         }
         let key = self.key.clone();
         let blinded = input.blinded;
@@ -184,6 +182,26 @@ impl Discovery {
             .log(Kind::DiscoveryEvaluation(entry), Vec::new())
             .await?;
         Ok(response)
+    }
+
+    /// Logs an over-budget evaluation and builds its error.
+    async fn refuse(
+        &self,
+        who: &Member,
+        mut entry: pb::DiscoveryEvaluationEntry,
+        exceeded: super::budget::Exceeded,
+    ) -> NodeError {
+        entry.refused = exceeded.as_str().into();
+        let n = entry.count;
+        if let Err(e) = self.log(Kind::DiscoveryEvaluation(entry), Vec::new()).await {
+            return e;
+        }
+        tracing::warn!(member = %who.institution, officer = %who.officer, budget = exceeded.as_str(), count = n, "evaluation refused: over budget");
+        NodeError::RateLimited(format!(
+            "{}: {n} evaluations exceed the {} budget of this window (docs/operations.md, Discovery service)",
+            who.institution,
+            exceeded.as_str()
+        ))
     }
 
     /// Who holds `pseudonym`, redeeming the caller's receipt.
@@ -236,123 +254,6 @@ impl Discovery {
         let log_index = self.log(Kind::DiscoveryLookup(entry), Vec::new()).await?;
         Ok(pb::LookupHoldersResponse { holders, log_index })
     }
-
-    /// Registers (or with `withdraw`, withdraws) the caller's pseudonyms.
-    pub async fn change_directory(
-        &self,
-        who: &Member,
-        pseudonyms: &[Vec<u8>],
-        withdraw: bool,
-    ) -> Result<DirectoryChange, NodeError> {
-        let unique = check_pseudonyms(pseudonyms)?;
-        let _gate = self.directory_gate.lock().await;
-        let store = self.node.store.clone();
-        let inst = who.institution.clone();
-        let (writes, unchanged) = blocking::run(move || {
-            let mut writes = Vec::new();
-            let mut unchanged = 0u32;
-            for p in unique {
-                let holds = store.holds(&inst, &p)?;
-                match (withdraw, holds) {
-                    (false, false) => writes.push(DirectoryWrite::Register {
-                        pseudonym: p,
-                        institution: inst.clone(),
-                    }),
-                    (true, true) => writes.push(DirectoryWrite::Withdraw {
-                        pseudonym: p,
-                        institution: inst.clone(),
-                    }),
-                    _ => unchanged += 1,
-                }
-            }
-            Ok::<_, crate::storage::StorageError>((writes, unchanged))
-        })
-        .await?;
-        let before = lock(&self.held).get(&who.institution).copied().unwrap_or(0);
-        let changed = writes.len() as u64;
-        let held = if withdraw {
-            before.saturating_sub(changed)
-        } else {
-            before + changed
-        };
-        let portfolio = self.config.portfolio(&who.institution);
-        let over = held > portfolio;
-        let entry = pb::DiscoveryDirectoryEntry {
-            institution: who.institution.clone(),
-            officer: who.officer.clone(),
-            registered: if withdraw { 0 } else { changed as u32 },
-            withdrawn: if withdraw { changed as u32 } else { 0 },
-            held,
-            declared_portfolio: portfolio,
-            over_portfolio: over,
-        };
-        let log_index = self.log(Kind::DiscoveryDirectory(entry), writes).await?;
-        lock(&self.held).insert(who.institution.clone(), held);
-        if over {
-            tracing::warn!(member = %who.institution, held, declared_portfolio = portfolio, "member holds more pseudonyms than its declared portfolio: flagged");
-        }
-        Ok(DirectoryChange {
-            changed: changed as u32,
-            unchanged,
-            held,
-            portfolio,
-            over,
-            log_index,
-        })
-    }
-
-    /// Figures per member for the regulator.
-    pub async fn status(&self) -> Result<pb::DiscoveryStatusResponse, NodeError> {
-        let store = self.node.store.clone();
-        let (pseudonyms, log_size) = blocking::run(move || {
-            Ok::<_, crate::storage::StorageError>((store.pseudonym_count()?, store.log_size()?))
-        })
-        .await?;
-        let held = lock(&self.held).clone();
-        let now = now_ms();
-        let mut budgets = lock(&self.budgets);
-        let mut names: BTreeSet<String> = self.config.portfolios.keys().cloned().collect();
-        names.extend(held.keys().cloned());
-        names.extend(budgets.members());
-        let members = names
-            .into_iter()
-            .map(|inst| {
-                let used = budgets.member_use(&self.config, &inst, now);
-                let portfolio = self.config.portfolio(&inst);
-                let registered = held.get(&inst).copied().unwrap_or(0);
-                pb::DiscoveryMemberFigures {
-                    declared_portfolio: portfolio,
-                    registered,
-                    over_portfolio: registered > portfolio,
-                    enrolment_evaluated: used.enrolment,
-                    enrolment_budget: portfolio.saturating_mul(self.config.enrolment_factor),
-                    assessment_evaluated: used.assessment,
-                    assessment_budget: self.config.member_budget,
-                    refused: used.refused,
-                    lookups: used.lookups,
-                    institution_id: inst,
-                }
-            })
-            .collect();
-        Ok(pb::DiscoveryStatusResponse {
-            public_key: self.key.public_key().to_vec(),
-            log_size,
-            pseudonyms,
-            members,
-            window_seconds: self.config.window_seconds,
-        })
-    }
-}
-
-/// The outcome of a register or withdraw call.
-#[derive(Debug, Clone, Copy)]
-pub struct DirectoryChange {
-    pub changed: u32,
-    pub unchanged: u32,
-    pub held: u64,
-    pub portfolio: u64,
-    pub over: bool,
-    pub log_index: u64,
 }
 
 fn check_elements(blinded: &[Vec<u8>]) -> Result<(), NodeError> {
@@ -369,70 +270,4 @@ fn check_elements(blinded: &[Vec<u8>]) -> Result<(), NodeError> {
         decode_point(b, i).map_err(|e| NodeError::invalid("blinded_elements", e.to_string()))?;
     }
     Ok(())
-}
-
-fn check_pseudonyms(pseudonyms: &[Vec<u8>]) -> Result<BTreeSet<[u8; 32]>, NodeError> {
-    if pseudonyms.is_empty() || pseudonyms.len() > MAX_ELEMENTS_PER_CALL {
-        return Err(NodeError::invalid(
-            "pseudonyms",
-            format!(
-                "between 1 and {MAX_ELEMENTS_PER_CALL} per call, got {}",
-                pseudonyms.len()
-            ),
-        ));
-    }
-    pseudonyms
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            p.as_slice().try_into().map_err(|_| {
-                NodeError::invalid(
-                    "pseudonyms",
-                    format!("pseudonym {i} is not {PSEUDONYM_BYTES} bytes"),
-                )
-            })
-        })
-        .collect()
-}
-
-/// The current window's budget counts, replayed from the log's newest
-/// entries back to the window's start.
-fn replay_window(
-    node: &Node,
-    config: &DiscoveryConfig,
-) -> Result<Budgets, crate::storage::StorageError> {
-    use prost::Message;
-    let mut budgets = Budgets::default();
-    let now = now_ms();
-    let start = window_start_ms(config, now);
-    let mut index = node.store.log_size()?;
-    while index > 0 {
-        index -= 1;
-        let Some(bytes) = node.store.log_entry(index)? else {
-            break;
-        };
-        let Ok(entry) = pb::LogEntry::decode(bytes.as_slice()) else {
-            continue;
-        };
-        if entry.time_ms < start {
-            break;
-        }
-        match entry.kind {
-            Some(Kind::DiscoveryEvaluation(e)) => {
-                let who = Spender {
-                    purpose: if e.enrolment {
-                        None
-                    } else {
-                        Purpose::from_wire(e.purpose)
-                    },
-                    institution: e.institution,
-                    officer: e.officer,
-                };
-                budgets.record(config, &who, u64::from(e.count), !e.refused.is_empty(), now);
-            }
-            Some(Kind::DiscoveryLookup(e)) => budgets.count_lookup(config, &e.institution, now),
-            _ => {}
-        }
-    }
-    Ok(budgets)
 }

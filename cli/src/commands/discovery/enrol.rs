@@ -100,6 +100,11 @@ async fn run(
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
+    print_totals(out, &totals, withdraw);
+    Ok(())
+}
+
+fn print_totals(out: &Output, totals: &Totals, withdraw: bool) {
     let verb = if withdraw { "withdrawn" } else { "registered" };
     out.print(&json!({ "borrowers": totals.borrowers, verb: totals.changed, "unchanged": totals.unchanged, "held": totals.held, "declared_portfolio": totals.declared_portfolio, "over_portfolio": totals.over_portfolio }), || {
         let mut pairs = vec![
@@ -116,7 +121,6 @@ async fn run(
         }
         fields(&pairs)
     });
-    Ok(())
 }
 
 /// Distinct borrower ids of a CSV with a `borrower_id` column, or of a

@@ -29,24 +29,7 @@ impl StatusArgs {
             .await
             .context("discovery service: GetDiscoveryStatus")?
             .into_inner();
-        let members: Vec<_> = s
-            .members
-            .iter()
-            .map(|m| {
-                json!({
-                    "institution": m.institution_id,
-                    "declared_portfolio": m.declared_portfolio,
-                    "registered": m.registered,
-                    "over_portfolio": m.over_portfolio,
-                    "enrolment_evaluated": m.enrolment_evaluated,
-                    "enrolment_budget": m.enrolment_budget,
-                    "assessment_evaluated": m.assessment_evaluated,
-                    "assessment_budget": m.assessment_budget,
-                    "refused": m.refused,
-                    "lookups": m.lookups,
-                })
-            })
-            .collect();
+        let members: Vec<_> = s.members.iter().map(member_json).collect();
         let value = json!({
             "public_key": hex::encode(&s.public_key),
             "log_size": s.log_size,
@@ -84,4 +67,19 @@ impl StatusArgs {
         });
         Ok(())
     }
+}
+
+fn member_json(m: &pb::DiscoveryMemberFigures) -> serde_json::Value {
+    json!({
+        "institution": m.institution_id,
+        "declared_portfolio": m.declared_portfolio,
+        "registered": m.registered,
+        "over_portfolio": m.over_portfolio,
+        "enrolment_evaluated": m.enrolment_evaluated,
+        "enrolment_budget": m.enrolment_budget,
+        "assessment_evaluated": m.assessment_evaluated,
+        "assessment_budget": m.assessment_budget,
+        "refused": m.refused,
+        "lookups": m.lookups,
+    })
 }
