@@ -227,7 +227,7 @@ fn enrol_two_banks() -> World {
     let key = c.root().join("oprf.key");
     discovery_ok(c, "", &["keygen", "--out", key.to_str().unwrap()]);
     let (disc, addr) = start_service(
-        &c,
+        c,
         "DISC-1",
         &key,
         &[
@@ -241,7 +241,7 @@ fn enrol_two_banks() -> World {
     let (file_a, file_b) = (sample(c, "BANK-A", 30), sample(c, "BANK-B", 30));
     let (ids_a, ids_b) = (ids(&file_a), ids(&file_b));
     let a = discovery_ok(
-        &c,
+        c,
         "BANK-A",
         &[
             "enrol",
@@ -254,7 +254,7 @@ fn enrol_two_banks() -> World {
     assert_eq!(a["registered"], ids_a.len() as u64, "{a}");
     assert_eq!(a["over_portfolio"], false);
     let b = discovery_ok(
-        &c,
+        c,
         "BANK-B",
         &[
             "enrol",
@@ -266,7 +266,7 @@ fn enrol_two_banks() -> World {
     );
     assert_eq!(b["over_portfolio"], true, "{b}");
     let again = discovery_ok(
-        &c,
+        c,
         "BANK-A",
         &[
             "enrol",
@@ -310,7 +310,7 @@ async fn receipts_are_single_use_and_bound(w: &World) {
     let (c, addr, shared) = (&w.c, w.addr.as_str(), &w.shared);
     // Receipts: single use, bound to the member and the consent hash.
     let mut bank_a = services(c, "BANK-A", addr).await;
-    let id = BorrowerId::parse(&shared).unwrap();
+    let id = BorrowerId::parse(shared).unwrap();
     let ev = bank_a
         .pseudonyms(std::slice::from_ref(&id), loan([7; 32]))
         .await
@@ -426,12 +426,12 @@ fn withdrawals_and_figures(w: &World) {
     let one = c.root().join("one.txt");
     std::fs::write(&one, format!("{only_b}\n")).unwrap();
     let w = discovery_ok(
-        &c,
+        c,
         "BANK-A",
         &[
             "withdraw",
             "--discovery",
-            &addr,
+            addr,
             "--file",
             one.to_str().unwrap(),
         ],
@@ -443,22 +443,22 @@ fn withdrawals_and_figures(w: &World) {
     );
     std::fs::write(&one, format!("{shared}\n")).unwrap();
     let w = discovery_ok(
-        &c,
+        c,
         "BANK-B",
         &[
             "withdraw",
             "--discovery",
-            &addr,
+            addr,
             "--file",
             one.to_str().unwrap(),
         ],
     );
     assert_eq!(w["withdrawn"].as_u64(), Some(1), "{w}");
-    assert_eq!(holders(c, addr, &shared, &[]), ["BANK-A"]);
-    assert_eq!(holders(c, addr, &only_b, &[]), ["BANK-B"]);
+    assert_eq!(holders(c, addr, shared, &[]), ["BANK-A"]);
+    assert_eq!(holders(c, addr, only_b, &[]), ["BANK-B"]);
 
     // The regulator's figures: the flag and the refusal.
-    let s = discovery_ok(c, "REG-1", &["status", "--discovery", &addr]);
+    let s = discovery_ok(c, "REG-1", &["status", "--discovery", addr]);
     let member = |m: &str| {
         s["members"]
             .as_array()
@@ -471,7 +471,7 @@ fn withdrawals_and_figures(w: &World) {
     assert_eq!(member("BANK-B")["over_portfolio"], true, "{s}");
     assert_eq!(member("BANK-A")["over_portfolio"], false);
     assert!(member("BANK-A")["refused"].as_u64().unwrap() >= 1, "{s}");
-    let (code, _, err) = discovery(c, "BANK-A", &["status", "--discovery", &addr]);
+    let (code, _, err) = discovery(c, "BANK-A", &["status", "--discovery", addr]);
     assert_eq!(code, Some(4), "a member may not read the figures: {err}");
 }
 
@@ -561,7 +561,7 @@ fn threshold_evaluation_finds_stage_one_enrolments() {
     let (mut disc, addr) = start_service(c, "DISC-1", &key, &[("PORTFOLIOS", "{BANK-A = 100}")]);
     let file = sample(c, "BANK-A", 5);
     discovery_ok(
-        &c,
+        c,
         "BANK-A",
         &[
             "enrol",
@@ -578,7 +578,7 @@ fn threshold_evaluation_finds_stage_one_enrolments() {
     // The ceremony: split, and check the shares recombine to the key.
     let shares = c.root().join("shares");
     discovery_ok(
-        &c,
+        c,
         "",
         &[
             "share",
@@ -591,7 +591,7 @@ fn threshold_evaluation_finds_stage_one_enrolments() {
     let share = |n: &str| shares.join(n).display().to_string();
     let recovered = c.root().join("recovered.key");
     let v = discovery_ok(
-        &c,
+        c,
         "",
         &[
             "combine",
@@ -623,7 +623,7 @@ fn threshold_evaluation_finds_stage_one_enrolments() {
         assert_eq!(mode, 0o600, "{f}");
     }
     let (code, _, err) = discovery(
-        &c,
+        c,
         "",
         &[
             "combine",
@@ -658,7 +658,7 @@ fn threshold_evaluation_finds_stage_one_enrolments() {
     let (_c1, addr1) = start_service(c, "CUST-1", &k1, &[]);
     let (_c3, addr3) = start_service(c, "CUST-3", &k3, &[]);
     let found = holders(
-        &c,
+        c,
         &addr,
         &borrower,
         &[
@@ -673,7 +673,7 @@ fn threshold_evaluation_finds_stage_one_enrolments() {
     assert_eq!(found, ["BANK-A"]);
     // Stage 1 alone against the regulator's part fails the pinned key.
     let (code, _, err) = discovery(
-        &c,
+        c,
         "BANK-A",
         &[
             "lookup",
