@@ -182,3 +182,88 @@ fn check_private(path: &Path) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::discovery::oprf::random_scalar;
+
+    #[test]
+    fn a_key_file_round_trips_at_0600_and_is_never_overwritten() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c2.key");
+        let key = KeyFile {
+            part: KeyPart::Custodian,
+            index: 2,
+            scalar: random_scalar(),
+        };
+        key.write_new(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(KeyFile::read(&path).unwrap(), key);
+        assert!(key.write_new(&path).is_err(), "overwrote a key file");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = KeyFile::read(&path).unwrap_err().to_string();
+        assert!(err.contains("chmod 600"), "{err}");
+    }
+
+    #[test]
+    fn inconsistent_key_files_are_refused() {
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let good = KeyFile {
+            part: KeyPart::Whole,
+            index: 0,
+            scalar: random_scalar(),
+        };
+        let scalar = hex::encode(good.scalar.as_bytes());
+        let pk = hex::encode(good.public_key());
+        let cases = [
+            (
+                format!(
+                    "format = \"credshare-oprf-key/v1\"\npart = \"whole\"\nindex = 1\nscalar = \"{scalar}\"\npublic_key = \"{pk}\"\n"
+                ),
+                "index",
+            ),
+            (
+                format!(
+                    "format = \"credshare-oprf-key/v1\"\npart = \"custodian\"\nindex = 4\nscalar = \"{scalar}\"\npublic_key = \"{pk}\"\n"
+                ),
+                "index",
+            ),
+            (
+                format!(
+                    "format = \"credshare-oprf-key/v1\"\npart = \"whole\"\nscalar = \"{scalar}\"\npublic_key = \"{}\"\n",
+                    "00".repeat(32)
+                ),
+                "public_key",
+            ),
+            (
+                format!(
+                    "format = \"credshare-oprf-key/v1\"\npart = \"whole\"\nscalar = \"{}\"\npublic_key = \"{pk}\"\n",
+                    "00".repeat(32)
+                ),
+                "scalar",
+            ),
+            (
+                format!(
+                    "format = \"v0\"\npart = \"whole\"\nscalar = \"{scalar}\"\npublic_key = \"{pk}\"\n"
+                ),
+                "format",
+            ),
+        ];
+        for (n, (text, what)) in cases.into_iter().enumerate() {
+            let path = dir.path().join(format!("{n}.key"));
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .unwrap();
+            std::io::Write::write_all(&mut f, text.as_bytes()).unwrap();
+            let err = KeyFile::read(&path).unwrap_err().to_string();
+            assert!(err.contains(what), "case {n}: {err}");
+        }
+    }
+}
