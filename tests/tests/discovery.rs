@@ -471,6 +471,17 @@ fn withdrawals_and_figures(w: &World) {
     assert_eq!(member("BANK-B")["over_portfolio"], true, "{s}");
     assert_eq!(member("BANK-A")["over_portfolio"], false);
     assert!(member("BANK-A")["refused"].as_u64().unwrap() >= 1, "{s}");
+    assert_eq!(
+        member("BANK-A")["flags"],
+        serde_json::json!(["OVER_BUDGET"]),
+        "{s}"
+    );
+    // BANK-B enrolled 30 + 1 withdrawal of its budget of 100: not near it.
+    assert_eq!(
+        member("BANK-B")["flags"],
+        serde_json::json!(["OVER_PORTFOLIO"]),
+        "{s}"
+    );
     let (code, _, err) = discovery(c, "BANK-A", &["status", "--discovery", addr]);
     assert_eq!(code, Some(4), "a member may not read the figures: {err}");
 }

@@ -18,6 +18,7 @@ use crate::output::Output;
 
 pub(super) mod describe;
 mod discovery;
+mod view;
 use describe::describe_entry;
 
 /// Options of `credshare audit entries`.

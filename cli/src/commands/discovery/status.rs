@@ -1,6 +1,7 @@
 //! `credshare discovery status`: the discovery service's figures per member
-//! (regulators): declared portfolio, pseudonyms registered, flags, budget
-//! use in the current window, refusals and lookups.
+//! (regulators): declared portfolio, pseudonyms registered, budget use in
+//! the current window, refusals and lookups, and flags: `OVER_PORTFOLIO`,
+//! `OVER_BUDGET` (refused evaluations), `NEAR_BUDGET` (≥ 80% of a budget).
 
 use anyhow::Context;
 use credshare_proto::v1 as pb;
@@ -55,11 +56,7 @@ impl StatusArgs {
                     format!("{}/{}", m.assessment_evaluated, m.assessment_budget),
                     m.refused.to_string(),
                     m.lookups.to_string(),
-                    if m.over_portfolio {
-                        "OVER PORTFOLIO".into()
-                    } else {
-                        String::new()
-                    },
+                    flags(m).join(", "),
                 ]);
             }
             text.push_str(&table.render());
@@ -81,5 +78,28 @@ fn member_json(m: &pb::DiscoveryMemberFigures) -> serde_json::Value {
         "assessment_budget": m.assessment_budget,
         "refused": m.refused,
         "lookups": m.lookups,
+        "flags": flags(m),
     })
+}
+
+/// A member's budget use at or above this share of a budget is flagged.
+const NEAR_BUDGET_PERCENT: u64 = 80;
+
+/// What the regulator should look at: registrations beyond the declared
+/// portfolio, refused evaluations, and budgets nearly used up.
+fn flags(m: &pb::DiscoveryMemberFigures) -> Vec<&'static str> {
+    let near = |used: u64, budget: u64| budget > 0 && used * 100 >= budget * NEAR_BUDGET_PERCENT;
+    let mut flags = Vec::new();
+    if m.over_portfolio {
+        flags.push("OVER_PORTFOLIO");
+    }
+    if m.refused > 0 {
+        flags.push("OVER_BUDGET");
+    }
+    if near(m.enrolment_evaluated, m.enrolment_budget)
+        || near(m.assessment_evaluated, m.assessment_budget)
+    {
+        flags.push("NEAR_BUDGET");
+    }
+    flags
 }

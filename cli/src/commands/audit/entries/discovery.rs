@@ -6,7 +6,7 @@ use credshare_node::domain::purpose::purpose_label;
 use credshare_proto::v1 as pb;
 use serde_json::json;
 
-use super::describe::{EntryView, by_officer, short_key};
+use super::view::{EntryView, by_officer, short_key};
 
 fn refused(reason: &str) -> String {
     if reason.is_empty() {
