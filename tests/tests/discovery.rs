@@ -421,6 +421,7 @@ async fn bad_input_and_budgets_are_refused(w: &World) {
 
 fn withdrawals_and_figures(w: &World) {
     let (c, addr) = (&w.c, w.addr.as_str());
+    let metrics_addr = w.disc.metrics_addr.expect("metrics listener");
     let (shared, only_b) = (&w.shared, &w.only_b);
     // Withdrawal: only the holder's own; withdrawn ones are not returned.
     let one = c.root().join("one.txt");
@@ -481,6 +482,11 @@ fn withdrawals_and_figures(w: &World) {
         member("BANK-B")["flags"],
         serde_json::json!(["OVER_PORTFOLIO"]),
         "{s}"
+    );
+    let metrics = credshare_e2e::http_get(metrics_addr, "/metrics").1;
+    assert!(
+        metrics.contains(r#"credshare_discovery_calls_total{method="Evaluate",member="BANK-A",outcome="PURPOSE_BUDGET"} 1"#),
+        "{metrics}"
     );
     let (code, _, err) = discovery(c, "BANK-A", &["status", "--discovery", addr]);
     assert_eq!(code, Some(4), "a member may not read the figures: {err}");

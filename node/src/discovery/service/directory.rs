@@ -46,6 +46,8 @@ impl Discovery {
             over_portfolio: over,
         };
         let log_index = self.log(Kind::DiscoveryDirectory(entry), writes).await?;
+        let method = if withdraw { "Withdraw" } else { "Register" };
+        self.count(method, who, "ok", changed);
         lock(&self.held).insert(who.institution.clone(), held);
         if over {
             tracing::warn!(member = %who.institution, held, declared_portfolio = portfolio, "member holds more pseudonyms than its declared portfolio: flagged");
