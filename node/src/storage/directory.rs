@@ -120,3 +120,55 @@ impl Store {
         Ok(count)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::storage::CommitRequest;
+    use crate::storage::test_log::{committer, entry, signer};
+
+    fn reg(p: u8, inst: &str) -> DirectoryWrite {
+        DirectoryWrite::Register {
+            pseudonym: [p; 32],
+            institution: inst.into(),
+        }
+    }
+
+    /// Directory writes land with the log entry of the same request, and
+    /// the reads see exactly what is registered.
+    #[tokio::test]
+    async fn registrations_and_withdrawals_are_applied_with_their_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 8).unwrap();
+        let writer = committer(&store, signer(), 64);
+        let commit = |directory: Vec<DirectoryWrite>| {
+            writer.commit(CommitRequest {
+                log: vec![entry(1)],
+                directory,
+                ..Default::default()
+            })
+        };
+        commit(vec![reg(1, "BANK-A"), reg(1, "BANK-B"), reg(2, "BANK-A")])
+            .await
+            .unwrap();
+        assert_eq!(store.holders(&[1; 32]).unwrap(), ["BANK-A", "BANK-B"]);
+        assert!(store.holds("BANK-B", &[1; 32]).unwrap());
+        assert!(!store.holds("BANK-B", &[2; 32]).unwrap());
+        assert_eq!(store.pseudonym_count().unwrap(), 2);
+        let withdraw = DirectoryWrite::Withdraw {
+            pseudonym: [1; 32],
+            institution: "BANK-A".into(),
+        };
+        commit(vec![withdraw]).await.unwrap();
+        assert_eq!(store.holders(&[1; 32]).unwrap(), ["BANK-B"]);
+        let held = store.holdings().unwrap();
+        assert_eq!(held.get("BANK-A"), Some(&1));
+        assert_eq!(held.get("BANK-B"), Some(&1));
+        assert_eq!(
+            store.log_size().unwrap(),
+            3,
+            "a signer-key entry and two entries"
+        );
+    }
+}
