@@ -7,168 +7,21 @@
 //! withdrawn pseudonyms are not returned, and only the holder can withdraw
 //! its own; registering beyond the declared portfolio is flagged; the
 //! discovery log verifies with `credshare audit verify`; no raw identifier
-//! reaches the service's data directory or log. Stage 2: the regulator's
-//! part and two custodians' shares give the stage-1 pseudonyms.
+//! reaches the service's data directory or log. Stage 2 is in
+//! `discovery_threshold.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use credshare_cli::commands::discovery::ServiceArgs;
-use credshare_cli::commands::discovery::client::{Services, Use};
-use credshare_cli::commands::discovery::enrol::read_ids;
-use credshare_cli::connection::ConnectionArgs;
-use credshare_e2e::{Consortium, NodeProcess, NodeSpec, bin, credshare, free_port, issue, text};
+use credshare_cli::commands::discovery::client::Use;
+use credshare_e2e::discovery::*;
+use credshare_e2e::{Consortium, NodeProcess, bin, text};
 use credshare_node::domain::borrower::BorrowerId;
 use credshare_node::domain::purpose::Purpose;
 use credshare_proto::v1 as pb;
-use serde_json::Value;
-
-/// Issues node and signer certificates for a discovery-mode institution.
-fn service_certs(c: &Consortium, institution: &str) {
-    let out = c.certs(institution);
-    issue(
-        &c.ca_dir(),
-        "node",
-        institution,
-        &out,
-        &["--ip", "127.0.0.1", "--dns", "localhost"],
-    )
-    .unwrap();
-    issue(&c.ca_dir(), "signer", institution, &out, &[]).unwrap();
-}
-
-/// Starts `institution` as a discovery service with `key` and `extra`
-/// `[discovery]` overrides; returns it and its discovery address.
-fn start_service(
-    c: &Consortium,
-    institution: &str,
-    key: &Path,
-    extra: &[(&str, &str)],
-) -> (NodeProcess, String) {
-    let addr = format!("127.0.0.1:{}", free_port());
-    let mut spec = NodeSpec::new(institution);
-    spec.env = vec![
-        ("CREDSHARE_DISCOVERY__LISTEN".into(), addr.clone()),
-        (
-            "CREDSHARE_DISCOVERY__KEY_FILE".into(),
-            key.display().to_string(),
-        ),
-    ];
-    spec.env.extend(
-        extra
-            .iter()
-            .map(|(k, v)| (format!("CREDSHARE_DISCOVERY__{k}"), v.to_string())),
-    );
-    (NodeProcess::start(c, &spec).unwrap(), addr)
-}
-
-/// `credshare --json discovery ARGS` with `certs`: (exit code, stdout, stderr).
-/// Without `certs` (`""`): a ceremony command, which takes none.
-fn discovery(c: &Consortium, certs: &str, args: &[&str]) -> (Option<i32>, String, String) {
-    let mut cmd = Command::new(bin("credshare"));
-    cmd.args(["--json", "discovery"])
-        .args(args)
-        .env("HOME", c.root());
-    if !certs.is_empty() {
-        cmd.arg("--certs")
-            .arg(c.certs(certs))
-            .arg("--crl")
-            .arg(c.ca_dir().join("ca.crl"));
-    }
-    let out = cmd.output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn discovery_ok(c: &Consortium, certs: &str, args: &[&str]) -> Value {
-    let (code, stdout, stderr) = discovery(c, certs, args);
-    assert_eq!(code, Some(0), "{args:?}: {stdout} {stderr}");
-    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
-}
-
-fn holders(c: &Consortium, addr: &str, id: &str, extra: &[&str]) -> Vec<String> {
-    let mut args = vec![
-        "lookup",
-        "--discovery",
-        addr,
-        "--id",
-        id,
-        "--purpose",
-        "loan-approval",
-        "--consent-sha256",
-        CONSENT,
-    ];
-    args.extend_from_slice(extra);
-    let v = discovery_ok(c, "BANK-A", &args);
-    v["holders"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h.as_str().unwrap().to_owned())
-        .collect()
-}
-
-const CONSENT: &str = "1111111111111111111111111111111111111111111111111111111111111111";
-
-/// A bank's sample records (same seed: 30% of borrowers shared).
-fn sample(c: &Consortium, bank: &str, borrowers: u64) -> PathBuf {
-    let out = c.root().join(format!("sample-{bank}"));
-    credshare(&[
-        "sample",
-        "--institution",
-        bank,
-        "--borrowers",
-        &borrowers.to_string(),
-        "--seed",
-        "11",
-        "--out",
-        out.to_str().unwrap(),
-    ])
-    .unwrap();
-    out.join("credit.csv")
-}
-
-fn ids(file: &Path) -> BTreeSet<String> {
-    read_ids(file)
-        .unwrap()
-        .iter()
-        .map(|i| i.normalized().to_owned())
-        .collect()
-}
-
-/// A gRPC client of the discovery service with `bank`'s admin certificate.
-async fn services(c: &Consortium, bank: &str, addr: &str) -> Services {
-    Services::connect(&ServiceArgs {
-        discovery: addr.into(),
-        custodian: Vec::new(),
-        public_key: None,
-        conn: ConnectionArgs {
-            certs: Some(c.certs(bank)),
-            ..blank_conn()
-        },
-    })
-    .await
-    .unwrap()
-}
-
-fn blank_conn() -> ConnectionArgs {
-    ConnectionArgs {
-        node: None,
-        certs: None,
-        cert: None,
-        key: None,
-        ca: None,
-        crl: Vec::new(),
-        secret: None,
-        profile: None,
-    }
-}
 
 fn loan(consent: [u8; 32]) -> Use {
     Use::Assessment {
@@ -240,42 +93,12 @@ fn enrol_two_banks() -> World {
     // Two banks enrol; BANK-B registers more than its declared 10.
     let (file_a, file_b) = (sample(c, "BANK-A", 30), sample(c, "BANK-B", 30));
     let (ids_a, ids_b) = (ids(&file_a), ids(&file_b));
-    let a = discovery_ok(
-        c,
-        "BANK-A",
-        &[
-            "enrol",
-            "--discovery",
-            &addr,
-            "--file",
-            file_a.to_str().unwrap(),
-        ],
-    );
+    let a = enrol(c, "BANK-A", "enrol", &addr, &file_a);
     assert_eq!(a["registered"], ids_a.len() as u64, "{a}");
     assert_eq!(a["over_portfolio"], false);
-    let b = discovery_ok(
-        c,
-        "BANK-B",
-        &[
-            "enrol",
-            "--discovery",
-            &addr,
-            "--file",
-            file_b.to_str().unwrap(),
-        ],
-    );
+    let b = enrol(c, "BANK-B", "enrol", &addr, &file_b);
     assert_eq!(b["over_portfolio"], true, "{b}");
-    let again = discovery_ok(
-        c,
-        "BANK-A",
-        &[
-            "enrol",
-            "--discovery",
-            &addr,
-            "--file",
-            file_a.to_str().unwrap(),
-        ],
-    );
+    let again = enrol(c, "BANK-A", "enrol", &addr, &file_a);
     assert_eq!(
         (again["registered"].as_u64(), again["unchanged"].as_u64()),
         (Some(0), Some(ids_a.len() as u64))
@@ -426,34 +249,14 @@ fn withdrawals_and_figures(w: &World) {
     // Withdrawal: only the holder's own; withdrawn ones are not returned.
     let one = c.root().join("one.txt");
     std::fs::write(&one, format!("{only_b}\n")).unwrap();
-    let w = discovery_ok(
-        c,
-        "BANK-A",
-        &[
-            "withdraw",
-            "--discovery",
-            addr,
-            "--file",
-            one.to_str().unwrap(),
-        ],
-    );
+    let w = enrol(c, "BANK-A", "withdraw", addr, &one);
     assert_eq!(
         (w["withdrawn"].as_u64(), w["unchanged"].as_u64()),
         (Some(0), Some(1)),
         "{w}"
     );
     std::fs::write(&one, format!("{shared}\n")).unwrap();
-    let w = discovery_ok(
-        c,
-        "BANK-B",
-        &[
-            "withdraw",
-            "--discovery",
-            addr,
-            "--file",
-            one.to_str().unwrap(),
-        ],
-    );
+    let w = enrol(c, "BANK-B", "withdraw", addr, &one);
     assert_eq!(w["withdrawn"].as_u64(), Some(1), "{w}");
     assert_eq!(holders(c, addr, shared, &[]), ["BANK-A"]);
     assert_eq!(holders(c, addr, only_b, &[]), ["BANK-B"]);
@@ -561,151 +364,4 @@ fn log_verifies_and_holds_no_identifier(w: &mut World) {
 
 fn ev_elem() -> Vec<u8> {
     credshare_node::discovery::oprf::BlindBatch::inputs(vec![b"x".to_vec()]).blinded[0].clone()
-}
-
-/// Stage 2: the whole key split into the regulator's part and three
-/// custodian shares; a member combining the regulator and two custodians
-/// finds holders enrolled under the stage-1 key (no re-enrolment).
-#[test]
-fn threshold_evaluation_finds_stage_one_enrolments() {
-    let c = &Consortium::new().unwrap();
-    for inst in ["DISC-1", "CUST-1", "CUST-3"] {
-        service_certs(c, inst);
-    }
-    let key = c.root().join("oprf.key");
-    let v = discovery_ok(c, "", &["keygen", "--out", key.to_str().unwrap()]);
-    let public_key = v["public_key"].as_str().unwrap().to_owned();
-    let (mut disc, addr) = start_service(c, "DISC-1", &key, &[("PORTFOLIOS", "{BANK-A = 100}")]);
-    let file = sample(c, "BANK-A", 5);
-    discovery_ok(
-        c,
-        "BANK-A",
-        &[
-            "enrol",
-            "--discovery",
-            &addr,
-            "--file",
-            file.to_str().unwrap(),
-            "--public-key",
-            &public_key,
-        ],
-    );
-    let borrower = ids(&file).into_iter().next().unwrap();
-
-    // The ceremony: split, and check the shares recombine to the key.
-    let shares = c.root().join("shares");
-    discovery_ok(
-        c,
-        "",
-        &[
-            "share",
-            "--key",
-            key.to_str().unwrap(),
-            "--out-dir",
-            shares.to_str().unwrap(),
-        ],
-    );
-    let share = |n: &str| shares.join(n).display().to_string();
-    let recovered = c.root().join("recovered.key");
-    let v = discovery_ok(
-        c,
-        "",
-        &[
-            "combine",
-            "--regulator",
-            &share("regulator.key"),
-            "--custodian",
-            &share("custodian-1.key"),
-            "--custodian",
-            &share("custodian-3.key"),
-            "--public-key",
-            &public_key,
-            "--out",
-            recovered.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(v["public_key"], public_key.as_str());
-    use std::os::unix::fs::PermissionsExt;
-    for f in [
-        "regulator.key",
-        "custodian-1.key",
-        "custodian-2.key",
-        "custodian-3.key",
-    ] {
-        let mode = std::fs::metadata(shares.join(f))
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777;
-        assert_eq!(mode, 0o600, "{f}");
-    }
-    let (code, _, err) = discovery(
-        c,
-        "",
-        &[
-            "combine",
-            "--regulator",
-            &share("regulator.key"),
-            "--custodian",
-            &share("custodian-1.key"),
-            "--custodian",
-            &share("custodian-1.key"),
-            "--out",
-            c.root().join("x.key").to_str().unwrap(),
-        ],
-    );
-    assert_ne!(code, Some(0), "one custodian twice must not combine: {err}");
-
-    // The regulator's service now holds k_R; custodians 1 and 3 their shares.
-    disc.stop().unwrap();
-    let env: Vec<(String, String)> = vec![
-        ("CREDSHARE_DISCOVERY__LISTEN".into(), addr.clone()),
-        (
-            "CREDSHARE_DISCOVERY__KEY_FILE".into(),
-            share("regulator.key"),
-        ),
-        (
-            "CREDSHARE_DISCOVERY__PORTFOLIOS".into(),
-            "{BANK-A = 100}".into(),
-        ),
-    ];
-    disc.spawn(&env).unwrap();
-    let k1 = PathBuf::from(share("custodian-1.key"));
-    let k3 = PathBuf::from(share("custodian-3.key"));
-    let (_c1, addr1) = start_service(c, "CUST-1", &k1, &[]);
-    let (_c3, addr3) = start_service(c, "CUST-3", &k3, &[]);
-    let found = holders(
-        c,
-        &addr,
-        &borrower,
-        &[
-            "--custodian",
-            &addr1,
-            "--custodian",
-            &addr3,
-            "--public-key",
-            &public_key,
-        ],
-    );
-    assert_eq!(found, ["BANK-A"]);
-    // Stage 1 alone against the regulator's part fails the pinned key.
-    let (code, _, err) = discovery(
-        c,
-        "BANK-A",
-        &[
-            "lookup",
-            "--discovery",
-            &addr,
-            "--id",
-            &borrower,
-            "--purpose",
-            "loan-approval",
-            "--consent-sha256",
-            CONSENT,
-            "--public-key",
-            &public_key,
-        ],
-    );
-    assert_ne!(code, Some(0));
-    assert!(err.contains("pinned"), "{err}");
 }
