@@ -9,8 +9,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    assess, audit, bench, borrower_show, consent, consortium, consortium_secret, demo, dispute,
-    history, node, node_info, pki, records_import, report, retention, sample, status, visits_due,
+    assess, audit, bench, borrower_show, consent, consortium, consortium_secret, demo, discovery,
+    dispute, history, node, node_info, pki, records_import, report, retention, sample, status,
+    visits_due,
 };
 use crate::output::Output;
 
@@ -80,6 +81,10 @@ pub enum Command {
     /// Regulator's audit of a node's query log, verified from the CA alone.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// The discovery service: enrol pseudonyms, look up holders, its
+    /// figures, and the OPRF key ceremony.
+    #[command(subcommand)]
+    Discovery(discovery::DiscoveryCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -158,6 +163,7 @@ impl Command {
             Command::Visits(VisitsCommand::Due(args)) => args.run(out).await,
             Command::Node(command) => command.run(out),
             Command::Audit(command) => command.run(out).await,
+            Command::Discovery(command) => command.run(out).await,
         }
     }
 }

@@ -19,6 +19,7 @@ use crate::domain::policy::HolderPolicy;
 use crate::domain::visits::VisitSchedule;
 use crate::pki::InstitutionId;
 
+mod discovery;
 mod env;
 mod keys;
 mod limits;
@@ -30,6 +31,7 @@ mod peers;
 mod staff;
 mod storage;
 mod validate;
+pub use discovery::DiscoveryConfig;
 pub use keys::{SignerConfig, TlsConfig};
 pub use limits::LimitsConfig;
 pub use listen::{DEFAULT_METRICS_LISTEN, ListenConfig};
@@ -88,6 +90,9 @@ pub struct NodeConfig {
     /// The consortium operator's signed membership manifest.
     #[serde(default)]
     pub membership: MembershipConfig,
+    /// Set only on the regulator's discovery service.
+    #[serde(default)]
+    pub discovery: Option<DiscoveryConfig>,
 }
 
 /// A configuration problem, naming the key.
@@ -161,6 +166,9 @@ impl NodeConfig {
         self.assessment.validate().map_err(field_invalid)?;
         self.validate_peers()?;
         self.validate_membership()?;
+        if let Some(discovery) = &self.discovery {
+            discovery.validate()?;
+        }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| invalid("log.level", e.to_string()))?;
         Ok(())

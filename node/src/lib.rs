@@ -12,6 +12,9 @@
 //! * [`probes`] — the plain-HTTP listener: `/metrics`, `/livez`, `/readyz`.
 //! * [`grpc`] — thin tonic services: authorize, convert, one call, respond;
 //!   the one mapping from errors to `tonic::Status`.
+//! * [`discovery`] — the regulator's discovery service (with `[discovery]`):
+//!   OPRF pseudonyms, budgets, receipts, the holder directory; stage 2's
+//!   threshold key. Uses [`service::Node`]'s store and writer.
 //! * [`service`] — the use cases (answer a peer, assess a borrower, consents
 //!   and revocation delivery, ingest, history, visits due, audit reads,
 //!   status) on the shared state [`service::Node`], and its caches.
@@ -41,6 +44,7 @@
 pub mod audit;
 pub mod blocking;
 pub mod config;
+pub mod discovery;
 pub mod domain;
 pub mod error;
 pub mod federation;

@@ -39,6 +39,16 @@ pub struct OutcomeLabel {
     pub outcome: String,
 }
 
+/// A discovery service call: `method` (`Evaluate`, `Lookup`, `Register`,
+/// `Withdraw`), the calling member, and `outcome` (`ok` or the refusal,
+/// e.g. `PURPOSE_BUDGET`, `RECEIPT_USED`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DiscoveryLabels {
+    pub method: String,
+    pub member: String,
+    pub outcome: String,
+}
+
 /// A loaded certificate: `kind` is `ca`, `tls` or `signer`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CertLabels {
@@ -117,6 +127,9 @@ pub struct Metrics {
     pub ready: Gauge,
     pub startup_verify_seconds: FloatGauge,
     pub log_verify: LogVerifyGauges,
+    /// Discovery service calls and the elements (or pseudonyms) they carried.
+    pub discovery_calls: Family<DiscoveryLabels, Counter>,
+    pub discovery_elements: Family<DiscoveryLabels, Counter>,
 }
 
 impl Metrics {
@@ -143,6 +156,8 @@ impl Metrics {
             ready: Gauge::default(),
             startup_verify_seconds: FloatGauge::default(),
             log_verify: LogVerifyGauges::default(),
+            discovery_calls: Family::default(),
+            discovery_elements: Family::default(),
         };
         m.register(commit);
         m
@@ -176,6 +191,16 @@ impl Metrics {
             "import_rows",
             "Imported rows by outcome (stored, unchanged, rejected)",
             self.import_rows.clone(),
+        );
+        r.register(
+            "discovery_calls",
+            "Discovery service calls by method, member and outcome (ok or the refusal)",
+            self.discovery_calls.clone(),
+        );
+        r.register(
+            "discovery_elements",
+            "Elements evaluated or pseudonyms registered and withdrawn, by method, member and outcome",
+            self.discovery_elements.clone(),
         );
         r.register(
             "commit_duration_seconds",

@@ -32,6 +32,8 @@ pub struct Listeners {
     pub admin: TcpListener,
     /// Plain HTTP: `/metrics`, `/livez`, `/readyz` (`listen.metrics`).
     pub metrics: Option<TcpListener>,
+    /// The discovery service's mTLS listener (`discovery.listen`).
+    pub discovery: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -41,10 +43,15 @@ impl Listeners {
             Some(addr) => Some(TcpListener::bind(addr).await?),
             None => None,
         };
+        let discovery = match &config.discovery {
+            Some(d) => Some(TcpListener::bind(d.listen).await?),
+            None => None,
+        };
         Ok(Self {
             peer: TcpListener::bind(config.listen.peer).await?,
             admin: TcpListener::bind(config.listen.admin).await?,
             metrics,
+            discovery,
         })
     }
 }
@@ -88,15 +95,7 @@ pub async fn serve(
             .await?
     };
     let trust = Arc::new(trust);
-    let addrs = BoundAddrs {
-        peer: listeners.peer.local_addr()?,
-        admin: listeners.admin.local_addr()?,
-        metrics: listeners
-            .metrics
-            .as_ref()
-            .map(|l| l.local_addr())
-            .transpose()?,
-    };
+    let addrs = bound_addrs(&listeners)?;
     let (stop_tx, stop_rx) = watch::channel(false);
     // Probes answer from the start: live at once, ready once the node serves.
     let probes = Arc::new(ProbeState::default());
@@ -104,7 +103,9 @@ pub async fn serve(
         tokio::spawn(crate::probes::serve(http, probes.clone(), stop_rx.clone()));
     }
     let node = Arc::new(assemble(config.clone(), trust.clone(), addrs, stop_rx.clone()).await?);
-    let serving = spawn_listeners(&node, &trust, [listeners.peer, listeners.admin], &stop_rx);
+    let mut serving: Vec<_> =
+        spawn_listeners(&node, &trust, [listeners.peer, listeners.admin], &stop_rx).into();
+    serving.extend(spawn_discovery(&node, &trust, listeners.discovery, &stop_rx).await?);
     spawn_tasks(&node, &config, stop_rx);
     probes.serving(node.clone());
     if let Some(path) = &config.listen.ready_file {
@@ -115,6 +116,7 @@ pub async fn serve(
         peer = %addrs.peer,
         admin = %addrs.admin,
         metrics = ?addrs.metrics,
+        discovery = ?addrs.discovery,
         "credshare node serving"
     );
     shutdown.await;
@@ -131,6 +133,24 @@ pub async fn serve(
     Ok(())
 }
 
+/// The addresses the listeners are bound to.
+fn bound_addrs(listeners: &Listeners) -> std::io::Result<BoundAddrs> {
+    Ok(BoundAddrs {
+        peer: listeners.peer.local_addr()?,
+        admin: listeners.admin.local_addr()?,
+        metrics: listeners
+            .metrics
+            .as_ref()
+            .map(|l| l.local_addr())
+            .transpose()?,
+        discovery: listeners
+            .discovery
+            .as_ref()
+            .map(|l| l.local_addr())
+            .transpose()?,
+    })
+}
+
 /// Starts the peer and admin gRPC listeners (in that order), sharing one
 /// budget of bytes buffered for unfinished request messages.
 fn spawn_listeners(
@@ -142,16 +162,49 @@ fn spawn_listeners(
     let budget = node.config.network.buffer_budget();
     [(Listener::Peer, peer), (Listener::Admin, admin)].map(|(kind, tcp)| {
         let policy: Arc<dyn HandshakePolicy> = trust.clone();
-        let run = run_listener(
-            node.clone(),
-            kind,
-            tcp,
-            policy,
-            budget.clone(),
-            stop.clone(),
-        );
-        tokio::spawn(run)
+        let (node, budget, stop) = (node.clone(), budget.clone(), stop.clone());
+        tokio::spawn(async move {
+            let routes = grpc::routes(node.clone(), kind).await?;
+            let name = match kind {
+                Listener::Peer => "peer",
+                Listener::Admin => "admin",
+            };
+            run_listener(node, name, routes, tcp, policy, budget, stop).await
+        })
     })
+}
+
+/// With `[discovery]`: opens the discovery service (key, directory
+/// counts, the budget window replayed from the log) and starts its listener.
+async fn spawn_discovery(
+    node: &Arc<Node>,
+    trust: &Arc<Trust>,
+    tcp: Option<TcpListener>,
+    stop: &watch::Receiver<bool>,
+) -> Result<Option<tokio::task::JoinHandle<Result<(), ServeError>>>, ServeError> {
+    let Some(tcp) = tcp else {
+        return Ok(None);
+    };
+    let config = node.config.discovery.clone().ok_or_else(|| {
+        ServeError::Startup("discovery listener bound without [discovery]".into())
+    })?;
+    let opened = node.clone();
+    let discovery = blocking::run(move || {
+        crate::discovery::Discovery::open(opened, config).map_err(ServeError::Config)
+    })
+    .await?;
+    let routes = grpc::discovery_routes(node.clone(), Arc::new(discovery)).await;
+    let policy: Arc<dyn HandshakePolicy> = trust.clone();
+    let budget = node.config.network.buffer_budget();
+    Ok(Some(tokio::spawn(run_listener(
+        node.clone(),
+        "discovery",
+        routes,
+        tcp,
+        policy,
+        budget,
+        stop.clone(),
+    ))))
 }
 
 /// Starts the node's periodic tasks; they end when `stop` turns true.
@@ -236,7 +289,7 @@ fn load_membership(config: &NodeConfig, trust: &Trust) -> Result<Membership, Ser
 
 /// Waits for the listeners to finish their in-flight calls, at most `grace`.
 async fn drain(
-    serving: [tokio::task::JoinHandle<Result<(), ServeError>>; 2],
+    serving: Vec<tokio::task::JoinHandle<Result<(), ServeError>>>,
     grace: Duration,
 ) -> Result<(), ServeError> {
     match tokio::time::timeout(grace, futures::future::join_all(serving)).await {
@@ -301,7 +354,8 @@ async fn open_store(
 /// limits and the node-wide `budget` of buffered request bytes.
 async fn run_listener(
     node: Arc<Node>,
-    listener: Listener,
+    name: &'static str,
+    routes: tonic::service::Routes,
     tcp: TcpListener,
     policy: Arc<dyn HandshakePolicy>,
     budget: Arc<BufferBudget>,
@@ -309,11 +363,6 @@ async fn run_listener(
 ) -> Result<(), ServeError> {
     let limits = node.config.limits.clone();
     let network = node.config.network.clone();
-    let routes = grpc::routes(node, listener).await?;
-    let name = match listener {
-        Listener::Peer => "peer",
-        Listener::Admin => "admin",
-    };
     let incoming =
         tls::accept_authenticated(tcp, policy, stop.clone(), name, network.accept_limits());
     let mut stop_signal = stop;

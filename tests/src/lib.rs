@@ -18,6 +18,8 @@ use credshare_cli::federation::{self, NodeProgram, Site};
 use credshare_node::tls::{self, TlsMaterial};
 use tonic::transport::Channel;
 
+pub mod discovery;
+
 pub use credshare_cli::connection::AdminClient;
 pub use credshare_cli::federation::{NodeProcess, NodeSpec};
 use credshare_proto::v1 as pb;

@@ -25,6 +25,7 @@ pub mod consent;
 pub mod consortium;
 pub mod consortium_secret;
 pub mod demo;
+pub mod discovery;
 pub mod dispute;
 pub mod history;
 pub mod node;

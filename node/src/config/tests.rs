@@ -272,3 +272,61 @@ fn buffer_limits_and_idle_timeout_are_checked_naming_the_key() {
         );
     }
 }
+
+#[test]
+fn the_discovery_section_loads_and_names_bad_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("oprf.key"), b"x").unwrap();
+    let key = dir.path().join("oprf.key").display().to_string();
+    let env = |extra: &[(&str, &str)]| {
+        let mut v = vec![
+            (
+                "CREDSHARE_DISCOVERY__LISTEN".to_owned(),
+                "127.0.0.1:7450".to_owned(),
+            ),
+            ("CREDSHARE_DISCOVERY__KEY_FILE".to_owned(), key.clone()),
+        ];
+        v.retain(|(var, _)| !extra.iter().any(|(k, _)| var.ends_with(&format!("__{k}"))));
+        v.extend(
+            extra
+                .iter()
+                .map(|(k, x)| (format!("CREDSHARE_DISCOVERY__{k}"), (*x).to_owned())),
+        );
+        v
+    };
+    let base = sample(dir.path());
+    let c = NodeConfig::from_toml(&base, "t", env(&[("PORTFOLIOS", "{BANK-B = 7}")])).unwrap();
+    let d = c.discovery.expect("a discovery section");
+    assert_eq!((d.portfolio("BANK-B"), d.portfolio("BANK-C")), (7, 0));
+    assert_eq!(
+        (d.window_seconds, d.receipt_ttl_seconds, d.enrolment_factor),
+        (86_400, 300, 2)
+    );
+    assert!(
+        NodeConfig::from_toml(&base, "t", no_env())
+            .unwrap()
+            .discovery
+            .is_none()
+    );
+    let cases = [
+        (
+            vec![("PURPOSE_BUDGETS", "{bogus = 1}")],
+            "discovery.purpose_budgets.bogus",
+        ),
+        (vec![("WINDOW_SECONDS", "5")], "discovery.window_seconds"),
+        (
+            vec![("RECEIPT_TTL_SECONDS", "0")],
+            "discovery.receipt_ttl_seconds",
+        ),
+        (
+            vec![("KEY_FILE", "/nonexistent/oprf.key")],
+            "discovery.key_file",
+        ),
+    ];
+    for (extra, key) in cases {
+        let err = NodeConfig::from_toml(&base, "t", env(&extra))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(key), "{err:?} should name {key}");
+    }
+}

@@ -32,6 +32,8 @@ pub enum AccessRule {
     OwnAdmin(InstitutionId),
     /// `AuditService`: any regulator, or admins of this institution.
     Auditor(InstitutionId),
+    /// `DiscoveryService`: member nodes and admins; its status, regulators.
+    Discovery,
 }
 
 /// Methods any consortium identity may call.
@@ -53,6 +55,10 @@ impl AccessRule {
             AccessRule::Auditor(own) => {
                 id.role == Role::Regulator || (id.role == Role::Admin && &id.institution == own)
             }
+            AccessRule::Discovery => match method {
+                "GetDiscoveryStatus" => id.role == Role::Regulator,
+                _ => id.role == Role::Node || id.role == Role::Admin,
+            },
         }
     }
 
@@ -62,6 +68,9 @@ impl AccessRule {
             AccessRule::OwnAdmin(own) => format!("this service is for admins of {own}"),
             AccessRule::Auditor(own) => {
                 format!("this service is for regulators and admins of {own}")
+            }
+            AccessRule::Discovery => {
+                "discovery is for member nodes and admins; its status for regulators".into()
             }
         }
     }

@@ -4,6 +4,7 @@
 //! * [`peer`] — `PeerService`, for other nodes.
 //! * [`admin`] — `AdminService`, for this institution's admins.
 //! * [`audit`] — `AuditService`, for regulators (and own admins).
+//! * [`discovery`] — `DiscoveryService`, the discovery service's own listener.
 //! * [`auth`] — the access rules, enforced by one tower layer.
 //! * [`convert`] — wire requests into use-case inputs and domain types.
 //! * [`health`] — `grpc.health.v1` following the store's health.
@@ -14,6 +15,7 @@ pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod convert;
+pub mod discovery;
 pub mod health;
 pub mod peer;
 pub mod status;
@@ -95,6 +97,36 @@ pub async fn routes(
     );
     spawn_health_follower(Arc::downgrade(&node_ref), reporter);
     Ok(builder.routes())
+}
+
+/// The discovery listener's services: `DiscoveryService`, `AuditService`
+/// over the discovery log (regulators), and gRPC health.
+pub async fn discovery_routes(
+    node: Arc<Node>,
+    discovery: Arc<crate::discovery::Discovery>,
+) -> Routes {
+    let limit = node.config.limits.max_message_bytes;
+    let own = node.institution().clone();
+    let (reporter, health) = tonic_health::server::health_reporter();
+    let api = pb::discovery_service_server::DiscoveryServiceServer::new(
+        discovery::DiscoveryApi::new(discovery),
+    )
+    .max_decoding_message_size(limit);
+    reporter
+        .set_serving::<pb::discovery_service_server::DiscoveryServiceServer<discovery::DiscoveryApi>>()
+        .await;
+    let audit =
+        pb::audit_service_server::AuditServiceServer::new(audit::AuditApi::new(node.clone()))
+            .max_decoding_message_size(limit);
+    let mut builder = Routes::builder();
+    builder
+        .add_service(health)
+        .add_service(Authorized::new(audit, AccessRule::Auditor(own)))
+        .add_service(
+            Authorized::new(api, AccessRule::Discovery).members_only(node.membership.clone()),
+        );
+    spawn_health_follower(Arc::downgrade(&node), reporter);
+    builder.routes()
 }
 
 /// Keeps the overall `grpc.health.v1` status (service `""`) equal to the

@@ -86,6 +86,9 @@ pub struct BoundAddrs {
     /// The plain-HTTP metrics and probe listener, if enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<SocketAddr>,
+    /// The discovery service's listener, on the regulator's discovery node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discovery: Option<SocketAddr>,
 }
 
 /// Everything a use case may need. Cheap to share (`Arc`).

@@ -49,6 +49,8 @@ pub struct CommitRequest {
     pub annotations: Vec<AnnotationWrite>,
     /// Record bodies the retention sweep deletes (keys and hashes stay).
     pub expiries: Vec<RecordExpiry>,
+    /// Holder-directory changes (discovery service) in the same batch.
+    pub directory: Vec<super::DirectoryWrite>,
 }
 
 impl CommitRequest {
@@ -58,6 +60,7 @@ impl CommitRequest {
             + self.consents.len()
             + self.annotations.len()
             + self.expiries.len()
+            + self.directory.len()
             + 1
     }
 }

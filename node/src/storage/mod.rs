@@ -17,6 +17,7 @@
 //! | `V` | grantee ‖ 0x00 ‖ consent id | revocation envelope (issued or received) |
 //! | `O` | peer ‖ 0x00 ‖ consent id | revocation envelope still to deliver |
 //! | `N` | borrower key ‖ annotation id | signed annotation (dispute mark, explanation, statement) |
+//! | `D`, `E` | pseudonym ‖ institution, institution ‖ 0x00 ‖ pseudonym | the discovery service's holder directory ([`directory`]) |
 
 use std::path::{Path, PathBuf};
 
@@ -24,6 +25,7 @@ pub mod annotations;
 pub mod backup;
 pub mod commit;
 pub mod consents;
+pub mod directory;
 pub mod durability;
 pub mod format;
 pub mod health;
@@ -40,6 +42,7 @@ pub mod verify;
 pub use annotations::AnnotationWrite;
 pub use commit::{CommitReply, CommitRequest, CommittedCheckpoint, Committer, LogAppend};
 pub use consents::{ConsentWrite, HeldRevocation, OutboxItem};
+pub use directory::DirectoryWrite;
 pub use health::{StoreFault, StoreHealth};
 pub use records::{RecordExpiry, RecordHistory, RecordKind, RecordWrite, WriteResult};
 

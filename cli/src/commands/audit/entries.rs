@@ -17,6 +17,8 @@ use super::session::AuditTarget;
 use crate::output::Output;
 
 pub(super) mod describe;
+mod discovery;
+mod view;
 use describe::describe_entry;
 
 /// Options of `credshare audit entries`.

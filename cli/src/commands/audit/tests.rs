@@ -156,6 +156,7 @@ fn tally_counts_by_kind_and_decision() {
             borrower_reports: 1,
             rate_limited_windows: 1,
             witness_evidence: 1,
+            discovery: 0,
             other: 1,
             last_signer_key: Some(String::new()),
             epoch_breaks: vec![EpochBreak {

@@ -242,6 +242,9 @@ fn render_verified(v: &Verified) -> String {
         ("retention sweeps", t.retention_sweeps.to_string()),
         ("borrower reports", t.borrower_reports.to_string()),
     ]);
+    if t.discovery > 0 {
+        pairs.push(("discovery", t.discovery.to_string()));
+    }
     if t.other > 0 {
         pairs.push(("other", t.other.to_string()));
     }

@@ -6,41 +6,9 @@ use credshare_node::domain::codes::code_label;
 use credshare_node::domain::purpose::purpose_label;
 use credshare_proto::v1 as pb;
 use pb::log_entry::Kind;
-use serde_json::{Value, json};
+use serde_json::json;
 
-/// Bytes of a hashed key shown.
-const SHORT_KEY_BYTES: usize = 6;
-
-/// One entry for display: its kind, a one-line summary and its JSON form.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct EntryView {
-    pub kind: &'static str,
-    pub summary: String,
-    pub json: Value,
-}
-
-/// A hashed key as a short hex prefix, e.g. `3fa2c41b09d7…`.
-pub(crate) fn short_key(key: &[u8]) -> String {
-    if key.is_empty() {
-        return "-".into();
-    }
-    let shown = &key[..key.len().min(SHORT_KEY_BYTES)];
-    let ellipsis = if key.len() > SHORT_KEY_BYTES {
-        "…"
-    } else {
-        ""
-    };
-    format!("{}{ellipsis}", hex::encode(shown))
-}
-
-/// ` officer <id>` for a summary line, empty when no officer is named.
-fn by_officer(officer: &str) -> String {
-    if officer.is_empty() {
-        String::new()
-    } else {
-        format!(" officer {officer}")
-    }
-}
+pub(crate) use super::view::{EntryView, by_officer, short_key};
 
 /// The first 16 characters of a hex key id.
 fn short_hex(id: &str) -> &str {
@@ -61,6 +29,9 @@ pub(crate) fn describe_entry(entry: &pb::LogEntry) -> EntryView {
         Some(Kind::Epoch(e)) => epoch(e),
         Some(Kind::RateLimited(r)) => rate_limited(r),
         Some(Kind::WitnessEvidence(w)) => witness_evidence(w),
+        Some(Kind::DiscoveryEvaluation(e)) => super::discovery::evaluation(e),
+        Some(Kind::DiscoveryLookup(l)) => super::discovery::lookup(l),
+        Some(Kind::DiscoveryDirectory(d)) => super::discovery::directory(d),
         Some(Kind::SignerKey(k)) => signer_key(k),
         Some(Kind::Admin(a)) => admin(a),
         None => EntryView {

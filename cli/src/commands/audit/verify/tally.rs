@@ -22,6 +22,9 @@ pub(crate) struct LogTally {
     pub rate_limited_windows: u64,
     /// Conflicting checkpoints this node saw as a witness of a peer's log.
     pub witness_evidence: u64,
+    /// Entries of a discovery service's log: evaluations, lookups and
+    /// directory changes (refused ones included).
+    pub discovery: u64,
     pub other: u64,
     /// The key id of the newest `SignerKeyEntry`: the key in force.
     #[serde(skip)]
@@ -65,6 +68,11 @@ impl LogTally {
             Some(Kind::BorrowerReport(_)) => &mut self.borrower_reports,
             Some(Kind::RateLimited(_)) => &mut self.rate_limited_windows,
             Some(Kind::WitnessEvidence(_)) => &mut self.witness_evidence,
+            Some(
+                Kind::DiscoveryEvaluation(_)
+                | Kind::DiscoveryLookup(_)
+                | Kind::DiscoveryDirectory(_),
+            ) => &mut self.discovery,
             Some(Kind::SignerKey(k)) => {
                 self.last_signer_key = Some(k.key_id.clone());
                 &mut self.signer_keys
