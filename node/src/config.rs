@@ -30,6 +30,7 @@ mod peers;
 mod staff;
 mod storage;
 mod validate;
+mod witness;
 pub use keys::{SignerConfig, TlsConfig};
 pub use limits::LimitsConfig;
 pub use listen::{DEFAULT_METRICS_LISTEN, ListenConfig};
@@ -39,6 +40,7 @@ pub use network::NetworkConfig;
 pub use peers::PeerConfig;
 pub use staff::{RetentionConfig, StaffConfig};
 pub use storage::StorageConfig;
+pub use witness::WitnessConfig;
 
 /// Prefix of every environment override.
 pub const ENV_PREFIX: &str = "CREDSHARE_";
@@ -88,6 +90,9 @@ pub struct NodeConfig {
     /// The consortium operator's signed membership manifest.
     #[serde(default)]
     pub membership: MembershipConfig,
+    /// Witnessing: cosigning peers' logs, having this log cosigned.
+    #[serde(default)]
+    pub witness: WitnessConfig,
 }
 
 /// A configuration problem, naming the key.
@@ -161,6 +166,7 @@ impl NodeConfig {
         self.assessment.validate().map_err(field_invalid)?;
         self.validate_peers()?;
         self.validate_membership()?;
+        self.witness.validate()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| invalid("log.level", e.to_string()))?;
         Ok(())

@@ -117,6 +117,29 @@ pub struct Metrics {
     pub ready: Gauge,
     pub startup_verify_seconds: FloatGauge,
     pub log_verify: LogVerifyGauges,
+    pub witness: WitnessMetrics,
+}
+
+/// One witness submission's outcome: `cosigned`, `refused`, `failed`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WitnessLabels {
+    pub witness: String,
+    pub outcome: String,
+}
+
+/// Witnessing, both sides (docs/protocol.md §12).
+#[derive(Debug, Default)]
+pub struct WitnessMetrics {
+    /// As a witness: cosignatures issued since start.
+    pub cosigned: Counter,
+    /// As a witness: evidence entries logged (the store's count).
+    pub evidence: Gauge,
+    /// As a log: submissions to each witness by outcome.
+    pub submissions: Family<WitnessLabels, Counter>,
+    /// As a log: the size each witness cosigned last.
+    pub cosigned_size: Family<PeerLabel, Gauge>,
+    /// As a log: entries a witness cosigned that the log no longer holds.
+    pub missing_entries: Gauge,
 }
 
 impl Metrics {
@@ -143,6 +166,7 @@ impl Metrics {
             ready: Gauge::default(),
             startup_verify_seconds: FloatGauge::default(),
             log_verify: LogVerifyGauges::default(),
+            witness: WitnessMetrics::default(),
         };
         m.register(commit);
         m
@@ -153,6 +177,37 @@ impl Metrics {
         self.register_store();
         self.register_trust();
         self.register_log_verify();
+        self.register_witness();
+    }
+
+    fn register_witness(&mut self) {
+        let r = &mut self.registry;
+        let w = &self.witness;
+        r.register(
+            "witness_cosignatures",
+            "Checkpoints of peers' logs this node cosigned as their witness",
+            w.cosigned.clone(),
+        );
+        r.register(
+            "witness_evidence_entries",
+            "Conflicts of peers' logs this node logged as evidence (WitnessEvidenceEntry); above 0 is an alarm",
+            w.evidence.clone(),
+        );
+        r.register(
+            "witness_submissions",
+            "Checkpoints of this node's log submitted to each witness, by outcome",
+            w.submissions.clone(),
+        );
+        r.register(
+            "witness_cosigned_size",
+            "Size of this node's log each witness cosigned last",
+            w.cosigned_size.clone(),
+        );
+        r.register(
+            "log_missing_entries",
+            "Entries of this node's log a witness cosigned that the log no longer holds; above 0 is an alarm",
+            w.missing_entries.clone(),
+        );
     }
 
     fn register_traffic(&mut self, commit: &CommitHistograms) {

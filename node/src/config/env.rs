@@ -32,6 +32,7 @@ const SECTIONS: &[&str] = &[
     "visits",
     "assessment",
     "membership",
+    "witness",
 ];
 
 /// Top-level keys holding a single value.

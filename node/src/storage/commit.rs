@@ -49,6 +49,8 @@ pub struct CommitRequest {
     pub annotations: Vec<AnnotationWrite>,
     /// Record bodies the retention sweep deletes (keys and hashes stay).
     pub expiries: Vec<RecordExpiry>,
+    /// Peer-log views this node holds as a witness.
+    pub witness: Vec<super::witness::WitnessWrite>,
 }
 
 impl CommitRequest {
@@ -58,6 +60,7 @@ impl CommitRequest {
             + self.consents.len()
             + self.annotations.len()
             + self.expiries.len()
+            + self.witness.len()
             + 1
     }
 }

@@ -17,6 +17,7 @@
 //! | `V` | grantee ‖ 0x00 ‖ consent id | revocation envelope (issued or received) |
 //! | `O` | peer ‖ 0x00 ‖ consent id | revocation envelope still to deliver |
 //! | `N` | borrower key ‖ annotation id | signed annotation (dispute mark, explanation, statement) |
+//! | `W` | institution | the newest checkpoint of that peer's log this node cosigned as its witness (`witness.rs`) |
 
 use std::path::{Path, PathBuf};
 
@@ -36,11 +37,13 @@ pub mod records;
 #[cfg(test)]
 pub(crate) mod test_log;
 pub mod verify;
+pub mod witness;
 
 pub use annotations::AnnotationWrite;
 pub use commit::{CommitReply, CommitRequest, CommittedCheckpoint, Committer, LogAppend};
 pub use consents::{ConsentWrite, HeldRevocation, OutboxItem};
 pub use health::{StoreFault, StoreHealth};
+pub use witness::{WitnessWrite, WitnessedLog};
 pub use records::{RecordExpiry, RecordHistory, RecordKind, RecordWrite, WriteResult};
 
 /// Name of the one sled tree.

@@ -109,6 +109,7 @@ pub fn build_config(args: &InitArgs) -> anyhow::Result<NodeConfig> {
         business_time_zone: Default::default(),
         peers,
         membership: Default::default(),
+        witness: Default::default(),
     };
     config
         .validate()

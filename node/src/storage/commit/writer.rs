@@ -160,6 +160,9 @@ impl Writer {
             for expiry in &req.expiries {
                 expiry.apply(&mut batch.batch);
             }
+            for write in &req.witness {
+                write.apply(&mut batch.batch);
+            }
             per_job.push((results, leaves));
         }
         let BatchBuilder {
