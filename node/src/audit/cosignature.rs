@@ -22,8 +22,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use ring::signature::{ED25519, Ed25519KeyPair, KeyPair as _, UnparsedPublicKey};
 
 use super::checkpoint::{
-    Checkpoint, CheckpointError, SIGNATURE_LINE_PREFIX, split_note, typed_key_id,
-    validate_key_name,
+    Checkpoint, CheckpointError, SIGNATURE_LINE_PREFIX, split_note, typed_key_id, validate_key_name,
 };
 
 /// The signed-note signature type of Ed25519 cosignature/v1 keys.

@@ -13,8 +13,7 @@ use credshare_proto::v1 as pb;
 use super::checkpoint::Checkpoint;
 use super::cosignature::verify_cosignature;
 use super::receipt::{
-    ReceiptError, VerifiedReceipt, proof_hashes, verify_checkpoint_consistency,
-    verify_signed_checkpoint,
+    ReceiptError, proof_hashes, verify_checkpoint_consistency, verify_signed_checkpoint,
 };
 use crate::pki::InstitutionId;
 use crate::signing::SignatureVerifier;
@@ -75,7 +74,8 @@ pub fn verify_cosigned_checkpoint(
             max: MAX_WITNESSES,
         });
     }
-    let signed = verify_signed_checkpoint(note, signer_certificate, verifier, Some(holder), None, now)?;
+    let signed =
+        verify_signed_checkpoint(note, signer_certificate, verifier, Some(holder), None, now)?;
     let mut witnessed = Witnessed {
         size: signed.checkpoint.size,
         ..Default::default()
@@ -117,11 +117,12 @@ fn witness_of(
 }
 
 /// Verifies the cosigned checkpoint a receipt carries and that the
-/// receipt's checkpoint (already verified: `receipt_checkpoint`) extends
-/// it. A receipt without one is witnessed by nobody (`Witnessed::default`).
+/// receipt's checkpoint extends it. `receipt` must already have passed
+/// [`super::verify_receipt`] for `holder` (its checkpoint is trusted here).
+/// A receipt without one is witnessed by nobody (`Witnessed::default`).
 pub fn verify_receipt_witnesses(
     receipt: &pb::Receipt,
-    verified: &VerifiedReceipt,
+    holder: &InstitutionId,
     verifier: &SignatureVerifier,
     is_member: &dyn Fn(&InstitutionId) -> bool,
     now: SystemTime,
@@ -129,26 +130,27 @@ pub fn verify_receipt_witnesses(
     let Some(cosigned) = &receipt.cosigned_checkpoint else {
         return Ok(Witnessed::default());
     };
+    let newer = receipt
+        .checkpoint
+        .as_ref()
+        .ok_or(ReceiptError::Missing("checkpoint"))?;
+    let newer =
+        Checkpoint::parse_unverified(&newer.signed_note).map_err(ReceiptError::Checkpoint)?;
     let (checkpoint, witnessed) = verify_cosigned_checkpoint(
         &cosigned.signed_note,
         &receipt.signer_certificate,
         &receipt.witness_certificates,
         verifier,
-        &verified.signer,
+        holder,
         is_member,
         now,
     )?;
     let proof = receipt
         .cosigned_consistency
         .as_ref()
-        .ok_or(ReceiptError::Missing("consistency proof for the cosigned checkpoint"))?;
-    let newer = Checkpoint {
-        origin: verified.origin.clone(),
-        size: verified.tree_size,
-        root: verified.root,
-        timestamp_ms: verified.timestamp_ms,
-        extensions: Vec::new(),
-    };
+        .ok_or(ReceiptError::Missing(
+            "consistency proof for the cosigned checkpoint",
+        ))?;
     if proof.old_size != checkpoint.size || proof.new_size != newer.size {
         return Err(ReceiptError::TreeSizeMismatch {
             proof: proof.old_size,

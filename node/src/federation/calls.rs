@@ -9,6 +9,9 @@ use credshare_proto::v1 as pb;
 use super::{Peer, describe_status};
 
 /// Why a peer gave no usable answer.
+// A denial carries its receipt inline (with its cosigned checkpoint, the
+// largest variant); failures are rare and moved once, so no box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum PeerFailure {
     /// No answer within the deadline, or the call was cancelled.

@@ -28,10 +28,7 @@ impl pb::witness_service_server::WitnessService for WitnessApi {
         request: Request<pb::AddCheckpointRequest>,
     ) -> Result<Response<pb::AddCheckpointResponse>, Status> {
         let log = auth::caller(&request)?.identity.institution.clone();
-        let cosigned = self
-            .node
-            .add_checkpoint(&log, request.into_inner())
-            .await?;
+        let cosigned = self.node.add_checkpoint(&log, request.into_inner()).await?;
         Ok(Response::new(cosigned))
     }
 

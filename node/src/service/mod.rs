@@ -210,8 +210,15 @@ impl Node {
     /// in: in the membership manifest in force, or (without one) among the
     /// configured peers.
     pub fn is_member(&self, institution: &InstitutionId) -> bool {
+        if institution == self.institution() {
+            return true;
+        }
         match self.membership.current() {
-            Some(m) => m.body.members.iter().any(|x| x.institution_id == institution.as_str()),
+            Some(m) => m
+                .body
+                .members
+                .iter()
+                .any(|x| x.institution_id == institution.as_str()),
             None => self.federation.get(institution).is_some(),
         }
     }

@@ -76,7 +76,11 @@ impl Node {
             None,
             SystemTime::now(),
         )
-        .map_err(|e| NodeError::Signature(crate::signing::SigningError::BadSignature(format!("checkpoint: {e}"))))?;
+        .map_err(|e| {
+            NodeError::Signature(crate::signing::SigningError::BadSignature(format!(
+                "checkpoint: {e}"
+            )))
+        })?;
         let offer = Offer {
             checkpoint: signed.checkpoint,
             request,
@@ -123,7 +127,11 @@ impl Node {
         if held.size == 0 {
             return match offer.request.old_size {
                 0 => Ok(()),
-                old => Err(self.refusal(held, format!("old size {old}, but this witness holds no checkpoint of the log"), false)),
+                old => Err(self.refusal(
+                    held,
+                    format!("old size {old}, but this witness holds no checkpoint of the log"),
+                    false,
+                )),
             };
         }
         let held_cp = Checkpoint::parse_unverified(&held.cosigned_note)
@@ -136,9 +144,15 @@ impl Node {
         } else if offer.request.old_size == held.size && offered.size > held.size {
             let proof = proof_hashes(&offer.request.consistency_proof)
                 .map_err(|e| NodeError::invalid("consistency_proof", e.to_string()))?;
-            verify_consistency(held.size, offered.size, &held_cp.root, &offered.root, &proof)
-                .err()
-                .map(|_| Conflict::ProofFailed)
+            verify_consistency(
+                held.size,
+                offered.size,
+                &held_cp.root,
+                &offered.root,
+                &proof,
+            )
+            .err()
+            .map(|_| Conflict::ProofFailed)
         } else {
             None
         };

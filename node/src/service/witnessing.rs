@@ -20,8 +20,8 @@ use super::Node;
 use crate::audit::cosignature::{append_signatures, verify_cosignature};
 use crate::audit::{Checkpoint, consistency_proof, root_at};
 use crate::blocking;
-use crate::error::NodeError;
 use crate::domain::dates::now_ms;
+use crate::error::NodeError;
 use crate::federation::{Peer, PeerFailure, WitnessFailure};
 use crate::storage::CommittedCheckpoint;
 
@@ -203,7 +203,11 @@ impl Node {
 
     /// Asks a witness met for the first time what it holds of this log and
     /// reports a held size or root this log does not have.
-    async fn meet_witness(&self, peer: &Peer, latest: &CommittedCheckpoint) -> Option<WitnessState> {
+    async fn meet_witness(
+        &self,
+        peer: &Peer,
+        latest: &CommittedCheckpoint,
+    ) -> Option<WitnessState> {
         let name = peer.institution.to_string();
         let held = match peer.witnessed_checkpoint(WITNESS_DEADLINE).await {
             Ok(held) => held,
@@ -261,10 +265,9 @@ impl Node {
             signer_certificate: certificate.to_vec(),
         };
         let response = peer.add_checkpoint(request, WITNESS_DEADLINE).await?;
-        let verified = self.verifier().verify_signer_certificate(
-            &response.witness_certificate,
-            std::time::SystemTime::now(),
-        );
+        let verified = self
+            .verifier()
+            .verify_signer_certificate(&response.witness_certificate, std::time::SystemTime::now());
         let bad = |why: String| WitnessFailure::Peer(PeerFailure::Failed(why));
         let witness = verified.map_err(|e| bad(format!("witness certificate: {e}")))?;
         if witness.institution() != &peer.institution {
@@ -272,7 +275,8 @@ impl Node {
         }
         let line = response.cosignatures.into_iter().next().unwrap_or_default();
         let note = append_signatures(&latest.note, [line.as_str()]);
-        verify_cosignature(&note, &witness.public_key).map_err(|e| bad(format!("cosignature: {e}")))?;
+        verify_cosignature(&note, &witness.public_key)
+            .map_err(|e| bad(format!("cosignature: {e}")))?;
         Ok((line, response.witness_certificate))
     }
 
@@ -325,7 +329,10 @@ impl Node {
                 size + 1
             );
             book.missing = Some((size, held));
-            self.metrics.witness.missing_entries.set((held - size) as i64);
+            self.metrics
+                .witness
+                .missing_entries
+                .set((held - size) as i64);
         }
     }
 
@@ -334,7 +341,11 @@ impl Node {
             witness: witness.to_owned(),
             outcome: outcome.to_owned(),
         };
-        self.metrics.witness.submissions.get_or_create(&labels).inc();
+        self.metrics
+            .witness
+            .submissions
+            .get_or_create(&labels)
+            .inc();
         let peer = crate::metrics::PeerLabel {
             peer: witness.to_owned(),
         };
@@ -355,7 +366,10 @@ impl Node {
             .filter(|w| w.submitted_size == Some(latest.size))
             .filter_map(|w| w.line.clone())
             .unzip();
-        let held = book.cosigned.as_ref().map_or(0, |c| c.witness_certificates.len());
+        let held = book
+            .cosigned
+            .as_ref()
+            .map_or(0, |c| c.witness_certificates.len());
         if lines.is_empty() || lines.len() < held {
             return;
         }
@@ -399,7 +413,9 @@ impl Node {
 
 fn describe(failure: &PeerFailure) -> String {
     match failure {
-        PeerFailure::TimedOut(d) | PeerFailure::Unreachable(d) | PeerFailure::Failed(d) => d.clone(),
+        PeerFailure::TimedOut(d) | PeerFailure::Unreachable(d) | PeerFailure::Failed(d) => {
+            d.clone()
+        }
         PeerFailure::Denied { detail, .. } => detail.clone(),
     }
 }

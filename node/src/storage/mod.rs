@@ -43,8 +43,8 @@ pub use annotations::AnnotationWrite;
 pub use commit::{CommitReply, CommitRequest, CommittedCheckpoint, Committer, LogAppend};
 pub use consents::{ConsentWrite, HeldRevocation, OutboxItem};
 pub use health::{StoreFault, StoreHealth};
-pub use witness::{WitnessWrite, WitnessedLog};
 pub use records::{RecordExpiry, RecordHistory, RecordKind, RecordWrite, WriteResult};
+pub use witness::{WitnessWrite, WitnessedLog};
 
 /// Name of the one sled tree.
 const TREE: &str = "credshare";

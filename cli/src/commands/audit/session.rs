@@ -104,6 +104,20 @@ impl AuditSession {
         })
     }
 
+    /// The consortium CA's verifier this session checks with.
+    pub(crate) fn verifier(&self) -> &SignatureVerifier {
+        &self.verifier
+    }
+
+    /// `GetCosignedCheckpoint`, unverified.
+    pub(crate) async fn cosigned_checkpoint(&mut self) -> anyhow::Result<pb::CosignedCheckpoint> {
+        Ok(self
+            .client
+            .get_cosigned_checkpoint(pb::GetCosignedCheckpointRequest {})
+            .await?
+            .into_inner())
+    }
+
     /// Verifies a signed note with a signer certificate, from the CA alone.
     pub(crate) fn verify_note(
         &self,

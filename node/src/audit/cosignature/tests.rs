@@ -73,7 +73,10 @@ fn cosigned_note_verifies_for_log_and_witness() {
     assert_eq!(got.timestamp, 1_718_000_001);
     let cp = sample();
     let public = key(1).public_key().as_ref().to_vec();
-    assert_eq!(Checkpoint::verify(&note, &cp.origin, &public).expect("log"), cp);
+    assert_eq!(
+        Checkpoint::verify(&note, &cp.origin, &public).expect("log"),
+        cp
+    );
 }
 
 #[test]
@@ -87,7 +90,10 @@ fn cosignature_of_another_checkpoint_or_key_does_not_verify() {
         verify_cosignature(&note, witness.public_key().as_ref()),
         Err(CheckpointError::BadSignature { .. })
     ));
-    let good = append_signatures(&log_note(), [cosign(&sample(), WITNESS, &witness, 5).as_str()]);
+    let good = append_signatures(
+        &log_note(),
+        [cosign(&sample(), WITNESS, &witness, 5).as_str()],
+    );
     assert!(matches!(
         verify_cosignature(&good, key(8).public_key().as_ref()),
         Err(CheckpointError::NoMatchingSignature { .. })
