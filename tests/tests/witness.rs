@@ -419,3 +419,52 @@ fn rewrite_history(data_dir: &Path, certs: &Path) {
     tree.insert(key, stored.encode_to_vec()).unwrap();
     db.flush().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declared_restore_is_kept_as_evidence_then_followed() {
+    let c = Consortium::new().unwrap();
+    let mut nodes = start_federation_with(&c, FAST).unwrap();
+    import(&c, &nodes[0], 2, 10);
+    wait_cosigned(&c, &nodes[0], 2).await;
+    let backup = c.root().join("backup-a");
+    let out = std::process::Command::new(credshare_e2e::bin("credshare-node"))
+        .args(["backup", "--config"])
+        .arg(&nodes[0].config)
+        .arg("--out")
+        .arg(&backup)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    for seed in 11..14 {
+        import(&c, &nodes[0], 2, seed);
+    }
+    let lost = wait_cosigned(&c, &nodes[0], 2).await;
+
+    // Restored from the backup: the log declares epoch 2 at the backup's
+    // size, below the size the witnesses cosigned.
+    let a = &mut nodes[0];
+    a.stop().unwrap();
+    std::fs::rename(&a.data_dir, a.data_dir.with_file_name("data-lost")).unwrap();
+    let out = std::process::Command::new(credshare_e2e::bin("credshare-node"))
+        .args(["restore", "--from"])
+        .arg(&backup)
+        .arg("--config")
+        .arg(&a.config)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    a.restart().unwrap();
+
+    // Each witness keeps the loss as evidence, then follows the new epoch.
+    let size = wait_cosigned(&c, &nodes[0], 2).await;
+    assert!(size < lost, "{size} < {lost}");
+    for witness in [&nodes[1], &nodes[2]] {
+        assert_eq!(
+            node_status(&c, witness).await.witness_evidence_against,
+            ["BANK-A"]
+        );
+        assert_eq!(evidence_entry(&c, witness).await.conflict, "SMALLER");
+    }
+    let out = regulator_audit(&c, &nodes[0], &["verify", "--witness-quorum", "2"]);
+    assert!(out.status.success(), "{}", text(&out));
+}

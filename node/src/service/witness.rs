@@ -10,11 +10,12 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use credshare_proto::v1 as pb;
+use prost::Message;
 
 use super::Node;
 use crate::audit::cosignature::{cosign, witness_name};
 use crate::audit::receipt::{proof_hashes, verify_signed_checkpoint};
-use crate::audit::{Checkpoint, verify_consistency};
+use crate::audit::{Checkpoint, leaf_hash, verify_consistency, verify_inclusion};
 use crate::blocking;
 use crate::domain::dates::now_ms;
 use crate::error::NodeError;
@@ -101,22 +102,24 @@ impl Node {
             let who = caller.to_string();
             blocking::run(move || store.witnessed_log(&who)).await?
         };
-        let held = held.unwrap_or_else(|| WitnessedLog {
+        let mut held = held.unwrap_or_else(|| WitnessedLog {
             origin: offer.checkpoint.origin.clone(),
             ..empty_view()
         });
-        self.judge(caller, &held, &offer).await?;
-        self.accept(caller, held, offer).await
+        let epoch = self.judge(caller, &mut held, &offer).await?;
+        self.accept(caller, held, offer, epoch).await
     }
 
     /// Refuses `offer` when it conflicts with `held`, logging evidence of
-    /// the conflicts that prove misbehaviour.
+    /// the conflicts that prove misbehaviour; a conflict the log explains
+    /// by a declared restore of a newer epoch is logged, then accepted.
+    /// Returns the log's epoch for the new view.
     async fn judge(
         &self,
         caller: &InstitutionId,
-        held: &WitnessedLog,
+        held: &mut WitnessedLog,
         offer: &Offer,
-    ) -> Result<(), NodeError> {
+    ) -> Result<u32, NodeError> {
         let offered = &offer.checkpoint;
         if offered.origin != held.origin {
             return Err(NodeError::NotFound(format!(
@@ -126,7 +129,7 @@ impl Node {
         }
         if held.size == 0 {
             return match offer.request.old_size {
-                0 => Ok(()),
+                0 => Ok(held.epoch),
                 old => Err(self.refusal(
                     held,
                     format!("old size {old}, but this witness holds no checkpoint of the log"),
@@ -158,6 +161,10 @@ impl Node {
         };
         if let Some(conflict) = conflict {
             self.record_evidence(caller, held, offer, conflict).await?;
+            if let Some(epoch) = declared_epoch(offer, held) {
+                tracing::warn!(log = %caller, epoch, "witness: the log declares a restore; following its new epoch");
+                return Ok(epoch);
+            }
             let message = format!(
                 "{}: the checkpoint of size {} is inconsistent with the checkpoint of size {} this witness cosigned; kept as evidence",
                 conflict.as_str(),
@@ -173,7 +180,7 @@ impl Node {
             );
             return Err(self.refusal(held, message, false));
         }
-        Ok(())
+        Ok(held.epoch)
     }
 
     /// The tlog-witness 409: the size held and its checkpoint.
@@ -189,11 +196,12 @@ impl Node {
     }
 
     /// Logs both signed checkpoints as a `WitnessEvidenceEntry` and counts
-    /// the conflict in the log's view, in one durable batch.
+    /// the conflict in the log's view (`held`, updated), in one durable
+    /// batch.
     async fn record_evidence(
         &self,
         caller: &InstitutionId,
-        held: &WitnessedLog,
+        held: &mut WitnessedLog,
         offer: &Offer,
         conflict: Conflict,
     ) -> Result<(), NodeError> {
@@ -206,10 +214,8 @@ impl Node {
             conflict: conflict.as_str().to_owned(),
             signer_certificate: offer.request.signer_certificate.clone(),
         };
-        let view = WitnessedLog {
-            evidence: held.evidence + 1,
-            ..held.clone()
-        };
+        held.evidence += 1;
+        let view = held.clone();
         self.committer
             .commit(CommitRequest {
                 log: vec![LogAppend {
@@ -243,6 +249,7 @@ impl Node {
         caller: &InstitutionId,
         held: WitnessedLog,
         offer: Offer,
+        epoch: u32,
     ) -> Result<pb::AddCheckpointResponse, NodeError> {
         let signer = self.signer();
         let now = now_ms();
@@ -259,6 +266,7 @@ impl Node {
             signer_certificate_hex: hex::encode(&offer.request.signer_certificate),
             cosigned_at_ms: now,
             evidence: held.evidence,
+            epoch,
         };
         self.committer
             .commit(CommitRequest {
@@ -314,7 +322,40 @@ fn empty_view() -> WitnessedLog {
         signer_certificate_hex: String::new(),
         cosigned_at_ms: 0,
         evidence: 0,
+        epoch: 0,
     }
+}
+
+/// The epoch of the restore `offer` declares, when the declaration holds:
+/// a `LogEpochEntry` of an epoch newer than the view's, included in the
+/// offered tree at its `restored_size`, which is within the held tree (the
+/// log went back to a point this witness had seen, then on).
+fn declared_epoch(offer: &Offer, held: &WitnessedLog) -> Option<u32> {
+    let bytes = &offer.request.epoch_entry;
+    let proof = offer.request.epoch_proof.as_ref()?;
+    let entry = pb::LogEntry::decode(bytes.as_slice()).ok()?;
+    let Some(pb::log_entry::Kind::Epoch(declared)) = entry.kind else {
+        return None;
+    };
+    let offered = &offer.checkpoint;
+    let holds = declared.epoch > held.epoch
+        && declared.restored_size <= held.size
+        && proof.leaf_index == declared.restored_size
+        && proof.tree_size == offered.size
+        && proof.leaf_index < offered.size;
+    if !holds {
+        return None;
+    }
+    let hashes = proof_hashes(&proof.hashes).ok()?;
+    verify_inclusion(
+        &leaf_hash(bytes),
+        proof.leaf_index,
+        offered.size,
+        &hashes,
+        &offered.root,
+    )
+    .ok()
+    .map(|()| declared.epoch)
 }
 
 /// One async lock per witnessed log: a check and the durable update it

@@ -9,8 +9,7 @@
 //! at that size means the log was rewritten; both are reported at once
 //! (log line, `Status` warning, metric) naming the sizes.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use credshare_proto::v1 as pb;
@@ -24,87 +23,15 @@ use crate::domain::dates::now_ms;
 use crate::error::NodeError;
 use crate::federation::{Peer, PeerFailure, WitnessFailure};
 use crate::storage::CommittedCheckpoint;
+use book::{CosignedCheckpoint, WitnessState};
 
 /// Deadline of one witness call.
 const WITNESS_DEADLINE: Duration = Duration::from_secs(5);
 
-/// The newest checkpoint of this log its witnesses cosigned.
-#[derive(Debug, Clone)]
-pub struct CosignedCheckpoint {
-    pub size: u64,
-    /// The log's signed note with one cosignature line per witness.
-    pub note: String,
-    /// The log's signer certificate that signed the note.
-    pub signer_certificate: Vec<u8>,
-    /// The witnesses' signer certificates, in line order.
-    pub witness_certificates: Vec<Vec<u8>>,
-}
+mod book;
+mod epoch;
 
-/// What one witness holds of this log, as last learnt.
-#[derive(Debug, Clone, Default)]
-struct WitnessState {
-    /// Asked at least once since start.
-    met: bool,
-    cosigned_size: u64,
-    cosigned_at_ms: i64,
-    /// Size of the checkpoint last submitted (skip resubmitting it).
-    submitted_size: Option<u64>,
-    /// The size the witness says it holds.
-    held_size: u64,
-    /// `COSIGNED`, `REFUSED`, `UNREACHABLE`.
-    state: &'static str,
-    detail: String,
-    /// The cosignature line on the last submitted checkpoint and the
-    /// witness's certificate.
-    line: Option<(String, Vec<u8>)>,
-}
-
-/// The log side of witnessing: per witness state and the newest cosigned
-/// checkpoint.
-#[derive(Debug, Default)]
-pub struct WitnessBook {
-    inner: Mutex<BookState>,
-}
-
-#[derive(Debug, Default)]
-struct BookState {
-    witnesses: BTreeMap<String, WitnessState>,
-    cosigned: Option<Arc<CosignedCheckpoint>>,
-    /// Sizes (from, to] a witness cosigned that the log lacks.
-    missing: Option<(u64, u64)>,
-}
-
-impl WitnessBook {
-    fn lock(&self) -> std::sync::MutexGuard<'_, BookState> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The newest cosigned checkpoint, if any witness cosigned one.
-    pub fn cosigned(&self) -> Option<Arc<CosignedCheckpoint>> {
-        self.lock().cosigned.clone()
-    }
-
-    /// Sizes (from, to] of this log a witness cosigned and it lacks.
-    pub fn missing(&self) -> Option<(u64, u64)> {
-        self.lock().missing
-    }
-
-    /// One row per witness for `Status`.
-    pub fn views(&self) -> Vec<pb::WitnessView> {
-        self.lock()
-            .witnesses
-            .iter()
-            .map(|(institution, w)| pb::WitnessView {
-                institution_id: institution.clone(),
-                cosigned_size: w.cosigned_size,
-                cosigned_at_ms: w.cosigned_at_ms,
-                state: if w.met { w.state } else { "PENDING" }.to_owned(),
-                detail: w.detail.clone(),
-                held_size: w.held_size,
-            })
-            .collect()
-    }
-}
+pub use book::WitnessBook;
 
 impl Node {
     /// Spawns the submission loop (every `witness.submit_interval_ms`,
@@ -162,9 +89,13 @@ impl Node {
                 None => return,
             },
         };
+        let declaration = self.epoch_declaration(latest.size).await;
         let mut old = state.cosigned_size.min(latest.size);
         for _attempt in 0..2 {
-            match self.offer(peer, latest, certificate, old).await {
+            match self
+                .offer(peer, latest, certificate, old, declaration.as_ref())
+                .await
+            {
                 Ok(line) => {
                     state.cosigned_size = latest.size;
                     state.held_size = latest.size;
@@ -253,17 +184,24 @@ impl Node {
         latest: &CommittedCheckpoint,
         certificate: &[u8],
         old: u64,
+        declaration: Option<&epoch::EpochDeclaration>,
     ) -> Result<(String, Vec<u8>), WitnessFailure> {
         let proof = self
             .proof_between(old, latest.size)
             .await
             .map_err(|e| WitnessFailure::Peer(PeerFailure::Failed(e)))?;
-        let request = pb::AddCheckpointRequest {
+        let mut request = pb::AddCheckpointRequest {
             old_size: old,
             consistency_proof: proof,
             checkpoint: latest.note.clone(),
             signer_certificate: certificate.to_vec(),
+            ..Default::default()
         };
+        if let Some(declaration) = declaration {
+            self.declare(&mut request, declaration, latest.size)
+                .await
+                .map_err(|e| WitnessFailure::Peer(PeerFailure::Failed(e)))?;
+        }
         let response = peer.add_checkpoint(request, WITNESS_DEADLINE).await?;
         let verified = self
             .verifier()

@@ -26,6 +26,10 @@ pub struct WitnessedLog {
     pub cosigned_at_ms: i64,
     /// Conflicts of this log this node logged as evidence.
     pub evidence: u64,
+    /// The log's epoch this view is of: 0 until the log declares a restore
+    /// (`LogEpochEntry`) to this witness, then that entry's epoch.
+    #[serde(default)]
+    pub epoch: u32,
 }
 
 /// A new view of `institution`'s log, written atomically with the batch.
