@@ -468,3 +468,72 @@ async fn a_declared_restore_is_kept_as_evidence_then_followed() {
     let out = regulator_audit(&c, &nodes[0], &["verify", "--witness-quorum", "2"]);
     assert!(out.status.success(), "{}", text(&out));
 }
+
+/// `GetCheckpoint` of `node`'s newest checkpoint, as the regulator.
+async fn newest_checkpoint(c: &Consortium, node: &NodeProcess) -> pb::GetCheckpointResponse {
+    let tls = c.tls("REG-1", "regulator").unwrap();
+    let channel = credshare_e2e::channel(&tls, node.peer_addr).await.unwrap();
+    pb::audit_service_client::AuditServiceClient::new(channel)
+        .get_checkpoint(pb::GetCheckpointRequest { tree_size: 0 })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_witness_refuses_foreign_and_malformed_submissions_and_changes_nothing() {
+    let c = Consortium::new().unwrap();
+    let nodes = start_federation_with(&c, FAST).unwrap();
+    let (a, b, cc) = (&nodes[0], &nodes[1], &nodes[2]);
+    import(&c, a, 2, 20);
+    import(&c, cc, 2, 21);
+    let cosigned = wait_cosigned(&c, a, 2).await;
+    let own = newest_checkpoint(&c, a).await;
+    let foreign = newest_checkpoint(&c, cc).await;
+    let submit = |who: &'static str, role: &'static str, request: pb::AddCheckpointRequest| {
+        let c = &c;
+        async move {
+            let channel = credshare_e2e::channel(&c.tls(who, role).unwrap(), b.peer_addr)
+                .await
+                .unwrap();
+            pb::witness_service_client::WitnessServiceClient::new(channel)
+                .add_checkpoint(request)
+                .await
+                .unwrap_err()
+        }
+    };
+    let request =
+        |cp: &pb::GetCheckpointResponse, old_size: u64, hashes: usize| pb::AddCheckpointRequest {
+            old_size,
+            consistency_proof: vec![vec![0; 32]; hashes],
+            checkpoint: cp.checkpoint.clone().unwrap().signed_note,
+            signer_certificate: cp.signer_certificate.clone(),
+            ..Default::default()
+        };
+    // BANK-A submits BANK-C's log: a node submits only its own.
+    let status = submit("BANK-A", "node", request(&foreign, 0, 0)).await;
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    assert!(status.message().contains("BANK-C"), "{status:?}");
+    // 64 proof hashes (tlog-witness: at most 63); an old size past the tree.
+    let status = submit("BANK-A", "node", request(&own, cosigned, 64)).await;
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    assert!(status.message().contains("63"), "{status:?}");
+    let status = submit("BANK-A", "node", request(&own, cosigned + 1, 0)).await;
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    // A stale old size: the size held comes back in the detail.
+    let status = submit("BANK-A", "node", request(&own, 0, 0)).await;
+    assert_eq!(status.code(), tonic::Code::FailedPrecondition, "{status:?}");
+    let conflict = credshare_node::federation::conflict::from_status(&status).unwrap();
+    assert_eq!(conflict.held_size, cosigned);
+    assert!(!conflict.evidence_recorded);
+    // Only nodes may submit.
+    let status = submit("REG-1", "regulator", request(&own, cosigned, 0)).await;
+    assert_eq!(status.code(), tonic::Code::PermissionDenied, "{status:?}");
+    // Nothing changed: no evidence, BANK-A's log still cosigned at its size.
+    assert!(node_status(&c, b).await.witness_evidence_against.is_empty());
+    let s = node_status(&c, a).await;
+    assert!(
+        s.witnesses.iter().all(|w| w.cosigned_size == cosigned),
+        "{s:?}"
+    );
+}
