@@ -38,6 +38,13 @@ pub struct QueryBenchArgs {
     /// mTLS connections shared by the workers.
     #[arg(long, default_value_t = 8)]
     pub connections: usize,
+    /// Start BANK-A and BANK-C beside BANK-B as its peers, and so its
+    /// witnesses: its receipts carry their cosignatures (unless the nodes
+    /// run with CREDSHARE_WITNESS__SUBMIT=false, the baseline), and a
+    /// third phase measures the witness submissions per second BANK-B
+    /// handles.
+    #[arg(long)]
+    pub witnesses: bool,
 }
 
 /// Figures of one phase.
@@ -45,7 +52,7 @@ pub(super) struct Phase {
     pub(super) ok: u64,
     pub(super) errors: u64,
     pub(super) seconds: f64,
-    latencies_us: Vec<u64>,
+    pub(super) latencies_us: Vec<u64>,
 }
 
 impl Phase {
@@ -64,7 +71,12 @@ impl QueryBenchArgs {
             "preparing: dev consortium, BANK-B holding {} sample borrowers (credit and visits)",
             self.borrowers
         );
-        let mut bench = BenchNode::start(self.dir.as_deref(), "BANK-B")?;
+        let peers: &[&str] = if self.witnesses {
+            &["BANK-A", "BANK-C"]
+        } else {
+            &[]
+        };
+        let mut bench = BenchNode::start_with_peers(self.dir.as_deref(), "BANK-B", peers)?;
         let (credit, _) = load_holder(&bench, self.borrowers, &Output::new(true)).await?;
         // BANK-A asks: one signed grant per borrower for a working set of borrowers.
         let requests = Arc::new(grant_requests(&bench, &credit, 1000)?);
@@ -82,8 +94,19 @@ impl QueryBenchArgs {
         let audited = run_phase(&channels, c, duration, requests, true).await;
         let after = fetch_status(bench.admin().await?).await?;
         let rss = rss_kib(bench.node.pid());
+        let witness = if self.witnesses {
+            Some(super::witness::submissions_phase(&bench, c, duration).await?)
+        } else {
+            None
+        };
         bench.node.stop()?;
+        for peer in &mut bench.peers {
+            peer.stop()?;
+        }
         self.report(&health, &audited, &before, &after, rss);
+        if let Some(phase) = witness {
+            super::witness::report(&phase, &after);
+        }
         Ok(())
     }
 
