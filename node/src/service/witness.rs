@@ -137,29 +137,7 @@ impl Node {
                 )),
             };
         }
-        let held_cp = Checkpoint::parse_unverified(&held.cosigned_note)
-            .map_err(|e| NodeError::internal(format!("held checkpoint: {e}")))?;
-        let later = offered.timestamp_ms > held_cp.timestamp_ms;
-        let conflict = if offered.size == held.size && offered.root != held_cp.root {
-            Some(Conflict::SameSizeDifferentRoot)
-        } else if offered.size < held.size && later {
-            Some(Conflict::Smaller)
-        } else if offer.request.old_size == held.size && offered.size > held.size {
-            let proof = proof_hashes(&offer.request.consistency_proof)
-                .map_err(|e| NodeError::invalid("consistency_proof", e.to_string()))?;
-            verify_consistency(
-                held.size,
-                offered.size,
-                &held_cp.root,
-                &offered.root,
-                &proof,
-            )
-            .err()
-            .map(|_| Conflict::ProofFailed)
-        } else {
-            None
-        };
-        if let Some(conflict) = conflict {
+        if let Some(conflict) = classify(held, offer)? {
             self.record_evidence(caller, held, offer, conflict).await?;
             if let Some(epoch) = declared_epoch(offer, held) {
                 tracing::warn!(log = %caller, epoch, "witness: the log declares a restore; following its new epoch");
@@ -324,6 +302,37 @@ fn empty_view() -> WitnessedLog {
         evidence: 0,
         epoch: 0,
     }
+}
+
+/// Which conflict with the held view `offer` proves, if any: two roots
+/// for one size, a smaller tree signed later, or a consistency proof from
+/// the held size that fails.
+fn classify(held: &WitnessedLog, offer: &Offer) -> Result<Option<Conflict>, NodeError> {
+    let offered = &offer.checkpoint;
+    let held_cp = Checkpoint::parse_unverified(&held.cosigned_note)
+        .map_err(|e| NodeError::internal(format!("held checkpoint: {e}")))?;
+    let later = offered.timestamp_ms > held_cp.timestamp_ms;
+    Ok(
+        if offered.size == held.size && offered.root != held_cp.root {
+            Some(Conflict::SameSizeDifferentRoot)
+        } else if offered.size < held.size && later {
+            Some(Conflict::Smaller)
+        } else if offer.request.old_size == held.size && offered.size > held.size {
+            let proof = proof_hashes(&offer.request.consistency_proof)
+                .map_err(|e| NodeError::invalid("consistency_proof", e.to_string()))?;
+            verify_consistency(
+                held.size,
+                offered.size,
+                &held_cp.root,
+                &offered.root,
+                &proof,
+            )
+            .err()
+            .map(|_| Conflict::ProofFailed)
+        } else {
+            None
+        },
+    )
 }
 
 /// The epoch of the restore `offer` declares, when the declaration holds:

@@ -52,7 +52,7 @@ pub(super) struct Phase {
     pub(super) ok: u64,
     pub(super) errors: u64,
     pub(super) seconds: f64,
-    pub(super) latencies_us: Vec<u64>,
+    latencies_us: Vec<u64>,
 }
 
 impl Phase {

@@ -12,9 +12,25 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use credshare_proto::v1 as pb;
 
-use super::BenchNode;
-use super::query::Phase;
+use super::{BenchNode, quantile};
 use crate::connection::Resolved;
+
+/// Figures of the submissions phase.
+pub(super) struct Submissions {
+    ok: u64,
+    errors: u64,
+    seconds: f64,
+    latencies_us: Vec<u64>,
+}
+
+impl Submissions {
+    fn rate(&self) -> f64 {
+        self.ok as f64 / self.seconds
+    }
+    fn pct(&self, p: f64) -> f64 {
+        quantile(&self.latencies_us, p) as f64 / 1000.0
+    }
+}
 
 /// Submissions to BANK-B by its peers for `duration`, `concurrency`
 /// calls in flight split over the peers' logs.
@@ -22,7 +38,7 @@ pub(super) async fn submissions_phase(
     bench: &BenchNode,
     concurrency: usize,
     duration: Duration,
-) -> anyhow::Result<Phase> {
+) -> anyhow::Result<Submissions> {
     let mut submissions = Vec::new();
     for peer in &bench.peers {
         submissions.push(cosigned_submission(bench, &peer.institution).await?);
@@ -38,7 +54,7 @@ pub(super) async fn submissions_phase(
         .collect();
     tokio::time::sleep(duration).await;
     stop.store(true, Ordering::Relaxed);
-    let mut phase = Phase {
+    let mut phase = Submissions {
         ok: 0,
         errors: 0,
         seconds: 0.0,
@@ -127,7 +143,7 @@ async fn submit_until(
 }
 
 /// The witness figures, after the query table.
-pub(super) fn report(phase: &Phase, status: &pb::StatusResponse) {
+pub(super) fn report(phase: &Submissions, status: &pb::StatusResponse) {
     println!(
         "  {:<28} {:>10.0} {:>10.2} {:>10.2} {:>8}",
         "AddCheckpoint (2 logs)",
