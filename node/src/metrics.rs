@@ -377,6 +377,14 @@ mod tests {
             text.contains("credshare_commit_fsync_duration_seconds_bucket"),
             "{text}"
         );
+        m.witness.evidence.set(2);
+        m.witness.missing_entries.set(3);
+        let text = m.encode();
+        assert!(
+            text.contains("credshare_witness_evidence_entries 2"),
+            "{text}"
+        );
+        assert!(text.contains("credshare_log_missing_entries 3"), "{text}");
         assert!(text.ends_with("# EOF\n"));
     }
 }

@@ -23,7 +23,7 @@ impl Node {
         let (warnings, storage_fault) = self.warnings();
         let signer = self.signer();
         let readiness = self.readiness();
-        let (witness_evidence_against, witness_evidence_entries) = self.witness_evidence()?;
+        let (witness_evidence_against, witness_evidence_entries) = self.witness_evidence().await?;
         let (log_missing_from, log_missing_to) = self.witnessing.missing().unwrap_or_default();
         Ok(pb::StatusResponse {
             witnesses: self.witnessing.views(),

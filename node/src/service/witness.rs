@@ -281,8 +281,9 @@ impl Node {
 
     /// Peer logs of which this node keeps evidence, and the number of
     /// evidence entries it logged (for `Status`).
-    pub fn witness_evidence(&self) -> Result<(Vec<String>, u64), NodeError> {
-        let logs = self.store.witnessed_logs()?;
+    pub async fn witness_evidence(&self) -> Result<(Vec<String>, u64), NodeError> {
+        let store = self.store.clone();
+        let logs = blocking::run(move || store.witnessed_logs()).await?;
         let against = logs
             .iter()
             .filter(|(_, v)| v.evidence > 0)
