@@ -294,8 +294,8 @@ impl Node {
             .set(cosigned as i64);
     }
 
-    /// Every cosignature on `latest` into one note; it replaces the
-    /// cosigned checkpoint held unless it has fewer cosignatures.
+    /// Every cosignature on `latest` into one note, to replace the
+    /// cosigned checkpoint held.
     fn collect_cosignatures(&self, latest: &CommittedCheckpoint, certificate: Vec<u8>) {
         let mut book = self.witnessing.lock();
         let (lines, certificates): (Vec<String>, Vec<Vec<u8>>) = book
@@ -304,11 +304,15 @@ impl Node {
             .filter(|w| w.submitted_size == Some(latest.size))
             .filter_map(|w| w.line.clone())
             .unzip();
+        // A newer checkpoint replaces the one held unless it has fewer
+        // cosignatures than both the held one and the quorum (so one witness
+        // down does not freeze receipts on an old checkpoint).
         let held = book
             .cosigned
             .as_ref()
             .map_or(0, |c| c.witness_certificates.len());
-        if lines.is_empty() || lines.len() < held {
+        let quorum = usize::try_from(self.witness_quorum()).unwrap_or(usize::MAX);
+        if lines.is_empty() || lines.len() < held.min(quorum.max(1)) {
             return;
         }
         book.cosigned = Some(Arc::new(CosignedCheckpoint {
