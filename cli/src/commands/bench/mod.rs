@@ -56,22 +56,27 @@ impl BenchNode {
     /// A fresh consortium in `dir` (kept) or a temporary directory, and a
     /// node of `institution` running `credshare node run`.
     fn start(dir: Option<&Path>, institution: &str) -> anyhow::Result<Self> {
-        Self::start_with_peers(dir, institution, &[])
+        Self::start_with_peers(dir, institution, &[], true)
     }
 
-    /// [`Self::start`], plus `peers` as the node's peers (and witnesses).
+    /// [`Self::start`], plus `peers` as the node's peers (and witnesses);
+    /// `submit` false runs every node with `witness.submit = false`.
     fn start_with_peers(
         dir: Option<&Path>,
         institution: &str,
         peers: &[&str],
+        submit: bool,
     ) -> anyhow::Result<Self> {
         let ws = Workspace::create(dir)?;
         let site = ws.site(NodeProgram::this_cli()?);
         // The bench measures throughput, not the rate limit.
-        let unlimited = [(
+        let mut unlimited = vec![(
             "CREDSHARE_POLICY__RATE_LIMIT_PER_MINUTE".to_owned(),
             "1000000000".to_owned(),
         )];
+        if !submit {
+            unlimited.push(("CREDSHARE_WITNESS__SUBMIT".to_owned(), "false".to_owned()));
+        }
         let names: Vec<&str> = std::iter::once(institution)
             .chain(peers.iter().copied())
             .collect();
