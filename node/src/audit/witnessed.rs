@@ -160,3 +160,96 @@ pub fn verify_receipt_witnesses(
     verify_checkpoint_consistency(&checkpoint, &newer, &proof_hashes(&proof.hashes)?)?;
     Ok(witnessed)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::audit::cosignature::{cosign, witness_name};
+    use crate::signing::test_ca::TestCa;
+
+    const ORIGIN: &str = "credshare.example/BANK-A/query-log";
+
+    fn note(ca: &mut TestCa) -> (Checkpoint, String, Vec<u8>) {
+        let log = ca.signer("BANK-A");
+        let cp = Checkpoint {
+            origin: ORIGIN.into(),
+            size: 7,
+            root: [3; 32],
+            timestamp_ms: Some(crate::domain::dates::now_ms()),
+            extensions: Vec::new(),
+        };
+        let signed = cp.sign(ORIGIN, log.key_pair());
+        (cp, signed, log.certificate_der().to_vec())
+    }
+
+    #[test]
+    fn counts_members_other_than_the_holder_once_each() {
+        let mut ca = TestCa::new("witnessed");
+        let (cp, signed, log_cert) = note(&mut ca);
+        let (b, c, own) = (
+            ca.signer("BANK-B"),
+            ca.signer("BANK-C"),
+            ca.signer("BANK-A"),
+        );
+        let lines: Vec<String> = [&b, &c, &own]
+            .iter()
+            .map(|w| {
+                cosign(
+                    &cp,
+                    &witness_name(w.institution().as_str()),
+                    w.key_pair(),
+                    9,
+                )
+            })
+            .collect();
+        let cosigned = format!("{signed}{}", lines.concat());
+        let certs: Vec<Vec<u8>> = [&b, &c, &b, &own]
+            .iter()
+            .map(|w| w.certificate_der().to_vec())
+            .collect();
+        let holder = InstitutionId::parse("BANK-A").unwrap();
+        let not_c = |i: &InstitutionId| i.as_str() != "BANK-C";
+        let verifier = ca.verifier(&[]);
+        let (_, witnessed) = verify_cosigned_checkpoint(
+            &cosigned,
+            &log_cert,
+            &certs,
+            &verifier,
+            &holder,
+            &not_c,
+            SystemTime::now(),
+        )
+        .unwrap();
+        let names: Vec<&str> = witnessed
+            .witnesses
+            .iter()
+            .map(InstitutionId::as_str)
+            .collect();
+        assert_eq!(names, ["BANK-B"]);
+        assert_eq!(witnessed.ignored.len(), 3, "{:?}", witnessed.ignored);
+        assert!(
+            witnessed
+                .describe(2)
+                .starts_with("short of witness quorum: 1 of 2")
+        );
+    }
+
+    #[test]
+    fn more_witness_certificates_than_the_bound_are_refused() {
+        let mut ca = TestCa::new("witnessed");
+        let (_, signed, log_cert) = note(&mut ca);
+        let certs = vec![log_cert.clone(); MAX_WITNESSES + 1];
+        let holder = InstitutionId::parse("BANK-A").unwrap();
+        let result = verify_cosigned_checkpoint(
+            &signed,
+            &log_cert,
+            &certs,
+            &ca.verifier(&[]),
+            &holder,
+            &|_| true,
+            SystemTime::now(),
+        );
+        assert!(matches!(result, Err(ReceiptError::TooLarge { .. })));
+    }
+}
