@@ -15,6 +15,7 @@ const PROTOS: &[&str] = &[
     "credshare/v1/admin.proto",
     "credshare/v1/audit.proto",
     "credshare/v1/discovery.proto",
+    "credshare/v1/witness.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

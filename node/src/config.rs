@@ -32,6 +32,7 @@ mod staff;
 mod storage;
 mod validate;
 pub use discovery::DiscoveryConfig;
+mod witness;
 pub use keys::{SignerConfig, TlsConfig};
 pub use limits::LimitsConfig;
 pub use listen::{DEFAULT_METRICS_LISTEN, ListenConfig};
@@ -41,6 +42,7 @@ pub use network::NetworkConfig;
 pub use peers::PeerConfig;
 pub use staff::{RetentionConfig, StaffConfig};
 pub use storage::StorageConfig;
+pub use witness::WitnessConfig;
 
 /// Prefix of every environment override.
 pub const ENV_PREFIX: &str = "CREDSHARE_";
@@ -93,6 +95,9 @@ pub struct NodeConfig {
     /// Set only on the regulator's discovery service.
     #[serde(default)]
     pub discovery: Option<DiscoveryConfig>,
+    /// Witnessing: cosigning peers' logs, having this log cosigned.
+    #[serde(default)]
+    pub witness: WitnessConfig,
 }
 
 /// A configuration problem, naming the key.
@@ -169,6 +174,7 @@ impl NodeConfig {
         if let Some(discovery) = &self.discovery {
             discovery.validate()?;
         }
+        self.witness.validate()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| invalid("log.level", e.to_string()))?;
         Ok(())

@@ -31,6 +31,13 @@ pub enum NodeError {
     Signature(#[from] SigningError),
     #[error("rate limit: {0}")]
     RateLimited(String),
+    /// As a witness: the offered checkpoint conflicts with the one held
+    /// (tlog-witness 409/422); the detail says the size held.
+    #[error("{message}")]
+    WitnessConflict {
+        message: String,
+        conflict: pb::WitnessConflict,
+    },
     /// An audit request asked for indexes or sizes the log cannot serve.
     #[error(transparent)]
     Bounds(#[from] LogBoundsError),

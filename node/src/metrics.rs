@@ -130,6 +130,29 @@ pub struct Metrics {
     /// Discovery service calls and the elements (or pseudonyms) they carried.
     pub discovery_calls: Family<DiscoveryLabels, Counter>,
     pub discovery_elements: Family<DiscoveryLabels, Counter>,
+    pub witness: WitnessMetrics,
+}
+
+/// One witness submission's outcome: `cosigned`, `refused`, `failed`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WitnessLabels {
+    pub witness: String,
+    pub outcome: String,
+}
+
+/// Witnessing, both sides (docs/protocol.md §13).
+#[derive(Debug, Default)]
+pub struct WitnessMetrics {
+    /// As a witness: cosignatures issued since start.
+    pub cosigned: Counter,
+    /// As a witness: evidence entries logged (the store's count).
+    pub evidence: Gauge,
+    /// As a log: submissions to each witness by outcome.
+    pub submissions: Family<WitnessLabels, Counter>,
+    /// As a log: the size each witness cosigned last.
+    pub cosigned_size: Family<PeerLabel, Gauge>,
+    /// As a log: entries a witness cosigned that the log no longer holds.
+    pub missing_entries: Gauge,
 }
 
 impl Metrics {
@@ -158,6 +181,7 @@ impl Metrics {
             log_verify: LogVerifyGauges::default(),
             discovery_calls: Family::default(),
             discovery_elements: Family::default(),
+            witness: WitnessMetrics::default(),
         };
         m.register(commit);
         m
@@ -168,6 +192,37 @@ impl Metrics {
         self.register_store();
         self.register_trust();
         self.register_log_verify();
+        self.register_witness();
+    }
+
+    fn register_witness(&mut self) {
+        let r = &mut self.registry;
+        let w = &self.witness;
+        r.register(
+            "witness_cosignatures",
+            "Checkpoints of peers' logs this node cosigned as their witness",
+            w.cosigned.clone(),
+        );
+        r.register(
+            "witness_evidence_entries",
+            "Conflicts of peers' logs this node logged as evidence (WitnessEvidenceEntry); above 0 is an alarm",
+            w.evidence.clone(),
+        );
+        r.register(
+            "witness_submissions",
+            "Checkpoints of this node's log submitted to each witness, by outcome",
+            w.submissions.clone(),
+        );
+        r.register(
+            "witness_cosigned_size",
+            "Size of this node's log each witness cosigned last",
+            w.cosigned_size.clone(),
+        );
+        r.register(
+            "log_missing_entries",
+            "Entries of this node's log a witness cosigned that the log no longer holds; above 0 is an alarm",
+            w.missing_entries.clone(),
+        );
     }
 
     fn register_traffic(&mut self, commit: &CommitHistograms) {
@@ -347,6 +402,14 @@ mod tests {
             text.contains("credshare_commit_fsync_duration_seconds_bucket"),
             "{text}"
         );
+        m.witness.evidence.set(2);
+        m.witness.missing_entries.set(3);
+        let text = m.encode();
+        assert!(
+            text.contains("credshare_witness_evidence_entries 2"),
+            "{text}"
+        );
+        assert!(text.contains("credshare_log_missing_entries 3"), "{text}");
         assert!(text.ends_with("# EOF\n"));
     }
 }

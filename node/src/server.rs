@@ -227,6 +227,7 @@ fn spawn_tasks(node: &Arc<Node>, config: &NodeConfig, stop: watch::Receiver<bool
         Duration::from_secs(u64::from(config.tls.reload_interval_seconds)),
         stop.clone(),
     );
+    node.spawn_witnessing(stop.clone());
     node.spawn_metrics_refresh(stop);
 }
 

@@ -78,7 +78,7 @@ def pb() -> types.SimpleNamespace:
     if stubs not in sys.path:
         sys.path.insert(0, stubs)
     mods = {}
-    for name in ("records", "consent", "log", "assessment", "peer", "admin", "audit"):
+    for name in ("records", "consent", "log", "assessment", "peer", "admin", "audit", "witness"):
         mods[name] = importlib.import_module(f"credshare.v1.{name}_pb2")
     for name in ("peer", "admin", "audit"):
         mods[name + "_grpc"] = importlib.import_module(f"credshare.v1.{name}_pb2_grpc")
@@ -659,6 +659,67 @@ def test_06c_audit_range_errors(pb, cfg, channels, certs):
             pb.audit.GetConsistencyProofRequest(old_size=cp.size, new_size=1), timeout=TIMEOUT
         )
     assert ei.value.code() == grpc.StatusCode.INVALID_ARGUMENT, f"{ei.value.code()}: {ei.value.details()}"
+
+
+# --------------------------------------------------------------------------
+# 7. Witness cosignatures (§13)
+# --------------------------------------------------------------------------
+
+
+def test_07_receipt_cosigned_by_the_peer_witness(pb, cfg, channels, certs, grant_envelope, bkey):
+    """BANK-A witnesses BANK-B's log: once it cosigned (within a few
+    submission intervals), BANK-B's receipts carry the cosigned checkpoint,
+    its cosignature verifies with BANK-A's signer certificate (C2SP
+    cosignature/v1), and a consistency proof ties it to the receipt's
+    checkpoint."""
+    import time
+
+    stub = audit_stub(pb, channels, cfg)
+    deadline = time.monotonic() + 30
+    while True:
+        cosigned = stub.GetCosignedCheckpoint(pb.audit.GetCosignedCheckpointRequest(), timeout=TIMEOUT)
+        if cosigned.witness_certificates or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert list(cosigned.witness_certificates), "BANK-B holds no cosigned checkpoint after 30 s"
+    resp, _ = query(pb, channels, cfg, grant_envelope, bkey, pb.consent.SCOPE_SUMMARY)
+    receipt = resp.receipt
+    cp, _ = verify_receipt(pb, certs, receipt)
+    assert receipt.HasField("cosigned_checkpoint"), "the receipt carries no cosigned checkpoint"
+    note = receipt.cosigned_checkpoint.signed_note
+    log_key = certs.verify_signer(receipt.signer_certificate, HOLDER)
+    witnessed = v.verify_checkpoint_note(note, log_key, origin_of(HOLDER))
+    assert len(receipt.witness_certificates) == 1
+    witness_key = certs.verify_signer(receipt.witness_certificates[0], REQUESTER)
+    name, timestamp = v.verify_cosignature(note, witness_key)
+    assert name == f"credshare.example/{REQUESTER}/witness", name
+    assert abs(dt.datetime.now(dt.timezone.utc).timestamp() - timestamp) < 600, timestamp
+    proof = receipt.cosigned_consistency
+    assert (proof.old_size, proof.new_size) == (witnessed.size, cp.size)
+    v.verify_consistency(witnessed.size, cp.size, witnessed.root, cp.root, list(proof.hashes))
+    # A cosignature over another body does not verify.
+    altered = note.replace(f"\n{witnessed.size}\n", f"\n{witnessed.size + 1}\n", 1)
+    with pytest.raises(v.VerificationError):
+        v.verify_cosignature(altered, witness_key)
+
+
+def test_07b_cosignature_known_answer():
+    """The Rust code's known answer (node/src/audit/cosignature/tests.rs),
+    recomputed here: Ed25519 seed 07 x 32, cosigner
+    credshare.example/BANK-B/witness, time 1718000001."""
+    key = ed25519.Ed25519PrivateKey.from_private_bytes(bytes([7]) * 32)
+    body = (
+        "credshare.example/BANK-A/query-log\n42\n"
+        + base64.b64encode(bytes(range(32))).decode()
+        + "\nTimestamp: 1718000000000\n"
+    )
+    line = (
+        "\u2014 credshare.example/BANK-B/witness nrnUEAAAAABmZpmBAVd6tSZ9FcY8T8+X0wZEPv8Nd5kNcKhZbvwF"
+        "d0s+xKRBI8kqQ2/r4t2Tq69MEj2jEkO67vmJ6VJW0xuSR2ZRDQ==\n"
+    )
+    note = body + "\n" + line
+    name, timestamp = v.verify_cosignature(note, key.public_key())
+    assert (name, timestamp) == ("credshare.example/BANK-B/witness", 1718000001)
 
 
 # --------------------------------------------------------------------------

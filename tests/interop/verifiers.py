@@ -5,6 +5,7 @@ Written from docs/protocol.md and the RFCs alone (no credshare code):
 * RFC 6962 / RFC 9162 Merkle tree hashes, inclusion proofs (RFC 9162
   §2.1.3.2) and consistency proofs (RFC 9162 §2.1.4.2);
 * C2SP signed notes carrying C2SP tlog checkpoints, Ed25519 key ids;
+* C2SP tlog-cosignature cosignature/v1 lines (witness cosignatures);
 * DSSE envelopes (PAE, key id = SHA-256 of the signer certificate DER);
 * consortium certificates (chain to the CA, validity, CRL, SAN URI role).
 
@@ -328,6 +329,41 @@ def verify_checkpoint_note(
     raise VerificationError(
         f"note: no signature by {key_name!r} with key id {want_id.hex()}; signatures: {seen}"
     )
+
+
+def cosigner_key_id(name: str, public_key: bytes) -> bytes:
+    """C2SP tlog-cosignature key id of an Ed25519 cosigner (cosignature/v1):
+    SHA-256(name || 0x0A || 0x04 || public key)[:4]."""
+    return sha256(name.encode() + b"\n" + b"\x04" + public_key)[:4]
+
+
+def verify_cosignature(note: str, public_key: ed25519.Ed25519PublicKey) -> tuple[str, int]:
+    """Finds the cosignature/v1 line of `public_key` on a signed checkpoint
+    note and verifies it (C2SP tlog-cosignature): the signature is
+    key id (4) || timestamp (u64 big-endian, POSIX seconds) || Ed25519 (64)
+    over "cosignature/v1\ntime <timestamp>\n" + the whole note body.
+    Returns (cosigner name, timestamp)."""
+    cp = parse_checkpoint_note(note)
+    raw_pub = public_key.public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    found = [
+        (name, sig)
+        for name, key_id, sig in cp.signatures
+        if key_id == cosigner_key_id(name, raw_pub)
+    ]
+    if len(found) != 1:
+        raise VerificationError(f"cosignature: {len(found)} lines of this key, expected 1")
+    name, sig = found[0]
+    if len(sig) != 8 + 64:
+        raise VerificationError(f"cosignature: {len(sig)} bytes after the key id, expected 72")
+    timestamp = int.from_bytes(sig[:8], "big")
+    message = b"cosignature/v1\n" + f"time {timestamp}\n".encode() + cp.body
+    try:
+        public_key.verify(sig[8:], message)
+    except InvalidSignature as e:
+        raise VerificationError(f"cosignature of {name!r} does not verify") from e
+    return name, timestamp
 
 
 # --------------------------------------------------------------------------

@@ -8,6 +8,8 @@
 //! into the same target directory as these tests.
 #![forbid(unsafe_code)]
 
+pub mod witness;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -156,6 +156,7 @@ async fn a_regulator_verifies_entries_and_proofs_from_the_ca_alone() {
             checkpoint: newest_response.checkpoint.clone(),
             proof: Some(proof),
             signer_certificate: newest_response.signer_certificate.clone(),
+            ..Default::default()
         };
         let verified = verify_receipt(
             &receipt,

@@ -108,6 +108,16 @@ pub fn status_json(s: &pb::StatusResponse) -> serde_json::Value {
         "disputes_overdue": s.disputes_overdue,
         "oversight_flags": s.oversight_flags.iter().map(oversight_flag_json).collect::<Vec<_>>(),
         "queries_by_reason": s.reason_counts.iter().map(reason_count_json).collect::<Vec<_>>(),
+        "witnesses": s.witnesses.iter().map(|w| json!({
+            "institution": w.institution_id,
+            "state": w.state,
+            "cosigned_size": w.cosigned_size,
+            "held_size": w.held_size,
+            "detail": w.detail,
+        })).collect::<Vec<_>>(),
+        "witness_evidence_against": s.witness_evidence_against,
+        "witness_evidence_entries": s.witness_evidence_entries,
+        "log_missing": (s.log_missing_to > 0).then(|| json!({"from": s.log_missing_from, "to": s.log_missing_to})),
         "peers": s.peers.iter().map(|p| json!({
             "institution": p.institution_id,
             "reachable": p.reachable,
@@ -182,6 +192,19 @@ pub fn render_status(s: &pb::StatusResponse) -> String {
             f.count,
             f.threshold,
             f.window_days
+        ));
+    }
+    for w in &s.witnesses {
+        out.push_str(&format!(
+            "WITNESS         {} {}: cosigned size {} (holds {}) {}\n",
+            w.institution_id, w.state, w.cosigned_size, w.held_size, w.detail
+        ));
+    }
+    if !s.witness_evidence_against.is_empty() {
+        out.push_str(&format!(
+            "EVIDENCE        conflicts of {} logged as witness ({} entries)\n",
+            s.witness_evidence_against.join(", "),
+            s.witness_evidence_entries
         ));
     }
     if s.peers.is_empty() {

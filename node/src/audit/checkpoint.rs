@@ -34,7 +34,7 @@ pub const MAX_NOTE_BYTES: usize = 16 * 1024;
 pub const MAX_SIGNATURES: usize = 100;
 
 /// Starts every signature line: U+2014 EM DASH and a space.
-const SIGNATURE_LINE_PREFIX: &str = "\u{2014} ";
+pub(super) const SIGNATURE_LINE_PREFIX: &str = "\u{2014} ";
 /// The signed-note signature type byte of Ed25519 keys.
 const ED25519_KEY_TYPE: u8 = 0x01;
 const KEY_ID_LEN: usize = 4;
@@ -139,9 +139,15 @@ impl Checkpoint {
 
 /// The signed-note key id: `SHA-256(key_name || 0x0A || 0x01 || public_key)[:4]`.
 pub fn key_id(key_name: &str, public_key: &[u8]) -> [u8; 4] {
+    typed_key_id(key_name, ED25519_KEY_TYPE, public_key)
+}
+
+/// A signed-note key id for signature type `key_type`:
+/// `SHA-256(key_name || 0x0A || key_type || public_key)[:4]`.
+pub(super) fn typed_key_id(key_name: &str, key_type: u8, public_key: &[u8]) -> [u8; 4] {
     let mut context = ring::digest::Context::new(&ring::digest::SHA256);
     context.update(key_name.as_bytes());
-    context.update(&[b'\n', ED25519_KEY_TYPE]);
+    context.update(&[b'\n', key_type]);
     context.update(public_key);
     let digest = context.finish();
     let mut id = [0u8; KEY_ID_LEN];
@@ -230,15 +236,16 @@ pub fn validate_origin(origin: &str) -> Result<(), CheckpointError> {
 }
 
 /// One parsed signature line; the signature bytes are not yet checked.
-struct NoteSignature<'a> {
-    key_name: &'a str,
-    key_id: [u8; KEY_ID_LEN],
-    signature: Vec<u8>,
+pub(super) struct NoteSignature<'a> {
+    pub(super) key_name: &'a str,
+    pub(super) key_id: [u8; KEY_ID_LEN],
+    /// The bytes after the key id (for cosignatures: timestamp ‖ signature).
+    pub(super) signature: Vec<u8>,
 }
 
 /// Splits a note into its text (ending in `\n`) and its signature lines,
 /// checking the envelope's syntax as Go's `note.Open` does.
-fn split_note(note: &str) -> Result<(&str, Vec<NoteSignature<'_>>), CheckpointError> {
+pub(super) fn split_note(note: &str) -> Result<(&str, Vec<NoteSignature<'_>>), CheckpointError> {
     if note.len() > MAX_NOTE_BYTES {
         return Err(CheckpointError::TooLarge {
             len: note.len(),

@@ -141,6 +141,7 @@ pub fn issue_receipt<S: SubtreeHashes>(
             hashes: proof.iter().map(|h| h.to_vec()).collect(),
         }),
         signer_certificate,
+        ..Default::default()
     })
 }
 

@@ -33,6 +33,7 @@ const SECTIONS: &[&str] = &[
     "assessment",
     "membership",
     "discovery",
+    "witness",
 ];
 
 /// Top-level keys holding a single value.

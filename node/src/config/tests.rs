@@ -330,3 +330,36 @@ fn the_discovery_section_loads_and_names_bad_keys() {
         assert!(err.contains(key), "{err:?} should name {key}");
     }
 }
+
+#[test]
+fn witness_settings_have_defaults_bounds_and_a_quorum_by_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = sample(dir.path());
+    let c = NodeConfig::from_toml(&base, "t", no_env()).unwrap();
+    assert_eq!(c.witness.submit_interval_ms, 1000);
+    assert!(c.witness.submit);
+    assert_eq!(
+        [1, 2, 3, 10].map(|n| c.witness.quorum_for(n)),
+        [0, 0, 1, 1],
+        "1 from three members on"
+    );
+    let env = vec![("CREDSHARE_WITNESS__QUORUM".to_owned(), "2".to_owned())];
+    let c = NodeConfig::from_toml(&base, "t", env).unwrap();
+    assert_eq!(c.witness.quorum_for(3), 2);
+    for (section, key) in [
+        (
+            "[witness]\nsubmit_interval_ms = 49\n",
+            "witness.submit_interval_ms",
+        ),
+        (
+            "[witness]\nsubmit_interval_ms = 3600001\n",
+            "witness.submit_interval_ms",
+        ),
+        ("[witness]\nquorum = 101\n", "witness.quorum"),
+    ] {
+        let err = NodeConfig::from_toml(&format!("{base}\n{section}"), "t", no_env())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(key), "{err:?} should name {key}");
+    }
+}

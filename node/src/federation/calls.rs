@@ -9,6 +9,9 @@ use credshare_proto::v1 as pb;
 use super::{Peer, describe_status};
 
 /// Why a peer gave no usable answer.
+// A denial carries its receipt inline (with its cosigned checkpoint, the
+// largest variant); failures are rare and moved once, so no box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum PeerFailure {
     /// No answer within the deadline, or the call was cancelled.
@@ -88,6 +91,62 @@ impl Peer {
         request.set_timeout(deadline);
         within(deadline, self.client().get_node_info(request)).await
     }
+}
+
+impl Peer {
+    /// `WitnessService.AddCheckpoint` within `deadline`. A refusal with a
+    /// `WitnessConflict` detail is `Err(Ok(conflict, message))`.
+    pub async fn add_checkpoint(
+        &self,
+        submission: pb::AddCheckpointRequest,
+        deadline: Duration,
+    ) -> Result<pb::AddCheckpointResponse, WitnessFailure> {
+        let mut request = tonic::Request::new(submission);
+        request.set_timeout(deadline);
+        let mut client = self.witness_client();
+        match tokio::time::timeout(deadline, client.add_checkpoint(request)).await {
+            Err(_) => Err(WitnessFailure::Peer(PeerFailure::TimedOut(format!(
+                "no answer within {} ms",
+                deadline.as_millis()
+            )))),
+            Ok(Ok(response)) => Ok(response.into_inner()),
+            Ok(Err(status)) => Err(match super::conflict::from_status(&status) {
+                Some(conflict) => WitnessFailure::Conflict {
+                    conflict,
+                    message: status.message().to_owned(),
+                },
+                None => WitnessFailure::Peer(PeerFailure::from_status(&status)),
+            }),
+        }
+    }
+
+    /// `WitnessService.GetWitnessedCheckpoint` within `deadline`: what
+    /// this peer holds of our log.
+    pub async fn witnessed_checkpoint(
+        &self,
+        deadline: Duration,
+    ) -> Result<pb::WitnessedCheckpoint, PeerFailure> {
+        let mut request = tonic::Request::new(pb::GetWitnessedCheckpointRequest {});
+        request.set_timeout(deadline);
+        within(
+            deadline,
+            self.witness_client().get_witnessed_checkpoint(request),
+        )
+        .await
+    }
+}
+
+/// Why a witness did not cosign.
+#[derive(Debug, Clone)]
+pub enum WitnessFailure {
+    /// It holds a checkpoint the offered one does not extend, or another
+    /// size than the one the submission started from.
+    Conflict {
+        conflict: pb::WitnessConflict,
+        message: String,
+    },
+    /// The call failed.
+    Peer(PeerFailure),
 }
 
 /// Awaits `call` for at most `deadline`.

@@ -2,12 +2,14 @@
 //! lazily with this node's `node` certificate and check that the server is
 //! exactly the configured institution's node. The calls a node makes to a
 //! peer, with their failures in the node's own terms, are in [`calls`]; the
-//! wire form of a refused query is [`denial`].
+//! wire form of a refused query is [`denial`], of a witness's refusal
+//! [`conflict`].
 
 mod calls;
+pub mod conflict;
 pub mod denial;
 
-pub use calls::PeerFailure;
+pub use calls::{PeerFailure, WitnessFailure};
 
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -36,6 +38,11 @@ impl Peer {
     /// A `PeerService` client on this peer's channel.
     pub fn client(&self) -> pb::peer_service_client::PeerServiceClient<Channel> {
         pb::peer_service_client::PeerServiceClient::new(self.channel.clone())
+    }
+
+    /// A `WitnessService` client on the same channel.
+    pub fn witness_client(&self) -> pb::witness_service_client::WitnessServiceClient<Channel> {
+        pb::witness_service_client::WitnessServiceClient::new(self.channel.clone())
     }
 }
 

@@ -93,4 +93,14 @@ impl pb::audit_service_server::AuditService for AuditApi {
         tracing::debug!(caller = %caller, "get_oversight_report");
         Ok(Response::new(self.node.oversight_report()?))
     }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_cosigned_checkpoint(
+        &self,
+        request: Request<pb::GetCosignedCheckpointRequest>,
+    ) -> Result<Response<pb::CosignedCheckpoint>, Status> {
+        let caller = auth::caller(&request)?.identity.clone();
+        tracing::debug!(caller = %caller, "get_cosigned_checkpoint");
+        Ok(Response::new(self.node.cosigned_checkpoint()))
+    }
 }

@@ -5,6 +5,7 @@
 //! * [`admin`] — `AdminService`, for this institution's admins.
 //! * [`audit`] — `AuditService`, for regulators (and own admins).
 //! * [`discovery`] — `DiscoveryService`, the discovery service's own listener.
+//! * [`witness`] — `WitnessService`, peers' checkpoints to cosign.
 //! * [`auth`] — the access rules, enforced by one tower layer.
 //! * [`convert`] — wire requests into use-case inputs and domain types.
 //! * [`health`] — `grpc.health.v1` following the store's health.
@@ -20,6 +21,7 @@ pub mod health;
 pub mod peer;
 pub mod status;
 pub mod undecodable;
+pub mod witness;
 
 use std::sync::Arc;
 
@@ -76,6 +78,13 @@ pub async fn routes(
     let served = match listener {
         Listener::Peer => {
             let members = node.membership.clone();
+            let witness = pb::witness_service_server::WitnessServiceServer::new(
+                witness::WitnessApi::new(node.clone()),
+            )
+            .max_decoding_message_size(limit);
+            builder.add_service(
+                Authorized::new(witness, AccessRule::PeerNode).members_only(members.clone()),
+            );
             let peer = pb::peer_service_server::PeerServiceServer::new(peer::PeerApi::new(node))
                 .max_decoding_message_size(limit);
             builder.add_service(Authorized::new(peer, AccessRule::PeerNode).members_only(members));

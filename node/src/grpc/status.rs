@@ -19,6 +19,9 @@ impl From<NodeError> for Status {
             NodeError::NotFound(msg) => Status::not_found(msg),
             NodeError::FailedPrecondition(msg) => Status::failed_precondition(msg),
             NodeError::RateLimited(msg) => Status::resource_exhausted(msg),
+            NodeError::WitnessConflict { message, conflict } => {
+                crate::federation::conflict::to_status(message, conflict)
+            }
             NodeError::Signature(e) => Status::invalid_argument(format!("signature: {e}")),
             NodeError::Denied { denial, receipt } => denied(denial, receipt.map(|r| *r)),
             NodeError::Bounds(e) => bounds_status(e),

@@ -195,15 +195,47 @@ impl Node {
         entry: Vec<u8>,
         reply: &CommitReply,
     ) -> Result<pb::Receipt, NodeError> {
-        audit::issue_receipt(
-            &reply.proof_hashes(&self.store),
+        let hashes = reply.proof_hashes(&self.store);
+        let mut receipt = audit::issue_receipt(
+            &hashes,
             leaf,
             entry,
             reply.checkpoint.size,
             reply.checkpoint.note.clone(),
             self.signer().certificate_der().to_vec(),
         )
-        .map_err(|e| NodeError::internal(format!("inclusion proof: {e}")))
+        .map_err(|e| NodeError::internal(format!("inclusion proof: {e}")))?;
+        self.attach_cosigned(&mut receipt, &hashes, reply.checkpoint.size)?;
+        Ok(receipt)
+    }
+
+    /// Adds the newest cosigned checkpoint to a receipt for a tree of
+    /// `size`, with the consistency proof from its size (docs/protocol.md
+    /// §13); nothing when none is held or another key signed it.
+    fn attach_cosigned<S: audit::SubtreeHashes>(
+        &self,
+        receipt: &mut pb::Receipt,
+        hashes: &S,
+        size: u64,
+    ) -> Result<(), NodeError> {
+        let Some(cosigned) = self.witnessing.cosigned() else {
+            return Ok(());
+        };
+        if cosigned.size > size || cosigned.signer_certificate != receipt.signer_certificate {
+            return Ok(());
+        }
+        let proof = audit::consistency_proof(hashes, cosigned.size, size)
+            .map_err(|e| NodeError::internal(format!("consistency proof: {e}")))?;
+        receipt.cosigned_checkpoint = Some(pb::Checkpoint {
+            signed_note: cosigned.note.clone(),
+        });
+        receipt.cosigned_consistency = Some(pb::ConsistencyProof {
+            old_size: cosigned.size,
+            new_size: size,
+            hashes: proof.iter().map(|h| h.to_vec()).collect(),
+        });
+        receipt.witness_certificates = cosigned.witness_certificates.clone();
+        Ok(())
     }
 }
 

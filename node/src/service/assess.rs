@@ -232,6 +232,7 @@ impl Node {
             Ok(answer) => match self.check_answer(peer, q, &nonce, answer, &mut outgoing) {
                 Ok((indicators, receipt, records)) => Contribution {
                     records,
+                    detail: self.witness_verdict(peer, &receipt),
                     ..Contribution::answered(name, false, indicators, Some(receipt), latency)
                 },
                 Err((status, detail)) => failed(name, status, detail, latency),

@@ -26,6 +26,8 @@
 //! | [`Node::readiness`] | whether the node should receive traffic (`/readyz`, gRPC health) | [`health`] |
 //! | [`Node::refresh_metrics`], [`Node::spawn_metrics_refresh`] | set the metrics gauges on a timer | [`observe`] |
 //! | [`Node::reload_trust`], [`Node::spawn_trust_watcher`] | take in new CRLs, certificates and signer keys while running | [`trust`] |
+//! | [`Node::add_checkpoint`], [`Node::witnessed_checkpoint`], [`Node::witness_evidence`] | witness peers' logs: cosign, refuse and keep evidence | [`witness`] |
+//! | [`Node::spawn_witnessing`], [`Node::submit_to_witnesses`] | have this log cosigned by its peers; the newest cosigned checkpoint for receipts | [`witnessing`] |
 //! | `Node::spawn_every` | the loop behind the periodic background passes | `periodic` |
 //!
 //! The caches that keep the peer-query path off the store are in [`caches`];
@@ -54,6 +56,8 @@ pub mod revocations;
 pub mod status;
 pub mod trust;
 pub mod visits;
+pub mod witness;
+pub mod witnessing;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -131,6 +135,10 @@ pub struct Node {
     pub membership: Arc<Membership>,
     /// Prometheus metrics (`/metrics`).
     pub metrics: Arc<Metrics>,
+    /// As a witness: one lock per peer log, check and update in one step.
+    witness_locks: witness::WitnessLocks,
+    /// As a log: what each witness cosigned, the newest cosigned checkpoint.
+    pub(crate) witnessing: witnessing::WitnessBook,
 }
 
 impl std::fmt::Debug for Node {
@@ -178,6 +186,8 @@ impl Node {
             peers_seen: caches::PeersSeen::default(),
             membership,
             metrics,
+            witness_locks: Default::default(),
+            witnessing: Default::default(),
         })
     }
 
@@ -197,6 +207,31 @@ impl Node {
 
     pub fn uptime_seconds(&self) -> u64 {
         self.started.elapsed().as_secs()
+    }
+
+    /// Whether `institution` is a member of the federation this node is
+    /// in: in the membership manifest in force, or (without one) among the
+    /// configured peers.
+    pub fn is_member(&self, institution: &InstitutionId) -> bool {
+        if institution == self.institution() {
+            return true;
+        }
+        match self.membership.current() {
+            Some(m) => m
+                .body
+                .members
+                .iter()
+                .any(|x| x.institution_id == institution.as_str()),
+            None => self.federation.get(institution).is_some(),
+        }
+    }
+
+    /// The witness quorum a peer's receipt must meet (`witness.quorum`,
+    /// by default 1 from three members on).
+    pub fn witness_quorum(&self) -> u32 {
+        self.config
+            .witness
+            .quorum_for(self.federation.peers().len() + 1)
     }
 
     /// Institution ids of the configured peers.

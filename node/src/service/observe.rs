@@ -55,6 +55,12 @@ impl Node {
             Ok(stored) => self.set_store_gauges(stored),
             Err(e) => tracing::warn!(error = %e, "metrics: store figures unavailable"),
         }
+        match self.witness_evidence().await {
+            Ok((_, entries)) => {
+                self.metrics.witness.evidence.set(entries as i64);
+            }
+            Err(e) => tracing::warn!(error = %e, "metrics: witness evidence unavailable"),
+        }
         self.metrics.peer_up.clear();
         for peer in peers {
             let label = PeerLabel {

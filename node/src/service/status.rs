@@ -23,7 +23,14 @@ impl Node {
         let (warnings, storage_fault) = self.warnings();
         let signer = self.signer();
         let readiness = self.readiness();
+        let (witness_evidence_against, witness_evidence_entries) = self.witness_evidence().await?;
+        let (log_missing_from, log_missing_to) = self.witnessing.missing().unwrap_or_default();
         Ok(pb::StatusResponse {
+            witnesses: self.witnessing.views(),
+            witness_evidence_against,
+            witness_evidence_entries,
+            log_missing_from,
+            log_missing_to,
             institution_id: self.institution().to_string(),
             version: crate::VERSION.into(),
             uptime_seconds: self.uptime_seconds(),
@@ -69,6 +76,7 @@ impl Node {
         warnings.extend(self.trust.refusal(now));
         warnings.extend(self.membership.warnings(now));
         warnings.extend(self.oversight_warning());
+        warnings.extend(self.witness_warnings());
         let storage_fault = self
             .committer
             .health()

@@ -51,6 +51,8 @@ pub struct CommitRequest {
     pub expiries: Vec<RecordExpiry>,
     /// Holder-directory changes (discovery service) in the same batch.
     pub directory: Vec<super::DirectoryWrite>,
+    /// Peer-log views this node holds as a witness.
+    pub witness: Vec<super::witness::WitnessWrite>,
 }
 
 impl CommitRequest {
@@ -61,6 +63,7 @@ impl CommitRequest {
             + self.annotations.len()
             + self.expiries.len()
             + self.directory.len()
+            + self.witness.len()
             + 1
     }
 }

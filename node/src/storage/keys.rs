@@ -65,6 +65,8 @@ pub const GRANT: u8 = b'G';
 pub const REVOCATION: u8 = b'V';
 /// Revocation outbox: `O` ‖ peer ‖ 0x00 ‖ consent id.
 pub const OUTBOX: u8 = b'O';
+/// Peer logs this node witnesses: `W` ‖ institution.
+pub const WITNESSED: u8 = b'W';
 
 pub fn named(prefix: u8, name: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + name.len());

@@ -18,6 +18,7 @@
 //! | `O` | peer ‖ 0x00 ‖ consent id | revocation envelope still to deliver |
 //! | `N` | borrower key ‖ annotation id | signed annotation (dispute mark, explanation, statement) |
 //! | `D`, `E` | pseudonym ‖ institution, institution ‖ 0x00 ‖ pseudonym | the discovery service's holder directory ([`directory`]) |
+//! | `W` | institution | the newest checkpoint of that peer's log this node cosigned as its witness (`witness.rs`) |
 
 use std::path::{Path, PathBuf};
 
@@ -38,6 +39,7 @@ pub mod records;
 #[cfg(test)]
 pub(crate) mod test_log;
 pub mod verify;
+pub mod witness;
 
 pub use annotations::AnnotationWrite;
 pub use commit::{CommitReply, CommitRequest, CommittedCheckpoint, Committer, LogAppend};
@@ -45,6 +47,7 @@ pub use consents::{ConsentWrite, HeldRevocation, OutboxItem};
 pub use directory::DirectoryWrite;
 pub use health::{StoreFault, StoreHealth};
 pub use records::{RecordExpiry, RecordHistory, RecordKind, RecordWrite, WriteResult};
+pub use witness::{WitnessWrite, WitnessedLog};
 
 /// Name of the one sled tree.
 const TREE: &str = "credshare";

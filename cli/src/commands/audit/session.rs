@@ -150,6 +150,15 @@ impl AuditSession {
         })
     }
 
+    /// `GetCosignedCheckpoint`, unverified.
+    pub(crate) async fn cosigned_checkpoint(&mut self) -> anyhow::Result<pb::CosignedCheckpoint> {
+        Ok(self
+            .client
+            .get_cosigned_checkpoint(pb::GetCosignedCheckpointRequest {})
+            .await?
+            .into_inner())
+    }
+
     /// Verifies a signed note with a signer certificate, from the CA alone.
     pub(crate) fn verify_note(
         &self,

@@ -11,6 +11,10 @@
 //!    and a consistency proof must link it to the newest one. Dropped,
 //!    reordered or edited history fails here.
 //!
+//! 4. With `--witness-quorum K`, the node's newest cosigned checkpoint must
+//!    carry K verified cosignatures of other members and be a checkpoint of
+//!    the log downloaded (`verify/witnesses.rs`).
+//!
 //! Leaf hashes are kept in memory (32 bytes per entry) for the bisection.
 
 use std::path::PathBuf;
@@ -29,6 +33,7 @@ use crate::output::{Output, fields};
 pub(super) mod bisect;
 mod extends;
 pub(super) mod tally;
+mod witnesses;
 
 use bisect::{SignedTree, locate_mismatch};
 use extends::check_extends;
@@ -44,6 +49,10 @@ pub struct VerifyArgs {
     /// Write the newest checkpoint note here once everything verifies.
     #[arg(long)]
     pub save_checkpoint: Option<PathBuf>,
+    /// Require the node's newest cosigned checkpoint to carry at least K
+    /// verified cosignatures by witnesses other than the node.
+    #[arg(long, value_name = "K")]
+    pub witness_quorum: Option<u32>,
     #[command(flatten)]
     pub target: AuditTarget,
 }
@@ -53,6 +62,7 @@ struct Verified {
     newest: FetchedCheckpoint,
     tally: LogTally,
     extends: Option<Checkpoint>,
+    witnessed: Option<(u32, credshare_node::audit::witnessed::Witnessed)>,
 }
 
 impl VerifyArgs {
@@ -102,10 +112,15 @@ async fn run_checks(args: &VerifyArgs, out: &Output) -> anyhow::Result<Verified>
         ),
         None => None,
     };
+    let witnessed = match args.witness_quorum {
+        Some(k) => Some((k, session.check_witnesses(&newest, &leaves, k).await?)),
+        None => None,
+    };
     Ok(Verified {
         newest,
         tally,
         extends,
+        witnessed,
     })
 }
 
@@ -192,6 +207,13 @@ fn verified_json(v: &Verified) -> serde_json::Value {
                 None => serde_json::Value::Null,
             },
         );
+        if let Some((k, w)) = &v.witnessed {
+            let by: Vec<String> = w.witnesses.iter().map(ToString::to_string).collect();
+            map.insert(
+                "witnesses".into(),
+                json!({"quorum": k, "cosigned_size": w.size, "by": by}),
+            );
+        }
     }
     value
 }
@@ -224,6 +246,9 @@ fn render_verified(v: &Verified) -> String {
                 checkpoint_time(saved.timestamp_ms)
             ),
         ));
+    }
+    if let Some((k, w)) = &v.witnessed {
+        pairs.push(("witnesses", w.describe(*k)));
     }
     pairs.extend([
         (

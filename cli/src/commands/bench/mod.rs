@@ -7,6 +7,7 @@ mod import;
 mod query;
 mod scale;
 mod scale_log;
+mod witness;
 
 use std::path::Path;
 
@@ -43,28 +44,52 @@ impl BenchCommand {
     }
 }
 
-/// One node of a fresh dev consortium, started in a work directory.
+/// One node of a fresh dev consortium, started in a work directory, and
+/// the peers started beside it (its witnesses), if any.
 struct BenchNode {
     node: NodeProcess,
     ws: Workspace,
+    peers: Vec<NodeProcess>,
 }
 
 impl BenchNode {
     /// A fresh consortium in `dir` (kept) or a temporary directory, and a
     /// node of `institution` running `credshare node run`.
     fn start(dir: Option<&Path>, institution: &str) -> anyhow::Result<Self> {
+        Self::start_with_peers(dir, institution, &[], true)
+    }
+
+    /// [`Self::start`], plus `peers` as the node's peers (and witnesses);
+    /// `submit` false runs every node with `witness.submit = false`.
+    fn start_with_peers(
+        dir: Option<&Path>,
+        institution: &str,
+        peers: &[&str],
+        submit: bool,
+    ) -> anyhow::Result<Self> {
         let ws = Workspace::create(dir)?;
         let site = ws.site(NodeProgram::this_cli()?);
         // The bench measures throughput, not the rate limit.
-        let unlimited = [(
+        let mut unlimited = vec![(
             "CREDSHARE_POLICY__RATE_LIMIT_PER_MINUTE".to_owned(),
             "1000000000".to_owned(),
         )];
-        let mut nodes = start_federation(&site, &[institution], &unlimited)?;
-        let node = nodes
-            .pop()
-            .ok_or_else(|| anyhow::anyhow!("no node started"))?;
-        Ok(Self { node, ws })
+        if !submit {
+            unlimited.push(("CREDSHARE_WITNESS__SUBMIT".to_owned(), "false".to_owned()));
+        }
+        let names: Vec<&str> = std::iter::once(institution)
+            .chain(peers.iter().copied())
+            .collect();
+        let mut nodes = start_federation(&site, &names, &unlimited)?;
+        if nodes.is_empty() {
+            anyhow::bail!("no node started");
+        }
+        let node = nodes.remove(0);
+        Ok(Self {
+            node,
+            ws,
+            peers: nodes,
+        })
     }
 
     /// An admin client of the node's own institution.

@@ -38,6 +38,20 @@ pub struct QueryBenchArgs {
     /// mTLS connections shared by the workers.
     #[arg(long, default_value_t = 8)]
     pub connections: usize,
+    /// Start BANK-A and BANK-C beside BANK-B as its peers, and so its
+    /// witnesses. `on`: BANK-B's receipts carry their cosignatures, and a
+    /// third phase measures the witness submissions per second BANK-B
+    /// handles; `off`: the same three nodes with `witness.submit = false`
+    /// (the baseline: no submissions, no cosignatures).
+    #[arg(long, value_enum)]
+    pub witnesses: Option<Witnessing>,
+}
+
+/// `--witnesses`: three nodes, witnessing on or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Witnessing {
+    On,
+    Off,
 }
 
 /// Figures of one phase.
@@ -64,7 +78,12 @@ impl QueryBenchArgs {
             "preparing: dev consortium, BANK-B holding {} sample borrowers (credit and visits)",
             self.borrowers
         );
-        let mut bench = BenchNode::start(self.dir.as_deref(), "BANK-B")?;
+        let peers: &[&str] = match self.witnesses {
+            Some(_) => &["BANK-A", "BANK-C"],
+            None => &[],
+        };
+        let submit = self.witnesses != Some(Witnessing::Off);
+        let mut bench = BenchNode::start_with_peers(self.dir.as_deref(), "BANK-B", peers, submit)?;
         let (credit, _) = load_holder(&bench, self.borrowers, &Output::new(true)).await?;
         // BANK-A asks: one signed grant per borrower for a working set of borrowers.
         let requests = Arc::new(grant_requests(&bench, &credit, 1000)?);
@@ -82,8 +101,19 @@ impl QueryBenchArgs {
         let audited = run_phase(&channels, c, duration, requests, true).await;
         let after = fetch_status(bench.admin().await?).await?;
         let rss = rss_kib(bench.node.pid());
+        let witness = if self.witnesses == Some(Witnessing::On) {
+            Some(super::witness::submissions_phase(&bench, c, duration).await?)
+        } else {
+            None
+        };
         bench.node.stop()?;
+        for peer in &mut bench.peers {
+            peer.stop()?;
+        }
         self.report(&health, &audited, &before, &after, rss);
+        if let Some(phase) = witness {
+            super::witness::report(&phase, &after);
+        }
         Ok(())
     }
 

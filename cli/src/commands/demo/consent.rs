@@ -1,5 +1,5 @@
 //! Steps 5–8 of the demo: a signed consent, audited queries at both scopes
-//! with verified receipts, revocation pushed to every peer, the denial that
+//! with verified receipts (cosigned by the holders' witnesses), revocation pushed to every peer, the denial that
 //! follows, a post-loan query without consent, and the holder's query log
 //! for the borrower (then [`super::dispute`]).
 
@@ -33,6 +33,7 @@ pub(super) async fn run(demo: &Demo) -> anyhow::Result<()> {
         "   consent {consent_id} (DETAIL, 02 LOAN_APPROVAL, 90 days), signed by {}'s signer key",
         a.institution
     );
+    wait_witnessed(demo).await?;
     for (n, scope) in [(6, pb::Scope::Summary), (7, pb::Scope::Detail)] {
         step(&format!(
             "{n}. {} assesses the borrower at {} scope: every peer logs the query durably, then answers with a receipt that {} verifies",
@@ -42,6 +43,9 @@ pub(super) async fn run(demo: &Demo) -> anyhow::Result<()> {
         ));
         let assessment = assess(&mut admin, &key, &consent_id, LOAN_APPROVAL, scope).await?;
         print!("{}", render_assessment(&assessment));
+        if scope == pb::Scope::Summary {
+            show_cosigned_receipt(&a.institution, &assessment);
+        }
     }
     step(&format!(
         "8. {} revokes the consent; the revocation is pushed to every peer, and it refuses to send the revoked consent again",
@@ -66,6 +70,48 @@ pub(super) async fn run(demo: &Demo) -> anyhow::Result<()> {
     }
     show_history(demo, &key).await?;
     super::dispute::run(demo, &raw_id, &key).await
+}
+
+/// Waits (at most 10 s) until every node's log is cosigned by all its
+/// witnesses, so the receipts of step 6 carry cosignatures.
+async fn wait_witnessed(demo: &Demo) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    for node in &demo.nodes {
+        let mut admin = demo.admin(node).await?;
+        loop {
+            let status = admin.status(pb::StatusRequest {}).await?.into_inner();
+            let done = !status.witnesses.is_empty()
+                && status.witnesses.iter().all(|w| w.state == "COSIGNED");
+            if done || started.elapsed() > std::time::Duration::from_secs(10) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+    Ok(())
+}
+
+/// Step 6b: one peer's receipt, with the checkpoint its witnesses cosigned.
+fn show_cosigned_receipt(requester: &str, assessment: &pb::Assessment) {
+    let Some((peer, receipt)) = assessment.peers.iter().find_map(|p| {
+        let r = p.receipt.as_ref()?;
+        r.cosigned_checkpoint.as_ref().map(|_| (p, r))
+    }) else {
+        return;
+    };
+    let note = receipt
+        .cosigned_checkpoint
+        .as_ref()
+        .map(|c| c.signed_note.as_str())
+        .unwrap_or_default();
+    let size = receipt.proof.as_ref().map_or(0, |p| p.tree_size);
+    println!(
+        "   {}'s receipt (leaf {} of {size}) carries the newest checkpoint its witnesses cosigned, C2SP cosignature/v1 lines after its own signature, tied to the receipt's checkpoint by a consistency proof; {} verified them: {}",
+        peer.institution_id, receipt.leaf_index, requester, peer.detail
+    );
+    for line in note.lines() {
+        println!("     {line}");
+    }
 }
 
 /// Step 8: revocation, then the same query is denied by every peer.

@@ -110,6 +110,7 @@ pub fn build_config(args: &InitArgs) -> anyhow::Result<NodeConfig> {
         peers,
         membership: Default::default(),
         discovery: None,
+        witness: Default::default(),
     };
     config
         .validate()

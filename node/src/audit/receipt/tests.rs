@@ -113,6 +113,7 @@ impl MemoryLog {
                     .collect(),
             }),
             signer_certificate: signer.certificate_der().to_vec(),
+            ..Default::default()
         }
     }
 }

@@ -95,6 +95,26 @@ impl Node {
             .collect()
     }
 
+    /// The witnesses of a verified receipt against the quorum in force,
+    /// as the per-peer row's detail ("witnessed: …" or "short of witness
+    /// quorum: …"); a receipt short of quorum is still an answer.
+    pub(super) fn witness_verdict(&self, peer: &Peer, receipt: &pb::Receipt) -> String {
+        let quorum = self.witness_quorum();
+        let is_member = |i: &crate::pki::InstitutionId| self.is_member(i);
+        match crate::audit::witnessed::verify_receipt_witnesses(
+            receipt,
+            &peer.institution,
+            &self.verifier(),
+            &is_member,
+            SystemTime::now(),
+        ) {
+            Ok(witnessed) => witnessed.describe(quorum),
+            Err(e) => format!(
+                "short of witness quorum: 0 of {quorum} cosignature(s); cosigned checkpoint: {e}"
+            ),
+        }
+    }
+
     /// Verifies a receipt and that its entry is exactly our request.
     pub(super) fn check_receipt(
         &self,

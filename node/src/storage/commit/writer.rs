@@ -163,6 +163,9 @@ impl Writer {
             for write in &req.directory {
                 write.apply(&mut batch.batch);
             }
+            for write in &req.witness {
+                write.apply(&mut batch.batch);
+            }
             per_job.push((results, leaves));
         }
         let BatchBuilder {
