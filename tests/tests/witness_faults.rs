@@ -69,6 +69,33 @@ async fn a_log_rewritten_offline_is_refused_by_its_witnesses_with_evidence() {
         "{:?}",
         s.warnings
     );
+
+    // The regulator's cross-check of the three logs finds the evidence in
+    // both witnesses' logs, re-verified from the CA, and exits 3.
+    let all: Vec<String> = nodes.iter().map(|n| n.peer_addr.to_string()).collect();
+    let all = all.join(",");
+    let args = [
+        "--json",
+        "cross-check",
+        "--nodes",
+        &all,
+        "--settle-seconds",
+        "0",
+    ];
+    let out = regulator_audit(&c, &nodes[1], &args);
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not one JSON document ({e}): {}", text(&out)));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let mut witnesses: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "WITNESS_EVIDENCE")
+        .inspect(|f| assert_eq!(f["log"], "BANK-A", "{f}"))
+        .filter_map(|f| f["witness"].as_str())
+        .collect();
+    witnesses.sort_unstable();
+    assert_eq!(witnesses, ["BANK-B", "BANK-C"], "{report}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
