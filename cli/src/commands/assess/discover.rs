@@ -21,16 +21,13 @@ pub struct DiscoveryArgs {
     /// Ask only the borrower's holders: look them up at this discovery
     /// service (HOST:PORT) first, with one evaluation bound to the consent
     /// and one lookup. Not for post-loan management (no consent to bind).
-    #[arg(long, value_name = "HOST:PORT", env = "CREDSHARE_DISCOVERY_ADDR")]
+    /// Only this flag turns it on (`CREDSHARE_DISCOVERY_ADDR`, which the
+    /// `discovery` commands read, does not).
+    #[arg(long, value_name = "HOST:PORT")]
     pub discovery: Option<String>,
-    /// The discovery service's published public key (hex): its proof must
-    /// verify against it.
-    #[arg(
-        long,
-        value_name = "HEX",
-        env = "CREDSHARE_DISCOVERY_PUBLIC_KEY",
-        requires = "discovery"
-    )]
+    /// With `--discovery`: the service's published public key (hex); its
+    /// proof must verify against it.
+    #[arg(long, value_name = "HEX", env = "CREDSHARE_DISCOVERY_PUBLIC_KEY")]
     pub discovery_public_key: Option<String>,
 }
 
@@ -131,7 +128,7 @@ pub async fn consent_sha256(
             "consent {consent_id} is not an active consent of this institution for the borrower; nothing was looked up"
         );
     };
-    Ok(sha256(&grant.payload)
+    sha256(&grant.payload)
         .try_into()
-        .map_err(|_| anyhow!("SHA-256 is 32 bytes"))?)
+        .map_err(|_| anyhow!("SHA-256 is 32 bytes"))
 }
