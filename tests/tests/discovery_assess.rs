@@ -161,7 +161,7 @@ async fn assessments_reach_exactly_the_holders_discovery_names() {
     assert_eq!(sent[0]["peer"], "BANK-B");
 
     no_holder_found(&c, a, &addr).await;
-    receipts_and_holders_are_refused(&c, a, &addr, &consent_x, &t).await;
+    receipts_and_holders_are_refused(&c, [a, b], &addr, &consent_x, &t).await;
 
     // Without --discovery: every peer is asked, with no receipt id.
     let all = assess(&c, a, X, None);
@@ -188,10 +188,11 @@ async fn no_holder_found(c: &Consortium, a: &NodeProcess, addr: &str) {
 
 /// A receipt is single use at the service (the CLI's own lookup step,
 /// exit code 1 with the reason); the node refuses a holder it does not
-/// know, and post-loan management cannot be targeted (exit code 2).
+/// know, a holder refuses (and does not log) a malformed receipt id, and
+/// post-loan management cannot be targeted (exit code 2).
 async fn receipts_and_holders_are_refused(
     c: &Consortium,
-    a: &NodeProcess,
+    [a, b]: [&NodeProcess; 2],
     addr: &str,
     consent_id: &str,
     targeted: &Value,
@@ -250,6 +251,29 @@ async fn receipts_and_holders_are_refused(
     assert!(
         unknown.message().contains("BANK-Q is not a member"),
         "{unknown}"
+    );
+
+    let node_tls = c.tls("BANK-A", "node").unwrap();
+    let mut peer = pb::peer_service_client::PeerServiceClient::new(
+        credshare_e2e::channel(&node_tls, b.peer_addr)
+            .await
+            .unwrap(),
+    );
+    let malformed = peer
+        .query_borrower(pb::QueryBorrowerRequest {
+            consent: Some(grant),
+            borrower_key: hex::decode(targeted["borrower_key"].as_str().unwrap()).unwrap(),
+            purpose: pb::Purpose::LoanApproval as i32,
+            scope: pb::Scope::Summary as i32,
+            discovery_receipt_id: ev.receipt_id.to_uppercase(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(malformed.code(), tonic::Code::InvalidArgument);
+    assert!(
+        malformed.message().contains("discovery_receipt_id"),
+        "{malformed}"
     );
 
     let args = [
