@@ -159,6 +159,12 @@ async fn assessments_reach_exactly_the_holders_discovery_names() {
     let sent = entries(&c, a, "outgoing-query");
     assert_eq!(receipts(&sent), [receipt.as_str()]);
     assert_eq!(sent[0]["peer"], "BANK-B");
+    let human = regulator_audit(&c, b, &["entries"]);
+    let human = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        human.contains(&format!("discovery receipt {receipt}")),
+        "{human}"
+    );
 
     no_holder_found(&c, a, &addr).await;
     receipts_and_holders_are_refused(&c, [a, b], &addr, &consent_x, &t).await;
@@ -184,6 +190,25 @@ async fn no_holder_found(c: &Consortium, a: &NodeProcess, addr: &str) {
     assert_eq!(z["discovery_holders"], serde_json::json!([]));
     let statuses: Vec<String> = peers(&z).into_iter().map(|p| p.1).collect();
     assert_eq!(statuses, ["ANSWERED", "NOT_HOLDER", "NOT_HOLDER"]);
+    let args = [
+        "assess",
+        "--id",
+        Z,
+        "--purpose",
+        "loan-approval",
+        "--discovery",
+        addr,
+    ];
+    let out = c.admin_cli(a).args(args).output().unwrap();
+    let human = text(&out);
+    assert!(out.status.success(), "{human}");
+    for said in [
+        "): no holder found",
+        "NO_DATA: no holder found",
+        "not a holder (discovery)",
+    ] {
+        assert!(human.contains(said), "{said}: {human}");
+    }
 }
 
 /// A receipt is single use at the service (the CLI's own lookup step,

@@ -84,20 +84,7 @@ impl AssessArgs {
             } else {
                 format!("consent used: {consent_id}")
             };
-            let mode = match &found {
-                None => "asked: every member".to_owned(),
-                Some(f) if f.holders.is_empty() => {
-                    format!(
-                        "asked: holders only (discovery receipt {}): no holder found",
-                        f.receipt_id
-                    )
-                }
-                Some(f) => format!(
-                    "asked: holders only (discovery receipt {}): {}",
-                    f.receipt_id,
-                    f.holders.join(", ")
-                ),
-            };
+            let mode = discover::describe(found.as_ref());
             format!("{basis}\n{mode}\n{}", render_assessment(&a))
         });
         if !a.complete {
@@ -336,14 +323,17 @@ fn render_peers(a: &pb::Assessment) -> String {
             format!("leaf {} of {size} ✓", r.leaf_index)
         });
         let own = if p.local { " (own)" } else { "" };
+        // Not asked (targeted assessment): no counts that read as "none".
+        let asked = p.status != pb::PeerStatus::NotHolder as i32;
+        let shown = |v: String| if asked { v } else { String::new() };
         t.row(vec![
             format!("{}{own}", p.institution_id),
             peer_status(p),
-            ind.live_facility_count.to_string(),
-            ind.settled_facility_count.to_string(),
+            shown(ind.live_facility_count.to_string()),
+            shown(ind.settled_facility_count.to_string()),
             ind.last_visit_date.clone(),
             receipt.unwrap_or_default(),
-            format!("{} ms", p.latency_ms),
+            shown(format!("{} ms", p.latency_ms)),
             p.detail.clone(),
         ]);
     }

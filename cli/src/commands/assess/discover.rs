@@ -80,6 +80,22 @@ impl DiscoveryArgs {
     }
 }
 
+/// The human line saying whom the assessment asked.
+pub fn describe(found: Option<&Found>) -> String {
+    match found {
+        None => "asked: every member".to_owned(),
+        Some(f) if f.holders.is_empty() => format!(
+            "asked: holders only (discovery receipt {}): no holder found",
+            f.receipt_id
+        ),
+        Some(f) => format!(
+            "asked: holders only (discovery receipt {}): {}",
+            f.receipt_id,
+            f.holders.join(", ")
+        ),
+    }
+}
+
 /// One lookup presenting `receipt_id`: the holders, sorted. A used,
 /// expired, unknown or mismatched receipt is the service's
 /// `FAILED_PRECONDITION` naming it (`RECEIPT_USED`, …).
