@@ -6,8 +6,10 @@
 //! holder's entry and BANK-A's outgoing entry carry the discovery receipt
 //! id, and the table lists BANK-C as not a holder. A borrower nobody holds
 //! is "no holder found" (NO_DATA, never GREEN). A reused receipt is refused
-//! by the service; a holder the node does not know is refused by the node;
-//! without `--discovery` every peer is asked, as before.
+//! by the service (through the lookup step the CLI runs), an evaluation over
+//! budget stops the assessment before any member is asked, a holder the
+//! node does not know is refused by the node; without `--discovery` every
+//! peer is asked, as before.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -47,7 +49,7 @@ fn hold(c: &Consortium, node: &NodeProcess, addr: &str, borrower: &str) {
     assert_eq!(enrolled["registered"], 1, "{enrolled}");
 }
 
-/// BANK-A's consent for loan approval of `borrower`: (id, grant payload hash).
+/// BANK-A's consent for loan and credit-card approval of `borrower`: its id.
 fn consent(c: &Consortium, a: &NodeProcess, borrower: &str) -> String {
     let letter = c.root().join("letter.txt");
     std::fs::write(&letter, "written authorization").unwrap();
@@ -62,6 +64,8 @@ fn consent(c: &Consortium, a: &NodeProcess, borrower: &str) -> String {
             borrower,
             "--purpose",
             "loan-approval",
+            "--purpose",
+            "credit-card-approval",
             "--scope",
             "summary",
             "--until",
@@ -119,7 +123,8 @@ async fn assessments_reach_exactly_the_holders_discovery_names() {
     let key = c.root().join("oprf.key");
     discovery_ok(&c, "", &["keygen", "--out", key.to_str().unwrap()]);
     let portfolios = ("PORTFOLIOS", "{BANK-A = 10, BANK-B = 10, BANK-C = 10}");
-    let (_disc, addr) = start_service(&c, "DISC-1", &key, &[portfolios]);
+    let budgets = ("PURPOSE_BUDGETS", "{credit-card-approval = 0}");
+    let (_disc, addr) = start_service(&c, "DISC-1", &key, &[portfolios, budgets]);
     let nodes = start_federation(&c).unwrap();
     let (a, b, bank_c) = (&nodes[0], &nodes[1], &nodes[2]);
     hold(&c, a, &addr, X);
@@ -178,6 +183,22 @@ async fn assessments_reach_exactly_the_holders_discovery_names() {
         receipts(&entries(&c, b, "peer-query")),
         [receipt.as_str(), ""]
     );
+
+    // Over a budget (credit-card approval: 0): refused by the service,
+    // and no member is asked.
+    let args = [
+        "assess",
+        "--id",
+        X,
+        "--purpose",
+        "credit-card-approval",
+        "--discovery",
+        &addr,
+    ];
+    let (code, stdout, stderr) = cli_json(&c, a, &args);
+    assert_eq!(code, Some(1), "{stdout} {stderr}");
+    assert!(stderr.contains("PURPOSE_BUDGET"), "{stderr}");
+    assert_eq!(entries(&c, b, "peer-query").len(), 2);
 }
 
 /// A borrower nobody registered: NO_DATA with "no holder found", no query.
