@@ -9,7 +9,7 @@
 //! by the service (through the lookup step the CLI runs), an evaluation over
 //! budget stops the assessment before any member is asked, a holder the
 //! node does not know is refused by the node; without `--discovery` every
-//! peer is asked, as before.
+//! peer is asked, as before; `audit cross-check` finds both logs agree.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -199,6 +199,14 @@ async fn assessments_reach_exactly_the_holders_discovery_names() {
     assert_eq!(code, Some(1), "{stdout} {stderr}");
     assert!(stderr.contains("PURPOSE_BUDGET"), "{stderr}");
     assert_eq!(entries(&c, b, "peer-query").len(), 2);
+
+    // The requester's and holders' logs agree on every query, receipt ids
+    // included.
+    let all: Vec<String> = nodes.iter().map(|n| n.peer_addr.to_string()).collect();
+    let all = all.join(",");
+    let args = ["cross-check", "--nodes", &all, "--settle-seconds", "0"];
+    let out = regulator_audit(&c, a, &args);
+    assert!(out.status.success(), "{}", text(&out));
 }
 
 /// A borrower nobody registered: NO_DATA with "no holder found", no query.
