@@ -455,6 +455,7 @@ async fn a_revoked_or_expired_grant_never_leaves_the_requesting_node() {
             purpose: pb::Purpose::LoanApproval as i32,
             scope: pb::Scope::Summary as i32,
             deadline_ms: 0,
+            ..Default::default()
         })
         .await
         .unwrap_err();

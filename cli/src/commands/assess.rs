@@ -1,6 +1,9 @@
 //! `credshare assess`: one screen of what every institution knows about a
 //! borrower, each answer verified (receipts, and signatures at DETAIL), with
-//! warning signals. Exit code 3 when any institution did not answer.
+//! warning signals. Exit code 3 when any institution did not answer. With
+//! `--discovery`, only the borrower's holders are asked ([`discover`]).
+
+pub mod discover;
 
 use std::collections::BTreeMap;
 
@@ -10,6 +13,7 @@ use serde_json::json;
 
 use crate::commands::consent::{PurposeArg, ScopeArg};
 use credshare_node::domain::BorrowerKey;
+use credshare_node::domain::purpose::Purpose;
 use prost::Message;
 
 use crate::connection::{AdminClient, BorrowerArgs};
@@ -37,6 +41,9 @@ pub struct AssessArgs {
     /// The borrower (`--id`) and the connection options.
     #[command(flatten)]
     pub borrower: BorrowerArgs,
+    /// Targeted assessment: the discovery service to find holders at.
+    #[command(flatten)]
+    pub discovery: discover::DiscoveryArgs,
 }
 
 impl AssessArgs {
@@ -49,6 +56,7 @@ impl AssessArgs {
             None if post_loan => String::new(),
             None => self.newest_fitting_consent(&mut client, &key).await?,
         };
+        let found = self.discover(&mut client, &key, &consent_id).await?;
         let a = client
             .assess(pb::AssessRequest {
                 borrower_key: key.as_bytes().to_vec(),
@@ -56,18 +64,28 @@ impl AssessArgs {
                 purpose: self.purpose.proto() as i32,
                 scope: self.scope.proto() as i32,
                 deadline_ms: self.deadline_ms,
+                discovery_receipt_id: found
+                    .as_ref()
+                    .map(|f| f.receipt_id.clone())
+                    .unwrap_or_default(),
+                discovery_holders: found
+                    .as_ref()
+                    .map(|f| f.holders.clone())
+                    .unwrap_or_default(),
             })
             .await?
             .into_inner();
         let mut value = assessment_json(&a);
         value["consent_id"] = json!(consent_id);
+        value["discovery_holders"] = json!(found.as_ref().map(|f| &f.holders));
         out.print(&value, || {
             let basis = if consent_id.is_empty() {
                 "basis: our own live credit record (post-loan management, no consent)".to_owned()
             } else {
                 format!("consent used: {consent_id}")
             };
-            format!("{basis}\n{}", render_assessment(&a))
+            let mode = discover::describe(found.as_ref());
+            format!("{basis}\n{mode}\n{}", render_assessment(&a))
         });
         if !a.complete {
             return Err(ExitKind::Partial(
@@ -80,6 +98,37 @@ impl AssessArgs {
 }
 
 impl AssessArgs {
+    /// With `--discovery`: the holders, found under the consent's hash
+    /// before anything is sent. Post-loan management has no consent to
+    /// bind the lookup to, so it is refused with `--discovery`.
+    async fn discover(
+        &self,
+        client: &mut AdminClient,
+        key: &BorrowerKey,
+        consent_id: &str,
+    ) -> anyhow::Result<Option<discover::Found>> {
+        if self.discovery.discovery.is_none() {
+            return Ok(None);
+        }
+        if consent_id.is_empty() {
+            return Err(ExitKind::Usage(
+                "--discovery binds its lookup to a consent; post-loan management (01) has none: assess it without --discovery".into(),
+            )
+            .into());
+        }
+        let purpose = Purpose::from_wire(self.purpose.proto() as i32)
+            .ok_or_else(|| anyhow::anyhow!("--purpose names no query reason"))?;
+        let consent_sha256 = discover::consent_sha256(client, key, consent_id).await?;
+        self.discovery
+            .find(
+                &self.borrower.conn,
+                &self.borrower.id,
+                purpose,
+                consent_sha256,
+            )
+            .await
+    }
+
     /// The newest active consent for the borrower whose purposes include
     /// ours and whose scope covers ours (DETAIL covers SUMMARY).
     async fn newest_fitting_consent(
@@ -274,14 +323,17 @@ fn render_peers(a: &pb::Assessment) -> String {
             format!("leaf {} of {size} ✓", r.leaf_index)
         });
         let own = if p.local { " (own)" } else { "" };
+        // Not asked (targeted assessment): no counts that read as "none".
+        let asked = p.status != pb::PeerStatus::NotHolder as i32;
+        let shown = |v: String| if asked { v } else { String::new() };
         t.row(vec![
             format!("{}{own}", p.institution_id),
             peer_status(p),
-            ind.live_facility_count.to_string(),
-            ind.settled_facility_count.to_string(),
+            shown(ind.live_facility_count.to_string()),
+            shown(ind.settled_facility_count.to_string()),
             ind.last_visit_date.clone(),
             receipt.unwrap_or_default(),
-            format!("{} ms", p.latency_ms),
+            shown(format!("{} ms", p.latency_ms)),
             p.detail.clone(),
         ]);
     }
@@ -292,6 +344,7 @@ fn render_peers(a: &pb::Assessment) -> String {
 pub fn assessment_json(a: &pb::Assessment) -> serde_json::Value {
     json!({
         "borrower_key": hex::encode(&a.borrower_key),
+        "discovery_receipt_id": a.discovery_receipt_id,
         "level": code_label::<pb::AssessmentLevel>(a.level),
         "complete": a.complete,
         "reasons": a.reasons,

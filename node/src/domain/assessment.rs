@@ -115,7 +115,8 @@ impl Contribution {
 /// * `recent_signals`: signals within 180 days of `today`, with the
 ///   observing institution, newest first.
 /// * `complete`: every contribution answered (and there was at least one);
-///   `missing` names each one that did not.
+///   `missing` names each one that did not. A member discovery did not name
+///   (`NOT_HOLDER`, [`targeted`]) was not asked: neither answer nor missing.
 /// * `disputed`: records under dispute (left out of every figure), and
 ///   `level_with_disputed`, the level their figures would give.
 /// * `level`: the most severe finding; `NO_DATA` when no answering
@@ -129,6 +130,7 @@ pub fn assess(
     today: Date,
     rates: &RateTable,
 ) -> pb::Assessment {
+    use pb::PeerStatus as S;
     contributions.sort_by(|a, b| {
         b.local
             .cmp(&a.local)
@@ -161,7 +163,7 @@ pub fn assess(
         complete: !contributions.is_empty()
             && contributions
                 .iter()
-                .all(|c| c.status == pb::PeerStatus::Answered),
+                .all(|c| matches!(c.status, S::Answered | S::NotHolder)),
         exposures: merged.exposures,
         recent_signals: merged.signals,
         last_visits: merged.last_visits,
@@ -169,6 +171,8 @@ pub fn assess(
         missing: missing_parts(&contributions),
         disputed,
         level_with_disputed: level_with_disputed as i32,
+        // Set by the caller of a targeted assessment (`targeted::mark`).
+        discovery_receipt_id: String::new(),
         peers: contributions.into_iter().map(peer_outcome).collect(),
     }
 }
@@ -386,6 +390,7 @@ fn recent_observations<'a>(
 pub mod exchange;
 mod level;
 mod share;
+pub mod targeted;
 
 #[cfg(test)]
 mod tests;

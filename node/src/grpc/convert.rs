@@ -5,6 +5,7 @@
 
 use credshare_proto::v1 as pb;
 
+use crate::domain::assessment::targeted::{self, Targeting};
 use crate::domain::dates::parse_date;
 use crate::domain::{BorrowerKey, Purpose, Scope};
 use crate::error::NodeError;
@@ -56,6 +57,7 @@ impl TryFrom<pb::QueryBorrowerRequest> for PeerQuery {
             scope: Scope::from_wire(req.scope),
             nonce: req.request_nonce,
             officer: requester_officer(req.requester_officer)?,
+            discovery_receipt_id: optional_receipt_id(req.discovery_receipt_id)?,
         })
     }
 }
@@ -66,6 +68,15 @@ fn requester_officer(id: String) -> Result<String, NodeError> {
     if !id.is_empty() {
         Officer::check_id(&id)
             .map_err(|e| NodeError::invalid("requester_officer", e.to_string()))?;
+    }
+    Ok(id)
+}
+
+/// A discovery receipt id sent with a query: empty, or well-formed (it is
+/// logged, so nothing else gets in).
+fn optional_receipt_id(id: String) -> Result<String, NodeError> {
+    if !id.is_empty() {
+        targeted::check_receipt_id("discovery_receipt_id", &id)?;
     }
     Ok(id)
 }
@@ -81,6 +92,7 @@ impl TryFrom<pb::AssessRequest> for AssessRequest {
             scope: Scope::from_wire(req.scope),
             deadline_ms: req.deadline_ms,
             officer: String::new(),
+            targeting: Targeting::from_wire(req.discovery_receipt_id, req.discovery_holders)?,
         })
     }
 }

@@ -45,6 +45,9 @@ pub struct PeerQuery {
     pub nonce: Vec<u8>,
     /// The requester's officer, checked at the edge; empty for none.
     pub officer: String,
+    /// The discovery receipt that found this holder (targeted assessment),
+    /// checked at the edge; empty when the requester asked every member.
+    pub discovery_receipt_id: String,
 }
 
 impl Node {
@@ -254,6 +257,7 @@ fn query_entry(requester: &InstitutionId, query: &PeerQuery, basis: &Basis) -> p
         relationship_sha256: basis.relationship_sha256.clone(),
         request_nonce: query.nonce.clone(),
         requester_officer: query.officer.clone(),
+        discovery_receipt_id: query.discovery_receipt_id.clone(),
         ..Default::default()
     }
 }

@@ -15,9 +15,11 @@ use credshare_proto::v1 as pb;
 
 mod basis;
 mod checks;
+mod targeted;
 
 use super::Node;
 use super::reason_counts::QueryTally;
+use crate::domain::assessment::targeted::{self as targeting, Targeting};
 use crate::domain::assessment::{self, Contribution};
 use crate::domain::{BorrowerKey, Purpose, Scope, dates};
 use crate::error::NodeError;
@@ -42,6 +44,9 @@ pub struct AssessRequest {
     pub deadline_ms: u32,
     /// The officer asking: sent to every peer and logged.
     pub officer: String,
+    /// Targeted assessment: discovery's holders and receipt; `None` asks
+    /// every peer.
+    pub targeting: Option<Targeting>,
 }
 
 /// What one query to one peer produced.
@@ -59,6 +64,9 @@ struct Question<'a> {
     scope: Scope,
     deadline: Duration,
     officer: &'a str,
+    /// The discovery receipt id sent and logged; empty when every peer is
+    /// asked.
+    receipt_id: &'a str,
 }
 
 /// A check of a peer's answer failed: the peer's status and why.
@@ -68,13 +76,15 @@ type Rejected = (pb::PeerStatus, String);
 type Checked = (pb::BorrowerIndicators, pb::Receipt, Vec<pb::VerifiedRecord>);
 
 impl Node {
-    /// Fans out to every peer under consent `consent_id` and merges a
+    /// Asks every peer (or, targeted, discovery's holders) under consent
+    /// `consent_id` and merges a
     /// verified cross-institution assessment with this node's own data.
     pub async fn assess(&self, req: AssessRequest) -> Result<pb::Assessment, NodeError> {
         self.check_membership_current()?;
         let (Some(purpose), Some(scope)) = (req.purpose, req.scope) else {
             return Err(NodeError::invalid("purpose/scope", "both must be set"));
         };
+        let (peers, not_holders) = self.peers_to_ask(req.targeting.as_ref())?;
         let basis = self.query_basis(&req, purpose).await?;
         let deadline_ms = match req.deadline_ms {
             0 => self.config.limits.peer_deadline_ms,
@@ -88,9 +98,9 @@ impl Node {
             scope,
             deadline: Duration::from_millis(deadline_ms),
             officer: &req.officer,
+            receipt_id: req.targeting.as_ref().map_or("", |t| t.receipt_id.as_str()),
         };
         let local = self.local_contribution(req.borrower, scope).await?;
-        let peers = self.federation.peers();
         let asks = peers.iter().map(|p| self.query_peer(p, &question));
         let outcomes = futures::future::join_all(asks).await;
         self.reason_counts
@@ -98,13 +108,18 @@ impl Node {
         self.log_outgoing(&outcomes).await?;
         let mut contributions = vec![local];
         contributions.extend(outcomes.into_iter().map(|o| o.contribution));
-        Ok(assessment::assess(
+        contributions.extend(not_holders);
+        let mut assessed = assessment::assess(
             req.borrower.as_bytes(),
             contributions,
             dates::now_ms(),
             self.config.business_time_zone.today(),
             &self.config.assessment,
-        ))
+        );
+        if let Some(t) = &req.targeting {
+            targeting::mark(&mut assessed, t);
+        }
+        Ok(assessed)
     }
 
     /// Refuses, before any query leaves, a grant this node knows is revoked
@@ -208,6 +223,7 @@ impl Node {
             scope: q.scope.to_wire() as i32,
             request_nonce: nonce.to_vec(),
             requester_officer: q.officer.to_owned(),
+            discovery_receipt_id: q.receipt_id.to_owned(),
         };
         let result = peer.query_borrower(request, q.deadline).await;
         let latency = elapsed_ms(started);
@@ -219,6 +235,7 @@ impl Node {
             consent_id: q.consent_id.to_owned(),
             officer: q.officer.to_owned(),
             request_nonce: nonce.to_vec(),
+            discovery_receipt_id: q.receipt_id.to_owned(),
             relationship_sha256: q
                 .basis
                 .relationship

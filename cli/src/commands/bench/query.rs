@@ -260,6 +260,7 @@ pub(super) fn grant_requests(
             request_nonce: Vec::new(),
             requester_officer: crate::pki::DEV_OFFICER.into(),
             relationship: None,
+            discovery_receipt_id: String::new(),
         });
         if out.len() == n {
             break;

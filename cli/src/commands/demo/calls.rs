@@ -53,6 +53,7 @@ pub(super) async fn assess(
         purpose: purpose as i32,
         scope: scope as i32,
         deadline_ms: 0,
+        ..Default::default()
     };
     Ok(admin.assess(request).await?.into_inner())
 }

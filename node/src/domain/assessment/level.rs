@@ -198,7 +198,7 @@ pub(super) fn no_data_finding(contributions: &[Contribution]) -> Option<Finding>
 pub(super) fn missing_parts(contributions: &[Contribution]) -> Vec<String> {
     contributions
         .iter()
-        .filter(|c| c.status != pb::PeerStatus::Answered)
+        .filter(|c| is_missing(c))
         .map(|c| format!("{}: {}", c.institution, status_phrase(c)))
         .collect()
 }
@@ -207,7 +207,7 @@ pub(super) fn missing_parts(contributions: &[Contribution]) -> Vec<String> {
 pub(super) fn completeness_finding(contributions: &[Contribution]) -> Option<Finding> {
     let missing: Vec<String> = contributions
         .iter()
-        .filter(|c| c.status != pb::PeerStatus::Answered)
+        .filter(|c| is_missing(c))
         .map(|c| format!("{} {}", c.institution, status_phrase(c)))
         .collect();
     let text = match (contributions.is_empty(), missing.is_empty()) {
@@ -216,6 +216,14 @@ pub(super) fn completeness_finding(contributions: &[Contribution]) -> Option<Fin
         (false, false) => format!("incomplete: {}", missing.join("; ")),
     };
     Some((pb::AssessmentLevel::Yellow, text))
+}
+
+/// Asked and did not answer; a member discovery did not name was not asked.
+fn is_missing(c: &Contribution) -> bool {
+    !matches!(
+        c.status,
+        pb::PeerStatus::Answered | pb::PeerStatus::NotHolder
+    )
 }
 
 fn status_phrase(c: &Contribution) -> String {
@@ -233,6 +241,7 @@ fn status_phrase(c: &Contribution) -> String {
         S::Error => "failed".into(),
         S::Unspecified => "gave no status".into(),
         S::Answered => "answered".into(),
+        S::NotHolder => "is not a holder (discovery)".into(),
     }
 }
 

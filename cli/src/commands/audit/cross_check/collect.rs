@@ -30,6 +30,8 @@ pub(crate) struct Sent {
     pub scope: i32,
     pub outcome: String,
     pub nonce: Vec<u8>,
+    /// Targeted assessment: the discovery receipt id sent (empty: fan-out).
+    pub discovery_receipt_id: String,
     /// The holder's receipt as recorded: the leaf it named, and the signed
     /// checkpoint (size, root) it was proved in, when the note parses.
     pub receipt: Option<RecordedReceipt>,
@@ -54,6 +56,8 @@ pub(crate) struct Received {
     pub scope: i32,
     pub decision: i32,
     pub nonce: Vec<u8>,
+    /// The discovery receipt id the requester sent (empty: fan-out).
+    pub discovery_receipt_id: String,
 }
 
 /// A holder checkpoint that a requester recorded from a receipt (one per
@@ -201,6 +205,7 @@ impl LogView {
             scope: q.scope,
             decision: q.decision,
             nonce: q.request_nonce,
+            discovery_receipt_id: q.discovery_receipt_id,
         };
         self.received.insert(key, received);
     }
@@ -225,6 +230,7 @@ impl LogView {
             scope: q.scope,
             outcome: q.outcome,
             nonce: q.request_nonce,
+            discovery_receipt_id: q.discovery_receipt_id,
             receipt,
         });
     }

@@ -1,7 +1,8 @@
 //! Matching the two logs of every query: the requester's outgoing entry
 //! and the holder's incoming entry, by nonce (and requester), then by
-//! borrower key, purpose, scope, decision and the receipt's leaf. Pure:
-//! the logs are already downloaded and verified ([`super::collect`]).
+//! borrower key, purpose, scope, discovery receipt id, decision and the
+//! receipt's leaf. Pure: the logs are already downloaded and verified
+//! ([`super::collect`]).
 
 use std::collections::{HashMap, HashSet};
 
@@ -127,6 +128,20 @@ fn disagreement(sent: &Sent, received: &Received) -> Option<String> {
     }
     if sent.scope != received.scope {
         differs.push("scope".into());
+    }
+    if sent.discovery_receipt_id != received.discovery_receipt_id {
+        let shown = |id: &str| {
+            if id.is_empty() {
+                "none".to_owned()
+            } else {
+                id.to_owned()
+            }
+        };
+        differs.push(format!(
+            "discovery receipt (requester logged {}, holder {})",
+            shown(&sent.discovery_receipt_id),
+            shown(&received.discovery_receipt_id)
+        ));
     }
     let holder_decision = if received.decision == pb::Decision::Answered as i32 {
         "ANSWERED"

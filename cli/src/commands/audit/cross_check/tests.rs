@@ -141,6 +141,7 @@ fn entries_of_one_query_that_say_different_things_are_reported() {
     let mut wrong_purpose = received("BANK-A", 1, pb::Decision::Answered);
     if let Kind::PeerQuery(q) = &mut wrong_purpose {
         q.purpose = pb::Purpose::PostLoanManagement as i32;
+        q.discovery_receipt_id = "0123456789abcdef0123456789abcdef".into();
     }
     b.take(1, entry(T0, wrong_purpose));
     a.take(1, entry(T0, sent("BANK-B", 1, Some(1), "ANSWERED")));
@@ -161,6 +162,9 @@ fn entries_of_one_query_that_say_different_things_are_reported() {
             .all(|(k, _)| *k == FindingKind::EntriesDisagree)
     );
     assert!(details[0].1.contains("purpose"), "{details:?}");
+    let receipt =
+        "discovery receipt (requester logged none, holder 0123456789abcdef0123456789abcdef)";
+    assert!(details[0].1.contains(receipt), "{details:?}");
     assert!(
         details[1]
             .1

@@ -170,6 +170,7 @@ fn peer_query(q: &pb::PeerQueryEntry) -> EntryView {
     } else {
         summary.push_str(&format!(" disclosed {}", q.disclosed_records));
     }
+    summary.push_str(&discovery_note(&q.discovery_receipt_id));
     EntryView {
         kind: "peer-query",
         summary,
@@ -186,6 +187,7 @@ fn peer_query(q: &pb::PeerQueryEntry) -> EntryView {
             "relationship_sha256": hex::encode(&q.relationship_sha256),
             "response_sha256": short_key(&q.response_sha256),
             "request_nonce": hex::encode(&q.request_nonce),
+            "discovery_receipt_id": q.discovery_receipt_id,
         }),
     }
 }
@@ -217,6 +219,7 @@ fn outgoing_query(q: &pb::OutgoingQueryEntry) -> EntryView {
     if !q.request_nonce.is_empty() {
         summary.push_str(&format!(" nonce {}", hex::encode(&q.request_nonce)));
     }
+    summary.push_str(&discovery_note(&q.discovery_receipt_id));
     EntryView {
         kind: "outgoing-query",
         summary,
@@ -235,7 +238,17 @@ fn outgoing_query(q: &pb::OutgoingQueryEntry) -> EntryView {
             "peer_checkpoint": q.peer_checkpoint,
             "peer_signer_key_id": q.peer_signer_key_id,
             "request_nonce": hex::encode(&q.request_nonce),
+            "discovery_receipt_id": q.discovery_receipt_id,
         }),
+    }
+}
+
+/// " discovery receipt <id>" for a targeted query; empty for a fan-out.
+fn discovery_note(receipt_id: &str) -> String {
+    if receipt_id.is_empty() {
+        String::new()
+    } else {
+        format!(" discovery receipt {receipt_id}")
     }
 }
 
