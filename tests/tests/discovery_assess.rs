@@ -85,7 +85,8 @@ fn assess(c: &Consortium, a: &NodeProcess, borrower: &str, discovery: Option<&st
     cli_ok_json(c, a, &args)
 }
 
-/// Each peer's (institution, status, detail) in an assessment.
+/// Each peer's (institution, status, detail) in an assessment; detail only
+/// for rows that did not answer.
 fn peers(a: &Value) -> Vec<(String, String, String)> {
     a["peers"]
         .as_array()
@@ -93,7 +94,14 @@ fn peers(a: &Value) -> Vec<(String, String, String)> {
         .iter()
         .map(|p| {
             let s = |k: &str| p[k].as_str().unwrap().to_owned();
-            (s("institution"), s("status"), s("detail"))
+            // An answered row's detail is the witness verdict on its
+            // receipt, which depends on how far witnessing has got.
+            let detail = if s("status") == "ANSWERED" {
+                String::new()
+            } else {
+                s("detail")
+            };
+            (s("institution"), s("status"), detail)
         })
         .collect()
 }
