@@ -17,6 +17,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+mod witness;
+pub use witness::{WitnessLabels, WitnessMetrics};
+
 /// One answered or denied peer query.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct QueryLabels {
@@ -133,28 +136,6 @@ pub struct Metrics {
     pub witness: WitnessMetrics,
 }
 
-/// One witness submission's outcome: `cosigned`, `refused`, `failed`.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct WitnessLabels {
-    pub witness: String,
-    pub outcome: String,
-}
-
-/// Witnessing, both sides (docs/protocol.md §13).
-#[derive(Debug, Default)]
-pub struct WitnessMetrics {
-    /// As a witness: cosignatures issued since start.
-    pub cosigned: Counter,
-    /// As a witness: evidence entries logged (the store's count).
-    pub evidence: Gauge,
-    /// As a log: submissions to each witness by outcome.
-    pub submissions: Family<WitnessLabels, Counter>,
-    /// As a log: the size each witness cosigned last.
-    pub cosigned_size: Family<PeerLabel, Gauge>,
-    /// As a log: entries a witness cosigned that the log no longer holds.
-    pub missing_entries: Gauge,
-}
-
 impl Metrics {
     /// A registry with every family; `commit` are the writer's histograms.
     pub fn new(commit: &CommitHistograms) -> Self {
@@ -192,37 +173,7 @@ impl Metrics {
         self.register_store();
         self.register_trust();
         self.register_log_verify();
-        self.register_witness();
-    }
-
-    fn register_witness(&mut self) {
-        let r = &mut self.registry;
-        let w = &self.witness;
-        r.register(
-            "witness_cosignatures",
-            "Checkpoints of peers' logs this node cosigned as their witness",
-            w.cosigned.clone(),
-        );
-        r.register(
-            "witness_evidence_entries",
-            "Conflicts of peers' logs this node logged as evidence (WitnessEvidenceEntry); above 0 is an alarm",
-            w.evidence.clone(),
-        );
-        r.register(
-            "witness_submissions",
-            "Checkpoints of this node's log submitted to each witness, by outcome",
-            w.submissions.clone(),
-        );
-        r.register(
-            "witness_cosigned_size",
-            "Size of this node's log each witness cosigned last",
-            w.cosigned_size.clone(),
-        );
-        r.register(
-            "log_missing_entries",
-            "Entries of this node's log a witness cosigned that the log no longer holds; above 0 is an alarm",
-            w.missing_entries.clone(),
-        );
+        self.witness.register(&mut self.registry);
     }
 
     fn register_traffic(&mut self, commit: &CommitHistograms) {
