@@ -183,6 +183,35 @@ pub fn render_status(s: &pb::StatusResponse) -> String {
         out.push_str(&format!("WARNING         {w}\n"));
     }
     out.push_str(&render_reasons(&s.reason_counts));
+    out.push_str(&render_flags(s));
+    if s.peers.is_empty() {
+        out.push_str("peers           none configured\n");
+        return out;
+    }
+    let mut table = Table::new("PEER|REACHABLE|LATENCY|VERSION|LOG|ERROR");
+    for p in &s.peers {
+        table.row(vec![
+            p.institution_id.clone(),
+            if p.reachable {
+                "yes (mTLS)".into()
+            } else {
+                "NO".into()
+            },
+            format!("{} ms", p.latency_ms),
+            p.version.clone(),
+            p.log_size.to_string(),
+            p.error.clone(),
+        ]);
+    }
+    out.push('\n');
+    out.push_str(&table.render());
+    out
+}
+
+/// Oversight flags, witnesses of this log and evidence kept as a witness,
+/// one line each.
+fn render_flags(s: &pb::StatusResponse) -> String {
+    let mut out = String::new();
     for f in &s.oversight_flags {
         out.push_str(&format!(
             "OVERSIGHT       {} by {} purpose {}: {} (threshold {} in {} days)\n",
@@ -207,27 +236,6 @@ pub fn render_status(s: &pb::StatusResponse) -> String {
             s.witness_evidence_entries
         ));
     }
-    if s.peers.is_empty() {
-        out.push_str("peers           none configured\n");
-        return out;
-    }
-    let mut table = Table::new("PEER|REACHABLE|LATENCY|VERSION|LOG|ERROR");
-    for p in &s.peers {
-        table.row(vec![
-            p.institution_id.clone(),
-            if p.reachable {
-                "yes (mTLS)".into()
-            } else {
-                "NO".into()
-            },
-            format!("{} ms", p.latency_ms),
-            p.version.clone(),
-            p.log_size.to_string(),
-            p.error.clone(),
-        ]);
-    }
-    out.push('\n');
-    out.push_str(&table.render());
     out
 }
 

@@ -93,15 +93,12 @@ impl Node {
         };
         self.reason_counts.add(query.purpose, tally, 1);
         self.count_query(requester, &query, &decision, started);
-        tracing::info!(
-            requester = %requester,
-            officer = %query.officer,
-            purpose = query.purpose.map_or("00 UNSPECIFIED".into(), Purpose::label),
-            scope = crate::domain::purpose::scope_name(query.scope),
-            consent_id = %basis.consent_id,
-            decision = if answer.is_some() { "ANSWERED" } else { "DENIED" },
-            leaf = receipt.leaf_index,
-            "peer query"
+        trace_answer(
+            requester,
+            &query,
+            &basis.consent_id,
+            answer.is_some(),
+            &receipt,
         );
         match (answer, decision) {
             (Some(answer), _) => Ok(pb::QueryBorrowerResponse {
@@ -266,4 +263,25 @@ fn unix_ms(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)
         .as_millis() as i64
+}
+
+/// The node log's line for one answered or denied peer query (ids, codes
+/// and the leaf; never a borrower key).
+fn trace_answer(
+    requester: &InstitutionId,
+    query: &PeerQuery,
+    consent_id: &str,
+    answered: bool,
+    receipt: &pb::Receipt,
+) {
+    tracing::info!(
+        requester = %requester,
+        officer = %query.officer,
+        purpose = query.purpose.map_or("00 UNSPECIFIED".into(), Purpose::label),
+        scope = crate::domain::purpose::scope_name(query.scope),
+        consent_id = %consent_id,
+        decision = if answered { "ANSWERED" } else { "DENIED" },
+        leaf = receipt.leaf_index,
+        "peer query"
+    );
 }

@@ -250,7 +250,19 @@ fn render_verified(v: &Verified) -> String {
     if let Some((k, w)) = &v.witnessed {
         pairs.push(("witnesses", w.describe(*k)));
     }
-    pairs.extend([
+    pairs.extend(tally_pairs(t));
+    let breaks: Vec<String> = t.epoch_breaks.iter().map(EpochBreak::describe).collect();
+    for b in &breaks {
+        pairs.push(("EPOCH BREAK", b.clone()));
+    }
+    let mut out = fields(&pairs);
+    out.push_str("OK: the query log verifies\n");
+    out
+}
+
+/// What the log holds, counted by kind, as `fields` pairs.
+fn tally_pairs(t: &LogTally) -> Vec<(&'static str, String)> {
+    let mut pairs = vec![
         (
             "peer queries",
             format!(
@@ -266,18 +278,12 @@ fn render_verified(v: &Verified) -> String {
         ("annotations", t.annotations.to_string()),
         ("retention sweeps", t.retention_sweeps.to_string()),
         ("borrower reports", t.borrower_reports.to_string()),
-    ]);
+    ];
     if t.discovery > 0 {
         pairs.push(("discovery", t.discovery.to_string()));
     }
     if t.other > 0 {
         pairs.push(("other", t.other.to_string()));
     }
-    let breaks: Vec<String> = t.epoch_breaks.iter().map(EpochBreak::describe).collect();
-    for b in &breaks {
-        pairs.push(("EPOCH BREAK", b.clone()));
-    }
-    let mut out = fields(&pairs);
-    out.push_str("OK: the query log verifies\n");
-    out
+    pairs
 }
