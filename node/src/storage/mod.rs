@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 pub mod annotations;
 pub mod backup;
+pub mod census;
 pub mod commit;
 pub mod consents;
 pub mod durability;
