@@ -52,6 +52,7 @@ fn name_of(prefix: u8) -> &'static str {
         keys::REVOCATION => "revocations",
         keys::OUTBOX => "revocation outbox",
         keys::ANNOTATION => "annotations",
+        keys::CERTIFICATE => "signer certificates",
         _ => "other",
     }
 }

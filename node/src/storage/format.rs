@@ -15,13 +15,14 @@
 //! |---|---|
 //! | 1 | the store until credshare 0.1 (implicit: no marker) |
 //! | 2 | the marker; query logs may hold `LogEpochEntry` (a restore's declared epoch) |
+//! | 3 | compact record and checkpoint values; signer certificates once, under `K` (`storage/compact.rs`) |
 
 use std::path::{Path, PathBuf};
 
 use super::StorageError;
 
 /// The format this build writes.
-pub const CURRENT: u32 = 2;
+pub const CURRENT: u32 = 3;
 /// The marker's file name in the data directory.
 pub const MARKER: &str = "credshare-format";
 /// Where pre-migration copies go, inside the data directory.
@@ -34,11 +35,33 @@ struct Step {
     run: fn(&Path) -> Result<(), StorageError>,
 }
 
-const STEPS: &[Step] = &[Step {
-    from: 1,
-    what: "record the format version (no key changes)",
-    run: |_| Ok(()),
-}];
+const STEPS: &[Step] = &[
+    Step {
+        from: 1,
+        what: "record the format version (no key changes)",
+        run: |_| Ok(()),
+    },
+    Step {
+        from: 2,
+        what: "re-encode records and checkpoints compactly (resumable)",
+        run: compact_values,
+    },
+];
+
+/// Step 2 → 3: every record and checkpoint value re-encoded in place
+/// (`storage/certificates.rs`), then flushed and fdatasynced before the
+/// marker moves on. A crash part-way leaves a store of mixed values that
+/// reads correctly, and the step resumes at the next open.
+fn compact_values(dir: &Path) -> Result<(), StorageError> {
+    let db = sled::Config::new().path(dir).flush_every_ms(None).open()?;
+    let tree = db.open_tree(super::TREE)?;
+    let changed = super::certificates::upgrade_tree(&tree)?;
+    db.flush()?;
+    drop((tree, db));
+    super::durability::sync_dir_files(dir)?;
+    tracing::info!(values = changed, "store values re-encoded compactly");
+    Ok(())
+}
 
 /// What opening did to the format.
 #[derive(Debug, Clone, PartialEq, Eq)]

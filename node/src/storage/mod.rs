@@ -8,10 +8,11 @@
 //!
 //! | prefix | key | value |
 //! |---|---|---|
-//! | `R` | borrower key ‖ kind ‖ record id ‖ 0x00 ‖ version (u64 BE) | `StoredRecord` |
+//! | `R` | borrower key ‖ kind ‖ record id ‖ 0x00 ‖ version (u64 BE) | compact `StoredRecord` ([`compact`]) |
 //! | `L` | leaf index (u64 BE) | `LogEntry` bytes |
 //! | `H` | level (u8) ‖ index (u64 BE) | complete-subtree hash |
-//! | `C` | tree size (u64 BE) | signed checkpoint note |
+//! | `C` | tree size (u64 BE) | compact checkpoint: signer certificate ref ‖ signed note |
+//! | `K` | certificate ref (first 8 bytes of its SHA-256) | signer certificate (DER), once |
 //! | `Q` | borrower key ‖ leaf index (u64 BE) | (empty) peer-query index |
 //! | `G` | consent id | grant envelope issued by this node |
 //! | `V` | grantee ‖ 0x00 ‖ consent id | revocation envelope (issued or received) |
@@ -23,7 +24,9 @@ use std::path::{Path, PathBuf};
 pub mod annotations;
 pub mod backup;
 pub mod census;
+mod certificates;
 pub mod commit;
+pub mod compact;
 pub mod consents;
 pub mod durability;
 pub mod format;
@@ -109,6 +112,8 @@ pub struct Store {
     /// backup, so a backup sees no batch half-applied.
     pub(crate) write_gate: std::sync::Arc<std::sync::RwLock<()>>,
     health: std::sync::Arc<StoreHealth>,
+    /// Signer certificates of compact values, read once from `K`.
+    certs: std::sync::Arc<certificates::CertificateCache>,
 }
 
 impl std::fmt::Debug for Store {
@@ -143,6 +148,7 @@ impl Store {
             durable,
             write_gate: Default::default(),
             health: std::sync::Arc::new(StoreHealth::new(0)),
+            certs: Default::default(),
         })
     }
 

@@ -1,0 +1,167 @@
+//! The signer certificates that compact values refer to (`K ‖ ref` →
+//! DER, see [`super::compact`]): written once, in the same batch as the
+//! first value that refers to them, never changed; read through a cache
+//! filled only from the tree. Also the upgrade of format-2 values in place.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+
+use credshare_proto::v1 as pb;
+
+use super::compact::{self, CertRef, StoredCertificate};
+use super::keys;
+use super::{StorageError, Store};
+
+/// Certificates read from the `K` table (never ahead of the tree).
+#[derive(Debug, Default)]
+pub(crate) struct CertificateCache {
+    by_ref: RwLock<HashMap<CertRef, Arc<StoredCertificate>>>,
+}
+
+/// `K ‖ ref`.
+pub(crate) fn certificate_key(reference: &CertRef) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = keys::CERTIFICATE;
+    k[1..].copy_from_slice(reference);
+    k
+}
+
+impl Store {
+    /// The certificate stored under `reference`; an error names a missing
+    /// or mismatching one (a damaged store).
+    pub(crate) fn certificate(
+        &self,
+        reference: &CertRef,
+    ) -> Result<Arc<StoredCertificate>, StorageError> {
+        let cached = self
+            .certs
+            .by_ref
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(reference)
+            .cloned();
+        if let Some(cert) = cached {
+            return Ok(cert);
+        }
+        let der = self.tree.get(certificate_key(reference))?.ok_or_else(|| {
+            StorageError::Corrupt(format!(
+                "missing signer certificate {}",
+                hex::encode(reference)
+            ))
+        })?;
+        let cert = Arc::new(StoredCertificate::new(der.to_vec()));
+        if &cert.reference() != reference {
+            return Err(StorageError::Corrupt(format!(
+                "signer certificate {} does not match its reference",
+                hex::encode(reference)
+            )));
+        }
+        self.certs
+            .by_ref
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(*reference, cert.clone());
+        Ok(cert)
+    }
+
+    /// Whether the tree holds the certificate `reference`.
+    pub(crate) fn has_certificate(&self, reference: &CertRef) -> Result<bool, StorageError> {
+        match self.certificate(reference) {
+            Ok(_) => Ok(true),
+            Err(StorageError::Corrupt(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Decodes a stored record version of either format.
+    pub(crate) fn decode_record(&self, value: &[u8]) -> Result<pb::StoredRecord, StorageError> {
+        compact::decode_record(value, &|r| self.certificate(r))
+    }
+
+    /// Decodes a stored checkpoint of either format, with its certificate.
+    pub(crate) fn decode_checkpoint(
+        &self,
+        value: &[u8],
+    ) -> Result<pb::GetCheckpointResponse, StorageError> {
+        let (note, signer) = compact::decode_checkpoint(value)?;
+        let signer_certificate = match signer {
+            compact::CheckpointSigner::Der(der) => der,
+            compact::CheckpointSigner::Ref(r) => self.certificate(&r)?.der.clone(),
+        };
+        Ok(pb::GetCheckpointResponse {
+            checkpoint: Some(pb::Checkpoint { signed_note: note }),
+            signer_certificate,
+        })
+    }
+}
+
+/// The compact form of a format-2 `R` or `C` value, with the certificates
+/// it refers to; `None` for any other key or an already compact value.
+pub(crate) fn upgrade_value(
+    key: &[u8],
+    value: &[u8],
+) -> Result<Option<(Vec<u8>, Vec<Vec<u8>>)>, StorageError> {
+    if !compact::is_legacy(value) {
+        return Ok(None);
+    }
+    match key.first() {
+        Some(&keys::RECORD) => {
+            let record = compact::decode_record(value, &|_| {
+                Err(StorageError::Corrupt(
+                    "format-2 record with a reference".into(),
+                ))
+            })?;
+            let (bytes, certs) = compact::encode_record(&record);
+            Ok(Some((
+                bytes,
+                certs.into_iter().map(<[u8]>::to_vec).collect(),
+            )))
+        }
+        Some(&keys::CHECKPOINT) => {
+            let (note, signer) = compact::decode_checkpoint(value)?;
+            let compact::CheckpointSigner::Der(der) = signer else {
+                return Ok(None);
+            };
+            Ok(Some((compact::encode_checkpoint(&note, &der), vec![der])))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Values re-encoded per sled batch by [`upgrade_tree`].
+const UPGRADE_BATCH: usize = 10_000;
+
+/// Re-encodes every format-2 record and checkpoint of `tree` compactly,
+/// in batches, each certificate in the batch of the first value that needs
+/// it. Resumable: values already compact are skipped. Returns how many
+/// values changed.
+pub(crate) fn upgrade_tree(tree: &sled::Tree) -> Result<u64, StorageError> {
+    let mut known: HashSet<Vec<u8>> = tree
+        .scan_prefix([keys::CERTIFICATE])
+        .keys()
+        .map(|k| k.map(|k| k[1..].to_vec()))
+        .collect::<Result<_, _>>()?;
+    let (mut batch, mut in_batch, mut changed) = (sled::Batch::default(), 0, 0u64);
+    for prefix in [keys::RECORD, keys::CHECKPOINT] {
+        for item in tree.scan_prefix([prefix]) {
+            let (key, value) = item?;
+            let Some((bytes, certs)) = upgrade_value(&key, &value)? else {
+                continue;
+            };
+            for der in certs {
+                let reference = compact::cert_ref(&der);
+                if known.insert(reference.to_vec()) {
+                    batch.insert(&certificate_key(&reference)[..], der);
+                }
+            }
+            batch.insert(key, bytes);
+            (in_batch, changed) = (in_batch + 1, changed + 1);
+            if in_batch == UPGRADE_BATCH {
+                tree.apply_batch(std::mem::take(&mut batch))?;
+                in_batch = 0;
+            }
+        }
+    }
+    tree.apply_batch(batch)?;
+    Ok(changed)
+}
