@@ -302,7 +302,9 @@ fn drop_entry(
     certs: &Path,
     select: impl Fn(&pb::LogEntry) -> bool,
 ) -> pb::LogEntry {
-    let db = sled::open(data_dir).unwrap();
+    let db = credshare_node::storage::sled_config(data_dir)
+        .open()
+        .unwrap();
     let tree = db.open_tree("credshare").unwrap();
     let newest = tree
         .scan_prefix([b'C'])

@@ -141,27 +141,43 @@ pub(crate) fn upgrade_tree(tree: &sled::Tree) -> Result<u64, StorageError> {
         .keys()
         .map(|k| k.map(|k| k[1..].to_vec()))
         .collect::<Result<_, _>>()?;
-    let (mut batch, mut in_batch, mut changed) = (sled::Batch::default(), 0, 0u64);
-    for prefix in [keys::RECORD, keys::CHECKPOINT] {
-        for item in tree.scan_prefix([prefix]) {
-            let (key, value) = item?;
-            let Some((bytes, certs)) = upgrade_value(&key, &value)? else {
-                continue;
-            };
-            for der in certs {
-                let reference = compact::cert_ref(&der);
-                if known.insert(reference.to_vec()) {
-                    batch.insert(&certificate_key(&reference)[..], der);
+    let items = tree
+        .scan_prefix([keys::RECORD])
+        .chain(tree.scan_prefix([keys::CHECKPOINT]));
+    write_upgraded(items, tree, &mut known, false)
+}
+
+/// Writes `items` into `dest` in batches: format-2 records and checkpoints
+/// re-encoded (each certificate not in `known` added in the same batch),
+/// other pairs as they are when `copy_others`. Returns the pairs written.
+pub(crate) fn write_upgraded(
+    items: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
+    dest: &sled::Tree,
+    known: &mut HashSet<Vec<u8>>,
+    copy_others: bool,
+) -> Result<u64, StorageError> {
+    let (mut batch, mut in_batch, mut written) = (sled::Batch::default(), 0, 0u64);
+    for item in items {
+        let (key, value) = item?;
+        match upgrade_value(&key, &value)? {
+            Some((bytes, certs)) => {
+                for der in certs {
+                    let reference = compact::cert_ref(&der);
+                    if known.insert(reference.to_vec()) {
+                        batch.insert(&certificate_key(&reference)[..], der);
+                    }
                 }
+                batch.insert(key, bytes);
             }
-            batch.insert(key, bytes);
-            (in_batch, changed) = (in_batch + 1, changed + 1);
-            if in_batch == UPGRADE_BATCH {
-                tree.apply_batch(std::mem::take(&mut batch))?;
-                in_batch = 0;
-            }
+            None if copy_others => batch.insert(key, value),
+            None => continue,
+        }
+        (in_batch, written) = (in_batch + 1, written + 1);
+        if in_batch == UPGRADE_BATCH {
+            dest.apply_batch(std::mem::take(&mut batch))?;
+            in_batch = 0;
         }
     }
-    tree.apply_batch(batch)?;
-    Ok(changed)
+    dest.apply_batch(batch)?;
+    Ok(written)
 }

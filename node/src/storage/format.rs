@@ -15,7 +15,7 @@
 //! |---|---|
 //! | 1 | the store until credshare 0.1 (implicit: no marker) |
 //! | 2 | the marker; query logs may hold `LogEpochEntry` (a restore's declared epoch) |
-//! | 3 | compact record and checkpoint values; signer certificates once, under `K` (`storage/compact.rs`) |
+//! | 3 | compact record and checkpoint values, signer certificates once under `K` (`storage/compact.rs`); zstd-compressed sled pages (`format/rewrite.rs`) |
 
 use std::path::{Path, PathBuf};
 
@@ -43,25 +43,10 @@ const STEPS: &[Step] = &[
     },
     Step {
         from: 2,
-        what: "re-encode records and checkpoints compactly (resumable)",
-        run: compact_values,
+        what: "copy into a compressed store with compact values (resumable)",
+        run: rewrite::compressed_copy,
     },
 ];
-
-/// Step 2 → 3: every record and checkpoint value re-encoded in place
-/// (`storage/certificates.rs`), then flushed and fdatasynced before the
-/// marker moves on. A crash part-way leaves a store of mixed values that
-/// reads correctly, and the step resumes at the next open.
-fn compact_values(dir: &Path) -> Result<(), StorageError> {
-    let db = sled::Config::new().path(dir).flush_every_ms(None).open()?;
-    let tree = db.open_tree(super::TREE)?;
-    let changed = super::certificates::upgrade_tree(&tree)?;
-    db.flush()?;
-    drop((tree, db));
-    super::durability::sync_dir_files(dir)?;
-    tracing::info!(values = changed, "store values re-encoded compactly");
-    Ok(())
-}
 
 /// What opening did to the format.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,7 +131,7 @@ pub fn write_marker(dir: &Path, version: u32) -> Result<(), StorageError> {
 fn backup_dir(dir: &Path, from: u32) -> Result<PathBuf, StorageError> {
     let ms = crate::domain::dates::now_ms();
     let target = dir.join(BACKUPS).join(format!("pre-format-{from}-{ms}"));
-    copy_tree(dir, &target, &[BACKUPS])?;
+    copy_tree(dir, &target, &[BACKUPS, rewrite::STAGING, rewrite::OLD])?;
     super::durability::sync_dir_files(&target)?;
     tracing::info!(backup = %target.display(), from, to = CURRENT, "store backed up before migration");
     Ok(target)
@@ -171,5 +156,6 @@ pub fn copy_tree(from: &Path, to: &Path, skip: &[&str]) -> std::io::Result<()> {
     Ok(())
 }
 
+mod rewrite;
 #[cfg(test)]
 mod tests;

@@ -65,24 +65,26 @@ fn reopen(dir: &Path) -> Store {
     }
 }
 
-/// Rewrites every record and checkpoint as format 2 wrote them (protobuf,
-/// the signer certificate in each) and removes the `K` table.
-fn as_format_2(store: &Store) {
+/// Copies `store` into `dir` as format 2 wrote it: an uncompressed sled
+/// store, records and checkpoints as protobuf with the signer certificate
+/// in each, no `K` table, marker 2.
+fn as_format_2(store: &Store, dir: &Path) {
     use prost::Message;
+    let db = sled::Config::new().path(dir).open().unwrap();
+    let tree = db.open_tree(crate::storage::TREE).unwrap();
     for item in store.tree.iter() {
         let (key, value) = item.unwrap();
         let legacy = match key[0] {
             b'R' => store.decode_record(&value).unwrap().encode_to_vec(),
             b'C' => store.decode_checkpoint(&value).unwrap().encode_to_vec(),
-            b'K' => {
-                store.tree.remove(&key).unwrap();
-                continue;
-            }
-            _ => continue,
+            b'K' => continue,
+            _ => value.to_vec(),
         };
-        store.tree.insert(&key, legacy).unwrap();
+        tree.insert(&key, legacy).unwrap();
     }
-    store.sync().unwrap();
+    db.flush().unwrap();
+    drop((tree, db));
+    write_marker(dir, 2).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -121,19 +123,20 @@ async fn a_format_2_store_is_upgraded_to_compact_values_and_its_log_verifies() {
     drop(committer);
     let records = store.borrower_records(&borrower).unwrap();
     let checkpoint = store.checkpoint(None).unwrap().unwrap();
-    as_format_2(&store);
-    assert!(
-        store
-            .tree
-            .scan_prefix(b"R")
-            .values()
-            .all(|v| compact::is_legacy(&v.unwrap()))
-    );
+    let old = tempfile::tempdir().unwrap();
+    as_format_2(&store, old.path());
+    let keys = store.tree.len() - 1;
     drop(store);
-    write_marker(dir.path(), 2).unwrap();
 
-    let store = reopen(dir.path());
-    assert_eq!(read_marker(dir.path()).unwrap(), Some(CURRENT));
+    let store = reopen(old.path());
+    assert_eq!(read_marker(old.path()).unwrap(), Some(CURRENT));
+    assert_eq!(store.tree.len(), keys + 1, "every key, and the certificate");
+    let conf = std::fs::read(old.path().join("conf")).unwrap();
+    let flag: &[u8] = b"use_compression: true";
+    assert!(conf.windows(flag.len()).any(|w| w == flag), "compressed");
+    for leftover in [rewrite::STAGING, rewrite::OLD] {
+        assert!(!old.path().join(leftover).exists(), "{leftover}");
+    }
     assert_eq!(store.borrower_records(&borrower).unwrap(), records);
     assert_eq!(store.checkpoint(None).unwrap().unwrap(), checkpoint);
     for prefix in [b"R", b"C"] {
