@@ -312,10 +312,8 @@ fn drop_entry(
         .next_back()
         .unwrap()
         .unwrap();
-    let newest = pb::GetCheckpointResponse::decode(newest.as_ref()).unwrap();
-    let origin = Checkpoint::parse_unverified(&newest.checkpoint.unwrap().signed_note)
-        .unwrap()
-        .origin;
+    let (note, _) = credshare_node::storage::compact::decode_checkpoint(&newest).unwrap();
+    let origin = Checkpoint::parse_unverified(&note).unwrap().origin;
     let entries: Vec<Vec<u8>> = tree
         .scan_prefix([b'L'])
         .values()

@@ -95,12 +95,12 @@ impl Store {
     }
 }
 
+/// A re-encoded value and the certificates (DER) it refers to.
+type Upgraded = (Vec<u8>, Vec<Vec<u8>>);
+
 /// The compact form of a format-2 `R` or `C` value, with the certificates
 /// it refers to; `None` for any other key or an already compact value.
-pub(crate) fn upgrade_value(
-    key: &[u8],
-    value: &[u8],
-) -> Result<Option<(Vec<u8>, Vec<Vec<u8>>)>, StorageError> {
+pub(crate) fn upgrade_value(key: &[u8], value: &[u8]) -> Result<Option<Upgraded>, StorageError> {
     if !compact::is_legacy(value) {
         return Ok(None);
     }

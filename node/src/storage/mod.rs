@@ -3,6 +3,8 @@
 //! flushed *and* its files have been `fdatasync`ed (sled 0.34's `flush()`
 //! only issues `sync_file_range` on Linux).
 //!
+//! sled's pages are zstd-compressed on disk ([`sled_config`]; store format 3).
+//!
 //! One tree, `credshare`, with one-byte key prefixes, so that one
 //! `apply_batch` is atomic across records, log entries and their indexes:
 //!

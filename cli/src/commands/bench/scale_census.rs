@@ -31,7 +31,7 @@ pub(super) struct CensusFigures {
 }
 
 /// Key prefixes that hold the query log and what serves it.
-const LOG_PREFIXES: &[u8] = b"LHCQT";
+const LOG_PREFIXES: &[u8] = b"LHCQ";
 
 /// Opens the stopped node's store in `data` and counts it.
 pub(super) async fn census(data: &Path) -> anyhow::Result<CensusFigures> {
