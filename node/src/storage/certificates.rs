@@ -181,3 +181,73 @@ pub(crate) fn write_upgraded(
     dest.apply_batch(batch)?;
     Ok(written)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use prost::Message;
+
+    use super::*;
+    use crate::storage::test_log;
+
+    /// What a format-2 backup's `store.kv` holds: a record and a checkpoint
+    /// as protobuf, each with the signer certificate.
+    fn legacy_pairs(
+        signer: &crate::signing::Signer,
+    ) -> (pb::StoredRecord, pb::GetCheckpointResponse) {
+        let payload = b"credit summary".to_vec();
+        let record = pb::StoredRecord {
+            content_sha256: ring::digest::digest(&ring::digest::SHA256, &payload)
+                .as_ref()
+                .to_vec(),
+            envelope: Some(signer.sign_envelope(crate::signing::CREDIT_SUMMARY_TYPE, payload)),
+            stored_at_ms: 7,
+        };
+        let checkpoint = pb::GetCheckpointResponse {
+            checkpoint: Some(pb::Checkpoint {
+                signed_note: "origin\n1\nroot\n".into(),
+            }),
+            signer_certificate: signer.certificate_der().to_vec(),
+        };
+        (record, checkpoint)
+    }
+
+    #[test]
+    fn format_2_values_are_upgraded_in_place_once_and_read_back_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 8).unwrap();
+        let signer = test_log::signer();
+        let (record, checkpoint) = legacy_pairs(&signer);
+        store
+            .tree
+            .insert(b"Rrecord", record.encode_to_vec())
+            .unwrap();
+        store
+            .tree
+            .insert(b"C00000001", checkpoint.encode_to_vec())
+            .unwrap();
+        store.tree.insert(b"L00000000", &b"entry"[..]).unwrap();
+
+        assert_eq!(upgrade_tree(&store.tree).unwrap(), 2);
+        let stored = store.tree.get(b"Rrecord").unwrap().unwrap();
+        assert!(!compact::is_legacy(&stored));
+        assert_eq!(store.decode_record(&stored).unwrap(), record);
+        let stored = store.tree.get(b"C00000001").unwrap().unwrap();
+        assert_eq!(store.decode_checkpoint(&stored).unwrap(), checkpoint);
+        assert_eq!(&*store.tree.get(b"L00000000").unwrap().unwrap(), b"entry");
+        assert_eq!(store.tree.scan_prefix([keys::CERTIFICATE]).count(), 1);
+        // Resumed after a crash: nothing left to change.
+        assert_eq!(upgrade_tree(&store.tree).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_value_naming_a_missing_certificate_is_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 8).unwrap();
+        let (record, _) = legacy_pairs(&test_log::signer());
+        let (value, _) = compact::encode_record(&record);
+        let err = store.decode_record(&value).unwrap_err().to_string();
+        assert!(err.contains("missing signer certificate"), "{err}");
+    }
+}
