@@ -66,11 +66,13 @@ impl Store {
 
     /// Whether the tree holds the certificate `reference`.
     pub(crate) fn has_certificate(&self, reference: &CertRef) -> Result<bool, StorageError> {
-        match self.certificate(reference) {
-            Ok(_) => Ok(true),
-            Err(StorageError::Corrupt(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
+        let cached = self
+            .certs
+            .by_ref
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(reference);
+        Ok(cached || self.tree.contains_key(certificate_key(reference))?)
     }
 
     /// Decodes a stored record version of either format.
