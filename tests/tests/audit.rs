@@ -435,7 +435,9 @@ fn entry_key(index: u64) -> Vec<u8> {
 /// edit entry 1 (the first record batch), rebuild every hash and re-sign
 /// the newest checkpoint.
 fn rewrite_history(data_dir: &Path, certs: &Path, drop_old_checkpoints: bool) {
-    let db = sled::open(data_dir).unwrap();
+    let db = credshare_node::storage::sled_config(data_dir)
+        .open()
+        .unwrap();
     let tree = db.open_tree("credshare").unwrap();
     if drop_old_checkpoints {
         for key in tree.scan_prefix([b'C']).keys() {
@@ -614,7 +616,7 @@ async fn not_ready_reason(c: &Consortium, node: &NodeProcess) -> String {
 }
 
 fn edit_store<T>(dir: &Path, edit: impl FnOnce(&sled::Tree) -> T) -> T {
-    let db = sled::open(dir).unwrap();
+    let db = credshare_node::storage::sled_config(dir).open().unwrap();
     let tree = db.open_tree("credshare").unwrap();
     let result = edit(&tree);
     db.flush().unwrap();

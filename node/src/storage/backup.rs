@@ -103,7 +103,9 @@ impl Store {
         Ok((entries, hex::encode(hash.finish())))
     }
 
-    /// Loads `store.kv` of a verified backup into this (empty) store.
+    /// Loads `store.kv` of a verified backup into this (empty) store; the
+    /// values of a backup of an older format are upgraded as the store's
+    /// own would be at open (`format.rs`).
     pub fn import_kv(&self, backup: &Path) -> Result<u64, StorageError> {
         let mut reader = BufReader::new(std::fs::File::open(backup.join(KV_FILE))?);
         let mut batch = sled::Batch::default();
@@ -120,6 +122,7 @@ impl Store {
             }
         }
         self.tree.apply_batch(batch)?;
+        super::certificates::upgrade_tree(&self.tree)?;
         self.sync()?;
         Ok(n)
     }

@@ -15,13 +15,14 @@
 //! |---|---|
 //! | 1 | the store until credshare 0.1 (implicit: no marker) |
 //! | 2 | the marker; query logs may hold `LogEpochEntry` (a restore's declared epoch) |
+//! | 3 | compact record and checkpoint values, signer certificates once under `K` (`storage/compact.rs`); zstd-compressed sled pages (`format/rewrite.rs`) |
 
 use std::path::{Path, PathBuf};
 
 use super::StorageError;
 
 /// The format this build writes.
-pub const CURRENT: u32 = 2;
+pub const CURRENT: u32 = 3;
 /// The marker's file name in the data directory.
 pub const MARKER: &str = "credshare-format";
 /// Where pre-migration copies go, inside the data directory.
@@ -34,11 +35,18 @@ struct Step {
     run: fn(&Path) -> Result<(), StorageError>,
 }
 
-const STEPS: &[Step] = &[Step {
-    from: 1,
-    what: "record the format version (no key changes)",
-    run: |_| Ok(()),
-}];
+const STEPS: &[Step] = &[
+    Step {
+        from: 1,
+        what: "record the format version (no key changes)",
+        run: |_| Ok(()),
+    },
+    Step {
+        from: 2,
+        what: "copy into a compressed store with compact values (resumable)",
+        run: rewrite::compressed_copy,
+    },
+];
 
 /// What opening did to the format.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,7 +131,7 @@ pub fn write_marker(dir: &Path, version: u32) -> Result<(), StorageError> {
 fn backup_dir(dir: &Path, from: u32) -> Result<PathBuf, StorageError> {
     let ms = crate::domain::dates::now_ms();
     let target = dir.join(BACKUPS).join(format!("pre-format-{from}-{ms}"));
-    copy_tree(dir, &target, &[BACKUPS])?;
+    copy_tree(dir, &target, &[BACKUPS, rewrite::STAGING, rewrite::OLD])?;
     super::durability::sync_dir_files(&target)?;
     tracing::info!(backup = %target.display(), from, to = CURRENT, "store backed up before migration");
     Ok(target)
@@ -148,5 +156,6 @@ pub fn copy_tree(from: &Path, to: &Path, skip: &[&str]) -> std::io::Result<()> {
     Ok(())
 }
 
+mod rewrite;
 #[cfg(test)]
 mod tests;

@@ -10,6 +10,8 @@ pub const HASH: u8 = b'H';
 pub const CHECKPOINT: u8 = b'C';
 /// Peer-query index: `Q` ‖ borrower key ‖ leaf index BE.
 pub const QUERY_INDEX: u8 = b'Q';
+/// Signer certificates of compact values: `K` ‖ certificate ref (8).
+pub const CERTIFICATE: u8 = b'K';
 
 pub fn record_prefix(borrower_key: &[u8; 32]) -> Vec<u8> {
     let mut k = Vec::with_capacity(33);

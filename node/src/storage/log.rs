@@ -2,7 +2,6 @@
 //! checkpoint, read back for proofs, audits and the start-up integrity check.
 
 use credshare_proto::v1 as pb;
-use prost::Message;
 
 use super::keys;
 use super::{StorageError, Store, be_u64};
@@ -72,10 +71,7 @@ impl Store {
                 .transpose()?
                 .map(|(_, v)| v),
         };
-        value
-            .map(|v| pb::GetCheckpointResponse::decode(v.as_ref()))
-            .transpose()
-            .map_err(|e| StorageError::Corrupt(format!("stored checkpoint: {e}")))
+        value.map(|v| self.decode_checkpoint(&v)).transpose()
     }
 
     /// Inclusion proof of `leaf` in the tree of `tree_size` leaves.
@@ -103,9 +99,7 @@ impl Store {
         let range = keys::indexed(keys::CHECKPOINT, from)..=keys::indexed(keys::CHECKPOINT, to);
         self.tree.range(range).map(|item| {
             let (_, v) = item?;
-            let stored = pb::GetCheckpointResponse::decode(v.as_ref())
-                .map_err(|e| StorageError::Corrupt(format!("stored checkpoint: {e}")))?;
-            let note = stored.checkpoint.map(|c| c.signed_note).unwrap_or_default();
+            let (note, _) = super::compact::decode_checkpoint(&v)?;
             let cp = Checkpoint::parse_unverified(&note)
                 .map_err(|e| StorageError::Corrupt(format!("stored checkpoint: {e}")))?;
             Ok((cp.size, cp.root))

@@ -11,7 +11,6 @@
 use std::collections::HashMap;
 
 use credshare_proto::v1 as pb;
-use prost::Message;
 
 use super::keys;
 use super::{StorageError, Store};
@@ -124,7 +123,7 @@ impl Store {
         };
         let (key, value) = item?;
         let version = super::be_u64(&key[prefix.len()..])?;
-        Ok(Some((version, decode_record(&value)?)))
+        Ok(Some((version, self.decode_record(&value)?)))
     }
 
     /// (version, content hash) of every stored version of one record.
@@ -133,7 +132,7 @@ impl Store {
         for item in self.tree.scan_prefix(prefix) {
             let (key, value) = item?;
             let version = super::be_u64(&key[prefix.len()..])?;
-            let record = decode_record(&value)?;
+            let record = self.decode_record(&value)?;
             out.push((version, record.content_sha256));
         }
         Ok(out)
@@ -154,7 +153,7 @@ impl Store {
             history += 1;
             // Versions of one record are adjacent and ascending; keep the last.
             let record_part = key[..key.len() - 8].to_vec();
-            let record = decode_record(&value)?;
+            let record = self.decode_record(&value)?;
             if last_record.as_deref() == Some(&record_part[..]) {
                 if let Some(slot) = current.last_mut() {
                     *slot = record;
@@ -201,7 +200,7 @@ impl Store {
             let record_part = key[..key.len() - 8].to_vec();
             let bk = BorrowerKey::from_slice(key.get(1..33).unwrap_or_default())
                 .map_err(|_| StorageError::Corrupt("short record key".into()))?;
-            let record = decode_record(&value)?;
+            let record = self.decode_record(&value)?;
             if let Some((part, pbk, prev)) = pending.take() {
                 f(&pbk, &prev, part != record_part);
             }
@@ -219,11 +218,6 @@ impl Store {
 fn newest_besides(versions: &[(u64, Vec<u8>)], base: Option<u64>) -> Option<u64> {
     let newest = versions.iter().map(|(v, _)| *v).max();
     (newest != base).then_some(newest).flatten()
-}
-
-fn decode_record(bytes: &[u8]) -> Result<pb::StoredRecord, StorageError> {
-    pb::StoredRecord::decode(bytes)
-        .map_err(|e| StorageError::Corrupt(format!("stored record: {e}")))
 }
 
 /// Every stored version of one record, ascending.
@@ -262,7 +256,7 @@ impl RecordExpiry {
             content_sha256: self.content_sha256.clone(),
             stored_at_ms: self.stored_at_ms,
         };
-        batch.insert(key, stub.encode_to_vec());
+        batch.insert(key, super::compact::encode_record(&stub).0);
     }
 }
 
@@ -276,7 +270,7 @@ impl Store {
             let Some((borrower, kind, record_id, version)) = split_record_key(&key) else {
                 return Err(StorageError::Corrupt("malformed record key".into()));
             };
-            let record = decode_record(&value)?;
+            let record = self.decode_record(&value)?;
             match out.last_mut() {
                 Some(h)
                     if h.borrower_key == borrower && h.kind == kind && h.record_id == record_id =>

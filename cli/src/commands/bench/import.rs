@@ -100,12 +100,12 @@ fn truncate_csv(src: &Path, rows: u64, out: &Path) -> anyhow::Result<std::path::
     Ok(out.to_path_buf())
 }
 
-/// Inserts the same rows straight into sled: parse and hash as the CLI does,
-/// encode, batch, flush and fdatasync. No TLS, no validation, no signature.
+/// Inserts the same rows straight into sled, configured as the node's store
+/// (compressed pages): parse and hash as the CLI does, encode, batch, flush
+/// and fdatasync. No TLS, no validation, no signature.
 fn raw_sled_baseline(file: &Path, ctx: ImportContext, dir: &Path) -> anyhow::Result<(u64, f64)> {
     let started = Instant::now();
-    let db = sled::Config::new()
-        .path(dir)
+    let db = credshare_node::storage::sled_config(dir)
         .cache_capacity(256 << 20)
         .open()?;
     let tree = db.open_tree("baseline")?;

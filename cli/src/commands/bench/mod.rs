@@ -6,6 +6,7 @@
 mod import;
 mod query;
 mod scale;
+mod scale_census;
 mod scale_log;
 mod witness;
 

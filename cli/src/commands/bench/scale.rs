@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::query::{Phase, connect_as_bank_a, grant_requests, load_holder, run_phase};
+use super::scale_census::{CensusFigures, census};
 use super::scale_log::{Restart, append_synthetic_entries, data_bytes, time_restart};
 use super::{BenchNode, proc_status_kib, rss_kib};
 use crate::commands::status::fetch_status;
@@ -86,6 +87,8 @@ struct SizeFigures {
     audited: PhaseFigures,
     audited_over_health: f64,
     startup: Restart,
+    /// Keys and bytes per key type at the end of the run (node stopped).
+    census: CensusFigures,
 }
 
 impl ScaleBenchArgs {
@@ -138,6 +141,7 @@ impl ScaleBenchArgs {
         let synthetic_bytes = data_bytes(&data)?.saturating_sub(before_synthetic);
         let startup = time_restart(&mut bench.node, log_size, out)?;
         bench.node.stop()?;
+        let census = census(&data).await?;
         Ok(SizeFigures {
             borrowers,
             records,
@@ -157,6 +161,7 @@ impl ScaleBenchArgs {
             health: (&load.health).into(),
             audited: (&load.audited).into(),
             startup,
+            census,
         })
     }
 
@@ -218,6 +223,9 @@ impl ScaleBenchArgs {
                 at.rss_load_kib.unwrap_or(0) as f64 / reference.rss_load_kib.unwrap_or(0).max(1) as f64,
                 at.bytes_per_record / reference.bytes_per_record.max(1e-9),
             ));
+        }
+        for s in sizes {
+            t.push_str(&super::scale_census::text(s.borrowers, &s.census));
         }
         t
     }

@@ -16,6 +16,8 @@ use crate::audit::{self, Checkpoint, RightEdge};
 use crate::domain::BorrowerKey;
 use crate::domain::dates::now_ms;
 use crate::signing::{Signer, SignerSlot};
+use crate::storage::certificates::certificate_key;
+use crate::storage::compact;
 use crate::storage::keys;
 use crate::storage::records::{PendingVersions, WriteResult};
 use crate::storage::{StorageError, Store};
@@ -125,6 +127,8 @@ impl Writer {
     ) -> Result<Prepared, StorageError> {
         let mut batch = BatchBuilder {
             batch: sled::Batch::default(),
+            store: &self.store,
+            new_certificates: Vec::new(),
             edge,
             overlay,
         };
@@ -168,15 +172,12 @@ impl Writer {
             }
             per_job.push((results, leaves));
         }
-        let BatchBuilder {
-            mut batch, edge, ..
-        } = batch;
-        let checkpoint = if edge.size() == size_before {
+        let checkpoint = if batch.edge.size() == size_before {
             self.last_signed.clone()
         } else {
-            self.sign_checkpoint(&mut batch, signer, edge, now)
+            self.sign_checkpoint(&mut batch, signer, now)?
         };
-        Ok((batch, per_job, checkpoint))
+        Ok((batch.batch, per_job, checkpoint))
     }
 
     /// Decides every record write of one request by the version rule and
@@ -203,7 +204,11 @@ impl Writer {
                         &w.record_id,
                         w.version,
                     );
-                    batch.batch.insert(key, w.record.encode_to_vec());
+                    let (value, certificates) = compact::encode_record(&w.record);
+                    for der in certificates {
+                        batch.certificate(der)?;
+                    }
+                    batch.batch.insert(key, value);
                 }
                 WriteResult::Unchanged => unchanged += 1,
                 WriteResult::Refused(_) => {}
@@ -241,11 +246,11 @@ impl Writer {
     /// from any old one).
     fn sign_checkpoint(
         &self,
-        batch: &mut sled::Batch,
+        batch: &mut BatchBuilder<'_>,
         signer: &Signer,
-        edge: &RightEdge,
         now: i64,
-    ) -> Arc<CommittedCheckpoint> {
+    ) -> Result<Arc<CommittedCheckpoint>, StorageError> {
+        let edge = &batch.edge;
         let cp = Checkpoint {
             origin: self.origin.clone(),
             size: edge.size(),
@@ -254,32 +259,42 @@ impl Writer {
             extensions: Vec::new(),
         };
         let note = cp.sign(&self.origin, signer.key_pair());
-        let stored = pb::GetCheckpointResponse {
-            checkpoint: Some(pb::Checkpoint {
-                signed_note: note.clone(),
-            }),
-            signer_certificate: signer.certificate_der().to_vec(),
-        };
-        batch.insert(
+        batch.certificate(signer.certificate_der())?;
+        batch.batch.insert(
             &keys::indexed(keys::CHECKPOINT, cp.size)[..],
-            stored.encode_to_vec(),
+            compact::encode_checkpoint(&note, signer.certificate_der()),
         );
-        Arc::new(CommittedCheckpoint {
+        Ok(Arc::new(CommittedCheckpoint {
             size: cp.size,
             root: cp.root,
             note,
-        })
+        }))
     }
 }
 
 /// One batch being built: the sled batch and the tree it extends.
 struct BatchBuilder<'a> {
     batch: sled::Batch,
+    store: &'a Store,
+    /// Certificates this batch adds to the `K` table.
+    new_certificates: Vec<compact::CertRef>,
     edge: &'a mut RightEdge,
     overlay: &'a mut ProofOverlay,
 }
 
 impl BatchBuilder<'_> {
+    /// Adds signer certificate `der` to the batch unless the store or the
+    /// batch already holds it (compact values refer to it).
+    fn certificate(&mut self, der: &[u8]) -> Result<(), StorageError> {
+        let reference = compact::cert_ref(der);
+        if self.new_certificates.contains(&reference) || self.store.has_certificate(&reference)? {
+            return Ok(());
+        }
+        self.batch.insert(&certificate_key(&reference)[..], der);
+        self.new_certificates.push(reference);
+        Ok(())
+    }
+
     /// Appends one entry: entry, new subtree hashes, optional query index.
     /// Returns its leaf index.
     fn append(&mut self, bytes: &[u8], query_index: Option<&BorrowerKey>) -> u64 {

@@ -52,3 +52,105 @@ fn a_newer_format_is_refused_naming_both_versions() {
     assert!(err.contains(&format!("format {}", CURRENT + 1)), "{err}");
     assert!(err.contains(&format!("format {CURRENT}")), "{err}");
 }
+
+/// Opens `dir` once the writer thread of a dropped committer let go of it.
+fn reopen(dir: &Path) -> Store {
+    let started = std::time::Instant::now();
+    loop {
+        match Store::open(dir, 8) {
+            Ok(store) => return store,
+            Err(e) if started.elapsed().as_secs() > 20 => panic!("{e}"),
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+        }
+    }
+}
+
+/// Copies `store` into `dir` as format 2 wrote it: an uncompressed sled
+/// store, records and checkpoints as protobuf with the signer certificate
+/// in each, no `K` table, marker 2.
+fn as_format_2(store: &Store, dir: &Path) {
+    use prost::Message;
+    let db = sled::Config::new().path(dir).open().unwrap();
+    let tree = db.open_tree(crate::storage::TREE).unwrap();
+    for item in store.tree.iter() {
+        let (key, value) = item.unwrap();
+        let legacy = match key[0] {
+            b'R' => store.decode_record(&value).unwrap().encode_to_vec(),
+            b'C' => store.decode_checkpoint(&value).unwrap().encode_to_vec(),
+            b'K' => continue,
+            _ => value.to_vec(),
+        };
+        tree.insert(&key, legacy).unwrap();
+    }
+    db.flush().unwrap();
+    drop((tree, db));
+    write_marker(dir, 2).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_format_2_store_is_upgraded_to_compact_values_and_its_log_verifies() {
+    use crate::storage::{CommitRequest, RecordKind, RecordWrite, compact, test_log};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 8).unwrap();
+    let signer = test_log::signer();
+    let committer = test_log::committer(&store, signer.clone(), 64);
+    let borrower = crate::domain::BorrowerKey::from_slice(&[9; 32]).unwrap();
+    for version in 1..=3u64 {
+        let payload = format!("record version {version}").into_bytes();
+        let record = credshare_proto::v1::StoredRecord {
+            content_sha256: ring::digest::digest(&ring::digest::SHA256, &payload)
+                .as_ref()
+                .to_vec(),
+            envelope: Some(signer.sign_envelope(crate::signing::CREDIT_SUMMARY_TYPE, payload)),
+            stored_at_ms: 1000 + version as i64,
+        };
+        let write = RecordWrite {
+            borrower_key: borrower,
+            kind: RecordKind::Credit,
+            record_id: "F-1".into(),
+            version,
+            record,
+            base_version: (version > 1).then(|| version - 1),
+        };
+        let request = CommitRequest {
+            records: vec![write],
+            record_actor: "test".into(),
+            log: vec![test_log::entry(version)],
+            ..Default::default()
+        };
+        committer.commit(request).await.unwrap();
+    }
+    drop(committer);
+    let records = store.borrower_records(&borrower).unwrap();
+    let checkpoint = store.checkpoint(None).unwrap().unwrap();
+    let old = tempfile::tempdir().unwrap();
+    as_format_2(&store, old.path());
+    let keys = store.tree.len() - 1;
+    drop(store);
+
+    let store = reopen(old.path());
+    assert_eq!(read_marker(old.path()).unwrap(), Some(CURRENT));
+    assert_eq!(store.tree.len(), keys + 1, "every key, and the certificate");
+    let conf = std::fs::read(old.path().join("conf")).unwrap();
+    let flag: &[u8] = b"use_compression: true";
+    assert!(conf.windows(flag.len()).any(|w| w == flag), "compressed");
+    for leftover in [rewrite::STAGING, rewrite::OLD] {
+        assert!(!old.path().join(leftover).exists(), "{leftover}");
+    }
+    assert_eq!(store.borrower_records(&borrower).unwrap(), records);
+    assert_eq!(store.checkpoint(None).unwrap().unwrap(), checkpoint);
+    for prefix in [b"R", b"C"] {
+        assert!(
+            store
+                .tree
+                .scan_prefix(prefix)
+                .values()
+                .all(|v| !compact::is_legacy(&v.unwrap()))
+        );
+    }
+    assert_eq!(store.tree.scan_prefix(b"K").count(), 1);
+    store.verify_log(test_log::ORIGIN).unwrap();
+    // The upgraded store takes new batches.
+    let committer = test_log::committer(&store, signer, 64);
+    test_log::commit_log(&committer, vec![test_log::entry(9)]).await;
+}
