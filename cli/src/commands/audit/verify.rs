@@ -179,16 +179,10 @@ async fn download(
 }
 
 pub(super) fn progress_bar(size: u64, out: &Output) -> indicatif::ProgressBar {
-    if out.is_json() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(size);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
+    out.progress(
+        indicatif::ProgressBar::new(size),
         "{bar:40} {pos}/{len} entries  {per_sec}  eta {eta}",
-    ) {
-        bar.set_style(style);
-    }
-    bar
+    )
 }
 
 fn verified_json(v: &Verified) -> serde_json::Value {
