@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use credshare_proto::v1 as pb;
-use tonic::{Request, Response, Status};
+use tonic::Response;
 
 use super::auth;
 use crate::service::Node;
@@ -20,24 +20,20 @@ impl WitnessApi {
     }
 }
 
-#[tonic::async_trait]
-impl pb::witness_service_server::WitnessService for WitnessApi {
-    #[tracing::instrument(skip_all)]
-    async fn add_checkpoint(
-        &self,
-        request: Request<pb::AddCheckpointRequest>,
-    ) -> Result<Response<pb::AddCheckpointResponse>, Status> {
-        let log = auth::caller(&request)?.identity.institution.clone();
-        let cosigned = self.node.add_checkpoint(&log, request.into_inner()).await?;
-        Ok(Response::new(cosigned))
-    }
+grpc_service! {
+    impl pb::witness_service_server::WitnessService => WitnessApi {
+        fn add_checkpoint(&self, request: pb::AddCheckpointRequest) -> pb::AddCheckpointResponse {
+            let log = auth::caller(&request)?.identity.institution.clone();
+            let cosigned = self.node.add_checkpoint(&log, request.into_inner()).await?;
+            Ok(Response::new(cosigned))
+        }
 
-    #[tracing::instrument(skip_all)]
-    async fn get_witnessed_checkpoint(
-        &self,
-        request: Request<pb::GetWitnessedCheckpointRequest>,
-    ) -> Result<Response<pb::WitnessedCheckpoint>, Status> {
-        let log = auth::caller(&request)?.identity.institution.clone();
-        Ok(Response::new(self.node.witnessed_checkpoint(&log).await?))
+        fn get_witnessed_checkpoint(
+            &self,
+            request: pb::GetWitnessedCheckpointRequest,
+        ) -> pb::WitnessedCheckpoint {
+            let log = auth::caller(&request)?.identity.institution.clone();
+            Ok(Response::new(self.node.witnessed_checkpoint(&log).await?))
+        }
     }
 }
