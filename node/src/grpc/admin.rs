@@ -1,31 +1,21 @@
 //! `AdminService`: this institution's officers and operators (role `admin`,
 //! same institution).
 
-use std::sync::Arc;
-
 use credshare_proto::v1 as pb;
 use futures::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::auth;
 use super::convert::{borrower_key, optional_borrower_key, optional_date};
-use crate::service::Node;
 use crate::service::assess::AssessRequest;
 use crate::service::consents::ConsentRequest;
 use crate::service::disputes::OpenDispute;
 use crate::service::ingest::ImportError;
 use crate::service::visits::DueVisitsQuery;
 
-#[derive(Debug, Clone)]
-pub struct AdminApi {
-    node: Arc<Node>,
-}
+node_api!(AdminApi);
 
 impl AdminApi {
-    pub fn new(node: Arc<Node>) -> Self {
-        Self { node }
-    }
-
     /// The caller's officer for a call that reads borrower data; refused
     /// when the certificate names none and `staff.require_officer` is on.
     fn officer<T>(&self, request: &Request<T>) -> Result<String, Status> {

@@ -3,25 +3,14 @@
 //! `audit::bounds`; the reads are `service::audit_log`.
 
 use std::pin::Pin;
-use std::sync::Arc;
 
 use credshare_proto::v1 as pb;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Response, Status};
 
 use super::auth;
-use crate::service::Node;
 
-#[derive(Debug, Clone)]
-pub struct AuditApi {
-    node: Arc<Node>,
-}
-
-impl AuditApi {
-    pub fn new(node: Arc<Node>) -> Self {
-        Self { node }
-    }
-}
+node_api!(AuditApi);
 
 type EntryStream = Pin<Box<dyn Stream<Item = Result<pb::LogEntryItem, Status>> + Send>>;
 

@@ -1,24 +1,12 @@
 //! `PeerService`: what other consortium nodes may ask (role `node`).
 
-use std::sync::Arc;
-
 use credshare_proto::v1 as pb;
 use tonic::{Response, Status};
 
 use super::auth;
-use crate::service::Node;
 use crate::service::answer::PeerQuery;
 
-#[derive(Debug, Clone)]
-pub struct PeerApi {
-    node: Arc<Node>,
-}
-
-impl PeerApi {
-    pub fn new(node: Arc<Node>) -> Self {
-        Self { node }
-    }
-}
+node_api!(PeerApi);
 
 grpc_service! {
     impl pb::peer_service_server::PeerService => PeerApi {

@@ -1,5 +1,5 @@
-//! [`grpc_service!`]: the tonic service-trait boilerplate every API type
-//! shares, written once.
+//! [`grpc_service!`] and [`node_api!`]: the tonic service boilerplate
+//! every API type shares, written once.
 
 /// Implements a tonic service trait for an API type. Each handler is
 /// written `fn name(&self, request: In) -> Out { body }` and gets the one
@@ -26,6 +26,23 @@ macro_rules! grpc_service {
                     $request: tonic::Request<$in>,
                 ) -> Result<tonic::Response<$out>, tonic::Status> $body
             )*
+        }
+    };
+}
+
+/// Declares an API type that serves its handlers from the node: a cheap
+/// clone of `Arc<Node>`, built with `new`.
+macro_rules! node_api {
+    ($api:ident) => {
+        #[derive(Debug, Clone)]
+        pub struct $api {
+            node: std::sync::Arc<$crate::service::Node>,
+        }
+
+        impl $api {
+            pub fn new(node: std::sync::Arc<$crate::service::Node>) -> Self {
+                Self { node }
+            }
         }
     };
 }

@@ -1,24 +1,12 @@
 //! `WitnessService`: peers submit their own log's checkpoints for this
 //! node's cosignature (role `node` of a member, on the peer listener).
 
-use std::sync::Arc;
-
 use credshare_proto::v1 as pb;
 use tonic::Response;
 
 use super::auth;
-use crate::service::Node;
 
-#[derive(Debug, Clone)]
-pub struct WitnessApi {
-    node: Arc<Node>,
-}
-
-impl WitnessApi {
-    pub fn new(node: Arc<Node>) -> Self {
-        Self { node }
-    }
-}
+node_api!(WitnessApi);
 
 grpc_service! {
     impl pb::witness_service_server::WitnessService => WitnessApi {
