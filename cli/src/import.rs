@@ -214,16 +214,13 @@ fn record_ack(
 }
 
 fn progress_bar(out: &Output) -> indicatif::ProgressBar {
-    if out.is_json() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new_spinner();
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
+    let bar = out.progress(
+        indicatif::ProgressBar::new_spinner(),
         "{spinner} {pos} rows acknowledged  {per_sec}  {elapsed}",
-    ) {
-        bar.set_style(style);
+    );
+    if !out.is_json() {
+        bar.enable_steady_tick(Duration::from_millis(200));
     }
-    bar.enable_steady_tick(Duration::from_millis(200));
     bar
 }
 

@@ -63,6 +63,18 @@ impl Output {
         self.json
     }
 
+    /// `bar` drawn with the indicatif `template`; with `--json` a hidden
+    /// bar instead (progress stays quiet).
+    pub fn progress(&self, bar: indicatif::ProgressBar, template: &str) -> indicatif::ProgressBar {
+        if self.json {
+            return indicatif::ProgressBar::hidden();
+        }
+        if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+            bar.set_style(style);
+        }
+        bar
+    }
+
     /// Prints `value` as pretty JSON with `--json`, else the text `human`
     /// makes (printed as it is, with no newline added).
     pub fn print<T: Serialize + ?Sized>(&self, value: &T, human: impl FnOnce() -> String) {

@@ -136,18 +136,10 @@ impl AssessArgs {
         client: &mut AdminClient,
         key: &BorrowerKey,
     ) -> anyhow::Result<String> {
-        let listed = client
-            .list_consents(pb::ListConsentsRequest {
-                borrower_key: key.as_bytes().to_vec(),
-                include_inactive: false,
-            })
-            .await?
-            .into_inner();
+        let active = discover::active_consents(client, key).await?;
         let (purpose, scope) = (self.purpose.proto() as i32, self.scope.proto() as i32);
-        listed
-            .consents
+        active
             .iter()
-            .filter(|c| c.state == pb::ConsentState::Active as i32)
             .filter_map(|c| {
                 let env = c.grant.as_ref()?;
                 let g = pb::ConsentGrant::decode(env.payload.as_slice()).ok()?;

@@ -38,6 +38,13 @@ fn no_env() -> Vec<(String, String)> {
     Vec::new()
 }
 
+/// The error a config that must be refused is refused with, as text.
+fn refusal(text: &str, env: Vec<(String, String)>) -> String {
+    NodeConfig::from_toml(text, "t", env)
+        .unwrap_err()
+        .to_string()
+}
+
 #[test]
 fn valid_config_loads_with_defaults() {
     let dir = tempfile::tempdir().unwrap();
@@ -90,9 +97,7 @@ fn errors_name_the_key() {
         (format!("{base}\nbogus = 1\n"), "bogus"),
     ];
     for (text, key) in cases {
-        let err = NodeConfig::from_toml(&text, "t", no_env())
-            .unwrap_err()
-            .to_string();
+        let err = refusal(&text, no_env());
         assert!(err.contains(key), "{err:?} should name {key}");
     }
 }
@@ -174,9 +179,7 @@ fn bad_zone_rates_and_schedule_name_the_key() {
     ];
     for (var, value, key) in cases {
         let env = vec![(var.to_string(), value.to_string())];
-        let err = NodeConfig::from_toml(&base, "t", env)
-            .unwrap_err()
-            .to_string();
+        let err = refusal(&base, env);
         assert!(
             err.contains(key),
             "{var}={value}: {err:?} should name {key}"
@@ -204,9 +207,7 @@ fn unknown_config_variables_stop_the_node_naming_them() {
     ];
     for (var, says) in cases {
         let env = vec![(var.to_string(), "x".to_string())];
-        let err = NodeConfig::from_toml(&base, "t", env)
-            .unwrap_err()
-            .to_string();
+        let err = refusal(&base, env);
         assert!(err.contains(var), "{var}: {err:?} should name it");
         assert!(err.contains(says), "{var}: {err:?} should say {says:?}");
     }
@@ -263,9 +264,7 @@ fn buffer_limits_and_idle_timeout_are_checked_naming_the_key() {
         ),
     ];
     for (section, key, message) in cases {
-        let err = NodeConfig::from_toml(&format!("{base}\n{section}"), "t", no_env())
-            .unwrap_err()
-            .to_string();
+        let err = refusal(&format!("{base}\n{section}"), no_env());
         assert!(
             err.contains(key) && err.contains(message),
             "{err:?} should name {key}: {message}"
@@ -324,9 +323,7 @@ fn the_discovery_section_loads_and_names_bad_keys() {
         ),
     ];
     for (extra, key) in cases {
-        let err = NodeConfig::from_toml(&base, "t", env(&extra))
-            .unwrap_err()
-            .to_string();
+        let err = refusal(&base, env(&extra));
         assert!(err.contains(key), "{err:?} should name {key}");
     }
 }
@@ -357,9 +354,7 @@ fn witness_settings_have_defaults_bounds_and_a_quorum_by_size() {
         ),
         ("[witness]\nquorum = 101\n", "witness.quorum"),
     ] {
-        let err = NodeConfig::from_toml(&format!("{base}\n{section}"), "t", no_env())
-            .unwrap_err()
-            .to_string();
+        let err = refusal(&format!("{base}\n{section}"), no_env());
         assert!(err.contains(key), "{err:?} should name {key}");
     }
 }

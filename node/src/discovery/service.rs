@@ -273,16 +273,20 @@ impl Discovery {
     }
 }
 
-fn check_elements(blinded: &[Vec<u8>]) -> Result<(), NodeError> {
-    if blinded.is_empty() || blinded.len() > MAX_ELEMENTS_PER_CALL {
+/// Refuses a batch of `field` that is empty or longer than
+/// [`MAX_ELEMENTS_PER_CALL`].
+fn check_batch_len(field: &str, len: usize) -> Result<(), NodeError> {
+    if len == 0 || len > MAX_ELEMENTS_PER_CALL {
         return Err(NodeError::invalid(
-            "blinded_elements",
-            format!(
-                "between 1 and {MAX_ELEMENTS_PER_CALL} per call, got {}",
-                blinded.len()
-            ),
+            field,
+            format!("between 1 and {MAX_ELEMENTS_PER_CALL} per call, got {len}"),
         ));
     }
+    Ok(())
+}
+
+fn check_elements(blinded: &[Vec<u8>]) -> Result<(), NodeError> {
+    check_batch_len("blinded_elements", blinded.len())?;
     for (i, b) in blinded.iter().enumerate() {
         decode_point(b, i).map_err(|e| NodeError::invalid("blinded_elements", e.to_string()))?;
     }

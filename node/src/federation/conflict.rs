@@ -5,8 +5,9 @@
 //! the checkpoint it cosigned.
 
 use credshare_proto::v1 as pb;
-use prost::Message;
 use tonic::Status;
+
+use super::rich;
 
 /// `Any.type_url` of a `WitnessConflict` in the status details.
 pub const WITNESS_CONFLICT_TYPE_URL: &str = "type.googleapis.com/credshare.v1.WitnessConflict";
@@ -14,25 +15,13 @@ pub const WITNESS_CONFLICT_TYPE_URL: &str = "type.googleapis.com/credshare.v1.Wi
 /// The status a witness refuses a checkpoint with.
 pub fn to_status(message: String, conflict: pb::WitnessConflict) -> Status {
     let code = tonic::Code::FailedPrecondition;
-    let rich = tonic_types::pb::Status {
-        code: code as i32,
-        message: message.clone(),
-        details: vec![prost_types::Any {
-            type_url: WITNESS_CONFLICT_TYPE_URL.into(),
-            value: conflict.encode_to_vec(),
-        }],
-    };
-    Status::with_details(code, message, rich.encode_to_vec().into())
+    let details = rich::details(code, &message, WITNESS_CONFLICT_TYPE_URL, &conflict);
+    Status::with_details(code, message, details.into())
 }
 
 /// The `WitnessConflict` a status carries, if it carries one.
 pub fn from_status(status: &Status) -> Option<pb::WitnessConflict> {
-    let rich = tonic_types::pb::Status::decode(status.details()).ok()?;
-    let any = rich
-        .details
-        .iter()
-        .find(|a| a.type_url == WITNESS_CONFLICT_TYPE_URL)?;
-    pb::WitnessConflict::decode(any.value.as_slice()).ok()
+    rich::detail(status, WITNESS_CONFLICT_TYPE_URL)
 }
 
 #[cfg(test)]

@@ -6,9 +6,9 @@
 //! `credshare-denial-reason` header carries the reason's short name.
 
 use credshare_proto::v1 as pb;
-use prost::Message;
 use tonic::Status;
 
+use super::rich;
 use crate::domain::codes::code_label;
 
 /// Metadata key carrying the denial reason's short name (`EXPIRED`, …).
@@ -21,35 +21,24 @@ pub fn to_status(denial: pb::QueryDenial) -> Status {
     let reason = code_label::<pb::DenialReason>(denial.reason).into_owned();
     let message = format!("{reason}: {}", denial.message);
     let code = tonic::Code::PermissionDenied;
-    let rich = tonic_types::pb::Status {
-        code: code as i32,
-        message: message.clone(),
-        details: vec![prost_types::Any {
-            type_url: QUERY_DENIAL_TYPE_URL.into(),
-            value: denial.encode_to_vec(),
-        }],
-    };
+    let details = rich::details(code, &message, QUERY_DENIAL_TYPE_URL, &denial);
     let mut metadata = tonic::metadata::MetadataMap::new();
     if let Ok(v) = reason.parse() {
         metadata.insert(DENIAL_REASON_HEADER, v);
     }
-    Status::with_details_and_metadata(code, message, rich.encode_to_vec().into(), metadata)
+    Status::with_details_and_metadata(code, message, details.into(), metadata)
 }
 
 /// The `QueryDenial` a status carries, if it carries one.
 pub fn from_status(status: &Status) -> Option<pb::QueryDenial> {
-    let rich = tonic_types::pb::Status::decode(status.details()).ok()?;
-    let any = rich
-        .details
-        .iter()
-        .find(|a| a.type_url == QUERY_DENIAL_TYPE_URL)?;
-    pb::QueryDenial::decode(any.value.as_slice()).ok()
+    rich::detail(status, QUERY_DENIAL_TYPE_URL)
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use prost::Message;
 
     #[test]
     fn a_denial_round_trips_through_the_richer_error_model() {

@@ -8,6 +8,7 @@
 mod calls;
 pub mod conflict;
 pub mod denial;
+mod rich;
 
 pub use calls::{PeerFailure, WitnessFailure};
 

@@ -12,6 +12,9 @@
 //! * [`undecodable`] — `INVALID_ARGUMENT` for requests that do not decode.
 //! * [`status`] — the one mapping from errors to `tonic::Status`.
 
+#[macro_use]
+mod service_impl;
+
 pub mod admin;
 pub mod audit;
 pub mod auth;

@@ -126,17 +126,9 @@ pub async fn consent_sha256(
     key: &BorrowerKey,
     consent_id: &str,
 ) -> anyhow::Result<[u8; 32]> {
-    let listed = client
-        .list_consents(pb::ListConsentsRequest {
-            borrower_key: key.as_bytes().to_vec(),
-            include_inactive: false,
-        })
-        .await?
-        .into_inner();
-    let Some(grant) = listed
-        .consents
+    let active = active_consents(client, key).await?;
+    let Some(grant) = active
         .iter()
-        .filter(|c| c.state == pb::ConsentState::Active as i32)
         .find(|c| c.consent_id == consent_id)
         .and_then(|c| c.grant.as_ref())
     else {
@@ -147,4 +139,23 @@ pub async fn consent_sha256(
     sha256(&grant.payload)
         .try_into()
         .map_err(|_| anyhow!("SHA-256 is 32 bytes"))
+}
+
+/// This institution's active consents for the borrower.
+pub async fn active_consents(
+    client: &mut AdminClient,
+    key: &BorrowerKey,
+) -> anyhow::Result<Vec<pb::ConsentSummary>> {
+    let listed = client
+        .list_consents(pb::ListConsentsRequest {
+            borrower_key: key.as_bytes().to_vec(),
+            include_inactive: false,
+        })
+        .await?
+        .into_inner();
+    Ok(listed
+        .consents
+        .into_iter()
+        .filter(|c| c.state == pb::ConsentState::Active as i32)
+        .collect())
 }

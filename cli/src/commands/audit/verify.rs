@@ -160,35 +160,40 @@ async fn download(
     size: u64,
     out: &Output,
 ) -> anyhow::Result<(Vec<Hash>, LogTally)> {
-    let bar = progress_bar(size, out);
     let mut leaves = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     let mut tally = LogTally::default();
+    for_each_log_entry(session, size, out, |index, entry, leaf| {
+        tally.count(index, &entry);
+        leaves.push(leaf);
+    })
+    .await?;
+    Ok((leaves, tally))
+}
+
+/// Streams entries `[0, size)` under a progress bar, refuses one that is
+/// not a `LogEntry`, and hands each with its leaf hash to `take`.
+pub(super) async fn for_each_log_entry(
+    session: &mut AuditSession,
+    size: u64,
+    out: &Output,
+    mut take: impl FnMut(u64, pb::LogEntry, Hash),
+) -> anyhow::Result<()> {
+    let bar = out.progress(
+        indicatif::ProgressBar::new(size),
+        "{bar:40} {pos}/{len} entries  {per_sec}  eta {eta}",
+    );
     session
         .for_each_entry(0, size, |index, bytes| {
             let entry = pb::LogEntry::decode(bytes.as_slice()).with_context(|| {
                 format!("query log entry {index} fails verification: it is not a LogEntry")
             })?;
-            tally.count(index, &entry);
-            leaves.push(leaf_hash(&bytes));
+            take(index, entry, leaf_hash(&bytes));
             bar.inc(1);
             Ok(())
         })
         .await?;
     bar.finish_and_clear();
-    Ok((leaves, tally))
-}
-
-pub(super) fn progress_bar(size: u64, out: &Output) -> indicatif::ProgressBar {
-    if out.is_json() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(size);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{bar:40} {pos}/{len} entries  {per_sec}  eta {eta}",
-    ) {
-        bar.set_style(style);
-    }
-    bar
+    Ok(())
 }
 
 fn verified_json(v: &Verified) -> serde_json::Value {

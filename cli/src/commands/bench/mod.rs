@@ -4,6 +4,7 @@
 //! text whatever `--json` says.
 
 mod import;
+mod phase;
 mod query;
 mod scale;
 mod scale_census;

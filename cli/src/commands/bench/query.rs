@@ -13,7 +13,8 @@ use credshare_proto::v1 as pb;
 use prost::Message;
 use tonic::transport::Channel;
 
-use super::{BenchNode, quantile, rss_kib};
+use super::phase::{Phase, finish_phase};
+use super::{BenchNode, rss_kib};
 use crate::commands::status::fetch_status;
 use crate::connection::Resolved;
 use crate::import::import_file;
@@ -52,23 +53,6 @@ pub struct QueryBenchArgs {
 pub enum Witnessing {
     On,
     Off,
-}
-
-/// Figures of one phase.
-pub(super) struct Phase {
-    pub(super) ok: u64,
-    pub(super) errors: u64,
-    pub(super) seconds: f64,
-    latencies_us: Vec<u64>,
-}
-
-impl Phase {
-    pub(super) fn rate(&self) -> f64 {
-        self.ok as f64 / self.seconds
-    }
-    pub(super) fn pct(&self, p: f64) -> f64 {
-        quantile(&self.latencies_us, p) as f64 / 1000.0
-    }
 }
 
 impl QueryBenchArgs {
@@ -291,24 +275,7 @@ pub(super) async fn run_phase(
         };
         workers.push(tokio::spawn(worker.run()));
     }
-    tokio::time::sleep(duration).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut phase = Phase {
-        ok: 0,
-        errors: 0,
-        seconds: 0.0,
-        latencies_us: Vec::new(),
-    };
-    for w in workers {
-        if let Ok((ok, errors, lat)) = w.await {
-            phase.ok += ok;
-            phase.errors += errors;
-            phase.latencies_us.extend(lat);
-        }
-    }
-    phase.seconds = started.elapsed().as_secs_f64();
-    phase.latencies_us.sort_unstable();
-    phase
+    finish_phase(workers, stop, started, duration).await
 }
 
 /// One client loop of a phase: requests `first`, `first + step`, … until

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::query::{Phase, connect_as_bank_a, grant_requests, load_holder, run_phase};
+use super::phase::Phase;
+use super::query::{connect_as_bank_a, grant_requests, load_holder, run_phase};
 use super::scale_census::{CensusFigures, census};
 use super::scale_log::{Restart, append_synthetic_entries, data_bytes, time_restart};
 use super::{BenchNode, proc_status_kib, rss_kib};

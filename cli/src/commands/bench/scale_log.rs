@@ -118,16 +118,10 @@ fn synthetic(i: u64) -> LogAppend {
 }
 
 fn progress(n: u64, out: &Output) -> indicatif::ProgressBar {
-    if out.is_json() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(n);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
+    out.progress(
+        indicatif::ProgressBar::new(n),
         "  synthetic log entries {bar:30} {pos}/{len}  {per_sec}  {elapsed}",
-    ) {
-        bar.set_style(style);
-    }
-    bar
+    )
 }
 
 /// A restart of the node: how long until it served, and until its

@@ -12,25 +12,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use credshare_proto::v1 as pb;
 
-use super::{BenchNode, quantile};
+use super::BenchNode;
+use super::phase::{Phase, finish_phase};
 use crate::connection::Resolved;
-
-/// Figures of the submissions phase.
-pub(super) struct Submissions {
-    ok: u64,
-    errors: u64,
-    seconds: f64,
-    latencies_us: Vec<u64>,
-}
-
-impl Submissions {
-    fn rate(&self) -> f64 {
-        self.ok as f64 / self.seconds
-    }
-    fn pct(&self, p: f64) -> f64 {
-        quantile(&self.latencies_us, p) as f64 / 1000.0
-    }
-}
 
 /// Submissions to BANK-B by its peers for `duration`, `concurrency`
 /// calls in flight split over the peers' logs.
@@ -38,7 +22,7 @@ pub(super) async fn submissions_phase(
     bench: &BenchNode,
     concurrency: usize,
     duration: Duration,
-) -> anyhow::Result<Submissions> {
+) -> anyhow::Result<Phase> {
     let mut submissions = Vec::new();
     for peer in &bench.peers {
         submissions.push(cosigned_submission(bench, &peer.institution).await?);
@@ -52,24 +36,7 @@ pub(super) async fn submissions_phase(
             tokio::spawn(async move { submit_until(client, request, stop).await })
         })
         .collect();
-    tokio::time::sleep(duration).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut phase = Submissions {
-        ok: 0,
-        errors: 0,
-        seconds: 0.0,
-        latencies_us: Vec::new(),
-    };
-    for w in workers {
-        if let Ok((ok, errors, lat)) = w.await {
-            phase.ok += ok;
-            phase.errors += errors;
-            phase.latencies_us.extend(lat);
-        }
-    }
-    phase.seconds = started.elapsed().as_secs_f64();
-    phase.latencies_us.sort_unstable();
-    Ok(phase)
+    Ok(finish_phase(workers, stop, started, duration).await)
 }
 
 type WitnessClient = pb::witness_service_client::WitnessServiceClient<tonic::transport::Channel>;
@@ -143,7 +110,7 @@ async fn submit_until(
 }
 
 /// The witness figures, after the query table.
-pub(super) fn report(phase: &Submissions, status: &pb::StatusResponse) {
+pub(super) fn report(phase: &Phase, status: &pb::StatusResponse) {
     println!(
         "  {:<28} {:>10.0} {:>10.2} {:>10.2} {:>8}",
         "AddCheckpoint (2 logs)",

@@ -161,15 +161,12 @@ pub fn read_ids(path: &Path) -> anyhow::Result<Vec<BorrowerId>> {
 }
 
 fn progress(out: &Output, len: u64) -> indicatif::ProgressBar {
-    if out.is_json() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(len);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
+    let bar = out.progress(
+        indicatif::ProgressBar::new(len),
         "{bar:30} {pos}/{len} borrowers evaluated and registered  {per_sec}  {elapsed}",
-    ) {
-        bar.set_style(style);
+    );
+    if !out.is_json() {
+        bar.enable_steady_tick(Duration::from_millis(200));
     }
-    bar.enable_steady_tick(Duration::from_millis(200));
     bar
 }

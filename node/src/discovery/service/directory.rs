@@ -7,9 +7,9 @@ use std::collections::BTreeSet;
 use credshare_proto::v1 as pb;
 use pb::log_entry::Kind;
 
-use super::{Discovery, Member, lock};
+use super::{Discovery, Member, check_batch_len, lock};
 use crate::blocking;
-use crate::discovery::oprf::{MAX_ELEMENTS_PER_CALL, PSEUDONYM_BYTES};
+use crate::discovery::oprf::PSEUDONYM_BYTES;
 use crate::error::NodeError;
 use crate::storage::{DirectoryWrite, StorageError, Store};
 
@@ -75,15 +75,7 @@ pub struct DirectoryChange {
 }
 
 fn check_pseudonyms(pseudonyms: &[Vec<u8>]) -> Result<BTreeSet<[u8; 32]>, NodeError> {
-    if pseudonyms.is_empty() || pseudonyms.len() > MAX_ELEMENTS_PER_CALL {
-        return Err(NodeError::invalid(
-            "pseudonyms",
-            format!(
-                "between 1 and {MAX_ELEMENTS_PER_CALL} per call, got {}",
-                pseudonyms.len()
-            ),
-        ));
-    }
+    check_batch_len("pseudonyms", pseudonyms.len())?;
     pseudonyms
         .iter()
         .enumerate()

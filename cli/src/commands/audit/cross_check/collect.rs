@@ -8,14 +8,13 @@
 use std::collections::HashMap;
 
 use anyhow::{Context, bail};
-use credshare_node::audit::{Checkpoint, Hash, RightEdge, leaf_hash};
+use credshare_node::audit::{Checkpoint, Hash, RightEdge};
 use credshare_proto::v1 as pb;
 use pb::log_entry::Kind;
-use prost::Message;
 
 use crate::commands::audit::base64_root;
 use crate::commands::audit::session::{AuditSession, FetchedCheckpoint};
-use crate::commands::audit::verify::{check_signing_key, progress_bar, tally::LogTally};
+use crate::commands::audit::verify::{check_signing_key, for_each_log_entry, tally::LogTally};
 use crate::output::Output;
 
 /// A query as its requester logged it (`OutgoingQueryEntry`).
@@ -115,21 +114,13 @@ pub(crate) async fn download(session: &mut AuditSession, out: &Output) -> anyhow
             view.institution, view.node
         );
     }
-    let bar = progress_bar(size, out);
     let mut edge = RightEdge::empty();
-    session
-        .for_each_entry(0, size, |index, bytes| {
-            let entry = pb::LogEntry::decode(bytes.as_slice()).with_context(|| {
-                format!("query log entry {index} fails verification: it is not a LogEntry")
-            })?;
-            edge.append(leaf_hash(&bytes));
-            view.take(index, entry);
-            bar.inc(1);
-            Ok(())
-        })
-        .await
-        .with_context(|| format!("downloading the log of {}", view.institution))?;
-    bar.finish_and_clear();
+    for_each_log_entry(session, size, out, |index, entry, leaf| {
+        edge.append(leaf);
+        view.take(index, entry);
+    })
+    .await
+    .with_context(|| format!("downloading the log of {}", view.institution))?;
     let signed = &view.newest.signed.checkpoint;
     if edge.root() != signed.root {
         bail!(

@@ -12,7 +12,7 @@ use pb::log_entry::Kind;
 
 use super::collect::LogView;
 use super::matcher::{FindingKind, match_logs};
-use super::witness::recheck;
+use super::witness::{WitnessVerdict, recheck};
 use crate::commands::audit::session::FetchedCheckpoint;
 use crate::commands::audit::tests::MemoryTree;
 
@@ -299,20 +299,31 @@ fn evidence(
     }
 }
 
+/// [`recheck`] of evidence offering `offered` (with `proof`, signed as
+/// `signer`) against `held`, now, with no other certificates.
+fn recheck_offer(
+    verifier: &SignatureVerifier,
+    held: &str,
+    offered: &str,
+    proof: Vec<Vec<u8>>,
+    signer: &Signer,
+) -> WitnessVerdict {
+    recheck(
+        &evidence(held, offered, proof, signer),
+        verifier,
+        &[],
+        SystemTime::now(),
+    )
+}
+
 #[test]
 fn witness_evidence_is_reverified_from_the_ca_alone() {
     let (_dir, verifier, bank_a, _) = dev_pki();
-    let now = SystemTime::now();
     let t = credshare_node::domain::dates::now_ms() - 60_000;
     let (_, held) = signed_tree(8, usize::MAX, t, &bank_a);
     // A split view: another tree of 8 entries, also signed by BANK-A.
     let (_, other) = signed_tree(8, 5, t + 1, &bank_a);
-    let v = recheck(
-        &evidence(&held, &other, vec![], &bank_a),
-        &verifier,
-        &[],
-        now,
-    );
+    let v = recheck_offer(&verifier, &held, &other, vec![], &bank_a);
     assert!(v.held.is_ok() && v.offered.is_ok(), "{v:?}");
     assert_eq!(
         v.proven.as_deref(),
@@ -320,19 +331,13 @@ fn witness_evidence_is_reverified_from_the_ca_alone() {
     );
     // A log that shrank: a newer checkpoint of fewer entries.
     let (_, smaller) = signed_tree(6, usize::MAX, t + 2, &bank_a);
-    let v = recheck(
-        &evidence(&held, &smaller, vec![], &bank_a),
-        &verifier,
-        &[],
-        now,
-    );
+    let v = recheck_offer(&verifier, &held, &smaller, vec![], &bank_a);
     assert!(v.proven.unwrap().contains("shrank"));
 }
 
 #[test]
 fn witness_evidence_that_proves_nothing_is_said_to() {
     let (_dir, verifier, bank_a, bank_b) = dev_pki();
-    let now = SystemTime::now();
     let t = credshare_node::domain::dates::now_ms() - 60_000;
     let (_, held) = signed_tree(8, usize::MAX, t, &bank_a);
     let (_, other) = signed_tree(8, 5, t + 1, &bank_a);
@@ -340,42 +345,22 @@ fn witness_evidence_that_proves_nothing_is_said_to() {
     let (tree, larger) = signed_tree(11, usize::MAX, t + 3, &bank_a);
     let proof = consistency_proof(&tree, 8, 11).unwrap();
     let wire: Vec<Vec<u8>> = proof.iter().map(|h| h.to_vec()).collect();
-    let v = recheck(
-        &evidence(&held, &larger, wire, &bank_a),
-        &verifier,
-        &[],
-        now,
-    );
+    let v = recheck_offer(&verifier, &held, &larger, wire, &bank_a);
     assert_eq!(v.proven, None);
     assert!(v.detail.contains("no conflict"), "{v:?}");
     // A rewritten larger tree: the proof fails; the log's own proofs decide.
     let (_, rewritten) = signed_tree(11, 3, t + 3, &bank_a);
     let wire: Vec<Vec<u8>> = proof.iter().map(|h| h.to_vec()).collect();
-    let v = recheck(
-        &evidence(&held, &rewritten, wire, &bank_a),
-        &verifier,
-        &[],
-        now,
-    );
+    let v = recheck_offer(&verifier, &held, &rewritten, wire, &bank_a);
     assert_eq!(v.proven, None);
     assert!(v.detail.contains("fails"), "{v:?}");
     // A witness cannot frame a log with notes signed by someone else.
     let (_, framed) = signed_tree(8, 5, t + 1, &bank_b);
-    let v = recheck(
-        &evidence(&held, &framed, vec![], &bank_b),
-        &verifier,
-        &[],
-        now,
-    );
+    let v = recheck_offer(&verifier, &held, &framed, vec![], &bank_b);
     assert!(v.offered.is_err() && v.proven.is_none(), "{v:?}");
     assert!(v.detail.contains("does not verify"), "{v:?}");
     // Nor with a note whose signature does not match its text.
     let tampered = other.replacen("\n8\n", "\n9\n", 1);
-    let v = recheck(
-        &evidence(&held, &tampered, vec![], &bank_a),
-        &verifier,
-        &[],
-        now,
-    );
+    let v = recheck_offer(&verifier, &held, &tampered, vec![], &bank_a);
     assert!(v.offered.is_err() && v.proven.is_none(), "{v:?}");
 }
