@@ -226,7 +226,9 @@ fn copy_dir(from: &Path, to: &Path) {
 /// Edits entry 1 (a record batch), rebuilds every hash, drops every older
 /// checkpoint and re-signs the newest (as tests/tests/audit.rs does).
 fn rewrite_history(data_dir: &Path, certs: &Path) {
-    let db = credshare_node::storage::sled_config(data_dir).open().unwrap();
+    let db = credshare_node::storage::sled_config(data_dir)
+        .open()
+        .unwrap();
     let tree = db.open_tree("credshare").unwrap();
     for key in tree.scan_prefix([b'C']).keys() {
         tree.remove(key.unwrap()).unwrap();

@@ -71,67 +71,77 @@ impl TryFrom<pb::EvaluateRequest> for EvaluateInput {
     }
 }
 
-grpc_service! {
-    impl pb::discovery_service_server::DiscoveryService => DiscoveryApi {
-        fn evaluate(&self, request: pb::EvaluateRequest) -> pb::EvaluateResponse {
-            let who = member(&request)?;
-            let input = EvaluateInput::try_from(request.into_inner())?;
-            Ok(Response::new(self.discovery.evaluate(&who, input).await?))
-        }
+#[tonic::async_trait]
+impl pb::discovery_service_server::DiscoveryService for DiscoveryApi {
+    #[tracing::instrument(skip_all)]
+    async fn evaluate(
+        &self,
+        request: Request<pb::EvaluateRequest>,
+    ) -> Result<Response<pb::EvaluateResponse>, Status> {
+        let who = member(&request)?;
+        let input = EvaluateInput::try_from(request.into_inner())?;
+        Ok(Response::new(self.discovery.evaluate(&who, input).await?))
+    }
 
-        fn register(
-            &self,
-            request: pb::RegisterPseudonymsRequest,
-        ) -> pb::RegisterPseudonymsResponse {
-            let who = member(&request)?;
-            let req = request.into_inner();
-            let c = self
-                .discovery
-                .change_directory(&who, &req.pseudonyms, false)
-                .await?;
-            Ok(Response::new(pb::RegisterPseudonymsResponse {
-                registered: c.changed,
-                unchanged: c.unchanged,
-                held: c.held,
-                declared_portfolio: c.portfolio,
-                over_portfolio: c.over,
-                log_index: c.log_index,
-            }))
-        }
+    #[tracing::instrument(skip_all)]
+    async fn register(
+        &self,
+        request: Request<pb::RegisterPseudonymsRequest>,
+    ) -> Result<Response<pb::RegisterPseudonymsResponse>, Status> {
+        let who = member(&request)?;
+        let req = request.into_inner();
+        let c = self
+            .discovery
+            .change_directory(&who, &req.pseudonyms, false)
+            .await?;
+        Ok(Response::new(pb::RegisterPseudonymsResponse {
+            registered: c.changed,
+            unchanged: c.unchanged,
+            held: c.held,
+            declared_portfolio: c.portfolio,
+            over_portfolio: c.over,
+            log_index: c.log_index,
+        }))
+    }
 
-        fn withdraw(
-            &self,
-            request: pb::WithdrawPseudonymsRequest,
-        ) -> pb::WithdrawPseudonymsResponse {
-            let who = member(&request)?;
-            let req = request.into_inner();
-            let c = self
-                .discovery
-                .change_directory(&who, &req.pseudonyms, true)
-                .await?;
-            Ok(Response::new(pb::WithdrawPseudonymsResponse {
-                withdrawn: c.changed,
-                not_held: c.unchanged,
-                held: c.held,
-                log_index: c.log_index,
-            }))
-        }
+    #[tracing::instrument(skip_all)]
+    async fn withdraw(
+        &self,
+        request: Request<pb::WithdrawPseudonymsRequest>,
+    ) -> Result<Response<pb::WithdrawPseudonymsResponse>, Status> {
+        let who = member(&request)?;
+        let req = request.into_inner();
+        let c = self
+            .discovery
+            .change_directory(&who, &req.pseudonyms, true)
+            .await?;
+        Ok(Response::new(pb::WithdrawPseudonymsResponse {
+            withdrawn: c.changed,
+            not_held: c.unchanged,
+            held: c.held,
+            log_index: c.log_index,
+        }))
+    }
 
-        fn lookup(&self, request: pb::LookupHoldersRequest) -> pb::LookupHoldersResponse {
-            let who = member(&request)?;
-            let req = request.into_inner();
-            let found = self
-                .discovery
-                .lookup(&who, &req.pseudonym, &req.receipt_id, &req.consent_sha256)
-                .await?;
-            Ok(Response::new(found))
-        }
+    #[tracing::instrument(skip_all)]
+    async fn lookup(
+        &self,
+        request: Request<pb::LookupHoldersRequest>,
+    ) -> Result<Response<pb::LookupHoldersResponse>, Status> {
+        let who = member(&request)?;
+        let req = request.into_inner();
+        let found = self
+            .discovery
+            .lookup(&who, &req.pseudonym, &req.receipt_id, &req.consent_sha256)
+            .await?;
+        Ok(Response::new(found))
+    }
 
-        fn get_discovery_status(
-            &self,
-            _request: pb::DiscoveryStatusRequest,
-        ) -> pb::DiscoveryStatusResponse {
-            Ok(Response::new(self.discovery.status().await?))
-        }
+    #[tracing::instrument(skip_all)]
+    async fn get_discovery_status(
+        &self,
+        _request: Request<pb::DiscoveryStatusRequest>,
+    ) -> Result<Response<pb::DiscoveryStatusResponse>, Status> {
+        Ok(Response::new(self.discovery.status().await?))
     }
 }
