@@ -79,20 +79,7 @@ pub async fn routes(
                 .members_only(node.membership.clone()),
         );
     let served = match listener {
-        Listener::Peer => {
-            let members = node.membership.clone();
-            let witness = pb::witness_service_server::WitnessServiceServer::new(
-                witness::WitnessApi::new(node.clone()),
-            )
-            .max_decoding_message_size(limit);
-            builder.add_service(
-                Authorized::new(witness, AccessRule::PeerNode).members_only(members.clone()),
-            );
-            let peer = pb::peer_service_server::PeerServiceServer::new(peer::PeerApi::new(node))
-                .max_decoding_message_size(limit);
-            builder.add_service(Authorized::new(peer, AccessRule::PeerNode).members_only(members));
-            <PeerServer as tonic::server::NamedService>::NAME
-        }
+        Listener::Peer => add_peer_services(&mut builder, node, limit),
         Listener::Admin => {
             let admin =
                 pb::admin_service_server::AdminServiceServer::new(admin::AdminApi::new(node))
@@ -109,6 +96,26 @@ pub async fn routes(
     );
     spawn_health_follower(Arc::downgrade(&node_ref), reporter);
     Ok(builder.routes())
+}
+
+/// `PeerService` and `WitnessService`, for member nodes only; returns the
+/// name health reports for the peer listener.
+fn add_peer_services(
+    builder: &mut tonic::service::RoutesBuilder,
+    node: Arc<Node>,
+    limit: usize,
+) -> &'static str {
+    let members = node.membership.clone();
+    let witness = pb::witness_service_server::WitnessServiceServer::new(witness::WitnessApi::new(
+        node.clone(),
+    ))
+    .max_decoding_message_size(limit);
+    builder
+        .add_service(Authorized::new(witness, AccessRule::PeerNode).members_only(members.clone()));
+    let peer = pb::peer_service_server::PeerServiceServer::new(peer::PeerApi::new(node))
+        .max_decoding_message_size(limit);
+    builder.add_service(Authorized::new(peer, AccessRule::PeerNode).members_only(members));
+    <PeerServer as tonic::server::NamedService>::NAME
 }
 
 /// The discovery listener's services: `DiscoveryService`, `AuditService`

@@ -56,6 +56,26 @@ pub struct CommitRequest {
 }
 
 impl CommitRequest {
+    /// Adds the request's typed writes (consents, annotations, expiries,
+    /// directory changes, witness views) to `batch`.
+    pub(super) fn apply_typed_writes(&self, batch: &mut sled::Batch) {
+        for write in &self.consents {
+            write.apply(batch);
+        }
+        for write in &self.annotations {
+            write.apply(batch);
+        }
+        for expiry in &self.expiries {
+            expiry.apply(batch);
+        }
+        for write in &self.directory {
+            write.apply(batch);
+        }
+        for write in &self.witness {
+            write.apply(batch);
+        }
+    }
+
     pub(super) fn weight(&self) -> usize {
         self.records.len()
             + self.log.len()

@@ -155,21 +155,7 @@ impl Writer {
                 };
                 leaves.push(batch.append(&entry.encode_to_vec(), None));
             }
-            for write in &req.consents {
-                write.apply(&mut batch.batch);
-            }
-            for write in &req.annotations {
-                write.apply(&mut batch.batch);
-            }
-            for expiry in &req.expiries {
-                expiry.apply(&mut batch.batch);
-            }
-            for write in &req.directory {
-                write.apply(&mut batch.batch);
-            }
-            for write in &req.witness {
-                write.apply(&mut batch.batch);
-            }
+            req.apply_typed_writes(&mut batch.batch);
             per_job.push((results, leaves));
         }
         let checkpoint = if batch.edge.size() == size_before {
