@@ -98,7 +98,7 @@ const UNLOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
 /// Waits until no open sled store holds the lock on `db` (sled's I/O
 /// threads keep the file a moment after the store is dropped), so the
 /// store can be opened again in this process.
-fn wait_unlocked(db: &Path) -> Result<(), StorageError> {
+pub(super) fn wait_unlocked(db: &Path) -> Result<(), StorageError> {
     use fs2::FileExt;
     let started = std::time::Instant::now();
     loop {
