@@ -21,6 +21,8 @@ use credshare_node::tls::{self, TlsMaterial};
 use tonic::transport::Channel;
 
 pub mod discovery;
+#[allow(clippy::unwrap_used)]
+pub mod offline;
 
 pub use credshare_cli::connection::AdminClient;
 pub use credshare_cli::federation::{NodeProcess, NodeSpec};

@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use credshare_e2e::offline::{rehash, sign_head};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -15,11 +16,11 @@ use credshare_e2e::{
     Consortium, NodeProcess, NodeSpec, admin_client, channel, credit_fixture, eventually, status,
 };
 use credshare_node::audit::{
-    self, Checkpoint, Hash, RightEdge, leaf_hash, root_of_leaves, verify_checkpoint_consistency,
+    self, Checkpoint, Hash, leaf_hash, root_of_leaves, verify_checkpoint_consistency,
     verify_receipt, verify_signed_checkpoint,
 };
 use credshare_node::pki::{self, InstitutionId};
-use credshare_node::signing::{SignatureVerifier, Signer};
+use credshare_node::signing::SignatureVerifier;
 use credshare_node::tls::TlsMaterial;
 use credshare_proto::v1 as pb;
 use pb::audit_service_client::AuditServiceClient;
@@ -451,38 +452,8 @@ fn rewrite_history(data_dir: &Path, certs: &Path, drop_old_checkpoints: bool) {
     };
     batch.stored = 1000 + batch.stored % 1000;
     tree.insert(entry_key(1), entry.encode_to_vec()).unwrap();
-    let mut edge = RightEdge::empty();
-    for item in tree.scan_prefix([b'L']) {
-        let (_, bytes) = item.unwrap();
-        for (level, index, hash) in edge.append(leaf_hash(&bytes)) {
-            let mut key = vec![b'H', level];
-            key.extend_from_slice(&index.to_be_bytes());
-            tree.insert(key, &hash[..]).unwrap();
-        }
-    }
-    let signer = Signer::load(&certs.join("signer.crt"), &certs.join("signer.key")).unwrap();
-    let checkpoint = Checkpoint {
-        origin: ORIGIN.into(),
-        size: edge.size(),
-        root: edge.root(),
-        // A careful forger dates the note now, inside its certificate's life.
-        timestamp_ms: Some(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_millis() as i64,
-        ),
-        extensions: Vec::new(),
-    };
-    let stored = pb::GetCheckpointResponse {
-        checkpoint: Some(pb::Checkpoint {
-            signed_note: checkpoint.sign(ORIGIN, signer.key_pair()),
-        }),
-        signer_certificate: signer.certificate_der().to_vec(),
-    };
-    let mut key = vec![b'C'];
-    key.extend_from_slice(&edge.size().to_be_bytes());
-    tree.insert(key, stored.encode_to_vec()).unwrap();
+    let edge = rehash(&tree);
+    sign_head(&tree, certs, ORIGIN, &edge);
     db.flush().unwrap();
 }
 

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use credshare_e2e::offline::copy_dir;
 use std::path::Path;
 use std::process::Command;
 
@@ -33,18 +34,6 @@ fn smear(file: &Path, offset: u64, len: usize, byte: u8) {
     f.seek(SeekFrom::Start(offset)).unwrap();
     f.write_all(&vec![byte; len]).unwrap();
     f.sync_all().unwrap();
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &to.join(entry.file_name()));
-        } else {
-            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
-    }
 }
 
 /// Runs the node on `config`: its exit status and stderr, stopping it with

@@ -8,6 +8,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use credshare_e2e::offline::sign_head;
 use std::path::Path;
 use std::process::Command;
 
@@ -16,7 +17,6 @@ use credshare_e2e::{
     start_federation, text,
 };
 use credshare_node::audit::{Checkpoint, RightEdge, leaf_hash};
-use credshare_node::signing::Signer;
 use credshare_proto::v1 as pb;
 use pb::log_entry::Kind;
 use prost::Message;
@@ -359,26 +359,6 @@ fn rebuild_tree(tree: &sled::Tree, entries: &[Vec<u8>], gone: usize) -> RightEdg
         }
     }
     edge
-}
-
-/// Signs the tree's head with the node's own signer key, now.
-fn sign_head(tree: &sled::Tree, certs: &Path, origin: &str, edge: &RightEdge) {
-    let signer = Signer::load(&certs.join("signer.crt"), &certs.join("signer.key")).unwrap();
-    let checkpoint = Checkpoint {
-        origin: origin.into(),
-        size: edge.size(),
-        root: edge.root(),
-        timestamp_ms: Some(credshare_e2e::now_ms()),
-        extensions: Vec::new(),
-    };
-    let stored = pb::GetCheckpointResponse {
-        checkpoint: Some(pb::Checkpoint {
-            signed_note: checkpoint.sign(origin, signer.key_pair()),
-        }),
-        signer_certificate: signer.certificate_der().to_vec(),
-    };
-    tree.insert(indexed(b'C', edge.size()), stored.encode_to_vec())
-        .unwrap();
 }
 
 /// The history index (`Q` ‖ borrower key ‖ leaf): the dropped leaf's key

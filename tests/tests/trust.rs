@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
+use credshare_e2e::offline::copy_dir;
 use std::process::{Command, Output};
 use std::time::{Duration, SystemTime};
 
@@ -468,20 +468,6 @@ async fn a_revoked_or_expired_grant_never_leaves_the_requesting_node() {
         b_size_before,
         "BANK-B logged nothing: no query reached it"
     );
-}
-
-/// Copies every file under `from` into `to` (a node's data directory).
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,13 +6,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use credshare_e2e::offline::{copy_dir, rehash, sign_head};
 use std::path::Path;
 use std::time::Duration;
 
 use credshare_e2e::witness::{FAST, evidence_entry, import, node_status, wait_cosigned};
 use credshare_e2e::{Consortium, eventually, regulator_audit, start_federation_with, text};
-use credshare_node::audit::{Checkpoint, RightEdge, leaf_hash};
-use credshare_node::signing::Signer;
+use credshare_node::audit::Checkpoint;
 use credshare_proto::v1 as pb;
 use prost::Message;
 use serde_json::Value;
@@ -210,19 +210,6 @@ async fn a_declared_restore_is_kept_as_evidence_then_followed() {
     assert!(out.status.success(), "{}", text(&out));
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 /// Edits entry 1 (a record batch), rebuilds every hash, drops every older
 /// checkpoint and re-signs the newest (as tests/tests/audit.rs does).
 fn rewrite_history(data_dir: &Path, certs: &Path) {
@@ -240,30 +227,7 @@ fn rewrite_history(data_dir: &Path, certs: &Path) {
     };
     batch.stored += 1000;
     tree.insert(key1, entry.encode_to_vec()).unwrap();
-    let mut edge = RightEdge::empty();
-    for item in tree.scan_prefix([b'L']) {
-        let (_, bytes) = item.unwrap();
-        for (level, index, hash) in edge.append(leaf_hash(&bytes)) {
-            let key = [&[b'H', level][..], &index.to_be_bytes()].concat();
-            tree.insert(key, &hash[..]).unwrap();
-        }
-    }
-    let signer = Signer::load(&certs.join("signer.crt"), &certs.join("signer.key")).unwrap();
-    let origin = "credshare.example/BANK-A/query-log";
-    let checkpoint = Checkpoint {
-        origin: origin.into(),
-        size: edge.size(),
-        root: edge.root(),
-        timestamp_ms: Some(credshare_e2e::now_ms()),
-        extensions: Vec::new(),
-    };
-    let stored = pb::GetCheckpointResponse {
-        checkpoint: Some(pb::Checkpoint {
-            signed_note: checkpoint.sign(origin, signer.key_pair()),
-        }),
-        signer_certificate: signer.certificate_der().to_vec(),
-    };
-    let key = [&[b'C'][..], &edge.size().to_be_bytes()].concat();
-    tree.insert(key, stored.encode_to_vec()).unwrap();
+    let edge = rehash(&tree);
+    sign_head(&tree, certs, "credshare.example/BANK-A/query-log", &edge);
     db.flush().unwrap();
 }
