@@ -237,10 +237,8 @@ fn open_db(dir: &Path, cache_capacity_mb: u64) -> Result<(sled::Db, sled::Tree),
         },
         other => damaged(dir, &other.to_string()),
     };
-    let db = sled_config(dir)
-        .cache_capacity(cache_capacity_mb * 1024 * 1024)
-        .open()
-        .map_err(sled_err)?;
+    let config = sled_config(dir).cache_capacity(cache_capacity_mb * 1024 * 1024);
+    let db = open_sled(dir, config).map_err(sled_err)?;
     let tree = db.open_tree(TREE).map_err(sled_err)?;
     Ok((db, tree))
 }
@@ -261,6 +259,46 @@ pub fn sled_config(dir: &Path) -> sled::Config {
         .use_compression(true)
         .compression_factor(COMPRESSION_LEVEL)
         .flush_every_ms(None)
+}
+
+/// How long [`open_sled`] waits for a dropped store's threads to let go of
+/// the file lock.
+const UNLOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Opens the sled store in `dir` with `config`. sled's I/O threads keep the
+/// lock on `db` a moment after a store is dropped, so a store reopened in
+/// the same process (the format upgrade, restore, tests) would fail with
+/// `WouldBlock`; this waits up to [`UNLOCK_PATIENCE`] for the lock first.
+/// A store another process holds stays locked and fails after the wait.
+pub fn open_sled(dir: &Path, config: sled::Config) -> sled::Result<sled::Db> {
+    wait_unlocked(&dir.join("db"))?;
+    config.path(dir).open()
+}
+
+/// Waits until no open sled store holds the lock on `db`.
+fn wait_unlocked(db: &Path) -> std::io::Result<()> {
+    use fs2::FileExt;
+    let started = std::time::Instant::now();
+    loop {
+        let file = match std::fs::File::open(db) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        match file.try_lock_exclusive() {
+            // Closing the file releases the lock.
+            Ok(()) => return Ok(()),
+            Err(_) if started.elapsed() < UNLOCK_PATIENCE => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => {
+                return Err(std::io::Error::new(
+                    e.kind(),
+                    format!("{} is locked by another open store: {e}", db.display()),
+                ));
+            }
+        }
+    }
 }
 
 /// The store in `dir` cannot be read: what happened and what to do.

@@ -75,9 +75,8 @@ fn is_compressed(dir: &Path) -> Result<bool, StorageError> {
 /// Copies every tree of the format-2 store in `dir` into a new compressed
 /// store in `staging`, durably. Returns the keys written.
 fn copy_into(dir: &Path, staging: &Path) -> Result<u64, StorageError> {
-    wait_unlocked(&dir.join("db"))?;
-    let old = sled::Config::new().path(dir).flush_every_ms(None).open()?;
-    let new = crate::storage::sled_config(staging).open()?;
+    let old = crate::storage::open_sled(dir, sled::Config::new().flush_every_ms(None))?;
+    let new = crate::storage::open_sled(staging, crate::storage::sled_config(staging))?;
     let mut copied = 0;
     for name in old.tree_names() {
         let from = old.open_tree(&name)?;
@@ -88,35 +87,7 @@ fn copy_into(dir: &Path, staging: &Path) -> Result<u64, StorageError> {
     new.flush()?;
     drop((old, new));
     durability::sync_dir_files(staging)?;
-    wait_unlocked(&staging.join("db"))?;
     Ok(copied)
-}
-
-/// How long [`wait_unlocked`] waits for sled's threads to let go.
-const UNLOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// Waits until no open sled store holds the lock on `db` (sled's I/O
-/// threads keep the file a moment after the store is dropped), so the
-/// store can be opened again in this process.
-pub(super) fn wait_unlocked(db: &Path) -> Result<(), StorageError> {
-    use fs2::FileExt;
-    let started = std::time::Instant::now();
-    loop {
-        let file = File::open(db)?;
-        match file.try_lock_exclusive() {
-            // Closing the file releases the lock.
-            Ok(()) => return Ok(()),
-            Err(_) if started.elapsed() < UNLOCK_PATIENCE => {
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            Err(e) => {
-                return Err(StorageError::Corrupt(format!(
-                    "{} is still locked by another open store: {e}",
-                    db.display()
-                )));
-            }
-        }
-    }
 }
 
 /// sled's own files in a data directory (not ours: marker, high-water,
@@ -155,7 +126,7 @@ mod tests {
 
     /// An uncompressed (format 2) sled store in `dir` with 100 keys.
     fn format_2_store(dir: &Path) {
-        let db = sled::Config::new().path(dir).open().unwrap();
+        let db = crate::storage::open_sled(dir, sled::Config::new()).unwrap();
         let tree = db.open_tree(TREE).unwrap();
         for i in 0..100u32 {
             tree.insert(format!("L{i:08}"), vec![7u8; 50]).unwrap();
@@ -165,7 +136,7 @@ mod tests {
 
     /// Keys of the store in `dir`, opened as format 3 opens it.
     fn keys_of(dir: &Path) -> usize {
-        let db = crate::storage::sled_config(dir).open().unwrap();
+        let db = crate::storage::open_sled(dir, crate::storage::sled_config(dir)).unwrap();
         db.open_tree(TREE).unwrap().len()
     }
 

@@ -9,8 +9,6 @@ fn previous_format_store(dir: &Path) {
     store.tree.insert(b"Gconsent-1", b"grant".to_vec()).unwrap();
     store.sync().unwrap();
     drop(store);
-    // sled's threads hold the file lock a moment after the drop.
-    rewrite::wait_unlocked(&dir.join("db")).unwrap();
     std::fs::remove_file(dir.join(MARKER)).unwrap();
 }
 
@@ -72,7 +70,7 @@ fn reopen(dir: &Path) -> Store {
 /// in each, no `K` table, marker 2.
 fn as_format_2(store: &Store, dir: &Path) {
     use prost::Message;
-    let db = sled::Config::new().path(dir).open().unwrap();
+    let db = crate::storage::open_sled(dir, sled::Config::new()).unwrap();
     let tree = db.open_tree(crate::storage::TREE).unwrap();
     for item in store.tree.iter() {
         let (key, value) = item.unwrap();
