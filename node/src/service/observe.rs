@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch;
@@ -35,16 +36,21 @@ impl Node {
     /// Sets every gauge from the store (records counted), the peers and
     /// the trust in force.
     pub async fn refresh_metrics(&self) {
-        self.refresh(true).await;
+        self.refresh(Some(Arc::new(AtomicBool::new(false)))).await;
     }
 
-    /// Sets the gauges; counts records only when `count_records`.
-    async fn refresh(&self, count_records: bool) {
+    /// Sets the gauges; counts records only with `count_records`, a scan
+    /// given up when that flag is set (the node is stopping).
+    async fn refresh(&self, count_records: Option<Arc<AtomicBool>>) {
         let store = self.store.clone();
         let dir = self.config.data_dir.clone();
         let stored = blocking::run(move || {
+            let figures = match count_records {
+                Some(cancel) => store.figures_unless(&cancel)?,
+                None => None,
+            };
             Ok::<_, crate::storage::StorageError>(Stored {
-                figures: count_records.then(|| store.figures()).transpose()?,
+                figures,
                 log_size: store.log_size()?,
                 outbox: store.outbox()?,
                 free: fs2::available_space(&dir).ok(),
@@ -132,6 +138,13 @@ impl Node {
     /// counting records now and every [`RECORD_COUNT_INTERVAL`].
     pub fn spawn_metrics_refresh(self: &Arc<Self>, mut stop: watch::Receiver<bool>) {
         let node = self.clone();
+        let stopping = Arc::new(AtomicBool::new(false));
+        let mut stopped = stop.clone();
+        let flag = stopping.clone();
+        tokio::spawn(async move {
+            let _ = stopped.wait_for(|s| *s).await;
+            flag.store(true, Ordering::Relaxed);
+        });
         tokio::spawn(async move {
             let mut counted: Option<std::time::Instant> = None;
             loop {
@@ -139,7 +152,7 @@ impl Node {
                 if count {
                     counted = Some(std::time::Instant::now());
                 }
-                node.refresh(count).await;
+                node.refresh(count.then(|| stopping.clone())).await;
                 tokio::select! {
                     _ = tokio::time::sleep(REFRESH_INTERVAL) => {}
                     _ = stop.wait_for(|s| *s) => return,

@@ -3,7 +3,9 @@
 //! flushed *and* its files have been `fdatasync`ed (sled 0.34's `flush()`
 //! only issues `sync_file_range` on Linux).
 //!
-//! sled's pages are zstd-compressed on disk ([`sled_config`]; store format 3).
+//! Records and checkpoints are stored compactly, each signer certificate
+//! once (`compact.rs`, store format 3); sled's pages are not compressed
+//! ([`sled_config`]).
 //!
 //! One tree, `credshare`, with one-byte key prefixes, so that one
 //! `apply_batch` is atomic across records, log entries and their indexes:
@@ -180,14 +182,26 @@ impl Store {
 
     /// Figures for `Status`; counts records in one key scan, so O(n).
     pub fn figures(&self) -> Result<StoreFigures, StorageError> {
-        let (record_versions, borrowers) = self.record_counts()?;
-        Ok(StoreFigures {
+        let never = std::sync::atomic::AtomicBool::new(false);
+        self.figures_unless(&never)?
+            .ok_or_else(|| StorageError::Corrupt("record count cancelled".into()))
+    }
+
+    /// [`Store::figures`], or `None` once `cancel` is set during the scan.
+    pub fn figures_unless(
+        &self,
+        cancel: &std::sync::atomic::AtomicBool,
+    ) -> Result<Option<StoreFigures>, StorageError> {
+        let Some((record_versions, borrowers)) = self.record_counts(cancel)? else {
+            return Ok(None);
+        };
+        Ok(Some(StoreFigures {
             record_versions,
             borrowers,
             consents: self.grant_count() as u64,
             log_size: self.log_size()?,
             bytes_on_disk: self.db.size_on_disk()?,
-        })
+        }))
     }
 
     /// Number of entries in the query log.
@@ -243,21 +257,15 @@ fn open_db(dir: &Path, cache_capacity_mb: u64) -> Result<(sled::Db, sled::Tree),
     Ok((db, tree))
 }
 
-/// zstd level of sled's page compression: level 3 gave 1.64 disk bytes per
-/// live byte against 2.67 uncompressed on a copied store (README,
-/// Performance, Disk); higher levels cost the writer more CPU.
-pub const COMPRESSION_LEVEL: i32 = 3;
-
-/// How every store of format 3 is opened: zstd-compressed pages (sled
-/// refuses to open a store with other compression settings than it was
-/// made with), no background flushes (we flush at every group commit).
-/// Tests that edit a store's sled files directly open it with this too.
+/// How every store is opened: no background flushes (we flush at every
+/// group commit) and no page compression (sled 0.34 makes a new zstd
+/// context for every page it writes: twice the CPU per logged query for a
+/// third less disk; docs/design.md §8). Tests that edit a store's sled
+/// files directly open it with this too.
 pub fn sled_config(dir: &Path) -> sled::Config {
     sled::Config::new()
         .path(dir)
         .mode(sled::Mode::HighThroughput)
-        .use_compression(true)
-        .compression_factor(COMPRESSION_LEVEL)
         .flush_every_ms(None)
 }
 

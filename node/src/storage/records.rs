@@ -9,6 +9,7 @@
 //! check is ever made against a stale predecessor.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use credshare_proto::v1 as pb;
 
@@ -169,12 +170,18 @@ impl Store {
         Ok((current, history))
     }
 
-    /// (record versions, distinct borrowers): one key scan, for Status.
-    pub fn record_counts(&self) -> Result<(u64, u64), StorageError> {
-        let (mut versions, mut borrowers) = (0, 0);
+    /// (record versions, distinct borrowers): one key scan, for Status and
+    /// the metrics. `None` when `cancel` was set before the scan ended (it
+    /// is checked every 4,096 keys: at a million records the scan takes
+    /// seconds, and a node shutting down must not wait for it).
+    pub fn record_counts(&self, cancel: &AtomicBool) -> Result<Option<(u64, u64)>, StorageError> {
+        let (mut versions, mut borrowers) = (0u64, 0);
         let mut last: Option<[u8; 32]> = None;
         for key in self.tree.scan_prefix([keys::RECORD]).keys() {
             let key = key?;
+            if versions % 4096 == 0 && cancel.load(Ordering::Relaxed) {
+                return Ok(None);
+            }
             let bk: [u8; 32] = key[1..33]
                 .try_into()
                 .map_err(|_| StorageError::Corrupt("short record key".into()))?;
@@ -184,7 +191,7 @@ impl Store {
                 last = Some(bk);
             }
         }
-        Ok((versions, borrowers))
+        Ok(Some((versions, borrowers)))
     }
 
     /// Visits every stored version of every record, borrower by borrower,
@@ -301,4 +308,27 @@ fn split_record_key(key: &[u8]) -> Option<(BorrowerKey, RecordKind, String, u64)
     let record_id = String::from_utf8(rest.to_vec()).ok()?;
     let version = u64::from_be_bytes(key.get(key.len() - 8..)?.try_into().ok()?);
     Some((borrower, kind, record_id, version))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn counting_records_stops_when_cancelled() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 8).unwrap();
+        for i in 0..10_000u32 {
+            let mut key = vec![keys::RECORD];
+            key.extend_from_slice(&[(i / 4) as u8; 32]);
+            key.extend_from_slice(&i.to_be_bytes());
+            store.tree.insert(key, b"v".to_vec()).unwrap();
+        }
+        let go = AtomicBool::new(false);
+        assert_eq!(store.record_counts(&go).unwrap(), Some((10_000, 256)));
+        let stop = AtomicBool::new(true);
+        assert_eq!(store.record_counts(&stop).unwrap(), None);
+    }
 }

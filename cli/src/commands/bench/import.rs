@@ -9,7 +9,7 @@ use anyhow::Context;
 use credshare_node::pki::InstitutionId;
 use prost::Message;
 
-use super::{BenchNode, quantile, rss_kib};
+use super::{BenchNode, cpu_seconds, quantile, rss_kib};
 use crate::import::{ImportTotals, ROWS_PER_CALL, import_file};
 use crate::output::Output;
 use crate::rows::{ImportContext, RecordKind, RecordReader};
@@ -44,6 +44,7 @@ impl ImportBenchArgs {
         let context = bench.import_context(&institution)?;
         // JSON output: an ack event per call, no progress bar.
         let quiet = Output::new(true);
+        let cpu_before = cpu_seconds(bench.node.pid());
         let totals = import_file(
             bench.admin().await?,
             &file,
@@ -53,17 +54,42 @@ impl ImportBenchArgs {
         )
         .await?;
         let rss = rss_kib(bench.node.pid());
+        let node_cpu = cpu_seconds(bench.node.pid())
+            .zip(cpu_before)
+            .map(|(a, b)| a - b);
         bench.node.stop()?;
 
         let context = bench.import_context(&institution)?;
+        let me = Some(std::process::id());
+        let cpu_before = cpu_seconds(me);
         let (baseline_rows, baseline_secs) =
             raw_sled_baseline(&file, context, &root.join("baseline"))?;
-        report(&totals, baseline_rows as f64 / baseline_secs, rss);
+        let baseline_cpu = cpu_seconds(me).zip(cpu_before).map(|(a, b)| a - b);
+        let baseline = Measured {
+            rate: baseline_rows as f64 / baseline_secs,
+            cpu: baseline_cpu,
+        };
+        report(&totals, node_cpu, &baseline, rss);
         Ok(())
     }
 }
 
-fn report(totals: &ImportTotals, baseline_rate: f64, rss: Option<u64>) {
+/// The raw baseline's figures.
+struct Measured {
+    /// Records per second (wall time).
+    rate: f64,
+    /// CPU seconds used.
+    cpu: Option<f64>,
+}
+
+/// CPU milliseconds per 1,000 records, or "n/a".
+fn cpu_per_1k(cpu: Option<f64>, records: f64) -> String {
+    cpu.map(|c| format!("{:.0} ms", c * 1e6 / records.max(1.0)))
+        .unwrap_or_else(|| "n/a".into())
+}
+
+fn report(totals: &ImportTotals, node_cpu: Option<f64>, baseline: &Measured, rss: Option<u64>) {
+    let baseline_rate = baseline.rate;
     let mut lat = totals.call_latencies_ms.clone();
     lat.sort_by(f64::total_cmp);
     println!(
@@ -75,6 +101,10 @@ fn report(totals: &ImportTotals, baseline_rate: f64, rss: Option<u64>) {
     );
     println!("    records/s         {:>10.0}", totals.rows_per_second);
     println!("    stored            {:>10}", totals.stored);
+    println!(
+        "    node CPU / 1k     {:>10}",
+        cpu_per_1k(node_cpu, totals.rows as f64)
+    );
     println!("    call latency p50  {:>10.1} ms", quantile(&lat, 0.5));
     println!("    call latency p99  {:>10.1} ms", quantile(&lat, 0.99));
     println!(
@@ -85,6 +115,10 @@ fn report(totals: &ImportTotals, baseline_rate: f64, rss: Option<u64>) {
         "  raw sled baseline (same rows, parse+hash+encode, batches of {ROWS_PER_CALL}, flush + fdatasync)"
     );
     println!("    records/s         {:>10.0}", baseline_rate);
+    println!(
+        "    CPU / 1k          {:>10}",
+        cpu_per_1k(baseline.cpu, totals.rows as f64)
+    );
     println!(
         "  ratio end-to-end / baseline {:.2}",
         totals.rows_per_second / baseline_rate
@@ -100,9 +134,9 @@ fn truncate_csv(src: &Path, rows: u64, out: &Path) -> anyhow::Result<std::path::
     Ok(out.to_path_buf())
 }
 
-/// Inserts the same rows straight into sled, configured as the node's store
-/// (compressed pages): parse and hash as the CLI does, encode, batch, flush
-/// and fdatasync. No TLS, no validation, no signature.
+/// Inserts the same rows straight into sled, configured as the node's store:
+/// parse and hash as the CLI does, encode, batch, flush and fdatasync. No
+/// TLS, no validation, no signature.
 fn raw_sled_baseline(file: &Path, ctx: ImportContext, dir: &Path) -> anyhow::Result<(u64, f64)> {
     let started = Instant::now();
     let db = credshare_node::storage::sled_config(dir)

@@ -115,6 +115,18 @@ fn rss_kib(pid: Option<u32>) -> Option<u64> {
     proc_status_kib(pid, "VmHWM:")
 }
 
+/// CPU seconds (user + system) process `pid` has used so far, from
+/// `/proc/<pid>/stat` (Linux; its clock ticks are USER_HZ, 100 per second
+/// on every Linux platform). Unlike wall time, this does not grow when other
+/// work shares the machine.
+fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid?)).ok()?;
+    // Fields after the command name (which may hold spaces) start at field 3.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
+    Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
+}
+
 /// A `kB` field of `/proc/<pid>/status` (`VmRSS:`, `VmHWM:`), Linux only.
 fn proc_status_kib(pid: Option<u32>, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;

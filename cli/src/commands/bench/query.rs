@@ -14,7 +14,7 @@ use prost::Message;
 use tonic::transport::Channel;
 
 use super::phase::{Phase, finish_phase};
-use super::{BenchNode, rss_kib};
+use super::{BenchNode, cpu_seconds, rss_kib};
 use crate::commands::status::fetch_status;
 use crate::connection::Resolved;
 use crate::import::import_file;
@@ -82,7 +82,11 @@ impl QueryBenchArgs {
         let c = self.concurrency;
         let health = run_phase(&channels, c, duration, requests.clone(), false).await;
         let before = fetch_status(bench.admin().await?).await?;
+        let cpu_before = cpu_seconds(bench.node.pid());
         let audited = run_phase(&channels, c, duration, requests, true).await;
+        let node_cpu = cpu_seconds(bench.node.pid())
+            .zip(cpu_before)
+            .map(|(a, b)| a - b);
         let after = fetch_status(bench.admin().await?).await?;
         let rss = rss_kib(bench.node.pid());
         let witness = if self.witnesses == Some(Witnessing::On) {
@@ -94,7 +98,7 @@ impl QueryBenchArgs {
         for peer in &mut bench.peers {
             peer.stop()?;
         }
-        self.report(&health, &audited, &before, &after, rss);
+        self.report(&health, &audited, (&before, &after), rss, node_cpu);
         if let Some(phase) = witness {
             super::witness::report(&phase, &after);
         }
@@ -105,9 +109,9 @@ impl QueryBenchArgs {
         &self,
         health: &Phase,
         audited: &Phase,
-        before: &pb::StatusResponse,
-        after: &pb::StatusResponse,
+        (before, after): (&pb::StatusResponse, &pb::StatusResponse),
         rss: Option<u64>,
+        node_cpu: Option<f64>,
     ) {
         let entries = after.log_size - before.log_size;
         let batches = (after.commit_batches - before.commit_batches).max(1);
@@ -136,6 +140,12 @@ impl QueryBenchArgs {
         println!(
             "  audited / health throughput  {:.2}",
             audited.rate() / health.rate().max(1e-9)
+        );
+        println!(
+            "  node CPU per audited query   {}",
+            node_cpu
+                .map(|c| format!("{:.0} µs", c * 1e6 / audited.ok.max(1) as f64))
+                .unwrap_or_else(|| "n/a".into())
         );
         println!(
             "  log entries/s                {:.0}",
