@@ -11,14 +11,14 @@ const RID: &str = "11010519491231002X";
 fn ctx() -> ImportContext {
     ImportContext {
         institution: InstitutionId::parse("BANK-A").unwrap(),
-        secret: ConsortiumSecret::from_bytes(&[5; 32]).unwrap(),
+        keys: RowKeys::Hmac(ConsortiumSecret::from_bytes(&[5; 32]).unwrap()),
         today: date!(2026 - 01 - 15),
     }
 }
 
 fn key_of(id: &str) -> Vec<u8> {
     let id = BorrowerId::parse(id).unwrap();
-    BorrowerKey::derive(&ctx().secret, &id).as_bytes().to_vec()
+    ctx().keys.key(&id).unwrap().as_bytes().to_vec()
 }
 
 const CREDIT_HEADER: &str = "borrower_id,facility_id,version,facility_type,currency,contract_amount,outstanding_balance,open_date,maturity_date,guarantee_type,risk_class,overdue_principal,overdue_total,overdue_days,account_status,as_of_date";

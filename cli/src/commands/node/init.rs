@@ -73,7 +73,8 @@ pub fn build_config(args: &InitArgs) -> anyhow::Result<NodeConfig> {
     let config = NodeConfig {
         institution,
         data_dir: absolute(&args.data)?,
-        consortium_secret_file: secret,
+        consortium_secret_file: Some(secret),
+        borrower_keys: Default::default(),
         listen: ListenConfig {
             peer: args.listen,
             admin: args.admin_listen,

@@ -46,6 +46,9 @@ impl Node {
             scope: query.scope,
             now_ms,
         };
+        if let Err(denial) = self.same_generation(query.key_generation, "the query") {
+            return (Err(denial), Basis::default());
+        }
         if query.purpose == Some(Purpose::PostLoanManagement) {
             return self.decide_post_loan(&ctx, query.relationship.as_ref(), now);
         }
@@ -69,6 +72,13 @@ impl Node {
                 return (Err(denial), basis);
             }
         };
+        if let Err(denial) = self.same_generation(verified.grant.key_generation, "its consent grant") {
+            let basis = Basis {
+                consent_id: verified.grant.consent_id,
+                ..Default::default()
+            };
+            return (Err(denial), basis);
+        }
         let revoked = self.revocations.contains(
             &verified.grant.grantee_institution,
             &verified.grant.consent_id,
@@ -85,6 +95,14 @@ impl Node {
             ..Default::default()
         };
         (outcome, basis)
+    }
+
+    /// A denial (`KEY_GENERATION`) unless wire generation `sent` of `what`
+    /// is the one this node serves.
+    fn same_generation(&self, sent: u32, what: &str) -> Result<(), Denial> {
+        self.key_generation().check(sent).map_err(|e| {
+            Denial::new(pb::DenialReason::KeyGeneration, format!("{what}: {e}"))
+        })
     }
 
     /// Verifies a grant envelope (or finds it in the cache) and decodes it,
