@@ -184,8 +184,7 @@ impl ConnectionArgs {
         Ok(KeySource {
             generation,
             service: self.key_service.clone().or(p.key_service.clone()),
-            public_key: (self.key_service_public_key.clone())
-                .or(p.key_service_public_key.clone()),
+            public_key: (self.key_service_public_key.clone()).or(p.key_service_public_key.clone()),
             custodians: if self.key_custodian.is_empty() {
                 p.key_custodians.clone()
             } else {

@@ -278,9 +278,10 @@ fn borrower_key(cells: &Cells, ctx: &ImportContext) -> Result<Vec<u8>, FieldErro
     let raw = cells.text("borrower_id")?;
     let id = BorrowerId::parse_at(raw, ctx.today)
         .map_err(|e| FieldError::new("borrower_id", e.to_string()))?;
-    let key = ctx.keys.key(&id).ok_or_else(|| {
-        FieldError::new("borrower_id", "no key was evaluated for this id")
-    })?;
+    let key = ctx
+        .keys
+        .key(&id)
+        .ok_or_else(|| FieldError::new("borrower_id", "no key was evaluated for this id"))?;
     Ok(key.as_bytes().to_vec())
 }
 

@@ -122,7 +122,10 @@ impl KeyDeriver {
         let services = match self {
             Self::Hmac(secret) => {
                 done(ids.len());
-                return Ok(ids.iter().map(|id| BorrowerKey::derive(secret, id)).collect());
+                return Ok(ids
+                    .iter()
+                    .map(|id| BorrowerKey::derive(secret, id))
+                    .collect());
             }
             Self::Oprf { services, .. } => services,
         };

@@ -13,10 +13,10 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
+use crate::commands::borrower_keys::KeyDeriver;
 use crate::connection::ConnectionArgs;
 use crate::import::{ImportTotals, ROWS_PER_CALL, Rejects, run_import};
 use crate::output::{ExitKind, Output};
-use crate::commands::borrower_keys::KeyDeriver;
 use crate::rows::{ImportContext, RecordKind, RecordReader, RowKeys, distinct_ids};
 
 /// Options of `credshare records import`.

@@ -53,7 +53,13 @@ impl Store {
 
     fn holds_borrower_keys(&self) -> Result<bool, StorageError> {
         for prefix in KEYED {
-            if self.tree.scan_prefix([prefix]).next().transpose()?.is_some() {
+            if self
+                .tree
+                .scan_prefix([prefix])
+                .next()
+                .transpose()?
+                .is_some()
+            {
                 return Ok(true);
             }
         }
@@ -84,7 +90,14 @@ mod tests {
         store.bind_key_generation(two).unwrap();
         let e = store.bind_key_generation(KeyGeneration::HMAC).unwrap_err();
         assert!(
-            matches!(e, StorageError::KeyGeneration { stored: 2, served: 1, .. }),
+            matches!(
+                e,
+                StorageError::KeyGeneration {
+                    stored: 2,
+                    served: 1,
+                    ..
+                }
+            ),
             "{e}"
         );
     }
@@ -94,12 +107,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), 8).unwrap();
         store.bind_key_generation(KeyGeneration::HMAC).unwrap();
-        assert!(store.tree.get(MARKER).unwrap().is_none(), "no marker for generation 1");
+        assert!(
+            store.tree.get(MARKER).unwrap().is_none(),
+            "no marker for generation 1"
+        );
         store.tree.insert([RECORD, 1, 2], b"x".as_slice()).unwrap();
         store.bind_key_generation(KeyGeneration::HMAC).unwrap();
-        let e = store.bind_key_generation(KeyGeneration::FIRST_OPRF).unwrap_err();
+        let e = store
+            .bind_key_generation(KeyGeneration::FIRST_OPRF)
+            .unwrap_err();
         assert!(e.to_string().contains("generation 1"), "{e}");
-        assert!(e.to_string().contains("borrower_keys.generation = 2"), "{e}");
+        assert!(
+            e.to_string().contains("borrower_keys.generation = 2"),
+            "{e}"
+        );
         assert!(store.tree.get(MARKER).unwrap().is_none(), "nothing written");
     }
 }

@@ -110,7 +110,11 @@ pub enum StorageError {
     #[error(
         "the store in {dir} holds borrower keys of generation {stored}, but the configuration serves borrower_keys.generation = {served}: a node serves one generation; re-key by importing the institution's source files into a fresh data directory (docs/operations.md, Switching borrower key generations)"
     )]
-    KeyGeneration { dir: String, stored: u32, served: u32 },
+    KeyGeneration {
+        dir: String,
+        stored: u32,
+        served: u32,
+    },
     /// A blocking task that read or wrote the store failed.
     #[error(transparent)]
     Task(#[from] crate::blocking::TaskFailed),

@@ -72,7 +72,9 @@ impl Node {
                 return (Err(denial), basis);
             }
         };
-        if let Err(denial) = self.same_generation(verified.grant.key_generation, "its consent grant") {
+        if let Err(denial) =
+            self.same_generation(verified.grant.key_generation, "its consent grant")
+        {
             let basis = Basis {
                 consent_id: verified.grant.consent_id,
                 ..Default::default()
@@ -100,9 +102,9 @@ impl Node {
     /// A denial (`KEY_GENERATION`) unless wire generation `sent` of `what`
     /// is the one this node serves.
     fn same_generation(&self, sent: u32, what: &str) -> Result<(), Denial> {
-        self.key_generation().check(sent).map_err(|e| {
-            Denial::new(pb::DenialReason::KeyGeneration, format!("{what}: {e}"))
-        })
+        self.key_generation()
+            .check(sent)
+            .map_err(|e| Denial::new(pb::DenialReason::KeyGeneration, format!("{what}: {e}")))
     }
 
     /// Verifies a grant envelope (or finds it in the cache) and decodes it,

@@ -14,11 +14,11 @@ use credshare_proto::v1 as pb;
 use prost::Message;
 use time::Date;
 
+use crate::domain::borrower::KeyGeneration;
 use crate::domain::records::{
     check_credit_successor, check_visit_facility, check_visit_successor, validate_credit,
     validate_visit,
 };
-use crate::domain::borrower::KeyGeneration;
 use crate::domain::{BorrowerKey, FieldError};
 use crate::signing::{CREDIT_SUMMARY_TYPE, Signer, VISIT_SUMMARY_TYPE, sha256};
 use crate::storage::{RecordKind, RecordWrite, StorageError, Store};
