@@ -20,7 +20,9 @@ use credshare_e2e::discovery::{discovery_ok, service_certs, services, start_serv
 use credshare_e2e::privacy::find_ids_in;
 use credshare_e2e::{CREDIT_HEADER, Consortium, NodeProcess, day, regulator_audit, text};
 use credshare_node::domain::borrower::BorrowerId;
+use credshare_node::signing::{CONSENT_GRANT_TYPE, Signer};
 use credshare_proto::v1 as pb;
+use prost::Message;
 use serde_json::Value;
 
 /// Held by BANK-A and BANK-B.
@@ -275,11 +277,50 @@ async fn generation_one_is_refused(c: &Consortium, a: &NodeProcess, b: &NodeProc
     let denial = credshare_node::federation::denial::from_status(&denied).unwrap();
     assert_eq!(denial.reason, pb::DenialReason::KeyGeneration as i32);
     assert!(denial.message.contains(REFUSAL), "{}", denial.message);
+    // A generation-2 query carrying a generation-1 grant.
+    let dir = c.certs("BANK-A");
+    let signer = Signer::load(&dir.join("signer.crt"), &dir.join("signer.key")).unwrap();
+    let now = credshare_e2e::now_ms();
+    let grant = pb::ConsentGrant {
+        consent_id: "BANK-A-GEN1".into(),
+        borrower_key: vec![7; 32],
+        grantee_institution: "BANK-A".into(),
+        purposes: vec![pb::Purpose::LoanApproval as i32],
+        scope: pb::Scope::Summary as i32,
+        not_before_ms: now - 60_000,
+        not_after_ms: now + 3_600_000,
+        authorization_sha256: vec![7; 32],
+        issued_at_ms: now - 60_000,
+        key_generation: 0,
+    };
+    let denied = peer
+        .query_borrower(pb::QueryBorrowerRequest {
+            consent: Some(signer.sign_envelope(CONSENT_GRANT_TYPE, grant.encode_to_vec())),
+            borrower_key: vec![7; 32],
+            purpose: pb::Purpose::LoanApproval as i32,
+            scope: pb::Scope::Summary as i32,
+            key_generation: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    let denial = credshare_node::federation::denial::from_status(&denied).unwrap();
+    assert_eq!(denial.reason, pb::DenialReason::KeyGeneration as i32);
+    assert!(
+        denial
+            .message
+            .contains(&format!("its consent grant: {REFUSAL}")),
+        "{}",
+        denial.message
+    );
+
     let out = regulator_audit(c, b, &["--json", "entries"]);
-    let logged = String::from_utf8_lossy(&out.stdout)
+    let logged: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|e| e["kind"] == "peer-query")
-        .any(|e| e["decision"] == "DENIED" && e["denial_reason"] == "KEY_GENERATION");
-    assert!(logged, "{}", text(&out));
+        .filter(|e| e["decision"] == "DENIED" && e["denial_reason"] == "KEY_GENERATION")
+        .map(|e| e["consent_id"].as_str().unwrap().to_owned())
+        .collect::<Vec<_>>();
+    assert_eq!(logged, ["", "BANK-A-GEN1"], "{}", text(&out));
 }

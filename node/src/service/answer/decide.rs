@@ -72,15 +72,6 @@ impl Node {
                 return (Err(denial), basis);
             }
         };
-        if let Err(denial) =
-            self.same_generation(verified.grant.key_generation, "its consent grant")
-        {
-            let basis = Basis {
-                consent_id: verified.grant.consent_id,
-                ..Default::default()
-            };
-            return (Err(denial), basis);
-        }
         let revoked = self.revocations.contains(
             &verified.grant.grantee_institution,
             &verified.grant.consent_id,
@@ -107,10 +98,20 @@ impl Node {
             .map_err(|e| Denial::new(pb::DenialReason::KeyGeneration, format!("{what}: {e}")))
     }
 
+    /// A verified grant ([`Self::verify_grant`]) of the key generation this
+    /// node serves; one of another is denied `KEY_GENERATION` under its id.
+    fn verified_grant(&self, env: &pb::SignedEnvelope, now: SystemTime) -> GrantDecision {
+        let verified = self.verify_grant(env, now)?;
+        match self.same_generation(verified.grant.key_generation, "its consent grant") {
+            Ok(()) => Ok(verified),
+            Err(denial) => Err((denial, verified.grant.consent_id)),
+        }
+    }
+
     /// Verifies a grant envelope (or finds it in the cache) and decodes it,
     /// once. A refused envelope still names its consent id when its payload
     /// decodes, so the denial is logged under it.
-    fn verified_grant(&self, env: &pb::SignedEnvelope, now: SystemTime) -> GrantDecision {
+    fn verify_grant(&self, env: &pb::SignedEnvelope, now: SystemTime) -> GrantDecision {
         let digest = envelope_digest(env);
         if let Some(hit) = self.grants.get(&digest, now) {
             return Ok(hit);
