@@ -3,7 +3,8 @@
 //! generation 2, as real processes, with no consortium secret anywhere.
 //! The CLI keys every id by blinded evaluation at the service: records
 //! import, consent issue, `borrower show` and an assessment across the two
-//! banks work, and the key is exactly the borrower's OPRF pseudonym. A
+//! banks work, and the key is exactly the borrower's OPRF pseudonym (so a
+//! targeted assessment finds the holders that enrolled the same files). A
 //! generation-1 record, consent and peer query sent to a generation-2 node
 //! are refused naming both generations and change nothing (the denied
 //! query is logged); an import over the enrolment budget stops before any
@@ -185,9 +186,42 @@ async fn generation_two_banks_key_borrowers_by_blinded_evaluation_without_a_secr
     assert_eq!(answered, ["BANK-A", "BANK-B"], "{assessed:#}");
     assert_eq!(assessed["lender_count"], 2, "{assessed:#}");
 
+    // Targeted: the imported keys are the directory's pseudonyms, so
+    // enrolling the same files finds exactly the holders.
+    for node in [a, b] {
+        let file = c.root().join(format!("{}.csv", node.institution));
+        let args = [
+            "enrol",
+            "--discovery",
+            &addr,
+            "--file",
+            file.to_str().unwrap(),
+        ];
+        let enrolled = discovery_ok(&c, &node.institution, &args);
+        assert_eq!(enrolled["registered"], 2, "{enrolled}");
+    }
+    let args = [
+        "assess",
+        "--id",
+        X,
+        "--purpose",
+        "loan-approval",
+        "--discovery",
+        &addr,
+        "--discovery-public-key",
+        &pk,
+    ];
+    let targeted = ok_json(cli(a), &args);
+    assert_eq!(
+        targeted["discovery_holders"],
+        serde_json::json!(["BANK-A", "BANK-B"]),
+        "{targeted:#}"
+    );
+    assert_eq!(targeted["lender_count"], 2, "{targeted:#}");
+
     generation_one_is_refused(&c, a, b).await;
 
-    // Over the enrolment budget (portfolio 5 x factor 2; 2 used): the
+    // Over the enrolment budget (portfolio 5 x factor 2; 4 used): the
     // import stops before any row is sent.
     let before = record_count(&c, b).await;
     let many = credshare_e2e::discovery::sample(&c, "BANK-B", 20);
