@@ -75,8 +75,13 @@ pub struct ConnectionArgs {
     #[arg(long, value_name = "HEX", env = "CREDSHARE_KEY_SERVICE_PUBLIC_KEY")]
     pub key_service_public_key: Option<String>,
     /// Generation 2+ with the stage-2 threshold key: a custodian's
-    /// discovery listener; give two.
-    #[arg(long, value_name = "HOST:PORT")]
+    /// discovery listener; give two (the variable: comma-separated).
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        env = "CREDSHARE_KEY_CUSTODIANS",
+        value_delimiter = ','
+    )]
     pub key_custodian: Vec<String>,
     /// Profile file with defaults for the options above.
     #[arg(long, env = "CREDSHARE_PROFILE")]

@@ -8,7 +8,8 @@
 //! generation-1 record, consent and peer query sent to a generation-2 node
 //! are refused naming both generations and change nothing (the denied
 //! query is logged); an import over the enrolment budget stops before any
-//! row is sent. No raw id is in any data directory or log.
+//! row is sent. No raw id is in any data directory or log. With the
+//! stage-2 threshold key the CLI's keys are the whole key's pseudonyms.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -20,6 +21,8 @@ use credshare_cli::federation;
 use credshare_e2e::discovery::{discovery_ok, service_certs, services, start_service};
 use credshare_e2e::privacy::find_ids_in;
 use credshare_e2e::{CREDIT_HEADER, Consortium, NodeProcess, day, regulator_audit, text};
+use credshare_node::discovery::keyfile::KeyFile;
+use credshare_node::discovery::oprf::{OprfKey, borrower_input, pseudonym_of};
 use credshare_node::domain::borrower::BorrowerId;
 use credshare_node::signing::{CONSENT_GRANT_TYPE, Signer};
 use credshare_proto::v1 as pb;
@@ -357,4 +360,62 @@ async fn generation_one_is_refused(c: &Consortium, a: &NodeProcess, b: &NodeProc
         .map(|e| e["consent_id"].as_str().unwrap().to_owned())
         .collect::<Vec<_>>();
     assert_eq!(logged, ["", "BANK-A-GEN1"], "{}", text(&out));
+}
+
+/// Stage 2: a generation-2 bank keys its borrowers with the regulator's
+/// part and two custodians' shares (combined in the CLI): the keys are
+/// the whole key's pseudonyms, so nothing is re-imported when the
+/// service moves from stage 1 to stage 2.
+#[test]
+fn threshold_parts_give_the_whole_keys_pseudonyms() {
+    let c = Consortium::new().unwrap();
+    for inst in ["DISC-1", "CUST-1", "CUST-3"] {
+        service_certs(&c, inst);
+    }
+    let key = c.root().join("oprf.key");
+    let keygen = discovery_ok(&c, "", &["keygen", "--out", key.to_str().unwrap()]);
+    let pk = keygen["public_key"].as_str().unwrap().to_owned();
+    let shares = c.root().join("shares");
+    let (key_s, shares_s) = (key.to_str().unwrap(), shares.to_str().unwrap());
+    discovery_ok(&c, "", &["share", "--key", key_s, "--out-dir", shares_s]);
+    let portfolios = ("PORTFOLIOS", "{BANK-A = 5}");
+    let (_disc, addr) = start_service(&c, "DISC-1", &shares.join("regulator.key"), &[portfolios]);
+    let (_c1, addr1) = start_service(&c, "CUST-1", &shares.join("custodian-1.key"), &[portfolios]);
+    let (_c3, addr3) = start_service(&c, "CUST-3", &shares.join("custodian-3.key"), &[portfolios]);
+    let env = [(
+        "CREDSHARE_BORROWER_KEYS__GENERATION".to_owned(),
+        "2".to_owned(),
+    )];
+    let nodes = federation::start_federation(&c, &["BANK-A"], &env).unwrap();
+    let a = &nodes[0];
+    let cli = || {
+        let mut cmd = gen2_cli(&c, a, &addr, &pk);
+        cmd.env("CREDSHARE_KEY_CUSTODIANS", format!("{addr1},{addr3}"));
+        cmd
+    };
+    let file = credit_file(&c, "BANK-A", &[X, Y]);
+    let (code, stdout, stderr) = run(
+        cli(),
+        &[
+            "records",
+            "import",
+            file.to_str().unwrap(),
+            "--kind",
+            "credit",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stdout} {stderr}");
+    assert_eq!(import_summary(&stdout)["totals"]["stored"], 2, "{stdout}");
+
+    let shown = ok_json(cli(), &["borrower", "show", "--id", Y]);
+    assert_eq!(shown["credit"].as_array().unwrap().len(), 1, "{shown:#}");
+    let whole = KeyFile::read(&key).unwrap();
+    let output = OprfKey::from_scalar(&whole.scalar)
+        .unwrap()
+        .output(&borrower_input(&BorrowerId::parse(Y).unwrap()))
+        .unwrap();
+    assert_eq!(
+        shown["borrower_key"].as_str().unwrap(),
+        hex::encode(pseudonym_of(&output).0)
+    );
 }
