@@ -156,6 +156,8 @@ async fn generation_two_banks_key_borrowers_by_blinded_evaluation_without_a_secr
         assert_eq!(import_summary(&stdout)["totals"]["stored"], 2, "{stdout}");
     }
     assert_eq!(record_count(&c, a).await, (2, 0, 2));
+    let status = ok_json(cli(a), &["status"]);
+    assert_eq!(status["borrower_key_generation"], 2, "{status:#}");
 
     // The key is exactly the borrower's OPRF pseudonym.
     let shown = ok_json(cli(a), &["borrower", "show", "--id", X]);
