@@ -83,6 +83,9 @@ impl ImportArgs {
             indicatif::ProgressBar::new(ids.len() as u64),
             "{bar:30} {pos}/{len} borrower keys evaluated  {per_sec}  {elapsed}",
         );
+        if !out.is_json() {
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        }
         let keys = deriver.keys(&ids, &|n| bar.inc(n as u64)).await;
         bar.finish_and_clear();
         let keys = keys?;
