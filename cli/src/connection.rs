@@ -1,14 +1,16 @@
 //! The one way a command reaches a node: [`ConnectionArgs`] (flags,
 //! `CREDSHARE_*` variables or a profile file, in that order of precedence)
 //! resolve to a [`Resolved`] connection, which hands out mTLS clients, the
-//! consortium secret and locally hashed borrower keys. No command builds a
-//! channel or reads the secret by hand.
+//! consortium secret and how borrower keys are derived (the key generation
+//! and, for OPRF generations, the key service). No command builds a
+//! channel or reads the secret by hand; ids become keys in
+//! [`crate::commands::borrower_keys`].
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use credshare_node::domain::borrower::{BorrowerId, BorrowerKey, ConsortiumSecret};
+use credshare_node::domain::borrower::{ConsortiumSecret, KeyGeneration};
 use credshare_node::pki::InstitutionId;
 use credshare_node::tls::{self, TlsMaterial};
 use credshare_proto::v1 as pb;
@@ -55,33 +57,35 @@ pub struct ConnectionArgs {
     /// Certificate revocation list(s) to honour (PEM).
     #[arg(long, env = "CREDSHARE_CRL")]
     pub crl: Vec<PathBuf>,
-    /// Consortium secret file, for hashing borrower ids before they leave this machine.
+    /// Consortium secret file, for hashing borrower ids before they leave
+    /// this machine (borrower key generation 1).
     #[arg(long, env = "CREDSHARE_SECRET")]
     pub secret: Option<PathBuf>,
+    /// The borrower key generation your node serves: 1 = HMAC under the
+    /// consortium secret (default), 2+ = OPRF pseudonyms computed by
+    /// blinded evaluation at the key service.
+    #[arg(long, value_name = "N", env = "CREDSHARE_KEY_GENERATION")]
+    pub key_generation: Option<u32>,
+    /// Generation 2+: the discovery service that evaluates borrower keys
+    /// (blinded; it never sees an id), HOST:PORT.
+    #[arg(long, value_name = "HOST:PORT", env = "CREDSHARE_KEY_SERVICE")]
+    pub key_service: Option<String>,
+    /// Generation 2+: the key service's published public key (hex); every
+    /// evaluation's proof must verify against it.
+    #[arg(long, value_name = "HEX", env = "CREDSHARE_KEY_SERVICE_PUBLIC_KEY")]
+    pub key_service_public_key: Option<String>,
+    /// Generation 2+ with the stage-2 threshold key: a custodian's
+    /// discovery listener; give two (the variable: comma-separated).
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        env = "CREDSHARE_KEY_CUSTODIANS",
+        value_delimiter = ','
+    )]
+    pub key_custodian: Vec<String>,
     /// Profile file with defaults for the options above.
     #[arg(long, env = "CREDSHARE_PROFILE")]
     pub profile: Option<PathBuf>,
-}
-
-/// A borrower at your node: its raw id (hashed locally) and the
-/// connection options.
-#[derive(Debug, Clone, clap::Args)]
-pub struct BorrowerArgs {
-    /// Borrower id (hashed locally), e.g. USCC:91350100M000100Y43 or
-    /// RID:11010519491231002X.
-    #[arg(long)]
-    pub id: String,
-    #[command(flatten)]
-    pub conn: ConnectionArgs,
-}
-
-impl BorrowerArgs {
-    /// Connects to your node's admin listener and hashes the id.
-    pub async fn connect(&self) -> anyhow::Result<(AdminClient, BorrowerKey)> {
-        let resolved = self.conn.resolve()?;
-        let client = resolved.admin_client().await?;
-        Ok((client, resolved.borrower_key(&self.id)?))
-    }
 }
 
 /// A profile file (TOML): defaults for the connection options. The node
@@ -97,6 +101,11 @@ pub struct Profile {
     #[serde(default)]
     pub crl: Vec<PathBuf>,
     pub secret: Option<PathBuf>,
+    pub key_generation: Option<u32>,
+    pub key_service: Option<String>,
+    pub key_service_public_key: Option<String>,
+    #[serde(default)]
+    pub key_custodians: Vec<String>,
 }
 
 /// Connection options after applying the profile.
@@ -108,6 +117,18 @@ pub struct Resolved {
     pub ca: PathBuf,
     pub crl: Vec<PathBuf>,
     pub secret: Option<PathBuf>,
+    /// How borrower ids become keys here.
+    pub keys: KeySource,
+}
+
+/// Where borrower keys come from: the generation the node serves and, for
+/// an OPRF generation, the key service (and stage-2 custodians).
+#[derive(Debug, Clone, Default)]
+pub struct KeySource {
+    pub generation: KeyGeneration,
+    pub service: Option<String>,
+    pub public_key: Option<String>,
+    pub custodians: Vec<String>,
 }
 
 impl ConnectionArgs {
@@ -130,6 +151,7 @@ impl ConnectionArgs {
     /// Merges flags, environment and profile; names what is missing.
     pub fn resolve(&self) -> anyhow::Result<Resolved> {
         let p = self.profile()?;
+        let keys = self.key_source(&p)?;
         let certs = self.certs.clone().or(p.certs);
         let from_dir = |name: &str| certs.as_ref().map(|d| d.join(name));
         let pick = |flag: Option<&PathBuf>, profile: Option<PathBuf>, file: &str, name: &str| {
@@ -150,6 +172,29 @@ impl ConnectionArgs {
                 self.crl.clone()
             },
             secret: self.secret.clone().or(p.secret),
+            keys,
+        })
+    }
+
+    /// The key generation and key service: flags (or variables), then
+    /// the profile; generation 1 by default.
+    fn key_source(&self, p: &Profile) -> anyhow::Result<KeySource> {
+        let generation = self
+            .key_generation
+            .or(p.key_generation)
+            .map(KeyGeneration::try_from)
+            .transpose()
+            .map_err(|e| anyhow!("--key-generation: {e}"))?
+            .unwrap_or_default();
+        Ok(KeySource {
+            generation,
+            service: self.key_service.clone().or(p.key_service.clone()),
+            public_key: (self.key_service_public_key.clone()).or(p.key_service_public_key.clone()),
+            custodians: if self.key_custodian.is_empty() {
+                p.key_custodians.clone()
+            } else {
+                self.key_custodian.clone()
+            },
         })
     }
 
@@ -181,6 +226,7 @@ impl Resolved {
             ca: dir.join("ca.crt"),
             crl: Vec::new(),
             secret: None,
+            keys: KeySource::default(),
         }
     }
 
@@ -234,14 +280,6 @@ impl Resolved {
             )
         })?;
         Ok(ConsortiumSecret::from_file(path)?)
-    }
-
-    /// Hashes a raw borrower id (`--id`) with the consortium secret; the
-    /// raw id never leaves this machine.
-    pub fn borrower_key(&self, id: &str) -> anyhow::Result<BorrowerKey> {
-        let secret = self.secret()?;
-        let id = BorrowerId::parse(id).context("--id")?;
-        Ok(BorrowerKey::derive(&secret, &id))
     }
 }
 

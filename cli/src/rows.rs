@@ -2,7 +2,8 @@
 //! JSON Lines with one object per line, read as a stream.
 //!
 //! This is the edge of docs/design.md §3: each row's raw `borrower_id` is parsed and
-//! replaced by its [`BorrowerKey`] here, and goes no further: not into the
+//! replaced by its borrower key here ([`RowKeys`]: an HMAC, or an OPRF
+//! pseudonym evaluated beforehand), and goes no further: not into the
 //! record, not into an error message. Every row is also validated with the
 //! node's own rules, so `--dry-run` finds what the node would reject.
 
@@ -10,7 +11,7 @@ use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::Path;
 
-use credshare_node::domain::borrower::{BorrowerId, BorrowerKey, ConsortiumSecret};
+use credshare_node::domain::borrower::{BorrowerId, ConsortiumSecret};
 use credshare_node::domain::codes::{CodeEnum, parse_code};
 use credshare_node::domain::dates::BusinessZone;
 use credshare_node::domain::field::{FieldError, quote_unless_identifying};
@@ -19,8 +20,10 @@ use credshare_node::pki::InstitutionId;
 use credshare_proto::v1 as pb;
 use time::Date;
 
+mod keys;
 mod source;
 
+pub use keys::{RowKeys, distinct_ids};
 use source::{Cells, Source};
 
 /// Columns of a credit file, in the order `credshare sample` writes them.
@@ -115,17 +118,23 @@ pub struct ImportContext {
     /// Written into every record's `institution_id`.
     pub institution: InstitutionId,
     /// Turns raw identifiers into borrower keys.
-    pub secret: ConsortiumSecret,
+    pub keys: RowKeys,
     /// Latest acceptable record date and birth date.
     pub today: Date,
 }
 
 impl ImportContext {
-    /// A context whose `today` is today in the business time zone.
+    /// A context whose `today` is today in the business time zone, keys
+    /// hashed with the consortium secret (generation 1).
     pub fn new(institution: InstitutionId, secret: ConsortiumSecret) -> Self {
+        Self::with_keys(institution, RowKeys::Hmac(secret))
+    }
+
+    /// A context whose `today` is today in the business time zone.
+    pub fn with_keys(institution: InstitutionId, keys: RowKeys) -> Self {
         Self {
             institution,
-            secret,
+            keys,
             today: business_zone().today(),
         }
     }
@@ -264,12 +273,16 @@ impl<R: Read> Iterator for RecordReader<R> {
     }
 }
 
-/// Parses and hashes the row's identifier; the raw value stops here.
+/// Parses the row's identifier and keys it; the raw value stops here.
 fn borrower_key(cells: &Cells, ctx: &ImportContext) -> Result<Vec<u8>, FieldError> {
     let raw = cells.text("borrower_id")?;
     let id = BorrowerId::parse_at(raw, ctx.today)
         .map_err(|e| FieldError::new("borrower_id", e.to_string()))?;
-    Ok(BorrowerKey::derive(&ctx.secret, &id).as_bytes().to_vec())
+    let key = ctx
+        .keys
+        .key(&id)
+        .ok_or_else(|| FieldError::new("borrower_id", "no key was evaluated for this id"))?;
+    Ok(key.as_bytes().to_vec())
 }
 
 fn code<E: CodeEnum>(cells: &Cells, field: &'static str) -> Result<i32, FieldError> {
@@ -279,6 +292,7 @@ fn code<E: CodeEnum>(cells: &Cells, field: &'static str) -> Result<i32, FieldErr
 fn build_credit(cells: &Cells, ctx: &ImportContext) -> Result<pb::CreditSummary, FieldError> {
     let record = pb::CreditSummary {
         borrower_key: borrower_key(cells, ctx)?,
+        key_generation: ctx.keys.generation().to_wire(),
         facility_id: cells.text("facility_id")?.to_owned(),
         version: cells.whole_number("version")?,
         institution_id: ctx.institution.to_string(),
@@ -303,6 +317,7 @@ fn build_credit(cells: &Cells, ctx: &ImportContext) -> Result<pb::CreditSummary,
 fn build_visit(cells: &Cells, ctx: &ImportContext) -> Result<pb::VisitSummary, FieldError> {
     let record = pb::VisitSummary {
         borrower_key: borrower_key(cells, ctx)?,
+        key_generation: ctx.keys.generation().to_wire(),
         visit_id: cells.text("visit_id")?.to_owned(),
         version: cells.whole_number("version")?,
         institution_id: ctx.institution.to_string(),

@@ -19,6 +19,7 @@ use crate::domain::policy::HolderPolicy;
 use crate::domain::visits::VisitSchedule;
 use crate::pki::InstitutionId;
 
+mod borrower_keys;
 mod discovery;
 mod env;
 mod keys;
@@ -31,6 +32,7 @@ mod peers;
 mod staff;
 mod storage;
 mod validate;
+pub use borrower_keys::BorrowerKeysConfig;
 pub use discovery::DiscoveryConfig;
 mod witness;
 pub use keys::{SignerConfig, TlsConfig};
@@ -54,8 +56,13 @@ pub struct NodeConfig {
     pub institution: InstitutionId,
     /// Directory of the sled store. Created if missing.
     pub data_dir: PathBuf,
-    /// File holding the consortium secret used to hash borrower ids.
-    pub consortium_secret_file: PathBuf,
+    /// File holding the consortium secret used to hash borrower ids;
+    /// required with borrower key generation 1, optional with 2+.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consortium_secret_file: Option<PathBuf>,
+    /// Which borrower key generation this node serves.
+    #[serde(default)]
+    pub borrower_keys: BorrowerKeysConfig,
     /// The consortium's business time zone (IANA name): which calendar day
     /// "today" is for every rule. Default `Asia/Shanghai`.
     #[serde(default)]
@@ -164,6 +171,7 @@ impl NodeConfig {
     /// Checks what serde cannot: files exist, values are in range.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.validate_files()?;
+        self.validate_borrower_keys()?;
         self.validate_limits()?;
         self.network.validate(self.limits.max_message_bytes)?;
         self.validate_policy()?;

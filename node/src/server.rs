@@ -318,6 +318,7 @@ async fn open_store(
     let cache = config.storage.cache_capacity_mb;
     let origin = config.log_origin();
     let max_batch = config.storage.max_batch;
+    let generation = config.borrower_keys.generation;
     let reserve = config.storage.min_free_mb.saturating_mul(1024 * 1024);
     crate::audit::checkpoint::validate_origin(&origin)
         .and_then(|_| crate::audit::checkpoint::validate_key_name(&origin))
@@ -329,6 +330,12 @@ async fn open_store(
             StorageError::FormatTooNew { .. } => ServeError::Config(e.to_string()),
             other => ServeError::Storage(other),
         })?;
+        store
+            .bind_key_generation(generation)
+            .map_err(|e| match e {
+                StorageError::KeyGeneration { .. } => ServeError::Config(e.to_string()),
+                other => ServeError::Storage(other),
+            })?;
         tracing::info!(
             open_ms = opening.elapsed().as_millis() as u64,
             "store opened"

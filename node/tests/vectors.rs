@@ -99,6 +99,7 @@ fn grant_vector(signer: &Signer, public_key: &[u8]) -> Value {
     let grant = pb::ConsentGrant {
         consent_id: "BANK-A-MB5Q2X0K-0123456789ABCDEF".into(),
         borrower_key: vec![0x42; 32],
+        key_generation: 0,
         grantee_institution: "BANK-A".into(),
         purposes: vec![pb::Purpose::PostLoanManagement as i32],
         scope: pb::Scope::Detail as i32,

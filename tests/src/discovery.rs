@@ -157,6 +157,10 @@ pub fn blank_conn() -> ConnectionArgs {
         ca: None,
         crl: Vec::new(),
         secret: None,
+        key_generation: None,
+        key_service: None,
+        key_service_public_key: None,
+        key_custodian: Vec::new(),
         profile: None,
     }
 }

@@ -23,6 +23,7 @@ use tonic::transport::Channel;
 pub mod discovery;
 #[allow(clippy::unwrap_used)]
 pub mod offline;
+pub mod privacy;
 
 pub use credshare_cli::connection::AdminClient;
 pub use credshare_cli::federation::{NodeProcess, NodeSpec};

@@ -44,6 +44,7 @@ async fn query_b(c: &Consortium, b_addr: std::net::SocketAddr, n: u64) -> pb::Re
     let grant = pb::ConsentGrant {
         consent_id: format!("BANK-A-BACKUP-{n}"),
         borrower_key: borrower.clone(),
+        key_generation: 0,
         grantee_institution: "BANK-A".into(),
         purposes: vec![pb::Purpose::LoanApproval as i32],
         scope: pb::Scope::Summary as i32,

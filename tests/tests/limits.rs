@@ -78,6 +78,7 @@ async fn rate_message_size_and_rows_per_message_limits_are_enforced() {
     let grant = pb::ConsentGrant {
         consent_id: "BANK-A-RATE".into(),
         borrower_key: vec![5; 32],
+        key_generation: 0,
         grantee_institution: "BANK-A".into(),
         purposes: vec![pb::Purpose::LoanApproval as i32],
         scope: pb::Scope::Summary as i32,

@@ -171,6 +171,7 @@ async fn query_code(c: &Consortium, as_bank: &str, holder: &NodeProcess) -> toni
     let grant = pb::ConsentGrant {
         consent_id: format!("{as_bank}-M-{}", now_ms()),
         borrower_key: vec![0x51; 32],
+        key_generation: 0,
         grantee_institution: as_bank.into(),
         purposes: vec![pb::Purpose::LoanApproval as i32],
         scope: pb::Scope::Summary as i32,

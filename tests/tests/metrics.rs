@@ -42,6 +42,7 @@ async fn query_b(
         not_after_ms: until,
         authorization_sha256: vec![7; 32],
         issued_at_ms: from,
+        ..Default::default()
     };
     let env = signer.sign_envelope(CONSENT_GRANT_TYPE, grant.encode_to_vec());
     let ch = channel(&c.tls("BANK-A", "node").unwrap(), b.peer_addr)

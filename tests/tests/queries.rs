@@ -42,6 +42,7 @@ fn grant(
     pb::ConsentGrant {
         consent_id: format!("{grantee}-TEST-{from}-{until}-{}", purposes.len()),
         borrower_key: borrower.to_vec(),
+        key_generation: 0,
         grantee_institution: grantee.into(),
         purposes: purposes.iter().map(|p| *p as i32).collect(),
         scope: scope as i32,
@@ -106,6 +107,7 @@ async fn put_credit(
         version: 1,
         institution_id: node.institution.clone(),
         borrower_key: borrower.to_vec(),
+        key_generation: 0,
         facility_type: pb::FacilityType::WorkingCapital as i32,
         currency: "CNY".into(),
         contract_amount: 1_000_000,
@@ -430,6 +432,7 @@ async fn revocation_pushed_while_a_holder_is_down_arrives_after_it_restarts() {
     let issued = a_admin
         .issue_consent(pb::IssueConsentRequest {
             borrower_key: borrower.to_vec(),
+            key_generation: 0,
             purposes: vec![pb::Purpose::LoanApproval as i32],
             scope: pb::Scope::Summary as i32,
             not_before_ms: 0,

@@ -70,6 +70,7 @@ async fn issue_consent(admin: &mut AdminClient, borrower: &[u8]) -> pb::IssueCon
     admin
         .issue_consent(pb::IssueConsentRequest {
             borrower_key: borrower.to_vec(),
+            key_generation: 0,
             purposes: vec![pb::Purpose::LoanApproval as i32],
             scope: pb::Scope::Summary as i32,
             not_before_ms: 0,
@@ -326,6 +327,7 @@ async fn a_signer_key_rotated_on_a_running_node_signs_from_the_next_batch() {
         let grant = pb::ConsentGrant {
             consent_id: "BANK-B-ROTATION-1".into(),
             borrower_key: borrower.to_vec(),
+            key_generation: 0,
             grantee_institution: "BANK-B".into(),
             purposes: vec![pb::Purpose::LoanApproval as i32],
             scope: pb::Scope::Summary as i32,

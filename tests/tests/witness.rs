@@ -147,6 +147,7 @@ async fn direct_receipt(c: &Consortium, holder: &NodeProcess) -> pb::Receipt {
         not_after_ms: now + 3_600_000,
         authorization_sha256: vec![7; 32],
         issued_at_ms: now - 60_000,
+        ..Default::default()
     };
     let envelope = a_signer.sign_envelope(
         credshare_node::signing::CONSENT_GRANT_TYPE,

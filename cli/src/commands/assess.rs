@@ -16,7 +16,8 @@ use credshare_node::domain::BorrowerKey;
 use credshare_node::domain::purpose::Purpose;
 use prost::Message;
 
-use crate::connection::{AdminClient, BorrowerArgs};
+use crate::commands::borrower_keys::BorrowerArgs;
+use crate::connection::AdminClient;
 use crate::output::{ExitKind, Output, Table, fields};
 use crate::records_view::{money, render_institution, verified_json};
 
@@ -64,6 +65,7 @@ impl AssessArgs {
                 purpose: self.purpose.proto() as i32,
                 scope: self.scope.proto() as i32,
                 deadline_ms: self.deadline_ms,
+                key_generation: self.borrower.wire_generation()?,
                 discovery_receipt_id: found
                     .as_ref()
                     .map(|f| f.receipt_id.clone())

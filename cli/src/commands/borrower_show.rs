@@ -4,7 +4,7 @@
 use credshare_proto::v1 as pb;
 use serde_json::json;
 
-use crate::connection::BorrowerArgs;
+use crate::commands::borrower_keys::BorrowerArgs;
 use crate::output::Output;
 use crate::records_view::{
     Shown, credit_json, decode_records, render_credits, render_visits, visit_json,

@@ -9,7 +9,8 @@ use credshare_node::domain::codes::code_label;
 use credshare_proto::v1 as pb;
 use serde_json::json;
 
-use crate::connection::{BorrowerArgs, ConnectionArgs};
+use crate::commands::borrower_keys::BorrowerArgs;
+use crate::connection::ConnectionArgs;
 use crate::output::{Output, Table};
 
 #[derive(Debug, Clone, clap::Subcommand)]

@@ -7,7 +7,7 @@ use credshare_node::domain::purpose::purpose_label;
 use credshare_proto::v1 as pb;
 use serde_json::json;
 
-use crate::connection::BorrowerArgs;
+use crate::commands::borrower_keys::BorrowerArgs;
 use crate::output::{Output, Table};
 
 /// Items asked for per call (the node's largest page).

@@ -20,6 +20,7 @@ macro_rules! run_subcommands {
 pub mod assess;
 pub mod audit;
 pub mod bench;
+pub mod borrower_keys;
 pub mod borrower_show;
 pub mod consent;
 pub mod consortium;

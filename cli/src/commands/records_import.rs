@@ -1,8 +1,11 @@
 //! `credshare records import`: validate, hash and import a CSV or JSON
 //! Lines file of credit or visit summaries.
 //!
-//! Raw borrower identifiers are hashed here, with the consortium secret,
-//! before anything is sent: the node never sees them. With `--json` the
+//! Raw borrower identifiers become borrower keys here before anything is
+//! sent: hashed with the consortium secret (generation 1), or evaluated
+//! blinded at the key service in batches of up to 10,000 with a progress
+//! bar (generation 2+; importing a fresh generation-2 node from the
+//! institution's own files re-keys its data). The node never sees them. With `--json` the
 //! output is JSON Lines: an `ack` event per acknowledged call, then a
 //! `summary`. Exit code 3 when any row was rejected.
 
@@ -10,10 +13,11 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
+use crate::commands::borrower_keys::KeyDeriver;
 use crate::connection::ConnectionArgs;
 use crate::import::{ImportTotals, ROWS_PER_CALL, Rejects, run_import};
 use crate::output::{ExitKind, Output};
-use crate::rows::{ImportContext, RecordKind, RecordReader};
+use crate::rows::{ImportContext, RecordKind, RecordReader, RowKeys, distinct_ids};
 
 /// Options of `credshare records import`.
 #[derive(Debug, Clone, clap::Args)]
@@ -39,7 +43,8 @@ pub struct ImportArgs {
 impl ImportArgs {
     pub async fn run(&self, out: &Output) -> anyhow::Result<()> {
         let resolved = self.conn.resolve()?;
-        let context = ImportContext::new(resolved.institution()?, resolved.secret()?);
+        let keys = self.row_keys(out).await?;
+        let context = ImportContext::with_keys(resolved.institution()?, keys);
         let reader = RecordReader::open(&self.file, self.kind, context)?;
         let client = if self.dry_run {
             None
@@ -58,6 +63,37 @@ impl ImportArgs {
             return Err(ExitKind::Partial(message).into());
         }
         Ok(())
+    }
+
+    /// The keys of the file's rows: the secret (generation 1), or every
+    /// distinct id evaluated at the key service before the first row is
+    /// sent (generation 2+; none in a dry run).
+    async fn row_keys(&self, out: &Output) -> anyhow::Result<RowKeys> {
+        let resolved = self.conn.resolve()?;
+        let generation = resolved.keys.generation;
+        if !generation.is_oprf() {
+            return Ok(RowKeys::Hmac(resolved.secret()?));
+        }
+        if self.dry_run {
+            return Ok(RowKeys::DryRun(generation));
+        }
+        let mut deriver = KeyDeriver::connect(&self.conn).await?;
+        let ids = distinct_ids(&self.file, self.kind)?;
+        let bar = out.progress(
+            indicatif::ProgressBar::new(ids.len() as u64),
+            "{bar:30} {pos}/{len} borrower keys evaluated  {per_sec}  {elapsed}",
+        );
+        if !out.is_json() {
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        }
+        let keys = deriver.keys(&ids, &|n| bar.inc(n as u64)).await;
+        bar.finish_and_clear();
+        let keys = keys?;
+        let normalized = ids.iter().map(|id| id.normalized().to_owned());
+        Ok(RowKeys::Evaluated {
+            generation,
+            keys: normalized.zip(keys).collect(),
+        })
     }
 
     fn summary(&self, totals: &ImportTotals) -> String {

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use super::audit::format_time_ms;
 use super::dispute::{annotation_json, summary_json};
 use super::status::reason_count_json;
-use crate::connection::BorrowerArgs;
+use crate::commands::borrower_keys::BorrowerArgs;
 use crate::output::Output;
 use crate::records_view::{credit_json, visit_json};
 

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use credshare_node::domain::borrower::KeyGeneration;
 use credshare_node::domain::codes::code_label;
 use credshare_node::domain::purpose::purpose_label;
 use credshare_proto::v1 as pb;
@@ -99,6 +100,7 @@ pub fn status_json(s: &pb::StatusResponse) -> serde_json::Value {
         "records": s.record_count,
         "borrowers": s.borrower_count,
         "consents": s.consent_count,
+        "borrower_key_generation": s.borrower_key_generation,
         "log_size": s.log_size,
         "store_bytes": s.store_bytes,
         "signer_key_id": s.signer_key_id,
@@ -142,6 +144,16 @@ fn signer_key(s: &pb::StatusResponse) -> String {
     }
 }
 
+/// The borrower key generation served, and what it is.
+fn key_generation(wire: u32) -> String {
+    let generation = KeyGeneration::from_wire(wire);
+    if generation.is_oprf() {
+        format!("generation {generation} (OPRF pseudonyms)")
+    } else {
+        format!("generation {generation} (HMAC, consortium secret)")
+    }
+}
+
 fn metrics_listen(s: &pb::StatusResponse) -> String {
     match s.metrics_listen.as_str() {
         "" => "off".into(),
@@ -171,6 +183,7 @@ pub fn render_status(s: &pb::StatusResponse) -> String {
         ("records", s.record_count.to_string()),
         ("borrowers", s.borrower_count.to_string()),
         ("consents", s.consent_count.to_string()),
+        ("borrower keys", key_generation(s.borrower_key_generation)),
         ("query log", format!("{} entries", s.log_size)),
         ("store", format!("{} bytes", s.store_bytes)),
         ("signer key", signer_key(s)),

@@ -39,6 +39,8 @@ impl NodeProcess {
         std::fs::create_dir_all(&work)
             .with_context(|| format!("cannot create {}", work.display()))?;
         let peer_listen: SocketAddr = format!("127.0.0.1:{}", spec.peer_port).parse()?;
+        let generation = key_generation(&spec.env);
+        let oprf = generation >= 2;
         let init = InitArgs {
             institution: spec.institution.clone(),
             certs: site.certs_root.join(&spec.institution),
@@ -47,7 +49,8 @@ impl NodeProcess {
             admin_listen: "127.0.0.1:0".parse()?,
             metrics_listen: None,
             log_origin: None,
-            secret: Some(site.secret.clone()),
+            secret: (!oprf).then(|| site.secret.clone()),
+            key_generation: generation,
             crl: Vec::new(),
             peers: spec
                 .peers
@@ -191,4 +194,14 @@ impl Drop for NodeProcess {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// The borrower key generation a spec's `CREDSHARE_BORROWER_KEYS__GENERATION`
+/// override names (1 without one): with 2+ the config names no
+/// consortium secret.
+fn key_generation(env: &[(String, String)]) -> u32 {
+    env.iter()
+        .find(|(k, _)| k == "CREDSHARE_BORROWER_KEYS__GENERATION")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(1)
 }

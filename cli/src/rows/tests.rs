@@ -4,6 +4,7 @@
 use time::macros::date;
 
 use super::*;
+use credshare_node::domain::borrower::{BorrowerKey, KeyGeneration};
 
 const USCC: &str = "91350100M000100Y43";
 const RID: &str = "11010519491231002X";
@@ -11,14 +12,14 @@ const RID: &str = "11010519491231002X";
 fn ctx() -> ImportContext {
     ImportContext {
         institution: InstitutionId::parse("BANK-A").unwrap(),
-        secret: ConsortiumSecret::from_bytes(&[5; 32]).unwrap(),
+        keys: RowKeys::Hmac(ConsortiumSecret::from_bytes(&[5; 32]).unwrap()),
         today: date!(2026 - 01 - 15),
     }
 }
 
 fn key_of(id: &str) -> Vec<u8> {
     let id = BorrowerId::parse(id).unwrap();
-    BorrowerKey::derive(&ctx().secret, &id).as_bytes().to_vec()
+    ctx().keys.key(&id).unwrap().as_bytes().to_vec()
 }
 
 const CREDIT_HEADER: &str = "borrower_id,facility_id,version,facility_type,currency,contract_amount,outstanding_balance,open_date,maturity_date,guarantee_type,risk_class,overdue_principal,overdue_total,overdue_days,account_status,as_of_date";
@@ -407,4 +408,65 @@ fn a_huge_csv_field_is_refused_naming_its_row() {
     assert_eq!(err.row, 2);
     assert!(err.reason.contains("longer than"), "{}", err.reason);
     assert!(source.next_row().is_none(), "reading stops");
+}
+
+#[test]
+fn evaluated_keys_stamp_their_generation_and_an_id_without_one_is_rejected() {
+    let x = BorrowerId::parse(&format!("USCC:{USCC}")).unwrap();
+    let keys = RowKeys::Evaluated {
+        generation: KeyGeneration::FIRST_OPRF,
+        keys: [(
+            x.normalized().to_owned(),
+            BorrowerKey::from_slice(&[1; 32]).unwrap(),
+        )]
+        .into(),
+    };
+    let ctx = ImportContext { keys, ..ctx() };
+    let text = [
+        CREDIT_HEADER.to_owned(),
+        credit_line(&format!("USCC:{USCC}"), "LN-1", "NORMAL", 0),
+        credit_line(&format!("RID:{RID}"), "LN-2", "NORMAL", 0),
+    ]
+    .join("\n");
+    let rows: Vec<_> =
+        RecordReader::from_reader(text.as_bytes(), FileFormat::Csv, RecordKind::Credit, ctx)
+            .unwrap()
+            .collect();
+    let credit = credit_of(rows[0].as_ref().unwrap());
+    assert_eq!(
+        (credit.borrower_key.as_slice(), credit.key_generation),
+        ([1u8; 32].as_slice(), 2)
+    );
+    let e = rows[1].as_ref().unwrap_err();
+    assert_eq!(
+        (e.field.as_str(), e.reason.as_str()),
+        ("borrower_id", "no key was evaluated for this id")
+    );
+    // Generation 1 is written as 0: the record's bytes are those from
+    // before generations existed.
+    let rows = read_credit_csv(&[credit_line(&format!("USCC:{USCC}"), "LN-1", "NORMAL", 0)]);
+    assert_eq!(credit_of(rows[0].as_ref().unwrap()).key_generation, 0);
+}
+
+#[test]
+fn distinct_ids_lists_each_valid_id_once_in_file_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("credit.csv");
+    let text = [
+        CREDIT_HEADER.to_owned(),
+        credit_line(&format!("RID:{RID}"), "LN-1", "NORMAL", 0),
+        credit_line(&format!("USCC:{USCC}"), "LN-2", "NORMAL", 0),
+        credit_line(
+            &format!("uscc:{}", USCC.to_lowercase()),
+            "LN-3",
+            "NORMAL",
+            0,
+        ),
+        credit_line("USCC:91350100M000100Y44", "LN-4", "NORMAL", 0),
+    ]
+    .join("\n");
+    std::fs::write(&path, text).unwrap();
+    let ids = distinct_ids(&path, RecordKind::Credit).unwrap();
+    let normalized: Vec<&str> = ids.iter().map(|i| i.normalized()).collect();
+    assert_eq!(normalized, [RID, USCC]);
 }

@@ -40,7 +40,7 @@ fn institution(id: &str) -> InstitutionId {
 fn ctx(inst: &str) -> ImportContext {
     ImportContext {
         institution: institution(inst),
-        secret: ConsortiumSecret::from_bytes(&[3; 32]).unwrap(),
+        keys: crate::rows::RowKeys::Hmac(ConsortiumSecret::from_bytes(&[3; 32]).unwrap()),
         today: TODAY,
     }
 }

@@ -33,6 +33,7 @@ const SECTIONS: &[&str] = &[
     "assessment",
     "membership",
     "discovery",
+    "borrower_keys",
     "witness",
 ];
 

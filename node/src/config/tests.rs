@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::borrower::KeyGeneration;
 
 fn sample(dir: &Path) -> String {
     for f in [
@@ -357,4 +358,27 @@ fn witness_settings_have_defaults_bounds_and_a_quorum_by_size() {
         let err = refusal(&format!("{base}\n{section}"), no_env());
         assert!(err.contains(key), "{err:?} should name {key}");
     }
+}
+
+#[test]
+fn generation_one_needs_the_consortium_secret_and_an_oprf_generation_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = sample(dir.path());
+    let c = NodeConfig::from_toml(&base, "t", no_env()).unwrap();
+    assert_eq!(c.borrower_keys.generation, KeyGeneration::HMAC);
+    let no_secret: String = base
+        .lines()
+        .filter(|l| !l.starts_with("consortium_secret_file"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let err = refusal(&no_secret, no_env());
+    assert!(err.contains("consortium_secret_file"), "{err}");
+    assert!(err.contains("generation 1"), "{err}");
+    let env = vec![("CREDSHARE_BORROWER_KEYS__GENERATION".into(), "2".into())];
+    let c = NodeConfig::from_toml(&no_secret, "t", env).unwrap();
+    assert_eq!(c.borrower_keys.generation, KeyGeneration::FIRST_OPRF);
+    assert!(c.consortium_secret_file.is_none());
+    let zero = format!("{no_secret}\n[borrower_keys]\ngeneration = 0\n");
+    let err = refusal(&zero, no_env());
+    assert!(err.contains("at least 1"), "{err}");
 }

@@ -8,7 +8,6 @@ use super::{ConfigError, NodeConfig, invalid};
 impl NodeConfig {
     pub(super) fn validate_files(&self) -> Result<(), ConfigError> {
         let files = [
-            ("consortium_secret_file", &self.consortium_secret_file),
             ("tls.ca_cert", &self.tls.ca_cert),
             ("tls.cert", &self.tls.cert),
             ("tls.key", &self.tls.key),

@@ -360,7 +360,9 @@ fn is_separator(c: char) -> bool {
         )
 }
 
+mod generation;
 mod keys;
+pub use generation::{GenerationMismatch, KeyGeneration};
 pub use keys::{
     BORROWER_KEY_CONTEXT, BorrowerKey, ConsortiumSecret, GENERATED_SECRET_LEN, MAX_SECRET_LEN,
     MIN_SECRET_LEN, SecretError, generate_secret_file,

@@ -7,8 +7,9 @@
 //!
 //! * [`field`] — [`FieldError`]: which field, and why.
 //! * [`dates`] — ISO dates, UTC milliseconds and the clocks.
-//! * [`borrower`] — USCC and RID parsing, the consortium secret, and the
-//!   HMAC [`BorrowerKey`] that replaces raw identifiers past the edge.
+//! * [`borrower`] — USCC and RID parsing, the consortium secret, the
+//!   [`BorrowerKey`] that replaces raw identifiers past the edge (HMAC in
+//!   generation 1, OPRF pseudonym in 2+) and its key generation.
 //! * [`codes`] — short code names ↔ protocol enums, ISO 4217 currencies.
 //! * [`records`] — validation of credit and visit summaries.
 //! * [`purpose`] — [`Purpose`] and [`Scope`] of a peer query.

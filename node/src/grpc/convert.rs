@@ -58,6 +58,7 @@ impl TryFrom<pb::QueryBorrowerRequest> for PeerQuery {
             nonce: req.request_nonce,
             officer: requester_officer(req.requester_officer)?,
             discovery_receipt_id: optional_receipt_id(req.discovery_receipt_id)?,
+            key_generation: req.key_generation,
         })
     }
 }
@@ -93,6 +94,7 @@ impl TryFrom<pb::AssessRequest> for AssessRequest {
             deadline_ms: req.deadline_ms,
             officer: String::new(),
             targeting: Targeting::from_wire(req.discovery_receipt_id, req.discovery_holders)?,
+            key_generation: req.key_generation,
         })
     }
 }
@@ -111,6 +113,7 @@ impl TryFrom<pb::IssueConsentRequest> for ConsentRequest {
             not_after_ms: req.not_after_ms,
             authorization_sha256: req.authorization_sha256,
             officer: String::new(),
+            key_generation: req.key_generation,
         })
     }
 }

@@ -59,6 +59,7 @@ fn storage_status(e: StorageError) -> Status {
         | StorageError::Tampered { .. }
         | StorageError::OriginChanged { .. }
         | StorageError::FormatTooNew { .. }
+        | StorageError::KeyGeneration { .. }
         | StorageError::TailLost { .. }
         | StorageError::Task(_) => {
             tracing::error!(error = %e, "storage failure");

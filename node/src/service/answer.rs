@@ -48,6 +48,9 @@ pub struct PeerQuery {
     /// The discovery receipt that found this holder (targeted assessment),
     /// checked at the edge; empty when the requester asked every member.
     pub discovery_receipt_id: String,
+    /// Wire generation of `borrower` (0 = 1); a holder serving another
+    /// denies the query (`KEY_GENERATION`, logged).
+    pub key_generation: u32,
 }
 
 impl Node {
@@ -255,6 +258,7 @@ fn query_entry(requester: &InstitutionId, query: &PeerQuery, basis: &Basis) -> p
         request_nonce: query.nonce.clone(),
         requester_officer: query.officer.clone(),
         discovery_receipt_id: query.discovery_receipt_id.clone(),
+        key_generation: query.key_generation,
         ..Default::default()
     }
 }

@@ -47,6 +47,8 @@ pub struct AssessRequest {
     /// Targeted assessment: discovery's holders and receipt; `None` asks
     /// every peer.
     pub targeting: Option<Targeting>,
+    /// Wire generation of `borrower` (0 = 1); must be the one served.
+    pub key_generation: u32,
 }
 
 /// What one query to one peer produced.
@@ -81,6 +83,7 @@ impl Node {
     /// verified cross-institution assessment with this node's own data.
     pub async fn assess(&self, req: AssessRequest) -> Result<pb::Assessment, NodeError> {
         self.check_membership_current()?;
+        self.check_generation(req.key_generation)?;
         let (Some(purpose), Some(scope)) = (req.purpose, req.scope) else {
             return Err(NodeError::invalid("purpose/scope", "both must be set"));
         };
@@ -224,6 +227,7 @@ impl Node {
             request_nonce: nonce.to_vec(),
             requester_officer: q.officer.to_owned(),
             discovery_receipt_id: q.receipt_id.to_owned(),
+            key_generation: self.key_generation().to_wire(),
         };
         let result = peer.query_borrower(request, q.deadline).await;
         let latency = elapsed_ms(started);
@@ -236,6 +240,7 @@ impl Node {
             officer: q.officer.to_owned(),
             request_nonce: nonce.to_vec(),
             discovery_receipt_id: q.receipt_id.to_owned(),
+            key_generation: self.key_generation().to_wire(),
             relationship_sha256: q
                 .basis
                 .relationship

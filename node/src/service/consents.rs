@@ -32,13 +32,16 @@ pub struct ConsentRequest {
     pub authorization_sha256: Vec<u8>,
     /// The officer issuing it (logged).
     pub officer: String,
+    /// Wire generation of `borrower` (0 = 1); must be the one served.
+    pub key_generation: u32,
 }
 
-/// The log entry of a consent event.
+/// The log entry of a consent event; `grant` gives the borrower key and
+/// its generation (none for a received revocation).
 pub(super) fn consent_entry(
     action: pb::ConsentAction,
     consent_id: &str,
-    borrower: &[u8],
+    grant: Option<&pb::ConsentGrant>,
     grantee: &str,
     payload: &[u8],
     from: &str,
@@ -50,7 +53,8 @@ pub(super) fn consent_entry(
             kind: Some(pb::log_entry::Kind::Consent(pb::ConsentEntry {
                 action: action as i32,
                 consent_id: consent_id.to_owned(),
-                borrower_key: borrower.to_vec(),
+                borrower_key: grant.map(|g| g.borrower_key.clone()).unwrap_or_default(),
+                key_generation: grant.map_or(0, |g| g.key_generation),
                 grantee_institution: grantee.to_owned(),
                 envelope_sha256: sha256(payload),
                 from_institution: from.to_owned(),
@@ -68,6 +72,7 @@ impl Node {
         &self,
         req: ConsentRequest,
     ) -> Result<(String, pb::SignedEnvelope), NodeError> {
+        self.check_generation(req.key_generation)?;
         let now = now_ms();
         let random: [u8; 8] = ring::rand::generate(&ring::rand::SystemRandom::new())
             .map(|r: ring::rand::Random<[u8; 8]>| r.expose())
@@ -86,6 +91,7 @@ impl Node {
             not_after_ms: req.not_after_ms,
             authorization_sha256: req.authorization_sha256,
             issued_at_ms: now,
+            key_generation: self.key_generation().to_wire(),
         };
         consent::validate_new_grant(&grant, now, &self.config.policy)?;
         let envelope = self
@@ -94,7 +100,7 @@ impl Node {
         let log = consent_entry(
             pb::ConsentAction::Issued,
             &grant.consent_id,
-            &grant.borrower_key,
+            Some(&grant),
             &grant.grantee_institution,
             &envelope.payload,
             "",
@@ -151,7 +157,7 @@ impl Node {
         let log = consent_entry(
             pb::ConsentAction::Revoked,
             consent_id,
-            &grant.borrower_key,
+            Some(&grant),
             &own,
             &envelope.payload,
             "",

@@ -186,6 +186,7 @@ impl Node {
             self.config.business_time_zone.today(),
             self.signer(),
             self.store.clone(),
+            self.key_generation(),
         );
         blocking::run(move || Ok(preparer.prepare_rows(rows)?)).await
     }

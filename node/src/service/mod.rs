@@ -64,6 +64,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::NodeConfig;
+use crate::domain::borrower::KeyGeneration;
+use crate::error::NodeError;
 use crate::federation::Federation;
 use crate::membership::Membership;
 use crate::metrics::Metrics;
@@ -203,6 +205,20 @@ impl Node {
 
     pub fn institution(&self) -> &InstitutionId {
         &self.config.institution
+    }
+
+    /// The borrower key generation this node serves (`[borrower_keys]`):
+    /// records, grants and peer queries of another are refused.
+    pub fn key_generation(&self) -> KeyGeneration {
+        self.config.borrower_keys.generation
+    }
+
+    /// Refuses a key of wire generation `sent` unless it is the one served
+    /// (`INVALID_ARGUMENT` naming both; nothing changes).
+    pub fn check_generation(&self, sent: u32) -> Result<(), NodeError> {
+        self.key_generation()
+            .check(sent)
+            .map_err(|e| NodeError::invalid("key_generation", e.to_string()))
     }
 
     pub fn uptime_seconds(&self) -> u64 {

@@ -140,7 +140,7 @@ impl Node {
         let log = consent_entry(
             pb::ConsentAction::RevocationReceived,
             id,
-            &[],
+            None,
             from.as_str(),
             &envelope.payload,
             from.as_str(),

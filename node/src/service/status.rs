@@ -31,6 +31,7 @@ impl Node {
             witness_evidence_entries,
             log_missing_from,
             log_missing_to,
+            borrower_key_generation: self.key_generation().get(),
             institution_id: self.institution().to_string(),
             version: crate::VERSION.into(),
             uptime_seconds: self.uptime_seconds(),
@@ -102,6 +103,7 @@ impl Node {
             log_size,
             signer_certificate: self.signer().certificate_der().to_vec(),
             started_at_ms: self.started_at_ms,
+            borrower_key_generation: self.key_generation().get(),
         })
     }
 }

@@ -23,6 +23,7 @@
 //! | `O` | peer ‖ 0x00 ‖ consent id | revocation envelope still to deliver |
 //! | `N` | borrower key ‖ annotation id | signed annotation (dispute mark, explanation, statement) |
 //! | `D`, `E` | pseudonym ‖ institution, institution ‖ 0x00 ‖ pseudonym | the discovery service's holder directory ([`directory`]) |
+//! | `M` | `key-generation` | the borrower key generation of an OPRF store, u32 BE ([`key_generation`]) |
 //! | `W` | institution | the newest checkpoint of that peer's log this node cosigned as its witness (`witness.rs`) |
 
 use std::path::{Path, PathBuf};
@@ -39,6 +40,7 @@ pub mod durability;
 pub mod format;
 pub mod health;
 pub mod high_water;
+pub mod key_generation;
 mod keys;
 pub mod log;
 mod open_guard;
@@ -105,6 +107,15 @@ pub enum StorageError {
         dir: String,
         found: u32,
         supported: u32,
+    },
+    /// The store holds borrower keys of another generation than configured.
+    #[error(
+        "the store in {dir} holds borrower keys of generation {stored}, but the configuration serves borrower_keys.generation = {served}: a node serves one generation; re-key by importing the institution's source files into a fresh data directory (docs/operations.md, Switching borrower key generations)"
+    )]
+    KeyGeneration {
+        dir: String,
+        stored: u32,
+        served: u32,
     },
     /// A blocking task that read or wrote the store failed.
     #[error(transparent)]

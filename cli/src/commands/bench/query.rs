@@ -245,6 +245,7 @@ pub(super) fn grant_requests(
             not_after_ms: now + 86_400_000,
             authorization_sha256: vec![1; 32],
             issued_at_ms: now,
+            key_generation: 0,
         };
         out.push(pb::QueryBorrowerRequest {
             consent: Some(signer.sign_envelope(CONSENT_GRANT_TYPE, grant.encode_to_vec())),
@@ -255,6 +256,7 @@ pub(super) fn grant_requests(
             requester_officer: crate::pki::DEV_OFFICER.into(),
             relationship: None,
             discovery_receipt_id: String::new(),
+            key_generation: 0,
         });
         if out.len() == n {
             break;

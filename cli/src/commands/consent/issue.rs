@@ -13,7 +13,7 @@ use prost::Message;
 use serde_json::json;
 
 use super::{PurposeArg, ScopeArg, end_of_day_ms};
-use crate::connection::BorrowerArgs;
+use crate::commands::borrower_keys::BorrowerArgs;
 use crate::output::{ExitKind, Output};
 
 /// Options of `credshare consent issue`.
@@ -91,6 +91,7 @@ impl IssueArgs {
                 not_before_ms: 0,
                 not_after_ms,
                 authorization_sha256: evidence_sha256,
+                key_generation: self.borrower.wire_generation()?,
             })
             .await?
             .into_inner();

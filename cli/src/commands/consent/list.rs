@@ -7,6 +7,7 @@ use credshare_proto::v1 as pb;
 use prost::Message;
 use serde_json::json;
 
+use crate::commands::borrower_keys::borrower_key;
 use crate::connection::ConnectionArgs;
 use crate::output::{Output, Table};
 
@@ -35,11 +36,10 @@ impl ListArgs {
     pub async fn run(&self, out: &Output) -> anyhow::Result<()> {
         let resolved = self.conn.resolve()?;
         let mut client = resolved.admin_client().await?;
-        let borrower = self
-            .id
-            .as_ref()
-            .map(|i| resolved.borrower_key(i))
-            .transpose()?;
+        let borrower = match &self.id {
+            Some(id) => Some(borrower_key(&self.conn, id).await?),
+            None => None,
+        };
         let r = client
             .list_consents(pb::ListConsentsRequest {
                 borrower_key: borrower.map(|b| b.as_bytes().to_vec()).unwrap_or_default(),

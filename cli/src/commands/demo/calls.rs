@@ -30,6 +30,7 @@ pub(super) async fn issue_consent(
             purposes: vec![LOAN_APPROVAL as i32],
             scope: pb::Scope::Detail as i32,
             not_before_ms: 0,
+            key_generation: 0,
             not_after_ms: end_of_day_ms(&until.to_string())?,
             authorization_sha256: ring::digest::digest(&ring::digest::SHA256, &document)
                 .as_ref()

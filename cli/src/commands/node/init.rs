@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use credshare_node::config::{
-    ListenConfig, LogConfig, NodeConfig, PeerConfig, SignerConfig, TlsConfig,
+    BorrowerKeysConfig, ListenConfig, LogConfig, NodeConfig, PeerConfig, SignerConfig, TlsConfig,
 };
+use credshare_node::domain::borrower::KeyGeneration;
 use credshare_node::pki::InstitutionId;
 use serde_json::json;
 
@@ -42,9 +43,14 @@ pub struct InitArgs {
     /// institution; it cannot change later [default: a placeholder].
     #[arg(long)]
     pub log_origin: Option<String>,
-    /// Consortium secret file [default: <certs>/../consortium.secret].
+    /// Consortium secret file [default: <certs>/../consortium.secret with
+    /// key generation 1; none with 2+].
     #[arg(long)]
     pub secret: Option<PathBuf>,
+    /// Borrower key generation the node serves: 1 = HMAC under the
+    /// consortium secret, 2+ = OPRF pseudonyms (no secret needed).
+    #[arg(long, default_value_t = 1)]
+    pub key_generation: u32,
     /// CRL file(s) to honour [default: <certs>/../ca/ca.crl if present].
     #[arg(long)]
     pub crl: Vec<PathBuf>,
@@ -64,9 +70,12 @@ pub fn build_config(args: &InitArgs) -> anyhow::Result<NodeConfig> {
     let institution = InstitutionId::parse(&args.institution).context("--institution")?;
     let certs = absolute(&args.certs)?;
     let parent = certs.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let generation = KeyGeneration::try_from(args.key_generation)
+        .map_err(|e| anyhow::anyhow!("--key-generation: {e}"))?;
     let secret = match &args.secret {
-        Some(s) => absolute(s)?,
-        None => parent.join("consortium.secret"),
+        Some(s) => Some(absolute(s)?),
+        None if generation.is_oprf() => None,
+        None => Some(parent.join("consortium.secret")),
     };
     let crl_files = crl_files(args, &parent)?;
     let peers = peers(&args.peers)?;
@@ -74,6 +83,7 @@ pub fn build_config(args: &InitArgs) -> anyhow::Result<NodeConfig> {
         institution,
         data_dir: absolute(&args.data)?,
         consortium_secret_file: secret,
+        borrower_keys: BorrowerKeysConfig { generation },
         listen: ListenConfig {
             peer: args.listen,
             admin: args.admin_listen,

@@ -130,9 +130,14 @@ pub fn generate_secret_file(path: &Path) -> Result<(), SecretError> {
     file.sync_all().map_err(create_err)
 }
 
-/// A borrower's pseudonymous key: HMAC-SHA256 of the normalized identifier
-/// under the consortium secret. Safe to store, log ([`BorrowerKey::short`])
-/// and send to peers.
+/// A borrower's pseudonymous key, 32 bytes: in generation 1 HMAC-SHA256 of
+/// the normalized identifier under the consortium secret ([`derive`]); in
+/// generation 2+ the borrower's OPRF pseudonym, computed by the member's
+/// CLI with the discovery service ([`from_slice`]). Safe to store, log
+/// ([`BorrowerKey::short`]) and send to peers.
+///
+/// [`derive`]: BorrowerKey::derive
+/// [`from_slice`]: BorrowerKey::from_slice
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BorrowerKey([u8; 32]);
 

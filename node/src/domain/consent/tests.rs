@@ -12,6 +12,7 @@ fn grant() -> pb::ConsentGrant {
     pb::ConsentGrant {
         consent_id: "BANK-A-1-00".into(),
         borrower_key: vec![7; 32],
+        key_generation: 0,
         grantee_institution: "BANK-A".into(),
         purposes: vec![pb::Purpose::PostLoanManagement as i32],
         scope: pb::Scope::Detail as i32,

@@ -10,6 +10,7 @@ const TODAY: Date = date!(2026 - 01 - 15);
 fn credit() -> pb::CreditSummary {
     pb::CreditSummary {
         facility_id: "LN-2024-000123".into(),
+        key_generation: 0,
         version: 1,
         institution_id: "BANK-A".into(),
         borrower_key: vec![7; 32],
@@ -32,6 +33,7 @@ fn credit() -> pb::CreditSummary {
 fn visit() -> pb::VisitSummary {
     pb::VisitSummary {
         visit_id: "LN-2024-000123-V3".into(),
+        key_generation: 0,
         version: 1,
         institution_id: "BANK-A".into(),
         borrower_key: vec![7; 32],

@@ -46,6 +46,9 @@ impl Node {
             scope: query.scope,
             now_ms,
         };
+        if let Err(denial) = self.same_generation(query.key_generation, "the query") {
+            return (Err(denial), Basis::default());
+        }
         if query.purpose == Some(Purpose::PostLoanManagement) {
             return self.decide_post_loan(&ctx, query.relationship.as_ref(), now);
         }
@@ -87,10 +90,28 @@ impl Node {
         (outcome, basis)
     }
 
+    /// A denial (`KEY_GENERATION`) unless wire generation `sent` of `what`
+    /// is the one this node serves.
+    fn same_generation(&self, sent: u32, what: &str) -> Result<(), Denial> {
+        self.key_generation()
+            .check(sent)
+            .map_err(|e| Denial::new(pb::DenialReason::KeyGeneration, format!("{what}: {e}")))
+    }
+
+    /// A verified grant ([`Self::verify_grant`]) of the key generation this
+    /// node serves; one of another is denied `KEY_GENERATION` under its id.
+    fn verified_grant(&self, env: &pb::SignedEnvelope, now: SystemTime) -> GrantDecision {
+        let verified = self.verify_grant(env, now)?;
+        match self.same_generation(verified.grant.key_generation, "its consent grant") {
+            Ok(()) => Ok(verified),
+            Err(denial) => Err((denial, verified.grant.consent_id)),
+        }
+    }
+
     /// Verifies a grant envelope (or finds it in the cache) and decodes it,
     /// once. A refused envelope still names its consent id when its payload
     /// decodes, so the denial is logged under it.
-    fn verified_grant(&self, env: &pb::SignedEnvelope, now: SystemTime) -> GrantDecision {
+    fn verify_grant(&self, env: &pb::SignedEnvelope, now: SystemTime) -> GrantDecision {
         let digest = envelope_digest(env);
         if let Some(hit) = self.grants.get(&digest, now) {
             return Ok(hit);

@@ -14,6 +14,7 @@ use credshare_proto::v1 as pb;
 use prost::Message;
 use time::Date;
 
+use crate::domain::borrower::KeyGeneration;
 use crate::domain::records::{
     check_credit_successor, check_visit_facility, check_visit_successor, validate_credit,
     validate_visit,
@@ -76,18 +77,28 @@ pub(super) struct Preparer {
     now_ms: i64,
     signer: Arc<Signer>,
     store: Store,
+    /// The borrower key generation this node serves; rows of another are
+    /// rejected (field `key_generation`).
+    generation: KeyGeneration,
     /// Records prepared earlier in this message, newest version each.
     chunk: HashMap<(RecordKind, BorrowerKey, String), Known>,
 }
 
 impl Preparer {
-    pub fn new(institution: String, today: Date, signer: Arc<Signer>, store: Store) -> Self {
+    pub fn new(
+        institution: String,
+        today: Date,
+        signer: Arc<Signer>,
+        store: Store,
+        generation: KeyGeneration,
+    ) -> Self {
         Self {
             institution,
             today,
             now_ms: crate::domain::dates::now_ms(),
             signer,
             store,
+            generation,
             chunk: HashMap::new(),
         }
     }
@@ -141,7 +152,7 @@ impl Preparer {
 
     /// The originator filled in (or checked: this node stores only its
     /// own institution's records), the record's own rules, then its
-    /// borrower key.
+    /// borrower key and that key's generation.
     fn checked_key(
         &self,
         record: &mut pb::record_input::Record,
@@ -151,16 +162,19 @@ impl Preparer {
             Record::Credit(c) => own_institution(&mut c.institution_id, &self.institution)?,
             Record::Visit(v) => own_institution(&mut v.institution_id, &self.institution)?,
         }
-        let borrower = match record {
+        let (borrower, generation) = match record {
             Record::Credit(c) => {
                 validate_credit(c, self.today)?;
-                &c.borrower_key
+                (&c.borrower_key, c.key_generation)
             }
             Record::Visit(v) => {
                 validate_visit(v, self.today)?;
-                &v.borrower_key
+                (&v.borrower_key, v.key_generation)
             }
         };
+        self.generation
+            .check(generation)
+            .map_err(|e| FieldError::new("key_generation", e.to_string()))?;
         borrower_key(borrower)
     }
 

@@ -2,6 +2,7 @@
 //! (its JSON form). Borrower keys appear only hashed, and even then as a
 //! short hex prefix.
 
+use credshare_node::domain::borrower::KeyGeneration;
 use credshare_node::domain::codes::code_label;
 use credshare_node::domain::purpose::purpose_label;
 use credshare_proto::v1 as pb;
@@ -188,6 +189,7 @@ fn peer_query(q: &pb::PeerQueryEntry) -> EntryView {
             "response_sha256": short_key(&q.response_sha256),
             "request_nonce": hex::encode(&q.request_nonce),
             "discovery_receipt_id": q.discovery_receipt_id,
+            "key_generation": KeyGeneration::from_wire(q.key_generation).get(),
         }),
     }
 }
@@ -239,6 +241,7 @@ fn outgoing_query(q: &pb::OutgoingQueryEntry) -> EntryView {
             "peer_signer_key_id": q.peer_signer_key_id,
             "request_nonce": hex::encode(&q.request_nonce),
             "discovery_receipt_id": q.discovery_receipt_id,
+            "key_generation": KeyGeneration::from_wire(q.key_generation).get(),
         }),
     }
 }
@@ -275,6 +278,7 @@ fn consent(c: &pb::ConsentEntry) -> EntryView {
             "from": c.from_institution,
             "officer": c.officer,
             "envelope_sha256": short_key(&c.envelope_sha256),
+            "key_generation": KeyGeneration::from_wire(c.key_generation).get(),
         }),
     }
 }
