@@ -42,6 +42,12 @@ async fn a_log_rewritten_offline_is_refused_by_its_witnesses_with_evidence() {
             || async { node_status(&c, witness).await.witness_evidence_against == ["BANK-A"] },
         )
         .await;
+        // Offered again (BANK-A retries every 100 ms, and once more here),
+        // the same forged checkpoint is refused without a second entry.
+        let status = resubmit_newest(&c, &nodes[0], witness).await;
+        assert_eq!(status.code(), tonic::Code::FailedPrecondition, "{status:?}");
+        let conflict = credshare_node::federation::conflict::from_status(&status).unwrap();
+        assert!(conflict.evidence_recorded, "{conflict:?}");
         let out = regulator_audit(&c, witness, &["--json", "entries"]);
         assert!(out.status.success(), "{}", text(&out));
         let evidence: Vec<Value> = String::from_utf8_lossy(&out.stdout)
@@ -230,4 +236,27 @@ fn rewrite_history(data_dir: &Path, certs: &Path) {
     let edge = rehash(&tree);
     sign_head(&tree, certs, "credshare.example/BANK-A/query-log", &edge);
     db.flush().unwrap();
+}
+
+/// Offers `log`'s newest checkpoint to `witness` as `log`'s node would,
+/// returning the refusal.
+async fn resubmit_newest(
+    c: &Consortium,
+    log: &credshare_e2e::NodeProcess,
+    witness: &credshare_e2e::NodeProcess,
+) -> tonic::Status {
+    let newest = credshare_e2e::witness::newest_checkpoint(c, log).await;
+    let request = pb::AddCheckpointRequest {
+        checkpoint: newest.checkpoint.unwrap().signed_note,
+        signer_certificate: newest.signer_certificate,
+        ..Default::default()
+    };
+    let tls = c.tls(&log.institution, "node").unwrap();
+    let channel = credshare_e2e::channel(&tls, witness.peer_addr)
+        .await
+        .unwrap();
+    pb::witness_service_client::WitnessServiceClient::new(channel)
+        .add_checkpoint(request)
+        .await
+        .unwrap_err()
 }

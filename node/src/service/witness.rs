@@ -20,6 +20,7 @@ use crate::blocking;
 use crate::domain::dates::now_ms;
 use crate::error::NodeError;
 use crate::pki::InstitutionId;
+use crate::signing::sha256;
 use crate::storage::{CommitRequest, LogAppend, WitnessWrite, WitnessedLog};
 
 /// Most consistency-proof hashes a submission may carry (tlog-witness: a
@@ -138,7 +139,11 @@ impl Node {
             };
         }
         if let Some(conflict) = classify(held, offer)? {
-            self.record_evidence(caller, held, offer, conflict).await?;
+            let offered_sha256 = hex::encode(sha256(offer.request.checkpoint.as_bytes()));
+            if held.last_evidence_sha256 != offered_sha256 {
+                held.last_evidence_sha256 = offered_sha256;
+                self.record_evidence(caller, held, offer, conflict).await?;
+            }
             if let Some(epoch) = declared_epoch(offer, held) {
                 tracing::warn!(log = %caller, epoch, "witness: the log declares a restore; following its new epoch");
                 return Ok(epoch);
@@ -244,6 +249,7 @@ impl Node {
             signer_certificate_hex: hex::encode(&offer.request.signer_certificate),
             cosigned_at_ms: now,
             evidence: held.evidence,
+            last_evidence_sha256: held.last_evidence_sha256,
             epoch,
         };
         self.committer
@@ -302,6 +308,7 @@ fn empty_view() -> WitnessedLog {
         cosigned_at_ms: 0,
         evidence: 0,
         epoch: 0,
+        last_evidence_sha256: String::new(),
     }
 }
 

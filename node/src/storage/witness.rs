@@ -30,6 +30,11 @@ pub struct WitnessedLog {
     /// (`LogEpochEntry`) to this witness, then that entry's epoch.
     #[serde(default)]
     pub epoch: u32,
+    /// SHA-256 (hex) of the newest offered checkpoint logged as evidence:
+    /// the same conflicting checkpoint offered again is refused without a
+    /// second entry (a log retrying its submission, or flooding on purpose).
+    #[serde(default)]
+    pub last_evidence_sha256: String,
 }
 
 /// A new view of `institution`'s log, written atomically with the batch.
