@@ -436,8 +436,7 @@ fn entry_key(index: u64) -> Vec<u8> {
 /// edit entry 1 (the first record batch), rebuild every hash and re-sign
 /// the newest checkpoint.
 fn rewrite_history(data_dir: &Path, certs: &Path, drop_old_checkpoints: bool) {
-    let db = credshare_node::storage::sled_config(data_dir)
-        .open()
+    let db = credshare_node::storage::open_offline(data_dir)
         .unwrap();
     let tree = db.open_tree("credshare").unwrap();
     if drop_old_checkpoints {
@@ -587,7 +586,7 @@ async fn not_ready_reason(c: &Consortium, node: &NodeProcess) -> String {
 }
 
 fn edit_store<T>(dir: &Path, edit: impl FnOnce(&sled::Tree) -> T) -> T {
-    let db = credshare_node::storage::sled_config(dir).open().unwrap();
+    let db = credshare_node::storage::open_offline(dir).unwrap();
     let tree = db.open_tree("credshare").unwrap();
     let result = edit(&tree);
     db.flush().unwrap();

@@ -294,6 +294,13 @@ pub fn open_sled(dir: &Path, config: sled::Config) -> sled::Result<sled::Db> {
     config.path(dir).open()
 }
 
+/// Opens the sled files of a stopped node's store in `dir` as the node
+/// does, for tools and tests that read or edit it offline (waiting for the
+/// lock like [`open_sled`]).
+pub fn open_offline(dir: &Path) -> sled::Result<sled::Db> {
+    open_sled(dir, sled_config(dir))
+}
+
 /// Waits until no open sled store holds the lock on `db`.
 fn wait_unlocked(db: &Path) -> std::io::Result<()> {
     use fs2::FileExt;
