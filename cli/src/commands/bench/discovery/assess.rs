@@ -198,8 +198,20 @@ async fn assess_one(
         relationship: None,
         discovery_receipt_id: evaluated.receipt_id,
     };
+    query_holders(&r, &found.holders, query, totals).await?;
+    Ok(t.elapsed().as_micros() as u64)
+}
+
+/// Queries the holders that are real nodes (concurrently) and counts the
+/// others: the requester itself, simulated members.
+async fn query_holders(
+    r: &Requester,
+    holders: &[String],
+    query: pb::QueryBorrowerRequest,
+    totals: &Totals,
+) -> anyhow::Result<()> {
     let mut asked = Vec::new();
-    for holder in &found.holders {
+    for holder in holders {
         if *holder == r.institution {
             totals.own_holdings.fetch_add(1, Ordering::Relaxed);
         } else if let Some((_, peer)) = r.peers.iter().find(|(inst, _)| inst == holder) {
@@ -209,12 +221,11 @@ async fn assess_one(
         }
     }
     for answer in futures::future::join_all(asked).await {
-        totals
-            .real_query_bytes
-            .fetch_add(answer?, Ordering::Relaxed);
+        let bytes = answer?;
+        totals.real_query_bytes.fetch_add(bytes, Ordering::Relaxed);
         totals.real_queries.fetch_add(1, Ordering::Relaxed);
     }
-    Ok(t.elapsed().as_micros() as u64)
+    Ok(())
 }
 
 /// A `QueryBorrower`: its bytes both ways.

@@ -104,44 +104,62 @@ pub(super) struct Figures {
     pub fan_out: FanOut,
 }
 
-impl Figures {
-    pub(super) fn new(
-        population: &Population,
-        enrolment: Enrolment,
-        a: &Assessed,
-        growth: LogGrowth,
-        non_holder_answer_bytes: f64,
-    ) -> Self {
+/// The measured unit costs the per-million and fan-out figures scale.
+struct Units {
+    /// Assessments measured.
+    m: f64,
+    members: f64,
+    /// Members queried per assessment (holders other than the requester).
+    queried: f64,
+    holder_answer_bytes: f64,
+    node_bytes_per_entry: f64,
+    discovery_bytes_per_entry: f64,
+}
+
+impl Units {
+    fn new(population: &Population, a: &Assessed, growth: &LogGrowth) -> Self {
         let m = a.assessments.max(1) as f64;
-        let members = population.members.len() as f64;
-        let (node_entries, node_bytes) = growth
+        let (entries, bytes) = growth
             .holders
             .iter()
             .fold((0, 0), |(e, b), (de, db)| (e + de, b + db));
-        let node_bytes_per_entry = node_bytes as f64 / node_entries.max(1) as f64;
-        let discovery_bytes_per_entry = growth.service.1 as f64 / growth.service.0.max(1) as f64;
-        let holder_answer_bytes = a.real_query_bytes as f64 / a.real_queries.max(1) as f64;
-        let queried = (a.real_queries + a.simulated_queries) as f64 / m;
-        let query_bytes = queried * holder_answer_bytes;
-        let per_million = |entries_per_assessment: f64, bytes_per_entry: f64| PerMillion {
-            entries: entries_per_assessment * MILLION,
-            bytes: entries_per_assessment * MILLION * bytes_per_entry,
-        };
+        Self {
+            m,
+            members: population.members.len() as f64,
+            queried: (a.real_queries + a.simulated_queries) as f64 / m,
+            holder_answer_bytes: a.real_query_bytes as f64 / a.real_queries.max(1) as f64,
+            node_bytes_per_entry: bytes as f64 / entries.max(1) as f64,
+            discovery_bytes_per_entry: growth.service.1 as f64 / growth.service.0.max(1) as f64,
+        }
+    }
+}
+
+fn per_million(entries_per_assessment: f64, bytes_per_entry: f64) -> PerMillion {
+    PerMillion {
+        entries: entries_per_assessment * MILLION,
+        bytes: entries_per_assessment * MILLION * bytes_per_entry,
+    }
+}
+
+impl Targeted {
+    fn new(a: &Assessed, growth: &LogGrowth, u: &Units) -> Self {
+        let m = u.m;
+        let query_bytes = u.queried * u.holder_answer_bytes;
         let discovery_entries = growth.service.0 as f64 / m;
-        let targeted = Targeted {
+        Self {
             assessments: a.assessments,
             per_second: m / a.seconds.max(1e-9),
             p50_ms: quantile(&a.latencies_us, 0.5) as f64 / 1000.0,
             p99_ms: quantile(&a.latencies_us, 0.99) as f64 / 1000.0,
-            queried_per_assessment: queried,
+            queried_per_assessment: u.queried,
             no_holder_share: a.no_holder as f64 / m,
             discovery_bytes_per_assessment: a.discovery_bytes as f64 / m,
             query_bytes_per_assessment: query_bytes,
             bytes_per_assessment: a.discovery_bytes as f64 / m + query_bytes,
             service_cpu_ms_per_assessment: a.service_cpu_seconds * 1000.0 / m,
             discovery_log_entries_per_assessment: discovery_entries,
-            discovery_log: per_million(discovery_entries, discovery_bytes_per_entry),
-            node_log_mean: per_million(2.0 * queried / members, node_bytes_per_entry),
+            discovery_log: per_million(discovery_entries, u.discovery_bytes_per_entry),
+            node_log_mean: per_million(2.0 * u.queried / u.members, u.node_bytes_per_entry),
             real_nodes: REAL
                 .iter()
                 .zip(&growth.holders)
@@ -154,34 +172,51 @@ impl Figures {
                     },
                 })
                 .collect(),
-        };
-        let others = members - 1.0;
-        let fan_out = FanOut {
+        }
+    }
+}
+
+impl FanOut {
+    /// Every other member asked: the holders answer as measured, the rest
+    /// as the measured non-holder; each query one entry at both ends.
+    fn new(u: &Units, non_holder_answer_bytes: f64) -> Self {
+        let others = u.members - 1.0;
+        Self {
             queried_per_assessment: others,
             non_holder_answer_bytes,
-            holder_answer_bytes,
-            bytes_per_assessment: queried * holder_answer_bytes
-                + (others - queried) * non_holder_answer_bytes,
-            node_log_mean: per_million(2.0 * others / members, node_bytes_per_entry),
+            holder_answer_bytes: u.holder_answer_bytes,
+            bytes_per_assessment: u.queried * u.holder_answer_bytes
+                + (others - u.queried) * non_holder_answer_bytes,
+            node_log_mean: per_million(2.0 * others / u.members, u.node_bytes_per_entry),
             all_logs_entries_per_million: 2.0 * others * MILLION,
-        };
+        }
+    }
+}
+
+impl Figures {
+    pub(super) fn new(
+        population: &Population,
+        enrolment: Enrolment,
+        a: &Assessed,
+        growth: LogGrowth,
+        non_holder_answer_bytes: f64,
+    ) -> Self {
+        let u = Units::new(population, a, &growth);
+        let elements = enrolment.elements.max(1) as f64;
         Self {
             bench: "discovery",
             members: population.members.len(),
             lending_members: population.lending_members(),
             borrowers: population.borrowers.len(),
             relationships: population.relationships(),
-            enrolment_pseudonyms_per_second: enrolment.elements as f64
-                / enrolment.seconds.max(1e-9),
-            enrolment_bytes_per_pseudonym: enrolment.bytes as f64
-                / enrolment.elements.max(1) as f64,
-            enrolment_service_cpu_us_per_pseudonym: enrolment.service_cpu_seconds * 1e6
-                / enrolment.elements.max(1) as f64,
+            enrolment_pseudonyms_per_second: elements / enrolment.seconds.max(1e-9),
+            enrolment_bytes_per_pseudonym: enrolment.bytes as f64 / elements,
+            enrolment_service_cpu_us_per_pseudonym: enrolment.service_cpu_seconds * 1e6 / elements,
             enrolment,
-            node_bytes_per_entry,
-            discovery_bytes_per_entry,
-            targeted,
-            fan_out,
+            node_bytes_per_entry: u.node_bytes_per_entry,
+            discovery_bytes_per_entry: u.discovery_bytes_per_entry,
+            targeted: Targeted::new(a, &growth, &u),
+            fan_out: FanOut::new(&u, non_holder_answer_bytes),
         }
     }
 
