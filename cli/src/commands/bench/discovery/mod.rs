@@ -41,7 +41,7 @@ pub struct DiscoveryBenchArgs {
     /// others simulated in this process (each with its own certificate).
     #[arg(long, default_value_t = 4000)]
     pub members: usize,
-    /// Borrowers in the country; each has 1–8 lenders (mean 1.67).
+    /// Borrowers in the country; each has 1–8 lenders (mean 1.82).
     #[arg(long, default_value_t = 50_000)]
     pub borrowers: usize,
     /// Targeted assessments measured.

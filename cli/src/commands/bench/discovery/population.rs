@@ -12,7 +12,7 @@ use crate::sample::ids;
 /// The real holder nodes (`credshare node run`): the three largest members.
 pub(super) const REAL: [&str; 3] = ["BANK-A", "BANK-B", "BANK-C"];
 
-/// Lenders per borrower: (count, probability). Mean 1.67.
+/// Lenders per borrower: (count, probability). Mean 1.82.
 const LENDERS: [(usize, f64); 8] = [
     (1, 0.55),
     (2, 0.25),
@@ -145,7 +145,7 @@ mod tests {
         assert_eq!(p.members[..3], REAL);
         assert_eq!(p.members[3], "M-0004");
         let mean = p.relationships() as f64 / 20_000.0;
-        assert!((1.55..1.8).contains(&mean), "{mean}");
+        assert!((1.75..1.9).contains(&mean), "{mean}");
         // The largest member holds more than the smallest thousand together.
         let tail: usize = p.portfolios[3000..].iter().map(Vec::len).sum();
         assert!(
