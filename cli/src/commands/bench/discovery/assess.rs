@@ -228,11 +228,30 @@ async fn query_holders(
     Ok(())
 }
 
-/// A `QueryBorrower`: its bytes both ways.
-async fn ask(mut peer: PeerClient, query: pb::QueryBorrowerRequest) -> anyhow::Result<u64> {
+/// A `QueryBorrower` to a holder discovery named: its bytes both ways.
+/// The holder must answer with the borrower's facility (else discovery
+/// and the records disagree, and the run stops).
+async fn ask(peer: PeerClient, query: pb::QueryBorrowerRequest) -> anyhow::Result<u64> {
+    let (bytes, answer) = ask_for(peer, query).await?;
+    let facilities = answer.indicators.map_or(0, |i| i.facility_count);
+    if facilities == 0 {
+        anyhow::bail!(
+            "{} was named a holder by discovery but holds no facility of the borrower",
+            answer.institution_id
+        );
+    }
+    Ok(bytes)
+}
+
+/// A `QueryBorrower`: its bytes both ways, and the decoded answer.
+async fn ask_for(
+    mut peer: PeerClient,
+    query: pb::QueryBorrowerRequest,
+) -> anyhow::Result<(u64, pb::BorrowerAnswer)> {
     let sent = wire(&query);
-    let answer = peer.query_borrower(query).await.context("QueryBorrower")?;
-    Ok(sent + wire(answer.get_ref()))
+    let response = peer.query_borrower(query).await.context("QueryBorrower")?;
+    let answer = pb::BorrowerAnswer::decode(response.get_ref().answer.as_slice())?;
+    Ok((sent + wire(response.get_ref()), answer))
 }
 
 /// The requester's signed consent for loan approval of `key`.
@@ -280,7 +299,11 @@ pub(super) async fn non_holder_bytes(
             request_nonce: (u64::MAX - k as u64).to_be_bytes().to_vec(),
             ..Default::default()
         };
-        total += ask(r.peers[0].1.clone(), query).await?;
+        let (bytes, answer) = ask_for(r.peers[0].1.clone(), query).await?;
+        if answer.indicators.is_some_and(|i| i.facility_count > 0) {
+            anyhow::bail!("BANK-B answered with a facility of a borrower it does not hold");
+        }
+        total += bytes;
     }
     Ok(total as f64 / picks.len().max(1) as f64)
 }
