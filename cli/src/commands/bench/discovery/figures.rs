@@ -43,7 +43,8 @@ pub(super) struct PerMillion {
 
 /// A real holder's measured log growth: the entries it logged as a
 /// holder (the bench sends the requesters' queries itself, so no
-/// requester node logs an outgoing entry).
+/// requester node logs an outgoing entry), at the three nodes' pooled
+/// bytes per entry.
 #[derive(Debug, Clone, Serialize)]
 pub(super) struct NodeGrowth {
     pub institution: String,
@@ -163,13 +164,12 @@ impl Targeted {
             real_nodes: REAL
                 .iter()
                 .zip(&growth.holders)
-                .map(|(inst, (entries, bytes))| NodeGrowth {
+                .map(|(inst, (entries, _))| NodeGrowth {
                     institution: (*inst).to_owned(),
                     entries: *entries,
-                    per_million: PerMillion {
-                        entries: *entries as f64 / m * MILLION,
-                        bytes: *bytes as f64 / m * MILLION,
-                    },
+                    // One node's data directory grows in steps of sled's
+                    // segments: its bytes use the pooled bytes per entry.
+                    per_million: per_million(*entries as f64 / m, u.node_bytes_per_entry),
                 })
                 .collect(),
         }
