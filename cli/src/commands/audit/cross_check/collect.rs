@@ -3,7 +3,9 @@
 //! verify` does, but streaming: O(log n) hashes held, not every leaf), and
 //! reduced while it streams to what matching needs — the queries it sent
 //! and received, keyed by nonce, the holder checkpoints it recorded, its
-//! witness evidence entries and its signer certificates.
+//! witness evidence entries and its signer certificates; and for `audit
+//! report --discovery`, the receipt ids of targeted queries received and a
+//! discovery service's lookups.
 
 use std::collections::{HashMap, HashSet};
 
