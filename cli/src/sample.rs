@@ -45,7 +45,7 @@ use visits::Visit;
 // and their findings; the portfolio's rates; the read-back statistics.
 mod facility;
 mod findings;
-mod ids;
+pub(crate) mod ids;
 mod profile;
 mod stats;
 mod terms;

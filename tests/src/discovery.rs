@@ -173,3 +173,45 @@ pub fn enrol(c: &Consortium, bank: &str, verb: &str, addr: &str, file: &Path) ->
         &[verb, "--discovery", addr, "--file", file.to_str().unwrap()],
     )
 }
+
+/// Imports one live facility of `borrower` at `node` and enrols the file
+/// at the discovery service `addr`.
+pub fn hold(c: &Consortium, node: &NodeProcess, addr: &str, borrower: &str) {
+    let file = c.root().join(format!("{}-credit.csv", node.institution));
+    let row = format!(
+        "{borrower},F-1,1,WORKING_CAPITAL,CNY,100000000,50000000,{},{},CREDIT,NORMAL,0,0,0,ACTIVE,{}",
+        crate::day(-100),
+        crate::day(300),
+        crate::day(0)
+    );
+    std::fs::write(&file, format!("{}\n{row}\n", crate::CREDIT_HEADER)).unwrap();
+    let path = file.to_str().unwrap();
+    let (code, stdout, stderr) =
+        crate::cli_json(c, node, &["records", "import", path, "--kind", "credit"]);
+    assert_eq!(code, Some(0), "{stdout} {stderr}");
+    let enrolled = enrol(c, &node.institution, "enrol", addr, &file);
+    assert_eq!(enrolled["registered"], 1, "{enrolled}");
+}
+
+/// `node`'s consent for loan approval of `borrower`: its id.
+pub fn loan_consent(c: &Consortium, node: &NodeProcess, borrower: &str) -> String {
+    let letter = c.root().join("letter.txt");
+    std::fs::write(&letter, "written authorization").unwrap();
+    let until = crate::day(90);
+    let args = [
+        "consent",
+        "issue",
+        "--id",
+        borrower,
+        "--purpose",
+        "loan-approval",
+        "--scope",
+        "summary",
+        "--until",
+        &until,
+        "--evidence",
+        letter.to_str().unwrap(),
+    ];
+    let issued = crate::cli_ok_json(c, node, &args);
+    issued["consent_id"].as_str().unwrap().to_owned()
+}

@@ -104,9 +104,54 @@ fn alerts_dashboard_probes_and_origin_agree() {
 }
 
 #[test]
+fn discovery_manifests_configure_the_service_and_its_key() {
+    let d = deploy().join("kubernetes/discovery");
+    let config = load(&d.join("configmap.yaml")).remove(0);
+    let toml = config["data"]["discovery.toml"].as_str().unwrap();
+    let discovery = toml.split("[discovery]").nth(1).expect("[discovery]");
+    assert!(
+        discovery.contains("listen = \"0.0.0.0:7450\""),
+        "{discovery}"
+    );
+    assert!(
+        discovery.contains("key_file = \"/etc/credshare/oprf/oprf.key\""),
+        "{discovery}"
+    );
+    assert!(
+        toml.lines()
+            .any(|l| l.trim_start().starts_with("origin = ")),
+        "log.origin unset"
+    );
+    let set = load(&d.join("statefulset.yaml")).remove(0);
+    let pod = &set["spec"]["template"]["spec"];
+    let node = &pod["containers"][0];
+    assert_eq!(set["spec"]["replicas"].as_i64(), Some(1));
+    assert_eq!(
+        node["readinessProbe"]["httpGet"]["path"].as_str(),
+        Some("/readyz")
+    );
+    let ports: Vec<i64> = node["ports"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|p| p["containerPort"].as_i64().unwrap())
+        .collect();
+    assert!(ports.contains(&7450), "{ports:?}");
+    // The key reaches the service as a 0600 file (it refuses group-readable ones).
+    let init = pod["initContainers"][0]["command"].as_vec().unwrap();
+    let init: Vec<&str> = init.iter().map(|c| c.as_str().unwrap()).collect();
+    assert_eq!(&init[..3], ["/usr/bin/install", "-m", "0600"]);
+    assert_eq!(init[4], "/etc/credshare/oprf/oprf.key");
+}
+
+#[test]
 fn kustomizations_render_when_kubectl_is_installed() {
     let d = deploy();
-    for dir in ["kubernetes", "kubernetes/monitoring"] {
+    for dir in [
+        "kubernetes",
+        "kubernetes/monitoring",
+        "kubernetes/discovery",
+    ] {
         let out = match Command::new("kubectl")
             .arg("kustomize")
             .arg(d.join(dir))

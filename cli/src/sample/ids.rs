@@ -18,7 +18,7 @@ const REGIONS: &[&str] = &[
 ];
 
 /// A valid USCC whose symbols 11–16 spell `n` in base 31.
-pub(super) fn uscc(rng: &mut StdRng, n: u64) -> String {
+pub(crate) fn uscc(rng: &mut StdRng, n: u64) -> String {
     let head = match rng.random_range(0..100) {
         0..90 => "91",
         90..94 => "92",
@@ -51,7 +51,7 @@ const BIRTH_FIRST: Date = time::macros::date!(1955 - 01 - 01);
 const BIRTH_DAYS: u64 = 17_896; // through 2003-12-31
 
 /// A valid RID derived from `n`: region, birth date and sequence.
-pub(super) fn rid(n: u64) -> String {
+pub(crate) fn rid(n: u64) -> String {
     let regions = REGIONS.len() as u64;
     let region = REGIONS[(n % regions) as usize];
     let birth = BIRTH_FIRST + time::Duration::days(((n / regions) % BIRTH_DAYS) as i64);

@@ -16,7 +16,7 @@
 //! purpose, scope, indexes), one per distinct recorded holder checkpoint,
 //! and O(log n) hashes per log while it streams; never the whole log.
 
-mod collect;
+pub(crate) mod collect;
 mod evidence;
 mod matcher;
 mod render;

@@ -10,7 +10,8 @@
 //!   the log only grew since ([`verify`]).
 //! * `entries` — decoded entries; hashed borrower keys as short hex only
 //!   ([`entries`]).
-//! * `report` — every node's query-pattern flags ([`report`]).
+//! * `report` — every node's query-pattern flags, and with `--discovery`
+//!   the discovery service's budgets and unfollowed lookups ([`report`]).
 //! * `cross-check` — every node's log held against the others': queries
 //!   one side did not log, checkpoints that conflict, witness evidence
 //!   ([`cross_check`]).
@@ -47,7 +48,9 @@ pub enum AuditCommand {
     /// Show decoded log entries (hashed borrower keys as short hex only).
     Entries(EntriesArgs),
     /// Every node's query-pattern flags (probing, approval without
-    /// lending), for the regulator.
+    /// lending), for the regulator; with --discovery also the discovery
+    /// service's members near or over a budget and its lookups never
+    /// followed by a query.
     Report(ReportArgs),
     /// Hold every node's log against the others': queries the holder or
     /// the requester did not log, holder checkpoints that do not fit the

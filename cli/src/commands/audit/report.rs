@@ -1,7 +1,11 @@
 //! `credshare audit report --nodes A,B,…`: the regulator's list of every
 //! node's query-pattern flags (probing, approval without lending), from
 //! each node's `AuditService.GetOversightReport`. A node that cannot be
-//! reached is listed as such (exit code 3).
+//! reached is listed as such (exit code 3). With `--discovery ADDR`, also
+//! the discovery service's members near or over a budget and its lookups
+//! never followed by a query ([`discovery`]).
+
+mod discovery;
 
 use credshare_node::domain::codes::code_label;
 use credshare_node::domain::purpose::purpose_label;
@@ -20,6 +24,15 @@ pub struct ReportArgs {
     /// comma-separated or repeated; default: --node.
     #[arg(long, value_delimiter = ',', value_name = "HOST:PORT")]
     pub nodes: Vec<String>,
+    /// The discovery service's listener: also list its members at or over
+    /// 80 % of a budget of the current window and its answered lookups that
+    /// no node of --nodes received a query for (give every member's node).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub discovery: Option<String>,
+    /// A lookup is judged once it is this many seconds old (a targeted
+    /// assessment queries right after its lookup; the receipt lives 300 s).
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    pub follow_seconds: u64,
     #[command(flatten)]
     pub conn: ConnectionArgs,
 }
@@ -36,7 +49,7 @@ impl ReportArgs {
             self.nodes.clone()
         };
         let mut reports: Vec<NodeReport> = Vec::new();
-        for node in nodes {
+        for node in nodes.clone() {
             let report = async {
                 let mut client = resolved.audit_client(&node).await?;
                 let report = client
@@ -49,8 +62,25 @@ impl ReportArgs {
             .map_err(|e| format!("{e:#}"));
             reports.push((node, report));
         }
-        out.print(&report_json(&reports), || render(&reports));
-        if reports.iter().any(|(_, r)| r.is_err()) {
+        let found = match &self.discovery {
+            Some(service) => {
+                Some(discovery::report(&resolved, service, &nodes, self.follow_seconds, out).await?)
+            }
+            None => None,
+        };
+        let mut value = report_json(&reports);
+        if let Some(found) = &found {
+            value["discovery"] = serde_json::to_value(found)?;
+        }
+        out.print(&value, || {
+            let mut text = render(&reports);
+            if let Some(found) = &found {
+                text.push_str(&discovery::render(found));
+            }
+            text
+        });
+        let unread = found.as_ref().is_some_and(|f| !f.unread_nodes.is_empty());
+        if unread || reports.iter().any(|(_, r)| r.is_err()) {
             return Err(ExitKind::Partial("some nodes did not answer".into()).into());
         }
         Ok(())

@@ -1,8 +1,9 @@
-//! `credshare bench import | query | scale`: benchmarks against real node processes
+//! `credshare bench import | query | scale | discovery`: benchmarks against real node processes
 //! on this machine (started through [`crate::federation`]), each beside a
 //! baseline measured in the same run. Figures are for people: they print as
 //! text whatever `--json` says.
 
+mod discovery;
 mod import;
 mod phase;
 mod query;
@@ -21,6 +22,7 @@ use crate::federation::{NodeProcess, NodeProgram, Workspace, start_federation};
 use crate::output::Output;
 use crate::rows::ImportContext;
 
+pub use discovery::DiscoveryBenchArgs;
 pub use import::ImportBenchArgs;
 pub use query::QueryBenchArgs;
 pub use scale::ScaleBenchArgs;
@@ -34,6 +36,10 @@ pub enum BenchCommand {
     /// Disk, memory, import, query and start-up figures at N borrowers,
     /// beside a reference size measured in the same run.
     Scale(ScaleBenchArgs),
+    /// Targeted assessment at national scale: a real discovery service and
+    /// three real holder nodes, the other members simulated; latency,
+    /// bytes, service CPU and log growth beside today's fan-out to all.
+    Discovery(DiscoveryBenchArgs),
 }
 
 impl BenchCommand {
@@ -42,6 +48,7 @@ impl BenchCommand {
             BenchCommand::Import(args) => args.run().await,
             BenchCommand::Query(args) => args.run().await,
             BenchCommand::Scale(args) => args.run(out).await,
+            BenchCommand::Discovery(args) => args.run(out).await,
         }
     }
 }

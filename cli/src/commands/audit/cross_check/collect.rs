@@ -3,9 +3,11 @@
 //! verify` does, but streaming: O(log n) hashes held, not every leaf), and
 //! reduced while it streams to what matching needs — the queries it sent
 //! and received, keyed by nonce, the holder checkpoints it recorded, its
-//! witness evidence entries and its signer certificates.
+//! witness evidence entries and its signer certificates; and for `audit
+//! report --discovery`, the receipt ids of targeted queries received and a
+//! discovery service's lookups.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use anyhow::{Context, bail};
 use credshare_node::audit::{Checkpoint, Hash, RightEdge};
@@ -96,6 +98,11 @@ pub(crate) struct LogView {
     /// Signer certificates (DER) by key id, from `SignerKeyEntry`s.
     pub signer_certificates: HashMap<String, Vec<u8>>,
     pub tally: LogTally,
+    /// (requester, discovery receipt id) of every targeted query received,
+    /// nonce or not (`audit report --discovery`).
+    pub receipts_received: HashSet<(String, String)>,
+    /// A discovery service's lookups: (leaf index, time, entry).
+    pub lookups: Vec<(u64, i64, pb::DiscoveryLookupEntry)>,
 }
 
 /// Position of `institution`'s log among the audited ones.
@@ -159,6 +166,8 @@ impl LogView {
             witness: Vec::new(),
             signer_certificates,
             tally: LogTally::default(),
+            receipts_received: HashSet::new(),
+            lookups: Vec::new(),
         }
     }
 
@@ -169,7 +178,17 @@ impl LogView {
         self.first_time_ms.get_or_insert(time_ms);
         self.last_time_ms = Some(time_ms);
         match entry.kind {
-            Some(Kind::PeerQuery(q)) => self.take_received(index, time_ms, q),
+            Some(Kind::PeerQuery(q)) => {
+                if !q.discovery_receipt_id.is_empty() {
+                    let key = (
+                        q.requester_institution.clone(),
+                        q.discovery_receipt_id.clone(),
+                    );
+                    self.receipts_received.insert(key);
+                }
+                self.take_received(index, time_ms, q)
+            }
+            Some(Kind::DiscoveryLookup(l)) => self.lookups.push((index, time_ms, l)),
             Some(Kind::OutgoingQuery(q)) => self.take_sent(index, time_ms, q),
             Some(Kind::WitnessEvidence(w)) => self.witness.push((index, w)),
             Some(Kind::SignerKey(k)) => {
