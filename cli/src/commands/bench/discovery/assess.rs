@@ -197,6 +197,8 @@ async fn assess_one(
         requester_officer: String::new(),
         relationship: None,
         discovery_receipt_id: evaluated.receipt_id,
+        // Generation 1 (the HMAC) is written as 0 on the wire.
+        key_generation: 0,
     };
     query_holders(&r, &found.holders, query, totals).await?;
     Ok(t.elapsed().as_micros() as u64)
@@ -267,6 +269,7 @@ fn consent(r: &Requester, key: &BorrowerKey, i: u64) -> pb::SignedEnvelope {
         not_after_ms: now + 86_400_000,
         authorization_sha256: vec![1; 32],
         issued_at_ms: now,
+        key_generation: 0,
     };
     r.signer
         .sign_envelope(CONSENT_GRANT_TYPE, grant.encode_to_vec())
