@@ -436,8 +436,7 @@ fn entry_key(index: u64) -> Vec<u8> {
 /// edit entry 1 (the first record batch), rebuild every hash and re-sign
 /// the newest checkpoint.
 fn rewrite_history(data_dir: &Path, certs: &Path, drop_old_checkpoints: bool) {
-    let db = credshare_node::storage::open_offline(data_dir)
-        .unwrap();
+    let db = credshare_node::storage::open_offline(data_dir).unwrap();
     let tree = db.open_tree("credshare").unwrap();
     if drop_old_checkpoints {
         for key in tree.scan_prefix([b'C']).keys() {

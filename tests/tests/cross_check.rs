@@ -310,8 +310,7 @@ fn drop_entry(
     certs: &Path,
     select: impl Fn(&pb::LogEntry) -> bool,
 ) -> pb::LogEntry {
-    let db = credshare_node::storage::open_offline(data_dir)
-        .unwrap();
+    let db = credshare_node::storage::open_offline(data_dir).unwrap();
     let tree = db.open_tree("credshare").unwrap();
     let newest = tree
         .scan_prefix([b'C'])

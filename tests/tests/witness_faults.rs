@@ -219,8 +219,7 @@ async fn a_declared_restore_is_kept_as_evidence_then_followed() {
 /// Edits entry 1 (a record batch), rebuilds every hash, drops every older
 /// checkpoint and re-signs the newest (as tests/tests/audit.rs does).
 fn rewrite_history(data_dir: &Path, certs: &Path) {
-    let db = credshare_node::storage::open_offline(data_dir)
-        .unwrap();
+    let db = credshare_node::storage::open_offline(data_dir).unwrap();
     let tree = db.open_tree("credshare").unwrap();
     for key in tree.scan_prefix([b'C']).keys() {
         tree.remove(key.unwrap()).unwrap();
