@@ -361,6 +361,29 @@ pub fn regulator_audit(c: &Consortium, node: &NodeProcess, args: &[&str]) -> std
         .expect("running the credshare CLI")
 }
 
+/// `credshare audit --json cross-check` of every log in `nodes` as the
+/// regulator, asked through `via`: the exit code and the JSON report.
+pub fn regulator_cross_check(
+    c: &Consortium,
+    via: &NodeProcess,
+    nodes: &[NodeProcess],
+) -> (Option<i32>, serde_json::Value) {
+    let all: Vec<String> = nodes.iter().map(|n| n.peer_addr.to_string()).collect();
+    let all = all.join(",");
+    let args = [
+        "--json",
+        "cross-check",
+        "--nodes",
+        &all,
+        "--settle-seconds",
+        "0",
+    ];
+    let out = regulator_audit(c, via, &args);
+    let report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not one JSON document ({e}): {}", text(&out)));
+    (out.status.code(), report)
+}
+
 /// A minimal valid NORMAL credit summary of borrower key `[5; 32]`.
 pub fn credit_fixture(institution: &str, facility: &str) -> pb::CreditSummary {
     pb::CreditSummary {

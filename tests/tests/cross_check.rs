@@ -62,20 +62,7 @@ fn federation_with_queries(c: &Consortium) -> Vec<NodeProcess> {
 /// `credshare --json audit cross-check` over every node, as the regulator:
 /// (exit code, the JSON report).
 fn cross_check(c: &Consortium, nodes: &[NodeProcess]) -> (Option<i32>, Value) {
-    let all: Vec<String> = nodes.iter().map(|n| n.peer_addr.to_string()).collect();
-    let all = all.join(",");
-    let args = [
-        "--json",
-        "cross-check",
-        "--nodes",
-        &all,
-        "--settle-seconds",
-        "0",
-    ];
-    let out = regulator_audit(c, &nodes[0], &args);
-    let report = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not one JSON document ({e}): {}", text(&out)));
-    (out.status.code(), report)
+    credshare_e2e::regulator_cross_check(c, &nodes[0], nodes)
 }
 
 #[test]

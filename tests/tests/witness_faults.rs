@@ -78,20 +78,8 @@ async fn a_log_rewritten_offline_is_refused_by_its_witnesses_with_evidence() {
 
     // The regulator's cross-check of the three logs finds the evidence in
     // both witnesses' logs, re-verified from the CA, and exits 3.
-    let all: Vec<String> = nodes.iter().map(|n| n.peer_addr.to_string()).collect();
-    let all = all.join(",");
-    let args = [
-        "--json",
-        "cross-check",
-        "--nodes",
-        &all,
-        "--settle-seconds",
-        "0",
-    ];
-    let out = regulator_audit(&c, &nodes[1], &args);
-    let report: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not one JSON document ({e}): {}", text(&out)));
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let (code, report) = credshare_e2e::regulator_cross_check(&c, &nodes[1], &nodes);
+    assert_eq!(code, Some(3), "{report:#}");
     let mut witnesses: Vec<&str> = report["findings"]
         .as_array()
         .unwrap()

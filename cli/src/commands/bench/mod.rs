@@ -134,6 +134,37 @@ fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
     Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
 }
 
+/// A consent for loan approval of `key` at SUMMARY scope, valid from a
+/// minute ago for a day, signed by `signer` for `grantee` (benches only: no
+/// authorization evidence behind it).
+fn loan_consent(
+    signer: &credshare_node::signing::Signer,
+    grantee: &str,
+    consent_id: String,
+    key: &credshare_node::domain::BorrowerKey,
+) -> credshare_proto::v1::SignedEnvelope {
+    use credshare_proto::v1 as pb;
+    use prost::Message;
+    let now = credshare_node::domain::dates::now_ms();
+    let grant = pb::ConsentGrant {
+        consent_id,
+        borrower_key: key.as_bytes().to_vec(),
+        grantee_institution: grantee.into(),
+        purposes: vec![pb::Purpose::LoanApproval as i32],
+        scope: pb::Scope::Summary as i32,
+        not_before_ms: now - 60_000,
+        not_after_ms: now + 86_400_000,
+        authorization_sha256: vec![1; 32],
+        issued_at_ms: now,
+        // Generation 1 (the HMAC) is written as 0 on the wire.
+        key_generation: 0,
+    };
+    signer.sign_envelope(
+        credshare_node::signing::CONSENT_GRANT_TYPE,
+        grant.encode_to_vec(),
+    )
+}
+
 /// A `kB` field of `/proc/<pid>/status` (`VmRSS:`, `VmHWM:`), Linux only.
 fn proc_status_kib(pid: Option<u32>, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;

@@ -8,9 +8,8 @@ use std::time::{Duration, Instant};
 
 use credshare_node::domain::borrower::{BorrowerId, BorrowerKey, ConsortiumSecret};
 use credshare_node::pki::InstitutionId;
-use credshare_node::signing::{CONSENT_GRANT_TYPE, Signer};
+use credshare_node::signing::Signer;
 use credshare_proto::v1 as pb;
-use prost::Message;
 use tonic::transport::Channel;
 
 use super::phase::{Phase, finish_phase};
@@ -223,9 +222,6 @@ pub(super) fn grant_requests(
     let secret = ConsortiumSecret::from_file(&bench.ws.secret)?;
     let bank_a = bench.ws.pki.join("BANK-A");
     let signer = Signer::load(&bank_a.join("signer.crt"), &bank_a.join("signer.key"))?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_millis() as i64;
     let mut reader = csv::Reader::from_path(credit)?;
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
@@ -235,20 +231,13 @@ pub(super) fn grant_requests(
             continue;
         }
         let key = BorrowerKey::derive(&secret, &BorrowerId::parse(&raw)?);
-        let grant = pb::ConsentGrant {
-            consent_id: format!("BANK-A-BENCH-{}", out.len()),
-            borrower_key: key.as_bytes().to_vec(),
-            grantee_institution: "BANK-A".into(),
-            purposes: vec![pb::Purpose::LoanApproval as i32],
-            scope: pb::Scope::Summary as i32,
-            not_before_ms: now - 60_000,
-            not_after_ms: now + 86_400_000,
-            authorization_sha256: vec![1; 32],
-            issued_at_ms: now,
-            key_generation: 0,
-        };
         out.push(pb::QueryBorrowerRequest {
-            consent: Some(signer.sign_envelope(CONSENT_GRANT_TYPE, grant.encode_to_vec())),
+            consent: Some(super::loan_consent(
+                &signer,
+                "BANK-A",
+                format!("BANK-A-BENCH-{}", out.len()),
+                &key,
+            )),
             borrower_key: key.as_bytes().to_vec(),
             purpose: pb::Purpose::LoanApproval as i32,
             scope: pb::Scope::Summary as i32,

@@ -14,8 +14,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use credshare_node::domain::borrower::{BorrowerId, BorrowerKey, ConsortiumSecret};
-use credshare_node::domain::dates::now_ms;
-use credshare_node::signing::{CONSENT_GRANT_TYPE, Signer, sha256};
+use credshare_node::signing::{Signer, sha256};
 use credshare_proto::v1 as pb;
 use futures::StreamExt;
 use prost::Message;
@@ -258,21 +257,8 @@ async fn ask_for(
 
 /// The requester's signed consent for loan approval of `key`.
 fn consent(r: &Requester, key: &BorrowerKey, i: u64) -> pb::SignedEnvelope {
-    let now = now_ms();
-    let grant = pb::ConsentGrant {
-        consent_id: format!("{}-BENCH-{i}", r.institution),
-        borrower_key: key.as_bytes().to_vec(),
-        grantee_institution: r.institution.clone(),
-        purposes: vec![pb::Purpose::LoanApproval as i32],
-        scope: pb::Scope::Summary as i32,
-        not_before_ms: now - 60_000,
-        not_after_ms: now + 86_400_000,
-        authorization_sha256: vec![1; 32],
-        issued_at_ms: now,
-        key_generation: 0,
-    };
-    r.signer
-        .sign_envelope(CONSENT_GRANT_TYPE, grant.encode_to_vec())
+    let id = format!("{}-BENCH-{i}", r.institution);
+    super::super::loan_consent(&r.signer, &r.institution, id, key)
 }
 
 /// Today's fan-out, measured: the mean bytes (both ways) of a query to a

@@ -41,6 +41,13 @@ pub(super) struct PerMillion {
     pub bytes: f64,
 }
 
+impl PerMillion {
+    /// "2.00 M, 1.12 GB".
+    fn text(&self) -> String {
+        format!("{}, {}", count(self.entries), bytes(self.bytes))
+    }
+}
+
 /// A real holder's measured log growth: the entries it logged as a
 /// holder (the bench sends the requesters' queries itself, so no
 /// requester node logs an outgoing entry), at the three nodes' pooled
@@ -295,25 +302,13 @@ impl Figures {
             ),
             (
                 "discovery log, per million",
-                format!(
-                    "{}, {}",
-                    count(t.discovery_log.entries),
-                    bytes(t.discovery_log.bytes)
-                ),
+                t.discovery_log.text(),
                 "-".into(),
             ),
             (
                 "each node's log (mean), per million",
-                format!(
-                    "{}, {}",
-                    count(t.node_log_mean.entries),
-                    bytes(t.node_log_mean.bytes)
-                ),
-                format!(
-                    "{}, {}",
-                    count(f.node_log_mean.entries),
-                    bytes(f.node_log_mean.bytes)
-                ),
+                t.node_log_mean.text(),
+                f.node_log_mean.text(),
             ),
             (
                 "entries in all members' logs, per million",
