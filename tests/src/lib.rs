@@ -24,10 +24,12 @@ pub mod discovery;
 #[allow(clippy::unwrap_used)]
 pub mod offline;
 pub mod privacy;
+mod regulator;
 
 pub use credshare_cli::connection::AdminClient;
 pub use credshare_cli::federation::{NodeProcess, NodeSpec};
 use credshare_proto::v1 as pb;
+pub use regulator::{regulator_audit, regulator_cross_check};
 
 /// The three dev-consortium banks and the regulator.
 pub const BANKS: [&str; 3] = ["BANK-A", "BANK-B", "BANK-C"];
@@ -342,46 +344,6 @@ where
         assert!(start.elapsed() < limit, "not within {limit:?}: {what}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// `credshare audit ARGS` as the regulator REG-1 against `node`'s peer
-/// listener, with the CA's CRL.
-pub fn regulator_audit(c: &Consortium, node: &NodeProcess, args: &[&str]) -> std::process::Output {
-    Command::new(bin("credshare"))
-        .arg("audit")
-        .args(args)
-        .arg("--node")
-        .arg(node.peer_addr.to_string())
-        .arg("--certs")
-        .arg(c.certs("REG-1"))
-        .arg("--crl")
-        .arg(c.ca_dir().join("ca.crl"))
-        .env("HOME", c.root())
-        .output()
-        .expect("running the credshare CLI")
-}
-
-/// `credshare audit --json cross-check` of every log in `nodes` as the
-/// regulator, asked through `via`: the exit code and the JSON report.
-pub fn regulator_cross_check(
-    c: &Consortium,
-    via: &NodeProcess,
-    nodes: &[NodeProcess],
-) -> (Option<i32>, serde_json::Value) {
-    let all: Vec<String> = nodes.iter().map(|n| n.peer_addr.to_string()).collect();
-    let all = all.join(",");
-    let args = [
-        "--json",
-        "cross-check",
-        "--nodes",
-        &all,
-        "--settle-seconds",
-        "0",
-    ];
-    let out = regulator_audit(c, via, &args);
-    let report = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not one JSON document ({e}): {}", text(&out)));
-    (out.status.code(), report)
 }
 
 /// A minimal valid NORMAL credit summary of borrower key `[5; 32]`.
