@@ -19,11 +19,14 @@ use crate::grpc::{self, Listener};
 use crate::membership::Membership;
 use crate::probes::ProbeState;
 use crate::service::{BoundAddrs, Node};
-use crate::signing::{SignerSlot, SigningError};
+use crate::signing::SigningError;
+use crate::storage::StorageError;
 use crate::storage::verify::{FullCheck, spawn_full_check};
-use crate::storage::{Committer, StorageError, Store};
 use crate::tls::{self, BudgetLayer, BufferBudget, HandshakePolicy, TlsError};
 use crate::trust::Trust;
+
+mod open;
+use open::open_store;
 
 /// The listeners of a node, already bound.
 #[derive(Debug)]
@@ -305,57 +308,6 @@ async fn drain(
         ),
     }
     Ok(())
-}
-
-/// Opens the store and starts the writer, which first verifies the query
-/// log's newest part against the newest signed checkpoint and the
-/// high-water mark ([`Store::open_log`]): O(newest batch + log n).
-async fn open_store(
-    config: &NodeConfig,
-    signer: Arc<SignerSlot>,
-) -> Result<(Store, Committer, Duration), ServeError> {
-    let dir = config.data_dir.clone();
-    let cache = config.storage.cache_capacity_mb;
-    let origin = config.log_origin();
-    let max_batch = config.storage.max_batch;
-    let generation = config.borrower_keys.generation;
-    let reserve = config.storage.min_free_mb.saturating_mul(1024 * 1024);
-    crate::audit::checkpoint::validate_origin(&origin)
-        .and_then(|_| crate::audit::checkpoint::validate_key_name(&origin))
-        .map_err(|e| ServeError::Startup(format!("config key `log.origin`: {e}")))?;
-    blocking::run(move || {
-        let opening = std::time::Instant::now();
-        let store = Store::open(&dir, cache).map_err(|e| match e {
-            // Retrying cannot help: stop as a configuration error does.
-            StorageError::FormatTooNew { .. } => ServeError::Config(e.to_string()),
-            other => ServeError::Storage(other),
-        })?;
-        store
-            .bind_key_generation(generation)
-            .map_err(|e| match e {
-                StorageError::KeyGeneration { .. } => ServeError::Config(e.to_string()),
-                other => ServeError::Storage(other),
-            })?;
-        tracing::info!(
-            open_ms = opening.elapsed().as_millis() as u64,
-            "store opened"
-        );
-        store.health().set_reserve(reserve);
-        let started = std::time::Instant::now();
-        let committer =
-            Committer::start(store.clone(), signer, origin, max_batch).map_err(|e| match e {
-                StorageError::OriginChanged { .. } => ServeError::Config(e.to_string()),
-                other => ServeError::Storage(other),
-            })?;
-        let verify = started.elapsed();
-        tracing::info!(
-            log_size = committer.latest().size,
-            verify_ms = verify.as_millis() as u64,
-            "query log's newest part verified against its newest signed checkpoint; the rest is checked in the background"
-        );
-        Ok::<_, ServeError>((store, committer, verify))
-    })
-    .await
 }
 
 /// Serves one listener: its accepted connections, within the connection

@@ -231,24 +231,7 @@ impl Node {
         };
         let result = peer.query_borrower(request, q.deadline).await;
         let latency = elapsed_ms(started);
-        let mut outgoing = pb::OutgoingQueryEntry {
-            peer_institution: peer.institution.to_string(),
-            borrower_key: q.borrower.as_bytes().to_vec(),
-            purpose: q.purpose.to_wire() as i32,
-            scope: q.scope.to_wire() as i32,
-            consent_id: q.consent_id.to_owned(),
-            officer: q.officer.to_owned(),
-            request_nonce: nonce.to_vec(),
-            discovery_receipt_id: q.receipt_id.to_owned(),
-            key_generation: self.key_generation().to_wire(),
-            relationship_sha256: q
-                .basis
-                .relationship
-                .as_ref()
-                .map(|r| sha256(&r.payload))
-                .unwrap_or_default(),
-            ..Default::default()
-        };
+        let mut outgoing = self.outgoing_entry(peer, q, &nonce);
         let name = peer.institution.to_string();
         let contribution = match result {
             Ok(answer) => match self.check_answer(peer, q, &nonce, answer, &mut outgoing) {
@@ -273,6 +256,34 @@ impl Node {
         PeerOutcome {
             contribution,
             outgoing,
+        }
+    }
+
+    /// The requester's log entry for a query of `q` to `peer`, before its
+    /// outcome is known.
+    fn outgoing_entry(
+        &self,
+        peer: &Peer,
+        q: &Question<'_>,
+        nonce: &[u8],
+    ) -> pb::OutgoingQueryEntry {
+        pb::OutgoingQueryEntry {
+            peer_institution: peer.institution.to_string(),
+            borrower_key: q.borrower.as_bytes().to_vec(),
+            purpose: q.purpose.to_wire() as i32,
+            scope: q.scope.to_wire() as i32,
+            consent_id: q.consent_id.to_owned(),
+            officer: q.officer.to_owned(),
+            request_nonce: nonce.to_vec(),
+            discovery_receipt_id: q.receipt_id.to_owned(),
+            key_generation: self.key_generation().to_wire(),
+            relationship_sha256: q
+                .basis
+                .relationship
+                .as_ref()
+                .map(|r| sha256(&r.payload))
+                .unwrap_or_default(),
+            ..Default::default()
         }
     }
 

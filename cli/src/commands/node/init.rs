@@ -90,15 +90,7 @@ pub fn build_config(args: &InitArgs) -> anyhow::Result<NodeConfig> {
             metrics: metrics_listen(args)?,
             ready_file: args.ready_file.as_ref().map(|p| absolute(p)).transpose()?,
         },
-        tls: TlsConfig {
-            ca_cert: certs.join("ca.crt"),
-            crl_files,
-            cert: certs.join("node.crt"),
-            key: certs.join("node.key"),
-            reload_interval_seconds: 5,
-            crl_warn_days: 7,
-            crl_grace_hours: 0,
-        },
+        tls: tls_config(&certs, crl_files),
         signer: SignerConfig {
             cert: certs.join("signer.crt"),
             key: certs.join("signer.key"),
@@ -126,6 +118,19 @@ pub fn build_config(args: &InitArgs) -> anyhow::Result<NodeConfig> {
         .validate()
         .context("the generated config does not validate")?;
     Ok(config)
+}
+
+/// TLS from the certificate folder: its CA, node certificate and key.
+fn tls_config(certs: &Path, crl_files: Vec<PathBuf>) -> TlsConfig {
+    TlsConfig {
+        ca_cert: certs.join("ca.crt"),
+        crl_files,
+        cert: certs.join("node.crt"),
+        key: certs.join("node.key"),
+        reload_interval_seconds: 5,
+        crl_warn_days: 7,
+        crl_grace_hours: 0,
+    }
 }
 
 /// The CRLs given, or `<certs>/../ca/ca.crl` if present.
