@@ -192,26 +192,3 @@ pub fn hold(c: &Consortium, node: &NodeProcess, addr: &str, borrower: &str) {
     let enrolled = enrol(c, &node.institution, "enrol", addr, &file);
     assert_eq!(enrolled["registered"], 1, "{enrolled}");
 }
-
-/// `node`'s consent for loan approval of `borrower`: its id.
-pub fn loan_consent(c: &Consortium, node: &NodeProcess, borrower: &str) -> String {
-    let letter = c.root().join("letter.txt");
-    std::fs::write(&letter, "written authorization").unwrap();
-    let until = crate::day(90);
-    let args = [
-        "consent",
-        "issue",
-        "--id",
-        borrower,
-        "--purpose",
-        "loan-approval",
-        "--scope",
-        "summary",
-        "--until",
-        &until,
-        "--evidence",
-        letter.to_str().unwrap(),
-    ];
-    let issued = crate::cli_ok_json(c, node, &args);
-    issued["consent_id"].as_str().unwrap().to_owned()
-}

@@ -285,6 +285,29 @@ pub fn cli_ok_json(c: &Consortium, node: &NodeProcess, args: &[&str]) -> serde_j
         .unwrap_or_else(|e| panic!("{args:?}: not one JSON document ({e}): {stdout}"))
 }
 
+/// `node`'s consent for loan approval of `borrower`: its id.
+pub fn loan_consent(c: &Consortium, node: &NodeProcess, borrower: &str) -> String {
+    let letter = c.root().join("letter.txt");
+    std::fs::write(&letter, "written authorization").unwrap();
+    let until = day(90);
+    let args = [
+        "consent",
+        "issue",
+        "--id",
+        borrower,
+        "--purpose",
+        "loan-approval",
+        "--scope",
+        "summary",
+        "--until",
+        &until,
+        "--evidence",
+        letter.to_str().unwrap(),
+    ];
+    let issued = cli_ok_json(c, node, &args);
+    issued["consent_id"].as_str().unwrap().to_owned()
+}
+
 /// A finished process's status and output, for assertion messages.
 pub fn text(out: &std::process::Output) -> String {
     format!(

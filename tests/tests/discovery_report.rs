@@ -12,7 +12,7 @@
 use credshare_cli::commands::discovery::client::Use;
 use credshare_cli::federation;
 use credshare_e2e::discovery::{
-    CONSENT, discovery_ok, hold, loan_consent, service_certs, services, start_service,
+    CONSENT, discovery_ok, hold, service_certs, services, start_service,
 };
 use credshare_e2e::{Consortium, cli_ok_json, regulator_audit, text};
 use credshare_node::domain::borrower::BorrowerId;
@@ -36,7 +36,7 @@ async fn report_lists_members_near_budget_and_lookups_never_followed() {
     hold(&c, b, &addr, X);
 
     // Followed: the targeted assessment queries BANK-B with its receipt.
-    loan_consent(&c, a, X);
+    credshare_e2e::loan_consent(&c, a, X);
     let args = ["assess", "--id", X, "--purpose", "loan-approval"];
     let assessed = cli_ok_json(&c, a, &[&args[..], &["--discovery", &addr]].concat());
     let followed = assessed["discovery_receipt_id"]

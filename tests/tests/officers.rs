@@ -48,31 +48,7 @@ fn the_officer_is_recorded_in_every_action_and_required_for_queries() {
             "credit",
         ],
     );
-    let letter = c.root().join("letter.txt");
-    std::fs::write(&letter, "written authorization").unwrap();
-    let until = (credshare_node::domain::dates::BusinessZone::default().today()
-        + time::Duration::days(30))
-    .to_string();
-    let consent: Value = serde_json::from_str(&ok(
-        &c,
-        a,
-        &[
-            "consent",
-            "issue",
-            "--id",
-            BORROWER,
-            "--purpose",
-            "loan-approval",
-            "--scope",
-            "summary",
-            "--until",
-            &until,
-            "--evidence",
-            letter.to_str().unwrap(),
-        ],
-    ))
-    .unwrap();
-    let consent_id = consent["consent_id"].as_str().unwrap();
+    let consent_id = &credshare_e2e::loan_consent(&c, a, BORROWER);
     let assessment: Value = serde_json::from_str(&ok(
         &c,
         a,

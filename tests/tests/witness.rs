@@ -40,28 +40,7 @@ async fn receipts_carry_cosignatures_the_requester_and_the_regulator_verify() {
 
     // The requester verifies every receipt's cosignatures against the
     // quorum (1 in a federation of three) and says so per peer.
-    let letter = c.root().join("letter.txt");
-    std::fs::write(&letter, "written authorization").unwrap();
-    let until = credshare_e2e::day(30);
-    let consent: Value = serde_json::from_str(&ok(
-        &c,
-        a,
-        &[
-            "consent",
-            "issue",
-            "--id",
-            BORROWER,
-            "--purpose",
-            "loan-approval",
-            "--scope",
-            "summary",
-            "--until",
-            &until,
-            "--evidence",
-            letter.to_str().unwrap(),
-        ],
-    ))
-    .unwrap();
+    let consent_id = credshare_e2e::loan_consent(&c, a, BORROWER);
     let assessment: Value = serde_json::from_str(&ok(
         &c,
         a,
@@ -70,7 +49,7 @@ async fn receipts_carry_cosignatures_the_requester_and_the_regulator_verify() {
             "--id",
             BORROWER,
             "--consent-id",
-            consent["consent_id"].as_str().unwrap(),
+            &consent_id,
             "--purpose",
             "02",
         ],
