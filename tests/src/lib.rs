@@ -288,7 +288,7 @@ pub fn cli_ok_json(c: &Consortium, node: &NodeProcess, args: &[&str]) -> serde_j
 /// `node`'s consent for loan approval of `borrower`: its id.
 pub fn loan_consent(c: &Consortium, node: &NodeProcess, borrower: &str) -> String {
     let letter = c.root().join("letter.txt");
-    std::fs::write(&letter, "written authorization").unwrap();
+    std::fs::write(&letter, "written authorization").expect("writing the evidence file");
     let until = day(90);
     let args = [
         "consent",
@@ -302,10 +302,13 @@ pub fn loan_consent(c: &Consortium, node: &NodeProcess, borrower: &str) -> Strin
         "--until",
         &until,
         "--evidence",
-        letter.to_str().unwrap(),
+        letter.to_str().expect("a UTF-8 temporary path"),
     ];
     let issued = cli_ok_json(c, node, &args);
-    issued["consent_id"].as_str().unwrap().to_owned()
+    issued["consent_id"]
+        .as_str()
+        .expect("consent issue --json names the consent")
+        .to_owned()
 }
 
 /// A finished process's status and output, for assertion messages.
