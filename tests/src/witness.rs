@@ -114,3 +114,22 @@ pub async fn newest_checkpoint(c: &Consortium, node: &NodeProcess) -> pb::GetChe
         .expect("witness test fixture")
         .into_inner()
 }
+
+/// `AddCheckpoint` of `request` to `witness` as `who`'s `role`
+/// certificate, expecting a refusal: the status.
+pub async fn refused_submission(
+    c: &Consortium,
+    who: &str,
+    role: &str,
+    witness: &NodeProcess,
+    request: pb::AddCheckpointRequest,
+) -> tonic::Status {
+    let tls = c.tls(who, role).expect("witness test fixture");
+    let channel = crate::channel(&tls, witness.peer_addr)
+        .await
+        .expect("witness test fixture");
+    pb::witness_service_client::WitnessServiceClient::new(channel)
+        .add_checkpoint(request)
+        .await
+        .expect_err("the witness must refuse this submission")
+}

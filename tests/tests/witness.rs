@@ -167,16 +167,7 @@ async fn a_witness_refuses_foreign_and_malformed_submissions_and_changes_nothing
     let own = newest_checkpoint(&c, a).await;
     let foreign = newest_checkpoint(&c, cc).await;
     let submit = |who: &'static str, role: &'static str, request: pb::AddCheckpointRequest| {
-        let c = &c;
-        async move {
-            let channel = credshare_e2e::channel(&c.tls(who, role).unwrap(), b.peer_addr)
-                .await
-                .unwrap();
-            pb::witness_service_client::WitnessServiceClient::new(channel)
-                .add_checkpoint(request)
-                .await
-                .unwrap_err()
-        }
+        credshare_e2e::witness::refused_submission(&c, who, role, b, request)
     };
     let request =
         |cp: &pb::GetCheckpointResponse, old_size: u64, hashes: usize| pb::AddCheckpointRequest {

@@ -237,12 +237,5 @@ async fn resubmit_newest(
         signer_certificate: newest.signer_certificate,
         ..Default::default()
     };
-    let tls = c.tls(&log.institution, "node").unwrap();
-    let channel = credshare_e2e::channel(&tls, witness.peer_addr)
-        .await
-        .unwrap();
-    pb::witness_service_client::WitnessServiceClient::new(channel)
-        .add_checkpoint(request)
-        .await
-        .unwrap_err()
+    credshare_e2e::witness::refused_submission(c, &log.institution, "node", witness, request).await
 }
