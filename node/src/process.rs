@@ -17,6 +17,9 @@ pub use offline::{run_backup, run_restore};
 /// Exit code for a configuration error.
 pub const EXIT_CONFIG: u8 = 2;
 
+/// How long a stopping node waits for background store scans to finish.
+const BACKGROUND_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Runs a node from a config file until a stop signal; returns the exit code.
 pub fn run_node(config_path: &Path) -> ExitCode {
     let config = match NodeConfig::load(config_path, std::env::vars()) {
@@ -38,7 +41,15 @@ pub fn run_node(config_path: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(config)) {
+    let result = runtime.block_on(run(config));
+    // `serve` returns once the calls are drained and the store is flushed.
+    // What may still run are background scans of the store (the whole-log
+    // check, the record count, the retention sweep, the oversight rebuild),
+    // minutes long at millions of records. A stop does not wait for them:
+    // the writer makes each batch durable before it acknowledges it, so a
+    // batch cut short is one nobody was told about (as after a crash).
+    runtime.shutdown_timeout(BACKGROUND_GRACE);
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "credshare-node failed");
