@@ -25,11 +25,13 @@ pub mod discovery;
 pub mod offline;
 pub mod privacy;
 mod regulator;
+mod setup;
 
 pub use credshare_cli::connection::AdminClient;
 pub use credshare_cli::federation::{NodeProcess, NodeSpec};
 use credshare_proto::v1 as pb;
 pub use regulator::{regulator_audit, regulator_cross_check};
+pub use setup::{import_live_facility, loan_consent};
 
 /// The three dev-consortium banks and the regulator.
 pub const BANKS: [&str; 3] = ["BANK-A", "BANK-B", "BANK-C"];
@@ -283,32 +285,6 @@ pub fn cli_ok_json(c: &Consortium, node: &NodeProcess, args: &[&str]) -> serde_j
     assert_eq!(code, Some(0), "{args:?}: {stdout} {stderr}");
     serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("{args:?}: not one JSON document ({e}): {stdout}"))
-}
-
-/// `node`'s consent for loan approval of `borrower`: its id.
-pub fn loan_consent(c: &Consortium, node: &NodeProcess, borrower: &str) -> String {
-    let letter = c.root().join("letter.txt");
-    std::fs::write(&letter, "written authorization").expect("writing the evidence file");
-    let until = day(90);
-    let args = [
-        "consent",
-        "issue",
-        "--id",
-        borrower,
-        "--purpose",
-        "loan-approval",
-        "--scope",
-        "summary",
-        "--until",
-        &until,
-        "--evidence",
-        letter.to_str().expect("a UTF-8 temporary path"),
-    ];
-    let issued = cli_ok_json(c, node, &args);
-    issued["consent_id"]
-        .as_str()
-        .expect("consent issue --json names the consent")
-        .to_owned()
 }
 
 /// A finished process's status and output, for assertion messages.

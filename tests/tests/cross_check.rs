@@ -13,8 +13,7 @@ use std::path::Path;
 use std::process::Command;
 
 use credshare_e2e::{
-    CREDIT_HEADER, Consortium, NodeProcess, bin, cli_json, cli_ok_json, day, regulator_audit,
-    start_federation, text,
+    Consortium, NodeProcess, bin, cli_json, cli_ok_json, regulator_audit, start_federation, text,
 };
 use credshare_node::audit::{Checkpoint, RightEdge, leaf_hash};
 use credshare_proto::v1 as pb;
@@ -27,23 +26,7 @@ const BORROWER: &str = "USCC:91350100M000100Y43";
 /// Imports one live facility of BORROWER at `node`, reported today, so it
 /// may ask its peers for post-loan management (reason 01).
 fn import_live_facility(c: &Consortium, node: &NodeProcess) {
-    let file = c.root().join(format!("{}-credit.csv", node.institution));
-    let row = format!(
-        "{BORROWER},F-LIVE,1,WORKING_CAPITAL,CNY,100000000,50000000,{},{},CREDIT,NORMAL,0,0,0,ACTIVE,{}",
-        day(-100),
-        day(300),
-        day(0)
-    );
-    std::fs::write(&file, format!("{CREDIT_HEADER}\n{row}\n")).unwrap();
-    let args = [
-        "records",
-        "import",
-        file.to_str().unwrap(),
-        "--kind",
-        "credit",
-    ];
-    let (code, stdout, stderr) = cli_json(c, node, &args);
-    assert_eq!(code, Some(0), "{stdout} {stderr}");
+    credshare_e2e::import_live_facility(c, node, BORROWER);
 }
 
 /// A three-bank federation where A and B each asked both peers twice.

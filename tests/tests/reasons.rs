@@ -10,8 +10,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use credshare_e2e::{CREDIT_HEADER, cli_json as cli, cli_ok_json as json, day};
 use credshare_e2e::{Consortium, NodeProcess, channel, start_federation_with};
+use credshare_e2e::{cli_json as cli, cli_ok_json as json, day};
 use credshare_node::domain::Purpose;
 use credshare_node::signing::{CREDIT_SUMMARY_TYPE, Signer, sha256};
 use credshare_proto::v1 as pb;
@@ -22,26 +22,7 @@ const BORROWER: &str = "USCC:91350100M000100Y43";
 
 /// Imports one live facility of BORROWER at `node`, reported today.
 fn import_live_facility(c: &Consortium, node: &NodeProcess) {
-    let file = c.root().join(format!("{}-credit.csv", node.institution));
-    let row = format!(
-        "{BORROWER},F-LIVE,1,WORKING_CAPITAL,CNY,100000000,50000000,{},{},CREDIT,NORMAL,0,0,0,ACTIVE,{}",
-        day(-100),
-        day(300),
-        day(0)
-    );
-    std::fs::write(&file, format!("{CREDIT_HEADER}\n{row}\n")).unwrap();
-    let (code, stdout, stderr) = cli(
-        c,
-        node,
-        &[
-            "records",
-            "import",
-            file.to_str().unwrap(),
-            "--kind",
-            "credit",
-        ],
-    );
-    assert_eq!(code, Some(0), "{stdout} {stderr}");
+    credshare_e2e::import_live_facility(c, node, BORROWER);
 }
 
 /// The reasons per node in `status --json`: label → (answered, denied, sent).

@@ -287,23 +287,8 @@ async fn status(c: &Consortium, node: &NodeProcess) -> pb::StatusResponse {
 }
 
 fn audit_verify(c: &Consortium, node: &NodeProcess) -> Output {
-    Command::new(bin("credshare"))
-        .args([
-            "--json",
-            "audit",
-            "verify",
-            "--institution",
-            &node.institution,
-        ])
-        .arg("--node")
-        .arg(node.peer_addr.to_string())
-        .arg("--certs")
-        .arg(c.certs("REG-1"))
-        .arg("--crl")
-        .arg(c.ca_dir().join("ca.crl"))
-        .env("HOME", c.root())
-        .output()
-        .unwrap()
+    let args = ["--json", "verify", "--institution", &node.institution];
+    credshare_e2e::regulator_audit(c, node, &args)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
