@@ -31,7 +31,7 @@ pub use credshare_cli::connection::AdminClient;
 pub use credshare_cli::federation::{NodeProcess, NodeSpec};
 use credshare_proto::v1 as pb;
 pub use regulator::{regulator_audit, regulator_cross_check};
-pub use setup::{import_live_facility, loan_consent};
+pub use setup::{import_live_facility, loan_consent, peer_client, signed_loan_grant};
 
 /// The three dev-consortium banks and the regulator.
 pub const BANKS: [&str; 3] = ["BANK-A", "BANK-B", "BANK-C"];

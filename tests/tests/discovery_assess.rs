@@ -315,12 +315,7 @@ async fn receipts_and_holders_are_refused(
         "{unknown}"
     );
 
-    let node_tls = c.tls("BANK-A", "node").unwrap();
-    let mut peer = pb::peer_service_client::PeerServiceClient::new(
-        credshare_e2e::channel(&node_tls, b.peer_addr)
-            .await
-            .unwrap(),
-    );
+    let mut peer = credshare_e2e::peer_client(c, "BANK-A", b).await;
     let malformed = peer
         .query_borrower(pb::QueryBorrowerRequest {
             consent: Some(grant),

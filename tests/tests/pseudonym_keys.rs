@@ -24,9 +24,7 @@ use credshare_e2e::{CREDIT_HEADER, Consortium, NodeProcess, day, regulator_audit
 use credshare_node::discovery::keyfile::KeyFile;
 use credshare_node::discovery::oprf::{OprfKey, borrower_input, pseudonym_of};
 use credshare_node::domain::borrower::BorrowerId;
-use credshare_node::signing::{CONSENT_GRANT_TYPE, Signer};
 use credshare_proto::v1 as pb;
-use prost::Message;
 use serde_json::Value;
 
 /// Held by BANK-A and BANK-B.
@@ -298,12 +296,7 @@ async fn generation_one_is_refused(c: &Consortium, a: &NodeProcess, b: &NodeProc
     assert_eq!(record_count(c, a).await, before, "nothing changed");
 
     // A generation-1 peer (key_generation 0) asking BANK-B.
-    let node_tls = c.tls("BANK-A", "node").unwrap();
-    let mut peer = pb::peer_service_client::PeerServiceClient::new(
-        credshare_e2e::channel(&node_tls, b.peer_addr)
-            .await
-            .unwrap(),
-    );
+    let mut peer = credshare_e2e::peer_client(c, "BANK-A", b).await;
     let denied = peer
         .query_borrower(pb::QueryBorrowerRequest {
             borrower_key: vec![7; 32],
@@ -317,24 +310,10 @@ async fn generation_one_is_refused(c: &Consortium, a: &NodeProcess, b: &NodeProc
     assert_eq!(denial.reason, pb::DenialReason::KeyGeneration as i32);
     assert!(denial.message.contains(REFUSAL), "{}", denial.message);
     // A generation-2 query carrying a generation-1 grant.
-    let dir = c.certs("BANK-A");
-    let signer = Signer::load(&dir.join("signer.crt"), &dir.join("signer.key")).unwrap();
-    let now = credshare_e2e::now_ms();
-    let grant = pb::ConsentGrant {
-        consent_id: "BANK-A-GEN1".into(),
-        borrower_key: vec![7; 32],
-        grantee_institution: "BANK-A".into(),
-        purposes: vec![pb::Purpose::LoanApproval as i32],
-        scope: pb::Scope::Summary as i32,
-        not_before_ms: now - 60_000,
-        not_after_ms: now + 3_600_000,
-        authorization_sha256: vec![7; 32],
-        issued_at_ms: now - 60_000,
-        key_generation: 0,
-    };
+    let grant = credshare_e2e::signed_loan_grant(c, "BANK-A", "BANK-A-GEN1", vec![7; 32]);
     let denied = peer
         .query_borrower(pb::QueryBorrowerRequest {
-            consent: Some(signer.sign_envelope(CONSENT_GRANT_TYPE, grant.encode_to_vec())),
+            consent: Some(grant),
             borrower_key: vec![7; 32],
             purpose: pb::Purpose::LoanApproval as i32,
             scope: pb::Scope::Summary as i32,

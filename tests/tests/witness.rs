@@ -15,9 +15,8 @@ use credshare_e2e::{
 };
 use credshare_node::audit::witnessed::verify_receipt_witnesses;
 use credshare_node::pki::InstitutionId;
-use credshare_node::signing::{SignatureVerifier, Signer};
+use credshare_node::signing::SignatureVerifier;
 use credshare_proto::v1 as pb;
-use prost::Message;
 use serde_json::Value;
 
 const BORROWER: &str = "USCC:91350100M000100Y43";
@@ -114,28 +113,9 @@ async fn check_receipt_by_hand(c: &Consortium, b: &NodeProcess) {
 /// A query of BANK-A's node to `holder` about a borrower it does not hold:
 /// the receipt of its (answered, empty) answer.
 async fn direct_receipt(c: &Consortium, holder: &NodeProcess) -> pb::Receipt {
-    let a_signer = signer(c, "BANK-A");
-    let now = credshare_e2e::now_ms();
-    let grant = pb::ConsentGrant {
-        consent_id: "W-1".into(),
-        borrower_key: vec![9; 32],
-        grantee_institution: "BANK-A".into(),
-        purposes: vec![pb::Purpose::LoanApproval as i32],
-        scope: pb::Scope::Summary as i32,
-        not_before_ms: now - 60_000,
-        not_after_ms: now + 3_600_000,
-        authorization_sha256: vec![7; 32],
-        issued_at_ms: now - 60_000,
-        ..Default::default()
-    };
-    let envelope = a_signer.sign_envelope(
-        credshare_node::signing::CONSENT_GRANT_TYPE,
-        grant.encode_to_vec(),
-    );
-    let channel = credshare_e2e::channel(&c.tls("BANK-A", "node").unwrap(), holder.peer_addr)
+    let envelope = credshare_e2e::signed_loan_grant(c, "BANK-A", "W-1", vec![9; 32]);
+    credshare_e2e::peer_client(c, "BANK-A", holder)
         .await
-        .unwrap();
-    pb::peer_service_client::PeerServiceClient::new(channel)
         .query_borrower(pb::QueryBorrowerRequest {
             consent: Some(envelope),
             borrower_key: vec![9; 32],
@@ -149,11 +129,6 @@ async fn direct_receipt(c: &Consortium, holder: &NodeProcess) -> pb::Receipt {
         .into_inner()
         .receipt
         .unwrap()
-}
-
-fn signer(c: &Consortium, bank: &str) -> Signer {
-    let dir = c.certs(bank);
-    Signer::load(&dir.join("signer.crt"), &dir.join("signer.key")).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
