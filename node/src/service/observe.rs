@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch;
@@ -16,13 +15,13 @@ use crate::metrics::{CertLabels, IssuerLabel, PeerLabel};
 
 /// How often the gauges are refreshed.
 pub const REFRESH_INTERVAL: Duration = Duration::from_secs(15);
-/// How often the record, borrower and consent counts and the store's size
-/// on disk are refreshed: counting records reads every record (about 20 s
-/// at a million records on a loaded machine), which at every refresh kept
-/// a scan of the whole store running beside the node's own work (the
-/// background log check ran ~3× slower). The log size, outbox, free space,
-/// peers and trust are refreshed every [`REFRESH_INTERVAL`].
-pub const RECORD_COUNT_INTERVAL: Duration = Duration::from_secs(300);
+/// How often the store figures (record, borrower and consent counts, the
+/// store's size on disk) are refreshed. The record counts are kept by the
+/// writer, but consents are counted by a scan of their keys, which at every
+/// refresh would keep a scan running beside the node's own work. The log
+/// size, outbox, free space, peers and trust are refreshed every
+/// [`REFRESH_INTERVAL`].
+pub const FIGURES_INTERVAL: Duration = Duration::from_secs(300);
 
 /// What one refresh read from the store.
 struct Stored {
@@ -33,22 +32,18 @@ struct Stored {
 }
 
 impl Node {
-    /// Sets every gauge from the store (records counted), the peers and
+    /// Sets every gauge from the store (with its figures), the peers and
     /// the trust in force.
     pub async fn refresh_metrics(&self) {
-        self.refresh(Some(Arc::new(AtomicBool::new(false)))).await;
+        self.refresh(true).await;
     }
 
-    /// Sets the gauges; counts records only with `count_records`, a scan
-    /// given up when that flag is set (the node is stopping).
-    async fn refresh(&self, count_records: Option<Arc<AtomicBool>>) {
+    /// Sets the gauges; reads the store figures only with `figures`.
+    async fn refresh(&self, figures: bool) {
         let store = self.store.clone();
         let dir = self.config.data_dir.clone();
         let stored = blocking::run(move || {
-            let figures = match count_records {
-                Some(cancel) => store.figures_unless(&cancel)?,
-                None => None,
-            };
+            let figures = figures.then(|| store.figures()).transpose()?;
             Ok::<_, crate::storage::StorageError>(Stored {
                 figures,
                 log_size: store.log_size()?,
@@ -135,24 +130,17 @@ impl Node {
     }
 
     /// Refreshes the gauges now and every [`REFRESH_INTERVAL`] until `stop`,
-    /// counting records now and every [`RECORD_COUNT_INTERVAL`].
+    /// with the store figures now and every [`FIGURES_INTERVAL`].
     pub fn spawn_metrics_refresh(self: &Arc<Self>, mut stop: watch::Receiver<bool>) {
         let node = self.clone();
-        let stopping = Arc::new(AtomicBool::new(false));
-        let mut stopped = stop.clone();
-        let flag = stopping.clone();
-        tokio::spawn(async move {
-            let _ = stopped.wait_for(|s| *s).await;
-            flag.store(true, Ordering::Relaxed);
-        });
         tokio::spawn(async move {
             let mut counted: Option<std::time::Instant> = None;
             loop {
-                let count = counted.is_none_or(|t| t.elapsed() >= RECORD_COUNT_INTERVAL);
+                let count = counted.is_none_or(|t| t.elapsed() >= FIGURES_INTERVAL);
                 if count {
                     counted = Some(std::time::Instant::now());
                 }
-                node.refresh(count.then(|| stopping.clone())).await;
+                node.refresh(count).await;
                 tokio::select! {
                     _ = tokio::time::sleep(REFRESH_INTERVAL) => {}
                     _ = stop.wait_for(|s| *s) => return,

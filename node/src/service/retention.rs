@@ -49,7 +49,11 @@ impl Node {
         let store = self.store.clone();
         let holds = self.legal_holds();
         let plan = blocking::run(move || -> Result<SweepPlan, StorageError> {
-            Ok(plan_sweep(store.record_histories()?, &holds, as_of))
+            let mut plan = SweepPlan::default();
+            store.for_each_borrower_history(|histories| {
+                plan.add_borrower(histories, &holds, as_of);
+            })?;
+            Ok(plan)
         })
         .await?;
         let mut response = pb::RetentionSweepResponse {
@@ -138,50 +142,52 @@ fn by_facility<T: Message + Default>(
     }
 }
 
-/// Decides every expired version of every record.
-fn plan_sweep(histories: Vec<RecordHistory>, holds: &[BorrowerKey], as_of: Date) -> SweepPlan {
-    let mut credits: HashMap<(BorrowerKey, String), Vec<pb::CreditSummary>> = HashMap::new();
-    let mut visits: HashMap<(BorrowerKey, String), Vec<pb::VisitSummary>> = HashMap::new();
-    for h in &histories {
-        for (_, r) in &h.versions {
-            let Some(env) = &r.envelope else { continue };
-            match env.payload_type.as_str() {
-                CREDIT_SUMMARY_TYPE => {
-                    by_facility(&mut credits, h.borrower_key, &env.payload, |c| {
-                        &c.facility_id
-                    });
+impl SweepPlan {
+    /// Decides every expired version of one borrower's records (`histories`
+    /// holds all of them: the rules compare a record with the borrower's
+    /// other records of the same facility, never with other borrowers').
+    fn add_borrower(&mut self, histories: Vec<RecordHistory>, holds: &[BorrowerKey], as_of: Date) {
+        let mut credits: HashMap<(BorrowerKey, String), Vec<pb::CreditSummary>> = HashMap::new();
+        let mut visits: HashMap<(BorrowerKey, String), Vec<pb::VisitSummary>> = HashMap::new();
+        for h in &histories {
+            for (_, r) in &h.versions {
+                let Some(env) = &r.envelope else { continue };
+                match env.payload_type.as_str() {
+                    CREDIT_SUMMARY_TYPE => {
+                        by_facility(&mut credits, h.borrower_key, &env.payload, |c| {
+                            &c.facility_id
+                        });
+                    }
+                    VISIT_SUMMARY_TYPE => {
+                        by_facility(&mut visits, h.borrower_key, &env.payload, |v| {
+                            &v.facility_id
+                        });
+                    }
+                    _ => {}
                 }
-                VISIT_SUMMARY_TYPE => {
-                    by_facility(&mut visits, h.borrower_key, &env.payload, |v| {
-                        &v.facility_id
-                    });
-                }
-                _ => {}
             }
         }
-    }
-    let mut plan = SweepPlan::default();
-    for h in histories {
-        let expired = expired_versions(&h, &credits, &visits, as_of);
-        if expired.is_empty() {
-            continue;
+        for h in histories {
+            let expired = expired_versions(&h, &credits, &visits, as_of);
+            if expired.is_empty() {
+                continue;
+            }
+            if holds.contains(&h.borrower_key) {
+                self.held += expired.len() as u64;
+                continue;
+            }
+            self.records += 1;
+            self.expiries
+                .extend(expired.into_iter().map(|(version, r)| RecordExpiry {
+                    borrower_key: h.borrower_key,
+                    kind: h.kind,
+                    record_id: h.record_id.clone(),
+                    version,
+                    content_sha256: r.content_sha256.clone(),
+                    stored_at_ms: r.stored_at_ms,
+                }));
         }
-        if holds.contains(&h.borrower_key) {
-            plan.held += expired.len() as u64;
-            continue;
-        }
-        plan.records += 1;
-        plan.expiries
-            .extend(expired.into_iter().map(|(version, r)| RecordExpiry {
-                borrower_key: h.borrower_key,
-                kind: h.kind,
-                record_id: h.record_id.clone(),
-                version,
-                content_sha256: r.content_sha256.clone(),
-                stored_at_ms: r.stored_at_ms,
-            }));
     }
-    plan
 }
 
 /// The versions of one record (with bodies) that have expired.

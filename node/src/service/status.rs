@@ -10,7 +10,7 @@ use crate::error::NodeError;
 
 impl Node {
     /// This node's status, with a reachability check of every peer (each
-    /// within `federation::PING_TIMEOUT`). Counts records in one key scan.
+    /// within `federation::PING_TIMEOUT`).
     pub async fn status(&self) -> Result<pb::StatusResponse, NodeError> {
         let store = self.store.clone();
         let (figures, peers) = tokio::join!(

@@ -105,7 +105,7 @@ impl Store {
 
     /// Loads `store.kv` of a verified backup into this (empty) store; the
     /// values of a backup of an older format are upgraded as the store's
-    /// own would be at open (`format.rs`).
+    /// own would be at open (`format.rs`), and the records are counted.
     pub fn import_kv(&self, backup: &Path) -> Result<u64, StorageError> {
         let mut reader = BufReader::new(std::fs::File::open(backup.join(KV_FILE))?);
         let mut batch = sled::Batch::default();
@@ -123,6 +123,7 @@ impl Store {
         }
         self.tree.apply_batch(batch)?;
         super::certificates::upgrade_tree(&self.tree)?;
+        super::counts::recount(&self.tree)?;
         self.sync()?;
         Ok(n)
     }

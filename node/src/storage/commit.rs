@@ -250,7 +250,9 @@ impl Committer {
         let poison = Arc::new(std::sync::Mutex::new(None));
         let latest_slot = Arc::new(std::sync::RwLock::new(latest.clone()));
         let syncer = spawn_releaser(&store, &latest_slot, &stats, &poison, high_water)?;
+        let counts = store.record_counts()?;
         let mut writer = writer::Writer {
+            counts,
             store,
             signer,
             signing_key_id,

@@ -6,8 +6,9 @@
 //!   older binary must never write a store it does not understand.
 //! * Format 1 (the store before markers existed: sled files, no marker) or
 //!   any older marker: the whole directory is first copied to
-//!   `backups/pre-format-<N>-<unix ms>/` inside it, then each migration
-//!   step runs in order and the marker is rewritten after each.
+//!   `backups/pre-format-<N>-<unix ms>/` inside it (unless every step to
+//!   run only adds keys), then each migration step runs in order and the
+//!   marker is rewritten after each.
 //!
 //! Format history:
 //!
@@ -16,6 +17,7 @@
 //! | 1 | the store until credshare 0.1 (implicit: no marker) |
 //! | 2 | the marker; query logs may hold `LogEpochEntry` (a restore's declared epoch) |
 //! | 3 | compact record and checkpoint values, signer certificates once under `K` (`storage/compact.rs`), re-encoded in place |
+//! | 4 | record and borrower counts kept under `M` ‖ `record-counts` (`storage/counts.rs`), counted once in place; no copy taken (one key added, none changed) |
 //!
 //! sled's own page compression (its `compression` feature) is not used: it
 //! builds a new zstd context for every page write, which doubled the node's
@@ -27,7 +29,7 @@ use std::path::{Path, PathBuf};
 use super::StorageError;
 
 /// The format this build writes.
-pub const CURRENT: u32 = 3;
+pub const CURRENT: u32 = 4;
 /// The marker's file name in the data directory.
 pub const MARKER: &str = "credshare-format";
 /// Where pre-migration copies go, inside the data directory.
@@ -38,6 +40,9 @@ struct Step {
     from: u32,
     what: &'static str,
     run: fn(&Path) -> Result<(), StorageError>,
+    /// Whether the step changes or removes data (then the store is copied
+    /// first); a step that only adds keys does not need the copy.
+    changes_data: bool,
 }
 
 const STEPS: &[Step] = &[
@@ -45,11 +50,19 @@ const STEPS: &[Step] = &[
         from: 1,
         what: "record the format version (no key changes)",
         run: |_| Ok(()),
+        changes_data: true,
     },
     Step {
         from: 2,
         what: "re-encode records and checkpoints compactly, in place (resumable)",
         run: compact_in_place,
+        changes_data: true,
+    },
+    Step {
+        from: 3,
+        what: "count records and borrowers once (one key added)",
+        run: super::counts::count_in_place,
+        changes_data: false,
     },
 ];
 
@@ -60,8 +73,9 @@ pub enum FormatCheck {
     Created,
     /// Already at [`CURRENT`].
     Current,
-    /// Migrated from `from`; the copy taken first is at `backup`.
-    Upgraded { from: u32, backup: PathBuf },
+    /// Migrated from `from`; the copy taken first is at `backup` (none when
+    /// no step changed data).
+    Upgraded { from: u32, backup: Option<PathBuf> },
 }
 
 /// Checks `dir`'s format before sled opens it; creates, refuses or
@@ -86,8 +100,12 @@ pub fn check_and_upgrade(dir: &Path) -> Result<FormatCheck, StorageError> {
     if found == CURRENT {
         return Ok(FormatCheck::Current);
     }
-    let backup = backup_dir(dir, found)?;
-    for step in STEPS.iter().filter(|s| s.from >= found && s.from < CURRENT) {
+    let steps = || STEPS.iter().filter(|s| s.from >= found && s.from < CURRENT);
+    let backup = match steps().any(|s| s.changes_data) {
+        true => Some(backup_dir(dir, found)?),
+        false => None,
+    };
+    for step in steps() {
         tracing::info!(
             from = step.from,
             to = step.from + 1,

@@ -24,6 +24,7 @@
 //! | `N` | borrower key ‖ annotation id | signed annotation (dispute mark, explanation, statement) |
 //! | `D`, `E` | pseudonym ‖ institution, institution ‖ 0x00 ‖ pseudonym | the discovery service's holder directory ([`directory`]) |
 //! | `M` | `key-generation` | the borrower key generation of an OPRF store, u32 BE ([`key_generation`]) |
+//! | `M` | `record-counts` | record versions and borrowers stored, u64 BE each, kept by the writer ([`counts`]) |
 //! | `W` | institution | the newest checkpoint of that peer's log this node cosigned as its witness (`witness.rs`) |
 
 use std::path::{Path, PathBuf};
@@ -35,6 +36,7 @@ mod certificates;
 pub mod commit;
 pub mod compact;
 pub mod consents;
+pub mod counts;
 pub mod directory;
 pub mod durability;
 pub mod format;
@@ -191,28 +193,17 @@ impl Store {
         Ok(())
     }
 
-    /// Figures for `Status`; counts records in one key scan, so O(n).
+    /// Figures for `Status` and the metrics. The record counts are kept by
+    /// the writer ([`counts`]); consents are counted by a scan of their keys.
     pub fn figures(&self) -> Result<StoreFigures, StorageError> {
-        let never = std::sync::atomic::AtomicBool::new(false);
-        self.figures_unless(&never)?
-            .ok_or_else(|| StorageError::Corrupt("record count cancelled".into()))
-    }
-
-    /// [`Store::figures`], or `None` once `cancel` is set during the scan.
-    pub fn figures_unless(
-        &self,
-        cancel: &std::sync::atomic::AtomicBool,
-    ) -> Result<Option<StoreFigures>, StorageError> {
-        let Some((record_versions, borrowers)) = self.record_counts(cancel)? else {
-            return Ok(None);
-        };
-        Ok(Some(StoreFigures {
-            record_versions,
-            borrowers,
+        let records = self.record_counts()?;
+        Ok(StoreFigures {
+            record_versions: records.versions,
+            borrowers: records.borrowers,
             consents: self.grant_count() as u64,
             log_size: self.log_size()?,
             bytes_on_disk: self.db.size_on_disk()?,
-        }))
+        })
     }
 
     /// Number of entries in the query log.
@@ -253,7 +244,16 @@ fn open_db(dir: &Path, cache_capacity_mb: u64) -> Result<(sled::Db, sled::Tree),
         other => other,
     })?;
     if let format::FormatCheck::Upgraded { from, backup } = &format {
-        tracing::warn!(from, to = format::CURRENT, backup = %backup.display(), "store upgraded; the copy taken before can be deleted once the node runs well");
+        match backup {
+            Some(backup) => {
+                tracing::warn!(from, to = format::CURRENT, backup = %backup.display(), "store upgraded; the copy taken before can be deleted once the node runs well")
+            }
+            None => tracing::info!(
+                from,
+                to = format::CURRENT,
+                "store upgraded; keys were only added, so no copy was taken"
+            ),
+        }
     }
     let sled_err = |e: sled::Error| match e {
         sled::Error::Io(_) => StorageError::Open {

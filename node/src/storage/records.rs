@@ -9,7 +9,6 @@
 //! check is ever made against a stale predecessor.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use credshare_proto::v1 as pb;
 
@@ -170,30 +169,6 @@ impl Store {
         Ok((current, history))
     }
 
-    /// (record versions, distinct borrowers): one key scan, for Status and
-    /// the metrics. `None` when `cancel` was set before the scan ended (it
-    /// is checked every 4,096 keys: at a million records the scan takes
-    /// seconds, and a node shutting down must not wait for it).
-    pub fn record_counts(&self, cancel: &AtomicBool) -> Result<Option<(u64, u64)>, StorageError> {
-        let (mut versions, mut borrowers) = (0u64, 0);
-        let mut last: Option<[u8; 32]> = None;
-        for key in self.tree.scan_prefix([keys::RECORD]).keys() {
-            let key = key?;
-            if versions % 4096 == 0 && cancel.load(Ordering::Relaxed) {
-                return Ok(None);
-            }
-            let bk: [u8; 32] = key[1..33]
-                .try_into()
-                .map_err(|_| StorageError::Corrupt("short record key".into()))?;
-            versions += 1;
-            if last != Some(bk) {
-                borrowers += 1;
-                last = Some(bk);
-            }
-        }
-        Ok(Some((versions, borrowers)))
-    }
-
     /// Visits every stored version of every record, borrower by borrower,
     /// each record's versions oldest first; `current` is true for the
     /// newest version of its record. One scan (for schedules and sweeps).
@@ -268,31 +243,44 @@ impl RecordExpiry {
 }
 
 impl Store {
-    /// Every record of every borrower with all its versions (one scan of
-    /// the records; for the retention sweep).
-    pub fn record_histories(&self) -> Result<Vec<RecordHistory>, StorageError> {
-        let mut out: Vec<RecordHistory> = Vec::new();
+    /// Every record of every borrower with all its versions, handed to `f`
+    /// one borrower at a time (one scan of the records; for the retention
+    /// sweep). Only one borrower's records are held at a time: at a million
+    /// borrowers the whole store does not fit in memory.
+    pub fn for_each_borrower_history(
+        &self,
+        mut f: impl FnMut(Vec<RecordHistory>),
+    ) -> Result<(), StorageError> {
+        let mut borrower: Vec<RecordHistory> = Vec::new();
         for item in self.tree.scan_prefix([keys::RECORD]) {
             let (key, value) = item?;
-            let Some((borrower, kind, record_id, version)) = split_record_key(&key) else {
+            let Some((borrower_key, kind, record_id, version)) = split_record_key(&key) else {
                 return Err(StorageError::Corrupt("malformed record key".into()));
             };
             let record = self.decode_record(&value)?;
-            match out.last_mut() {
+            match borrower.last_mut() {
                 Some(h)
-                    if h.borrower_key == borrower && h.kind == kind && h.record_id == record_id =>
+                    if h.borrower_key == borrower_key
+                        && h.kind == kind
+                        && h.record_id == record_id =>
                 {
                     h.versions.push((version, record));
+                    continue;
                 }
-                _ => out.push(RecordHistory {
-                    borrower_key: borrower,
-                    kind,
-                    record_id,
-                    versions: vec![(version, record)],
-                }),
+                Some(h) if h.borrower_key != borrower_key => f(std::mem::take(&mut borrower)),
+                _ => {}
             }
+            borrower.push(RecordHistory {
+                borrower_key,
+                kind,
+                record_id,
+                versions: vec![(version, record)],
+            });
         }
-        Ok(out)
+        if !borrower.is_empty() {
+            f(borrower);
+        }
+        Ok(())
     }
 }
 
@@ -308,27 +296,4 @@ fn split_record_key(key: &[u8]) -> Option<(BorrowerKey, RecordKind, String, u64)
     let record_id = String::from_utf8(rest.to_vec()).ok()?;
     let version = u64::from_be_bytes(key.get(key.len() - 8..)?.try_into().ok()?);
     Some((borrower, kind, record_id, version))
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-
-    use super::*;
-
-    #[test]
-    fn counting_records_stops_when_cancelled() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), 8).unwrap();
-        for i in 0..10_000u32 {
-            let mut key = vec![keys::RECORD];
-            key.extend_from_slice(&[(i / 4) as u8; 32]);
-            key.extend_from_slice(&i.to_be_bytes());
-            store.tree.insert(key, b"v".to_vec()).unwrap();
-        }
-        let go = AtomicBool::new(false);
-        assert_eq!(store.record_counts(&go).unwrap(), Some((10_000, 256)));
-        let stop = AtomicBool::new(true);
-        assert_eq!(store.record_counts(&stop).unwrap(), None);
-    }
 }

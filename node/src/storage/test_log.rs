@@ -63,3 +63,29 @@ pub async fn commit_log(committer: &Committer, log: Vec<LogAppend>) {
         .await
         .unwrap();
 }
+
+/// Version `version` of credit record `record_id` of borrower `[borrower; 32]`,
+/// signed by `signer`; checked against the version before it.
+pub fn record_write(
+    signer: &Signer,
+    borrower: u8,
+    record_id: &str,
+    version: u64,
+) -> crate::storage::RecordWrite {
+    let payload = format!("{record_id} version {version}").into_bytes();
+    let record = pb::StoredRecord {
+        content_sha256: ring::digest::digest(&ring::digest::SHA256, &payload)
+            .as_ref()
+            .to_vec(),
+        envelope: Some(signer.sign_envelope(crate::signing::CREDIT_SUMMARY_TYPE, payload)),
+        stored_at_ms: 1000 + version as i64,
+    };
+    crate::storage::RecordWrite {
+        borrower_key: crate::domain::BorrowerKey::from_slice(&[borrower; 32]).unwrap(),
+        kind: crate::storage::RecordKind::Credit,
+        record_id: record_id.into(),
+        version,
+        record,
+        base_version: (version > 1).then(|| version - 1),
+    }
+}

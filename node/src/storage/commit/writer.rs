@@ -18,6 +18,7 @@ use crate::domain::dates::now_ms;
 use crate::signing::{Signer, SignerSlot};
 use crate::storage::certificates::certificate_key;
 use crate::storage::compact;
+use crate::storage::counts::{CountingBatch, RecordCounts};
 use crate::storage::keys;
 use crate::storage::records::{PendingVersions, WriteResult};
 use crate::storage::{StorageError, Store};
@@ -38,12 +39,15 @@ pub(super) struct Writer {
     pub poison: Arc<Mutex<Option<String>>>,
     pub syncer: super::syncer::Syncer,
     pub timing: StageTiming,
+    /// Record versions and borrowers as applied (`storage/counts.rs`).
+    pub counts: RecordCounts,
 }
 
 type Prepared = (
     sled::Batch,
     Vec<(Vec<WriteResult>, Vec<u64>)>,
     Arc<CommittedCheckpoint>,
+    RecordCounts,
 );
 
 impl Writer {
@@ -89,13 +93,14 @@ impl Writer {
         let signer = self.signer.current();
         let outcome = self
             .prepare(&jobs, &signer, &mut edge, &mut overlay)
-            .and_then(|(batch, per_job, checkpoint)| {
+            .and_then(|(batch, per_job, checkpoint, counts)| {
                 self.store.tree.apply_batch(batch)?;
-                Ok((per_job, checkpoint))
+                Ok((per_job, checkpoint, counts))
             });
         match outcome {
-            Ok((per_job, checkpoint)) => {
+            Ok((per_job, checkpoint, counts)) => {
                 self.edge = edge;
+                self.counts = counts;
                 if checkpoint.size > self.last_signed.size {
                     self.signing_key_id = Some(signer.key_id().to_owned());
                 }
@@ -131,6 +136,7 @@ impl Writer {
             new_certificates: Vec::new(),
             edge,
             overlay,
+            counting: CountingBatch::new(self.counts),
         };
         let mut pending = PendingVersions::default();
         let mut per_job = Vec::with_capacity(jobs.len());
@@ -163,7 +169,8 @@ impl Writer {
         } else {
             self.sign_checkpoint(&mut batch, signer, now)?
         };
-        Ok((batch.batch, per_job, checkpoint))
+        batch.counting.write(&mut batch.batch);
+        Ok((batch.batch, per_job, checkpoint, batch.counting.counts))
     }
 
     /// Decides every record write of one request by the version rule and
@@ -183,6 +190,7 @@ impl Writer {
             match result {
                 WriteResult::Stored => {
                     stored += 1;
+                    batch.counting.stored(&self.store, &w.borrower_key)?;
                     digest.update(&w.record.content_sha256);
                     let key = keys::record_key(
                         w.borrower_key.as_bytes(),
@@ -266,6 +274,8 @@ struct BatchBuilder<'a> {
     new_certificates: Vec<compact::CertRef>,
     edge: &'a mut RightEdge,
     overlay: &'a mut ProofOverlay,
+    /// Record counts with this batch's records.
+    counting: CountingBatch,
 }
 
 impl BatchBuilder<'_> {

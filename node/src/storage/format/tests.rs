@@ -77,29 +77,14 @@ fn as_format_2(store: &Store, dir: &Path) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_format_2_store_is_upgraded_to_compact_values_and_its_log_verifies() {
-    use crate::storage::{CommitRequest, RecordKind, RecordWrite, compact, test_log};
+    use crate::storage::{CommitRequest, compact, test_log};
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), 8).unwrap();
     let signer = test_log::signer();
     let committer = test_log::committer(&store, signer.clone(), 64);
     let borrower = crate::domain::BorrowerKey::from_slice(&[9; 32]).unwrap();
     for version in 1..=3u64 {
-        let payload = format!("record version {version}").into_bytes();
-        let record = credshare_proto::v1::StoredRecord {
-            content_sha256: ring::digest::digest(&ring::digest::SHA256, &payload)
-                .as_ref()
-                .to_vec(),
-            envelope: Some(signer.sign_envelope(crate::signing::CREDIT_SUMMARY_TYPE, payload)),
-            stored_at_ms: 1000 + version as i64,
-        };
-        let write = RecordWrite {
-            borrower_key: borrower,
-            kind: RecordKind::Credit,
-            record_id: "F-1".into(),
-            version,
-            record,
-            base_version: (version > 1).then(|| version - 1),
-        };
+        let write = test_log::record_write(&signer, 9, "F-1", version);
         let request = CommitRequest {
             records: vec![write],
             record_actor: "test".into(),
@@ -135,4 +120,39 @@ async fn a_format_2_store_is_upgraded_to_compact_values_and_its_log_verifies() {
     // The upgraded store takes new batches.
     let committer = test_log::committer(&store, signer, 64);
     test_log::commit_log(&committer, vec![test_log::entry(9)]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_format_3_store_is_counted_in_place_without_a_copy() {
+    use crate::storage::{CommitRequest, test_log};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 8).unwrap();
+    let signer = test_log::signer();
+    let committer = test_log::committer(&store, signer.clone(), 64);
+    let records = [(1, "F-1", 1), (1, "F-1", 2), (1, "F-2", 1), (2, "F-1", 1)]
+        .map(|(b, id, v)| test_log::record_write(&signer, b, id, v));
+    committer
+        .commit(CommitRequest {
+            records: records.to_vec(),
+            record_actor: "test".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    drop(committer);
+    let counts = store.record_counts().unwrap();
+    assert_eq!((counts.versions, counts.borrowers), (4, 2));
+    // As format 3 left it: no counts key, marker 3.
+    store.tree.remove(b"Mrecord-counts").unwrap();
+    store.sync().unwrap();
+    drop(store);
+    write_marker(dir.path(), 3).unwrap();
+
+    let store = Store::open(dir.path(), 8).unwrap();
+    assert_eq!(read_marker(dir.path()).unwrap(), Some(CURRENT));
+    assert_eq!(store.record_counts().unwrap(), counts);
+    assert!(
+        !dir.path().join(BACKUPS).exists(),
+        "a step that only adds a key takes no copy"
+    );
 }
