@@ -48,6 +48,7 @@ impl Node {
         let as_of = as_of.unwrap_or_else(|| self.config.business_time_zone.today());
         let store = self.store.clone();
         let holds = self.legal_holds();
+        let started = std::time::Instant::now();
         let plan = blocking::run(move || -> Result<SweepPlan, StorageError> {
             let mut plan = SweepPlan::default();
             store.for_each_borrower_history(|histories| {
@@ -56,6 +57,14 @@ impl Node {
             Ok(plan)
         })
         .await?;
+        tracing::info!(
+            expired = plan.expiries.len(),
+            held = plan.held,
+            seconds = started.elapsed().as_secs_f64(),
+            scheduled,
+            dry_run,
+            "retention sweep read every record"
+        );
         let mut response = pb::RetentionSweepResponse {
             expired_versions: plan.expiries.len() as u64,
             expired_records: plan.records,

@@ -249,7 +249,7 @@ struct QueryLoad {
 type Cell = fn(&SizeFigures) -> String;
 
 /// The rows of the text table.
-const ROWS: [(&str, Cell); 20] = [
+const ROWS: [(&str, Cell); 23] = [
     ("borrowers", |s| s.borrowers.to_string()),
     ("records stored", |s| s.records.to_string()),
     ("import rows/s", |s| {
@@ -295,11 +295,22 @@ const ROWS: [(&str, Cell); 20] = [
         format!("{:.2} s", s.startup.seconds_to_serving)
     }),
     ("background full log check", |s| {
-        s.startup
-            .full_check_seconds
-            .map_or("n/a".into(), |v| format!("{v:.2} s"))
+        seconds(s.startup.full_check_seconds)
+    }),
+    ("start-up retention sweep", |s| {
+        seconds(s.startup.retention_sweep_seconds)
+    }),
+    ("node RSS after restart, sweep and check", |s| {
+        kib(s.startup.rss_kib)
+    }),
+    ("node RSS peak since restart (VmHWM)", |s| {
+        kib(s.startup.rss_peak_kib)
     }),
 ];
+
+fn seconds(v: Option<f64>) -> String {
+    v.map_or("n/a".into(), |v| format!("{v:.2} s"))
+}
 
 fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)

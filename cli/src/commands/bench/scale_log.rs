@@ -20,7 +20,7 @@ use crate::output::Output;
 
 /// Entries per commit of the synthetic log (one signed checkpoint each).
 const SYNTHETIC_BATCH: u64 = 8192;
-/// The longest wait for the background check to end.
+/// The longest wait for a background task of a restart to end.
 const FULL_CHECK_PATIENCE: Duration = Duration::from_secs(3600);
 
 /// Bytes the files under `dir` occupy on disk (allocated blocks).
@@ -124,18 +124,24 @@ fn progress(n: u64, out: &Output) -> indicatif::ProgressBar {
     )
 }
 
-/// A restart of the node: how long until it served, and until its
-/// background check of the whole log passed.
+/// A restart of the node: how long until it served, until its background
+/// check of the whole log passed and its start-up retention sweep read every
+/// record, and its memory then.
 #[derive(Debug, Clone, Serialize)]
 pub(super) struct Restart {
     pub(super) log_entries: u64,
     pub(super) seconds_to_serving: f64,
     pub(super) full_check_seconds: Option<f64>,
+    pub(super) retention_sweep_seconds: Option<f64>,
+    /// VmRSS once both background tasks ended.
+    pub(super) rss_kib: Option<u64>,
+    /// VmHWM then: the most the restarted node held, start-up included.
+    pub(super) rss_peak_kib: Option<u64>,
 }
 
 /// Starts the stopped node holding `log_entries` entries, timing it to
 /// serving (its ready file), then waits for the background check of the
-/// whole log to pass.
+/// whole log and the start-up retention sweep (both read the whole store).
 pub(super) fn time_restart(
     node: &mut NodeProcess,
     log_entries: u64,
@@ -146,17 +152,27 @@ pub(super) fn time_restart(
     let started = Instant::now();
     node.restart()?;
     let seconds_to_serving = started.elapsed().as_secs_f64();
-    let full_check_seconds = wait_full_check(node, skip)?;
+    let full_check_seconds = wait_seconds(node, skip, FULL_CHECK_PASSED)?;
+    let retention_sweep_seconds = wait_seconds(node, skip, SWEEP_DONE)?;
+    let pid = node.pid();
     Ok(Restart {
         log_entries,
         seconds_to_serving,
         full_check_seconds,
+        retention_sweep_seconds,
+        rss_kib: super::proc_status_kib(pid, "VmRSS:"),
+        rss_peak_kib: super::rss_kib(pid),
     })
 }
 
-/// The `seconds=` of the node's "background check ... passed" line logged
-/// after byte `skip` of its log; an error if the check failed.
-fn wait_full_check(node: &NodeProcess, skip: usize) -> anyhow::Result<Option<f64>> {
+/// The node's log line when the whole log verified in the background.
+const FULL_CHECK_PASSED: &str = "background check of the whole query log passed";
+/// The node's log line when a retention sweep has read every record.
+const SWEEP_DONE: &str = "retention sweep read every record";
+
+/// The `seconds=` of the node's first log line containing `line` logged
+/// after byte `skip` of its log; an error if the log check failed.
+fn wait_seconds(node: &NodeProcess, skip: usize, line: &str) -> anyhow::Result<Option<f64>> {
     let started = Instant::now();
     while started.elapsed() < FULL_CHECK_PATIENCE {
         let log = node.log();
@@ -164,11 +180,8 @@ fn wait_full_check(node: &NodeProcess, skip: usize) -> anyhow::Result<Option<f64
         if fresh.contains("fails verification") {
             anyhow::bail!("the node's log check failed:\n{fresh}");
         }
-        if let Some(line) = fresh
-            .lines()
-            .find(|l| l.contains("background check of the whole query log passed"))
-        {
-            return Ok(line
+        if let Some(found) = fresh.lines().find(|l| l.contains(line)) {
+            return Ok(found
                 .split_whitespace()
                 .find_map(|w| w.strip_prefix("seconds="))
                 .and_then(|v| v.parse().ok()));
