@@ -44,17 +44,10 @@ impl Node {
         let store = self.store.clone();
         let schedule = self.config.visits.clone();
         blocking::run(move || {
-            let mut scan = DueScan::new(schedule, today, horizon);
+            let mut scan = DueScan::new(schedule, today, horizon, limit);
             store
                 .for_each_record(|borrower, record, current| scan.add(borrower, record, current))?;
-            let mut due = scan.finish();
-            due.sort_by(|a, b| {
-                b.days_overdue
-                    .cmp(&a.days_overdue)
-                    .then_with(|| a.facility_id.cmp(&b.facility_id))
-            });
-            due.truncate(limit);
-            Ok(due)
+            Ok(scan.finish())
         })
         .await
     }
@@ -63,10 +56,13 @@ impl Node {
 /// Collects one borrower's records at a time (they arrive grouped by
 /// borrower): every version of its credit summaries, the current version
 /// of its visits; evaluates its facilities when the next borrower starts.
+/// Keeps at most about twice `limit` due visits (the most overdue), so a
+/// store of a million borrowers is scanned in bounded memory.
 struct DueScan {
     schedule: VisitSchedule,
     today: Date,
     horizon: i32,
+    limit: usize,
     current: Option<BorrowerKey>,
     credits: Vec<pb::CreditSummary>,
     visits: Vec<pb::VisitSummary>,
@@ -74,11 +70,12 @@ struct DueScan {
 }
 
 impl DueScan {
-    fn new(schedule: VisitSchedule, today: Date, horizon: i32) -> Self {
+    fn new(schedule: VisitSchedule, today: Date, horizon: i32, limit: usize) -> Self {
         Self {
             schedule,
             today,
             horizon,
+            limit,
             current: None,
             credits: Vec::new(),
             visits: Vec::new(),
@@ -121,10 +118,54 @@ impl DueScan {
         }
         self.credits.clear();
         self.visits.clear();
+        if self.due.len() > 2 * self.limit.max(1) {
+            self.keep_most_overdue();
+        }
+    }
+
+    /// Most overdue first (then by facility); only the first `limit` kept.
+    fn keep_most_overdue(&mut self) {
+        self.due.sort_by(|a, b| {
+            b.days_overdue
+                .cmp(&a.days_overdue)
+                .then_with(|| a.facility_id.cmp(&b.facility_id))
+        });
+        self.due.truncate(self.limit);
     }
 
     fn finish(mut self) -> Vec<pb::DueVisit> {
         self.flush();
+        self.keep_most_overdue();
         self.due
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// However many are found, the scan holds about twice the limit and
+    /// returns exactly the most overdue, in order.
+    #[test]
+    fn a_scan_keeps_only_the_most_overdue_within_its_limit() {
+        let today = Date::from_calendar_date(2026, time::Month::December, 3).unwrap();
+        let mut scan = DueScan::new(VisitSchedule::default(), today, 0, 3);
+        for i in 0..100i32 {
+            scan.due.push(pb::DueVisit {
+                facility_id: format!("F{i:03}"),
+                days_overdue: (i * 37) % 101,
+                ..Default::default()
+            });
+            scan.current = Some(BorrowerKey::from_slice(&[1; 32]).unwrap());
+            scan.flush();
+            assert!(scan.due.len() <= 6, "{} held", scan.due.len());
+        }
+        let due = scan.finish();
+        let overdue: Vec<i32> = due.iter().map(|d| d.days_overdue).collect();
+        let mut all: Vec<i32> = (0..100).map(|i| (i * 37) % 101).collect();
+        all.sort_unstable_by(|a, b| b.cmp(a));
+        assert_eq!(overdue, all[..3]);
     }
 }
