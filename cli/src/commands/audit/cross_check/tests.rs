@@ -130,7 +130,7 @@ fn a_query_in_both_logs_matches_and_one_side_missing_is_a_finding() {
             .leaf,
         0
     );
-    assert_eq!(findings[1].received.as_ref().unwrap().index, 2);
+    assert_eq!(findings[1].received.as_ref().unwrap().query.index, 2);
     assert!(findings[1].sent.is_none());
 }
 
