@@ -348,8 +348,6 @@ fn warning_signals(cell: &str) -> Result<Vec<i32>, FieldError> {
         .collect()
 }
 
-/// Quotes a header or key for an error, unless it might be data (a file
-/// without a header row puts an identifier where a column name should be).
 /// The business time zone whose "today" bounds record dates: the node's
 /// `business_time_zone`, from the same `CREDSHARE_BUSINESS_TIME_ZONE`
 /// variable that overrides it, else the consortium default.
@@ -360,6 +358,8 @@ fn business_zone() -> BusinessZone {
         .unwrap_or_default()
 }
 
+/// Quotes a header or key for an error, unless it might be data (a file
+/// without a header row puts an identifier where a column name should be).
 fn describe_column(name: &str) -> String {
     quote_unless_identifying(name)
 }

@@ -206,10 +206,10 @@ async fn attach_entries(sessions: &mut [AuditSession], logs: &[LogView], finding
     for f in findings.iter_mut() {
         let mut wanted = Vec::new();
         if let Some(s) = &f.sent {
-            wanted.push(("requester_entry", s.requester.clone(), s.index));
+            wanted.push(("requester_entry", s.query.requester.clone(), s.query.index));
         }
         if let Some(r) = &f.received {
-            wanted.push(("holder_entry", r.holder.clone(), r.index));
+            wanted.push(("holder_entry", r.query.holder.clone(), r.query.index));
         }
         if let Some(Value::Object(w)) = f.evidence.get("witness_evidence")
             && let Some(index) = w.get("index").and_then(Value::as_u64)

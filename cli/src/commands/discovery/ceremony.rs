@@ -5,12 +5,13 @@
 //! overwritten; the public key printed is what members pin
 //! (`--public-key`). Splitting keeps the key, so stage-1 pseudonyms stay.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use credshare_node::discovery::keyfile::{KeyFile, KeyPart};
 use credshare_node::discovery::oprf::random_scalar;
 use credshare_node::discovery::threshold::{combine_key, split};
+use curve25519_dalek::scalar::Scalar;
 use serde_json::json;
 
 use crate::output::{Output, fields};
@@ -53,23 +54,10 @@ pub struct CombineArgs {
 
 impl KeygenArgs {
     pub async fn run(&self, out: &Output) -> anyhow::Result<()> {
-        let key = KeyFile {
-            part: KeyPart::Whole,
-            index: 0,
-            scalar: random_scalar(),
-        };
+        let key = whole_key(random_scalar());
         key.write_new(&self.out)?;
-        let pk = hex::encode(key.public_key());
-        out.print(&json!({ "key_file": self.out, "public_key": pk }), || {
-            fields(&[
-                ("key file", format!("{} (0600)", self.out.display())),
-                ("public key", pk.clone()),
-                (
-                    "next",
-                    "set discovery.key_file to it on the discovery service; publish the public key to members (--public-key)".into(),
-                ),
-            ])
-        });
+        let next = "set discovery.key_file to it on the discovery service; publish the public key to members (--public-key)";
+        print_whole_key(out, "key file", &self.out, &key, Some(next));
         Ok(())
     }
 }
@@ -136,11 +124,7 @@ impl CombineArgs {
                 .with_context(|| format!("{}: not a custodian share", p.display()))
         };
         let k = combine_key(&regulator.scalar, &share(a)?, &share(b)?)?;
-        let whole = KeyFile {
-            part: KeyPart::Whole,
-            index: 0,
-            scalar: k,
-        };
+        let whole = whole_key(k);
         let pk = hex::encode(whole.public_key());
         if let Some(expected) = &self.public_key
             && expected.trim().to_ascii_lowercase() != pk
@@ -150,12 +134,30 @@ impl CombineArgs {
             );
         }
         whole.write_new(&self.out)?;
-        out.print(&json!({ "key_file": self.out, "public_key": pk }), || {
-            fields(&[
-                ("whole key", format!("{} (0600)", self.out.display())),
-                ("public key", pk.clone()),
-            ])
-        });
+        print_whole_key(out, "whole key", &self.out, &whole, None);
         Ok(())
     }
+}
+
+/// A whole key: stage 1's, or one recovered from its parts.
+fn whole_key(scalar: Scalar) -> KeyFile {
+    KeyFile {
+        part: KeyPart::Whole,
+        index: 0,
+        scalar,
+    }
+}
+
+/// Reports a whole key file just written at `path` (as `label`) and the
+/// public key members pin, with the `next` step if there is one.
+fn print_whole_key(out: &Output, label: &str, path: &Path, key: &KeyFile, next: Option<&str>) {
+    let pk = hex::encode(key.public_key());
+    out.print(&json!({ "key_file": path, "public_key": pk }), || {
+        let mut lines = vec![
+            (label, format!("{} (0600)", path.display())),
+            ("public key", pk.clone()),
+        ];
+        lines.extend(next.map(|step| ("next", step.to_owned())));
+        fields(&lines)
+    });
 }

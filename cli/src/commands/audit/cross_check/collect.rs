@@ -19,20 +19,28 @@ use crate::commands::audit::session::{AuditSession, FetchedCheckpoint};
 use crate::commands::audit::verify::{check_signing_key, for_each_log_entry, tally::LogTally};
 use crate::output::Output;
 
-/// A query as its requester logged it (`OutgoingQueryEntry`).
+/// What either party logged of one query: who asked whom about which
+/// borrower and why, and where the entry stands in the log it was read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Sent {
+pub(crate) struct LoggedQuery {
     pub requester: String,
+    pub holder: String,
+    /// The entry's leaf index in the logging party's log.
     pub index: u64,
     pub time_ms: i64,
-    pub holder: String,
     pub borrower: Vec<u8>,
     pub purpose: i32,
     pub scope: i32,
-    pub outcome: String,
     pub nonce: Vec<u8>,
-    /// Targeted assessment: the discovery receipt id sent (empty: fan-out).
+    /// Targeted assessment: the discovery receipt id (empty: fan-out).
     pub discovery_receipt_id: String,
+}
+
+/// A query as its requester logged it (`OutgoingQueryEntry`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Sent {
+    pub query: LoggedQuery,
+    pub outcome: String,
     /// The holder's receipt as recorded: the leaf it named, and the signed
     /// checkpoint (size, root) it was proved in, when the note parses.
     pub receipt: Option<RecordedReceipt>,
@@ -48,17 +56,8 @@ pub(crate) struct RecordedReceipt {
 /// A query as its holder logged it (`PeerQueryEntry`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Received {
-    pub holder: String,
-    pub index: u64,
-    pub time_ms: i64,
-    pub requester: String,
-    pub borrower: Vec<u8>,
-    pub purpose: i32,
-    pub scope: i32,
+    pub query: LoggedQuery,
     pub decision: i32,
-    pub nonce: Vec<u8>,
-    /// The discovery receipt id the requester sent (empty: fan-out).
-    pub discovery_receipt_id: String,
 }
 
 /// A holder checkpoint that a requester recorded from a receipt (one per
@@ -143,6 +142,26 @@ pub(crate) async fn download(session: &mut AuditSession, out: &Output) -> anyhow
     Ok(view)
 }
 
+/// The [`LoggedQuery`] of entry `index` at `time_ms`, a `PeerQueryEntry`
+/// or an `OutgoingQueryEntry` `q`: both carry the borrower key, purpose,
+/// scope, nonce and discovery receipt id under the same names (moved out of
+/// `q`).
+macro_rules! logged_query {
+    ($q:ident, $requester:expr, $holder:expr, $index:expr, $time_ms:expr) => {
+        LoggedQuery {
+            requester: $requester,
+            holder: $holder,
+            index: $index,
+            time_ms: $time_ms,
+            borrower: $q.borrower_key,
+            purpose: $q.purpose,
+            scope: $q.scope,
+            nonce: $q.request_nonce,
+            discovery_receipt_id: $q.discovery_receipt_id,
+        }
+    };
+}
+
 impl LogView {
     pub(crate) fn new(node: &str, newest: FetchedCheckpoint) -> Self {
         let institution = newest.signed.signer.to_string();
@@ -206,16 +225,14 @@ impl LogView {
             return;
         }
         let received = Received {
-            holder: self.institution.clone(),
-            index,
-            time_ms,
-            requester: q.requester_institution,
-            borrower: q.borrower_key,
-            purpose: q.purpose,
-            scope: q.scope,
+            query: logged_query!(
+                q,
+                q.requester_institution,
+                self.institution.clone(),
+                index,
+                time_ms
+            ),
             decision: q.decision,
-            nonce: q.request_nonce,
-            discovery_receipt_id: q.discovery_receipt_id,
         };
         self.received.insert(key, received);
     }
@@ -231,16 +248,14 @@ impl LogView {
             checkpoint: self.record_checkpoint(index, &q),
         });
         self.sent.push(Sent {
-            requester: self.institution.clone(),
-            index,
-            time_ms,
-            holder: q.peer_institution,
-            borrower: q.borrower_key,
-            purpose: q.purpose,
-            scope: q.scope,
+            query: logged_query!(
+                q,
+                self.institution.clone(),
+                q.peer_institution,
+                index,
+                time_ms
+            ),
             outcome: q.outcome,
-            nonce: q.request_nonce,
-            discovery_receipt_id: q.discovery_receipt_id,
             receipt,
         });
     }

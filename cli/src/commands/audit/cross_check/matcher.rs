@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 
 use credshare_proto::v1 as pb;
 
-use super::collect::{LogView, Received, Sent};
+use super::collect::{LogView, LoggedQuery, Received, Sent};
 
 /// What a finding says happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -73,14 +73,15 @@ pub(crate) fn match_logs(views: &[LogView], settle_ms: i64) -> (Vec<Finding>, Ma
     // (holder, requester, nonce) of every holder entry a requester matched.
     let mut seen: HashSet<(&str, &str, &[u8])> = HashSet::new();
     for sent in views.iter().flat_map(|v| &v.sent) {
-        let Some(holder) = by_institution.get(sent.holder.as_str()) else {
+        let Some(holder) = by_institution.get(sent.query.holder.as_str()) else {
             counts.other_log_not_audited += 1;
             continue;
         };
-        let key = (sent.requester.clone(), sent.nonce.clone());
+        let key = (sent.query.requester.clone(), sent.query.nonce.clone());
         match holder.received.get(&key) {
             Some(received) => {
-                seen.insert((&received.holder, &received.requester, &received.nonce));
+                let q = &received.query;
+                seen.insert((&q.holder, &q.requester, &q.nonce));
                 match disagreement(sent, received) {
                     Some(detail) => findings.push(both(sent, received, detail)),
                     None => counts.matched += 1,
@@ -91,16 +92,13 @@ pub(crate) fn match_logs(views: &[LogView], settle_ms: i64) -> (Vec<Finding>, Ma
         }
     }
     for received in views.iter().flat_map(|v| v.received.values()) {
-        if seen.contains(&(
-            received.holder.as_str(),
-            received.requester.as_str(),
-            received.nonce.as_slice(),
-        )) {
+        let q = &received.query;
+        if seen.contains(&(q.holder.as_str(), q.requester.as_str(), q.nonce.as_slice())) {
             continue;
         }
-        match by_institution.get(received.requester.as_str()) {
+        match by_institution.get(q.requester.as_str()) {
             None => counts.other_log_not_audited += 1,
-            Some(requester) if !requester.covers(received.time_ms, settle_ms) => {
+            Some(requester) if !requester.covers(q.time_ms, settle_ms) => {
                 counts.not_covered += 1;
             }
             Some(_) => findings.push(requester_did_not_log(received)),
@@ -119,17 +117,19 @@ pub(crate) fn match_logs(views: &[LogView], settle_ms: i64) -> (Vec<Finding>, Ma
 
 /// What differs between the two entries of one query, if anything.
 fn disagreement(sent: &Sent, received: &Received) -> Option<String> {
+    // The requester's and the holder's account of the query.
+    let (r, h) = (&sent.query, &received.query);
     let mut differs = Vec::new();
-    if sent.borrower != received.borrower {
+    if r.borrower != h.borrower {
         differs.push("borrower key".to_string());
     }
-    if sent.purpose != received.purpose {
+    if r.purpose != h.purpose {
         differs.push("purpose".into());
     }
-    if sent.scope != received.scope {
+    if r.scope != h.scope {
         differs.push("scope".into());
     }
-    if sent.discovery_receipt_id != received.discovery_receipt_id {
+    if r.discovery_receipt_id != h.discovery_receipt_id {
         let shown = |id: &str| {
             if id.is_empty() {
                 "none".to_owned()
@@ -139,8 +139,8 @@ fn disagreement(sent: &Sent, received: &Received) -> Option<String> {
         };
         differs.push(format!(
             "discovery receipt (requester logged {}, holder {})",
-            shown(&sent.discovery_receipt_id),
-            shown(&received.discovery_receipt_id)
+            shown(&r.discovery_receipt_id),
+            shown(&h.discovery_receipt_id)
         ));
     }
     let holder_decision = if received.decision == pb::Decision::Answered as i32 {
@@ -160,44 +160,29 @@ fn disagreement(sent: &Sent, received: &Received) -> Option<String> {
         ));
     }
     if let Some(receipt) = &sent.receipt
-        && receipt.leaf != received.index
+        && receipt.leaf != h.index
     {
         differs.push(format!(
             "leaf (the receipt names leaf {}, the holder's entry is at {})",
-            receipt.leaf, received.index
+            receipt.leaf, h.index
         ));
     }
     (!differs.is_empty()).then(|| format!("the entries differ in {}", differs.join(", ")))
 }
 
 fn both(sent: &Sent, received: &Received, detail: String) -> Finding {
-    Finding {
-        kind: FindingKind::EntriesDisagree,
-        requester: sent.requester.clone(),
-        holder: sent.holder.clone(),
-        nonce: sent.nonce.clone(),
-        sent: Some(sent.clone()),
-        received: Some(received.clone()),
-        detail,
-        evidence: serde_json::Map::new(),
-    }
+    let kind = FindingKind::EntriesDisagree;
+    Finding::of_query(kind, &sent.query, Some(sent), Some(received), detail)
 }
 
 fn holder_did_not_log(sent: &Sent) -> Finding {
     let leaf = sent.receipt.as_ref().map_or(0, |r| r.leaf);
-    Finding {
-        kind: FindingKind::HolderDidNotLog,
-        requester: sent.requester.clone(),
-        holder: sent.holder.clone(),
-        nonce: sent.nonce.clone(),
-        sent: Some(sent.clone()),
-        received: None,
-        detail: format!(
-            "{} holds {}'s receipt ({}) naming leaf {leaf}; {}'s log has no entry with this nonce",
-            sent.requester, sent.holder, sent.outcome, sent.holder
-        ),
-        evidence: serde_json::Map::new(),
-    }
+    let q = &sent.query;
+    let detail = format!(
+        "{} holds {}'s receipt ({}) naming leaf {leaf}; {}'s log has no entry with this nonce",
+        q.requester, q.holder, sent.outcome, q.holder
+    );
+    Finding::of_query(FindingKind::HolderDidNotLog, q, Some(sent), None, detail)
 }
 
 fn requester_did_not_log(received: &Received) -> Finding {
@@ -206,17 +191,34 @@ fn requester_did_not_log(received: &Received) -> Finding {
     } else {
         "denied"
     };
-    Finding {
-        kind: FindingKind::RequesterDidNotLog,
-        requester: received.requester.clone(),
-        holder: received.holder.clone(),
-        nonce: received.nonce.clone(),
-        sent: None,
-        received: Some(received.clone()),
-        detail: format!(
-            "{} {decision} {}'s query at its leaf {}; {}'s log, which covers that time, has no entry with this nonce",
-            received.holder, received.requester, received.index, received.requester
-        ),
-        evidence: serde_json::Map::new(),
+    let q = &received.query;
+    let detail = format!(
+        "{} {decision} {}'s query at its leaf {}; {}'s log, which covers that time, has no entry with this nonce",
+        q.holder, q.requester, q.index, q.requester
+    );
+    let kind = FindingKind::RequesterDidNotLog;
+    Finding::of_query(kind, q, None, Some(received), detail)
+}
+
+impl Finding {
+    /// A finding about one query, named by its parties and nonce, with the
+    /// entries of it that were found; no evidence gathered yet.
+    fn of_query(
+        kind: FindingKind,
+        query: &LoggedQuery,
+        sent: Option<&Sent>,
+        received: Option<&Received>,
+        detail: String,
+    ) -> Self {
+        Finding {
+            kind,
+            requester: query.requester.clone(),
+            holder: query.holder.clone(),
+            nonce: query.nonce.clone(),
+            sent: sent.cloned(),
+            received: received.cloned(),
+            detail,
+            evidence: serde_json::Map::new(),
+        }
     }
 }

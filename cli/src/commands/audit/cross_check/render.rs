@@ -80,20 +80,17 @@ fn finding_json(f: &Finding) -> Value {
     let query = f
         .sent
         .as_ref()
-        .map(|s| (s.borrower.as_slice(), s.purpose, s.scope))
-        .or_else(|| {
-            f.received
-                .as_ref()
-                .map(|r| (r.borrower.as_slice(), r.purpose, r.scope))
-        });
+        .map(|s| &s.query)
+        .or(f.received.as_ref().map(|r| &r.query))
+        .map(|q| (q.borrower.as_slice(), q.purpose, q.scope));
     let mut value = json!({
         "kind": kind_name(f.kind),
         a: f.requester,
         b: f.holder,
         "nonce": hex::encode(&f.nonce),
         "detail": f.detail,
-        "requester_index": f.sent.as_ref().map(|s| s.index),
-        "holder_index": f.received.as_ref().map(|r| r.index),
+        "requester_index": f.sent.as_ref().map(|s| s.query.index),
+        "holder_index": f.received.as_ref().map(|r| r.query.index),
         "evidence": Value::Object(f.evidence.clone()),
     });
     if let Some((borrower, purpose, scope)) = query {

@@ -130,7 +130,7 @@ fn a_query_in_both_logs_matches_and_one_side_missing_is_a_finding() {
             .leaf,
         0
     );
-    assert_eq!(findings[1].received.as_ref().unwrap().index, 2);
+    assert_eq!(findings[1].received.as_ref().unwrap().query.index, 2);
     assert!(findings[1].sent.is_none());
 }
 
@@ -316,51 +316,74 @@ fn recheck_offer(
     )
 }
 
-#[test]
-fn witness_evidence_is_reverified_from_the_ca_alone() {
-    let (_dir, verifier, bank_a, _) = dev_pki();
+/// Two notes of one log that a witness would hold against each other: the
+/// checkpoint of an honest tree of 8 entries (`held`, signed at `t`) and a
+/// split view of another tree of 8 (`other`, at `t + 1`), both by BANK-A.
+struct SplitView {
+    _dir: tempfile::TempDir,
+    verifier: SignatureVerifier,
+    bank_a: Signer,
+    bank_b: Signer,
+    t: i64,
+    held: String,
+    other: String,
+}
+
+fn split_view() -> SplitView {
+    let (_dir, verifier, bank_a, bank_b) = dev_pki();
     let t = credshare_node::domain::dates::now_ms() - 60_000;
     let (_, held) = signed_tree(8, usize::MAX, t, &bank_a);
-    // A split view: another tree of 8 entries, also signed by BANK-A.
     let (_, other) = signed_tree(8, 5, t + 1, &bank_a);
-    let v = recheck_offer(&verifier, &held, &other, vec![], &bank_a);
+    SplitView {
+        _dir,
+        verifier,
+        bank_a,
+        bank_b,
+        t,
+        held,
+        other,
+    }
+}
+
+#[test]
+fn witness_evidence_is_reverified_from_the_ca_alone() {
+    let s = split_view();
+    // The split view: another tree of 8 entries, also signed by BANK-A.
+    let v = recheck_offer(&s.verifier, &s.held, &s.other, vec![], &s.bank_a);
     assert!(v.held.is_ok() && v.offered.is_ok(), "{v:?}");
     assert_eq!(
         v.proven.as_deref(),
         Some("the log signed two different trees of 8 entries")
     );
     // A log that shrank: a newer checkpoint of fewer entries.
-    let (_, smaller) = signed_tree(6, usize::MAX, t + 2, &bank_a);
-    let v = recheck_offer(&verifier, &held, &smaller, vec![], &bank_a);
+    let (_, smaller) = signed_tree(6, usize::MAX, s.t + 2, &s.bank_a);
+    let v = recheck_offer(&s.verifier, &s.held, &smaller, vec![], &s.bank_a);
     assert!(v.proven.unwrap().contains("shrank"));
 }
 
 #[test]
 fn witness_evidence_that_proves_nothing_is_said_to() {
-    let (_dir, verifier, bank_a, bank_b) = dev_pki();
-    let t = credshare_node::domain::dates::now_ms() - 60_000;
-    let (_, held) = signed_tree(8, usize::MAX, t, &bank_a);
-    let (_, other) = signed_tree(8, 5, t + 1, &bank_a);
+    let s = split_view();
     // A larger tree with a proof that links it: no conflict, said so.
-    let (tree, larger) = signed_tree(11, usize::MAX, t + 3, &bank_a);
+    let (tree, larger) = signed_tree(11, usize::MAX, s.t + 3, &s.bank_a);
     let proof = consistency_proof(&tree, 8, 11).unwrap();
     let wire: Vec<Vec<u8>> = proof.iter().map(|h| h.to_vec()).collect();
-    let v = recheck_offer(&verifier, &held, &larger, wire, &bank_a);
+    let v = recheck_offer(&s.verifier, &s.held, &larger, wire, &s.bank_a);
     assert_eq!(v.proven, None);
     assert!(v.detail.contains("no conflict"), "{v:?}");
     // A rewritten larger tree: the proof fails; the log's own proofs decide.
-    let (_, rewritten) = signed_tree(11, 3, t + 3, &bank_a);
+    let (_, rewritten) = signed_tree(11, 3, s.t + 3, &s.bank_a);
     let wire: Vec<Vec<u8>> = proof.iter().map(|h| h.to_vec()).collect();
-    let v = recheck_offer(&verifier, &held, &rewritten, wire, &bank_a);
+    let v = recheck_offer(&s.verifier, &s.held, &rewritten, wire, &s.bank_a);
     assert_eq!(v.proven, None);
     assert!(v.detail.contains("fails"), "{v:?}");
     // A witness cannot frame a log with notes signed by someone else.
-    let (_, framed) = signed_tree(8, 5, t + 1, &bank_b);
-    let v = recheck_offer(&verifier, &held, &framed, vec![], &bank_b);
+    let (_, framed) = signed_tree(8, 5, s.t + 1, &s.bank_b);
+    let v = recheck_offer(&s.verifier, &s.held, &framed, vec![], &s.bank_b);
     assert!(v.offered.is_err() && v.proven.is_none(), "{v:?}");
     assert!(v.detail.contains("does not verify"), "{v:?}");
     // Nor with a note whose signature does not match its text.
-    let tampered = other.replacen("\n8\n", "\n9\n", 1);
-    let v = recheck_offer(&verifier, &held, &tampered, vec![], &bank_a);
+    let tampered = s.other.replacen("\n8\n", "\n9\n", 1);
+    let v = recheck_offer(&s.verifier, &s.held, &tampered, vec![], &s.bank_a);
     assert!(v.offered.is_err() && v.proven.is_none(), "{v:?}");
 }

@@ -319,20 +319,41 @@ impl Figures {
     }
 }
 
+/// A count in k, M or G.
 fn count(n: f64) -> String {
-    match n {
-        n if n >= 1e9 => format!("{:.2} G", n / 1e9),
-        n if n >= 1e6 => format!("{:.2} M", n / 1e6),
-        n if n >= 1e3 => format!("{:.1} k", n / 1e3),
-        n => format!("{n:.0}"),
-    }
+    scaled(n, "")
 }
 
+/// A size in kB, MB or GB.
 fn bytes(n: f64) -> String {
-    match n {
-        n if n >= 1e9 => format!("{:.2} GB", n / 1e9),
-        n if n >= 1e6 => format!("{:.2} MB", n / 1e6),
-        n if n >= 1e3 => format!("{:.1} kB", n / 1e3),
-        n => format!("{n:.0} B"),
+    scaled(n, "B")
+}
+
+/// `n` with a decimal prefix before `unit` ("1.25 M", "3.4 kB", "12 B").
+fn scaled(n: f64, unit: &str) -> String {
+    let (value, prefix, places) = match n {
+        n if n >= 1e9 => (n / 1e9, "G", 2),
+        n if n >= 1e6 => (n / 1e6, "M", 2),
+        n if n >= 1e3 => (n / 1e3, "k", 1),
+        n => (n, "", 0),
+    };
+    let text = format!("{value:.places$} {prefix}{unit}");
+    text.trim_end().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{bytes, count};
+
+    #[test]
+    fn counts_and_sizes_take_a_decimal_prefix() {
+        assert_eq!(count(12.0), "12");
+        assert_eq!(count(3_400.0), "3.4 k");
+        assert_eq!(count(2_500_000.0), "2.50 M");
+        assert_eq!(count(1e9), "1.00 G");
+        assert_eq!(bytes(12.0), "12 B");
+        assert_eq!(bytes(3_400.0), "3.4 kB");
+        assert_eq!(bytes(2_500_000.0), "2.50 MB");
+        assert_eq!(bytes(1.5e9), "1.50 GB");
     }
 }
