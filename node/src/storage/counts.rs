@@ -174,30 +174,18 @@ mod tests {
     /// and a refused version count nothing.
     #[tokio::test(flavor = "multi_thread")]
     async fn the_writer_counts_what_it_stores() {
-        use crate::storage::{CommitRequest, test_log};
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), 8).unwrap();
-        let signer = test_log::signer();
-        let committer = test_log::committer(&store, signer.clone(), 64);
-        let commit = |writes: Vec<(u8, &str, u64)>| {
-            let records = writes
-                .into_iter()
-                .map(|(b, id, v)| test_log::record_write(&signer, b, id, v))
-                .collect();
-            committer.commit(CommitRequest {
-                records,
-                record_actor: "test".into(),
-                ..Default::default()
-            })
-        };
-        commit(vec![(1, "F-1", 1), (1, "F-2", 1), (2, "F-1", 1)])
-            .await
-            .unwrap();
-        commit(vec![(1, "F-1", 2), (1, "F-1", 2), (3, "F-9", 1)])
-            .await
-            .unwrap();
-        // Unchanged (same version, same content): nothing counted.
-        commit(vec![(3, "F-9", 1)]).await.unwrap();
+        use crate::storage::test_log;
+        let (_dir, store, signer, committer) = test_log::fresh();
+        let batches: [&[(u8, &str, u64)]; 3] = [
+            &[(1, "F-1", 1), (1, "F-2", 1), (2, "F-1", 1)],
+            &[(1, "F-1", 2), (1, "F-1", 2), (3, "F-9", 1)],
+            // Unchanged (same version, same content), and refused (checked
+            // against version 2, which is not stored): nothing counted.
+            &[(3, "F-9", 1), (3, "F-9", 3)],
+        ];
+        for writes in batches {
+            test_log::commit_records(&committer, &signer, writes).await;
+        }
         let counts = store.record_counts().unwrap();
         assert_eq!((counts.versions, counts.borrowers), (5, 3));
         assert_eq!(count_by_scan(&store.tree).unwrap(), counts);

@@ -89,3 +89,29 @@ pub fn record_write(
         base_version: (version > 1).then(|| version - 1),
     }
 }
+
+/// A new store in a temporary directory with its writer and signer.
+pub fn fresh() -> (tempfile::TempDir, Store, Arc<Signer>, Committer) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 8).unwrap();
+    let signer = signer();
+    let committer = committer(&store, signer.clone(), 64);
+    (dir, store, signer, committer)
+}
+
+/// Commits one request storing [`record_write`] of each (borrower, record
+/// id, version).
+pub async fn commit_records(committer: &Committer, signer: &Signer, writes: &[(u8, &str, u64)]) {
+    let records = writes
+        .iter()
+        .map(|&(b, id, v)| record_write(signer, b, id, v))
+        .collect();
+    committer
+        .commit(CommitRequest {
+            records,
+            record_actor: "test".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+}

@@ -124,21 +124,10 @@ async fn a_format_2_store_is_upgraded_to_compact_values_and_its_log_verifies() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_format_3_store_is_counted_in_place_without_a_copy() {
-    use crate::storage::{CommitRequest, test_log};
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), 8).unwrap();
-    let signer = test_log::signer();
-    let committer = test_log::committer(&store, signer.clone(), 64);
-    let records = [(1, "F-1", 1), (1, "F-1", 2), (1, "F-2", 1), (2, "F-1", 1)]
-        .map(|(b, id, v)| test_log::record_write(&signer, b, id, v));
-    committer
-        .commit(CommitRequest {
-            records: records.to_vec(),
-            record_actor: "test".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    use crate::storage::test_log;
+    let (dir, store, signer, committer) = test_log::fresh();
+    let writes = [(1, "F-1", 1), (1, "F-1", 2), (1, "F-2", 1), (2, "F-1", 1)];
+    test_log::commit_records(&committer, &signer, &writes).await;
     drop(committer);
     let counts = store.record_counts().unwrap();
     assert_eq!((counts.versions, counts.borrowers), (4, 2));
